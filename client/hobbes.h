@@ -1,0 +1,91 @@
+/* hobbes.h — libhobbes, the Hobbes client library (C API).
+ *
+ * A client reads the cluster config, connects to the sequencers of one
+ * replica, and calls native procedures by name with typed arguments:
+ *
+ *     hb_client_t *c = hb_client_new("configs/local.cfg", 0, err, sizeof err);
+ *     hb_val_t args[2] = {hb_val_str("a", 1), hb_val_int(41)};
+ *     hb_result_t *res = NULL;
+ *     hb_rc_t rc = hb_client_call(c, "kv.put", args, 2, 5000, &res);
+ *     ... res->rc, res->vals ...
+ *     hb_result_destroy(&res);
+ *     hb_client_destroy(&c);
+ *
+ * Each call is one transaction. The library derives the call's lock set
+ * (hb_proc.h) to send it to the sequencer of the group owning its first
+ * key; the sequencer derives it again and does not trust ours.
+ *
+ * Thread safety: a hb_client_t must be used by one thread at a time (its
+ * ZeroMQ sockets are not thread-safe). Use one client per thread; clients
+ * are cheap and independent. hb_client_submit/hb_client_poll pipeline many
+ * calls on one client.
+ */
+#ifndef HOBBES_H
+#define HOBBES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hb_rc.h"
+#include "hb_val.h"
+
+typedef struct hb_client hb_client_t;
+
+/* The outcome of one call. Values borrow from the result's own buffer. */
+typedef struct {
+    uint64_t req_id; /* the request it answers */
+    hb_rc_t rc;      /* HB_OK, HB_ABORTED (logical abort), HB_INVALID ... */
+    char *msg;       /* error text, "" on success (owned by the result) */
+    uint64_t epoch;  /* epoch the transaction executed in (0 if never) */
+    uint32_t nvals;  /* number of values */
+    hb_val_t *vals;  /* returned values (owned by the result) */
+    void *frame_;    /* private: the frame the values point into */
+} hb_result_t;
+
+/* Connects to the sequencers of `replica` in the cluster of config_path.
+ * Returns the client (caller owns; hb_client_destroy) or NULL with a
+ * message in err. */
+hb_client_t *hb_client_new(const char *config_path, uint16_t replica, char *err,
+                           size_t errlen);
+/* Closes the client; accepts NULL; sets *self_p = NULL. */
+void hb_client_destroy(hb_client_t **self_p);
+
+/* Calls proc with args and waits up to timeout_ms for the result.
+ * Returns HB_OK with *out set (caller owns; hb_result_destroy) — check
+ * (*out)->rc for the transaction's own outcome —, or HB_NOTFOUND (no such
+ * procedure), HB_INVALID (bad arguments; message in *out when non-NULL),
+ * HB_TIMEOUT, HB_IO with *out = NULL. */
+hb_rc_t hb_client_call(hb_client_t *self, const char *proc, const hb_val_t *args,
+                       uint32_t nargs, int timeout_ms, hb_result_t **out);
+
+/* Sends a call without waiting. Returns HB_OK and its request id in
+ * *req_id, or an error for a call that cannot be sent (unknown procedure,
+ * bad arguments; the message is available from hb_client_last_error). */
+hb_rc_t hb_client_submit(hb_client_t *self, const char *proc, const hb_val_t *args,
+                         uint32_t nargs, uint64_t *req_id);
+/* Waits up to timeout_ms for any result of a submitted call. Returns
+ * HB_OK with *out (caller owns), or HB_TIMEOUT with *out = NULL. Results
+ * for requests this client is not waiting for are dropped. */
+hb_rc_t hb_client_poll(hb_client_t *self, int timeout_ms, hb_result_t **out);
+/* Stops waiting for req_id (its late result will be dropped). */
+void hb_client_forget(hb_client_t *self, uint64_t req_id);
+/* Returns the number of submitted calls still waiting for a result. */
+size_t hb_client_pending(const hb_client_t *self);
+
+/* Returns the text of the last error hb_client_submit/call reported
+ * (borrowed; valid until the next call). */
+const char *hb_client_last_error(const hb_client_t *self);
+
+/* Frees a result; accepts NULL; sets *self_p = NULL. */
+void hb_result_destroy(hb_result_t **self_p);
+
+/* Returns the partition count of the connected cluster. */
+uint32_t hb_client_partitions(const hb_client_t *self);
+
+/* Asks process (role, replica, partition) for its status; returns HB_OK
+ * and a malloc'd "name=value\n..." text in *out (caller frees with free()),
+ * or HB_TIMEOUT. role: 1 sequencer, 2 scheduler, 3 storage. */
+hb_rc_t hb_client_status(hb_client_t *self, int role, uint16_t replica, uint16_t partition,
+                         int timeout_ms, char **out);
+
+#endif

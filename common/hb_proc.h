@@ -1,0 +1,75 @@
+/* hb_proc.h — the catalog of native procedures, and how each one's lock set
+ * is derived from its arguments.
+ *
+ * Shared by the client library (to pick the sequencer group), the sequencer
+ * (which re-derives the lock set itself: it never trusts a client's) and
+ * storage (which runs the bodies, registered in storage/procs.c by id).
+ *
+ *   kv.get KEY                   -> value, or nil when absent
+ *   kv.put KEY VALUE             -> nil
+ *   kv.add KEY DELTA             -> new value (absent counts as 0)
+ *   kv.transfer FROM TO AMOUNT   -> [from balance, to balance]; aborts,
+ *                                   changing nothing, if FROM would go < 0
+ *   micro.rmw ID x10             -> nil; reads and increments 10 records
+ */
+#ifndef HB_PROC_H
+#define HB_PROC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hb_limits.h"
+#include "hb_rc.h"
+#include "hb_txn.h"
+#include "hb_val.h"
+
+typedef enum {
+    HB_PROC_KV_GET = 0,
+    HB_PROC_KV_PUT,
+    HB_PROC_KV_ADD,
+    HB_PROC_KV_TRANSFER,
+    HB_PROC_MICRO_RMW,
+    HB_PROC_COUNT_
+} hb_proc_id_t;
+
+#define HB_MICRO_KEYS 10
+
+/* A growable lock set under construction; keys are copied into it. */
+typedef struct {
+    hb_lock_t *locks; /* locks[i].key points into keybuf (fixed up on growth) */
+    uint32_t n;       /* locks used */
+    uint32_t cap;     /* locks allocated */
+    uint8_t *keybuf;  /* key bytes */
+    size_t keylen;    /* bytes used in keybuf */
+    size_t keycap;    /* bytes allocated in keybuf */
+} hb_lockset_t;
+
+void hb_lockset_init(hb_lockset_t *ls);
+void hb_lockset_clear(hb_lockset_t *ls);
+/* Appends a lock; if key is already present the stronger mode wins.
+ * Copies the key. */
+void hb_lockset_add(hb_lockset_t *ls, uint16_t partition, hb_lock_mode_t mode,
+                    const void *key, size_t len);
+
+typedef struct {
+    const char *name;    /* "kv.put" */
+    hb_proc_id_t id;     /* index in the catalog */
+    uint32_t min_args;   /* fewest arguments */
+    uint32_t max_args;   /* most arguments */
+    const char *usage;   /* "kv.put KEY VALUE" */
+    /* Checks args and derives the lock set into ls. Returns HB_OK, or
+     * HB_INVALID with a message in err. Pure: same args -> same set. */
+    hb_rc_t (*plan)(const hb_val_t *args, uint32_t nargs, uint32_t nparts,
+                    hb_lockset_t *ls, char *err, size_t errlen);
+} hb_proc_def_t;
+
+/* Returns the procedure named name (len bytes), or NULL. Static. */
+const hb_proc_def_t *hb_proc_find(const char *name, size_t len);
+/* Returns the procedure with id, or NULL. Static. */
+const hb_proc_def_t *hb_proc_by_id(hb_proc_id_t id);
+
+/* Checks arity and runs def->plan. Returns HB_OK or HB_INVALID + err. */
+hb_rc_t hb_proc_plan(const hb_proc_def_t *def, const hb_val_t *args, uint32_t nargs,
+                     uint32_t nparts, hb_lockset_t *ls, char *err, size_t errlen);
+
+#endif

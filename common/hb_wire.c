@@ -1,0 +1,520 @@
+/* hb_wire.c — encode and decode every inter-process message (see hb_wire.h).
+ *
+ * A frame is the msgpack array [HB_WIRE_VERSION, type, fields...] with the
+ * per-type field lists of docs/protocol.md. hb_msg_decode reads it with the
+ * bounded hb_mp reader: the array header, the version, the type and the
+ * exact field count are checked first, then each field is read into its
+ * struct member with a range check, and every count is bounded by the
+ * limits (HB_TOOBIG) and by the bytes left (HB_PROTO) before an array is
+ * allocated. Trailing bytes after the frame array are rejected. A rejected
+ * frame is counted in hb_wire_stats, logged once, and leaves the message
+ * cleared. hb_msg_encode writes the same form with msgpack-c and rolls the
+ * sbuffer back if the message is invalid.
+ */
+#include "hb_wire.h"
+
+#include <string.h>
+
+#include "hb_alloc.h"
+#include "hb_log.h"
+#include "hb_mp.h"
+
+hb_wire_stats_t hb_wire_stats;
+
+/* Number of fields after [version, type] for each message type. */
+static const uint32_t s_nfields[HB_MSG_TYPE_MAX_] = {
+    [HB_MSG_SUBMIT] = 3, [HB_MSG_RESULT] = 5,   [HB_MSG_BATCH] = 4,
+    [HB_MSG_REPLAY] = 3, [HB_MSG_DISPATCH] = 5, [HB_MSG_EPOCH] = 3,
+    [HB_MSG_DONE] = 4,   [HB_MSG_HELLO] = 2,    [HB_MSG_RESET] = 2,
+    [HB_MSG_RESYNC] = 0, [HB_MSG_REPLY] = 6,    [HB_MSG_STATUS_REQ] = 0,
+    [HB_MSG_STATUS] = 1,
+};
+
+const char *hb_msg_type_str(int type)
+{
+    static const char *names[HB_MSG_TYPE_MAX_] = {
+        [HB_MSG_SUBMIT] = "SUBMIT",     [HB_MSG_RESULT] = "RESULT",
+        [HB_MSG_BATCH] = "BATCH",       [HB_MSG_REPLAY] = "REPLAY",
+        [HB_MSG_DISPATCH] = "DISPATCH", [HB_MSG_EPOCH] = "EPOCH",
+        [HB_MSG_DONE] = "DONE",         [HB_MSG_HELLO] = "HELLO",
+        [HB_MSG_RESET] = "RESET",       [HB_MSG_RESYNC] = "RESYNC",
+        [HB_MSG_REPLY] = "REPLY",       [HB_MSG_STATUS_REQ] = "STATUS_REQ",
+        [HB_MSG_STATUS] = "STATUS",
+    };
+    if (type <= 0 || type >= HB_MSG_TYPE_MAX_)
+        return "?";
+    return names[type];
+}
+
+/* ------------------------------------------------------------------ */
+/* Decoding                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Decode state: the reader, the limits and the first problem seen. */
+typedef struct {
+    hb_mp_reader_t r;       /* over the frame */
+    const hb_limits_t *lim; /* bounds to enforce */
+    hb_rc_t rc;             /* HB_OK until the first failure */
+    uint64_t *counter;      /* the specific hb_wire_stats counter to bump */
+    const char *problem;    /* first problem, for the log line */
+} s_dec_t;
+
+/* Records the first failure and poisons the reader. Returns the rc. */
+static hb_rc_t s_fail_as(s_dec_t *d, hb_rc_t rc, uint64_t *counter, const char *problem)
+{
+    if (d->rc == HB_OK) {
+        d->rc = rc;
+        d->counter = counter;
+        d->problem = problem;
+    }
+    if (d->r.err == HB_OK)
+        d->r.err = rc;
+    return d->rc;
+}
+
+static hb_rc_t s_malformed(s_dec_t *d, const char *problem)
+{
+    return s_fail_as(d, HB_PROTO, &hb_wire_stats.malformed, problem);
+}
+
+static hb_rc_t s_toobig(s_dec_t *d, const char *problem)
+{
+    return s_fail_as(d, HB_TOOBIG, &hb_wire_stats.too_big, problem);
+}
+
+/* Reads an unsigned integer no larger than max; `what` names the field. */
+static hb_rc_t s_uint(s_dec_t *d, uint64_t max, uint64_t *v, const char *what)
+{
+    *v = 0;
+    if (d->rc != HB_OK)
+        return d->rc;
+    if (hb_mp_read_uint(&d->r, v) != HB_OK || *v > max) {
+        *v = 0;
+        return s_malformed(d, what);
+    }
+    return HB_OK;
+}
+
+static hb_rc_t s_u64(s_dec_t *d, uint64_t *v, const char *what)
+{
+    return s_uint(d, UINT64_MAX, v, what);
+}
+
+static hb_rc_t s_u32(s_dec_t *d, uint32_t *v, const char *what)
+{
+    uint64_t t;
+    s_uint(d, UINT32_MAX, &t, what);
+    *v = (uint32_t)t;
+    return d->rc;
+}
+
+static hb_rc_t s_u16(s_dec_t *d, uint16_t *v, const char *what)
+{
+    uint64_t t;
+    s_uint(d, UINT16_MAX, &t, what);
+    *v = (uint16_t)t;
+    return d->rc;
+}
+
+/* Reads a str no longer than max_value_bytes. */
+static hb_rc_t s_str(s_dec_t *d, const char **s, uint32_t *len, const char *what)
+{
+    if (d->rc != HB_OK)
+        return d->rc;
+    if (hb_mp_read_str(&d->r, s, len) != HB_OK)
+        return s_malformed(d, what);
+    if (*len > d->lim->max_value_bytes)
+        return s_toobig(d, "string longer than max_value_bytes");
+    return HB_OK;
+}
+
+/* Reads an array of scalar values (args or results) into an owned array. */
+static hb_rc_t s_vals(s_dec_t *d, uint32_t *nvals, hb_val_t **vals, const char *what)
+{
+    uint32_t n;
+    if (d->rc != HB_OK)
+        return d->rc;
+    if (hb_mp_read_array(&d->r, &n) != HB_OK)
+        return s_malformed(d, what);
+    if (n > d->lim->max_args)
+        return s_toobig(d, "more values than max_args");
+    *nvals = n;
+    *vals = n ? hb_calloc(n, sizeof **vals) : NULL;
+    for (uint32_t i = 0; i < n; i++) {
+        hb_val_t *v = &(*vals)[i];
+        if (hb_mp_read_val(&d->r, v) != HB_OK)
+            return s_malformed(d, "value is not a scalar or is truncated");
+        if ((v->type == HB_VAL_STR || v->type == HB_VAL_BIN) &&
+            v->u.s.len > d->lim->max_value_bytes)
+            return s_toobig(d, "value longer than max_value_bytes");
+    }
+    return HB_OK;
+}
+
+/* Reads one raw encoded transaction (must be a msgpack array). */
+static hb_rc_t s_raw_txn(s_dec_t *d, const uint8_t **raw, size_t *len)
+{
+    if (d->rc != HB_OK)
+        return d->rc;
+    if (hb_mp_peek(&d->r) != HB_MP_ARRAY || hb_mp_read_raw(&d->r, raw, len) != HB_OK)
+        return s_malformed(d, "txn is not a well-formed msgpack array");
+    return HB_OK;
+}
+
+static hb_rc_t s_decode_batch(s_dec_t *d, hb_msg_t *msg)
+{
+    uint32_t n;
+    s_u16(d, &msg->u.batch.group, "group is not a uint16");
+    s_u64(d, &msg->u.batch.epoch, "epoch is not a uint64");
+    s_u64(d, &msg->u.batch.since, "since is not a uint64");
+    if (d->rc != HB_OK)
+        return d->rc;
+    if (hb_mp_read_array(&d->r, &n) != HB_OK)
+        return s_malformed(d, "txns is not an array or is truncated");
+    if (n > d->lim->max_batch_txns)
+        return s_toobig(d, "more txns than max_batch_txns");
+    /* Each entry [index, txn] takes at least 3 bytes. */
+    if ((uint64_t)n * 3 > hb_mp_remaining(&d->r))
+        return s_malformed(d, "txn count exceeds the bytes left");
+    msg->u.batch.ntxns = n;
+    msg->u.batch.txns = n ? hb_calloc(n, sizeof *msg->u.batch.txns) : NULL;
+    for (uint32_t i = 0; i < n; i++) {
+        hb_wire_txn_t *t = &msg->u.batch.txns[i];
+        uint32_t nf;
+        if (hb_mp_read_array(&d->r, &nf) != HB_OK || nf != 2)
+            return s_malformed(d, "txn entry is not [index, txn]");
+        if (s_u32(d, &t->index, "txn index is not a uint32") != HB_OK)
+            return d->rc;
+        if (s_raw_txn(d, &t->raw, &t->raw_len) != HB_OK)
+            return d->rc;
+    }
+    return HB_OK;
+}
+
+static hb_rc_t s_decode_status(s_dec_t *d, hb_msg_t *msg)
+{
+    uint32_t n;
+    if (hb_mp_read_map(&d->r, &n) != HB_OK)
+        return s_malformed(d, "status is not a map or is truncated");
+    if (n > HB_WIRE_MAX_STATS)
+        return s_toobig(d, "more than HB_WIRE_MAX_STATS entries");
+    msg->u.status.nstats = n;
+    msg->u.status.stats = n ? hb_calloc(n, sizeof *msg->u.status.stats) : NULL;
+    for (uint32_t i = 0; i < n; i++) {
+        hb_wire_stat_t *st = &msg->u.status.stats[i];
+        if (s_str(d, &st->name, &st->name_len, "status name is not a str") != HB_OK)
+            return d->rc;
+        if (hb_mp_read_val(&d->r, &st->val) != HB_OK ||
+            (st->val.type != HB_VAL_INT && st->val.type != HB_VAL_STR))
+            return s_malformed(d, "status value is not an int or str");
+        if (st->val.type == HB_VAL_STR && st->val.u.s.len > d->lim->max_value_bytes)
+            return s_toobig(d, "status value longer than max_value_bytes");
+    }
+    return HB_OK;
+}
+
+/* Reads the fields of msg->type (header already consumed). */
+static hb_rc_t s_decode_fields(s_dec_t *d, hb_msg_t *msg)
+{
+    uint64_t rc;
+    switch (msg->type) {
+    case HB_MSG_SUBMIT:
+        s_u64(d, &msg->u.submit.req_id, "req_id is not a uint64");
+        s_str(d, &msg->u.submit.proc, &msg->u.submit.proc_len, "proc is not a str");
+        s_vals(d, &msg->u.submit.nargs, &msg->u.submit.args, "args is not an array");
+        break;
+    case HB_MSG_RESULT:
+    case HB_MSG_REPLY:
+        if (msg->type == HB_MSG_REPLY)
+            s_u64(d, &msg->u.result.client_id, "client_id is not a uint64");
+        s_u64(d, &msg->u.result.req_id, "req_id is not a uint64");
+        s_u64(d, &msg->u.result.epoch, "epoch is not a uint64");
+        if (s_uint(d, UINT32_MAX, &rc, "rc is not a uint32") == HB_OK)
+            msg->u.result.rc = (uint32_t)rc;
+        s_str(d, &msg->u.result.msg, &msg->u.result.msg_len, "msg is not a str");
+        s_vals(d, &msg->u.result.nvals, &msg->u.result.vals, "values is not an array");
+        break;
+    case HB_MSG_BATCH:
+        s_decode_batch(d, msg);
+        break;
+    case HB_MSG_REPLAY:
+        s_u16(d, &msg->u.replay.replica, "replica is not a uint16");
+        s_u16(d, &msg->u.replay.partition, "partition is not a uint16");
+        s_u64(d, &msg->u.replay.from_epoch, "from_epoch is not a uint64");
+        break;
+    case HB_MSG_DISPATCH:
+        s_u64(d, &msg->u.dispatch.incarnation, "incarnation is not a uint64");
+        s_u64(d, &msg->u.dispatch.epoch, "epoch is not a uint64");
+        s_u16(d, &msg->u.dispatch.group, "group is not a uint16");
+        s_u32(d, &msg->u.dispatch.index, "index is not a uint32");
+        s_raw_txn(d, &msg->u.dispatch.raw, &msg->u.dispatch.raw_len);
+        break;
+    case HB_MSG_EPOCH:
+        s_u64(d, &msg->u.epoch.incarnation, "incarnation is not a uint64");
+        s_u64(d, &msg->u.epoch.epoch, "epoch is not a uint64");
+        s_u32(d, &msg->u.epoch.ntxns, "ntxns is not a uint32");
+        break;
+    case HB_MSG_DONE:
+        s_u64(d, &msg->u.done.incarnation, "incarnation is not a uint64");
+        s_u64(d, &msg->u.done.epoch, "epoch is not a uint64");
+        s_u16(d, &msg->u.done.group, "group is not a uint16");
+        s_u32(d, &msg->u.done.index, "index is not a uint32");
+        break;
+    case HB_MSG_HELLO:
+    case HB_MSG_RESET:
+        s_u64(d, &msg->u.hello.incarnation, "incarnation is not a uint64");
+        s_u64(d, &msg->u.hello.applied_epoch, "applied_epoch is not a uint64");
+        break;
+    case HB_MSG_RESYNC:
+    case HB_MSG_STATUS_REQ:
+        break;
+    case HB_MSG_STATUS:
+        s_decode_status(d, msg);
+        break;
+    default:
+        s_fail_as(d, HB_PROTO, &hb_wire_stats.bad_type, "unknown type");
+        break;
+    }
+    return d->rc;
+}
+
+hb_rc_t hb_msg_decode(const void *frame, size_t len, const hb_limits_t *lim,
+                      hb_msg_t *msg)
+{
+    hb_limits_t defaults = HB_LIMITS_DEFAULT;
+    s_dec_t d = {.rc = HB_OK, .lim = lim ? lim : &defaults};
+    uint64_t version = 0, type = 0;
+    uint32_t n;
+
+    memset(msg, 0, sizeof *msg);
+    hb_mp_reader_init(&d.r, frame, len);
+    if (len > d.lim->max_frame_bytes) {
+        s_toobig(&d, "frame longer than max_frame_bytes");
+        goto out;
+    }
+    if (hb_mp_read_array(&d.r, &n) != HB_OK || n < 2) {
+        s_malformed(&d, "not an array [version, type, ...]");
+        goto out;
+    }
+    if (hb_mp_read_uint(&d.r, &version) != HB_OK || version != HB_WIRE_VERSION) {
+        s_fail_as(&d, HB_PROTO, &hb_wire_stats.bad_version, "unsupported version");
+        goto out;
+    }
+    if (hb_mp_read_uint(&d.r, &type) != HB_OK || type == 0 || type >= HB_MSG_TYPE_MAX_) {
+        s_fail_as(&d, HB_PROTO, &hb_wire_stats.bad_type, "unknown type");
+        goto out;
+    }
+    msg->type = (hb_msg_type_t)type;
+    if (n - 2 != s_nfields[type]) {
+        s_malformed(&d, "wrong field count");
+        goto out;
+    }
+    if (s_decode_fields(&d, msg) != HB_OK)
+        goto out;
+    if (hb_mp_remaining(&d.r) != 0)
+        s_malformed(&d, "trailing bytes after the frame");
+
+out:
+    if (d.rc != HB_OK) {
+        hb_wire_stats.frames_rejected++;
+        (*d.counter)++;
+        hb_warn("wire: rejected %zu-byte %s frame (type %llu): %s", len,
+                hb_msg_type_str((int)(type < HB_MSG_TYPE_MAX_ ? type : 0)),
+                (unsigned long long)type, d.problem);
+        hb_msg_clear(msg);
+        return d.rc;
+    }
+    hb_wire_stats.frames_ok++;
+    return HB_OK;
+}
+
+void hb_msg_clear(hb_msg_t *msg)
+{
+    if (!msg)
+        return;
+    switch (msg->type) {
+    case HB_MSG_SUBMIT:
+        hb_free(msg->u.submit.args);
+        break;
+    case HB_MSG_RESULT:
+    case HB_MSG_REPLY:
+        hb_free(msg->u.result.vals);
+        break;
+    case HB_MSG_BATCH:
+        hb_free(msg->u.batch.txns);
+        break;
+    case HB_MSG_STATUS:
+        hb_free(msg->u.status.stats);
+        break;
+    default:
+        break;
+    }
+    memset(msg, 0, sizeof *msg);
+}
+
+/* ------------------------------------------------------------------ */
+/* Encoding                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Returns true if raw is exactly one well-formed msgpack array. */
+static bool s_raw_ok(const uint8_t *raw, size_t len)
+{
+    hb_mp_reader_t r;
+    const uint8_t *p;
+    size_t n;
+    if (!raw || len == 0)
+        return false;
+    hb_mp_reader_init(&r, raw, len);
+    if (hb_mp_peek(&r) != HB_MP_ARRAY)
+        return false;
+    return hb_mp_read_raw(&r, &p, &n) == HB_OK && hb_mp_remaining(&r) == 0;
+}
+
+static hb_rc_t s_pack_vals(msgpack_packer *pk, uint32_t n, const hb_val_t *vals)
+{
+    if (n && !vals)
+        return HB_INVALID;
+    if (msgpack_pack_array(pk, n) != 0)
+        return HB_NOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        hb_rc_t rc = hb_mp_pack_val(pk, &vals[i]);
+        if (rc != HB_OK)
+            return rc;
+    }
+    return HB_OK;
+}
+
+/* Writes raw bytes straight into the sbuffer: msgpack_packer keeps no
+ * buffer of its own, so this interleaves correctly with packed items. */
+static hb_rc_t s_write_raw(msgpack_sbuffer *sbuf, const uint8_t *raw, size_t len)
+{
+    if (!s_raw_ok(raw, len))
+        return HB_INVALID;
+    return msgpack_sbuffer_write(sbuf, (const char *)raw, len) == 0 ? HB_OK : HB_NOMEM;
+}
+
+static hb_rc_t s_pack_str(msgpack_packer *pk, const char *s, uint32_t len)
+{
+    if (len && !s)
+        return HB_INVALID;
+    hb_mp_pack_str(pk, s, len);
+    return HB_OK;
+}
+
+static hb_rc_t s_encode_fields(const hb_msg_t *msg, msgpack_packer *pk,
+                               msgpack_sbuffer *sbuf)
+{
+    hb_rc_t rc = HB_OK;
+    int w = 0; /* msgpack-c status bits: non-zero when the sbuffer failed */
+    switch (msg->type) {
+    case HB_MSG_SUBMIT:
+        w |= msgpack_pack_uint64(pk, msg->u.submit.req_id);
+        rc = s_pack_str(pk, msg->u.submit.proc, msg->u.submit.proc_len);
+        if (rc == HB_OK)
+            rc = s_pack_vals(pk, msg->u.submit.nargs, msg->u.submit.args);
+        break;
+    case HB_MSG_RESULT:
+    case HB_MSG_REPLY:
+        if (msg->type == HB_MSG_REPLY)
+            w |= msgpack_pack_uint64(pk, msg->u.result.client_id);
+        w |= msgpack_pack_uint64(pk, msg->u.result.req_id);
+        w |= msgpack_pack_uint64(pk, msg->u.result.epoch);
+        w |= msgpack_pack_uint32(pk, msg->u.result.rc);
+        rc = s_pack_str(pk, msg->u.result.msg, msg->u.result.msg_len);
+        if (rc == HB_OK)
+            rc = s_pack_vals(pk, msg->u.result.nvals, msg->u.result.vals);
+        break;
+    case HB_MSG_BATCH:
+        if (msg->u.batch.ntxns && !msg->u.batch.txns) {
+            rc = HB_INVALID;
+            break;
+        }
+        w |= msgpack_pack_uint16(pk, msg->u.batch.group);
+        w |= msgpack_pack_uint64(pk, msg->u.batch.epoch);
+        w |= msgpack_pack_uint64(pk, msg->u.batch.since);
+        w |= msgpack_pack_array(pk, msg->u.batch.ntxns);
+        for (uint32_t i = 0; i < msg->u.batch.ntxns && rc == HB_OK; i++) {
+            const hb_wire_txn_t *t = &msg->u.batch.txns[i];
+            w |= msgpack_pack_array(pk, 2);
+            w |= msgpack_pack_uint32(pk, t->index);
+            rc = s_write_raw(sbuf, t->raw, t->raw_len);
+        }
+        break;
+    case HB_MSG_REPLAY:
+        w |= msgpack_pack_uint16(pk, msg->u.replay.replica);
+        w |= msgpack_pack_uint16(pk, msg->u.replay.partition);
+        w |= msgpack_pack_uint64(pk, msg->u.replay.from_epoch);
+        break;
+    case HB_MSG_DISPATCH:
+        w |= msgpack_pack_uint64(pk, msg->u.dispatch.incarnation);
+        w |= msgpack_pack_uint64(pk, msg->u.dispatch.epoch);
+        w |= msgpack_pack_uint16(pk, msg->u.dispatch.group);
+        w |= msgpack_pack_uint32(pk, msg->u.dispatch.index);
+        rc = s_write_raw(sbuf, msg->u.dispatch.raw, msg->u.dispatch.raw_len);
+        break;
+    case HB_MSG_EPOCH:
+        w |= msgpack_pack_uint64(pk, msg->u.epoch.incarnation);
+        w |= msgpack_pack_uint64(pk, msg->u.epoch.epoch);
+        w |= msgpack_pack_uint32(pk, msg->u.epoch.ntxns);
+        break;
+    case HB_MSG_DONE:
+        w |= msgpack_pack_uint64(pk, msg->u.done.incarnation);
+        w |= msgpack_pack_uint64(pk, msg->u.done.epoch);
+        w |= msgpack_pack_uint16(pk, msg->u.done.group);
+        w |= msgpack_pack_uint32(pk, msg->u.done.index);
+        break;
+    case HB_MSG_HELLO:
+    case HB_MSG_RESET:
+        w |= msgpack_pack_uint64(pk, msg->u.hello.incarnation);
+        w |= msgpack_pack_uint64(pk, msg->u.hello.applied_epoch);
+        break;
+    case HB_MSG_RESYNC:
+    case HB_MSG_STATUS_REQ:
+        break; /* no fields */
+    case HB_MSG_STATUS:
+        if (msg->u.status.nstats && !msg->u.status.stats) {
+            rc = HB_INVALID;
+            break;
+        }
+        w |= msgpack_pack_map(pk, msg->u.status.nstats);
+        for (uint32_t i = 0; i < msg->u.status.nstats && rc == HB_OK; i++) {
+            const hb_wire_stat_t *st = &msg->u.status.stats[i];
+            if (st->val.type != HB_VAL_INT && st->val.type != HB_VAL_STR) {
+                rc = HB_INVALID;
+                break;
+            }
+            rc = s_pack_str(pk, st->name, st->name_len);
+            if (rc == HB_OK)
+                rc = hb_mp_pack_val(pk, &st->val);
+        }
+        break;
+    default:
+        rc = HB_INVALID;
+        break;
+    }
+    if (rc == HB_OK && w != 0)
+        rc = HB_NOMEM;
+    return rc;
+}
+
+hb_rc_t hb_msg_encode(const hb_msg_t *msg, msgpack_sbuffer *sbuf)
+{
+    msgpack_packer pk;
+    hb_rc_t rc;
+
+    if (!msg || !sbuf || (int)msg->type <= 0 || (int)msg->type >= HB_MSG_TYPE_MAX_)
+        return HB_INVALID;
+    size_t start = sbuf->size;
+    msgpack_packer_init(&pk, sbuf, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 2 + s_nfields[msg->type]);
+    msgpack_pack_uint8(&pk, HB_WIRE_VERSION);
+    msgpack_pack_uint8(&pk, (uint8_t)msg->type);
+    rc = s_encode_fields(msg, &pk, sbuf);
+    if (rc != HB_OK) {
+        /* Drop the partial frame so the caller's buffer is unchanged. */
+        sbuf->size = start;
+        hb_warn("wire: cannot encode %s: %s", hb_msg_type_str((int)msg->type),
+                hb_rc_str(rc));
+    }
+    return rc;
+}

@@ -1,0 +1,71 @@
+#!/bin/bash
+# it_cli.sh — the README's promise on real processes: hobbesctl up, then
+# hobbes-cli kv.put a 41 / kv.add a 1 / kv.get a prints 42; errors exit
+# non-zero with a message; status shows every process; down stops them.
+set -u
+BUILD=$1
+DIR=$(mktemp -d /tmp/hobbes-cli-XXXXXX)
+CFG=$DIR/cluster.cfg
+ports=($(python3 -c 'import socket
+ss=[socket.socket() for _ in range(6)]
+[s.bind(("127.0.0.1",0)) for s in ss]
+print(" ".join(str(s.getsockname()[1]) for s in ss))'))
+cat > "$CFG" <<CFG
+cluster
+    name = cli
+    replicas = 1
+    partitions = 2
+    data_dir = $DIR/data
+slot
+    replica = 0
+    partition = 0
+    sequencer = tcp://127.0.0.1:${ports[0]}
+    scheduler = tcp://127.0.0.1:${ports[1]}
+    storage = tcp://127.0.0.1:${ports[2]}
+slot
+    replica = 0
+    partition = 1
+    sequencer = tcp://127.0.0.1:${ports[3]}
+    scheduler = tcp://127.0.0.1:${ports[4]}
+    storage = tcp://127.0.0.1:${ports[5]}
+CFG
+CTL="$BUILD/tools/hobbesctl"
+CLI="$BUILD/tools/hobbes-cli"
+fail() {
+    echo "FAIL: $*" >&2
+    for f in "$DIR"/data/r*p*/*.log; do echo "== $f"; tail -n 20 "$f"; done >&2
+    "$CTL" down --config "$CFG" >/dev/null 2>&1
+    exit 1
+}
+expect() { # expect WANT CMD...
+    local want=$1; shift
+    local got; got=$("$@" 2>&1) || fail "'$*' exited $? ($got)"
+    [ "$got" = "$want" ] || fail "'$*' printed '$got', want '$want'"
+}
+"$CTL" up --config "$CFG" || fail "hobbesctl up"
+expect OK "$CLI" --config "$CFG" call kv.put a 41
+expect 42 "$CLI" --config "$CFG" call kv.add a 1
+expect 42 "$CLI" --config "$CFG" call kv.get a
+expect OK "$CLI" --config "$CFG" call kv.put name "hello world"
+expect "hello world" "$CLI" --config "$CFG" call kv.get name
+expect OK "$CLI" --config "$CFG" call kv.put b 5
+# Missing key: non-zero exit, message on stderr, nothing on stdout.
+out=$("$CLI" --config "$CFG" call kv.get nosuchkey 2>/dev/null) && fail "kv.get of a missing key succeeded"
+[ -z "$out" ] || fail "missing key printed '$out'"
+# Errors: unknown procedure, bad arguments, a logical abort.
+err=$("$CLI" --config "$CFG" call kv.nope 1 2>&1) && fail "unknown procedure succeeded"
+echo "$err" | grep -q "unknown procedure" || fail "unknown procedure message: $err"
+err=$("$CLI" --config "$CFG" call kv.add a notanumber 2>&1) && fail "bad delta succeeded"
+echo "$err" | grep -qi "integer" || fail "bad delta message: $err"
+"$CLI" --config "$CFG" call kv.add a 2>/dev/null && fail "missing argument succeeded"
+# status lists 6 processes, all up, with a state hash per storage.
+st=$("$CTL" status --config "$CFG") || fail "status: $st"
+[ "$(echo "$st" | grep -c ' up ')" = 6 ] || fail "status: $st"
+# Restart keeps data.
+"$CTL" down --config "$CFG" >/dev/null || fail "down"
+"$CTL" up --config "$CFG" >/dev/null || fail "up again"
+expect 42 "$CLI" --config "$CFG" call kv.get a
+expect "hello world" "$CLI" --config "$CFG" call kv.get name
+"$CTL" down --config "$CFG" >/dev/null
+[ -n "${HOBBES_KEEP:-}" ] || rm -rf "$DIR"
+echo PASS

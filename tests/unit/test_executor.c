@@ -1,0 +1,660 @@
+/* test_executor.c — unit tests of the storage core (storage/executor.c).
+ *
+ * The executor runs over a real engine in a mkdtemp directory and a fake
+ * hb_env_t that records every frame it sends; the tests decode those frames
+ * with hb_msg_decode and check what a scheduler and a sequencer would see:
+ * procedure results, aborts, DONE per transaction, epoch-atomic flushes,
+ * stale incarnations, duplicates and RESYNC. Transactions are built the way
+ * a sequencer builds them: hb_proc_plan + hb_txn_pack.
+ */
+#include <check.h>
+#include <inttypes.h>
+#include <leveldb/c.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "executor.h"
+#include "hb_alloc.h"
+#include "hb_key.h"
+#include "hb_log.h"
+#include "hb_mp.h"
+#include "hb_proc.h"
+#include "hb_txn.h"
+#include "hb_wire.h"
+
+/* ------------------------------------------------------------------ */
+/* Fake world                                                          */
+/* ------------------------------------------------------------------ */
+
+/* One frame the core sent. */
+typedef struct {
+    hb_node_t to;   /* destination */
+    uint8_t *frame; /* copy of the frame */
+    size_t len;     /* frame length */
+} s_sent_t;
+
+typedef struct {
+    s_sent_t *sent;     /* frames, in send order */
+    size_t nsent;       /* frames recorded */
+    size_t cap;         /* frames allocated */
+    uint64_t timers[64]; /* tokens of timers asked for */
+    size_t ntimers;     /* timers asked for */
+} s_world_t;
+
+static s_world_t s_world;
+static char s_dir[256];
+static stor_engine_t *s_eng;
+static stor_executor_t *s_ex;
+static hb_limits_t s_lim;
+
+static hb_rc_t
+s_env_send(void *ctx, hb_node_t to, const void *frame, size_t len)
+{
+    s_world_t *w = ctx;
+    if (w->nsent == w->cap) {
+        w->cap = w->cap ? w->cap * 2 : 64;
+        w->sent = hb_realloc(w->sent, w->cap * sizeof *w->sent);
+    }
+    w->sent[w->nsent++] = (s_sent_t){.to = to, .frame = hb_memdup(frame, len), .len = len};
+    return HB_OK;
+}
+
+static void
+s_env_timer(void *ctx, uint64_t delay_us, uint64_t token)
+{
+    s_world_t *w = ctx;
+    ck_assert_uint_eq(delay_us, STOR_HELLO_INTERVAL_US);
+    if (w->ntimers < sizeof w->timers / sizeof w->timers[0])
+        w->timers[w->ntimers++] = token;
+}
+
+static uint64_t
+s_env_now(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+static const hb_env_t s_env = {
+    .ctx = &s_world, .send = s_env_send, .now_us = s_env_now, .timer = s_env_timer,
+};
+
+static void
+s_world_clear(void)
+{
+    for (size_t i = 0; i < s_world.nsent; i++)
+        hb_free(s_world.sent[i].frame);
+    s_world.nsent = 0;
+}
+
+/* Creates engine + executor for partition self of nparts. */
+static void
+s_start(uint16_t self, uint32_t nparts)
+{
+    s_eng = stor_engine_open(s_dir);
+    ck_assert_ptr_nonnull(s_eng);
+    s_ex = stor_executor_new(s_eng, hb_node(HB_ROLE_STORAGE, 0, self), nparts, &s_lim, &s_env);
+    ck_assert_ptr_nonnull(s_ex);
+}
+
+static void
+s_setup(void)
+{
+    hb_log_set_level(HB_LOG_OFF);
+    memset(&s_world, 0, sizeof s_world);
+    s_lim = HB_LIMITS_DEFAULT;
+    snprintf(s_dir, sizeof s_dir, "/tmp/hobbes-test-executor-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(s_dir));
+}
+
+static void
+s_teardown(void)
+{
+    stor_executor_destroy(&s_ex);
+    stor_engine_destroy(&s_eng);
+    s_world_clear();
+    hb_free(s_world.sent);
+    leveldb_options_t *opts = leveldb_options_create();
+    char *err = NULL;
+    leveldb_destroy_db(opts, s_dir, &err);
+    leveldb_free(err);
+    leveldb_options_destroy(opts);
+    rmdir(s_dir);
+}
+
+/* ------------------------------------------------------------------ */
+/* Building and sending input                                          */
+/* ------------------------------------------------------------------ */
+
+/* A packed transaction. */
+typedef struct {
+    msgpack_sbuffer sbuf; /* wire form */
+} s_txn_t;
+
+/* Plans and packs proc(args) from client 7, request req, origin sequencer
+ * (replica 0, group origin). */
+static void
+s_txn(s_txn_t *t, const char *proc, const hb_val_t *args, uint32_t nargs, uint64_t req,
+      uint16_t origin, uint32_t nparts)
+{
+    const hb_proc_def_t *def = hb_proc_find(proc, strlen(proc));
+    ck_assert_ptr_nonnull(def);
+    hb_lockset_t ls;
+    char err[256];
+    hb_lockset_init(&ls);
+    ck_assert_int_eq(hb_proc_plan(def, args, nargs, nparts, &ls, err, sizeof err), HB_OK);
+    hb_txn_t txn = {
+        .client_id = 7, .req_id = req, .origin_replica = 0, .origin_group = origin,
+        .timestamp_us = 1000, .proc = proc, .proc_len = (uint32_t)strlen(proc),
+        .nargs = nargs, .args = (hb_val_t *)args, .nlocks = ls.n, .locks = ls.locks,
+    };
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&t->sbuf);
+    msgpack_packer_init(&pk, &t->sbuf, msgpack_sbuffer_write);
+    ck_assert_int_eq(hb_txn_pack(&pk, &txn), HB_OK);
+    hb_lockset_clear(&ls);
+}
+
+static void
+s_epoch_msg(uint64_t inc, uint64_t epoch, uint32_t n)
+{
+    hb_msg_t m = {.type = HB_MSG_EPOCH};
+    m.u.epoch.incarnation = inc;
+    m.u.epoch.epoch = epoch;
+    m.u.epoch.ntxns = n;
+    stor_executor_on_message(s_ex, &m);
+}
+
+static void
+s_dispatch_inc(uint64_t inc, uint64_t epoch, uint16_t group, uint32_t index, const char *proc,
+               const hb_val_t *args, uint32_t nargs, uint64_t req, uint32_t nparts)
+{
+    s_txn_t t;
+    s_txn(&t, proc, args, nargs, req, 0, nparts);
+    hb_msg_t m = {.type = HB_MSG_DISPATCH};
+    m.u.dispatch.incarnation = inc;
+    m.u.dispatch.epoch = epoch;
+    m.u.dispatch.group = group;
+    m.u.dispatch.index = index;
+    m.u.dispatch.raw = (const uint8_t *)t.sbuf.data;
+    m.u.dispatch.raw_len = t.sbuf.size;
+    stor_executor_on_message(s_ex, &m);
+    msgpack_sbuffer_destroy(&t.sbuf);
+}
+
+/* Dispatches under the current incarnation, group 0, on a 1-partition cluster. */
+static void
+s_dispatch(uint64_t epoch, uint32_t index, const char *proc, const hb_val_t *args,
+           uint32_t nargs, uint64_t req)
+{
+    s_dispatch_inc(stor_executor_incarnation(s_ex), epoch, 0, index, proc, args, nargs, req, 1);
+}
+
+static void
+s_simple(hb_msg_type_t type, uint64_t inc)
+{
+    hb_msg_t m = {.type = type};
+    m.u.hello.incarnation = inc;
+    stor_executor_on_message(s_ex, &m);
+}
+
+/* ------------------------------------------------------------------ */
+/* Inspecting output                                                   */
+/* ------------------------------------------------------------------ */
+
+/* Decodes sent frame i into *m (caller: hb_msg_clear). */
+static void
+s_decode(size_t i, hb_msg_t *m)
+{
+    ck_assert_uint_lt(i, s_world.nsent);
+    ck_assert_int_eq(hb_msg_decode(s_world.sent[i].frame, s_world.sent[i].len, &s_lim, m),
+                     HB_OK);
+}
+
+static size_t
+s_count(hb_msg_type_t type)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s_world.nsent; i++) {
+        hb_msg_t m;
+        s_decode(i, &m);
+        n += m.type == type;
+        hb_msg_clear(&m);
+    }
+    return n;
+}
+
+/* Finds the REPLY to req: returns its frame index, asserts it is unique and
+ * addressed to the origin sequencer (0, origin). */
+static size_t
+s_reply(uint64_t req, uint16_t origin, hb_msg_t *out)
+{
+    size_t found = SIZE_MAX;
+    for (size_t i = 0; i < s_world.nsent; i++) {
+        hb_msg_t m;
+        s_decode(i, &m);
+        if (m.type == HB_MSG_REPLY && m.u.result.req_id == req) {
+            ck_assert_uint_eq(found, SIZE_MAX);
+            found = i;
+            ck_assert_uint_eq(s_world.sent[i].to.role, HB_ROLE_SEQUENCER);
+            ck_assert_uint_eq(s_world.sent[i].to.replica, 0);
+            ck_assert_uint_eq(s_world.sent[i].to.partition, origin);
+            ck_assert_uint_eq(m.u.result.client_id, 7);
+        }
+        hb_msg_clear(&m);
+    }
+    ck_assert_uint_ne(found, SIZE_MAX);
+    s_decode(found, out);
+    return found;
+}
+
+/* Asserts the reply to req is OK with one integer value want. */
+static void
+s_expect_int(uint64_t req, int64_t want)
+{
+    hb_msg_t m;
+    s_reply(req, 0, &m);
+    ck_assert_uint_eq(m.u.result.rc, HB_OK);
+    ck_assert_uint_eq(m.u.result.nvals, 1);
+    ck_assert_int_eq(m.u.result.vals[0].type, HB_VAL_INT);
+    ck_assert_int_eq(m.u.result.vals[0].u.i, want);
+    hb_msg_clear(&m);
+}
+
+static void
+s_expect_nil(uint64_t req)
+{
+    hb_msg_t m;
+    s_reply(req, 0, &m);
+    ck_assert_uint_eq(m.u.result.rc, HB_OK);
+    ck_assert_uint_eq(m.u.result.nvals, 1);
+    ck_assert_int_eq(m.u.result.vals[0].type, HB_VAL_NIL);
+    hb_msg_clear(&m);
+}
+
+static void
+s_expect_abort(uint64_t req, hb_rc_t rc, const char *msg)
+{
+    hb_msg_t m;
+    s_reply(req, 0, &m);
+    ck_assert_uint_eq(m.u.result.rc, rc);
+    ck_assert_uint_eq(m.u.result.nvals, 0);
+    ck_assert_uint_eq(m.u.result.msg_len, strlen(msg));
+    ck_assert_mem_eq(m.u.result.msg, msg, strlen(msg));
+    hb_msg_clear(&m);
+}
+
+/* Asserts the engine (overlay or disk) holds kv key name = [want]. */
+static void
+s_expect_stored_int(const void *key, size_t klen, int64_t want)
+{
+    uint8_t *val = NULL;
+    size_t vlen = 0;
+    ck_assert_int_eq(stor_engine_get(s_eng, key, klen, NULL, NULL, &val, &vlen), HB_OK);
+    hb_mp_reader_t r;
+    uint32_t n = 0;
+    int64_t got = 0;
+    hb_mp_reader_init(&r, val, vlen);
+    ck_assert_int_eq(hb_mp_read_array(&r, &n), HB_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(hb_mp_read_int(&r, &got), HB_OK);
+    ck_assert_int_eq(got, want);
+    hb_free(val);
+}
+
+static void
+s_expect_kv_int(const char *name, int64_t want)
+{
+    hb_key_t k;
+    hb_key_kv(&k, name, strlen(name));
+    s_expect_stored_int(k.buf, k.len, want);
+}
+
+#define S_STR(s) hb_val_str((s), (uint32_t)strlen(s))
+
+/* ------------------------------------------------------------------ */
+/* Tests                                                               */
+/* ------------------------------------------------------------------ */
+
+START_TEST(test_executor_kv_results)
+{
+    s_start(0, 1);
+    uint64_t inc = stor_executor_incarnation(s_ex);
+    s_epoch_msg(inc, 1, 7);
+
+    hb_val_t put[] = {S_STR("a"), hb_val_int(5)};
+    hb_val_t add[] = {S_STR("a"), hb_val_int(3)};
+    hb_val_t get[] = {S_STR("a")};
+    hb_val_t miss[] = {S_STR("missing")};
+    hb_val_t puts[] = {S_STR("s"), S_STR("text")};
+    hb_val_t adds[] = {S_STR("s"), hb_val_int(1)};
+    hb_val_t gets[] = {S_STR("s")};
+    s_dispatch(1, 0, "kv.put", put, 2, 100);
+    s_dispatch(1, 1, "kv.add", add, 2, 101);
+    s_dispatch(1, 2, "kv.get", get, 1, 102);
+    s_dispatch(1, 3, "kv.get", miss, 1, 103);
+    s_dispatch(1, 4, "kv.put", puts, 2, 104);
+    s_dispatch(1, 5, "kv.add", adds, 2, 105);
+    s_dispatch(1, 6, "kv.get", gets, 1, 106);
+
+    s_expect_nil(100);
+    s_expect_int(101, 8);
+    s_expect_int(102, 8);
+    s_expect_nil(103);
+    s_expect_nil(104);
+    s_expect_abort(105, HB_ABORTED, "kv.add: value of s is not an integer");
+    hb_msg_t m;
+    s_reply(106, 0, &m);
+    ck_assert_uint_eq(m.u.result.rc, HB_OK);
+    ck_assert_uint_eq(m.u.result.epoch, 1);
+    ck_assert_uint_eq(m.u.result.nvals, 1);
+    ck_assert_int_eq(m.u.result.vals[0].type, HB_VAL_STR);
+    ck_assert_uint_eq(m.u.result.vals[0].u.s.len, 4);
+    ck_assert_mem_eq(m.u.result.vals[0].u.s.ptr, "text", 4);
+    hb_msg_clear(&m);
+
+    /* One DONE per transaction, to this slot's scheduler, in order. */
+    uint32_t next = 0;
+    for (size_t i = 0; i < s_world.nsent; i++) {
+        s_decode(i, &m);
+        if (m.type == HB_MSG_DONE) {
+            ck_assert_uint_eq(s_world.sent[i].to.role, HB_ROLE_SCHEDULER);
+            ck_assert_uint_eq(s_world.sent[i].to.partition, 0);
+            ck_assert_uint_eq(m.u.done.incarnation, inc);
+            ck_assert_uint_eq(m.u.done.epoch, 1);
+            ck_assert_uint_eq(m.u.done.group, 0);
+            ck_assert_uint_eq(m.u.done.index, next++);
+        }
+        hb_msg_clear(&m);
+    }
+    ck_assert_uint_eq(next, 7);
+
+    stor_exec_stats_t st;
+    stor_executor_stats(s_ex, &st);
+    ck_assert_uint_eq(st.executed, 6);
+    ck_assert_uint_eq(st.aborted, 1);
+    ck_assert_uint_eq(stor_engine_applied_epoch(s_eng), 1);
+    s_expect_kv_int("a", 8);
+}
+END_TEST
+
+START_TEST(test_executor_transfer_insufficient_funds)
+{
+    s_start(0, 1);
+    uint64_t inc = stor_executor_incarnation(s_ex);
+    s_epoch_msg(inc, 1, 4);
+    hb_val_t put[] = {S_STR("alice"), hb_val_int(10)};
+    hb_val_t ok[] = {S_STR("alice"), S_STR("bob"), hb_val_int(4)};
+    hb_val_t too_much[] = {S_STR("alice"), S_STR("bob"), hb_val_int(7)};
+    hb_val_t from_empty[] = {S_STR("carol"), S_STR("bob"), hb_val_int(1)};
+    s_dispatch(1, 0, "kv.put", put, 2, 1);
+    s_dispatch(1, 1, "kv.transfer", ok, 3, 2);
+    s_dispatch(1, 2, "kv.transfer", too_much, 3, 3);
+    s_dispatch(1, 3, "kv.transfer", from_empty, 3, 4);
+
+    hb_msg_t m;
+    s_reply(2, 0, &m);
+    ck_assert_uint_eq(m.u.result.rc, HB_OK);
+    ck_assert_uint_eq(m.u.result.nvals, 2);
+    ck_assert_int_eq(m.u.result.vals[0].u.i, 6);
+    ck_assert_int_eq(m.u.result.vals[1].u.i, 4);
+    hb_msg_clear(&m);
+    s_expect_abort(3, HB_ABORTED, "kv.transfer: insufficient funds");
+    s_expect_abort(4, HB_ABORTED, "kv.transfer: insufficient funds");
+    ck_assert_uint_eq(s_count(HB_MSG_DONE), 4);
+
+    /* The aborted transfers changed nothing; carol was never created. */
+    ck_assert_uint_eq(stor_engine_applied_epoch(s_eng), 1);
+    s_expect_kv_int("alice", 6);
+    s_expect_kv_int("bob", 4);
+    hb_key_t k;
+    uint8_t *val = NULL;
+    size_t vlen = 0;
+    hb_key_kv(&k, "carol", 5);
+    ck_assert_int_eq(stor_engine_get(s_eng, k.buf, k.len, NULL, NULL, &val, &vlen), HB_NOTFOUND);
+    uint64_t scan = 0;
+    ck_assert_int_eq(stor_engine_scan_hash(s_eng, &scan), HB_OK);
+    ck_assert_uint_eq(scan, stor_engine_state_hash(s_eng));
+}
+END_TEST
+
+START_TEST(test_executor_epoch_flush_waits_for_all_txns)
+{
+    s_start(0, 1);
+    uint64_t inc = stor_executor_incarnation(s_ex);
+    hb_val_t add[] = {S_STR("n"), hb_val_int(1)};
+
+    s_epoch_msg(inc, 1, 2);
+    s_dispatch(1, 0, "kv.add", add, 2, 1);
+    ck_assert_uint_eq(stor_engine_applied_epoch(s_eng), 0);
+    ck_assert_uint_eq(stor_engine_overlay_keys(s_eng), 1);
+    s_dispatch(1, 1, "kv.add", add, 2, 2);
+    ck_assert_uint_eq(stor_engine_applied_epoch(s_eng), 1);
+    ck_assert_uint_eq(stor_engine_overlay_keys(s_eng), 0);
+
+    /* Epoch 3 is empty but waits for epoch 2; both flush together. */
+    s_epoch_msg(inc, 2, 1);
+    s_epoch_msg(inc, 3, 0);
+    ck_assert_uint_eq(stor_engine_applied_epoch(s_eng), 1);
+    ck_assert_uint_eq(stor_executor_pending_epochs(s_ex), 2);
+    s_dispatch(2, 0, "kv.add", add, 2, 3);
+    ck_assert_uint_eq(stor_engine_applied_epoch(s_eng), 3);
+    ck_assert_uint_eq(stor_executor_pending_epochs(s_ex), 0);
+
+    /* A DISPATCH that overtakes its EPOCH waits for the count. */
+    s_dispatch(5, 0, "kv.add", add, 2, 4);
+    ck_assert_uint_eq(stor_engine_applied_epoch(s_eng), 3);
+    s_epoch_msg(inc, 5, 1);
+    ck_assert_uint_eq(stor_engine_applied_epoch(s_eng), 5);
+    s_expect_int(4, 4);
+
+    /* What was flushed is on disk: reopen and look. */
+    stor_executor_destroy(&s_ex);
+    stor_engine_destroy(&s_eng);
+    s_eng = stor_engine_open(s_dir);
+    ck_assert_ptr_nonnull(s_eng);
+    ck_assert_uint_eq(stor_engine_applied_epoch(s_eng), 5);
+    s_expect_kv_int("n", 4);
+}
+END_TEST
+
+START_TEST(test_executor_stale_incarnation_ignored)
+{
+    s_start(0, 1);
+    uint64_t inc = stor_executor_incarnation(s_ex);
+    ck_assert_uint_eq(inc, 1);
+
+    /* HELLO at creation and on each timer until RESET(inc). */
+    ck_assert_uint_eq(s_count(HB_MSG_HELLO), 1);
+    hb_msg_t m;
+    s_decode(0, &m);
+    ck_assert_uint_eq(m.type, HB_MSG_HELLO);
+    ck_assert_uint_eq(m.u.hello.incarnation, inc);
+    ck_assert_uint_eq(m.u.hello.applied_epoch, 0);
+    ck_assert_uint_eq(s_world.sent[0].to.role, HB_ROLE_SCHEDULER);
+    hb_msg_clear(&m);
+    ck_assert_uint_eq(s_world.ntimers, 1);
+    uint64_t token = s_world.timers[0];
+    stor_executor_on_timer(s_ex, token);
+    ck_assert_uint_eq(s_count(HB_MSG_HELLO), 2);
+    s_simple(HB_MSG_RESET, inc + 5); /* not ours */
+    ck_assert(!stor_executor_accepted(s_ex));
+    s_simple(HB_MSG_RESET, inc);
+    ck_assert(stor_executor_accepted(s_ex));
+    stor_executor_on_timer(s_ex, token);
+    ck_assert_uint_eq(s_count(HB_MSG_HELLO), 2);
+    s_world_clear();
+
+    hb_val_t put[] = {S_STR("k"), hb_val_int(1)};
+    s_epoch_msg(inc + 1, 1, 1);
+    s_dispatch_inc(inc + 1, 1, 0, 0, "kv.put", put, 2, 1, 1);
+    s_dispatch_inc(inc - 1, 1, 0, 0, "kv.put", put, 2, 1, 1);
+    ck_assert_uint_eq(s_world.nsent, 0);
+    ck_assert_uint_eq(stor_engine_overlay_keys(s_eng), 0);
+    ck_assert_uint_eq(stor_executor_pending_epochs(s_ex), 0);
+    stor_exec_stats_t st;
+    stor_executor_stats(s_ex, &st);
+    ck_assert_uint_eq(st.stale, 4);
+    ck_assert_uint_eq(st.executed, 0);
+
+    /* A duplicated DISPATCH of the current incarnation runs once. */
+    hb_val_t add[] = {S_STR("c"), hb_val_int(1)};
+    s_epoch_msg(inc, 1, 2);
+    s_dispatch(1, 0, "kv.add", add, 2, 10);
+    s_dispatch(1, 0, "kv.add", add, 2, 10);
+    ck_assert_uint_eq(s_count(HB_MSG_DONE), 1);
+    s_dispatch(1, 1, "kv.add", add, 2, 11);
+    ck_assert_uint_eq(stor_engine_applied_epoch(s_eng), 1);
+    s_expect_kv_int("c", 2);
+    s_dispatch(1, 1, "kv.add", add, 2, 11); /* after the flush */
+    s_expect_kv_int("c", 2);
+    stor_executor_stats(s_ex, &st);
+    ck_assert_uint_eq(st.duplicates, 2);
+    ck_assert_uint_eq(st.executed, 2);
+}
+END_TEST
+
+START_TEST(test_executor_resync_discards_unflushed)
+{
+    s_start(0, 1);
+    uint64_t inc = stor_executor_incarnation(s_ex);
+    s_simple(HB_MSG_RESET, inc);
+    hb_val_t put1[] = {S_STR("k"), hb_val_int(1)};
+    hb_val_t put2[] = {S_STR("k"), hb_val_int(2)};
+    s_epoch_msg(inc, 1, 1);
+    s_dispatch(1, 0, "kv.put", put1, 2, 1);
+    ck_assert_uint_eq(stor_engine_applied_epoch(s_eng), 1);
+    s_epoch_msg(inc, 2, 2);
+    s_dispatch(2, 0, "kv.put", put2, 2, 2);
+    s_expect_kv_int("k", 2); /* in the overlay */
+    s_world_clear();
+
+    s_simple(HB_MSG_RESYNC, 0);
+    uint64_t inc2 = stor_executor_incarnation(s_ex);
+    ck_assert_uint_eq(inc2, inc + 1);
+    ck_assert(!stor_executor_accepted(s_ex));
+    ck_assert_uint_eq(stor_engine_overlay_keys(s_eng), 0);
+    ck_assert_uint_eq(stor_executor_pending_epochs(s_ex), 0);
+    s_expect_kv_int("k", 1);
+    /* A HELLO with the new incarnation and the applied epoch, and its timer. */
+    ck_assert_uint_eq(s_world.nsent, 1);
+    hb_msg_t m;
+    s_decode(0, &m);
+    ck_assert_uint_eq(m.type, HB_MSG_HELLO);
+    ck_assert_uint_eq(m.u.hello.incarnation, inc2);
+    ck_assert_uint_eq(m.u.hello.applied_epoch, 1);
+    hb_msg_clear(&m);
+    uint64_t token = s_world.timers[s_world.ntimers - 1];
+    stor_executor_on_timer(s_ex, s_world.timers[0]); /* the old cycle's timer: ignored */
+    ck_assert_uint_eq(s_count(HB_MSG_HELLO), 1);
+    stor_executor_on_timer(s_ex, token);
+    ck_assert_uint_eq(s_count(HB_MSG_HELLO), 2);
+
+    /* The rest of the old incarnation's epoch 2 is ignored. */
+    s_dispatch_inc(inc, 2, 0, 1, "kv.put", put2, 2, 3, 1);
+    ck_assert_uint_eq(stor_engine_overlay_keys(s_eng), 0);
+    /* The replay under the new incarnation re-executes epoch 2. */
+    s_epoch_msg(inc2, 2, 1);
+    s_dispatch(2, 0, "kv.put", put2, 2, 2);
+    ck_assert_uint_eq(stor_engine_applied_epoch(s_eng), 2);
+    s_expect_kv_int("k", 2);
+    ck_assert(stor_executor_accepted(s_ex));
+
+    /* The new incarnation was persisted. */
+    stor_executor_destroy(&s_ex);
+    stor_engine_destroy(&s_eng);
+    s_eng = stor_engine_open(s_dir);
+    ck_assert_ptr_nonnull(s_eng);
+    ck_assert_uint_eq(stor_engine_incarnation(s_eng), inc2 + 1);
+}
+END_TEST
+
+START_TEST(test_executor_micro_rmw)
+{
+    s_start(0, 1);
+    uint64_t inc = stor_executor_incarnation(s_ex);
+    hb_val_t ids[HB_MICRO_KEYS];
+    for (int i = 0; i < HB_MICRO_KEYS; i++)
+        ids[i] = hb_val_int(i * 3);
+    s_epoch_msg(inc, 1, 1);
+    s_dispatch(1, 0, "micro.rmw", ids, HB_MICRO_KEYS, 1);
+    s_epoch_msg(inc, 2, 1);
+    s_dispatch(2, 0, "micro.rmw", ids, HB_MICRO_KEYS, 2);
+    s_expect_nil(1);
+    s_expect_nil(2);
+    ck_assert_uint_eq(stor_engine_applied_epoch(s_eng), 2);
+    for (int i = 0; i < HB_MICRO_KEYS; i++) {
+        hb_key_t k;
+        hb_key_micro(&k, i * 3);
+        s_expect_stored_int(k.buf, k.len, 2);
+    }
+}
+END_TEST
+
+START_TEST(test_executor_multi_partition_aborts)
+{
+    /* Find two keys on different partitions of a 2-partition cluster. */
+    char a[16] = "", b[16] = "";
+    for (int i = 0; i < 100 && (!a[0] || !b[0]); i++) {
+        char name[16];
+        hb_key_t k;
+        snprintf(name, sizeof name, "acct%d", i);
+        hb_key_kv(&k, name, strlen(name));
+        char *dst = hb_key_partition(k.buf, k.len, 2) == 0 ? a : b;
+        if (!dst[0])
+            memcpy(dst, name, sizeof name);
+    }
+    ck_assert(a[0] && b[0]);
+
+    s_start(0, 2);
+    uint64_t inc = stor_executor_incarnation(s_ex);
+    hb_val_t put[] = {S_STR(a), hb_val_int(50)};
+    hb_val_t xfer[] = {S_STR(a), S_STR(b), hb_val_int(10)};
+    s_epoch_msg(inc, 1, 2);
+    s_dispatch_inc(inc, 1, 0, 0, "kv.put", put, 2, 1, 2);
+    s_dispatch_inc(inc, 1, 0, 1, "kv.transfer", xfer, 3, 2, 2);
+    s_expect_abort(2, HB_ABORTED, "multi-partition transactions are not supported yet");
+    ck_assert_uint_eq(s_count(HB_MSG_DONE), 2);
+    ck_assert_uint_eq(stor_engine_applied_epoch(s_eng), 1);
+    s_expect_kv_int(a, 50);
+}
+END_TEST
+
+static Suite *
+s_suite(void)
+{
+    Suite *s = suite_create("executor");
+    struct {
+        const char *name;
+        const TTest *fn;
+    } cases[] = {
+        {"test_executor_kv_results", test_executor_kv_results},
+        {"test_executor_transfer_insufficient_funds", test_executor_transfer_insufficient_funds},
+        {"test_executor_epoch_flush_waits_for_all_txns",
+         test_executor_epoch_flush_waits_for_all_txns},
+        {"test_executor_stale_incarnation_ignored", test_executor_stale_incarnation_ignored},
+        {"test_executor_resync_discards_unflushed", test_executor_resync_discards_unflushed},
+        {"test_executor_micro_rmw", test_executor_micro_rmw},
+        {"test_executor_multi_partition_aborts", test_executor_multi_partition_aborts},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        TCase *tc = tcase_create(cases[i].name);
+        tcase_add_checked_fixture(tc, s_setup, s_teardown);
+        tcase_add_test(tc, cases[i].fn);
+        suite_add_tcase(s, tc);
+    }
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(s_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

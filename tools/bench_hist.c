@@ -1,0 +1,71 @@
+/* bench_hist.c — log-linear latency histogram (see bench_hist.h). */
+#include "bench_hist.h"
+
+#include <string.h>
+
+static unsigned
+s_index(uint64_t v)
+{
+    if (v < 128)
+        return (unsigned)v;
+    unsigned msb = 63u - (unsigned)__builtin_clzll(v); /* >= 7 */
+    unsigned shift = msb - 7;
+    unsigned mant = (unsigned)(v >> shift) & 127u;
+    unsigned idx = 128 + (msb - 7) * 128 + mant;
+    return idx < BENCH_HIST_BUCKETS ? idx : BENCH_HIST_BUCKETS - 1;
+}
+
+static uint64_t
+s_value(unsigned idx)
+{
+    if (idx < 128)
+        return idx;
+    unsigned e = (idx - 128) / 128, mant = (idx - 128) % 128;
+    return ((uint64_t)(128 + mant) << e) + (e ? ((uint64_t)1 << (e - 1)) : 0);
+}
+
+void
+bench_hist_reset(bench_hist_t *h)
+{
+    memset(h, 0, sizeof *h);
+}
+
+void
+bench_hist_add(bench_hist_t *h, uint64_t us)
+{
+    h->bucket[s_index(us)]++;
+    h->count++;
+    h->sum += us;
+    if (us > h->max)
+        h->max = us;
+}
+
+void
+bench_hist_merge(bench_hist_t *into, const bench_hist_t *from)
+{
+    for (unsigned i = 0; i < BENCH_HIST_BUCKETS; i++)
+        into->bucket[i] += from->bucket[i];
+    into->count += from->count;
+    into->sum += from->sum;
+    if (from->max > into->max)
+        into->max = from->max;
+}
+
+uint64_t
+bench_hist_quantile(const bench_hist_t *h, double q)
+{
+    if (!h->count)
+        return 0;
+    uint64_t rank = (uint64_t)(q * (double)h->count);
+    if (rank >= h->count)
+        rank = h->count - 1;
+    uint64_t seen = 0;
+    for (unsigned i = 0; i < BENCH_HIST_BUCKETS; i++) {
+        seen += h->bucket[i];
+        if (seen > rank) {
+            uint64_t v = s_value(i);
+            return v > h->max ? h->max : v;
+        }
+    }
+    return h->max;
+}

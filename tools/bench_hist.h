@@ -1,0 +1,27 @@
+/* bench_hist.h — a log-linear latency histogram for hobbes-bench.
+ *
+ * Values are microseconds. Buckets are exact below 128 and then carry 7
+ * bits of mantissa (under 1% relative error), up to 2^40 us. Adding is O(1)
+ * and allocation-free; merging is a bucket-wise sum.
+ */
+#ifndef BENCH_HIST_H
+#define BENCH_HIST_H
+
+#include <stdint.h>
+
+#define BENCH_HIST_BUCKETS (128 + 34 * 128)
+
+typedef struct {
+    uint64_t count;                      /* values added */
+    uint64_t sum;                        /* their sum */
+    uint64_t max;                        /* largest value */
+    uint64_t bucket[BENCH_HIST_BUCKETS]; /* counts */
+} bench_hist_t;
+
+void bench_hist_reset(bench_hist_t *h);
+void bench_hist_add(bench_hist_t *h, uint64_t us);
+void bench_hist_merge(bench_hist_t *into, const bench_hist_t *from);
+/* Returns the value at quantile q (0..1), 0 when empty. */
+uint64_t bench_hist_quantile(const bench_hist_t *h, double q);
+
+#endif

@@ -1,0 +1,465 @@
+/* hobbesctl.c — cluster control: start, stop and inspect the processes of a
+ * config that live on this host.
+ *
+ *   hobbesctl up     --config FILE [--data DIR]  start as daemons, wait healthy
+ *   hobbesctl down   --config FILE [--data DIR]  stop (SIGTERM, then SIGKILL)
+ *   hobbesctl status --config FILE [--data DIR]  pid, epochs, state hash
+ *   hobbesctl run    --config FILE [--data DIR]  up, stay in the foreground,
+ *                                                Ctrl-C stops everything
+ *
+ * Each process gets a pid file and a log next to its data directory:
+ * <data>/r<R>p<P>/<role>.pid and .log. A slot is "on this host" when its
+ * endpoints are ipc://, inproc:// or tcp:// to a loopback address, this
+ * host's name, or one of this host's interface addresses.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <ifaddrs.h>
+#include <limits.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hb_config.h"
+#include "hobbes.h"
+
+static const char *s_roles[] = {"storage", "scheduler", "sequencer"};
+static const int s_role_ids[] = {HB_ROLE_STORAGE, HB_ROLE_SCHEDULER, HB_ROLE_SEQUENCER};
+#define S_NROLES 3
+
+typedef struct {
+    hb_config_t *cfg;       /* the cluster */
+    char config_abs[PATH_MAX]; /* absolute config path, for children */
+    char data_abs[PATH_MAX];   /* absolute data root */
+    char bindir[PATH_MAX];  /* where hobbesctl lives */
+} s_ctl_t;
+
+static volatile sig_atomic_t s_interrupted;
+
+static void
+s_on_signal(int sig)
+{
+    (void)sig;
+    s_interrupted = 1;
+}
+
+static void
+s_sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static int
+s_mkdirs(const char *path)
+{
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* ------------------------------------------------------------ locality */
+
+static int
+s_host_is_local(const char *host)
+{
+    if (strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+        strcmp(host, "::1") == 0 || strcmp(host, "[::1]") == 0 || strcmp(host, "*") == 0 ||
+        strcmp(host, "0.0.0.0") == 0)
+        return 1;
+    char name[256];
+    if (gethostname(name, sizeof name) == 0 && strcmp(name, host) == 0)
+        return 1;
+    struct ifaddrs *ifs = NULL, *i;
+    int local = 0;
+    if (getifaddrs(&ifs) == 0) {
+        for (i = ifs; i && !local; i = i->ifa_next) {
+            if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+                continue;
+            char addr[64];
+            inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, addr,
+                      sizeof addr);
+            local = strcmp(addr, host) == 0;
+        }
+        freeifaddrs(ifs);
+    }
+    return local;
+}
+
+static int
+s_endpoint_is_local(const char *ep)
+{
+    if (strncmp(ep, "ipc://", 6) == 0 || strncmp(ep, "inproc://", 9) == 0)
+        return 1;
+    if (strncmp(ep, "tcp://", 6) != 0)
+        return 0;
+    char host[256];
+    snprintf(host, sizeof host, "%s", ep + 6);
+    char *colon = strrchr(host, ':');
+    if (colon)
+        *colon = '\0';
+    return s_host_is_local(host);
+}
+
+static int
+s_slot_is_local(const hb_slot_cfg_t *slot)
+{
+    return s_endpoint_is_local(slot->sequencer) && s_endpoint_is_local(slot->scheduler) &&
+           s_endpoint_is_local(slot->storage);
+}
+
+/* -------------------------------------------------------------- paths */
+
+static void
+s_node_file(const s_ctl_t *ctl, const hb_slot_cfg_t *slot, int role_i, const char *ext,
+            char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s/r%up%u/%s.%s", ctl->data_abs, slot->replica, slot->partition,
+             s_roles[role_i], ext);
+}
+
+static pid_t
+s_read_pid(const char *pidfile)
+{
+    FILE *f = fopen(pidfile, "r");
+    if (!f)
+        return 0;
+    long pid = 0;
+    if (fscanf(f, "%ld", &pid) != 1)
+        pid = 0;
+    fclose(f);
+    if (pid <= 0 || kill((pid_t)pid, 0) < 0)
+        return 0;
+    return (pid_t)pid;
+}
+
+static int
+s_find_binary(const s_ctl_t *ctl, int role_i, char *out, size_t outlen)
+{
+    const char *env = getenv("HOBBES_BIN_DIR");
+    char cand[3][PATH_MAX];
+    int n = 0;
+    if (env)
+        snprintf(cand[n++], PATH_MAX, "%s/hobbes-%s", env, s_roles[role_i]);
+    snprintf(cand[n++], PATH_MAX, "%s/../%s/hobbes-%s", ctl->bindir, s_roles[role_i],
+             s_roles[role_i]);
+    snprintf(cand[n++], PATH_MAX, "%s/hobbes-%s", ctl->bindir, s_roles[role_i]);
+    for (int i = 0; i < n; i++)
+        if (access(cand[i], X_OK) == 0) {
+            snprintf(out, outlen, "%s", cand[i]);
+            return 0;
+        }
+    return -1;
+}
+
+/* ------------------------------------------------------------ actions */
+
+static pid_t
+s_spawn(const s_ctl_t *ctl, const hb_slot_cfg_t *slot, int role_i)
+{
+    char bin[PATH_MAX], pidfile[PATH_MAX], logfile[PATH_MAX];
+    if (s_find_binary(ctl, role_i, bin, sizeof bin) < 0) {
+        fprintf(stderr, "hobbesctl: cannot find hobbes-%s (set HOBBES_BIN_DIR)\n",
+                s_roles[role_i]);
+        return -1;
+    }
+    s_node_file(ctl, slot, role_i, "pid", pidfile, sizeof pidfile);
+    s_node_file(ctl, slot, role_i, "log", logfile, sizeof logfile);
+    char r[16], p[16];
+    snprintf(r, sizeof r, "%u", slot->replica);
+    snprintf(p, sizeof p, "%u", slot->partition);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        setsid();
+        int in = open("/dev/null", O_RDONLY);
+        int log = open(logfile, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (in >= 0)
+            dup2(in, 0);
+        if (log >= 0) {
+            dup2(log, 1);
+            dup2(log, 2);
+        }
+        execl(bin, bin, "--config", ctl->config_abs, "--replica", r, "--partition", p,
+              "--data", ctl->data_abs, "--pidfile", pidfile, (char *)NULL);
+        fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
+        _exit(127);
+    }
+    return pid;
+}
+
+static int
+s_up(s_ctl_t *ctl, hb_client_t *client)
+{
+    int started = 0, failed = 0;
+    for (size_t s = 0; s < (size_t)ctl->cfg->replicas * ctl->cfg->partitions; s++) {
+        const hb_slot_cfg_t *slot = &ctl->cfg->slots[s];
+        if (!s_slot_is_local(slot))
+            continue;
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s/r%up%u", ctl->data_abs, slot->replica, slot->partition);
+        if (s_mkdirs(dir) < 0) {
+            fprintf(stderr, "hobbesctl: cannot create %s: %s\n", dir, strerror(errno));
+            return 1;
+        }
+        for (int ri = 0; ri < S_NROLES; ri++) {
+            char pidfile[PATH_MAX];
+            s_node_file(ctl, slot, ri, "pid", pidfile, sizeof pidfile);
+            if (s_read_pid(pidfile))
+                continue;
+            if (s_spawn(ctl, slot, ri) < 0)
+                failed++;
+            else
+                started++;
+        }
+    }
+    if (failed)
+        return 1;
+    /* Healthy: every local process answers STATUS. */
+    for (size_t s = 0; s < (size_t)ctl->cfg->replicas * ctl->cfg->partitions; s++) {
+        const hb_slot_cfg_t *slot = &ctl->cfg->slots[s];
+        if (!s_slot_is_local(slot))
+            continue;
+        for (int ri = 0; ri < S_NROLES; ri++) {
+            char *text = NULL;
+            int ok = 0;
+            for (int tries = 0; tries < 100 && !ok && !s_interrupted; tries++) {
+                ok = hb_client_status(client, s_role_ids[ri], slot->replica, slot->partition,
+                                      200, &text) == HB_OK;
+                free(text);
+                text = NULL;
+                if (!ok) {
+                    waitpid(-1, NULL, WNOHANG);
+                    s_sleep_ms(100);
+                }
+            }
+            if (!ok) {
+                char logfile[PATH_MAX];
+                s_node_file(ctl, slot, ri, "log", logfile, sizeof logfile);
+                fprintf(stderr, "hobbesctl: %s r%up%u is not healthy; see %s\n",
+                        s_roles[ri], slot->replica, slot->partition, logfile);
+                return 1;
+            }
+        }
+    }
+    printf("cluster '%s' is up: %u replica(s) x %u partition(s), %d process(es) started, "
+           "data in %s\n",
+           ctl->cfg->name, ctl->cfg->replicas, ctl->cfg->partitions, started, ctl->data_abs);
+    return 0;
+}
+
+static int
+s_down(s_ctl_t *ctl)
+{
+    pid_t pids[3 * 4096];
+    size_t n = 0;
+    for (size_t s = 0; s < (size_t)ctl->cfg->replicas * ctl->cfg->partitions; s++) {
+        const hb_slot_cfg_t *slot = &ctl->cfg->slots[s];
+        if (!s_slot_is_local(slot))
+            continue;
+        for (int ri = S_NROLES - 1; ri >= 0; ri--) {
+            char pidfile[PATH_MAX];
+            s_node_file(ctl, slot, ri, "pid", pidfile, sizeof pidfile);
+            pid_t pid = s_read_pid(pidfile);
+            if (pid && n < sizeof pids / sizeof pids[0]) {
+                kill(pid, SIGTERM);
+                pids[n++] = pid;
+            }
+        }
+    }
+    for (int waited = 0; waited < 100; waited++) {
+        size_t alive = 0;
+        for (size_t i = 0; i < n; i++) {
+            waitpid(pids[i], NULL, WNOHANG);
+            if (pids[i] && kill(pids[i], 0) == 0)
+                alive++;
+            else
+                pids[i] = 0;
+        }
+        if (!alive)
+            break;
+        s_sleep_ms(100);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (pids[i]) {
+            fprintf(stderr, "hobbesctl: pid %d did not stop; killing it\n", (int)pids[i]);
+            kill(pids[i], SIGKILL);
+        }
+    printf("cluster '%s' is down (%zu process(es) stopped)\n", ctl->cfg->name, n);
+    return 0;
+}
+
+static void
+s_field(const char *text, const char *name, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "-");
+    size_t nl = strlen(name);
+    for (const char *p = text; p && *p;) {
+        const char *eol = strchr(p, '\n');
+        if (strncmp(p, name, nl) == 0 && p[nl] == '=') {
+            size_t len = (size_t)((eol ? eol : p + strlen(p)) - (p + nl + 1));
+            if (len >= outlen)
+                len = outlen - 1;
+            memcpy(out, p + nl + 1, len);
+            out[len] = '\0';
+            return;
+        }
+        p = eol ? eol + 1 : NULL;
+    }
+}
+
+static int
+s_status(s_ctl_t *ctl, hb_client_t *client)
+{
+    int down = 0;
+    printf("%-10s %-5s %-8s %-6s %-14s %-14s %-18s\n", "process", "slot", "pid", "state",
+           "epoch", "applied", "state_hash");
+    for (size_t s = 0; s < (size_t)ctl->cfg->replicas * ctl->cfg->partitions; s++) {
+        const hb_slot_cfg_t *slot = &ctl->cfg->slots[s];
+        for (int ri = S_NROLES - 1; ri >= 0; ri--) {
+            char *text = NULL;
+            char slotname[16], pid[32] = "-", epoch[32] = "-", applied[32] = "-",
+                 hash[32] = "-";
+            snprintf(slotname, sizeof slotname, "r%up%u", slot->replica, slot->partition);
+            int up = hb_client_status(client, s_role_ids[ri], slot->replica, slot->partition,
+                                      500, &text) == HB_OK;
+            if (up) {
+                s_field(text, "pid", pid, sizeof pid);
+                s_field(text, "epoch", epoch, sizeof epoch);
+                s_field(text, "applied_epoch", applied, sizeof applied);
+                s_field(text, "state_hash", hash, sizeof hash);
+            } else {
+                down++;
+            }
+            printf("%-10s %-5s %-8s %-6s %-14s %-14s %-18s\n", s_roles[ri], slotname, pid,
+                   up ? "up" : "DOWN", epoch, applied, hash);
+            free(text);
+        }
+    }
+    return down ? 1 : 0;
+}
+
+static void
+s_usage(void)
+{
+    fprintf(stderr, "usage: hobbesctl up|down|status|run --config FILE [--data DIR]\n");
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *config = getenv("HOBBES_CONFIG"), *data = NULL;
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"data", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    if (argc < 2) {
+        s_usage();
+        return 2;
+    }
+    const char *cmd = argv[1];
+    int c;
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "c:d:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config = optarg; break;
+        case 'd': data = optarg; break;
+        default: s_usage(); return 2;
+        }
+    }
+    if (!config || optind != argc) {
+        s_usage();
+        return 2;
+    }
+    s_ctl_t ctl = {0};
+    char err[512];
+    if (hb_config_load(config, &ctl.cfg, err, sizeof err) != HB_OK) {
+        fprintf(stderr, "hobbesctl: %s\n", err);
+        return 2;
+    }
+    if (!realpath(config, ctl.config_abs)) {
+        fprintf(stderr, "hobbesctl: %s: %s\n", config, strerror(errno));
+        return 2;
+    }
+    const char *root = data ? data : ctl.cfg->data_dir;
+    if (s_mkdirs(root) < 0 || !realpath(root, ctl.data_abs)) {
+        fprintf(stderr, "hobbesctl: cannot use data directory %s: %s\n", root,
+                strerror(errno));
+        return 1;
+    }
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash)
+            *slash = '\0';
+        snprintf(ctl.bindir, sizeof ctl.bindir, "%s", self);
+    }
+    hb_client_t *client = hb_client_new(config, 0, err, sizeof err);
+    if (!client) {
+        fprintf(stderr, "hobbesctl: %s\n", err);
+        return 1;
+    }
+    struct sigaction sa = {0};
+    sa.sa_handler = s_on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    int rc;
+    if (strcmp(cmd, "up") == 0) {
+        rc = s_up(&ctl, client);
+    } else if (strcmp(cmd, "down") == 0) {
+        rc = s_down(&ctl);
+    } else if (strcmp(cmd, "status") == 0) {
+        rc = s_status(&ctl, client);
+    } else if (strcmp(cmd, "run") == 0) {
+        rc = s_up(&ctl, client);
+        if (rc == 0) {
+            printf("\nConnect from another terminal:\n"
+                   "  %s/hobbes-cli --config %s call kv.put a 41\n"
+                   "  %s/hobbes-cli --config %s call kv.add a 1\n"
+                   "  %s/hobbes-cli --config %s call kv.get a\n"
+                   "Benchmark:\n"
+                   "  %s/hobbes-bench micro --config %s --clients 8 --duration 10\n"
+                   "Status:\n"
+                   "  %s/hobbesctl status --config %s\n"
+                   "Logs: %s/r*p*/*.log      Ctrl-C stops every process.\n",
+                   ctl.bindir, config, ctl.bindir, config, ctl.bindir, config, ctl.bindir,
+                   config, ctl.bindir, config, ctl.data_abs);
+            fflush(stdout);
+            while (!s_interrupted) {
+                waitpid(-1, NULL, WNOHANG);
+                s_sleep_ms(200);
+            }
+            printf("\nstopping...\n");
+        }
+        s_down(&ctl);
+    } else {
+        s_usage();
+        rc = 2;
+    }
+    hb_client_destroy(&client);
+    hb_config_destroy(&ctl.cfg);
+    return rc;
+}
