@@ -253,7 +253,9 @@ s_result_from(hb_client_t *self, zmq_msg_t *zm)
         memcpy(res->msg, m.u.result.msg, m.u.result.msg_len);
         res->msg[m.u.result.msg_len] = '\0';
         res->nvals = m.u.result.nvals;
-        res->vals = hb_memdup(m.u.result.vals, sizeof(hb_val_t) * (m.u.result.nvals + 1));
+        res->vals = hb_calloc(m.u.result.nvals + 1, sizeof(hb_val_t));
+        if (m.u.result.nvals)
+            memcpy(res->vals, m.u.result.vals, sizeof(hb_val_t) * m.u.result.nvals);
         res->frame_ = copy;
         copy = NULL;
     }

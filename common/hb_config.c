@@ -16,6 +16,7 @@
  * lookups hb_config_slot, hb_config_endpoint, hb_config_node_dir.
  */
 #include "hb_config.h"
+#include "hb_key.h"
 
 #include <czmq.h>
 #include <ctype.h>
@@ -453,7 +454,7 @@ static const s_limit_def_t s_limit_defs[] = {
     S_LIMIT(max_frame_bytes, 1024, 1073741824),
     S_LIMIT(max_args, 1, 65535),
     S_LIMIT(max_locks, 1, 1000000),
-    S_LIMIT(max_key_bytes, 16, 65536),
+    S_LIMIT(max_key_bytes, 16, HB_KEY_MAX),
     S_LIMIT(max_value_bytes, 16, 1073741824),
     S_LIMIT(max_batch_txns, 1, 10000000),
     S_LIMIT(max_inflight, 1, 10000000),

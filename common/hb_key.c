@@ -12,7 +12,8 @@
 #include "hb_hash.h"
 
 /* Returns true if n more bytes fit; otherwise marks the key overflowed. */
-static bool s_room(hb_key_t *k, size_t n)
+static bool
+s_room(hb_key_t *k, size_t n)
 {
     if (k->overflow || n > HB_KEY_MAX - k->len) {
         k->overflow = true;
@@ -21,13 +22,15 @@ static bool s_room(hb_key_t *k, size_t n)
     return true;
 }
 
-static void s_put_be(uint8_t *out, uint64_t v, size_t n)
+static void
+s_put_be(uint8_t *out, uint64_t v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         out[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
 }
 
-static uint64_t s_get_be(const uint8_t *in, size_t n)
+static uint64_t
+s_get_be(const uint8_t *in, size_t n)
 {
     uint64_t v = 0;
     for (size_t i = 0; i < n; i++)
@@ -35,7 +38,8 @@ static uint64_t s_get_be(const uint8_t *in, size_t n)
     return v;
 }
 
-void hb_key_init(hb_key_t *k, uint32_t table_id)
+void
+hb_key_init(hb_key_t *k, uint32_t table_id)
 {
     k->len = 0;
     k->overflow = false;
@@ -43,7 +47,8 @@ void hb_key_init(hb_key_t *k, uint32_t table_id)
     k->len = 4;
 }
 
-void hb_key_put_i64(hb_key_t *k, int64_t v)
+void
+hb_key_put_i64(hb_key_t *k, int64_t v)
 {
     if (!s_room(k, 8))
         return;
@@ -53,7 +58,8 @@ void hb_key_put_i64(hb_key_t *k, int64_t v)
     k->len += 8;
 }
 
-void hb_key_put_str(hb_key_t *k, const void *s, size_t len)
+void
+hb_key_put_str(hb_key_t *k, const void *s, size_t len)
 {
     const uint8_t *in = s;
     size_t need = len + 2;
@@ -74,14 +80,16 @@ void hb_key_put_str(hb_key_t *k, const void *s, size_t len)
     k->len += need;
 }
 
-void hb_key_put_bool(hb_key_t *k, bool v)
+void
+hb_key_put_bool(hb_key_t *k, bool v)
 {
     if (!s_room(k, 1))
         return;
     k->buf[k->len++] = v ? 1 : 0;
 }
 
-hb_rc_t hb_key_get_table(const uint8_t **p, const uint8_t *end, uint32_t *table_id)
+hb_rc_t
+hb_key_get_table(const uint8_t **p, const uint8_t *end, uint32_t *table_id)
 {
     *table_id = 0;
     if (!*p || end < *p || (size_t)(end - *p) < 4)
@@ -91,7 +99,8 @@ hb_rc_t hb_key_get_table(const uint8_t **p, const uint8_t *end, uint32_t *table_
     return HB_OK;
 }
 
-hb_rc_t hb_key_get_i64(const uint8_t **p, const uint8_t *end, int64_t *v)
+hb_rc_t
+hb_key_get_i64(const uint8_t **p, const uint8_t *end, int64_t *v)
 {
     *v = 0;
     if (!*p || end < *p || (size_t)(end - *p) < 8)
@@ -102,8 +111,9 @@ hb_rc_t hb_key_get_i64(const uint8_t **p, const uint8_t *end, int64_t *v)
     return HB_OK;
 }
 
-hb_rc_t hb_key_get_str(const uint8_t **p, const uint8_t *end, uint8_t *out, size_t cap,
-                       size_t *len)
+hb_rc_t
+hb_key_get_str(const uint8_t **p, const uint8_t *end, uint8_t *out, size_t cap,
+               size_t *len)
 {
     *len = 0;
     if (!*p || end < *p)
@@ -134,20 +144,23 @@ hb_rc_t hb_key_get_str(const uint8_t **p, const uint8_t *end, uint8_t *out, size
     return HB_OK;
 }
 
-uint32_t hb_key_partition(const void *pkey, size_t len, uint32_t nparts)
+uint32_t
+hb_key_partition(const void *pkey, size_t len, uint32_t nparts)
 {
     if (nparts == 0)
         return 0;
     return (uint32_t)(hb_hash64(pkey, len, 0) % nparts);
 }
 
-void hb_key_kv(hb_key_t *k, const void *s, size_t len)
+void
+hb_key_kv(hb_key_t *k, const void *s, size_t len)
 {
     hb_key_init(k, HB_TABLE_KV);
     hb_key_put_str(k, s, len);
 }
 
-void hb_key_micro(hb_key_t *k, int64_t id)
+void
+hb_key_micro(hb_key_t *k, int64_t id)
 {
     hb_key_init(k, HB_TABLE_MICRO);
     hb_key_put_i64(k, id);

@@ -16,19 +16,22 @@
 /* ------------------------------------------------------------------ */
 
 /* Records rc as the reader's first error and returns the sticky error. */
-static hb_rc_t s_fail(hb_mp_reader_t *r, hb_rc_t rc)
+static hb_rc_t
+s_fail(hb_mp_reader_t *r, hb_rc_t rc)
 {
     if (r->err == HB_OK)
         r->err = rc;
     return r->err;
 }
 
-static bool s_has(const hb_mp_reader_t *r, size_t n)
+static bool
+s_has(const hb_mp_reader_t *r, size_t n)
 {
     return (size_t)(r->end - r->p) >= n;
 }
 
-static uint64_t s_be(const uint8_t *p, size_t n)
+static uint64_t
+s_be(const uint8_t *p, size_t n)
 {
     uint64_t v = 0;
     for (size_t i = 0; i < n; i++)
@@ -37,7 +40,8 @@ static uint64_t s_be(const uint8_t *p, size_t n)
 }
 
 /* Reads an n-byte big-endian unsigned integer after the tag byte. */
-static hb_rc_t s_take_be(hb_mp_reader_t *r, size_t n, uint64_t *v)
+static hb_rc_t
+s_take_be(hb_mp_reader_t *r, size_t n, uint64_t *v)
 {
     if (!s_has(r, n))
         return s_fail(r, HB_PROTO);
@@ -46,19 +50,22 @@ static hb_rc_t s_take_be(hb_mp_reader_t *r, size_t n, uint64_t *v)
     return HB_OK;
 }
 
-void hb_mp_reader_init(hb_mp_reader_t *r, const void *data, size_t len)
+void
+hb_mp_reader_init(hb_mp_reader_t *r, const void *data, size_t len)
 {
     r->p = data;
-    r->end = r->p + (data ? len : 0);
+    r->end = data ? r->p + len : r->p; /* NULL + 0 is undefined in C */
     r->err = HB_OK;
 }
 
-size_t hb_mp_remaining(const hb_mp_reader_t *r)
+size_t
+hb_mp_remaining(const hb_mp_reader_t *r)
 {
     return (size_t)(r->end - r->p);
 }
 
-static hb_mp_type_t s_type_of(uint8_t b)
+static hb_mp_type_t
+s_type_of(uint8_t b)
 {
     if (b <= 0x7f || (b >= 0xcc && b <= 0xcf))
         return HB_MP_UINT;
@@ -107,12 +114,13 @@ static hb_mp_type_t s_type_of(uint8_t b)
     }
 }
 
-hb_mp_type_t hb_mp_peek(const hb_mp_reader_t *r)
+hb_mp_type_t
+hb_mp_peek(const hb_mp_reader_t *r)
 {
     if (r->err != HB_OK || r->p >= r->end)
         return HB_MP_INVALID;
-    /* A negative fixint reads as INT, a positive one as UINT, matching
-     * s_type_of; signed int8..64 tags are INT whatever their value. */
+    /* Signed int8..64 tags are INT whatever their value; hb_mp_read_uint
+     * still accepts a non-negative one. */
     return s_type_of(*r->p);
 }
 
@@ -123,7 +131,8 @@ hb_mp_type_t hb_mp_peek(const hb_mp_reader_t *r)
 /* Reads an array or map header. Each declared element needs at least one
  * byte (a map entry two), so a count the remaining bytes cannot hold is
  * rejected here, before any caller sizes an allocation from it. */
-static hb_rc_t s_read_container(hb_mp_reader_t *r, bool map, uint32_t *n)
+static hb_rc_t
+s_read_container(hb_mp_reader_t *r, bool map, uint32_t *n)
 {
     *n = 0;
     if (r->err != HB_OK)
@@ -157,12 +166,14 @@ static hb_rc_t s_read_container(hb_mp_reader_t *r, bool map, uint32_t *n)
     return HB_OK;
 }
 
-hb_rc_t hb_mp_read_array(hb_mp_reader_t *r, uint32_t *n)
+hb_rc_t
+hb_mp_read_array(hb_mp_reader_t *r, uint32_t *n)
 {
     return s_read_container(r, false, n);
 }
 
-hb_rc_t hb_mp_read_map(hb_mp_reader_t *r, uint32_t *n)
+hb_rc_t
+hb_mp_read_map(hb_mp_reader_t *r, uint32_t *n)
 {
     return s_read_container(r, true, n);
 }
@@ -171,7 +182,8 @@ hb_rc_t hb_mp_read_map(hb_mp_reader_t *r, uint32_t *n)
 /* Scalars                                                              */
 /* ------------------------------------------------------------------ */
 
-hb_rc_t hb_mp_read_nil(hb_mp_reader_t *r)
+hb_rc_t
+hb_mp_read_nil(hb_mp_reader_t *r)
 {
     if (r->err != HB_OK)
         return r->err;
@@ -181,7 +193,8 @@ hb_rc_t hb_mp_read_nil(hb_mp_reader_t *r)
     return HB_OK;
 }
 
-hb_rc_t hb_mp_read_bool(hb_mp_reader_t *r, bool *v)
+hb_rc_t
+hb_mp_read_bool(hb_mp_reader_t *r, bool *v)
 {
     *v = false;
     if (r->err != HB_OK)
@@ -195,7 +208,8 @@ hb_rc_t hb_mp_read_bool(hb_mp_reader_t *r, bool *v)
 
 /* Reads any msgpack integer. On success *neg tells whether the value is
  * negative; then *s holds it, else *u does. Does not consume on error. */
-static hb_rc_t s_read_integer(hb_mp_reader_t *r, bool *neg, uint64_t *u, int64_t *s)
+static hb_rc_t
+s_read_integer(hb_mp_reader_t *r, bool *neg, uint64_t *u, int64_t *s)
 {
     *neg = false;
     *u = 0;
@@ -216,44 +230,11 @@ static hb_rc_t s_read_integer(hb_mp_reader_t *r, bool *neg, uint64_t *u, int64_t
         r->p++;
         return HB_OK;
     }
-    size_t n;
-    bool is_signed;
-    switch (b) {
-    case 0xcc:
-        n = 1;
-        is_signed = false;
-        break;
-    case 0xcd:
-        n = 2;
-        is_signed = false;
-        break;
-    case 0xce:
-        n = 4;
-        is_signed = false;
-        break;
-    case 0xcf:
-        n = 8;
-        is_signed = false;
-        break;
-    case 0xd0:
-        n = 1;
-        is_signed = true;
-        break;
-    case 0xd1:
-        n = 2;
-        is_signed = true;
-        break;
-    case 0xd2:
-        n = 4;
-        is_signed = true;
-        break;
-    case 0xd3:
-        n = 8;
-        is_signed = true;
-        break;
-    default:
+    /* 0xcc..0xcf: uint8..64; 0xd0..0xd3: int8..64. */
+    bool is_signed = b >= 0xd0 && b <= 0xd3;
+    if (!is_signed && (b < 0xcc || b > 0xcf))
         return s_fail(r, HB_PROTO);
-    }
+    size_t n = (size_t)1 << (b - (is_signed ? 0xd0 : 0xcc));
     if (!s_has(r, 1 + n))
         return s_fail(r, HB_PROTO);
     uint64_t raw = s_be(r->p + 1, n);
@@ -276,7 +257,8 @@ static hb_rc_t s_read_integer(hb_mp_reader_t *r, bool *neg, uint64_t *u, int64_t
     return HB_OK;
 }
 
-hb_rc_t hb_mp_read_uint(hb_mp_reader_t *r, uint64_t *v)
+hb_rc_t
+hb_mp_read_uint(hb_mp_reader_t *r, uint64_t *v)
 {
     bool neg;
     uint64_t u;
@@ -294,7 +276,8 @@ hb_rc_t hb_mp_read_uint(hb_mp_reader_t *r, uint64_t *v)
     return HB_OK;
 }
 
-hb_rc_t hb_mp_read_int(hb_mp_reader_t *r, int64_t *v)
+hb_rc_t
+hb_mp_read_int(hb_mp_reader_t *r, int64_t *v)
 {
     bool neg;
     uint64_t u;
@@ -312,7 +295,8 @@ hb_rc_t hb_mp_read_int(hb_mp_reader_t *r, int64_t *v)
     return HB_OK;
 }
 
-hb_rc_t hb_mp_read_double(hb_mp_reader_t *r, double *v)
+hb_rc_t
+hb_mp_read_double(hb_mp_reader_t *r, double *v)
 {
     *v = 0;
     if (r->err != HB_OK)
@@ -338,8 +322,9 @@ hb_rc_t hb_mp_read_double(hb_mp_reader_t *r, double *v)
 }
 
 /* Reads a str (allow_str) or bin (allow_bin) header and payload. */
-static hb_rc_t s_read_bytes(hb_mp_reader_t *r, bool allow_str, bool allow_bin,
-                            const uint8_t **s, uint32_t *len)
+static hb_rc_t
+s_read_bytes(hb_mp_reader_t *r, bool allow_str, bool allow_bin, const uint8_t **s,
+             uint32_t *len)
 {
     *s = NULL;
     *len = 0;
@@ -374,7 +359,8 @@ static hb_rc_t s_read_bytes(hb_mp_reader_t *r, bool allow_str, bool allow_bin,
     return HB_OK;
 }
 
-hb_rc_t hb_mp_read_str(hb_mp_reader_t *r, const char **s, uint32_t *len)
+hb_rc_t
+hb_mp_read_str(hb_mp_reader_t *r, const char **s, uint32_t *len)
 {
     const uint8_t *p;
     hb_rc_t rc = s_read_bytes(r, true, false, &p, len);
@@ -382,12 +368,14 @@ hb_rc_t hb_mp_read_str(hb_mp_reader_t *r, const char **s, uint32_t *len)
     return rc;
 }
 
-hb_rc_t hb_mp_read_bin(hb_mp_reader_t *r, const uint8_t **s, uint32_t *len)
+hb_rc_t
+hb_mp_read_bin(hb_mp_reader_t *r, const uint8_t **s, uint32_t *len)
 {
     return s_read_bytes(r, true, true, s, len);
 }
 
-static hb_rc_t s_read_val(hb_mp_reader_t *r, hb_val_t *v)
+static hb_rc_t
+s_read_val(hb_mp_reader_t *r, hb_val_t *v)
 {
     switch (hb_mp_peek(r)) {
     case HB_MP_NIL:
@@ -417,7 +405,8 @@ static hb_rc_t s_read_val(hb_mp_reader_t *r, hb_val_t *v)
     }
 }
 
-hb_rc_t hb_mp_read_val(hb_mp_reader_t *r, hb_val_t *v)
+hb_rc_t
+hb_mp_read_val(hb_mp_reader_t *r, hb_val_t *v)
 {
     memset(v, 0, sizeof *v);
     hb_rc_t rc = s_read_val(r, v);
@@ -431,7 +420,8 @@ hb_rc_t hb_mp_read_val(hb_mp_reader_t *r, hb_val_t *v)
 /* ------------------------------------------------------------------ */
 
 /* Skips a fixed-size payload of n bytes after a 1-byte tag. */
-static hb_rc_t s_skip_n(hb_mp_reader_t *r, size_t n)
+static hb_rc_t
+s_skip_n(hb_mp_reader_t *r, size_t n)
 {
     if (!s_has(r, n))
         return s_fail(r, HB_PROTO);
@@ -439,7 +429,8 @@ static hb_rc_t s_skip_n(hb_mp_reader_t *r, size_t n)
     return HB_OK;
 }
 
-static hb_rc_t s_skip(hb_mp_reader_t *r, int depth)
+static hb_rc_t
+s_skip(hb_mp_reader_t *r, int depth)
 {
     if (r->err != HB_OK)
         return r->err;
@@ -496,12 +487,14 @@ static hb_rc_t s_skip(hb_mp_reader_t *r, int depth)
     }
 }
 
-hb_rc_t hb_mp_skip(hb_mp_reader_t *r)
+hb_rc_t
+hb_mp_skip(hb_mp_reader_t *r)
 {
     return s_skip(r, 0);
 }
 
-hb_rc_t hb_mp_read_raw(hb_mp_reader_t *r, const uint8_t **raw, size_t *len)
+hb_rc_t
+hb_mp_read_raw(hb_mp_reader_t *r, const uint8_t **raw, size_t *len)
 {
     const uint8_t *start = r->p;
     *raw = NULL;
@@ -518,7 +511,8 @@ hb_rc_t hb_mp_read_raw(hb_mp_reader_t *r, const uint8_t **raw, size_t *len)
 /* Packing                                                              */
 /* ------------------------------------------------------------------ */
 
-hb_rc_t hb_mp_pack_val(msgpack_packer *pk, const hb_val_t *v)
+hb_rc_t
+hb_mp_pack_val(msgpack_packer *pk, const hb_val_t *v)
 {
     int ret;
     switch (v->type) {
@@ -550,21 +544,24 @@ hb_rc_t hb_mp_pack_val(msgpack_packer *pk, const hb_val_t *v)
     return ret == 0 ? HB_OK : HB_NOMEM;
 }
 
-void hb_mp_pack_bin(msgpack_packer *pk, const void *p, size_t len)
+void
+hb_mp_pack_bin(msgpack_packer *pk, const void *p, size_t len)
 {
     msgpack_pack_bin(pk, len);
     if (len)
         msgpack_pack_bin_body(pk, p, len);
 }
 
-void hb_mp_pack_str(msgpack_packer *pk, const char *s, size_t len)
+void
+hb_mp_pack_str(msgpack_packer *pk, const char *s, size_t len)
 {
     msgpack_pack_str(pk, len);
     if (len)
         msgpack_pack_str_body(pk, s, len);
 }
 
-void hb_mp_pack_cstr(msgpack_packer *pk, const char *s)
+void
+hb_mp_pack_cstr(msgpack_packer *pk, const char *s)
 {
     hb_mp_pack_str(pk, s ? s : "", s ? strlen(s) : 0);
 }

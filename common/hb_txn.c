@@ -29,7 +29,8 @@ typedef struct {
 } s_dec_t;
 
 /* Records a failure (first one wins) and poisons the reader. */
-static hb_rc_t s_fail(s_dec_t *d, hb_rc_t rc, const char *problem)
+static hb_rc_t
+s_fail(s_dec_t *d, hb_rc_t rc, const char *problem)
 {
     if (d->rc == HB_OK) {
         d->rc = rc;
@@ -41,7 +42,8 @@ static hb_rc_t s_fail(s_dec_t *d, hb_rc_t rc, const char *problem)
 }
 
 /* Reads an unsigned integer no larger than max. */
-static hb_rc_t s_uint(s_dec_t *d, uint64_t max, uint64_t *v, const char *what)
+static hb_rc_t
+s_uint(s_dec_t *d, uint64_t max, uint64_t *v, const char *what)
 {
     if (d->rc != HB_OK)
         return d->rc;
@@ -50,7 +52,8 @@ static hb_rc_t s_uint(s_dec_t *d, uint64_t max, uint64_t *v, const char *what)
     return HB_OK;
 }
 
-static hb_rc_t s_decode_args(s_dec_t *d, const hb_limits_t *lim, hb_txn_t *txn)
+static hb_rc_t
+s_decode_args(s_dec_t *d, const hb_limits_t *lim, hb_txn_t *txn)
 {
     uint32_t n;
     if (hb_mp_read_array(&d->r, &n) != HB_OK)
@@ -70,8 +73,8 @@ static hb_rc_t s_decode_args(s_dec_t *d, const hb_limits_t *lim, hb_txn_t *txn)
     return HB_OK;
 }
 
-static hb_rc_t s_decode_locks(s_dec_t *d, const hb_limits_t *lim, uint32_t nparts,
-                              hb_txn_t *txn)
+static hb_rc_t
+s_decode_locks(s_dec_t *d, const hb_limits_t *lim, uint32_t nparts, hb_txn_t *txn)
 {
     uint32_t n;
     if (hb_mp_read_array(&d->r, &n) != HB_OK)
@@ -112,8 +115,9 @@ static hb_rc_t s_decode_locks(s_dec_t *d, const hb_limits_t *lim, uint32_t npart
     return HB_OK;
 }
 
-hb_rc_t hb_txn_decode(const void *data, size_t len, const hb_limits_t *lim,
-                      uint32_t nparts, hb_txn_t **out)
+hb_rc_t
+hb_txn_decode(const void *data, size_t len, const hb_limits_t *lim, uint32_t nparts,
+              hb_txn_t **out)
 {
     hb_limits_t defaults = HB_LIMITS_DEFAULT;
     s_dec_t d = {.rc = HB_OK};
@@ -177,7 +181,8 @@ out:
     return HB_OK;
 }
 
-void hb_txn_destroy(hb_txn_t **self_p)
+void
+hb_txn_destroy(hb_txn_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
@@ -189,7 +194,8 @@ void hb_txn_destroy(hb_txn_t **self_p)
     *self_p = NULL;
 }
 
-hb_rc_t hb_txn_pack(msgpack_packer *pk, const hb_txn_t *txn)
+hb_rc_t
+hb_txn_pack(msgpack_packer *pk, const hb_txn_t *txn)
 {
     /* Validate first: a packer cannot be rolled back. */
     if (!txn || (txn->nargs && !txn->args) || (txn->nlocks && !txn->locks) ||
@@ -225,7 +231,8 @@ hb_rc_t hb_txn_pack(msgpack_packer *pk, const hb_txn_t *txn)
     return ret == 0 ? HB_OK : HB_NOMEM;
 }
 
-bool hb_txn_touches(const hb_txn_t *txn, uint16_t partition)
+bool
+hb_txn_touches(const hb_txn_t *txn, uint16_t partition)
 {
     for (uint32_t i = 0; i < txn->nlocks; i++)
         if (txn->locks[i].partition == partition)
@@ -233,7 +240,8 @@ bool hb_txn_touches(const hb_txn_t *txn, uint16_t partition)
     return false;
 }
 
-bool hb_txn_writes(const hb_txn_t *txn, uint16_t partition)
+bool
+hb_txn_writes(const hb_txn_t *txn, uint16_t partition)
 {
     for (uint32_t i = 0; i < txn->nlocks; i++)
         if (txn->locks[i].partition == partition && txn->locks[i].mode == HB_LOCK_WRITE)
@@ -241,7 +249,8 @@ bool hb_txn_writes(const hb_txn_t *txn, uint16_t partition)
     return false;
 }
 
-uint32_t hb_txn_participants(const hb_txn_t *txn, uint16_t *out, uint32_t cap)
+uint32_t
+hb_txn_participants(const hb_txn_t *txn, uint16_t *out, uint32_t cap)
 {
     /* A bitmap over the uint16 partition space gives the distinct
      * partitions in ascending order without sorting; only the words

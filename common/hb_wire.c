@@ -30,7 +30,8 @@ static const uint32_t s_nfields[HB_MSG_TYPE_MAX_] = {
     [HB_MSG_STATUS] = 1,
 };
 
-const char *hb_msg_type_str(int type)
+const char *
+hb_msg_type_str(int type)
 {
     static const char *names[HB_MSG_TYPE_MAX_] = {
         [HB_MSG_SUBMIT] = "SUBMIT",     [HB_MSG_RESULT] = "RESULT",
@@ -60,7 +61,8 @@ typedef struct {
 } s_dec_t;
 
 /* Records the first failure and poisons the reader. Returns the rc. */
-static hb_rc_t s_fail_as(s_dec_t *d, hb_rc_t rc, uint64_t *counter, const char *problem)
+static hb_rc_t
+s_fail_as(s_dec_t *d, hb_rc_t rc, uint64_t *counter, const char *problem)
 {
     if (d->rc == HB_OK) {
         d->rc = rc;
@@ -72,18 +74,21 @@ static hb_rc_t s_fail_as(s_dec_t *d, hb_rc_t rc, uint64_t *counter, const char *
     return d->rc;
 }
 
-static hb_rc_t s_malformed(s_dec_t *d, const char *problem)
+static hb_rc_t
+s_malformed(s_dec_t *d, const char *problem)
 {
     return s_fail_as(d, HB_PROTO, &hb_wire_stats.malformed, problem);
 }
 
-static hb_rc_t s_toobig(s_dec_t *d, const char *problem)
+static hb_rc_t
+s_toobig(s_dec_t *d, const char *problem)
 {
     return s_fail_as(d, HB_TOOBIG, &hb_wire_stats.too_big, problem);
 }
 
 /* Reads an unsigned integer no larger than max; `what` names the field. */
-static hb_rc_t s_uint(s_dec_t *d, uint64_t max, uint64_t *v, const char *what)
+static hb_rc_t
+s_uint(s_dec_t *d, uint64_t max, uint64_t *v, const char *what)
 {
     *v = 0;
     if (d->rc != HB_OK)
@@ -95,12 +100,14 @@ static hb_rc_t s_uint(s_dec_t *d, uint64_t max, uint64_t *v, const char *what)
     return HB_OK;
 }
 
-static hb_rc_t s_u64(s_dec_t *d, uint64_t *v, const char *what)
+static hb_rc_t
+s_u64(s_dec_t *d, uint64_t *v, const char *what)
 {
     return s_uint(d, UINT64_MAX, v, what);
 }
 
-static hb_rc_t s_u32(s_dec_t *d, uint32_t *v, const char *what)
+static hb_rc_t
+s_u32(s_dec_t *d, uint32_t *v, const char *what)
 {
     uint64_t t;
     s_uint(d, UINT32_MAX, &t, what);
@@ -108,7 +115,8 @@ static hb_rc_t s_u32(s_dec_t *d, uint32_t *v, const char *what)
     return d->rc;
 }
 
-static hb_rc_t s_u16(s_dec_t *d, uint16_t *v, const char *what)
+static hb_rc_t
+s_u16(s_dec_t *d, uint16_t *v, const char *what)
 {
     uint64_t t;
     s_uint(d, UINT16_MAX, &t, what);
@@ -117,7 +125,8 @@ static hb_rc_t s_u16(s_dec_t *d, uint16_t *v, const char *what)
 }
 
 /* Reads a str no longer than max_value_bytes. */
-static hb_rc_t s_str(s_dec_t *d, const char **s, uint32_t *len, const char *what)
+static hb_rc_t
+s_str(s_dec_t *d, const char **s, uint32_t *len, const char *what)
 {
     if (d->rc != HB_OK)
         return d->rc;
@@ -129,7 +138,8 @@ static hb_rc_t s_str(s_dec_t *d, const char **s, uint32_t *len, const char *what
 }
 
 /* Reads an array of scalar values (args or results) into an owned array. */
-static hb_rc_t s_vals(s_dec_t *d, uint32_t *nvals, hb_val_t **vals, const char *what)
+static hb_rc_t
+s_vals(s_dec_t *d, uint32_t *nvals, hb_val_t **vals, const char *what)
 {
     uint32_t n;
     if (d->rc != HB_OK)
@@ -152,7 +162,8 @@ static hb_rc_t s_vals(s_dec_t *d, uint32_t *nvals, hb_val_t **vals, const char *
 }
 
 /* Reads one raw encoded transaction (must be a msgpack array). */
-static hb_rc_t s_raw_txn(s_dec_t *d, const uint8_t **raw, size_t *len)
+static hb_rc_t
+s_raw_txn(s_dec_t *d, const uint8_t **raw, size_t *len)
 {
     if (d->rc != HB_OK)
         return d->rc;
@@ -161,7 +172,8 @@ static hb_rc_t s_raw_txn(s_dec_t *d, const uint8_t **raw, size_t *len)
     return HB_OK;
 }
 
-static hb_rc_t s_decode_batch(s_dec_t *d, hb_msg_t *msg)
+static hb_rc_t
+s_decode_batch(s_dec_t *d, hb_msg_t *msg)
 {
     uint32_t n;
     s_u16(d, &msg->u.batch.group, "group is not a uint16");
@@ -191,7 +203,8 @@ static hb_rc_t s_decode_batch(s_dec_t *d, hb_msg_t *msg)
     return HB_OK;
 }
 
-static hb_rc_t s_decode_status(s_dec_t *d, hb_msg_t *msg)
+static hb_rc_t
+s_decode_status(s_dec_t *d, hb_msg_t *msg)
 {
     uint32_t n;
     if (hb_mp_read_map(&d->r, &n) != HB_OK)
@@ -214,7 +227,8 @@ static hb_rc_t s_decode_status(s_dec_t *d, hb_msg_t *msg)
 }
 
 /* Reads the fields of msg->type (header already consumed). */
-static hb_rc_t s_decode_fields(s_dec_t *d, hb_msg_t *msg)
+static hb_rc_t
+s_decode_fields(s_dec_t *d, hb_msg_t *msg)
 {
     uint64_t rc;
     switch (msg->type) {
@@ -278,8 +292,47 @@ static hb_rc_t s_decode_fields(s_dec_t *d, hb_msg_t *msg)
     return d->rc;
 }
 
-hb_rc_t hb_msg_decode(const void *frame, size_t len, const hb_limits_t *lim,
-                      hb_msg_t *msg)
+/* A flood of bad frames must not become a flood of log lines: allow a burst
+ * of warnings (hb_wire_log_burst), then one per HB_WIRE_LOG_EVERY rejections
+ * (the counters still count every one). Tests lower the level instead. */
+#define HB_WIRE_LOG_EVERY 1000
+
+static uint64_t s_log_burst = 100;
+static uint64_t s_log_suppressed;
+
+void
+hb_wire_log_burst(uint64_t burst)
+{
+    s_log_burst = burst;
+}
+
+static int
+s_log_allowed(void)
+{
+    uint64_t n = hb_wire_stats.frames_rejected;
+    if (hb_log_threshold > HB_LOG_WARN)
+        return 0;
+    if (n <= s_log_burst || n % HB_WIRE_LOG_EVERY == 0)
+        return 1;
+    s_log_suppressed++;
+    return 0;
+}
+
+static const char *
+s_suppressed_note(void)
+{
+    static char note[64];
+    note[0] = '\0';
+    if (s_log_suppressed) {
+        snprintf(note, sizeof note, " (%llu similar not logged)",
+                 (unsigned long long)s_log_suppressed);
+        s_log_suppressed = 0;
+    }
+    return note;
+}
+
+hb_rc_t
+hb_msg_decode(const void *frame, size_t len, const hb_limits_t *lim, hb_msg_t *msg)
 {
     hb_limits_t defaults = HB_LIMITS_DEFAULT;
     s_dec_t d = {.rc = HB_OK, .lim = lim ? lim : &defaults};
@@ -318,9 +371,10 @@ out:
     if (d.rc != HB_OK) {
         hb_wire_stats.frames_rejected++;
         (*d.counter)++;
-        hb_warn("wire: rejected %zu-byte %s frame (type %llu): %s", len,
-                hb_msg_type_str((int)(type < HB_MSG_TYPE_MAX_ ? type : 0)),
-                (unsigned long long)type, d.problem);
+        if (s_log_allowed())
+            hb_warn("wire: rejected %zu-byte %s frame (type %llu): %s%s", len,
+                    hb_msg_type_str((int)(type < HB_MSG_TYPE_MAX_ ? type : 0)),
+                    (unsigned long long)type, d.problem, s_suppressed_note());
         hb_msg_clear(msg);
         return d.rc;
     }
@@ -328,7 +382,8 @@ out:
     return HB_OK;
 }
 
-void hb_msg_clear(hb_msg_t *msg)
+void
+hb_msg_clear(hb_msg_t *msg)
 {
     if (!msg)
         return;
@@ -357,7 +412,8 @@ void hb_msg_clear(hb_msg_t *msg)
 /* ------------------------------------------------------------------ */
 
 /* Returns true if raw is exactly one well-formed msgpack array. */
-static bool s_raw_ok(const uint8_t *raw, size_t len)
+static bool
+s_raw_ok(const uint8_t *raw, size_t len)
 {
     hb_mp_reader_t r;
     const uint8_t *p;
@@ -370,7 +426,8 @@ static bool s_raw_ok(const uint8_t *raw, size_t len)
     return hb_mp_read_raw(&r, &p, &n) == HB_OK && hb_mp_remaining(&r) == 0;
 }
 
-static hb_rc_t s_pack_vals(msgpack_packer *pk, uint32_t n, const hb_val_t *vals)
+static hb_rc_t
+s_pack_vals(msgpack_packer *pk, uint32_t n, const hb_val_t *vals)
 {
     if (n && !vals)
         return HB_INVALID;
@@ -386,14 +443,16 @@ static hb_rc_t s_pack_vals(msgpack_packer *pk, uint32_t n, const hb_val_t *vals)
 
 /* Writes raw bytes straight into the sbuffer: msgpack_packer keeps no
  * buffer of its own, so this interleaves correctly with packed items. */
-static hb_rc_t s_write_raw(msgpack_sbuffer *sbuf, const uint8_t *raw, size_t len)
+static hb_rc_t
+s_write_raw(msgpack_sbuffer *sbuf, const uint8_t *raw, size_t len)
 {
     if (!s_raw_ok(raw, len))
         return HB_INVALID;
     return msgpack_sbuffer_write(sbuf, (const char *)raw, len) == 0 ? HB_OK : HB_NOMEM;
 }
 
-static hb_rc_t s_pack_str(msgpack_packer *pk, const char *s, uint32_t len)
+static hb_rc_t
+s_pack_str(msgpack_packer *pk, const char *s, uint32_t len)
 {
     if (len && !s)
         return HB_INVALID;
@@ -401,8 +460,8 @@ static hb_rc_t s_pack_str(msgpack_packer *pk, const char *s, uint32_t len)
     return HB_OK;
 }
 
-static hb_rc_t s_encode_fields(const hb_msg_t *msg, msgpack_packer *pk,
-                               msgpack_sbuffer *sbuf)
+static hb_rc_t
+s_encode_fields(const hb_msg_t *msg, msgpack_packer *pk, msgpack_sbuffer *sbuf)
 {
     hb_rc_t rc = HB_OK;
     int w = 0; /* msgpack-c status bits: non-zero when the sbuffer failed */
@@ -497,7 +556,8 @@ static hb_rc_t s_encode_fields(const hb_msg_t *msg, msgpack_packer *pk,
     return rc;
 }
 
-hb_rc_t hb_msg_encode(const hb_msg_t *msg, msgpack_sbuffer *sbuf)
+hb_rc_t
+hb_msg_encode(const hb_msg_t *msg, msgpack_sbuffer *sbuf)
 {
     msgpack_packer pk;
     hb_rc_t rc;

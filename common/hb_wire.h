@@ -146,6 +146,10 @@ void hb_msg_clear(hb_msg_t *msg);
  * raw transaction bytes are copied as-is. Returns HB_OK or HB_INVALID. */
 hb_rc_t hb_msg_encode(const hb_msg_t *msg, msgpack_sbuffer *sbuf);
 
+/* Sets how many rejections are logged one by one before logging thins out
+ * to one line per 1000 (default 100; tests that read log lines raise it). */
+void hb_wire_log_burst(uint64_t burst);
+
 /* Returns a static name for a message type ("SUBMIT", ...; "?" if unknown). */
 const char *hb_msg_type_str(int type);
 

@@ -147,20 +147,37 @@ s_dequeue(sched_merge_t *self, s_group_t *g)
     return b;
 }
 
+/* Returns the position in g's held set of the first batch with an epoch
+ * >= epoch (binary search). */
+static uint32_t
+s_pend_find(const s_group_t *g, uint64_t epoch)
+{
+    uint32_t lo = 0, hi = g->npend;
+    sched_batch_t *const *base = g->pend + g->poff;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (base[mid]->epoch < epoch)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static bool
+s_pend_has(const s_group_t *g, uint64_t epoch)
+{
+    uint32_t i = s_pend_find(g, epoch);
+    return i < g->npend && g->pend[g->poff + i]->epoch == epoch;
+}
+
 /* Inserts b into g's held set. Returns false (b not taken) if a batch of
  * the same epoch is already held. */
 static bool
 s_pend_insert(sched_merge_t *self, s_group_t *g, sched_batch_t *b)
 {
-    uint32_t lo = 0, hi = g->npend;
+    uint32_t lo = s_pend_find(g, b->epoch);
     sched_batch_t **base = g->pend + g->poff;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (base[mid]->epoch < b->epoch)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
     if (lo < g->npend && base[lo]->epoch == b->epoch)
         return false;
     if (g->poff + g->npend == g->pcap) {
@@ -276,6 +293,10 @@ sched_merge_add(sched_merge_t *self, uint16_t group, uint64_t epoch, uint64_t si
         s_enqueue(self, g, s_batch_copy(self, group, epoch, since, txns, ntxns));
         s_drain(self, g);
         return SCHED_MERGE_ACCEPTED;
+    }
+    if (s_pend_has(g, epoch)) {
+        self->st.duplicates++;
+        return SCHED_MERGE_DUPLICATE;
     }
     if (self->st.pending >= self->max_pending) {
         self->st.overflows++;

@@ -23,11 +23,11 @@
 #include "hb_key.h"
 #include "hb_log.h"
 
-#define S_CACHE_BYTES (64u << 20)
+#define S_CACHE_BYTES        (64u << 20)
 #define S_WRITE_BUFFER_BYTES (32u << 20)
-#define S_BLOOM_BITS 10
-#define S_MAP_SEED 0x686f62626573ULL /* "hobbes": fixed, so behaviour is reproducible */
-#define S_MAP_MIN_BUCKETS 1024
+#define S_BLOOM_BITS         10
+#define S_MAP_SEED           0x686f62626573ULL /* "hobbes": fixed, so behaviour is reproducible */
+#define S_MAP_MIN_BUCKETS    1024
 
 /* One version of a key. */
 typedef struct {
@@ -56,37 +56,35 @@ typedef struct s_entry {
 } s_entry_t;
 
 struct stor_engine {
-    char *dir;                        /* LevelDB directory (owned) */
-    leveldb_t *db;                    /* the shard */
-    leveldb_options_t *options;       /* open options */
-    leveldb_cache_t *cache;           /* block cache */
-    leveldb_filterpolicy_t *filter;   /* bloom filter */
-    leveldb_readoptions_t *ropts;     /* default read options */
-    leveldb_writeoptions_t *wopts;    /* unsynced writes (flush) */
+    char *dir;                          /* LevelDB directory (owned) */
+    leveldb_t *db;                      /* the shard */
+    leveldb_options_t *options;         /* open options */
+    leveldb_cache_t *cache;             /* block cache */
+    leveldb_filterpolicy_t *filter;     /* bloom filter */
+    leveldb_readoptions_t *ropts;       /* default read options */
+    leveldb_writeoptions_t *wopts;      /* unsynced writes (flush) */
     leveldb_writeoptions_t *sync_wopts; /* synced writes (incarnation) */
-    uint64_t applied_epoch;           /* last epoch flushed */
-    uint64_t state_hash;              /* hash at applied_epoch */
-    uint64_t incarnation;             /* current incarnation */
-    s_entry_t **buckets;              /* hash map buckets */
-    size_t nbuckets;                  /* power of two */
-    size_t nentries;                  /* keys in the overlay */
-    size_t nversions;                 /* versions in the overlay */
-    s_entry_t *head;                  /* all-entries list */
+    uint64_t applied_epoch;             /* last epoch flushed */
+    uint64_t state_hash;                /* hash at applied_epoch */
+    uint64_t incarnation;               /* current incarnation */
+    s_entry_t **buckets;                /* hash map buckets */
+    size_t nbuckets;                    /* power of two */
+    size_t nentries;                    /* keys in the overlay */
+    size_t nversions;                   /* versions in the overlay */
+    s_entry_t *head;                    /* all-entries list */
 };
 
 /* ------------------------------------------------------------------ */
 /* Metadata                                                            */
 /* ------------------------------------------------------------------ */
 
-static void
-s_meta_key(hb_key_t *k, const char *name)
+static void s_meta_key(hb_key_t *k, const char *name)
 {
     hb_key_init(k, HB_TABLE_META);
     hb_key_put_str(k, name, strlen(name));
 }
 
-static void
-s_be64(uint8_t out[8], uint64_t v)
+static void s_be64(uint8_t out[8], uint64_t v)
 {
     for (int i = 7; i >= 0; i--) {
         out[i] = (uint8_t)v;
@@ -94,8 +92,7 @@ s_be64(uint8_t out[8], uint64_t v)
     }
 }
 
-static uint64_t
-s_from_be64(const uint8_t *p)
+static uint64_t s_from_be64(const uint8_t *p)
 {
     uint64_t v = 0;
     for (int i = 0; i < 8; i++)
@@ -104,8 +101,7 @@ s_from_be64(const uint8_t *p)
 }
 
 /* Reads meta `name` into *v (0 when absent). Returns HB_OK, HB_IO, HB_CORRUPT. */
-static hb_rc_t
-s_meta_get(stor_engine_t *eng, const char *name, uint64_t *v)
+static hb_rc_t s_meta_get(stor_engine_t *eng, const char *name, uint64_t *v)
 {
     hb_key_t k;
     s_meta_key(&k, name);
@@ -131,8 +127,7 @@ s_meta_get(stor_engine_t *eng, const char *name, uint64_t *v)
     return rc;
 }
 
-static void
-s_batch_meta(leveldb_writebatch_t *b, const char *name, uint64_t v)
+static void s_batch_meta(leveldb_writebatch_t *b, const char *name, uint64_t v)
 {
     hb_key_t k;
     uint8_t buf[8];
@@ -141,8 +136,7 @@ s_batch_meta(leveldb_writebatch_t *b, const char *name, uint64_t v)
     leveldb_writebatch_put(b, (const char *)k.buf, k.len, (const char *)buf, sizeof buf);
 }
 
-static hb_rc_t
-s_write(stor_engine_t *eng, leveldb_writebatch_t *b, bool sync)
+static hb_rc_t s_write(stor_engine_t *eng, leveldb_writebatch_t *b, bool sync)
 {
     char *err = NULL;
     leveldb_write(eng->db, sync ? eng->sync_wopts : eng->wopts, b, &err);
@@ -154,15 +148,13 @@ s_write(stor_engine_t *eng, leveldb_writebatch_t *b, bool sync)
     return HB_OK;
 }
 
-static bool
-s_is_meta(const void *key, size_t klen)
+static bool s_is_meta(const void *key, size_t klen)
 {
     static const uint8_t zero[4] = {0, 0, 0, 0};
     return klen >= 4 && memcmp(key, zero, 4) == 0;
 }
 
-uint64_t
-stor_engine_row_hash(const void *key, size_t klen, const void *val, size_t vlen)
+uint64_t stor_engine_row_hash(const void *key, size_t klen, const void *val, size_t vlen)
 {
     return hb_hash64(val, vlen, hb_hash64(key, klen, 0));
 }
@@ -171,8 +163,7 @@ stor_engine_row_hash(const void *key, size_t klen, const void *val, size_t vlen)
 /* Open / close                                                        */
 /* ------------------------------------------------------------------ */
 
-stor_engine_t *
-stor_engine_open(const char *dir)
+stor_engine_t *stor_engine_open(const char *dir)
 {
     stor_engine_t *eng = hb_calloc(1, sizeof *eng);
     eng->dir = hb_strdup(dir);
@@ -199,16 +190,16 @@ stor_engine_open(const char *dir)
         goto fail;
     }
     uint64_t inc = 0;
-    if (s_meta_get(eng, "applied_epoch", &eng->applied_epoch) != HB_OK
-        || s_meta_get(eng, "state_hash", &eng->state_hash) != HB_OK
-        || s_meta_get(eng, "incarnation", &inc) != HB_OK)
+    if (s_meta_get(eng, "applied_epoch", &eng->applied_epoch) != HB_OK ||
+        s_meta_get(eng, "state_hash", &eng->state_hash) != HB_OK ||
+        s_meta_get(eng, "incarnation", &inc) != HB_OK)
         goto fail;
     eng->incarnation = inc;
     if (stor_engine_new_incarnation(eng) != HB_OK)
         goto fail;
-    hb_info("engine %s: opened at applied epoch %llu, incarnation %llu, hash %016llx", dir,
-            (unsigned long long)eng->applied_epoch, (unsigned long long)eng->incarnation,
-            (unsigned long long)eng->state_hash);
+    hb_info("engine %s: opened at applied epoch %llu, incarnation %llu, hash %016llx",
+            dir, (unsigned long long)eng->applied_epoch,
+            (unsigned long long)eng->incarnation, (unsigned long long)eng->state_hash);
     return eng;
 
 fail:
@@ -216,8 +207,7 @@ fail:
     return NULL;
 }
 
-static void
-s_entry_free(stor_engine_t *eng, s_entry_t *e)
+static void s_entry_free(stor_engine_t *eng, s_entry_t *e)
 {
     for (uint32_t i = 0; i < e->nvers; i++)
         hb_free(e->vers[i].val);
@@ -226,8 +216,7 @@ s_entry_free(stor_engine_t *eng, s_entry_t *e)
     hb_free(e);
 }
 
-void
-stor_engine_discard_overlay(stor_engine_t *eng)
+void stor_engine_discard_overlay(stor_engine_t *eng)
 {
     s_entry_t *e = eng->head;
     while (e) {
@@ -240,8 +229,7 @@ stor_engine_discard_overlay(stor_engine_t *eng)
     memset(eng->buckets, 0, eng->nbuckets * sizeof *eng->buckets);
 }
 
-void
-stor_engine_destroy(stor_engine_t **self_p)
+void stor_engine_destroy(stor_engine_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
@@ -268,8 +256,7 @@ stor_engine_destroy(stor_engine_t **self_p)
     *self_p = NULL;
 }
 
-hb_rc_t
-stor_engine_new_incarnation(stor_engine_t *eng)
+hb_rc_t stor_engine_new_incarnation(stor_engine_t *eng)
 {
     leveldb_writebatch_t *b = leveldb_writebatch_create();
     s_batch_meta(b, "incarnation", eng->incarnation + 1);
@@ -284,14 +271,13 @@ stor_engine_new_incarnation(stor_engine_t *eng)
 /* Overlay map                                                         */
 /* ------------------------------------------------------------------ */
 
-static uint64_t
-s_key_hash(const void *key, size_t klen)
+static uint64_t s_key_hash(const void *key, size_t klen)
 {
     return hb_hash64(key, klen, S_MAP_SEED);
 }
 
-static s_entry_t *
-s_find(const stor_engine_t *eng, const void *key, size_t klen, uint64_t h)
+static s_entry_t *s_find(const stor_engine_t *eng, const void *key, size_t klen,
+                         uint64_t h)
 {
     for (s_entry_t *e = eng->buckets[h & (eng->nbuckets - 1)]; e; e = e->chain)
         if (e->hash == h && e->klen == klen && memcmp(e->key, key, klen) == 0)
@@ -299,8 +285,7 @@ s_find(const stor_engine_t *eng, const void *key, size_t klen, uint64_t h)
     return NULL;
 }
 
-static void
-s_grow(stor_engine_t *eng)
+static void s_grow(stor_engine_t *eng)
 {
     size_t n = eng->nbuckets * 2;
     s_entry_t **b = hb_calloc(n, sizeof *b);
@@ -314,8 +299,7 @@ s_grow(stor_engine_t *eng)
     eng->nbuckets = n;
 }
 
-static s_entry_t *
-s_find_or_add(stor_engine_t *eng, const void *key, size_t klen)
+static s_entry_t *s_find_or_add(stor_engine_t *eng, const void *key, size_t klen)
 {
     uint64_t h = s_key_hash(key, klen);
     s_entry_t *e = s_find(eng, key, klen, h);
@@ -338,8 +322,7 @@ s_find_or_add(stor_engine_t *eng, const void *key, size_t klen)
     return e;
 }
 
-static void
-s_remove(stor_engine_t *eng, s_entry_t *e)
+static void s_remove(stor_engine_t *eng, s_entry_t *e)
 {
     s_entry_t **pp = &eng->buckets[e->hash & (eng->nbuckets - 1)];
     while (*pp != e)
@@ -355,9 +338,8 @@ s_remove(stor_engine_t *eng, s_entry_t *e)
     s_entry_free(eng, e);
 }
 
-static hb_rc_t
-s_record(stor_engine_t *eng, uint64_t epoch, const void *key, size_t klen, const void *val,
-         size_t vlen, bool tomb)
+static hb_rc_t s_record(stor_engine_t *eng, uint64_t epoch, const void *key, size_t klen,
+                        const void *val, size_t vlen, bool tomb)
 {
     if (klen == 0 || klen > HB_KEY_MAX || s_is_meta(key, klen)) {
         hb_warn("engine %s: refusing write of a %zu-byte %s key", eng->dir, klen,
@@ -385,21 +367,21 @@ s_record(stor_engine_t *eng, uint64_t epoch, const void *key, size_t klen, const
         e->vers = hb_realloc(e->vers, e->capvers * sizeof *e->vers);
     }
     memmove(&e->vers[pos + 1], &e->vers[pos], (e->nvers - pos) * sizeof *e->vers);
-    e->vers[pos] = (s_version_t){.epoch = epoch, .val = copy, .len = tomb ? 0 : vlen, .tomb = tomb};
+    e->vers[pos] =
+        (s_version_t){.epoch = epoch, .val = copy, .len = tomb ? 0 : vlen, .tomb = tomb};
     e->nvers++;
     eng->nversions++;
     return HB_OK;
 }
 
-hb_rc_t
-stor_engine_put(stor_engine_t *eng, uint64_t epoch, const void *key, size_t klen,
-                const void *val, size_t vlen)
+hb_rc_t stor_engine_put(stor_engine_t *eng, uint64_t epoch, const void *key, size_t klen,
+                        const void *val, size_t vlen)
 {
     return s_record(eng, epoch, key, klen, val, vlen, false);
 }
 
-hb_rc_t
-stor_engine_delete(stor_engine_t *eng, uint64_t epoch, const void *key, size_t klen)
+hb_rc_t stor_engine_delete(stor_engine_t *eng, uint64_t epoch, const void *key,
+                           size_t klen)
 {
     return s_record(eng, epoch, key, klen, NULL, 0, true);
 }
@@ -408,17 +390,15 @@ stor_engine_delete(stor_engine_t *eng, uint64_t epoch, const void *key, size_t k
 /* Reads                                                               */
 /* ------------------------------------------------------------------ */
 
-static void *
-s_alloc(stor_alloc_fn alloc, void *arg, size_t n)
+static void *s_alloc(stor_alloc_fn alloc, void *arg, size_t n)
 {
     if (n == 0)
         n = 1;
     return alloc ? alloc(arg, n) : hb_malloc(n);
 }
 
-hb_rc_t
-stor_engine_get(stor_engine_t *eng, const void *key, size_t klen, stor_alloc_fn alloc,
-                void *arg, uint8_t **val, size_t *vlen)
+hb_rc_t stor_engine_get(stor_engine_t *eng, const void *key, size_t klen,
+                        stor_alloc_fn alloc, void *arg, uint8_t **val, size_t *vlen)
 {
     *val = NULL;
     *vlen = 0;
@@ -455,14 +435,14 @@ stor_engine_get(stor_engine_t *eng, const void *key, size_t klen, stor_alloc_fn 
 /* ------------------------------------------------------------------ */
 
 /* Fills e->base_h from LevelDB if not cached. Returns HB_OK or HB_IO. */
-static hb_rc_t
-s_load_base(stor_engine_t *eng, s_entry_t *e)
+static hb_rc_t s_load_base(stor_engine_t *eng, s_entry_t *e)
 {
     if (e->base_known)
         return HB_OK;
     char *err = NULL;
     size_t len = 0;
-    char *got = leveldb_get(eng->db, eng->ropts, (const char *)e->key, e->klen, &len, &err);
+    char *got =
+        leveldb_get(eng->db, eng->ropts, (const char *)e->key, e->klen, &len, &err);
     if (err) {
         hb_error("engine %s: get failed: %s", eng->dir, err);
         leveldb_free(err);
@@ -475,8 +455,7 @@ s_load_base(stor_engine_t *eng, s_entry_t *e)
     return HB_OK;
 }
 
-hb_rc_t
-stor_engine_flush(stor_engine_t *eng, uint64_t epoch)
+hb_rc_t stor_engine_flush(stor_engine_t *eng, uint64_t epoch)
 {
     if (epoch < eng->applied_epoch) {
         hb_error("engine %s: flush of epoch %llu below applied epoch %llu", eng->dir,
@@ -504,8 +483,8 @@ stor_engine_flush(stor_engine_t *eng, uint64_t epoch)
         } else {
             leveldb_writebatch_put(b, (const char *)e->key, e->klen,
                                    v->val ? (const char *)v->val : "", v->len);
-            h = stor_engine_row_hash(e->key, e->klen, v->val ? v->val : (const uint8_t *)"",
-                                     v->len);
+            h = stor_engine_row_hash(e->key, e->klen,
+                                     v->val ? v->val : (const uint8_t *)"", v->len);
         }
         hash += h - e->base_h; /* mod 2^64 */
         e->pend = true;
@@ -548,38 +527,32 @@ out:
 /* Accessors                                                           */
 /* ------------------------------------------------------------------ */
 
-uint64_t
-stor_engine_applied_epoch(const stor_engine_t *eng)
+uint64_t stor_engine_applied_epoch(const stor_engine_t *eng)
 {
     return eng->applied_epoch;
 }
 
-uint64_t
-stor_engine_state_hash(const stor_engine_t *eng)
+uint64_t stor_engine_state_hash(const stor_engine_t *eng)
 {
     return eng->state_hash;
 }
 
-uint64_t
-stor_engine_incarnation(const stor_engine_t *eng)
+uint64_t stor_engine_incarnation(const stor_engine_t *eng)
 {
     return eng->incarnation;
 }
 
-size_t
-stor_engine_overlay_keys(const stor_engine_t *eng)
+size_t stor_engine_overlay_keys(const stor_engine_t *eng)
 {
     return eng->nentries;
 }
 
-size_t
-stor_engine_overlay_versions(const stor_engine_t *eng)
+size_t stor_engine_overlay_versions(const stor_engine_t *eng)
 {
     return eng->nversions;
 }
 
-hb_rc_t
-stor_engine_scan_hash(stor_engine_t *eng, uint64_t *hash)
+hb_rc_t stor_engine_scan_hash(stor_engine_t *eng, uint64_t *hash)
 {
     *hash = 0;
     leveldb_iterator_t *it = leveldb_create_iterator(eng->db, eng->ropts);

@@ -54,14 +54,15 @@ hb_rc_t stor_engine_put(stor_engine_t *eng, uint64_t epoch, const void *key, siz
                         const void *val, size_t vlen);
 
 /* Records a deletion (tombstone) of key at epoch. Returns as stor_engine_put. */
-hb_rc_t stor_engine_delete(stor_engine_t *eng, uint64_t epoch, const void *key, size_t klen);
+hb_rc_t stor_engine_delete(stor_engine_t *eng, uint64_t epoch, const void *key,
+                           size_t klen);
 
 /* Looks key up: the newest overlay version, else LevelDB. On HB_OK, *val is
  * a copy of the value in memory from alloc(arg, n) (hb_malloc when alloc is
  * NULL; the caller owns it either way) and *vlen its length. Returns
  * HB_NOTFOUND (absent or deleted) or HB_IO with *val = NULL, *vlen = 0. */
-hb_rc_t stor_engine_get(stor_engine_t *eng, const void *key, size_t klen, stor_alloc_fn alloc,
-                        void *arg, uint8_t **val, size_t *vlen);
+hb_rc_t stor_engine_get(stor_engine_t *eng, const void *key, size_t klen,
+                        stor_alloc_fn alloc, void *arg, uint8_t **val, size_t *vlen);
 
 /* Writes the newest version tagged <= epoch of every overlay key, plus
  * applied_epoch = epoch and the new state hash, in one unsynced LevelDB
@@ -78,10 +79,10 @@ void stor_engine_discard_overlay(stor_engine_t *eng);
 hb_rc_t stor_engine_new_incarnation(stor_engine_t *eng);
 
 /* Accessors. */
-uint64_t stor_engine_applied_epoch(const stor_engine_t *eng); /* last flushed epoch */
-uint64_t stor_engine_state_hash(const stor_engine_t *eng);    /* hash at applied epoch */
-uint64_t stor_engine_incarnation(const stor_engine_t *eng);   /* current incarnation */
-size_t stor_engine_overlay_keys(const stor_engine_t *eng);    /* keys with versions */
+uint64_t stor_engine_applied_epoch(const stor_engine_t *eng);  /* last flushed epoch */
+uint64_t stor_engine_state_hash(const stor_engine_t *eng);     /* hash at applied epoch */
+uint64_t stor_engine_incarnation(const stor_engine_t *eng);    /* current incarnation */
+size_t stor_engine_overlay_keys(const stor_engine_t *eng);     /* keys with versions */
 size_t stor_engine_overlay_versions(const stor_engine_t *eng); /* unflushed versions */
 
 /* Returns the state hash h(k, v) contribution of one row. */

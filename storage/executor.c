@@ -25,7 +25,7 @@
 #include "procs.h"
 
 #define S_TOKEN_FLUSH_RETRY 0 /* timer token: retry a failed flush */
-#define S_FLUSH_RETRY_US 100000
+#define S_FLUSH_RETRY_US    100000
 
 /* Bookkeeping of one epoch not yet flushed. */
 typedef struct {
@@ -59,8 +59,7 @@ struct stor_executor {
 /* Sending                                                             */
 /* ------------------------------------------------------------------ */
 
-static void
-s_send(stor_executor_t *ex, hb_node_t to, const hb_msg_t *msg)
+static void s_send(stor_executor_t *ex, hb_node_t to, const hb_msg_t *msg)
 {
     msgpack_sbuffer_clear(&ex->sbuf);
     if (hb_msg_encode(msg, &ex->sbuf) != HB_OK) {
@@ -72,14 +71,12 @@ s_send(stor_executor_t *ex, hb_node_t to, const hb_msg_t *msg)
         ex->stats.send_errors++;
 }
 
-static hb_node_t
-s_scheduler(const stor_executor_t *ex)
+static hb_node_t s_scheduler(const stor_executor_t *ex)
 {
     return hb_node(HB_ROLE_SCHEDULER, ex->self.replica, ex->self.partition);
 }
 
-static void
-s_send_hello(stor_executor_t *ex)
+static void s_send_hello(stor_executor_t *ex)
 {
     hb_msg_t m = {.type = HB_MSG_HELLO};
     m.u.hello.incarnation = stor_engine_incarnation(ex->engine);
@@ -89,8 +86,7 @@ s_send_hello(stor_executor_t *ex)
 }
 
 /* Starts (or restarts) the HELLO cycle for the current incarnation. */
-static void
-s_start_hello(stor_executor_t *ex)
+static void s_start_hello(stor_executor_t *ex)
 {
     ex->accepted = false;
     ex->hello_token++;
@@ -98,8 +94,8 @@ s_start_hello(stor_executor_t *ex)
     ex->env.timer(ex->env.ctx, STOR_HELLO_INTERVAL_US, ex->hello_token);
 }
 
-static void
-s_send_done(stor_executor_t *ex, uint64_t epoch, uint16_t group, uint32_t index)
+static void s_send_done(stor_executor_t *ex, uint64_t epoch, uint16_t group,
+                        uint32_t index)
 {
     hb_msg_t m = {.type = HB_MSG_DONE};
     m.u.done.incarnation = stor_engine_incarnation(ex->engine);
@@ -113,15 +109,13 @@ s_send_done(stor_executor_t *ex, uint64_t epoch, uint16_t group, uint32_t index)
 /* Epoch bookkeeping                                                   */
 /* ------------------------------------------------------------------ */
 
-static void
-s_epoch_free(s_epoch_t *e)
+static void s_epoch_free(s_epoch_t *e)
 {
     hb_free(e->seen);
     e->seen = NULL;
 }
 
-static void
-s_epochs_clear(stor_executor_t *ex)
+static void s_epochs_clear(stor_executor_t *ex)
 {
     for (size_t i = 0; i < ex->nepochs; i++)
         s_epoch_free(&ex->epochs[i]);
@@ -129,8 +123,7 @@ s_epochs_clear(stor_executor_t *ex)
 }
 
 /* Returns the record of epoch, creating it in order. */
-static s_epoch_t *
-s_epoch_get(stor_executor_t *ex, uint64_t epoch)
+static s_epoch_t *s_epoch_get(stor_executor_t *ex, uint64_t epoch)
 {
     size_t pos = ex->nepochs;
     while (pos > 0 && ex->epochs[pos - 1].epoch >= epoch) {
@@ -142,15 +135,15 @@ s_epoch_get(stor_executor_t *ex, uint64_t epoch)
         ex->capepochs = ex->capepochs ? ex->capepochs * 2 : 8;
         ex->epochs = hb_realloc(ex->epochs, ex->capepochs * sizeof *ex->epochs);
     }
-    memmove(&ex->epochs[pos + 1], &ex->epochs[pos], (ex->nepochs - pos) * sizeof *ex->epochs);
+    memmove(&ex->epochs[pos + 1], &ex->epochs[pos],
+            (ex->nepochs - pos) * sizeof *ex->epochs);
     ex->epochs[pos] = (s_epoch_t){.epoch = epoch};
     ex->nepochs++;
     return &ex->epochs[pos];
 }
 
 /* Adds (group, index) to the epoch's seen set. Returns false if present. */
-static bool
-s_epoch_mark(s_epoch_t *e, uint16_t group, uint32_t index)
+static bool s_epoch_mark(s_epoch_t *e, uint16_t group, uint32_t index)
 {
     uint64_t v = (((uint64_t)group << 32) | index) + 1;
     if ((e->nseen + 1) * 2 > e->seen_cap) {
@@ -180,12 +173,11 @@ s_epoch_mark(s_epoch_t *e, uint16_t group, uint32_t index)
 }
 
 /* Flushes the longest prefix of announced, complete epochs. */
-static void
-s_try_flush(stor_executor_t *ex)
+static void s_try_flush(stor_executor_t *ex)
 {
     size_t k = 0;
-    while (k < ex->nepochs && ex->epochs[k].announced
-           && ex->epochs[k].done >= ex->epochs[k].ntxns)
+    while (k < ex->nepochs && ex->epochs[k].announced &&
+           ex->epochs[k].done >= ex->epochs[k].ntxns)
         k++;
     if (k == 0)
         return;
@@ -193,7 +185,8 @@ s_try_flush(stor_executor_t *ex)
     hb_rc_t rc = stor_engine_flush(ex->engine, epoch);
     if (rc != HB_OK) {
         ex->stats.flush_errors++;
-        hb_error("flush of epoch %" PRIu64 " failed (%s); retrying", epoch, hb_rc_str(rc));
+        hb_error("flush of epoch %" PRIu64 " failed (%s); retrying", epoch,
+                 hb_rc_str(rc));
         if (!ex->flush_retry_armed) {
             ex->flush_retry_armed = true;
             ex->env.timer(ex->env.ctx, S_FLUSH_RETRY_US, S_TOKEN_FLUSH_RETRY);
@@ -214,8 +207,7 @@ s_try_flush(stor_executor_t *ex)
 
 /* Returns the reply partition: the lowest partition with a write lock, or
  * the lowest participant of a read-only transaction. */
-static uint16_t
-s_reply_partition(const hb_txn_t *txn)
+static uint16_t s_reply_partition(const hb_txn_t *txn)
 {
     uint32_t lowest_w = UINT32_MAX, lowest = UINT32_MAX;
     for (uint32_t i = 0; i < txn->nlocks; i++) {
@@ -229,8 +221,7 @@ s_reply_partition(const hb_txn_t *txn)
 }
 
 /* (a) Reads every lock key of this partition into the context. */
-static hb_rc_t
-s_local_reads(stor_executor_t *ex, const hb_txn_t *txn)
+static hb_rc_t s_local_reads(stor_executor_t *ex, const hb_txn_t *txn)
 {
     for (uint32_t i = 0; i < txn->nlocks; i++) {
         const hb_lock_t *lk = &txn->locks[i];
@@ -238,8 +229,8 @@ s_local_reads(stor_executor_t *ex, const hb_txn_t *txn)
             continue;
         uint8_t *val = NULL;
         size_t vlen = 0;
-        hb_rc_t rc = stor_engine_get(ex->engine, lk->key, lk->len, stor_ctx_alloc, ex->ctx,
-                                     &val, &vlen);
+        hb_rc_t rc = stor_engine_get(ex->engine, lk->key, lk->len, stor_ctx_alloc,
+                                     ex->ctx, &val, &vlen);
         if (rc == HB_NOTFOUND)
             val = NULL;
         else if (rc != HB_OK)
@@ -254,8 +245,7 @@ s_local_reads(stor_executor_t *ex, const hb_txn_t *txn)
 /* (b, c) Sends local reads to the other active participants and waits for
  * theirs. Not implemented yet: a transaction with another participant
  * aborts, identically on every participant and replica. */
-static hb_rc_t
-s_exchange_reads(stor_executor_t *ex, const hb_txn_t *txn)
+static hb_rc_t s_exchange_reads(stor_executor_t *ex, const hb_txn_t *txn)
 {
     for (uint32_t i = 0; i < txn->nlocks; i++)
         if (txn->locks[i].partition != ex->self.partition)
@@ -265,8 +255,7 @@ s_exchange_reads(stor_executor_t *ex, const hb_txn_t *txn)
 }
 
 /* (d) Runs the procedure body over the gathered reads. */
-static hb_rc_t
-s_run(stor_executor_t *ex, const hb_txn_t *txn)
+static hb_rc_t s_run(stor_executor_t *ex, const hb_txn_t *txn)
 {
     const hb_proc_def_t *def = hb_proc_find(txn->proc, txn->proc_len);
     if (!def)
@@ -276,25 +265,24 @@ s_run(stor_executor_t *ex, const hb_txn_t *txn)
 }
 
 /* (e) Applies this partition's writes to the overlay at epoch. */
-static void
-s_apply_writes(stor_executor_t *ex, uint64_t epoch)
+static void s_apply_writes(stor_executor_t *ex, uint64_t epoch)
 {
     uint32_t n = stor_ctx_nslots(ex->ctx);
     for (uint32_t i = 0; i < n; i++) {
         stor_write_t w;
         if (!stor_ctx_written(ex->ctx, i, &w) || w.partition != ex->self.partition)
             continue;
-        hb_rc_t rc = w.val ? stor_engine_put(ex->engine, epoch, w.key, w.klen, w.val, w.vlen)
-                           : stor_engine_delete(ex->engine, epoch, w.key, w.klen);
+        hb_rc_t rc =
+            w.val ? stor_engine_put(ex->engine, epoch, w.key, w.klen, w.val, w.vlen)
+                  : stor_engine_delete(ex->engine, epoch, w.key, w.klen);
         if (rc != HB_OK)
-            hb_error("epoch %" PRIu64 ": write of a %zu-byte key refused: %s", epoch, w.klen,
-                     hb_rc_str(rc));
+            hb_error("epoch %" PRIu64 ": write of a %zu-byte key refused: %s", epoch,
+                     w.klen, hb_rc_str(rc));
     }
 }
 
 /* Sends the result to the transaction's origin sequencer. */
-static void
-s_reply(stor_executor_t *ex, const hb_txn_t *txn, uint64_t epoch)
+static void s_reply(stor_executor_t *ex, const hb_txn_t *txn, uint64_t epoch)
 {
     hb_msg_t m = {.type = HB_MSG_REPLY};
     hb_rc_t rc = stor_ctx_rc(ex->ctx);
@@ -313,9 +301,8 @@ s_reply(stor_executor_t *ex, const hb_txn_t *txn, uint64_t epoch)
     s_send(ex, hb_node(HB_ROLE_SEQUENCER, txn->origin_replica, txn->origin_group), &m);
 }
 
-static void
-s_execute(stor_executor_t *ex, uint64_t epoch, uint16_t group, uint32_t index,
-          const uint8_t *raw, size_t raw_len)
+static void s_execute(stor_executor_t *ex, uint64_t epoch, uint16_t group, uint32_t index,
+                      const uint8_t *raw, size_t raw_len)
 {
     hb_txn_t *txn = NULL;
     hb_rc_t rc = hb_txn_decode(raw, raw_len, &ex->lim, ex->nparts, &txn);
@@ -323,8 +310,8 @@ s_execute(stor_executor_t *ex, uint64_t epoch, uint16_t group, uint32_t index,
         /* The same bytes are in every replica's log: skipping is
          * deterministic. Nobody can be told but the scheduler. */
         ex->stats.bad_txns++;
-        hb_warn("epoch %" PRIu64 " txn %u/%" PRIu32 " does not decode (%s); skipped", epoch,
-                group, index, hb_rc_str(rc));
+        hb_warn("epoch %" PRIu64 " txn %u/%" PRIu32 " does not decode (%s); skipped",
+                epoch, group, index, hb_rc_str(rc));
         s_send_done(ex, epoch, group, index);
         return;
     }
@@ -357,21 +344,19 @@ s_execute(stor_executor_t *ex, uint64_t epoch, uint16_t group, uint32_t index,
 
 /* Returns true if inc is the current incarnation (and notes acceptance);
  * counts and returns false otherwise. */
-static bool
-s_current(stor_executor_t *ex, uint64_t inc, const char *what)
+static bool s_current(stor_executor_t *ex, uint64_t inc, const char *what)
 {
     if (inc != stor_engine_incarnation(ex->engine)) {
         ex->stats.stale++;
-        hb_debug("ignoring %s of incarnation %" PRIu64 " (current %" PRIu64 ")", what, inc,
-                 stor_engine_incarnation(ex->engine));
+        hb_debug("ignoring %s of incarnation %" PRIu64 " (current %" PRIu64 ")", what,
+                 inc, stor_engine_incarnation(ex->engine));
         return false;
     }
     ex->accepted = true;
     return true;
 }
 
-static void
-s_on_epoch(stor_executor_t *ex, const hb_msg_t *msg)
+static void s_on_epoch(stor_executor_t *ex, const hb_msg_t *msg)
 {
     uint64_t e = msg->u.epoch.epoch;
     if (!s_current(ex, msg->u.epoch.incarnation, "EPOCH"))
@@ -384,28 +369,28 @@ s_on_epoch(stor_executor_t *ex, const hb_msg_t *msg)
     if (rec->announced) {
         ex->stats.duplicates++;
         if (rec->ntxns != msg->u.epoch.ntxns)
-            hb_warn("epoch %" PRIu64 " announced again with %" PRIu32 " txns (was %" PRIu32 ")",
+            hb_warn("epoch %" PRIu64 " announced again with %" PRIu32
+                    " txns (was %" PRIu32 ")",
                     e, msg->u.epoch.ntxns, rec->ntxns);
         return;
     }
     rec->announced = true;
     rec->ntxns = msg->u.epoch.ntxns;
     if (rec->done > rec->ntxns)
-        hb_warn("epoch %" PRIu64 ": %" PRIu32 " txns executed but %" PRIu32 " announced", e,
-                rec->done, rec->ntxns);
+        hb_warn("epoch %" PRIu64 ": %" PRIu32 " txns executed but %" PRIu32 " announced",
+                e, rec->done, rec->ntxns);
     s_try_flush(ex);
 }
 
-static void
-s_on_dispatch(stor_executor_t *ex, const hb_msg_t *msg)
+static void s_on_dispatch(stor_executor_t *ex, const hb_msg_t *msg)
 {
     uint64_t e = msg->u.dispatch.epoch;
     uint16_t group = msg->u.dispatch.group;
     uint32_t index = msg->u.dispatch.index;
     if (!s_current(ex, msg->u.dispatch.incarnation, "DISPATCH"))
         return;
-    if (e <= stor_engine_applied_epoch(ex->engine)
-        || !s_epoch_mark(s_epoch_get(ex, e), group, index)) {
+    if (e <= stor_engine_applied_epoch(ex->engine) ||
+        !s_epoch_mark(s_epoch_get(ex, e), group, index)) {
         ex->stats.duplicates++;
         hb_debug("ignoring duplicate DISPATCH %" PRIu64 "/%u/%" PRIu32, e, group, index);
         return;
@@ -415,8 +400,7 @@ s_on_dispatch(stor_executor_t *ex, const hb_msg_t *msg)
     s_try_flush(ex);
 }
 
-static void
-s_resync(stor_executor_t *ex)
+static void s_resync(stor_executor_t *ex)
 {
     stor_engine_discard_overlay(ex->engine);
     s_epochs_clear(ex);
@@ -429,8 +413,7 @@ s_resync(stor_executor_t *ex)
     s_start_hello(ex);
 }
 
-void
-stor_executor_on_message(stor_executor_t *ex, const hb_msg_t *msg)
+void stor_executor_on_message(stor_executor_t *ex, const hb_msg_t *msg)
 {
     switch (msg->type) {
     case HB_MSG_DISPATCH:
@@ -452,8 +435,7 @@ stor_executor_on_message(stor_executor_t *ex, const hb_msg_t *msg)
     }
 }
 
-void
-stor_executor_on_timer(stor_executor_t *ex, uint64_t token)
+void stor_executor_on_timer(stor_executor_t *ex, uint64_t token)
 {
     if (token == S_TOKEN_FLUSH_RETRY) {
         ex->flush_retry_armed = false;
@@ -470,12 +452,11 @@ stor_executor_on_timer(stor_executor_t *ex, uint64_t token)
 /* Life cycle and status                                               */
 /* ------------------------------------------------------------------ */
 
-stor_executor_t *
-stor_executor_new(stor_engine_t *engine, hb_node_t self, uint32_t nparts,
-                  const hb_limits_t *lim, const hb_env_t *env)
+stor_executor_t *stor_executor_new(stor_engine_t *engine, hb_node_t self, uint32_t nparts,
+                                   const hb_limits_t *lim, const hb_env_t *env)
 {
-    if (!engine || !env || !env->send || !env->timer || nparts == 0
-        || self.partition >= nparts) {
+    if (!engine || !env || !env->send || !env->timer || nparts == 0 ||
+        self.partition >= nparts) {
         hb_error("executor: invalid arguments");
         return NULL;
     }
@@ -491,8 +472,7 @@ stor_executor_new(stor_engine_t *engine, hb_node_t self, uint32_t nparts,
     return ex;
 }
 
-void
-stor_executor_destroy(stor_executor_t **self_p)
+void stor_executor_destroy(stor_executor_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
@@ -505,8 +485,7 @@ stor_executor_destroy(stor_executor_t **self_p)
     *self_p = NULL;
 }
 
-void
-stor_executor_status(stor_executor_t *ex, hb_status_t *st)
+void stor_executor_status(stor_executor_t *ex, hb_status_t *st)
 {
     char hash[24];
     snprintf(hash, sizeof hash, "%016" PRIx64, stor_engine_state_hash(ex->engine));
@@ -524,26 +503,22 @@ stor_executor_status(stor_executor_t *ex, hb_status_t *st)
     hb_status_int(st, "flush_errors", (int64_t)ex->stats.flush_errors);
 }
 
-void
-stor_executor_stats(const stor_executor_t *ex, stor_exec_stats_t *out)
+void stor_executor_stats(const stor_executor_t *ex, stor_exec_stats_t *out)
 {
     *out = ex->stats;
 }
 
-uint64_t
-stor_executor_incarnation(const stor_executor_t *ex)
+uint64_t stor_executor_incarnation(const stor_executor_t *ex)
 {
     return stor_engine_incarnation(ex->engine);
 }
 
-bool
-stor_executor_accepted(const stor_executor_t *ex)
+bool stor_executor_accepted(const stor_executor_t *ex)
 {
     return ex->accepted;
 }
 
-size_t
-stor_executor_pending_epochs(const stor_executor_t *ex)
+size_t stor_executor_pending_epochs(const stor_executor_t *ex)
 {
     return ex->nepochs;
 }

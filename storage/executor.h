@@ -38,15 +38,15 @@ typedef struct stor_executor stor_executor_t;
 
 /* Counters, for STATUS and tests. */
 typedef struct {
-    uint64_t executed;    /* transactions that committed */
-    uint64_t aborted;     /* transactions that aborted (any rc != HB_OK) */
-    uint64_t stale;       /* messages ignored: old incarnation */
-    uint64_t duplicates;  /* DISPATCH/EPOCH of an applied or already seen txn/epoch */
-    uint64_t bad_txns;    /* DISPATCHes whose transaction did not decode */
-    uint64_t flushes;     /* successful engine flushes */
+    uint64_t executed;     /* transactions that committed */
+    uint64_t aborted;      /* transactions that aborted (any rc != HB_OK) */
+    uint64_t stale;        /* messages ignored: old incarnation */
+    uint64_t duplicates;   /* DISPATCH/EPOCH of an applied or already seen txn/epoch */
+    uint64_t bad_txns;     /* DISPATCHes whose transaction did not decode */
+    uint64_t flushes;      /* successful engine flushes */
     uint64_t flush_errors; /* failed engine flushes (retried) */
-    uint64_t hellos;      /* HELLO messages sent */
-    uint64_t send_errors; /* env->send failures */
+    uint64_t hellos;       /* HELLO messages sent */
+    uint64_t send_errors;  /* env->send failures */
 } stor_exec_stats_t;
 
 /* Creates the core over engine (borrowed: it must outlive the core) for

@@ -5,8 +5,7 @@
  */
 #include "node.h"
 
-int
-main(int argc, char **argv)
+int main(int argc, char **argv)
 {
     return hb_shell_main(argc, argv, &stor_shell_ops);
 }

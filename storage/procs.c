@@ -27,7 +27,7 @@
 #include "hb_mp.h"
 
 #define S_CHUNK_BYTES (16u << 10)
-#define S_ALIGN 16
+#define S_ALIGN       16
 
 /* One arena chunk. */
 typedef struct s_chunk {
@@ -72,16 +72,14 @@ struct stor_ctx {
 /* Context                                                             */
 /* ------------------------------------------------------------------ */
 
-stor_ctx_t *
-stor_ctx_new(void)
+stor_ctx_t *stor_ctx_new(void)
 {
     stor_ctx_t *ctx = hb_calloc(1, sizeof *ctx);
     msgpack_sbuffer_init(&ctx->pack);
     return ctx;
 }
 
-static void
-s_arena_reset(stor_ctx_t *ctx)
+static void s_arena_reset(stor_ctx_t *ctx)
 {
     /* Keep one standard chunk for the next transaction. */
     s_chunk_t *keep = NULL;
@@ -100,8 +98,7 @@ s_arena_reset(stor_ctx_t *ctx)
     ctx->chunks = keep;
 }
 
-void
-stor_ctx_destroy(stor_ctx_t **self_p)
+void stor_ctx_destroy(stor_ctx_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
@@ -116,8 +113,7 @@ stor_ctx_destroy(stor_ctx_t **self_p)
     *self_p = NULL;
 }
 
-void *
-stor_ctx_alloc(void *arg, size_t size)
+void *stor_ctx_alloc(void *arg, size_t size)
 {
     stor_ctx_t *ctx = arg;
     size_t need = (size + S_ALIGN - 1) & ~(size_t)(S_ALIGN - 1);
@@ -137,8 +133,7 @@ stor_ctx_alloc(void *arg, size_t size)
     return p;
 }
 
-static s_slot_t *
-s_slot_find(const stor_ctx_t *ctx, const void *key, size_t klen)
+static s_slot_t *s_slot_find(const stor_ctx_t *ctx, const void *key, size_t klen)
 {
     if (ctx->nindex == 0)
         return NULL;
@@ -154,8 +149,7 @@ s_slot_find(const stor_ctx_t *ctx, const void *key, size_t klen)
     }
 }
 
-hb_rc_t
-stor_ctx_reset(stor_ctx_t *ctx, const hb_txn_t *txn)
+hb_rc_t stor_ctx_reset(stor_ctx_t *ctx, const hb_txn_t *txn)
 {
     s_arena_reset(ctx);
     ctx->txn = txn;
@@ -193,8 +187,8 @@ stor_ctx_reset(stor_ctx_t *ctx, const hb_txn_t *txn)
             if (s == 0)
                 break;
             s_slot_t *slot = &ctx->slots[s - 1];
-            if (slot->hash == h && slot->klen == lk->len
-                && memcmp(slot->key, lk->key, lk->len) == 0) {
+            if (slot->hash == h && slot->klen == lk->len &&
+                memcmp(slot->key, lk->key, lk->len) == 0) {
                 found = slot;
                 break;
             }
@@ -208,15 +202,18 @@ stor_ctx_reset(stor_ctx_t *ctx, const hb_txn_t *txn)
             continue;
         }
         s_slot_t *slot = &ctx->slots[ctx->nslots];
-        *slot = (s_slot_t){.key = lk->key, .klen = lk->len, .hash = h,
-                           .partition = lk->partition, .mode = lk->mode};
+        *slot = (s_slot_t){.key = lk->key,
+                           .klen = lk->len,
+                           .hash = h,
+                           .partition = lk->partition,
+                           .mode = lk->mode};
         ctx->index[i] = ++ctx->nslots;
     }
     return HB_OK;
 }
 
-hb_rc_t
-stor_ctx_add_read(stor_ctx_t *ctx, const void *key, size_t klen, const uint8_t *val, size_t vlen)
+hb_rc_t stor_ctx_add_read(stor_ctx_t *ctx, const void *key, size_t klen,
+                          const uint8_t *val, size_t vlen)
 {
     s_slot_t *slot = s_slot_find(ctx, key, klen);
     if (!slot)
@@ -227,8 +224,8 @@ stor_ctx_add_read(stor_ctx_t *ctx, const void *key, size_t klen, const uint8_t *
     return HB_OK;
 }
 
-hb_rc_t
-stor_ctx_read(stor_ctx_t *ctx, const void *key, size_t klen, const uint8_t **val, size_t *vlen)
+hb_rc_t stor_ctx_read(stor_ctx_t *ctx, const void *key, size_t klen, const uint8_t **val,
+                      size_t *vlen)
 {
     *val = NULL;
     *vlen = 0;
@@ -241,7 +238,8 @@ stor_ctx_read(stor_ctx_t *ctx, const void *key, size_t klen, const uint8_t **val
         return HB_OK;
     }
     if (!slot || !slot->gathered)
-        return stor_ctx_abort(ctx, HB_ABORTED, "read of a key outside the transaction's read set");
+        return stor_ctx_abort(ctx, HB_ABORTED,
+                              "read of a key outside the transaction's read set");
     if (!slot->rval)
         return HB_NOTFOUND;
     *val = slot->rval;
@@ -249,8 +247,8 @@ stor_ctx_read(stor_ctx_t *ctx, const void *key, size_t klen, const uint8_t **val
     return HB_OK;
 }
 
-static hb_rc_t
-s_write(stor_ctx_t *ctx, const void *key, size_t klen, const void *val, size_t vlen, bool del)
+static hb_rc_t s_write(stor_ctx_t *ctx, const void *key, size_t klen, const void *val,
+                       size_t vlen, bool del)
 {
     s_slot_t *slot = s_slot_find(ctx, key, klen);
     if (!slot || slot->mode != HB_LOCK_WRITE)
@@ -273,20 +271,18 @@ s_write(stor_ctx_t *ctx, const void *key, size_t klen, const void *val, size_t v
     return HB_OK;
 }
 
-hb_rc_t
-stor_ctx_write(stor_ctx_t *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+hb_rc_t stor_ctx_write(stor_ctx_t *ctx, const void *key, size_t klen, const void *val,
+                       size_t vlen)
 {
     return s_write(ctx, key, klen, val, vlen, false);
 }
 
-hb_rc_t
-stor_ctx_delete(stor_ctx_t *ctx, const void *key, size_t klen)
+hb_rc_t stor_ctx_delete(stor_ctx_t *ctx, const void *key, size_t klen)
 {
     return s_write(ctx, key, klen, NULL, 0, true);
 }
 
-void
-stor_ctx_result(stor_ctx_t *ctx, const hb_val_t *v)
+void stor_ctx_result(stor_ctx_t *ctx, const hb_val_t *v)
 {
     if (ctx->nresults == ctx->capresults) {
         ctx->capresults = ctx->capresults ? ctx->capresults * 2 : 4;
@@ -301,8 +297,7 @@ stor_ctx_result(stor_ctx_t *ctx, const hb_val_t *v)
     ctx->results[ctx->nresults++] = copy;
 }
 
-hb_rc_t
-stor_ctx_abort(stor_ctx_t *ctx, hb_rc_t rc, const char *fmt, ...)
+hb_rc_t stor_ctx_abort(stor_ctx_t *ctx, hb_rc_t rc, const char *fmt, ...)
 {
     if (rc == HB_OK)
         rc = HB_INTERNAL;
@@ -316,45 +311,42 @@ stor_ctx_abort(stor_ctx_t *ctx, hb_rc_t rc, const char *fmt, ...)
     return rc;
 }
 
-hb_rc_t
-stor_ctx_rc(const stor_ctx_t *ctx)
+hb_rc_t stor_ctx_rc(const stor_ctx_t *ctx)
 {
     return ctx->rc;
 }
 
-const char *
-stor_ctx_message(const stor_ctx_t *ctx)
+const char *stor_ctx_message(const stor_ctx_t *ctx)
 {
     return ctx->msg;
 }
 
-const hb_txn_t *
-stor_ctx_txn(const stor_ctx_t *ctx)
+const hb_txn_t *stor_ctx_txn(const stor_ctx_t *ctx)
 {
     return ctx->txn;
 }
 
-const hb_val_t *
-stor_ctx_results(const stor_ctx_t *ctx, uint32_t *n)
+const hb_val_t *stor_ctx_results(const stor_ctx_t *ctx, uint32_t *n)
 {
     *n = ctx->nresults;
     return ctx->results;
 }
 
-uint32_t
-stor_ctx_nslots(const stor_ctx_t *ctx)
+uint32_t stor_ctx_nslots(const stor_ctx_t *ctx)
 {
     return ctx->nslots;
 }
 
-bool
-stor_ctx_written(const stor_ctx_t *ctx, uint32_t i, stor_write_t *w)
+bool stor_ctx_written(const stor_ctx_t *ctx, uint32_t i, stor_write_t *w)
 {
     if (i >= ctx->nslots || !ctx->slots[i].written)
         return false;
     const s_slot_t *s = &ctx->slots[i];
-    *w = (stor_write_t){.partition = s->partition, .key = s->key, .klen = s->klen,
-                        .val = s->wval, .vlen = s->wlen};
+    *w = (stor_write_t){.partition = s->partition,
+                        .key = s->key,
+                        .klen = s->klen,
+                        .val = s->wval,
+                        .vlen = s->wlen};
     return true;
 }
 
@@ -364,12 +356,11 @@ stor_ctx_written(const stor_ctx_t *ctx, uint32_t i, stor_write_t *w)
 
 /* A kv key argument: encoded key plus a printable name for messages. */
 typedef struct {
-    hb_key_t key; /* encoded kv-table key */
+    hb_key_t key;  /* encoded kv-table key */
     char name[72]; /* printable, truncated form of the argument */
 } s_kvkey_t;
 
-static void
-s_printable(const uint8_t *p, size_t len, char *out, size_t cap)
+static void s_printable(const uint8_t *p, size_t len, char *out, size_t cap)
 {
     size_t o = 0;
     for (size_t i = 0; i < len && o + 4 < cap; i++)
@@ -383,9 +374,8 @@ s_printable(const uint8_t *p, size_t len, char *out, size_t cap)
 }
 
 /* Mirrors hb_proc.c's s_kv_key: str, bin, or an integer as its decimal string. */
-static hb_rc_t
-s_kv_key(stor_ctx_t *ctx, const char *proc, const char *what, const hb_val_t *arg,
-         s_kvkey_t *out)
+static hb_rc_t s_kv_key(stor_ctx_t *ctx, const char *proc, const char *what,
+                        const hb_val_t *arg, s_kvkey_t *out)
 {
     char digits[24];
     const void *ptr;
@@ -398,8 +388,8 @@ s_kv_key(stor_ctx_t *ctx, const char *proc, const char *what, const hb_val_t *ar
         ptr = digits;
         len = (size_t)n;
     } else {
-        return stor_ctx_abort(ctx, HB_INVALID, "%s: %s must be a string, bytes or an integer",
-                              proc, what);
+        return stor_ctx_abort(ctx, HB_INVALID,
+                              "%s: %s must be a string, bytes or an integer", proc, what);
     }
     if (len == 0 || !ptr)
         return stor_ctx_abort(ctx, HB_INVALID, "%s: %s is empty", proc, what);
@@ -411,8 +401,7 @@ s_kv_key(stor_ctx_t *ctx, const char *proc, const char *what, const hb_val_t *ar
 }
 
 /* Decodes a stored row holding one scalar into *out (strings borrow from val). */
-static hb_rc_t
-s_decode_one(const uint8_t *val, size_t vlen, hb_val_t *out)
+static hb_rc_t s_decode_one(const uint8_t *val, size_t vlen, hb_val_t *out)
 {
     hb_mp_reader_t r;
     uint32_t n = 0;
@@ -424,8 +413,8 @@ s_decode_one(const uint8_t *val, size_t vlen, hb_val_t *out)
 
 /* Reads key as a one-scalar row. Returns HB_OK with *out (nil when absent),
  * or the abort code. */
-static hb_rc_t
-s_read_row(stor_ctx_t *ctx, const char *proc, const hb_key_t *k, const char *name, hb_val_t *out)
+static hb_rc_t s_read_row(stor_ctx_t *ctx, const char *proc, const hb_key_t *k,
+                          const char *name, hb_val_t *out)
 {
     const uint8_t *val;
     size_t vlen;
@@ -436,13 +425,14 @@ s_read_row(stor_ctx_t *ctx, const char *proc, const hb_key_t *k, const char *nam
     if (rc != HB_OK)
         return rc;
     if (s_decode_one(val, vlen, out) != HB_OK)
-        return stor_ctx_abort(ctx, HB_CORRUPT, "%s: stored value of %s is malformed", proc, name);
+        return stor_ctx_abort(ctx, HB_CORRUPT, "%s: stored value of %s is malformed",
+                              proc, name);
     return HB_OK;
 }
 
 /* Reads key as an integer row (absent counts as 0). */
-static hb_rc_t
-s_read_int(stor_ctx_t *ctx, const char *proc, const hb_key_t *k, const char *name, int64_t *out)
+static hb_rc_t s_read_int(stor_ctx_t *ctx, const char *proc, const hb_key_t *k,
+                          const char *name, int64_t *out)
 {
     hb_val_t v;
     *out = 0;
@@ -452,14 +442,14 @@ s_read_int(stor_ctx_t *ctx, const char *proc, const hb_key_t *k, const char *nam
     if (v.type == HB_VAL_NIL)
         return HB_OK;
     if (v.type != HB_VAL_INT)
-        return stor_ctx_abort(ctx, HB_ABORTED, "%s: value of %s is not an integer", proc, name);
+        return stor_ctx_abort(ctx, HB_ABORTED, "%s: value of %s is not an integer", proc,
+                              name);
     *out = v.u.i;
     return HB_OK;
 }
 
 /* Writes key = [v]. */
-static hb_rc_t
-s_write_row(stor_ctx_t *ctx, const hb_key_t *k, const hb_val_t *v)
+static hb_rc_t s_write_row(stor_ctx_t *ctx, const hb_key_t *k, const hb_val_t *v)
 {
     msgpack_packer pk;
     msgpack_sbuffer_clear(&ctx->pack);
@@ -470,15 +460,13 @@ s_write_row(stor_ctx_t *ctx, const hb_key_t *k, const hb_val_t *v)
     return stor_ctx_write(ctx, k->buf, k->len, ctx->pack.data, ctx->pack.size);
 }
 
-static hb_rc_t
-s_write_int(stor_ctx_t *ctx, const hb_key_t *k, int64_t i)
+static hb_rc_t s_write_int(stor_ctx_t *ctx, const hb_key_t *k, int64_t i)
 {
     hb_val_t v = hb_val_int(i);
     return s_write_row(ctx, k, &v);
 }
 
-static void
-s_result_nil(stor_ctx_t *ctx)
+static void s_result_nil(stor_ctx_t *ctx)
 {
     hb_val_t nil = hb_val_nil();
     stor_ctx_result(ctx, &nil);
@@ -488,23 +476,21 @@ s_result_nil(stor_ctx_t *ctx)
 /* Bodies                                                              */
 /* ------------------------------------------------------------------ */
 
-static hb_rc_t
-s_kv_get(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
+static hb_rc_t s_kv_get(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
 {
     s_kvkey_t k;
     hb_val_t v;
     hb_rc_t rc;
     if (nargs != 1)
         return stor_ctx_abort(ctx, HB_INVALID, "kv.get: usage: kv.get KEY");
-    if ((rc = s_kv_key(ctx, "kv.get", "KEY", &args[0], &k)) != HB_OK
-        || (rc = s_read_row(ctx, "kv.get", &k.key, k.name, &v)) != HB_OK)
+    if ((rc = s_kv_key(ctx, "kv.get", "KEY", &args[0], &k)) != HB_OK ||
+        (rc = s_read_row(ctx, "kv.get", &k.key, k.name, &v)) != HB_OK)
         return rc;
     stor_ctx_result(ctx, &v);
     return HB_OK;
 }
 
-static hb_rc_t
-s_kv_put(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
+static hb_rc_t s_kv_put(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
 {
     s_kvkey_t k;
     hb_rc_t rc;
@@ -522,8 +508,7 @@ s_kv_put(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
     return HB_OK;
 }
 
-static hb_rc_t
-s_kv_add(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
+static hb_rc_t s_kv_add(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
 {
     s_kvkey_t k;
     int64_t cur, sum;
@@ -537,7 +522,8 @@ s_kv_add(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
     if ((rc = s_read_int(ctx, "kv.add", &k.key, k.name, &cur)) != HB_OK)
         return rc;
     if (__builtin_add_overflow(cur, args[1].u.i, &sum))
-        return stor_ctx_abort(ctx, HB_ABORTED, "kv.add: value of %s would overflow", k.name);
+        return stor_ctx_abort(ctx, HB_ABORTED, "kv.add: value of %s would overflow",
+                              k.name);
     if ((rc = s_write_int(ctx, &k.key, sum)) != HB_OK)
         return rc;
     hb_val_t r = hb_val_int(sum);
@@ -545,32 +531,34 @@ s_kv_add(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
     return HB_OK;
 }
 
-static hb_rc_t
-s_kv_transfer(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
+static hb_rc_t s_kv_transfer(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
 {
     s_kvkey_t from, to;
     int64_t fbal, tbal, fnew, tnew;
     hb_rc_t rc;
     if (nargs != 3)
-        return stor_ctx_abort(ctx, HB_INVALID, "kv.transfer: usage: kv.transfer FROM TO AMOUNT");
-    if ((rc = s_kv_key(ctx, "kv.transfer", "FROM", &args[0], &from)) != HB_OK
-        || (rc = s_kv_key(ctx, "kv.transfer", "TO", &args[1], &to)) != HB_OK)
+        return stor_ctx_abort(ctx, HB_INVALID,
+                              "kv.transfer: usage: kv.transfer FROM TO AMOUNT");
+    if ((rc = s_kv_key(ctx, "kv.transfer", "FROM", &args[0], &from)) != HB_OK ||
+        (rc = s_kv_key(ctx, "kv.transfer", "TO", &args[1], &to)) != HB_OK)
         return rc;
     if (args[2].type != HB_VAL_INT || args[2].u.i < 0)
-        return stor_ctx_abort(ctx, HB_INVALID, "kv.transfer: AMOUNT must be an integer >= 0");
+        return stor_ctx_abort(ctx, HB_INVALID,
+                              "kv.transfer: AMOUNT must be an integer >= 0");
     if (from.key.len == to.key.len && memcmp(from.key.buf, to.key.buf, to.key.len) == 0)
-        return stor_ctx_abort(ctx, HB_INVALID, "kv.transfer: FROM and TO must be different keys");
+        return stor_ctx_abort(ctx, HB_INVALID,
+                              "kv.transfer: FROM and TO must be different keys");
     int64_t amount = args[2].u.i;
-    if ((rc = s_read_int(ctx, "kv.transfer", &from.key, from.name, &fbal)) != HB_OK
-        || (rc = s_read_int(ctx, "kv.transfer", &to.key, to.name, &tbal)) != HB_OK)
+    if ((rc = s_read_int(ctx, "kv.transfer", &from.key, from.name, &fbal)) != HB_OK ||
+        (rc = s_read_int(ctx, "kv.transfer", &to.key, to.name, &tbal)) != HB_OK)
         return rc;
     if (__builtin_sub_overflow(fbal, amount, &fnew) || fnew < 0)
         return stor_ctx_abort(ctx, HB_ABORTED, "kv.transfer: insufficient funds");
     if (__builtin_add_overflow(tbal, amount, &tnew))
-        return stor_ctx_abort(ctx, HB_ABORTED, "kv.transfer: balance of %s would overflow",
-                              to.name);
-    if ((rc = s_write_int(ctx, &from.key, fnew)) != HB_OK
-        || (rc = s_write_int(ctx, &to.key, tnew)) != HB_OK)
+        return stor_ctx_abort(ctx, HB_ABORTED,
+                              "kv.transfer: balance of %s would overflow", to.name);
+    if ((rc = s_write_int(ctx, &from.key, fnew)) != HB_OK ||
+        (rc = s_write_int(ctx, &to.key, tnew)) != HB_OK)
         return rc;
     hb_val_t r0 = hb_val_int(fnew), r1 = hb_val_int(tnew);
     stor_ctx_result(ctx, &r0);
@@ -578,8 +566,7 @@ s_kv_transfer(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
     return HB_OK;
 }
 
-static hb_rc_t
-s_micro_rmw(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
+static hb_rc_t s_micro_rmw(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
 {
     hb_rc_t rc;
     if (nargs != HB_MICRO_KEYS)
@@ -588,7 +575,8 @@ s_micro_rmw(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
     for (uint32_t i = 0; i < nargs; i++) {
         if (args[i].type != HB_VAL_INT || args[i].u.i < 0)
             return stor_ctx_abort(ctx, HB_INVALID,
-                                  "micro.rmw: ID%" PRIu32 " must be an integer >= 0", i + 1);
+                                  "micro.rmw: ID%" PRIu32 " must be an integer >= 0",
+                                  i + 1);
         hb_key_t k;
         char name[24];
         int64_t cur;
@@ -597,7 +585,8 @@ s_micro_rmw(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
         if ((rc = s_read_int(ctx, "micro.rmw", &k, name, &cur)) != HB_OK)
             return rc;
         if (cur == INT64_MAX)
-            return stor_ctx_abort(ctx, HB_ABORTED, "micro.rmw: record %s would overflow", name);
+            return stor_ctx_abort(ctx, HB_ABORTED, "micro.rmw: record %s would overflow",
+                                  name);
         if ((rc = s_write_int(ctx, &k, cur + 1)) != HB_OK)
             return rc;
     }
@@ -606,23 +595,20 @@ s_micro_rmw(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
 }
 
 static const stor_proc_fn s_bodies[HB_PROC_COUNT_] = {
-    [HB_PROC_KV_GET] = s_kv_get,
-    [HB_PROC_KV_PUT] = s_kv_put,
-    [HB_PROC_KV_ADD] = s_kv_add,
-    [HB_PROC_KV_TRANSFER] = s_kv_transfer,
+    [HB_PROC_KV_GET] = s_kv_get,       [HB_PROC_KV_PUT] = s_kv_put,
+    [HB_PROC_KV_ADD] = s_kv_add,       [HB_PROC_KV_TRANSFER] = s_kv_transfer,
     [HB_PROC_MICRO_RMW] = s_micro_rmw,
 };
 
-stor_proc_fn
-stor_proc_body(hb_proc_id_t id)
+stor_proc_fn stor_proc_body(hb_proc_id_t id)
 {
     if ((unsigned)id >= HB_PROC_COUNT_)
         return NULL;
     return s_bodies[id];
 }
 
-hb_rc_t
-stor_proc_run(stor_ctx_t *ctx, hb_proc_id_t id, const hb_val_t *args, uint32_t nargs)
+hb_rc_t stor_proc_run(stor_ctx_t *ctx, hb_proc_id_t id, const hb_val_t *args,
+                      uint32_t nargs)
 {
     stor_proc_fn body = stor_proc_body(id);
     if (!body)

@@ -68,8 +68,8 @@ void *stor_ctx_alloc(void *ctx, size_t size);
  * must stay valid until the next reset, e.g. memory from stor_ctx_alloc) or
  * val = NULL when the key is absent. Returns HB_OK, or HB_NOTFOUND when key
  * is not a lock key of the transaction. */
-hb_rc_t stor_ctx_add_read(stor_ctx_t *ctx, const void *key, size_t klen, const uint8_t *val,
-                          size_t vlen);
+hb_rc_t stor_ctx_add_read(stor_ctx_t *ctx, const void *key, size_t klen,
+                          const uint8_t *val, size_t vlen);
 
 /* Reads key: the transaction's own latest write of it, else its gathered
  * value. Returns HB_OK with *val (borrowed from the context) and *vlen;

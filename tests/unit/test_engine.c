@@ -25,16 +25,14 @@
 
 static char s_dir[256];
 
-static void
-s_setup(void)
+static void s_setup(void)
 {
-    hb_log_set_level(HB_LOG_WARN);
+    hb_log_set_level(HB_LOG_OFF);
     snprintf(s_dir, sizeof s_dir, "/tmp/hobbes-test-engine-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(s_dir));
 }
 
-static void
-s_teardown(void)
+static void s_teardown(void)
 {
     leveldb_options_t *opts = leveldb_options_create();
     char *err = NULL;
@@ -46,22 +44,19 @@ s_teardown(void)
 }
 
 /* Makes the kv key of name into k. */
-static void
-s_key(hb_key_t *k, const char *name)
+static void s_key(hb_key_t *k, const char *name)
 {
     hb_key_kv(k, name, strlen(name));
 }
 
-static void
-s_put(stor_engine_t *eng, uint64_t epoch, const char *name, const char *val)
+static void s_put(stor_engine_t *eng, uint64_t epoch, const char *name, const char *val)
 {
     hb_key_t k;
     s_key(&k, name);
     ck_assert_int_eq(stor_engine_put(eng, epoch, k.buf, k.len, val, strlen(val)), HB_OK);
 }
 
-static void
-s_del(stor_engine_t *eng, uint64_t epoch, const char *name)
+static void s_del(stor_engine_t *eng, uint64_t epoch, const char *name)
 {
     hb_key_t k;
     s_key(&k, name);
@@ -69,8 +64,7 @@ s_del(stor_engine_t *eng, uint64_t epoch, const char *name)
 }
 
 /* Asserts name reads as want (NULL: absent). */
-static void
-s_expect(stor_engine_t *eng, const char *name, const char *want)
+static void s_expect(stor_engine_t *eng, const char *name, const char *want)
 {
     hb_key_t k;
     uint8_t *val = NULL;
@@ -88,8 +82,7 @@ s_expect(stor_engine_t *eng, const char *name, const char *want)
     hb_free(val);
 }
 
-static uint64_t
-s_scan(stor_engine_t *eng)
+static uint64_t s_scan(stor_engine_t *eng)
 {
     uint64_t h = 0;
     ck_assert_int_eq(stor_engine_scan_hash(eng, &h), HB_OK);
@@ -169,7 +162,8 @@ START_TEST(test_engine_flush_records_applied_epoch)
     ck_assert_uint_eq(stor_engine_state_hash(eng), s_scan(eng));
     hb_key_t ka;
     s_key(&ka, "a");
-    ck_assert_uint_eq(stor_engine_state_hash(eng), stor_engine_row_hash(ka.buf, ka.len, "10", 2));
+    ck_assert_uint_eq(stor_engine_state_hash(eng),
+                      stor_engine_row_hash(ka.buf, ka.len, "10", 2));
     stor_engine_destroy(&eng);
 }
 END_TEST
@@ -224,8 +218,8 @@ START_TEST(test_engine_later_epoch_survives_flush)
     hb_key_t k, g;
     s_key(&k, "k");
     s_key(&g, "gone");
-    uint64_t want = stor_engine_row_hash(k.buf, k.len, "v1", 2)
-                    + stor_engine_row_hash(g.buf, g.len, "here", 4);
+    uint64_t want = stor_engine_row_hash(k.buf, k.len, "v1", 2) +
+                    stor_engine_row_hash(g.buf, g.len, "here", 4);
     ck_assert_uint_eq(stor_engine_state_hash(eng), want);
     ck_assert_uint_eq(s_scan(eng), want);
     stor_engine_destroy(&eng);
@@ -263,8 +257,7 @@ START_TEST(test_engine_discard_overlay)
 END_TEST
 
 /* xorshift64*, for the randomised test only. */
-static uint64_t
-s_rand(uint64_t *s)
+static uint64_t s_rand(uint64_t *s)
 {
     *s ^= *s >> 12;
     *s ^= *s << 25;
@@ -362,8 +355,7 @@ START_TEST(test_engine_hash_order_independent)
 }
 END_TEST
 
-static Suite *
-s_suite(void)
+static Suite *s_suite(void)
 {
     Suite *s = suite_create("engine");
     struct {
@@ -371,9 +363,11 @@ s_suite(void)
         const TTest *fn;
     } cases[] = {
         {"test_engine_overlay_put_get", test_engine_overlay_put_get},
-        {"test_engine_flush_records_applied_epoch", test_engine_flush_records_applied_epoch},
+        {"test_engine_flush_records_applied_epoch",
+         test_engine_flush_records_applied_epoch},
         {"test_engine_reopen_preserves_state", test_engine_reopen_preserves_state},
-        {"test_engine_later_epoch_survives_flush", test_engine_later_epoch_survives_flush},
+        {"test_engine_later_epoch_survives_flush",
+         test_engine_later_epoch_survives_flush},
         {"test_engine_discard_overlay", test_engine_discard_overlay},
         {"test_engine_hash_order_independent", test_engine_hash_order_independent},
     };
@@ -386,8 +380,7 @@ s_suite(void)
     return s;
 }
 
-int
-main(void)
+int main(void)
 {
     SRunner *sr = srunner_create(s_suite());
     srunner_run_all(sr, CK_NORMAL);

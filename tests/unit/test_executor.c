@@ -37,11 +37,11 @@ typedef struct {
 } s_sent_t;
 
 typedef struct {
-    s_sent_t *sent;     /* frames, in send order */
-    size_t nsent;       /* frames recorded */
-    size_t cap;         /* frames allocated */
+    s_sent_t *sent;      /* frames, in send order */
+    size_t nsent;        /* frames recorded */
+    size_t cap;          /* frames allocated */
     uint64_t timers[64]; /* tokens of timers asked for */
-    size_t ntimers;     /* timers asked for */
+    size_t ntimers;      /* timers asked for */
 } s_world_t;
 
 static s_world_t s_world;
@@ -50,20 +50,19 @@ static stor_engine_t *s_eng;
 static stor_executor_t *s_ex;
 static hb_limits_t s_lim;
 
-static hb_rc_t
-s_env_send(void *ctx, hb_node_t to, const void *frame, size_t len)
+static hb_rc_t s_env_send(void *ctx, hb_node_t to, const void *frame, size_t len)
 {
     s_world_t *w = ctx;
     if (w->nsent == w->cap) {
         w->cap = w->cap ? w->cap * 2 : 64;
         w->sent = hb_realloc(w->sent, w->cap * sizeof *w->sent);
     }
-    w->sent[w->nsent++] = (s_sent_t){.to = to, .frame = hb_memdup(frame, len), .len = len};
+    w->sent[w->nsent++] =
+        (s_sent_t){.to = to, .frame = hb_memdup(frame, len), .len = len};
     return HB_OK;
 }
 
-static void
-s_env_timer(void *ctx, uint64_t delay_us, uint64_t token)
+static void s_env_timer(void *ctx, uint64_t delay_us, uint64_t token)
 {
     s_world_t *w = ctx;
     ck_assert_uint_eq(delay_us, STOR_HELLO_INTERVAL_US);
@@ -71,19 +70,20 @@ s_env_timer(void *ctx, uint64_t delay_us, uint64_t token)
         w->timers[w->ntimers++] = token;
 }
 
-static uint64_t
-s_env_now(void *ctx)
+static uint64_t s_env_now(void *ctx)
 {
     (void)ctx;
     return 0;
 }
 
 static const hb_env_t s_env = {
-    .ctx = &s_world, .send = s_env_send, .now_us = s_env_now, .timer = s_env_timer,
+    .ctx = &s_world,
+    .send = s_env_send,
+    .now_us = s_env_now,
+    .timer = s_env_timer,
 };
 
-static void
-s_world_clear(void)
+static void s_world_clear(void)
 {
     for (size_t i = 0; i < s_world.nsent; i++)
         hb_free(s_world.sent[i].frame);
@@ -91,17 +91,16 @@ s_world_clear(void)
 }
 
 /* Creates engine + executor for partition self of nparts. */
-static void
-s_start(uint16_t self, uint32_t nparts)
+static void s_start(uint16_t self, uint32_t nparts)
 {
     s_eng = stor_engine_open(s_dir);
     ck_assert_ptr_nonnull(s_eng);
-    s_ex = stor_executor_new(s_eng, hb_node(HB_ROLE_STORAGE, 0, self), nparts, &s_lim, &s_env);
+    s_ex = stor_executor_new(s_eng, hb_node(HB_ROLE_STORAGE, 0, self), nparts, &s_lim,
+                             &s_env);
     ck_assert_ptr_nonnull(s_ex);
 }
 
-static void
-s_setup(void)
+static void s_setup(void)
 {
     hb_log_set_level(HB_LOG_OFF);
     memset(&s_world, 0, sizeof s_world);
@@ -110,8 +109,7 @@ s_setup(void)
     ck_assert_ptr_nonnull(mkdtemp(s_dir));
 }
 
-static void
-s_teardown(void)
+static void s_teardown(void)
 {
     stor_executor_destroy(&s_ex);
     stor_engine_destroy(&s_eng);
@@ -136,9 +134,8 @@ typedef struct {
 
 /* Plans and packs proc(args) from client 7, request req, origin sequencer
  * (replica 0, group origin). */
-static void
-s_txn(s_txn_t *t, const char *proc, const hb_val_t *args, uint32_t nargs, uint64_t req,
-      uint16_t origin, uint32_t nparts)
+static void s_txn(s_txn_t *t, const char *proc, const hb_val_t *args, uint32_t nargs,
+                  uint64_t req, uint16_t origin, uint32_t nparts)
 {
     const hb_proc_def_t *def = hb_proc_find(proc, strlen(proc));
     ck_assert_ptr_nonnull(def);
@@ -147,9 +144,17 @@ s_txn(s_txn_t *t, const char *proc, const hb_val_t *args, uint32_t nargs, uint64
     hb_lockset_init(&ls);
     ck_assert_int_eq(hb_proc_plan(def, args, nargs, nparts, &ls, err, sizeof err), HB_OK);
     hb_txn_t txn = {
-        .client_id = 7, .req_id = req, .origin_replica = 0, .origin_group = origin,
-        .timestamp_us = 1000, .proc = proc, .proc_len = (uint32_t)strlen(proc),
-        .nargs = nargs, .args = (hb_val_t *)args, .nlocks = ls.n, .locks = ls.locks,
+        .client_id = 7,
+        .req_id = req,
+        .origin_replica = 0,
+        .origin_group = origin,
+        .timestamp_us = 1000,
+        .proc = proc,
+        .proc_len = (uint32_t)strlen(proc),
+        .nargs = nargs,
+        .args = (hb_val_t *)args,
+        .nlocks = ls.n,
+        .locks = ls.locks,
     };
     msgpack_packer pk;
     msgpack_sbuffer_init(&t->sbuf);
@@ -158,8 +163,7 @@ s_txn(s_txn_t *t, const char *proc, const hb_val_t *args, uint32_t nargs, uint64
     hb_lockset_clear(&ls);
 }
 
-static void
-s_epoch_msg(uint64_t inc, uint64_t epoch, uint32_t n)
+static void s_epoch_msg(uint64_t inc, uint64_t epoch, uint32_t n)
 {
     hb_msg_t m = {.type = HB_MSG_EPOCH};
     m.u.epoch.incarnation = inc;
@@ -168,9 +172,9 @@ s_epoch_msg(uint64_t inc, uint64_t epoch, uint32_t n)
     stor_executor_on_message(s_ex, &m);
 }
 
-static void
-s_dispatch_inc(uint64_t inc, uint64_t epoch, uint16_t group, uint32_t index, const char *proc,
-               const hb_val_t *args, uint32_t nargs, uint64_t req, uint32_t nparts)
+static void s_dispatch_inc(uint64_t inc, uint64_t epoch, uint16_t group, uint32_t index,
+                           const char *proc, const hb_val_t *args, uint32_t nargs,
+                           uint64_t req, uint32_t nparts)
 {
     s_txn_t t;
     s_txn(&t, proc, args, nargs, req, 0, nparts);
@@ -186,15 +190,14 @@ s_dispatch_inc(uint64_t inc, uint64_t epoch, uint16_t group, uint32_t index, con
 }
 
 /* Dispatches under the current incarnation, group 0, on a 1-partition cluster. */
-static void
-s_dispatch(uint64_t epoch, uint32_t index, const char *proc, const hb_val_t *args,
-           uint32_t nargs, uint64_t req)
+static void s_dispatch(uint64_t epoch, uint32_t index, const char *proc,
+                       const hb_val_t *args, uint32_t nargs, uint64_t req)
 {
-    s_dispatch_inc(stor_executor_incarnation(s_ex), epoch, 0, index, proc, args, nargs, req, 1);
+    s_dispatch_inc(stor_executor_incarnation(s_ex), epoch, 0, index, proc, args, nargs,
+                   req, 1);
 }
 
-static void
-s_simple(hb_msg_type_t type, uint64_t inc)
+static void s_simple(hb_msg_type_t type, uint64_t inc)
 {
     hb_msg_t m = {.type = type};
     m.u.hello.incarnation = inc;
@@ -206,16 +209,14 @@ s_simple(hb_msg_type_t type, uint64_t inc)
 /* ------------------------------------------------------------------ */
 
 /* Decodes sent frame i into *m (caller: hb_msg_clear). */
-static void
-s_decode(size_t i, hb_msg_t *m)
+static void s_decode(size_t i, hb_msg_t *m)
 {
     ck_assert_uint_lt(i, s_world.nsent);
     ck_assert_int_eq(hb_msg_decode(s_world.sent[i].frame, s_world.sent[i].len, &s_lim, m),
                      HB_OK);
 }
 
-static size_t
-s_count(hb_msg_type_t type)
+static size_t s_count(hb_msg_type_t type)
 {
     size_t n = 0;
     for (size_t i = 0; i < s_world.nsent; i++) {
@@ -229,8 +230,7 @@ s_count(hb_msg_type_t type)
 
 /* Finds the REPLY to req: returns its frame index, asserts it is unique and
  * addressed to the origin sequencer (0, origin). */
-static size_t
-s_reply(uint64_t req, uint16_t origin, hb_msg_t *out)
+static size_t s_reply(uint64_t req, uint16_t origin, hb_msg_t *out)
 {
     size_t found = SIZE_MAX;
     for (size_t i = 0; i < s_world.nsent; i++) {
@@ -252,8 +252,7 @@ s_reply(uint64_t req, uint16_t origin, hb_msg_t *out)
 }
 
 /* Asserts the reply to req is OK with one integer value want. */
-static void
-s_expect_int(uint64_t req, int64_t want)
+static void s_expect_int(uint64_t req, int64_t want)
 {
     hb_msg_t m;
     s_reply(req, 0, &m);
@@ -264,8 +263,7 @@ s_expect_int(uint64_t req, int64_t want)
     hb_msg_clear(&m);
 }
 
-static void
-s_expect_nil(uint64_t req)
+static void s_expect_nil(uint64_t req)
 {
     hb_msg_t m;
     s_reply(req, 0, &m);
@@ -275,8 +273,7 @@ s_expect_nil(uint64_t req)
     hb_msg_clear(&m);
 }
 
-static void
-s_expect_abort(uint64_t req, hb_rc_t rc, const char *msg)
+static void s_expect_abort(uint64_t req, hb_rc_t rc, const char *msg)
 {
     hb_msg_t m;
     s_reply(req, 0, &m);
@@ -288,8 +285,7 @@ s_expect_abort(uint64_t req, hb_rc_t rc, const char *msg)
 }
 
 /* Asserts the engine (overlay or disk) holds kv key name = [want]. */
-static void
-s_expect_stored_int(const void *key, size_t klen, int64_t want)
+static void s_expect_stored_int(const void *key, size_t klen, int64_t want)
 {
     uint8_t *val = NULL;
     size_t vlen = 0;
@@ -305,8 +301,7 @@ s_expect_stored_int(const void *key, size_t klen, int64_t want)
     hb_free(val);
 }
 
-static void
-s_expect_kv_int(const char *name, int64_t want)
+static void s_expect_kv_int(const char *name, int64_t want)
 {
     hb_key_t k;
     hb_key_kv(&k, name, strlen(name));
@@ -414,7 +409,8 @@ START_TEST(test_executor_transfer_insufficient_funds)
     uint8_t *val = NULL;
     size_t vlen = 0;
     hb_key_kv(&k, "carol", 5);
-    ck_assert_int_eq(stor_engine_get(s_eng, k.buf, k.len, NULL, NULL, &val, &vlen), HB_NOTFOUND);
+    ck_assert_int_eq(stor_engine_get(s_eng, k.buf, k.len, NULL, NULL, &val, &vlen),
+                     HB_NOTFOUND);
     uint64_t scan = 0;
     ck_assert_int_eq(stor_engine_scan_hash(s_eng, &scan), HB_OK);
     ck_assert_uint_eq(scan, stor_engine_state_hash(s_eng));
@@ -623,8 +619,7 @@ START_TEST(test_executor_multi_partition_aborts)
 }
 END_TEST
 
-static Suite *
-s_suite(void)
+static Suite *s_suite(void)
 {
     Suite *s = suite_create("executor");
     struct {
@@ -632,11 +627,14 @@ s_suite(void)
         const TTest *fn;
     } cases[] = {
         {"test_executor_kv_results", test_executor_kv_results},
-        {"test_executor_transfer_insufficient_funds", test_executor_transfer_insufficient_funds},
+        {"test_executor_transfer_insufficient_funds",
+         test_executor_transfer_insufficient_funds},
         {"test_executor_epoch_flush_waits_for_all_txns",
          test_executor_epoch_flush_waits_for_all_txns},
-        {"test_executor_stale_incarnation_ignored", test_executor_stale_incarnation_ignored},
-        {"test_executor_resync_discards_unflushed", test_executor_resync_discards_unflushed},
+        {"test_executor_stale_incarnation_ignored",
+         test_executor_stale_incarnation_ignored},
+        {"test_executor_resync_discards_unflushed",
+         test_executor_resync_discards_unflushed},
         {"test_executor_micro_rmw", test_executor_micro_rmw},
         {"test_executor_multi_partition_aborts", test_executor_multi_partition_aborts},
     };
@@ -649,8 +647,7 @@ s_suite(void)
     return s;
 }
 
-int
-main(void)
+int main(void)
 {
     SRunner *sr = srunner_create(s_suite());
     srunner_run_all(sr, CK_NORMAL);

@@ -20,7 +20,8 @@
 
 static uint64_t s_seed;
 
-static uint64_t s_rand(uint64_t *state)
+static uint64_t
+s_rand(uint64_t *state)
 {
     /* xorshift64*: deterministic for a given seed. */
     uint64_t x = *state;
@@ -31,13 +32,15 @@ static uint64_t s_rand(uint64_t *state)
     return x * 0x2545F4914F6CDD1DULL;
 }
 
-static int s_sign(int v)
+static int
+s_sign(int v)
 {
     return (v > 0) - (v < 0);
 }
 
 /* memcmp order of two encoded keys, shorter-is-smaller on a tie. */
-static int s_keycmp(const hb_key_t *a, const hb_key_t *b)
+static int
+s_keycmp(const hb_key_t *a, const hb_key_t *b)
 {
     size_t n = a->len < b->len ? a->len : b->len;
     int c = memcmp(a->buf, b->buf, n);
@@ -47,7 +50,8 @@ static int s_keycmp(const hb_key_t *a, const hb_key_t *b)
 }
 
 /* Byte-string order of raw values, shorter-is-smaller on a tie. */
-static int s_rawcmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+static int
+s_rawcmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
     size_t n = alen < blen ? alen : blen;
     int c = n ? memcmp(a, b, n) : 0;
@@ -56,13 +60,15 @@ static int s_rawcmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen
     return (alen > blen) - (alen < blen);
 }
 
-static void s_i64_key(hb_key_t *k, int64_t v)
+static void
+s_i64_key(hb_key_t *k, int64_t v)
 {
     hb_key_init(k, 7);
     hb_key_put_i64(k, v);
 }
 
-static void s_str_key(hb_key_t *k, const void *s, size_t len)
+static void
+s_str_key(hb_key_t *k, const void *s, size_t len)
 {
     hb_key_init(k, 7);
     hb_key_put_str(k, s, len);
@@ -158,7 +164,8 @@ START_TEST(test_key_str_random_pairs)
 END_TEST
 
 /* Builds a composite (int64, string) key. */
-static void s_is_key(hb_key_t *k, int64_t i, const char *s, size_t len)
+static void
+s_is_key(hb_key_t *k, int64_t i, const char *s, size_t len)
 {
     hb_key_init(k, HB_TABLE_USER_FIRST);
     hb_key_put_i64(k, i);
@@ -166,7 +173,8 @@ static void s_is_key(hb_key_t *k, int64_t i, const char *s, size_t len)
 }
 
 /* Builds a composite (string, int64, bool) key. */
-static void s_sib_key(hb_key_t *k, const char *s, size_t len, int64_t i, bool b)
+static void
+s_sib_key(hb_key_t *k, const char *s, size_t len, int64_t i, bool b)
 {
     hb_key_init(k, HB_TABLE_USER_FIRST);
     hb_key_put_str(k, s, len);
@@ -404,7 +412,8 @@ START_TEST(test_key_partition_distribution)
 }
 END_TEST
 
-static Suite *s_suite(void)
+static Suite *
+s_suite(void)
 {
     Suite *s = suite_create("key");
     TCase *tc = tcase_create("key");
@@ -423,7 +432,8 @@ static Suite *s_suite(void)
     return s;
 }
 
-int main(void)
+int
+main(void)
 {
     const char *env = getenv("HOBBES_SEED");
     s_seed =

@@ -32,7 +32,8 @@ static uint64_t s_seed;
 static char s_last_line[1024];
 static unsigned s_nlines;
 
-static void s_sink(void *arg, hb_log_level_t level, const char *line)
+static void
+s_sink(void *arg, hb_log_level_t level, const char *line)
 {
     (void)arg;
     (void)level;
@@ -40,20 +41,24 @@ static void s_sink(void *arg, hb_log_level_t level, const char *line)
     s_nlines++;
 }
 
-static void s_setup(void)
+static void
+s_setup(void)
 {
     hb_log_set_sink(s_sink, NULL);
     hb_log_set_level(HB_LOG_WARN);
+    hb_wire_log_burst(UINT64_MAX);
     s_nlines = 0;
     s_last_line[0] = '\0';
 }
 
-static void s_teardown(void)
+static void
+s_teardown(void)
 {
     hb_log_set_sink(NULL, NULL);
 }
 
-static uint64_t s_rand(uint64_t *state)
+static uint64_t
+s_rand(uint64_t *state)
 {
     uint64_t x = *state;
     x ^= x >> 12;
@@ -69,21 +74,24 @@ typedef struct {
     msgpack_packer pk;
 } s_buf_t;
 
-static void s_buf_init(s_buf_t *b)
+static void
+s_buf_init(s_buf_t *b)
 {
     msgpack_sbuffer_init(&b->sb);
     msgpack_packer_init(&b->pk, &b->sb, msgpack_sbuffer_write);
 }
 
-static void s_buf_free(s_buf_t *b)
+static void
+s_buf_free(s_buf_t *b)
 {
     msgpack_sbuffer_destroy(&b->sb);
 }
 
 /* Decodes a frame expected to be rejected; checks rc and that exactly the
  * given counter (and frames_rejected) moved by one. */
-static void s_expect_reject(const void *frame, size_t len, const hb_limits_t *lim,
-                            hb_rc_t want, const uint64_t *counter, const char *what)
+static void
+s_expect_reject(const void *frame, size_t len, const hb_limits_t *lim, hb_rc_t want,
+                const uint64_t *counter, const char *what)
 {
     hb_wire_stats_t before = hb_wire_stats;
     uint64_t cbefore = *counter;
@@ -98,7 +106,8 @@ static void s_expect_reject(const void *frame, size_t len, const hb_limits_t *li
     ck_assert_ptr_null(msg.u.submit.args);
 }
 
-static bool s_val_eq(const hb_val_t *a, const hb_val_t *b)
+static bool
+s_val_eq(const hb_val_t *a, const hb_val_t *b)
 {
     if (a->type != b->type)
         return false;
@@ -123,7 +132,8 @@ static bool s_val_eq(const hb_val_t *a, const hb_val_t *b)
 static hb_val_t s_txn_args[3];
 static hb_lock_t s_txn_locks[3];
 
-static hb_txn_t s_sample_txn(uint64_t req_id)
+static hb_txn_t
+s_sample_txn(uint64_t req_id)
 {
     s_txn_args[0] = hb_val_str("alice", 5);
     s_txn_args[1] = hb_val_int(-42);
@@ -154,7 +164,8 @@ static hb_txn_t s_sample_txn(uint64_t req_id)
 }
 
 /* Packs txn into b (fresh). */
-static void s_pack_txn(s_buf_t *b, const hb_txn_t *txn)
+static void
+s_pack_txn(s_buf_t *b, const hb_txn_t *txn)
 {
     s_buf_init(b);
     ck_assert_int_eq(hb_txn_pack(&b->pk, txn), HB_OK);
@@ -163,7 +174,8 @@ static void s_pack_txn(s_buf_t *b, const hb_txn_t *txn)
 /* Encodes msg, decodes it, re-encodes the decoded message and checks the
  * bytes are identical. Returns the decoded message (caller clears) and
  * leaves the encoded frame in *sb (caller destroys). */
-static void s_round_trip(const hb_msg_t *msg, msgpack_sbuffer *sb, hb_msg_t *out)
+static void
+s_round_trip(const hb_msg_t *msg, msgpack_sbuffer *sb, hb_msg_t *out)
 {
     msgpack_sbuffer_init(sb);
     ck_assert_int_eq(hb_msg_encode(msg, sb), HB_OK);
@@ -707,7 +719,8 @@ END_TEST
 /* ------------------------------------------------------------------ */
 
 /* Fills sbufs with a set of valid frames of several types; returns count. */
-static int s_valid_frames(msgpack_sbuffer *sbs, int cap, s_buf_t *txnbuf)
+static int
+s_valid_frames(msgpack_sbuffer *sbs, int cap, s_buf_t *txnbuf)
 {
     int n = 0;
     hb_txn_t t = s_sample_txn(5);
@@ -1224,8 +1237,9 @@ START_TEST(test_wire_txn_round_trip)
 END_TEST
 
 /* Packs t and expects hb_txn_decode to fail with want. */
-static void s_txn_expect(const hb_txn_t *t, const hb_limits_t *lim, uint32_t nparts,
-                         hb_rc_t want, const char *what)
+static void
+s_txn_expect(const hb_txn_t *t, const hb_limits_t *lim, uint32_t nparts, hb_rc_t want,
+             const char *what)
 {
     s_buf_t b;
     s_pack_txn(&b, t);
@@ -1326,7 +1340,8 @@ START_TEST(test_wire_txn_rejects)
 }
 END_TEST
 
-static Suite *s_suite(void)
+static Suite *
+s_suite(void)
 {
     Suite *s = suite_create("wire");
     TCase *tc = tcase_create("wire");
@@ -1352,7 +1367,8 @@ static Suite *s_suite(void)
     return s;
 }
 
-int main(void)
+int
+main(void)
 {
     const char *env = getenv("HOBBES_SEED");
     s_seed =
