@@ -7,6 +7,7 @@
  */
 #include "hobbes.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +25,16 @@
 #define S_EMPTY 0
 #define S_TOMB UINT64_MAX
 
+/* Calls submitted but not yet flushed to one sequencer. */
+typedef struct {
+    zmq_msg_t *msgs; /* frames, in submit order */
+    size_t n;        /* queued */
+    size_t cap;      /* allocated */
+} s_outq_t;
+
 struct hb_client {
     hb_config_t *cfg;     /* cluster config */
+    s_outq_t *outq;       /* per group: submits waiting for the next flush */
     uint16_t replica;     /* replica we talk to */
     uint64_t client_id;   /* our routing id */
     uint64_t next_req;    /* next request id */
@@ -98,6 +107,36 @@ s_pend_take(hb_client_t *self, uint64_t id)
 
 /* ------------------------------------------------------------ client */
 
+/* One ZeroMQ context (and so one I/O thread) for every client of the
+ * process: a benchmark with 64 client threads should not run 64 I/O
+ * threads. Contexts are thread-safe; sockets stay per client. */
+static pthread_mutex_t s_ctx_mu = PTHREAD_MUTEX_INITIALIZER;
+static void *s_ctx;
+static int s_ctx_refs;
+
+static void *
+s_ctx_acquire(void)
+{
+    pthread_mutex_lock(&s_ctx_mu);
+    if (!s_ctx)
+        s_ctx = zmq_ctx_new();
+    s_ctx_refs++;
+    void *ctx = s_ctx;
+    pthread_mutex_unlock(&s_ctx_mu);
+    return ctx;
+}
+
+static void
+s_ctx_release(void)
+{
+    pthread_mutex_lock(&s_ctx_mu);
+    if (--s_ctx_refs == 0) {
+        zmq_ctx_term(s_ctx);
+        s_ctx = NULL;
+    }
+    pthread_mutex_unlock(&s_ctx_mu);
+}
+
 hb_client_t *
 hb_client_new(const char *config_path, uint16_t replica, char *err, size_t errlen)
 {
@@ -120,8 +159,9 @@ hb_client_new(const char *config_path, uint16_t replica, char *err, size_t errle
     self->client_id = id;
     self->next_req = 1;
     hb_lockset_init(&self->ls);
-    self->zctx = zmq_ctx_new();
+    self->zctx = s_ctx_acquire();
     uint32_t P = cfg->partitions;
+    self->outq = hb_calloc(P, sizeof *self->outq);
     self->seq = hb_calloc(P, sizeof *self->seq);
     self->items = hb_calloc(P, sizeof *self->items);
     uint8_t rid[8];
@@ -158,8 +198,16 @@ hb_client_destroy(hb_client_t **self_p)
         for (uint32_t g = 0; g < self->cfg->partitions; g++)
             if (self->seq[g])
                 zmq_close(self->seq[g]);
+    if (self->outq) {
+        for (uint32_t g = 0; g < self->cfg->partitions; g++) {
+            for (size_t i = 0; i < self->outq[g].n; i++)
+                zmq_msg_close(&self->outq[g].msgs[i]);
+            hb_free(self->outq[g].msgs);
+        }
+        hb_free(self->outq);
+    }
     if (self->zctx)
-        zmq_ctx_term(self->zctx);
+        s_ctx_release();
     hb_free(self->seq);
     hb_free(self->items);
     hb_free(self->pend);
@@ -204,7 +252,7 @@ hb_client_submit(hb_client_t *self, const char *proc, const hb_val_t *args, uint
         snprintf(self->err, sizeof self->err, "unknown procedure '%s'", proc);
         return HB_NOTFOUND;
     }
-    hb_lockset_clear(&self->ls);
+    hb_lockset_reset(&self->ls);
     hb_rc_t rc = hb_proc_plan(def, args, nargs, self->cfg->partitions, &self->ls, self->err,
                               sizeof self->err);
     if (rc != HB_OK)
@@ -220,9 +268,15 @@ hb_client_submit(hb_client_t *self, const char *proc, const hb_val_t *args, uint
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     rc = hb_msg_encode(&m, &sb);
-    if (rc == HB_OK && zmq_send(self->seq[group], sb.data, sb.size, 0) < 0) {
-        snprintf(self->err, sizeof self->err, "send failed: %s", zmq_strerror(zmq_errno()));
-        rc = HB_IO;
+    if (rc == HB_OK) {
+        s_outq_t *q = &self->outq[group];
+        if (q->n == q->cap) {
+            q->cap = q->cap ? q->cap * 2 : 16;
+            q->msgs = hb_realloc(q->msgs, q->cap * sizeof *q->msgs);
+        }
+        zmq_msg_init_size(&q->msgs[q->n], sb.size);
+        memcpy(zmq_msg_data(&q->msgs[q->n]), sb.data, sb.size);
+        q->n++;
     }
     msgpack_sbuffer_destroy(&sb);
     if (rc != HB_OK)
@@ -273,9 +327,30 @@ s_mono_ms(void)
 }
 
 hb_rc_t
+hb_client_flush(hb_client_t *self)
+{
+    hb_rc_t rc = HB_OK;
+    for (uint32_t g = 0; g < self->cfg->partitions; g++) {
+        s_outq_t *q = &self->outq[g];
+        for (size_t i = 0; i < q->n; i++) {
+            int more = i + 1 < q->n ? ZMQ_SNDMORE : 0;
+            if (zmq_msg_send(&q->msgs[i], self->seq[g], more) < 0) {
+                snprintf(self->err, sizeof self->err, "send failed: %s",
+                         zmq_strerror(zmq_errno()));
+                zmq_msg_close(&q->msgs[i]);
+                rc = HB_IO;
+            }
+        }
+        q->n = 0;
+    }
+    return rc;
+}
+
+hb_rc_t
 hb_client_poll(hb_client_t *self, int timeout_ms, hb_result_t **out)
 {
     *out = NULL;
+    hb_client_flush(self);
     int64_t deadline = s_mono_ms() + timeout_ms;
     uint32_t P = self->cfg->partitions;
     for (;;) {

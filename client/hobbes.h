@@ -58,11 +58,16 @@ void hb_client_destroy(hb_client_t **self_p);
 hb_rc_t hb_client_call(hb_client_t *self, const char *proc, const hb_val_t *args,
                        uint32_t nargs, int timeout_ms, hb_result_t **out);
 
-/* Sends a call without waiting. Returns HB_OK and its request id in
+/* Queues a call without waiting (it is sent by the next flush, poll or
+ * call). Returns HB_OK and its request id in
  * *req_id, or an error for a call that cannot be sent (unknown procedure,
  * bad arguments; the message is available from hb_client_last_error). */
 hb_rc_t hb_client_submit(hb_client_t *self, const char *proc, const hb_val_t *args,
                          uint32_t nargs, uint64_t *req_id);
+/* Sends every submitted call not yet sent (hb_client_poll and
+ * hb_client_call do this first): calls submitted back to back leave as one
+ * message per sequencer. Returns HB_OK or HB_IO. */
+hb_rc_t hb_client_flush(hb_client_t *self);
 /* Waits up to timeout_ms for any result of a submitted call. Returns
  * HB_OK with *out (caller owns), or HB_TIMEOUT with *out = NULL. Results
  * for requests this client is not waiting for are dropped. */

@@ -15,12 +15,25 @@
 
 #define HB_NET_HWM 1000000
 
+/* One queued frame. */
+typedef struct {
+    int32_t peer;      /* index into peers, or -1: ROUTER to `id` */
+    uint8_t idlen;     /* routing id length (ROUTER sends) */
+    uint8_t id[255];   /* routing id (ROUTER sends) */
+    int32_t next;      /* next queued frame for the same destination, -1 */
+    uint8_t sent;      /* already sent in this flush */
+    zmq_msg_t msg;     /* the frame */
+} s_out_t;
+
 struct hb_net {
     const hb_config_t *cfg; /* borrowed cluster config */
     hb_node_t self;         /* who we are */
     zsock_t *router;        /* our bound ROUTER */
     zsock_t **peers;        /* DEALER per (role, replica, partition), lazily made */
     size_t npeers;          /* entries in peers */
+    s_out_t *out;           /* frames queued since the last flush */
+    size_t nout;            /* queued */
+    size_t capout;          /* allocated */
     uint64_t dropped;       /* frames dropped on send */
 };
 
@@ -67,6 +80,9 @@ hb_net_destroy(hb_net_t **self_p)
     if (!self_p || !*self_p)
         return;
     hb_net_t *net = *self_p;
+    for (size_t i = 0; i < net->nout; i++)
+        zmq_msg_close(&net->out[i].msg);
+    hb_free(net->out);
     for (size_t i = 0; i < net->npeers; i++)
         zsock_destroy(&net->peers[i]);
     hb_free(net->peers);
@@ -108,6 +124,23 @@ s_peer(hb_net_t *self, hb_node_t to)
     return sock;
 }
 
+static s_out_t *
+s_queue(hb_net_t *self, const void *frame, size_t len)
+{
+    if (self->nout == self->capout) {
+        self->capout = self->capout ? self->capout * 2 : 256;
+        self->out = hb_realloc(self->out, self->capout * sizeof *self->out);
+    }
+    s_out_t *o = &self->out[self->nout++];
+    zmq_msg_init_size(&o->msg, len);
+    if (len)
+        memcpy(zmq_msg_data(&o->msg), frame, len);
+    o->next = -1;
+    o->sent = 0;
+    o->idlen = 0;
+    return o;
+}
+
 hb_rc_t
 hb_net_send(hb_net_t *self, hb_node_t to, const void *frame, size_t len)
 {
@@ -116,25 +149,85 @@ hb_net_send(hb_net_t *self, hb_node_t to, const void *frame, size_t len)
         self->dropped++;
         return HB_INVALID;
     }
-    if (zmq_send(zsock_resolve(sock), frame, len, ZMQ_DONTWAIT) < 0) {
-        self->dropped++;
-        hb_warn("send to role %d r%u p%u dropped: %s", to.role, to.replica, to.partition,
-                zmq_strerror(zmq_errno()));
-        return zmq_errno() == EAGAIN ? HB_BUSY : HB_IO;
-    }
+    size_t idx = ((size_t)to.role * self->cfg->replicas + to.replica) * self->cfg->partitions +
+                 to.partition;
+    s_out_t *o = s_queue(self, frame, len);
+    o->peer = (int32_t)idx;
     return HB_OK;
 }
 
 hb_rc_t
 hb_net_send_id(hb_net_t *self, const void *id, size_t idlen, const void *frame, size_t len)
 {
-    void *s = zsock_resolve(self->router);
-    if (zmq_send(s, id, idlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-        zmq_send(s, frame, len, ZMQ_DONTWAIT) < 0) {
+    if (idlen == 0 || idlen > sizeof((s_out_t *)0)->id) {
         self->dropped++;
-        return HB_BUSY;
+        return HB_INVALID;
     }
+    s_out_t *o = s_queue(self, frame, len);
+    o->peer = -1;
+    o->idlen = (uint8_t)idlen;
+    memcpy(o->id, id, idlen);
     return HB_OK;
+}
+
+static int
+s_same_dest(const s_out_t *a, const s_out_t *b)
+{
+    if (a->peer != b->peer)
+        return 0;
+    return a->peer >= 0 || (a->idlen == b->idlen && memcmp(a->id, b->id, a->idlen) == 0);
+}
+
+void
+hb_net_flush(hb_net_t *self)
+{
+    /* Link each frame to the next one for the same destination. Most turns
+     * have a handful of destinations, so a short list of open chains is
+     * enough; it keeps per-destination order without hashing. */
+    int32_t tails[64];
+    int32_t heads[64];
+    size_t nchains = 0;
+    for (size_t i = 0; i < self->nout; i++) {
+        size_t c = 0;
+        while (c < nchains && !s_same_dest(&self->out[heads[c]], &self->out[i]))
+            c++;
+        if (c == nchains) {
+            if (nchains == 64) {
+                /* Too many destinations this turn: the rest go one by one. */
+                continue;
+            }
+            heads[nchains] = tails[nchains] = (int32_t)i;
+            nchains++;
+        } else {
+            self->out[tails[c]].next = (int32_t)i;
+            tails[c] = (int32_t)i;
+        }
+    }
+    for (size_t i = 0; i < self->nout; i++) {
+        s_out_t *o = &self->out[i];
+        if (o->sent)
+            continue;
+        void *sock = o->peer >= 0 ? zsock_resolve(self->peers[o->peer])
+                                  : zsock_resolve(self->router);
+        int ok = 1;
+        if (o->peer < 0)
+            ok = zmq_send(sock, o->id, o->idlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0;
+        for (int32_t j = (int32_t)i; j >= 0; j = self->out[j].next) {
+            s_out_t *f = &self->out[j];
+            int more = f->next >= 0 ? ZMQ_SNDMORE : 0;
+            if (ok && zmq_msg_send(&f->msg, sock, more | ZMQ_DONTWAIT) < 0) {
+                ok = 0;
+                hb_warn("send to %s dropped: %s",
+                        o->peer >= 0 ? "a peer" : "a client", zmq_strerror(zmq_errno()));
+            }
+            if (!ok) {
+                zmq_msg_close(&f->msg);
+                self->dropped++;
+            }
+            f->sent = 1;
+        }
+    }
+    self->nout = 0;
 }
 
 void
@@ -153,9 +246,9 @@ hb_net_send_client(hb_net_t *self, uint64_t client_id, const void *frame, size_t
 }
 
 hb_rc_t
-hb_net_recv(hb_net_t *self, uint8_t *id, size_t idcap, size_t *idlen, zframe_t **frame)
+hb_net_recv(hb_net_t *self, uint8_t *id, size_t idcap, size_t *idlen, zmsg_t **frames)
 {
-    *frame = NULL;
+    *frames = NULL;
     *idlen = 0;
     void *s = zsock_resolve(self->router);
     zmq_msg_t part;
@@ -167,28 +260,26 @@ hb_net_recv(hb_net_t *self, uint8_t *id, size_t idcap, size_t *idlen, zframe_t *
     size_t n = zmq_msg_size(&part);
     memcpy(id, zmq_msg_data(&part), n < idcap ? n : idcap);
     *idlen = n < idcap ? n : idcap;
-    hb_rc_t rc = HB_OK;
-    int parts = 1;
-    zframe_t *payload = NULL;
+    zmsg_t *msg = zmsg_new();
+    size_t parts = 0;
     while (zmq_msg_more(&part)) {
         zmq_msg_close(&part);
         zmq_msg_init(&part);
         if (zmq_msg_recv(&part, s, 0) < 0)
             break;
-        parts++;
-        if (parts == 2)
-            payload = zframe_new(zmq_msg_data(&part), zmq_msg_size(&part));
+        if (++parts <= HB_NET_MAX_PARTS)
+            zmsg_addmem(msg, zmq_msg_data(&part), zmq_msg_size(&part));
     }
     zmq_msg_close(&part);
-    if (parts != 2) {
-        zframe_destroy(&payload);
+    if (parts == 0 || parts > HB_NET_MAX_PARTS) {
+        zmsg_destroy(&msg);
         self->dropped++;
-        hb_warn("dropped a message of %d parts (want routing id + 1 frame)", parts);
-        rc = HB_PROTO;
-    } else {
-        *frame = payload;
+        hb_warn("dropped a message of %zu parts (want routing id + 1..%d frames)", parts,
+                HB_NET_MAX_PARTS);
+        return HB_PROTO;
     }
-    return rc;
+    *frames = msg;
+    return HB_OK;
 }
 
 uint64_t

@@ -5,6 +5,13 @@
  * connected to that process's endpoint, created on first use. Sockets get
  * ZMQ_MAXMSGSIZE = limits.max_frame_bytes and generous high-water marks
  * (internal flows are bounded by max_inflight at the sequencer).
+ *
+ * Sends are coalesced: frames for the same peer queue up until
+ * hb_net_flush (the shell calls it once per loop turn) and then leave as one
+ * multi-part ZeroMQ message, every part one protocol frame. One message per
+ * peer per turn instead of one per transaction is what keeps the pipeline
+ * from spending its time in thread wake-ups. A receiver treats each part
+ * as an independent frame.
  */
 #ifndef HB_NET_H
 #define HB_NET_H
@@ -27,23 +34,30 @@ void hb_net_destroy(hb_net_t **self_p);
 /* Returns the bound ROUTER (borrowed), for polling. */
 zsock_t *hb_net_router(hb_net_t *self);
 
-/* Sends one frame to a cluster process. Never blocks: HB_BUSY when the
- * peer's queue is full (the message is dropped and counted). */
+/* Queues one frame (copied) for a cluster process; it leaves at the next
+ * hb_net_flush. Returns HB_INVALID for an unknown peer. */
 hb_rc_t hb_net_send(hb_net_t *self, hb_node_t to, const void *frame, size_t len);
-/* Sends one frame through the ROUTER to the peer with routing id `id`
- * (a client, or whoever sent us a request). Dropped if unknown. */
+/* Queues one frame through the ROUTER for the peer with routing id `id`
+ * (a client, or whoever sent us a request; dropped if unknown). */
 hb_rc_t hb_net_send_id(hb_net_t *self, const void *id, size_t idlen, const void *frame,
                        size_t len);
 /* Sends to a client by its 64-bit client id (routing id = 8 bytes BE). */
 hb_rc_t hb_net_send_client(hb_net_t *self, uint64_t client_id, const void *frame,
                            size_t len);
 
+/* Sends everything queued, one multi-part message per peer, in queue
+ * order per peer. Never blocks: a peer whose queue is full loses the
+ * message (counted in hb_net_dropped; protocols recover by replay). */
+void hb_net_flush(hb_net_t *self);
+
 /* Receives one message from the ROUTER without blocking. Returns HB_OK with
- * *frame (caller owns; zframe_destroy) and the sender's routing id in
- * id/idlen (idcap >= 256), HB_BUSY when nothing is waiting, HB_PROTO for a
- * message that is not exactly [id, frame] (counted and dropped). */
+ * *frames (caller owns; zmsg_destroy), one protocol frame per part, and the
+ * sender's routing id in id/idlen (idcap >= 256); HB_BUSY when nothing is
+ * waiting. A message with more than HB_NET_MAX_PARTS parts is dropped and
+ * counted (HB_PROTO). */
+#define HB_NET_MAX_PARTS 65536
 hb_rc_t hb_net_recv(hb_net_t *self, uint8_t *id, size_t idcap, size_t *idlen,
-                    zframe_t **frame);
+                    zmsg_t **frames);
 
 /* Encodes a client id as its routing id (8 bytes big-endian). */
 void hb_client_id_bytes(uint64_t client_id, uint8_t out[8]);

@@ -46,6 +46,13 @@ hb_lockset_clear(hb_lockset_t *ls)
 }
 
 void
+hb_lockset_reset(hb_lockset_t *ls)
+{
+    ls->n = 0;
+    ls->keylen = 0;
+}
+
+void
 hb_lockset_add(hb_lockset_t *ls, uint16_t partition, hb_lock_mode_t mode, const void *key,
                size_t len)
 {

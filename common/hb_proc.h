@@ -44,8 +44,12 @@ typedef struct {
     size_t keycap;    /* bytes allocated in keybuf */
 } hb_lockset_t;
 
+/* Starts an empty set (no allocation). */
 void hb_lockset_init(hb_lockset_t *ls);
+/* Frees the set's memory; it is then empty and reusable. */
 void hb_lockset_clear(hb_lockset_t *ls);
+/* Empties the set but keeps its memory for the next plan (hot paths). */
+void hb_lockset_reset(hb_lockset_t *ls);
 /* Appends a lock; if key is already present the stronger mode wins.
  * Copies the key. */
 void hb_lockset_add(hb_lockset_t *ls, uint16_t partition, hb_lock_mode_t mode,

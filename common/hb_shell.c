@@ -359,29 +359,32 @@ hb_shell_main(int argc, char **argv, const hb_shell_ops_t *ops)
         /* Drain a bounded number of messages, then serve timers. */
         for (int i = 0; i < 4096 && !s_stop; i++) {
             size_t peerlen;
-            zframe_t *frame = NULL;
-            hb_rc_t rc = hb_net_recv(sh.net, peer, sizeof peer, &peerlen, &frame);
+            zmsg_t *frames = NULL;
+            hb_rc_t rc = hb_net_recv(sh.net, peer, sizeof peer, &peerlen, &frames);
             if (rc == HB_BUSY)
                 break;
             if (rc != HB_OK)
                 continue;
-            hb_msg_t msg;
-            const uint8_t *data_p = zframe_data(frame);
-            size_t len = zframe_size(frame);
-            if (hb_msg_decode(data_p, len, &cfg->limits, &msg) == HB_OK) {
+            for (zframe_t *frame = zmsg_first(frames); frame; frame = zmsg_next(frames)) {
+                hb_msg_t msg;
+                const uint8_t *data_p = zframe_data(frame);
+                size_t len = zframe_size(frame);
+                if (hb_msg_decode(data_p, len, &cfg->limits, &msg) != HB_OK)
+                    continue;
                 if (msg.type == HB_MSG_STATUS_REQ)
                     s_answer_status(&sh, ops, core, self, peer, peerlen);
                 else
                     ops->on_message(core, peer, peerlen, &msg, data_p, len);
                 hb_msg_clear(&msg);
             }
-            zframe_destroy(&frame);
+            zmsg_destroy(&frames);
         }
         uint64_t now = s_now_us(NULL);
         while (sh.timers.n && sh.timers.v[0].due_us <= now && !s_stop) {
             s_timer_t t = s_heap_pop(&sh.timers);
             ops->on_timer(core, t.token);
         }
+        hb_net_flush(sh.net);
     }
     hb_info("stopping");
 out:

@@ -19,6 +19,15 @@
 #include "hb_txn.h"
 #include "seqlog.h"
 
+/* An open-batch transaction: its bytes in `open` and its partitions, kept
+ * at submit time so delivery need not parse what it just encoded. */
+typedef struct {
+    size_t off;      /* offset in open.data */
+    size_t len;      /* encoded length */
+    size_t pstart;   /* first partition in slot_parts */
+    uint16_t np;     /* number of partitions */
+} s_slot_t;
+
 struct seq_batcher {
     const hb_config_t *cfg; /* cluster config (borrowed) */
     hb_node_t self;         /* replica, group */
@@ -26,6 +35,12 @@ struct seq_batcher {
     seq_log_t *log;         /* input log */
     msgpack_sbuffer open;   /* encoded txns of the open batch */
     uint32_t open_n;        /* txns in the open batch */
+    s_slot_t *slots;        /* where each open txn is and what it touches */
+    uint32_t slots_cap;     /* slots allocated */
+    uint16_t *slot_parts;   /* partitions of the open txns, back to back */
+    size_t slot_parts_n;    /* used */
+    size_t slot_parts_cap;  /* allocated */
+    uint64_t closing;       /* epoch being proposed from the open batch */
     hb_lockset_t ls;        /* scratch lock set */
     msgpack_sbuffer *part;  /* per-partition scratch for delivery */
     uint32_t *part_n;       /* entries in each part */
@@ -181,12 +196,40 @@ s_deliver(seq_batcher_t *self, uint64_t epoch, uint64_t since, const uint8_t *bo
             s_send_batch(self, q, epoch, since);
 }
 
+/* Delivers the batch being closed from the open batch's slots. */
+static void
+s_deliver_open(seq_batcher_t *self, uint64_t epoch, uint64_t since)
+{
+    uint16_t nparts = self->cfg->partitions;
+    for (uint16_t q = 0; q < nparts; q++) {
+        self->part[q].size = 0;
+        self->part_n[q] = 0;
+    }
+    for (uint32_t i = 0; i < self->open_n; i++) {
+        const s_slot_t *sl = &self->slots[i];
+        for (uint16_t j = 0; j < sl->np; j++) {
+            uint16_t q = self->slot_parts[sl->pstart + j];
+            msgpack_packer pk;
+            msgpack_packer_init(&pk, &self->part[q], msgpack_sbuffer_write);
+            msgpack_pack_array(&pk, 2);
+            msgpack_pack_uint32(&pk, i);
+            msgpack_sbuffer_write(&self->part[q], self->open.data + sl->off, sl->len);
+            self->part_n[q]++;
+        }
+    }
+    for (uint16_t q = 0; q < nparts; q++)
+        s_send_batch(self, q, epoch, since);
+}
+
 static void
 s_on_chosen(void *arg, uint64_t epoch, uint64_t since, const uint8_t *body, size_t len)
 {
     seq_batcher_t *self = arg;
     self->batches++;
-    s_deliver(self, epoch, since, body, len, UINT32_MAX);
+    if (epoch == self->closing)
+        s_deliver_open(self, epoch, since);
+    else
+        s_deliver(self, epoch, since, body, len, UINT32_MAX);
 }
 
 typedef struct {
@@ -241,6 +284,8 @@ seq_batcher_destroy(seq_batcher_t **self_p)
             msgpack_sbuffer_destroy(&self->part[q]);
     hb_free(self->part);
     hb_free(self->part_n);
+    hb_free(self->slots);
+    hb_free(self->slot_parts);
     hb_free(self->parts);
     hb_free(self);
     *self_p = NULL;
@@ -259,7 +304,9 @@ seq_batcher_close(seq_batcher_t *self)
     msgpack_packer_init(&pk, &body, msgpack_sbuffer_write);
     msgpack_pack_array(&pk, self->open_n);
     msgpack_sbuffer_write(&body, self->open.data, self->open.size);
+    self->closing = epoch;
     hb_rc_t rc = seq_log_propose(self->log, epoch, last, (const uint8_t *)body.data, body.size);
+    self->closing = 0;
     msgpack_sbuffer_destroy(&body);
     if (rc != HB_OK) {
         /* Keep the open batch: the next tick retries with a later epoch. */
@@ -268,6 +315,7 @@ seq_batcher_close(seq_batcher_t *self)
     }
     self->open.size = 0;
     self->open_n = 0;
+    self->slot_parts_n = 0;
     return epoch;
 }
 
@@ -291,7 +339,7 @@ s_on_submit(seq_batcher_t *self, const uint8_t *peer, size_t peerlen, const hb_m
         return;
     }
     err[0] = '\0';
-    hb_lockset_clear(&self->ls);
+    hb_lockset_reset(&self->ls);
     hb_rc_t rc = hb_proc_plan(def, msg->u.submit.args, msg->u.submit.nargs,
                               self->cfg->partitions, &self->ls, err, sizeof err);
     if (rc == HB_OK && self->ls.n > self->cfg->limits.max_locks) {
@@ -331,9 +379,34 @@ s_on_submit(seq_batcher_t *self, const uint8_t *peer, size_t peerlen, const hb_m
         .nlocks = self->ls.n,
         .locks = self->ls.locks,
     };
+    if (self->open_n == self->slots_cap) {
+        self->slots_cap = self->slots_cap ? self->slots_cap * 2 : 256;
+        self->slots = hb_realloc(self->slots, self->slots_cap * sizeof *self->slots);
+    }
+    if (self->slot_parts_n + self->ls.n > self->slot_parts_cap) {
+        while (self->slot_parts_n + self->ls.n > self->slot_parts_cap)
+            self->slot_parts_cap = self->slot_parts_cap ? self->slot_parts_cap * 2 : 1024;
+        self->slot_parts =
+            hb_realloc(self->slot_parts, self->slot_parts_cap * sizeof *self->slot_parts);
+    }
+    s_slot_t *sl = &self->slots[self->open_n];
+    sl->off = self->open.size;
+    sl->pstart = self->slot_parts_n;
+    sl->np = 0;
+    for (uint32_t i = 0; i < self->ls.n; i++) {
+        uint16_t p = self->ls.locks[i].partition;
+        int seen = 0;
+        for (uint16_t j = 0; j < sl->np && !seen; j++)
+            seen = self->slot_parts[sl->pstart + j] == p;
+        if (!seen) {
+            self->slot_parts[sl->pstart + sl->np++] = p;
+            self->slot_parts_n++;
+        }
+    }
     msgpack_packer pk;
     msgpack_packer_init(&pk, &self->open, msgpack_sbuffer_write);
     hb_txn_pack(&pk, &txn);
+    sl->len = self->open.size - sl->off;
     self->open_n++;
     self->accepted++;
 }

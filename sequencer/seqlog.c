@@ -63,6 +63,10 @@ seq_log_open(const char *dir, seq_log_chosen_fn chosen, void *arg)
     self->arg = arg;
     self->opts = leveldb_options_create();
     leveldb_options_set_create_if_missing(self->opts, 1);
+    /* Batches are written once and read back only on replay: compressing
+     * them costs the sequencer more than the disk it saves. */
+    leveldb_options_set_compression(self->opts, leveldb_no_compression);
+    leveldb_options_set_write_buffer_size(self->opts, 16u << 20);
     self->wsync = leveldb_writeoptions_create();
     leveldb_writeoptions_set_sync(self->wsync, 1);
     self->ropts = leveldb_readoptions_create();

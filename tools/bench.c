@@ -1,13 +1,17 @@
 /* bench.c — hobbes-bench: load generators with live progress and summaries.
  *
- *   hobbes-bench micro --config FILE [--clients N] [--duration S] [--warmup S]
+ *   hobbes-bench micro --config FILE [--clients N] [--window W] [--duration S] [--warmup S]
  *                      [--records N] [--hot H] [--seed N] [--json FILE]
  *   hobbes-bench micro --ceiling [--config FILE | --partitions P] [--data DIR] ...
  *
  * micro is Calvin's microbenchmark: each transaction reads and increments
  * 10 records of one partition, one from that partition's hot set of H
  * records and nine from the rest (the contention index is 1/H). Clients
- * are closed-loop, one thread and one connection each.
+ * are closed-loop, one thread and one connection each, each keeping
+ * --window calls in flight (default 32): a deterministic database batches
+ * per epoch, so its throughput is what is in flight per epoch. The
+ * ceiling's clients run one transaction at a time each (LevelDB calls are
+ * synchronous), so --clients sets its parallelism.
  *
  * --ceiling does the same reads and writes directly on P LevelDBs in this
  * process (ten gets and one ten-put WriteBatch per transaction), so the
@@ -39,6 +43,7 @@ typedef struct {
     const char *data;     /* ceiling data dir */
     int ceiling;          /* run against bare LevelDB */
     uint32_t clients;     /* closed-loop clients */
+    uint32_t window;      /* calls each client keeps in flight */
     uint32_t duration;    /* measured seconds */
     uint32_t warmup;      /* unmeasured seconds first */
     uint64_t records;     /* record ids 0..records-1 */
@@ -138,30 +143,66 @@ s_record(s_client_t *c, uint64_t lat_us, int outcome)
     pthread_mutex_unlock(&c->stats.mu);
 }
 
+typedef struct {
+    uint64_t req; /* request id, 0 when free */
+    uint64_t t0;  /* submit time */
+} s_flight_t;
+
 static void *
 s_cluster_client(void *arg)
 {
     s_client_t *c = arg;
+    uint32_t window = c->run->o.window;
     char err[512];
     hb_client_t *cl = hb_client_new(c->run->o.config, 0, err, sizeof err);
     if (!cl) {
         fprintf(stderr, "hobbes-bench: client %u: %s\n", c->id, err);
         return NULL;
     }
-    while (atomic_load(&c->run->phase) != 2) {
-        int64_t ids[HB_MICRO_KEYS];
-        hb_val_t args[HB_MICRO_KEYS];
-        s_pick(c, ids);
-        for (int i = 0; i < HB_MICRO_KEYS; i++)
-            args[i] = hb_val_int(ids[i]);
+    s_flight_t *fly = calloc(window, sizeof *fly);
+    uint32_t inflight = 0;
+    while (atomic_load(&c->run->phase) != 2 || inflight > 0) {
+        for (uint32_t s = 0; s < window && atomic_load(&c->run->phase) != 2; s++) {
+            if (fly[s].req)
+                continue;
+            int64_t ids[HB_MICRO_KEYS];
+            hb_val_t args[HB_MICRO_KEYS];
+            s_pick(c, ids);
+            for (int i = 0; i < HB_MICRO_KEYS; i++)
+                args[i] = hb_val_int(ids[i]);
+            uint64_t req;
+            if (hb_client_submit(cl, "micro.rmw", args, HB_MICRO_KEYS, &req) != HB_OK) {
+                s_record(c, 0, 2);
+                continue;
+            }
+            fly[s] = (s_flight_t){req, s_now_us()};
+            inflight++;
+        }
         hb_result_t *res = NULL;
-        uint64_t t0 = s_now_us();
-        hb_rc_t rc = hb_client_call(cl, "micro.rmw", args, HB_MICRO_KEYS, 10000, &res);
-        uint64_t lat = s_now_us() - t0;
-        int outcome = rc != HB_OK ? 2 : res->rc == HB_OK ? 0 : res->rc == HB_ABORTED ? 1 : 2;
-        s_record(c, lat, outcome);
+        if (hb_client_poll(cl, 1000, &res) != HB_OK) {
+            /* Calls unanswered for 10 s count as errors and are forgotten. */
+            uint64_t now = s_now_us();
+            for (uint32_t s = 0; s < window; s++)
+                if (fly[s].req && now - fly[s].t0 > 10000000u) {
+                    hb_client_forget(cl, fly[s].req);
+                    s_record(c, now - fly[s].t0, 2);
+                    fly[s].req = 0;
+                    inflight--;
+                }
+            continue;
+        }
+        uint32_t s = 0;
+        while (s < window && fly[s].req != res->req_id)
+            s++;
+        if (s < window) {
+            int outcome = res->rc == HB_OK ? 0 : res->rc == HB_ABORTED ? 1 : 2;
+            s_record(c, s_now_us() - fly[s].t0, outcome);
+            fly[s].req = 0;
+            inflight--;
+        }
         hb_result_destroy(&res);
     }
+    free(fly);
     hb_client_destroy(&cl);
     return NULL;
 }
@@ -285,7 +326,7 @@ s_write_json(const s_run_t *run, const s_stats_t *sum, double tps)
     }
     fprintf(f,
             "{\n  \"workload\": \"micro\",\n  \"target\": \"%s\",\n"
-            "  \"params\": {\"clients\": %u, \"duration_s\": %u, \"warmup_s\": %u, "
+            "  \"params\": {\"clients\": %u, \"window\": %u, \"duration_s\": %u, \"warmup_s\": %u, "
             "\"records\": %" PRIu64 ", \"hot\": %u, \"partitions\": %u, \"seed\": %" PRIu64
             "},\n"
             "  \"throughput_tps\": %.1f,\n  \"committed\": %" PRIu64 ",\n  \"aborted\": %" PRIu64
@@ -293,7 +334,7 @@ s_write_json(const s_run_t *run, const s_stats_t *sum, double tps)
             "  \"latency_us\": {\"micro.rmw\": {\"p50\": %" PRIu64 ", \"p95\": %" PRIu64
             ", \"p99\": %" PRIu64 ", \"p99.9\": %" PRIu64 ", \"max\": %" PRIu64
             ", \"mean\": %.1f}}\n}\n",
-            run->o.ceiling ? "ceiling" : "hobbes", run->o.clients, run->o.duration,
+            run->o.ceiling ? "ceiling" : "hobbes", run->o.clients, run->o.window, run->o.duration,
             run->o.warmup, run->o.records, run->o.hot, run->o.partitions, run->o.seed, tps,
             sum->committed, sum->aborted, sum->errors, bench_hist_quantile(&sum->total, 0.50),
             bench_hist_quantile(&sum->total, 0.95), bench_hist_quantile(&sum->total, 0.99),
@@ -332,9 +373,10 @@ s_micro(s_run_t *run)
         pthread_mutex_init(&cl[i].stats.mu, NULL);
         pthread_create(&th[i], NULL, o->ceiling ? s_ceiling_client : s_cluster_client, &cl[i]);
     }
-    printf("micro: %s, %u clients, %" PRIu64 " records, hot %u per partition, %u partitions, "
+    printf("micro: %s, %u clients x window %u, %" PRIu64 " records, hot %u per partition, %u partitions, "
            "warmup %us, duration %us, seed %" PRIu64 "\n",
-           o->ceiling ? "ceiling (LevelDB in-process)" : o->config, o->clients, o->records,
+           o->ceiling ? "ceiling (LevelDB in-process)" : o->config, o->clients,
+           o->ceiling ? 1 : o->window, o->records,
            o->hot, o->partitions, o->warmup, o->duration, o->seed);
     fflush(stdout);
     struct timespec sec = {1, 0};
@@ -387,7 +429,7 @@ static void
 s_usage(void)
 {
     fprintf(stderr,
-            "usage: hobbes-bench micro --config FILE [--clients N] [--duration S] "
+            "usage: hobbes-bench micro --config FILE [--clients N] [--window W] [--duration S] "
             "[--warmup S]\n"
             "                          [--records N] [--hot H] [--seed N] [--json FILE]\n"
             "       hobbes-bench micro --ceiling [--config FILE | --partitions P] "
@@ -417,6 +459,7 @@ main(int argc, char **argv)
     s_opts_t *o = &run.o;
     o->config = getenv("HOBBES_CONFIG");
     o->clients = 8;
+    o->window = 32;
     o->duration = 10;
     o->warmup = 1;
     o->records = 100000;
@@ -427,7 +470,7 @@ main(int argc, char **argv)
         {"duration", required_argument, NULL, 'd'}, {"warmup", required_argument, NULL, 'w'},
         {"records", required_argument, NULL, 'r'},  {"hot", required_argument, NULL, 'H'},
         {"seed", required_argument, NULL, 's'},     {"json", required_argument, NULL, 'j'},
-        {"ceiling", no_argument, NULL, 'C'},        {"data", required_argument, NULL, 'D'},
+        {"ceiling", no_argument, NULL, 'C'},        {"window", required_argument, NULL, 'W'},        {"data", required_argument, NULL, 'D'},
         {"partitions", required_argument, NULL, 'P'}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -446,6 +489,7 @@ main(int argc, char **argv)
         case 's': bad = s_num(optarg, 0, UINT64_MAX, &v); o->seed = v; break;
         case 'j': o->json = optarg; break;
         case 'C': o->ceiling = 1; break;
+        case 'W': bad = s_num(optarg, 1, 4096, &v); o->window = (uint32_t)v; break;
         case 'D': o->data = optarg; break;
         case 'P': bad = s_num(optarg, 1, 1024, &v); o->partitions = (uint32_t)v; break;
         default: bad = 1; break;

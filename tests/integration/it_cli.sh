@@ -31,6 +31,7 @@ slot
 CFG
 CTL="$BUILD/tools/hobbesctl"
 CLI="$BUILD/tools/hobbes-cli"
+trap '"$CTL" down --config "$CFG" >/dev/null 2>&1' EXIT
 fail() {
     echo "FAIL: $*" >&2
     for f in "$DIR"/data/r*p*/*.log; do echo "== $f"; tail -n 20 "$f"; done >&2

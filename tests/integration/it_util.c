@@ -70,6 +70,28 @@ it_fail_hook(void)
     it_cluster_down(s_current);
 }
 
+/* A test that crashes must not leave a cluster running behind it. */
+static void
+s_on_fatal(int sig)
+{
+    if (s_current) {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, "%s down --config %s >/dev/null 2>&1", s_current->ctl,
+                 s_current->config);
+        if (system(cmd) < 0)
+            _exit(128 + sig);
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void
+s_at_exit(void)
+{
+    if (s_current)
+        it_cluster_down(s_current);
+}
+
 int
 it_cluster_init(it_cluster_t *c, const char *build_root, int replicas, int partitions,
                 const char *policy, int epoch_ms)
@@ -100,6 +122,14 @@ it_cluster_init(it_cluster_t *c, const char *build_root, int replicas, int parti
                     r, p, s_free_port(), s_free_port(), s_free_port());
     fclose(f);
     s_current = c;
+    static int hooked;
+    if (!hooked) {
+        hooked = 1;
+        atexit(s_at_exit);
+        int sigs[] = {SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGTERM, SIGINT};
+        for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+            signal(sigs[i], s_on_fatal);
+    }
     return 0;
 }
 
