@@ -15,6 +15,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hb_alloc.h"
@@ -233,10 +234,16 @@ static hb_rc_t s_local_reads(stor_executor_t *ex, const hb_txn_t *txn)
                                      ex->ctx, &val, &vlen);
         if (rc == HB_NOTFOUND)
             val = NULL;
-        else if (rc != HB_OK)
-            /* Not deterministic: this replica's disk failed. Logged loudly by
-             * the engine; the transaction fails here only. */
-            return stor_ctx_abort(ex->ctx, rc, "storage read failed: %s", hb_rc_str(rc));
+        else if (rc != HB_OK) {
+            /* This replica's disk failed. Executing on without the value
+             * would make this replica diverge from the others, which is
+             * worse than stopping: fail-stop, and a restart replays the
+             * input log from the applied epoch. */
+            hb_error("FATAL: read of a lock key failed (%s): stopping this storage so it "
+                     "recovers by replay instead of diverging",
+                     hb_rc_str(rc));
+            exit(70);
+        }
         stor_ctx_add_read(ex->ctx, lk->key, lk->len, val, vlen);
     }
     return HB_OK;
