@@ -27,7 +27,8 @@ static const uint32_t s_nfields[HB_MSG_TYPE_MAX_] = {
     [HB_MSG_REPLAY] = 3, [HB_MSG_DISPATCH] = 5, [HB_MSG_EPOCH] = 3,
     [HB_MSG_DONE] = 4,   [HB_MSG_HELLO] = 2,    [HB_MSG_RESET] = 2,
     [HB_MSG_RESYNC] = 0, [HB_MSG_REPLY] = 6,    [HB_MSG_STATUS_REQ] = 0,
-    [HB_MSG_STATUS] = 1,
+    [HB_MSG_STATUS] = 1, [HB_MSG_RREAD] = 5,     [HB_MSG_RREQ] = 2,
+    [HB_MSG_SCAN] = 4,   [HB_MSG_SCAN_RESULT] = 5, [HB_MSG_APPLIED] = 2,
 };
 
 const char *
@@ -41,6 +42,8 @@ hb_msg_type_str(int type)
         [HB_MSG_RESET] = "RESET",       [HB_MSG_RESYNC] = "RESYNC",
         [HB_MSG_REPLY] = "REPLY",       [HB_MSG_STATUS_REQ] = "STATUS_REQ",
         [HB_MSG_STATUS] = "STATUS",
+        [HB_MSG_RREAD] = "RREAD", [HB_MSG_RREQ] = "RREQ", [HB_MSG_SCAN] = "SCAN",
+        [HB_MSG_SCAN_RESULT] = "SCAN_RESULT", [HB_MSG_APPLIED] = "APPLIED",
     };
     if (type <= 0 || type >= HB_MSG_TYPE_MAX_)
         return "?";
@@ -157,6 +160,43 @@ s_vals(s_dec_t *d, uint32_t *nvals, hb_val_t **vals, const char *what)
         if ((v->type == HB_VAL_STR || v->type == HB_VAL_BIN) &&
             v->u.s.len > d->lim->max_value_bytes)
             return s_toobig(d, "value longer than max_value_bytes");
+    }
+    return HB_OK;
+}
+
+/* Reads [[key(bin), val(bin|nil)], ...] of at most max entries. */
+static hb_rc_t
+s_kvs(s_dec_t *d, uint32_t max, uint32_t *nkvs, hb_wire_kv_t **kvs)
+{
+    uint32_t n;
+    if (d->rc != HB_OK)
+        return d->rc;
+    if (hb_mp_read_array(&d->r, &n) != HB_OK)
+        return s_malformed(d, "rows is not an array or is truncated");
+    if (n > max)
+        return s_toobig(d, "too many rows");
+    if ((size_t)n * 3 > hb_mp_remaining(&d->r))
+        return s_malformed(d, "rows is truncated");
+    *nkvs = n;
+    *kvs = n ? hb_calloc(n, sizeof **kvs) : NULL;
+    for (uint32_t i = 0; i < n; i++) {
+        hb_wire_kv_t *kv = &(*kvs)[i];
+        uint32_t two;
+        if (hb_mp_read_array(&d->r, &two) != HB_OK || two != 2)
+            return s_malformed(d, "row is not [key, value]");
+        if (hb_mp_read_bin(&d->r, &kv->key, &kv->klen) != HB_OK || kv->klen == 0 ||
+            kv->klen > d->lim->max_key_bytes)
+            return s_malformed(d, "row key is not a bin of 1..max_key_bytes");
+        if (hb_mp_peek(&d->r) == HB_MP_NIL) {
+            hb_mp_read_nil(&d->r);
+            kv->present = false;
+        } else if (hb_mp_read_bin(&d->r, &kv->val, &kv->vlen) == HB_OK) {
+            if (kv->vlen > d->lim->max_value_bytes)
+                return s_toobig(d, "row value longer than max_value_bytes");
+            kv->present = true;
+        } else {
+            return s_malformed(d, "row value is not a bin or nil");
+        }
     }
     return HB_OK;
 }
@@ -285,6 +325,40 @@ s_decode_fields(s_dec_t *d, hb_msg_t *msg)
     case HB_MSG_STATUS:
         s_decode_status(d, msg);
         break;
+    case HB_MSG_RREAD:
+        s_u64(d, &msg->u.rread.epoch, "epoch is not a uint64");
+        s_u16(d, &msg->u.rread.group, "group is not a uint16");
+        s_u32(d, &msg->u.rread.index, "index is not a uint32");
+        s_u16(d, &msg->u.rread.from, "from is not a uint16");
+        s_kvs(d, d->lim->max_locks, &msg->u.rread.nkvs, &msg->u.rread.kvs);
+        break;
+    case HB_MSG_RREQ:
+    case HB_MSG_APPLIED:
+        s_u16(d, &msg->u.rreq.partition, "partition is not a uint16");
+        s_u64(d, &msg->u.rreq.epoch, "epoch is not a uint64");
+        break;
+    case HB_MSG_SCAN:
+        s_u64(d, &msg->u.scan.req_id, "req_id is not a uint64");
+        if (d->rc == HB_OK &&
+            (hb_mp_read_bin(&d->r, &msg->u.scan.start, &msg->u.scan.start_len) != HB_OK ||
+             msg->u.scan.start_len > d->lim->max_key_bytes))
+            s_malformed(d, "start is not a bin of at most max_key_bytes");
+        if (d->rc == HB_OK &&
+            (hb_mp_read_bin(&d->r, &msg->u.scan.end, &msg->u.scan.end_len) != HB_OK ||
+             msg->u.scan.end_len > d->lim->max_key_bytes))
+            s_malformed(d, "end is not a bin of at most max_key_bytes");
+        s_u32(d, &msg->u.scan.limit, "limit is not a uint32");
+        if (d->rc == HB_OK && msg->u.scan.limit > HB_WIRE_MAX_SCAN)
+            s_toobig(d, "limit above HB_WIRE_MAX_SCAN");
+        break;
+    case HB_MSG_SCAN_RESULT:
+        s_u64(d, &msg->u.scan_result.req_id, "req_id is not a uint64");
+        s_u64(d, &msg->u.scan_result.epoch, "epoch is not a uint64");
+        if (s_uint(d, UINT32_MAX, &rc, "rc is not a uint32") == HB_OK)
+            msg->u.scan_result.rc = (uint32_t)rc;
+        s_str(d, &msg->u.scan_result.msg, &msg->u.scan_result.msg_len, "msg is not a str");
+        s_kvs(d, HB_WIRE_MAX_SCAN, &msg->u.scan_result.nkvs, &msg->u.scan_result.kvs);
+        break;
     default:
         s_fail_as(d, HB_PROTO, &hb_wire_stats.bad_type, "unknown type");
         break;
@@ -401,6 +475,12 @@ hb_msg_clear(hb_msg_t *msg)
     case HB_MSG_STATUS:
         hb_free(msg->u.status.stats);
         break;
+    case HB_MSG_RREAD:
+        hb_free(msg->u.rread.kvs);
+        break;
+    case HB_MSG_SCAN_RESULT:
+        hb_free(msg->u.scan_result.kvs);
+        break;
     default:
         break;
     }
@@ -457,6 +537,25 @@ s_pack_str(msgpack_packer *pk, const char *s, uint32_t len)
         return HB_INVALID;
     hb_mp_pack_str(pk, s, len);
     return HB_OK;
+}
+
+static hb_rc_t
+s_pack_kvs(msgpack_packer *pk, uint32_t n, const hb_wire_kv_t *kvs)
+{
+    if (n && !kvs)
+        return HB_INVALID;
+    int w = msgpack_pack_array(pk, n);
+    for (uint32_t i = 0; i < n; i++) {
+        if (!kvs[i].key || kvs[i].klen == 0)
+            return HB_INVALID;
+        w |= msgpack_pack_array(pk, 2);
+        hb_mp_pack_bin(pk, kvs[i].key, kvs[i].klen);
+        if (kvs[i].present)
+            hb_mp_pack_bin(pk, kvs[i].val ? kvs[i].val : (const uint8_t *)"", kvs[i].vlen);
+        else
+            w |= msgpack_pack_nil(pk);
+    }
+    return w ? HB_NOMEM : HB_OK;
 }
 
 static hb_rc_t
@@ -545,6 +644,34 @@ s_encode_fields(const hb_msg_t *msg, msgpack_packer *pk, msgpack_sbuffer *sbuf)
             if (rc == HB_OK)
                 rc = hb_mp_pack_val(pk, &st->val);
         }
+        break;
+    case HB_MSG_RREAD:
+        w |= msgpack_pack_uint64(pk, msg->u.rread.epoch);
+        w |= msgpack_pack_uint16(pk, msg->u.rread.group);
+        w |= msgpack_pack_uint32(pk, msg->u.rread.index);
+        w |= msgpack_pack_uint16(pk, msg->u.rread.from);
+        rc = s_pack_kvs(pk, msg->u.rread.nkvs, msg->u.rread.kvs);
+        break;
+    case HB_MSG_RREQ:
+    case HB_MSG_APPLIED:
+        w |= msgpack_pack_uint16(pk, msg->u.rreq.partition);
+        w |= msgpack_pack_uint64(pk, msg->u.rreq.epoch);
+        break;
+    case HB_MSG_SCAN:
+        w |= msgpack_pack_uint64(pk, msg->u.scan.req_id);
+        hb_mp_pack_bin(pk, msg->u.scan.start ? msg->u.scan.start : (const uint8_t *)"",
+                       msg->u.scan.start_len);
+        hb_mp_pack_bin(pk, msg->u.scan.end ? msg->u.scan.end : (const uint8_t *)"",
+                       msg->u.scan.end_len);
+        w |= msgpack_pack_uint32(pk, msg->u.scan.limit);
+        break;
+    case HB_MSG_SCAN_RESULT:
+        w |= msgpack_pack_uint64(pk, msg->u.scan_result.req_id);
+        w |= msgpack_pack_uint64(pk, msg->u.scan_result.epoch);
+        w |= msgpack_pack_uint32(pk, msg->u.scan_result.rc);
+        rc = s_pack_str(pk, msg->u.scan_result.msg, msg->u.scan_result.msg_len);
+        if (rc == HB_OK)
+            rc = s_pack_kvs(pk, msg->u.scan_result.nkvs, msg->u.scan_result.kvs);
         break;
     default:
         rc = HB_INVALID;

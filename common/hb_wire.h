@@ -14,6 +14,7 @@
 #define HB_WIRE_H
 
 #include <msgpack.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +41,11 @@ typedef enum {
     HB_MSG_REPLY = 11,     /* storage -> origin sequencer: result for a client */
     HB_MSG_STATUS_REQ = 12, /* anyone -> any process: report status */
     HB_MSG_STATUS = 13,    /* answer: a map of name -> int or string */
+    HB_MSG_RREAD = 14,     /* storage -> storage: a participant's local reads */
+    HB_MSG_RREQ = 15,      /* storage -> storage: resend reads sent me from an epoch */
+    HB_MSG_SCAN = 16,      /* client -> storage: snapshot range read */
+    HB_MSG_SCAN_RESULT = 17, /* storage -> client: rows of a SCAN */
+    HB_MSG_APPLIED = 18,   /* storage -> storage: my applied epoch (log truncation) */
     HB_MSG_TYPE_MAX_
 } hb_msg_type_t;
 
@@ -50,6 +56,18 @@ typedef struct {
     const uint8_t *raw;
     size_t raw_len;
 } hb_wire_txn_t;
+
+/* One key and its value (present = false: the key does not exist). */
+typedef struct {
+    const uint8_t *key;
+    uint32_t klen;
+    const uint8_t *val;
+    uint32_t vlen;
+    bool present;
+} hb_wire_kv_t;
+
+/* Most rows one SCAN_RESULT may carry. */
+#define HB_WIRE_MAX_SCAN 100000
 
 /* One status entry: name and either an integer or a string value. */
 typedef struct {
@@ -117,6 +135,35 @@ typedef struct {
             uint32_t nstats;
             hb_wire_stat_t *stats; /* owned by the message */
         } status;
+        struct { /* RREAD: [epoch, group, index, from, [[key, val|nil]...]] */
+            uint64_t epoch;
+            uint16_t group;
+            uint32_t index;
+            uint16_t from; /* sending partition */
+            uint32_t nkvs;
+            hb_wire_kv_t *kvs; /* owned by the message (<= max_locks) */
+        } rread;
+        struct { /* RREQ and APPLIED: [partition, epoch] */
+            uint16_t partition; /* the requester / the reporter */
+            uint64_t epoch;     /* RREQ: resend from; APPLIED: applied epoch */
+        } rreq;
+        struct { /* SCAN: [req_id, start, end, limit]; end empty = unbounded */
+            uint64_t req_id;
+            const uint8_t *start;
+            uint32_t start_len;
+            const uint8_t *end;
+            uint32_t end_len;
+            uint32_t limit;
+        } scan;
+        struct { /* SCAN_RESULT: [req_id, epoch, rc, msg, [[key, val]...]] */
+            uint64_t req_id;
+            uint64_t epoch; /* applied epoch the rows were read at */
+            uint32_t rc;
+            const char *msg;
+            uint32_t msg_len;
+            uint32_t nkvs;
+            hb_wire_kv_t *kvs; /* owned by the message */
+        } scan_result;
     } u;
 } hb_msg_t;
 

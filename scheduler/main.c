@@ -9,7 +9,8 @@
 #include "sched.h"
 
 static void *
-s_create(const hb_config_t *cfg, hb_node_t self, const char *data_dir, const hb_env_t *env)
+s_create(const hb_config_t *cfg, hb_node_t self, const char *data_dir,
+         const hb_env_t *env)
 {
     (void)data_dir; /* the scheduler keeps no disk state */
     return sched_new(cfg, self, env);

@@ -6,7 +6,9 @@
  * looked at: a duplicate is dropped, a contiguous one accepted, otherwise
  * the group waits for the gap (a held batch further on whose `since`
  * reaches back over a smaller held epoch would contradict the group's
- * chain, so it is never taken first). Release scans the groups (O(groups)
+ * chain, so it is never taken first). The smallest known[g] is kept
+ * incrementally (with the number of groups at it), so offering a batch that
+ * completes nothing costs O(1); a release scans the groups once (O(groups)
  * per released epoch, i.e. O(1) per batch when every group sends each
  * epoch).
  */
@@ -20,22 +22,25 @@
 #include "hb_log.h"
 
 typedef struct {
-    uint64_t known;         /* epoch through which the chain is contiguous */
-    sched_batch_t **queue;  /* accepted batches, FIFO ring */
-    uint32_t qhead;         /* index of the oldest in queue */
-    uint32_t qcount;        /* batches in queue */
-    uint32_t qcap;          /* capacity of queue (power of two, or 0) */
-    sched_batch_t **pend;   /* held batches sorted by epoch: pend[poff..poff+npend) */
-    uint32_t poff;          /* first used slot of pend */
-    uint32_t npend;         /* held batches */
-    uint32_t pcap;          /* capacity of pend */
+    uint64_t known;        /* epoch through which the chain is contiguous */
+    sched_batch_t **queue; /* accepted batches, FIFO ring */
+    uint32_t qhead;        /* index of the oldest in queue */
+    uint32_t qcount;       /* batches in queue */
+    uint32_t qcap;         /* capacity of queue (power of two, or 0) */
+    sched_batch_t **pend;  /* held batches sorted by epoch: pend[poff..poff+npend) */
+    uint32_t poff;         /* first used slot of pend */
+    uint32_t npend;        /* held batches */
+    uint32_t pcap;         /* capacity of pend */
 } s_group_t;
 
 struct sched_merge {
-    uint16_t ngroups;          /* number of groups */
-    uint32_t max_pending;      /* bound on held batches over all groups */
-    s_group_t *groups;         /* ngroups entries */
-    sched_merge_stats_t st;    /* counters (queued/pending kept current) */
+    uint16_t ngroups;       /* number of groups */
+    uint32_t max_pending;   /* bound on held batches over all groups */
+    s_group_t *groups;      /* ngroups entries */
+    uint64_t kmin;          /* smallest known[g] */
+    uint32_t nmin;          /* groups whose known[g] == kmin */
+    uint64_t floor;         /* every epoch <= floor is released or has no batch */
+    sched_merge_stats_t st; /* counters (queued/pending kept current) */
 };
 
 /* ---------------------------------------------------------------------------
@@ -82,8 +87,8 @@ s_batch_copy(sched_merge_t *self, uint16_t group, uint64_t epoch, uint64_t since
         const hb_wire_txn_t *t = order ? order[i] : &txns[i];
         if (b->ntxns > 0 && b->txns[b->ntxns - 1].index == t->index) {
             self->st.dup_indexes++;
-            hb_warn("merge: batch (group %u, epoch %llu) repeats index %u; dropped", group,
-                    (unsigned long long)epoch, t->index);
+            hb_warn("merge: batch (group %u, epoch %llu) repeats index %u; dropped",
+                    group, (unsigned long long)epoch, t->index);
             continue;
         }
         sched_merge_txn_t *m = &b->txns[b->ntxns++];
@@ -112,6 +117,32 @@ sched_batch_destroy(sched_batch_t **self_p)
  */
 
 static void
+s_recompute_min(sched_merge_t *self)
+{
+    self->kmin = UINT64_MAX;
+    self->nmin = 0;
+    for (uint16_t i = 0; i < self->ngroups; i++) {
+        uint64_t k = self->groups[i].known;
+        if (k < self->kmin) {
+            self->kmin = k;
+            self->nmin = 1;
+        } else if (k == self->kmin) {
+            self->nmin++;
+        }
+    }
+}
+
+/* Advances known[g] (it only grows outside reset), keeping kmin. */
+static void
+s_set_known(sched_merge_t *self, s_group_t *g, uint64_t known)
+{
+    uint64_t old = g->known;
+    g->known = known;
+    if (old == self->kmin && --self->nmin == 0)
+        s_recompute_min(self);
+}
+
+static void
 s_enqueue(sched_merge_t *self, s_group_t *g, sched_batch_t *b)
 {
     if (g->qcount == g->qcap) {
@@ -126,7 +157,7 @@ s_enqueue(sched_merge_t *self, s_group_t *g, sched_batch_t *b)
     }
     g->queue[(g->qhead + g->qcount) & (g->qcap - 1)] = b;
     g->qcount++;
-    g->known = b->epoch;
+    s_set_known(self, g, b->epoch);
     self->st.queued++;
     self->st.accepted++;
 }
@@ -241,6 +272,7 @@ sched_merge_new(uint16_t ngroups, uint32_t max_pending)
     self->ngroups = ngroups;
     self->max_pending = max_pending ? max_pending : SCHED_MERGE_MAX_PENDING_DEFAULT;
     self->groups = hb_calloc(ngroups, sizeof *self->groups);
+    s_recompute_min(self);
     return self;
 }
 
@@ -277,7 +309,8 @@ sched_merge_add(sched_merge_t *self, uint16_t group, uint64_t epoch, uint64_t si
     if (group >= self->ngroups || since >= epoch || (ntxns && !txns)) {
         self->st.invalid++;
         hb_warn("merge: invalid batch (group %u of %u, epoch %llu, since %llu); dropped",
-                group, self->ngroups, (unsigned long long)epoch, (unsigned long long)since);
+                group, self->ngroups, (unsigned long long)epoch,
+                (unsigned long long)since);
         return SCHED_MERGE_INVALID;
     }
     s_group_t *g = &self->groups[group];
@@ -318,20 +351,20 @@ uint32_t
 sched_merge_pop_epoch(sched_merge_t *self, uint64_t *epoch, sched_batch_t **out)
 {
     *epoch = 0;
-    if (!self)
-        return 0;
+    if (!self || self->kmin <= self->floor)
+        return 0; /* the usual case: some group has not reached the next epoch */
     uint64_t e = UINT64_MAX;
-    uint64_t kmin = UINT64_MAX;
     for (uint16_t i = 0; i < self->ngroups; i++) {
-        const s_group_t *g = &self->groups[i];
-        const sched_batch_t *b = s_queue_front(g);
+        const sched_batch_t *b = s_queue_front(&self->groups[i]);
         if (b && b->epoch < e)
             e = b->epoch;
-        if (g->known < kmin)
-            kmin = g->known;
     }
-    if (e == UINT64_MAX || kmin < e)
+    if (e > self->kmin) {
+        /* Nothing queued up to kmin, and every later batch lies beyond some
+         * known[g] >= kmin: epochs up to kmin are all done. */
+        self->floor = self->kmin;
         return 0;
+    }
     uint32_t n = 0;
     for (uint16_t i = 0; i < self->ngroups; i++) {
         s_group_t *g = &self->groups[i];
@@ -342,6 +375,7 @@ sched_merge_pop_epoch(sched_merge_t *self, uint64_t *epoch, sched_batch_t **out)
     self->st.released += n;
     self->st.epochs++;
     self->st.last_epoch = e;
+    self->floor = e;
     *epoch = e;
     return n;
 }
@@ -360,8 +394,11 @@ sched_merge_reset(sched_merge_t *self, uint64_t applied)
                 sched_batch_destroy(&b);
         }
         g->known = applied;
-        s_drain(self, g);
     }
+    s_recompute_min(self);
+    self->floor = applied;
+    for (uint16_t i = 0; i < self->ngroups; i++)
+        s_drain(self, &self->groups[i]);
     self->st.last_epoch = applied;
 }
 
@@ -376,13 +413,7 @@ sched_merge_known(const sched_merge_t *self, uint16_t group)
 uint64_t
 sched_merge_known_min(const sched_merge_t *self)
 {
-    if (!self)
-        return 0;
-    uint64_t kmin = UINT64_MAX;
-    for (uint16_t i = 0; i < self->ngroups; i++)
-        if (self->groups[i].known < kmin)
-            kmin = self->groups[i].known;
-    return kmin;
+    return self ? self->kmin : 0;
 }
 
 uint64_t

@@ -52,18 +52,18 @@ typedef enum {
 } sched_merge_result_t;
 
 typedef struct {
-    uint64_t accepted;      /* batches accepted (directly or after being held) */
-    uint64_t held;          /* batches that had to wait for a gap */
-    uint64_t duplicates;    /* batches dropped as duplicates */
-    uint64_t overflows;     /* batches dropped because the pending set was full */
-    uint64_t invalid;       /* batches rejected as malformed */
-    uint64_t dup_indexes;   /* transactions dropped for a repeated index */
-    uint64_t released;      /* batches handed out */
-    uint64_t epochs;        /* epochs released */
-    uint64_t last_epoch;    /* last epoch released (0: none) */
-    uint64_t queued;        /* accepted batches waiting to be released, now */
-    uint64_t pending;       /* held batches, now */
-    uint64_t max_seen;      /* largest epoch of any batch not a duplicate or invalid */
+    uint64_t accepted;    /* batches accepted (directly or after being held) */
+    uint64_t held;        /* batches that had to wait for a gap */
+    uint64_t duplicates;  /* batches dropped as duplicates */
+    uint64_t overflows;   /* batches dropped because the pending set was full */
+    uint64_t invalid;     /* batches rejected as malformed */
+    uint64_t dup_indexes; /* transactions dropped for a repeated index */
+    uint64_t released;    /* batches handed out */
+    uint64_t epochs;      /* epochs released */
+    uint64_t last_epoch;  /* last epoch released (0: none) */
+    uint64_t queued;      /* accepted batches waiting to be released, now */
+    uint64_t pending;     /* held batches, now */
+    uint64_t max_seen;    /* largest epoch of any batch not a duplicate or invalid */
 } sched_merge_stats_t;
 
 typedef struct sched_merge sched_merge_t;

@@ -27,11 +27,11 @@
 #include "policy.h"
 
 /* Fixed seed: the table layout must not depend on anything external. */
-#define S_HASH_SEED 0x6c6f636b7461626cULL
+#define S_HASH_SEED       0x6c6f636b7461626cULL
 #define S_INITIAL_BUCKETS 1024u
 /* Records of one size class kept for reuse; beyond that they are freed. */
 #define S_MAX_FREE_PER_CLASS 4096u
-#define S_CLASSES 33
+#define S_CLASSES            33
 
 typedef struct s_req s_req_t;
 typedef struct s_entry s_entry_t;
@@ -51,14 +51,14 @@ struct s_req {
 
 /* The queue of one key. Lives while the queue is not empty. */
 struct s_entry {
-    s_entry_t *chain;         /* next entry in the bucket, or in the free list */
-    uint64_t hash;            /* hb_hash64 of the key */
-    const uint8_t *key;       /* key bytes of the head request (borrowed) */
-    uint32_t len;             /* key length */
-    uint32_t ngranted;        /* granted requests (a prefix of the queue) */
-    s_req_t *head;            /* oldest request */
-    s_req_t *tail;            /* newest request */
-    s_req_t *first_waiting;   /* first request not granted, NULL if none */
+    s_entry_t *chain;       /* next entry in the bucket, or in the free list */
+    uint64_t hash;          /* hb_hash64 of the key */
+    const uint8_t *key;     /* key bytes of the head request (borrowed) */
+    uint32_t len;           /* key length */
+    uint32_t ngranted;      /* granted requests (a prefix of the queue) */
+    s_req_t *head;          /* oldest request */
+    s_req_t *tail;          /* newest request */
+    s_req_t *first_waiting; /* first request not granted, NULL if none */
 };
 
 /* Per-transaction record, from submit to complete. */
@@ -73,17 +73,17 @@ struct s_rec {
 };
 
 typedef struct {
-    sched_policy_env_t env;          /* ready callback */
-    s_entry_t **buckets;             /* hash buckets */
-    uint32_t nbuckets;               /* power of two */
-    uint32_t nentries;               /* keys with a non-empty queue */
-    s_entry_t *free_entries;         /* recycled entries */
-    s_rec_t *free_recs[S_CLASSES];   /* recycled records by size class */
-    uint32_t nfree_recs[S_CLASSES];  /* lengths of those lists */
-    s_rec_t *live;                   /* records of submitted, uncompleted txns */
-    sched_txn_t **readyv;            /* scratch: txns made ready by complete */
-    uint32_t readyv_cap;             /* capacity of readyv */
-    sched_policy_stats_t st;         /* counters */
+    sched_policy_env_t env;         /* ready callback */
+    s_entry_t **buckets;            /* hash buckets */
+    uint32_t nbuckets;              /* power of two */
+    uint32_t nentries;              /* keys with a non-empty queue */
+    s_entry_t *free_entries;        /* recycled entries */
+    s_rec_t *free_recs[S_CLASSES];  /* recycled records by size class */
+    uint32_t nfree_recs[S_CLASSES]; /* lengths of those lists */
+    s_rec_t *live;                  /* records of submitted, uncompleted txns */
+    sched_txn_t **readyv;           /* scratch: txns made ready by complete */
+    uint32_t readyv_cap;            /* capacity of readyv */
+    sched_policy_stats_t st;        /* counters */
 } s_calvin_t;
 
 /* ---------------------------------------------------------------------------

@@ -33,29 +33,29 @@ struct s_inflight {
     s_inflight_t *hnext; /* next in the hash bucket */
     s_inflight_t *prev;  /* neighbours in the in-flight list */
     s_inflight_t *next;
-    bool dispatched;     /* the policy made it ready; DISPATCH sent */
+    bool dispatched;      /* the policy made it ready; DISPATCH sent */
     sched_lock_t locks[]; /* this partition's locks (st.locks) */
 };
 
 struct sched {
-    hb_env_t env;                      /* the world */
-    hb_node_t self;                    /* our slot (role SCHEDULER) */
-    uint16_t partitions;               /* groups = partitions */
-    uint32_t epoch_ms;                 /* batch length, for the stall period */
-    hb_limits_t limits;                /* decoder bounds */
-    const sched_policy_ops_t *ops;     /* policy table */
-    void *policy;                      /* policy instance */
-    sched_merge_t *merge;              /* batches -> global order */
-    sched_batch_t **batches;           /* scratch: one released epoch (partitions) */
-    s_inflight_t **epochv;             /* scratch: decoded txns of one epoch */
-    uint32_t epochv_cap;               /* capacity of epochv */
-    s_inflight_t **buckets;            /* in-flight hash on (epoch, group, index) */
-    uint32_t nbuckets;                 /* power of two */
-    s_inflight_t *head;                /* in-flight list, submit order */
+    hb_env_t env;                  /* the world */
+    hb_node_t self;                /* our slot (role SCHEDULER) */
+    uint16_t partitions;           /* groups = partitions */
+    uint32_t epoch_ms;             /* batch length, for the stall period */
+    hb_limits_t limits;            /* decoder bounds */
+    const sched_policy_ops_t *ops; /* policy table */
+    void *policy;                  /* policy instance */
+    sched_merge_t *merge;          /* batches -> global order */
+    sched_batch_t **batches;       /* scratch: one released epoch (partitions) */
+    s_inflight_t **epochv;         /* scratch: decoded txns of one epoch */
+    uint32_t epochv_cap;           /* capacity of epochv */
+    s_inflight_t **buckets;        /* in-flight hash on (epoch, group, index) */
+    uint32_t nbuckets;             /* power of two */
+    s_inflight_t *head;            /* in-flight list, submit order */
     s_inflight_t *tail;
-    uint64_t *prev_missing;            /* per group: replay epoch seen last tick (0: none) */
-    msgpack_sbuffer sbuf;              /* reused encode buffer */
-    sched_stats_t st;                  /* counters and status */
+    uint64_t *prev_missing; /* per group: replay epoch seen last tick (0: none) */
+    msgpack_sbuffer sbuf;   /* reused encode buffer */
+    sched_stats_t st;       /* counters and status */
 };
 
 /* ---------------------------------------------------------------------------
@@ -210,14 +210,16 @@ s_inflight_clear(sched_t *self)
 /* Decodes one raw transaction of a released batch into an in-flight
  * record holding this partition's locks. Returns it or NULL (counted). */
 static s_inflight_t *
-s_inflight_make(sched_t *self, uint64_t epoch, uint16_t group, const sched_merge_txn_t *mt)
+s_inflight_make(sched_t *self, uint64_t epoch, uint16_t group,
+                const sched_merge_txn_t *mt)
 {
     hb_txn_t *txn = NULL;
-    hb_rc_t rc = hb_txn_decode(mt->raw, mt->raw_len, &self->limits, self->partitions, &txn);
+    hb_rc_t rc =
+        hb_txn_decode(mt->raw, mt->raw_len, &self->limits, self->partitions, &txn);
     if (rc != HB_OK) {
         self->st.bad_txns++;
-        hb_warn("txn (%llu,%u,%u) does not decode (%s); skipped", (unsigned long long)epoch,
-                group, mt->index, hb_rc_str(rc));
+        hb_warn("txn (%llu,%u,%u) does not decode (%s); skipped",
+                (unsigned long long)epoch, group, mt->index, hb_rc_str(rc));
         return NULL;
     }
     uint32_t nlocal = 0;
@@ -314,7 +316,8 @@ s_release(sched_t *self)
         for (uint32_t b = 0; b < nb; b++) {
             const sched_batch_t *batch = self->batches[b];
             for (uint32_t i = 0; i < batch->ntxns; i++) {
-                s_inflight_t *f = s_inflight_make(self, epoch, batch->group, &batch->txns[i]);
+                s_inflight_t *f =
+                    s_inflight_make(self, epoch, batch->group, &batch->txns[i]);
                 if (f)
                     s_epochv_push(self, &n, f);
             }
@@ -377,7 +380,8 @@ s_on_done(sched_t *self, const hb_msg_t *msg)
     if (!f || !f->dispatched) {
         self->st.unknown_done++;
         hb_warn("DONE for unknown txn (%llu,%u,%u) ignored",
-                (unsigned long long)msg->u.done.epoch, msg->u.done.group, msg->u.done.index);
+                (unsigned long long)msg->u.done.epoch, msg->u.done.group,
+                msg->u.done.index);
         return;
     }
     /* Out of the table first: complete may dispatch others (not this one). */
@@ -385,7 +389,8 @@ s_on_done(sched_t *self, const hb_msg_t *msg)
     hb_rc_t rc = self->ops->complete(self->policy, &f->st);
     if (rc != HB_OK)
         hb_error("policy %s: complete (%llu,%u,%u): %s", self->ops->name,
-                 (unsigned long long)f->st.epoch, f->st.group, f->st.index, hb_rc_str(rc));
+                 (unsigned long long)f->st.epoch, f->st.group, f->st.index,
+                 hb_rc_str(rc));
     s_inflight_free(&f);
     self->st.completed++;
 }
@@ -410,8 +415,8 @@ s_on_hello(sched_t *self, const hb_msg_t *msg)
                 (unsigned long long)inc, (unsigned long long)self->st.incarnation);
         return;
     }
-    hb_info("storage incarnation %llu at applied epoch %llu: resetting", (unsigned long long)inc,
-            (unsigned long long)applied);
+    hb_info("storage incarnation %llu at applied epoch %llu: resetting",
+            (unsigned long long)inc, (unsigned long long)applied);
     self->ops->destroy(&self->policy);
     s_inflight_clear(self);
     sched_merge_reset(self->merge, applied);

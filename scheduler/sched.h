@@ -29,34 +29,34 @@
 
 /* Timer tokens the core asks for (env->timer). */
 #define SCHED_TIMER_RESYNC 1u /* resend RESYNC until a HELLO arrives */
-#define SCHED_TIMER_STALL 2u  /* look for lagging groups, send REPLAY */
+#define SCHED_TIMER_STALL  2u /* look for lagging groups, send REPLAY */
 
 /* RESYNC is repeated this often until storage says HELLO. */
 #define SCHED_RESYNC_MS 500u
 
 typedef struct {
-    const char *policy;       /* policy name (static, owned by the policy) */
-    bool storage_ready;       /* a HELLO has been accepted */
-    uint64_t incarnation;     /* storage incarnation (0 before HELLO) */
-    uint64_t applied_epoch;   /* applied epoch of the last accepted HELLO */
-    uint64_t last_epoch;      /* last epoch released to storage */
-    uint64_t known_min;       /* smallest known[g] of the merger */
-    uint64_t inflight;        /* transactions submitted, not yet DONE */
-    uint64_t queued;          /* accepted batches not yet released */
-    uint64_t pending;         /* early batches held for a gap */
-    uint64_t dispatched;      /* DISPATCH sent (total) */
-    uint64_t completed;       /* DONE accepted (total) */
-    uint64_t replays;         /* REPLAY sent (total, HELLO and stall) */
-    uint64_t stall_replays;   /* of which by the stall timer */
-    uint64_t resyncs;         /* RESYNC sent */
-    uint64_t hellos;          /* HELLO accepted as a new incarnation */
-    uint64_t duplicates;      /* duplicate batches dropped */
-    uint64_t dropped;         /* batches dropped: pending set full or invalid */
-    uint64_t bad_txns;        /* transactions that failed to decode */
-    uint64_t stale_done;      /* DONE with a wrong incarnation */
-    uint64_t unknown_done;    /* DONE for no in-flight dispatched transaction */
-    uint64_t unexpected;      /* messages of a type the scheduler does not take */
-    uint64_t send_errors;     /* frames env->send refused */
+    const char *policy;     /* policy name (static, owned by the policy) */
+    bool storage_ready;     /* a HELLO has been accepted */
+    uint64_t incarnation;   /* storage incarnation (0 before HELLO) */
+    uint64_t applied_epoch; /* applied epoch of the last accepted HELLO */
+    uint64_t last_epoch;    /* last epoch released to storage */
+    uint64_t known_min;     /* smallest known[g] of the merger */
+    uint64_t inflight;      /* transactions submitted, not yet DONE */
+    uint64_t queued;        /* accepted batches not yet released */
+    uint64_t pending;       /* early batches held for a gap */
+    uint64_t dispatched;    /* DISPATCH sent (total) */
+    uint64_t completed;     /* DONE accepted (total) */
+    uint64_t replays;       /* REPLAY sent (total, HELLO and stall) */
+    uint64_t stall_replays; /* of which by the stall timer */
+    uint64_t resyncs;       /* RESYNC sent */
+    uint64_t hellos;        /* HELLO accepted as a new incarnation */
+    uint64_t duplicates;    /* duplicate batches dropped */
+    uint64_t dropped;       /* batches dropped: pending set full or invalid */
+    uint64_t bad_txns;      /* transactions that failed to decode */
+    uint64_t stale_done;    /* DONE with a wrong incarnation */
+    uint64_t unknown_done;  /* DONE for no in-flight dispatched transaction */
+    uint64_t unexpected;    /* messages of a type the scheduler does not take */
+    uint64_t send_errors;   /* frames env->send refused */
 } sched_stats_t;
 
 typedef struct sched sched_t;
@@ -69,8 +69,8 @@ typedef struct sched sched_t;
 sched_t *sched_new(const hb_config_t *cfg, hb_node_t self, const hb_env_t *env);
 
 /* Same with an explicit policy table (the simulator, tests). */
-sched_t *sched_new_with_policy(const hb_config_t *cfg, hb_node_t self, const hb_env_t *env,
-                               const sched_policy_ops_t *policy);
+sched_t *sched_new_with_policy(const hb_config_t *cfg, hb_node_t self,
+                               const hb_env_t *env, const sched_policy_ops_t *policy);
 
 /* Frees the core and everything it holds; accepts NULL; sets *self_p = NULL. */
 void sched_destroy(sched_t **self_p);

@@ -34,7 +34,8 @@ static void
 t_seed(void)
 {
     const char *env = getenv("HOBBES_SEED");
-    uint64_t seed = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)clock();
+    uint64_t seed =
+        env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)clock();
     if (seed == 0)
         seed = 1;
     printf("test_merge: seed=%llu (HOBBES_SEED to replay)\n", (unsigned long long)seed);
@@ -65,7 +66,7 @@ typedef struct {
 
 typedef struct {
     sched_merge_t *m;
-    t_pos_t *out;   /* released, in order */
+    t_pos_t *out; /* released, in order */
     uint32_t nout;
     uint32_t cap;
     uint64_t *epochs; /* released epochs, in order */
@@ -91,7 +92,8 @@ t_add(t_ctx_t *c, const t_batch_t *b)
         w[i].raw = (const uint8_t *)scratch[i];
         w[i].raw_len = strlen(scratch[i]);
     }
-    sched_merge_result_t r = sched_merge_add(c->m, b->group, b->epoch, b->since, w, b->ntxns);
+    sched_merge_result_t r =
+        sched_merge_add(c->m, b->group, b->epoch, b->since, w, b->ntxns);
     memset(scratch, 'X', sizeof scratch);
     return r;
 }
@@ -122,8 +124,8 @@ t_drain(t_ctx_t *c)
                 ck_assert_uint_eq(t->raw_len, strlen(want));
                 ck_assert(memcmp(t->raw, want, t->raw_len) == 0);
                 ck_assert_uint_lt(c->nout, c->cap);
-                c->out[c->nout++] = (t_pos_t){.epoch = e, .group = bs[b]->group,
-                                              .index = t->index};
+                c->out[c->nout++] =
+                    (t_pos_t){.epoch = e, .group = bs[b]->group, .index = t->index};
             }
             sched_batch_destroy(&bs[b]);
             ck_assert_ptr_null(bs[b]);
@@ -318,7 +320,8 @@ START_TEST(test_merge_gap_held_then_filled)
         ck_assert_int_eq(t_add(&c, &b0), SCHED_MERGE_ACCEPTED);
         ck_assert_int_eq(t_add(&c, &b1), SCHED_MERGE_ACCEPTED);
         if (e != 5) /* group 2's epoch 5 is lost */
-            ck_assert_int_eq(t_add(&c, &b2), e < 5 ? SCHED_MERGE_ACCEPTED : SCHED_MERGE_HELD);
+            ck_assert_int_eq(t_add(&c, &b2),
+                             e < 5 ? SCHED_MERGE_ACCEPTED : SCHED_MERGE_HELD);
         t_drain(&c);
     }
     ck_assert_uint_eq(c.nepochs, 4);
@@ -429,11 +432,13 @@ START_TEST(test_merge_reset)
     }
     t_drain(&c);
     ck_assert_uint_eq(c.nepochs, 0);
-    for (uint64_t r = 1; r <= 10; r++) /* REPLAY from 4 resends 4..10; old ones are dups */
+    for (uint64_t r = 1; r <= 10;
+         r++) /* REPLAY from 4 resends 4..10; old ones are dups */
         for (uint16_t g = 0; g < 3; g++) {
             t_batch_t b = t_dense(g, r, 1);
             sched_merge_result_t res = t_add(&c, &b);
-            ck_assert_int_eq(res, r <= 3 || r > 5 ? SCHED_MERGE_DUPLICATE : SCHED_MERGE_ACCEPTED);
+            ck_assert_int_eq(res, r <= 3 || r > 5 ? SCHED_MERGE_DUPLICATE
+                                                  : SCHED_MERGE_ACCEPTED);
         }
     t_drain(&c);
     ck_assert_uint_eq(c.nepochs, 7);

@@ -21,7 +21,7 @@
 #include "policy.h"
 
 #define T_MAX_LOCKS 6
-#define T_NKEYS 12
+#define T_NKEYS     12
 
 static const sched_policy_ops_t *t_policies[2];
 
@@ -69,7 +69,8 @@ static uint64_t
 t_seed(void)
 {
     const char *env = getenv("HOBBES_SEED");
-    uint64_t seed = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)clock();
+    uint64_t seed =
+        env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)clock();
     if (seed == 0)
         seed = 1;
     printf("test_policy: seed=%llu (HOBBES_SEED to replay)\n", (unsigned long long)seed);
@@ -94,14 +95,15 @@ t_ready(void *ctx, sched_txn_t *st)
     ck_assert_msg(!t->ready, "txn %u made ready twice", t->id);
     ck_assert_msg(!t->completed, "txn %u ready after complete", t->id);
     /* (d) one call hands out its ready txns in global order */
-    ck_assert_msg((int64_t)t->id > c->last_in_call, "txn %u ready after txn %lld in one call",
-                  t->id, (long long)c->last_in_call);
+    ck_assert_msg((int64_t)t->id > c->last_in_call,
+                  "txn %u ready after txn %lld in one call", t->id,
+                  (long long)c->last_in_call);
     c->last_in_call = t->id;
     /* (a) every earlier conflicting txn has completed */
     for (uint32_t j = 0; j < t->id; j++)
         if (t_conflict(&c->txns[j], t))
-            ck_assert_msg(c->txns[j].completed, "txn %u ready while conflicting txn %u runs",
-                          t->id, j);
+            ck_assert_msg(c->txns[j].completed,
+                          "txn %u ready while conflicting txn %u runs", t->id, j);
     t->ready = true;
     c->readyv[c->nready++] = t->id;
     c->log[c->nlog++] = t->id;
@@ -116,7 +118,8 @@ t_ctx_init(t_ctx_t *c, const sched_policy_ops_t *ops, uint32_t n)
     c->txns = calloc(n, sizeof *c->txns);
     c->readyv = calloc(n, sizeof *c->readyv);
     c->log = calloc(n, sizeof *c->log);
-    sched_policy_env_t env = {.ctx = c, .ready = t_ready, .partition = 0, .partitions = 1};
+    sched_policy_env_t env = {
+        .ctx = c, .ready = t_ready, .partition = 0, .partitions = 1};
     c->state = ops->create(&env);
     ck_assert_ptr_nonnull(c->state);
 }
@@ -237,8 +240,8 @@ t_check_ready_set(t_ctx_t *c, const uint32_t *active, uint32_t nactive, bool cal
         } else {
             expect = a == 0;
         }
-        ck_assert_msg(t->ready == expect, "%s: txn %u ready=%d, expected %d", c->ops->name,
-                      t->id, t->ready, expect);
+        ck_assert_msg(t->ready == expect, "%s: txn %u ready=%d, expected %d",
+                      c->ops->name, t->id, t->ready, expect);
     }
 }
 
@@ -260,7 +263,8 @@ START_TEST(test_policy_random_workload)
                        t_rand() % 3 == 0 ? HB_LOCK_WRITE : HB_LOCK_READ);
             if (nl > 0 && t_rand() % 8 == 0) /* upgrade: first key again, other mode */
                 t_lock(&c, i, c.txns[i].kidx[0],
-                       c.txns[i].locks[0].mode == HB_LOCK_READ ? HB_LOCK_WRITE : HB_LOCK_READ);
+                       c.txns[i].locks[0].mode == HB_LOCK_READ ? HB_LOCK_WRITE
+                                                               : HB_LOCK_READ);
         }
         uint32_t *active = calloc(n, sizeof *active);
         uint32_t nactive = 0, next = 0, done = 0;
@@ -274,14 +278,15 @@ START_TEST(test_policy_random_workload)
                 t_complete_slot(&c, slot);
                 for (uint32_t a = 0; a < nactive; a++)
                     if (active[a] == id) {
-                        memmove(active + a, active + a + 1, (nactive - a - 1) * sizeof *active);
+                        memmove(active + a, active + a + 1,
+                                (nactive - a - 1) * sizeof *active);
                         nactive--;
                         break;
                     }
                 done++;
             } else {
-                ck_assert_msg(can_submit, "%s: deadlock: %u active, none ready", ops->name,
-                              nactive);
+                ck_assert_msg(can_submit, "%s: deadlock: %u active, none ready",
+                              ops->name, nactive);
                 t_submit(&c, next);
                 active[nactive++] = next++;
             }
@@ -290,7 +295,8 @@ START_TEST(test_policy_random_workload)
             for (uint32_t k = 0; k < T_NKEYS; k++) {
                 uint32_t readers = 0;
                 for (uint32_t s = 0; s < c.nready; s++)
-                    if (c.txns[c.readyv[s]].rmask & ~c.txns[c.readyv[s]].wmask & (1u << k))
+                    if (c.txns[c.readyv[s]].rmask & ~c.txns[c.readyv[s]].wmask &
+                        (1u << k))
                         readers++;
                 if (readers > max_shared)
                     max_shared = readers;
