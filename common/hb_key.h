@@ -27,6 +27,7 @@ enum {
     HB_TABLE_META = 0,  /* storage metadata, never a lock key */
     HB_TABLE_KV = 1,    /* kv.* procedures: string key -> one value */
     HB_TABLE_MICRO = 2, /* micro.rmw records: int64 id -> int64 counter */
+    HB_TABLE_YCSB = 3,  /* YCSB usertable: string key -> fields */
     HB_TABLE_USER_FIRST = 1024,
 };
 
