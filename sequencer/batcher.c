@@ -346,17 +346,6 @@ s_on_submit(seq_batcher_t *self, const uint8_t *peer, size_t peerlen, const hb_m
         rc = HB_TOOBIG;
         snprintf(err, sizeof err, "%s: too many keys", def->name);
     }
-    if (rc == HB_OK) {
-        for (uint32_t i = 1; i < self->ls.n; i++)
-            if (self->ls.locks[i].partition != self->ls.locks[0].partition) {
-                rc = HB_INVALID;
-                snprintf(err, sizeof err,
-                         "%s: keys on different partitions: multi-partition "
-                         "transactions are not supported yet",
-                         def->name);
-                break;
-            }
-    }
     if (rc == HB_OK && self->open_n >= self->cfg->limits.max_batch_txns) {
         rc = HB_BUSY;
         snprintf(err, sizeof err, "sequencer busy: batch full, retry");

@@ -369,10 +369,29 @@ START_TEST(test_batcher_rejects_bad_calls)
     s_key_on(2, 0, k2, sizeof k2);
     hb_val_t mp[3] = {hb_val_str(k0, (uint32_t)strlen(k0)),
                       hb_val_str(k2, (uint32_t)strlen(k2)), hb_val_int(1)};
-    s_submit(4, "kv.transfer", mp, 3);
-    s_expect_result(3, 4, HB_INVALID, "multi-partition");
+    hb_val_t same[3] = {hb_val_str(k0, (uint32_t)strlen(k0)),
+                        hb_val_str(k0, (uint32_t)strlen(k0)), hb_val_int(1)};
+    s_submit(4, "kv.transfer", same, 3);
+    s_expect_result(3, 4, HB_INVALID, "different");
     ck_assert_uint_eq(seq_batcher_rejected(s_seq), 4);
     ck_assert_uint_eq(seq_batcher_accepted(s_seq), 0);
+    /* A transaction over two partitions is sequenced, and both schedulers
+     * get it, at the same index. */
+    s_submit(6, "kv.transfer", mp, 3);
+    ck_assert_uint_eq(seq_batcher_accepted(s_seq), 1);
+    seq_batcher_close(s_seq);
+    for (uint16_t q = 0; q < 3; q += 2) {
+        hb_msg_t b;
+        s_decode((size_t)s_find_batch(q), &b);
+        ck_assert_uint_eq(b.u.batch.ntxns, 1);
+        ck_assert_uint_eq(b.u.batch.txns[0].index, 0);
+        hb_msg_clear(&b);
+    }
+    hb_msg_t b1;
+    s_decode((size_t)s_find_batch(1), &b1);
+    ck_assert_uint_eq(b1.u.batch.ntxns, 0);
+    hb_msg_clear(&b1);
+    s_clear();
 
     /* A SUBMIT from a peer without a client id cannot be answered: dropped. */
     s_clear();
@@ -384,13 +403,13 @@ START_TEST(test_batcher_rejects_bad_calls)
     m.u.submit.args = bad;
     seq_batcher_on_message(s_seq, (const uint8_t *)"\0abc", 4, &m);
     ck_assert_uint_eq(s_nsent, 0);
-    ck_assert_uint_eq(seq_batcher_accepted(s_seq), 0);
+    ck_assert_uint_eq(seq_batcher_accepted(s_seq), 1);
 
     /* The batch is bounded: max_batch_txns = 50, then BUSY. */
     hb_val_t ok[2] = {hb_val_str(k0, (uint32_t)strlen(k0)), hb_val_int(1)};
     for (uint64_t i = 0; i < 51; i++)
         s_submit(100 + i, "kv.add", ok, 2);
-    ck_assert_uint_eq(seq_batcher_accepted(s_seq), 50);
+    ck_assert_uint_eq(seq_batcher_accepted(s_seq), 51); /* 1 + 50 */
     s_expect_result(0, 150, HB_BUSY, "busy");
     /* Nothing rejected went into the log. */
     s_clear();
