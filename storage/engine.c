@@ -553,6 +553,11 @@ uint64_t stor_engine_incarnation(const stor_engine_t *eng)
     return eng->incarnation;
 }
 
+leveldb_t *stor_engine_db(stor_engine_t *eng)
+{
+    return eng->db;
+}
+
 size_t stor_engine_overlay_keys(const stor_engine_t *eng)
 {
     /* Entries that only cache a read's base hash do not count. A walk: this

@@ -25,6 +25,7 @@
 #ifndef STOR_ENGINE_H
 #define STOR_ENGINE_H
 
+#include <leveldb/c.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -82,6 +83,10 @@ hb_rc_t stor_engine_new_incarnation(stor_engine_t *eng);
 uint64_t stor_engine_applied_epoch(const stor_engine_t *eng);  /* last flushed epoch */
 uint64_t stor_engine_state_hash(const stor_engine_t *eng);     /* hash at applied epoch */
 uint64_t stor_engine_incarnation(const stor_engine_t *eng);    /* current incarnation */
+/* Returns the LevelDB handle (borrowed) for snapshot reads: it holds
+ * exactly the state at the applied epoch (unflushed writes live in the
+ * overlay). Readers must not write through it. */
+leveldb_t *stor_engine_db(stor_engine_t *eng);
 size_t stor_engine_overlay_keys(const stor_engine_t *eng);     /* keys with versions */
 size_t stor_engine_overlay_versions(const stor_engine_t *eng); /* unflushed versions */
 
