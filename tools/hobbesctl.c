@@ -4,6 +4,7 @@
  *   hobbesctl up     --config FILE [--data DIR]  start as daemons, wait healthy
  *   hobbesctl down   --config FILE [--data DIR]  stop (SIGTERM, then SIGKILL)
  *   hobbesctl status --config FILE [--data DIR]  pid, epochs, state hash
+ *                    [--verbose]                 ... and every counter
  *   hobbesctl run    --config FILE [--data DIR]  up, stay in the foreground,
  *                                                Ctrl-C stops everything
  *
@@ -326,6 +327,8 @@ s_field(const char *text, const char *name, char *out, size_t outlen)
     }
 }
 
+static int s_verbose;
+
 static int
 s_status(s_ctl_t *ctl, hb_client_t *client)
 {
@@ -351,6 +354,9 @@ s_status(s_ctl_t *ctl, hb_client_t *client)
             }
             printf("%-10s %-5s %-8s %-6s %-14s %-14s %-18s\n", s_roles[ri], slotname, pid,
                    up ? "up" : "DOWN", epoch, applied, hash);
+            if (s_verbose && text)
+                for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+                    printf("    %s\n", line);
             free(text);
         }
     }
@@ -360,7 +366,9 @@ s_status(s_ctl_t *ctl, hb_client_t *client)
 static void
 s_usage(void)
 {
-    fprintf(stderr, "usage: hobbesctl up|down|status|run --config FILE [--data DIR]\n");
+    fprintf(stderr, "usage: hobbesctl up|down|status|run --config FILE [--data DIR] "
+                    "[--verbose]\n"
+                    "       status --verbose prints every counter of every process\n");
 }
 
 int
@@ -370,6 +378,7 @@ main(int argc, char **argv)
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"data", required_argument, NULL, 'd'},
+        {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -380,10 +389,11 @@ main(int argc, char **argv)
     const char *cmd = argv[1];
     int c;
     optind = 2;
-    while ((c = getopt_long(argc, argv, "c:d:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:d:vh", opts, NULL)) != -1) {
         switch (c) {
         case 'c': config = optarg; break;
         case 'd': data = optarg; break;
+        case 'v': s_verbose = 1; break;
         default: s_usage(); return 2;
         }
     }
