@@ -409,9 +409,16 @@ s_cluster(s_ctx_t *ctx, zconfig_t *sec, hb_config_t *cfg)
             cfg->epoch_ms = (uint32_t)n;
             break;
         case C_POLICY:
-            if (!s_is_ident(v, sizeof cfg->policy - 1))
+            /* A name ("calvin") or the path of an out-of-tree policy
+             * (anything with a '/' or ending in .so); the scheduler checks
+             * that it exists and has the right ABI. */
+            if (!(s_is_ident(v, 63) ||
+                  ((strchr(v, '/') || (strlen(v) > 3 && !strcmp(v + strlen(v) - 3, ".so"))) &&
+                   strlen(v) < sizeof cfg->policy)))
                 return s_fail(ctx, line, path,
-                              "'%.64s' is not a policy name (identifier of 1..63 chars)", v);
+                              "'%.64s' is not a policy name (identifier of 1..63 chars) "
+                              "or a path to a policy .so",
+                              v);
             snprintf(cfg->policy, sizeof cfg->policy, "%s", v);
             break;
         case C_DATA_DIR:

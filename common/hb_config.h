@@ -12,7 +12,7 @@
  *       replicas = 1            # 1..9
  *       partitions = 2          # 1..1024
  *       epoch_ms = 10           # 1..10000
- *       policy = calvin         # calvin | serial
+ *       policy = calvin         # calvin | serial | path/to/policy.so
  *       data_dir = data/local   # relative to the current directory
  *       log_level = info        # debug | info | warn | error
  *   limits                      # optional; see hb_limits.h for defaults
@@ -52,7 +52,7 @@ typedef struct hb_config {
     uint16_t replicas;          /* R */
     uint16_t partitions;        /* P */
     uint32_t epoch_ms;          /* batch length */
-    char policy[64];            /* scheduler policy name */
+    char policy[HB_PATH_MAX];   /* scheduler policy name, or path of a policy .so */
     char data_dir[HB_PATH_MAX]; /* root of every process's data */
     char log_level[16];         /* default log level */
     hb_limits_t limits;         /* decoder and socket bounds */
