@@ -24,6 +24,7 @@
 #include "hb_log.h"
 #include "hb_mp.h"
 #include "hb_net.h"
+#include "hb_util.h"
 
 /* ---------------------------------------------------------------- status */
 
@@ -164,30 +165,7 @@ static uint64_t
 s_random(void *ctx)
 {
     s_shell_t *sh = ctx;
-    uint64_t x = sh->rng;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    sh->rng = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
-static int
-s_mkdirs(const char *path)
-{
-    char buf[HB_PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-        return -1;
-    return 0;
+    return hb_xorshift(&sh->rng);
 }
 
 static void
@@ -299,7 +277,7 @@ hb_shell_main(int argc, char **argv, const hb_shell_ops_t *ops)
 
     char dir[HB_PATH_MAX];
     hb_config_node_dir(cfg, data, self, dir, sizeof dir);
-    if (s_mkdirs(dir) < 0) {
+    if (hb_mkdirs(dir) < 0) {
         fprintf(stderr, "%s: cannot create %s: %s\n", argv[0], dir, strerror(errno));
         hb_config_destroy(&cfg);
         return 1;

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "hb_config.h"
+#include "hb_util.h"
 #include "hobbes.h"
 
 static const char *s_roles[] = {"storage", "scheduler", "sequencer"};
@@ -58,22 +59,6 @@ s_sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
-}
-
-static int
-s_mkdirs(const char *path)
-{
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(buf, 0755) < 0 && errno != EEXIST ? -1 : 0;
 }
 
 /* ------------------------------------------------------------ locality */
@@ -217,7 +202,7 @@ s_up(s_ctl_t *ctl, hb_client_t *client)
             continue;
         char dir[PATH_MAX];
         snprintf(dir, sizeof dir, "%s/r%up%u", ctl->data_abs, slot->replica, slot->partition);
-        if (s_mkdirs(dir) < 0) {
+        if (hb_mkdirs(dir) < 0) {
             fprintf(stderr, "hobbesctl: cannot create %s: %s\n", dir, strerror(errno));
             return 1;
         }
@@ -412,7 +397,7 @@ main(int argc, char **argv)
         return 2;
     }
     const char *root = data ? data : ctl.cfg->data_dir;
-    if (s_mkdirs(root) < 0 || !realpath(root, ctl.data_abs)) {
+    if (hb_mkdirs(root) < 0 || !realpath(root, ctl.data_abs)) {
         fprintf(stderr, "hobbesctl: cannot use data directory %s: %s\n", root,
                 strerror(errno));
         return 1;

@@ -9,19 +9,9 @@
 
 #include "hb_config.h"
 #include "hb_wire.h"
+#include "hb_util.h"
 #include "hobbes.h"
 #include "it_util.h"
-
-static uint64_t
-s_rand(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
 
 static void
 s_attack(void *zctx, const char *endpoint, uint64_t *rng)
@@ -33,11 +23,11 @@ s_attack(void *zctx, const char *endpoint, uint64_t *rng)
     uint8_t buf[4096];
     /* Random garbage of random lengths. */
     for (int i = 0; i < 2000; i++) {
-        size_t len = s_rand(rng) % sizeof buf;
+        size_t len = hb_xorshift(rng) % sizeof buf;
         for (size_t j = 0; j < len; j++)
-            buf[j] = (uint8_t)s_rand(rng);
+            buf[j] = (uint8_t)hb_xorshift(rng);
         if (len && i % 3 == 0)
-            buf[0] = (uint8_t)(0x90 + (s_rand(rng) % 16)); /* looks like an array */
+            buf[0] = (uint8_t)(0x90 + (hb_xorshift(rng) % 16)); /* looks like an array */
         zmq_send(s, buf, len, 0);
     }
     /* Every truncation of valid frames of several types. */

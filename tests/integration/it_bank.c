@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "hb_key.h"
+#include "hb_util.h"
 #include "hobbes.h"
 #include "it_util.h"
 
@@ -29,17 +30,6 @@ static atomic_llong s_delta[ACCOUNTS];
 static atomic_llong s_committed, s_aborted, s_cross, s_errors;
 static uint64_t s_seed;
 static uint32_t s_parts[ACCOUNTS];
-
-static uint64_t
-s_rand(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
 
 typedef struct {
     uint64_t req;
@@ -64,11 +54,11 @@ s_client(void *arg)
         for (int w = 0; w < WINDOW && sent < OPS; w++) {
             if (fly[w].req)
                 continue;
-            int a = (int)(s_rand(&rng) % ACCOUNTS), b;
+            int a = (int)(hb_xorshift(&rng) % ACCOUNTS), b;
             do
-                b = (int)(s_rand(&rng) % ACCOUNTS);
+                b = (int)(hb_xorshift(&rng) % ACCOUNTS);
             while (b == a);
-            int64_t amount = (int64_t)(1 + s_rand(&rng) % 300);
+            int64_t amount = (int64_t)(1 + hb_xorshift(&rng) % 300);
             hb_val_t args[3] = {hb_val_str(s_names[a], (uint32_t)strlen(s_names[a])),
                                 hb_val_str(s_names[b], (uint32_t)strlen(s_names[b])),
                                 hb_val_int(amount)};

@@ -8,23 +8,13 @@
 #include <time.h>
 
 #include "hb_key.h"
+#include "hb_util.h"
 #include "hobbes.h"
 
 typedef struct {
     it_load_t *l;  /* shared */
     int id;        /* thread number */
 } s_arg_t;
-
-static uint64_t
-s_rand(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
 
 void
 it_load_init(it_load_t *l, const char *config, int partitions, uint64_t seed)
@@ -119,19 +109,19 @@ s_worker(void *argp)
             hb_rc_t rc;
             char name[32];
             int counter = -1;
-            if ((int)(s_rand(&rng) % 100) < l->transfer_pct) {
-                int p = (int)(s_rand(&rng) % (uint64_t)l->partitions);
-                int i = (int)(s_rand(&rng) % IT_ACCOUNTS_PER_PART), j;
+            if ((int)(hb_xorshift(&rng) % 100) < l->transfer_pct) {
+                int p = (int)(hb_xorshift(&rng) % (uint64_t)l->partitions);
+                int i = (int)(hb_xorshift(&rng) % IT_ACCOUNTS_PER_PART), j;
                 do
-                    j = (int)(s_rand(&rng) % IT_ACCOUNTS_PER_PART);
+                    j = (int)(hb_xorshift(&rng) % IT_ACCOUNTS_PER_PART);
                 while (j == i);
                 hb_val_t args[3] = {
                     hb_val_str(l->accounts[p][i], (uint32_t)strlen(l->accounts[p][i])),
                     hb_val_str(l->accounts[p][j], (uint32_t)strlen(l->accounts[p][j])),
-                    hb_val_int((int64_t)(1 + s_rand(&rng) % 60))};
+                    hb_val_int((int64_t)(1 + hb_xorshift(&rng) % 60))};
                 rc = hb_client_submit(c, "kv.transfer", args, 3, &req);
             } else {
-                counter = (int)(s_rand(&rng) % IT_COUNTERS);
+                counter = (int)(hb_xorshift(&rng) % IT_COUNTERS);
                 snprintf(name, sizeof name, "ctr:%d", counter);
                 hb_val_t args[2] = {hb_val_str(name, (uint32_t)strlen(name)), hb_val_int(1)};
                 rc = hb_client_submit(c, "kv.add", args, 2, &req);
