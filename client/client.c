@@ -4,6 +4,9 @@
  * id (the client id), so whichever sequencer took a call can answer it.
  * Pending request ids live in a small open-addressing set; results for ids
  * not in it (late, duplicated by a replay, or forgotten) are dropped.
+ * Snapshot scans go to a partition's storage through one more DEALER per
+ * partition (made on first use, same routing id, so the storage can
+ * answer); a scan waits for its own answer and drops late ones.
  */
 #include "hobbes.h"
 
@@ -40,6 +43,7 @@ struct hb_client {
     uint64_t next_req;    /* next request id */
     void *zctx;           /* ZeroMQ context */
     void **seq;           /* DEALER per group */
+    void **stor;          /* DEALER per partition's storage (lazy; scans) */
     zmq_pollitem_t *items; /* poll set over seq */
     hb_lockset_t ls;      /* scratch lock set */
     uint64_t *pend;       /* pending req ids (open addressing) */
@@ -163,6 +167,7 @@ hb_client_new(const char *config_path, uint16_t replica, char *err, size_t errle
     uint32_t P = cfg->partitions;
     self->outq = hb_calloc(P, sizeof *self->outq);
     self->seq = hb_calloc(P, sizeof *self->seq);
+    self->stor = hb_calloc(P, sizeof *self->stor);
     self->items = hb_calloc(P, sizeof *self->items);
     uint8_t rid[8];
     hb_client_id_bytes(id, rid);
@@ -198,6 +203,10 @@ hb_client_destroy(hb_client_t **self_p)
         for (uint32_t g = 0; g < self->cfg->partitions; g++)
             if (self->seq[g])
                 zmq_close(self->seq[g]);
+    if (self->stor)
+        for (uint32_t g = 0; g < self->cfg->partitions; g++)
+            if (self->stor[g])
+                zmq_close(self->stor[g]);
     if (self->outq) {
         for (uint32_t g = 0; g < self->cfg->partitions; g++) {
             for (size_t i = 0; i < self->outq[g].n; i++)
@@ -209,6 +218,7 @@ hb_client_destroy(hb_client_t **self_p)
     if (self->zctx)
         s_ctx_release();
     hb_free(self->seq);
+    hb_free(self->stor);
     hb_free(self->items);
     hb_free(self->pend);
     hb_lockset_clear(&self->ls);
@@ -479,4 +489,152 @@ hb_client_status(hb_client_t *self, int role, uint16_t replica, uint16_t partiti
 out:
     zmq_close(s);
     return rc;
+}
+
+/* ------------------------------------------------------------- scans */
+
+/* Returns the DEALER to partition p's storage, connecting it on first use;
+ * NULL (message in self->err) if it cannot connect. */
+static void *
+s_stor_socket(hb_client_t *self, uint16_t p)
+{
+    if (self->stor[p])
+        return self->stor[p];
+    const char *ep = hb_config_endpoint(self->cfg, hb_node(HB_ROLE_STORAGE, self->replica, p));
+    if (!ep) {
+        snprintf(self->err, sizeof self->err, "no storage endpoint for partition %u", p);
+        return NULL;
+    }
+    void *s = zmq_socket(self->zctx, ZMQ_DEALER);
+    uint8_t rid[8];
+    hb_client_id_bytes(self->client_id, rid);
+    int zero = 0;
+    int64_t maxmsg = self->cfg->limits.max_frame_bytes;
+    zmq_setsockopt(s, ZMQ_ROUTING_ID, rid, sizeof rid);
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    if (zmq_connect(s, ep) < 0) {
+        snprintf(self->err, sizeof self->err, "cannot connect to %s: %s", ep,
+                 zmq_strerror(zmq_errno()));
+        zmq_close(s);
+        return NULL;
+    }
+    self->stor[p] = s;
+    return s;
+}
+
+/* Turns a SCAN_RESULT frame for req_id into a result (taking the frame
+ * copy); NULL if it is anything else. */
+static hb_scan_result_t *
+s_scan_result_from(hb_client_t *self, zmq_msg_t *zm, uint64_t req_id)
+{
+    hb_msg_t m;
+    size_t len = zmq_msg_size(zm);
+    uint8_t *copy = hb_memdup(zmq_msg_data(zm), len);
+    if (hb_msg_decode(copy, len, &self->cfg->limits, &m) != HB_OK) {
+        hb_free(copy);
+        return NULL;
+    }
+    hb_scan_result_t *res = NULL;
+    if (m.type == HB_MSG_SCAN_RESULT && m.u.scan_result.req_id == req_id) {
+        res = hb_calloc(1, sizeof *res);
+        res->req_id = req_id;
+        res->rc = (hb_rc_t)m.u.scan_result.rc;
+        res->epoch = m.u.scan_result.epoch;
+        res->msg = hb_malloc(m.u.scan_result.msg_len + 1);
+        memcpy(res->msg, m.u.scan_result.msg, m.u.scan_result.msg_len);
+        res->msg[m.u.scan_result.msg_len] = '\0';
+        res->nrows = m.u.scan_result.nkvs;
+        res->rows = hb_calloc(res->nrows + 1, sizeof *res->rows);
+        for (uint32_t i = 0; i < res->nrows; i++) {
+            const hb_wire_kv_t *kv = &m.u.scan_result.kvs[i];
+            res->rows[i] = (hb_scan_row_t){kv->key, kv->klen, kv->val, kv->vlen};
+        }
+        res->frame_ = copy;
+        copy = NULL;
+    }
+    hb_msg_clear(&m);
+    hb_free(copy);
+    return res;
+}
+
+hb_rc_t
+hb_client_scan(hb_client_t *self, uint16_t partition, const void *start, size_t start_len,
+               const void *end, size_t end_len, uint32_t limit, int timeout_ms,
+               hb_scan_result_t **out)
+{
+    *out = NULL;
+    self->err[0] = '\0';
+    if (partition >= self->cfg->partitions) {
+        snprintf(self->err, sizeof self->err, "partition %u is not in the cluster (it has %u)",
+                 partition, self->cfg->partitions);
+        return HB_INVALID;
+    }
+    if (limit < 1 || limit > HB_WIRE_MAX_SCAN) {
+        snprintf(self->err, sizeof self->err, "scan limit must be 1..%d", HB_WIRE_MAX_SCAN);
+        return HB_INVALID;
+    }
+    if (start_len > self->cfg->limits.max_key_bytes || end_len > self->cfg->limits.max_key_bytes ||
+        (start_len && !start) || (end_len && !end)) {
+        snprintf(self->err, sizeof self->err, "scan bounds must be keys of at most %u bytes",
+                 self->cfg->limits.max_key_bytes);
+        return HB_INVALID;
+    }
+    void *s = s_stor_socket(self, partition);
+    if (!s)
+        return HB_IO;
+    hb_client_flush(self); /* pipelined calls should not wait behind the scan */
+    uint64_t id = self->next_req++;
+    hb_msg_t m = {.type = HB_MSG_SCAN};
+    m.u.scan.req_id = id;
+    m.u.scan.start = start;
+    m.u.scan.start_len = (uint32_t)start_len;
+    m.u.scan.end = end;
+    m.u.scan.end_len = (uint32_t)end_len;
+    m.u.scan.limit = limit;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    hb_rc_t rc = hb_msg_encode(&m, &sb);
+    if (rc == HB_OK && zmq_send(s, sb.data, sb.size, 0) < 0) {
+        snprintf(self->err, sizeof self->err, "send failed: %s", zmq_strerror(zmq_errno()));
+        rc = HB_IO;
+    }
+    msgpack_sbuffer_destroy(&sb);
+    if (rc != HB_OK)
+        return rc;
+    int64_t deadline = s_mono_ms() + timeout_ms;
+    zmq_pollitem_t item = {s, 0, ZMQ_POLLIN, 0};
+    for (;;) {
+        zmq_msg_t zm;
+        zmq_msg_init(&zm);
+        while (zmq_msg_recv(&zm, s, ZMQ_DONTWAIT) >= 0) {
+            hb_scan_result_t *res = s_scan_result_from(self, &zm, id);
+            if (res) {
+                zmq_msg_close(&zm);
+                *out = res;
+                return HB_OK;
+            }
+        }
+        zmq_msg_close(&zm);
+        int64_t left = deadline - s_mono_ms();
+        if (left <= 0) {
+            snprintf(self->err, sizeof self->err, "no scan answer within %d ms", timeout_ms);
+            return HB_TIMEOUT;
+        }
+        if (zmq_poll(&item, 1, (long)left) < 0)
+            return HB_IO;
+    }
+}
+
+void
+hb_scan_result_destroy(hb_scan_result_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    hb_scan_result_t *res = *self_p;
+    hb_free(res->msg);
+    hb_free(res->rows);
+    hb_free(res->frame_);
+    hb_free(res);
+    *self_p = NULL;
 }

@@ -84,6 +84,42 @@ const char *hb_client_last_error(const hb_client_t *self);
 /* Frees a result; accepts NULL; sets *self_p = NULL. */
 void hb_result_destroy(hb_result_t **self_p);
 
+/* One row of a scan: the encoded key (hb_key.h) and the stored value
+ * (a msgpack array of column values), borrowed from the result. */
+typedef struct {
+    const uint8_t *key; /* encoded key */
+    uint32_t klen;      /* key length */
+    const uint8_t *val; /* stored value */
+    uint32_t vlen;      /* value length */
+} hb_scan_row_t;
+
+/* The outcome of one snapshot scan of one partition. */
+typedef struct {
+    uint64_t req_id;     /* the request it answers */
+    hb_rc_t rc;          /* HB_OK, or the storage's error (HB_IO ...) */
+    char *msg;           /* error text, "" on success (owned by the result) */
+    uint64_t epoch;      /* applied epoch the rows were read at */
+    uint32_t nrows;      /* number of rows */
+    hb_scan_row_t *rows; /* rows in key order (owned by the result) */
+    void *frame_;        /* private: the frame the rows point into */
+} hb_scan_result_t;
+
+/* Reads the rows of `partition` with start <= key < end (end_len 0:
+ * unbounded), at most limit (1..100000) of them, in key order, from the
+ * partition's storage at its applied epoch: a consistent snapshot, served
+ * without going through the log (DESIGN.md section 5, "Snapshot reads").
+ * Keys are encoded keys (hb_key.h). An answer may hold fewer than limit
+ * rows when they would not fit in one frame. Waits up to timeout_ms.
+ * Returns HB_OK with *out (caller owns; hb_scan_result_destroy) — check
+ * (*out)->rc —, or HB_INVALID (bad partition, key or limit), HB_TIMEOUT,
+ * HB_IO with *out = NULL. Queued submits are flushed first. */
+hb_rc_t hb_client_scan(hb_client_t *self, uint16_t partition, const void *start,
+                       size_t start_len, const void *end, size_t end_len, uint32_t limit,
+                       int timeout_ms, hb_scan_result_t **out);
+
+/* Frees a scan result; accepts NULL; sets *self_p = NULL. */
+void hb_scan_result_destroy(hb_scan_result_t **self_p);
+
 /* Returns the partition count of the connected cluster. */
 uint32_t hb_client_partitions(const hb_client_t *self);
 

@@ -265,6 +265,121 @@ s_plan_micro_rmw(const hb_val_t *args, uint32_t nargs, uint32_t nparts, hb_locks
 }
 
 /* ------------------------------------------------------------------ */
+/* YCSB plans                                                           */
+/* ------------------------------------------------------------------ */
+
+/* Encodes a YCSB KEY argument (str or bin, 1..HB_YCSB_KEY_MAX bytes). */
+static hb_rc_t
+s_ycsb_key(const char *proc, uint32_t argi, const hb_val_t *arg, uint32_t nparts,
+           s_kvkey_t *out, char *err, size_t errlen)
+{
+    if (arg->type != HB_VAL_STR && arg->type != HB_VAL_BIN)
+        return s_fail(err, errlen, "%s: argument %" PRIu32 " (KEY) must be a string or bytes",
+                      proc, argi + 1);
+    if (arg->u.s.len < 1 || arg->u.s.len > HB_YCSB_KEY_MAX || !arg->u.s.ptr)
+        return s_fail(err, errlen, "%s: argument %" PRIu32 " (KEY) must be 1..%d bytes", proc,
+                      argi + 1, HB_YCSB_KEY_MAX);
+    hb_key_init(&out->key, HB_TABLE_YCSB);
+    hb_key_put_str(&out->key, arg->u.s.ptr, arg->u.s.len);
+    if (out->key.overflow)
+        return s_fail(err, errlen, "%s: argument %" PRIu32 " (KEY) is too long once encoded",
+                      proc, argi + 1);
+    out->partition = (uint16_t)hb_key_partition(out->key.buf, out->key.len, nparts);
+    return HB_OK;
+}
+
+/* Checks a FIELD and a VALUE argument. */
+static hb_rc_t
+s_ycsb_field_value(const char *proc, uint32_t argi, const hb_val_t *args, char *err,
+                   size_t errlen)
+{
+    if (args[0].type != HB_VAL_INT || args[0].u.i < 0 || args[0].u.i >= HB_YCSB_MAX_FIELDS)
+        return s_fail(err, errlen, "%s: argument %" PRIu32 " (FIELD) must be an integer 0..%d",
+                      proc, argi + 1, HB_YCSB_MAX_FIELDS - 1);
+    if (args[1].type != HB_VAL_STR && args[1].type != HB_VAL_BIN)
+        return s_fail(err, errlen, "%s: argument %" PRIu32 " (VALUE) must be a string or bytes",
+                      proc, argi + 2);
+    return HB_OK;
+}
+
+static hb_rc_t
+s_plan_ycsb_read(const hb_val_t *args, uint32_t nargs, uint32_t nparts, hb_lockset_t *ls,
+                 char *err, size_t errlen)
+{
+    s_kvkey_t k[HB_YCSB_MAX_KEYS];
+    hb_rc_t rc;
+    if (nargs < 1 || nargs > HB_YCSB_MAX_KEYS)
+        return s_fail(err, errlen, "ycsb.read: usage: ycsb.read KEY [KEY ...] (1..%d keys)",
+                      HB_YCSB_MAX_KEYS);
+    if ((rc = s_check_nparts("ycsb.read", nparts, err, errlen)))
+        return rc;
+    for (uint32_t i = 0; i < nargs; i++)
+        if ((rc = s_ycsb_key("ycsb.read", i, &args[i], nparts, &k[i], err, errlen)))
+            return rc;
+    for (uint32_t i = 0; i < nargs; i++)
+        hb_lockset_add(ls, k[i].partition, HB_LOCK_READ, k[i].key.buf, k[i].key.len);
+    return HB_OK;
+}
+
+/* ycsb.update and ycsb.rmw: KEY FIELD VALUE triples, write locks. */
+static hb_rc_t
+s_plan_ycsb_triples(const char *proc, const hb_val_t *args, uint32_t nargs, uint32_t nparts,
+                    hb_lockset_t *ls, char *err, size_t errlen)
+{
+    s_kvkey_t k[HB_YCSB_MAX_KEYS];
+    hb_rc_t rc;
+    if (nargs < 3 || nargs % 3 != 0 || nargs / 3 > HB_YCSB_MAX_KEYS)
+        return s_fail(err, errlen,
+                      "%s: usage: %s KEY FIELD VALUE [KEY FIELD VALUE ...] (1..%d records)",
+                      proc, proc, HB_YCSB_MAX_KEYS);
+    if ((rc = s_check_nparts(proc, nparts, err, errlen)))
+        return rc;
+    for (uint32_t i = 0; i < nargs; i += 3)
+        if ((rc = s_ycsb_key(proc, i, &args[i], nparts, &k[i / 3], err, errlen)) ||
+            (rc = s_ycsb_field_value(proc, i + 1, &args[i + 1], err, errlen)))
+            return rc;
+    for (uint32_t i = 0; i < nargs / 3; i++)
+        hb_lockset_add(ls, k[i].partition, HB_LOCK_WRITE, k[i].key.buf, k[i].key.len);
+    return HB_OK;
+}
+
+static hb_rc_t
+s_plan_ycsb_update(const hb_val_t *args, uint32_t nargs, uint32_t nparts, hb_lockset_t *ls,
+                   char *err, size_t errlen)
+{
+    return s_plan_ycsb_triples("ycsb.update", args, nargs, nparts, ls, err, errlen);
+}
+
+static hb_rc_t
+s_plan_ycsb_rmw(const hb_val_t *args, uint32_t nargs, uint32_t nparts, hb_lockset_t *ls,
+                char *err, size_t errlen)
+{
+    return s_plan_ycsb_triples("ycsb.rmw", args, nargs, nparts, ls, err, errlen);
+}
+
+static hb_rc_t
+s_plan_ycsb_insert(const hb_val_t *args, uint32_t nargs, uint32_t nparts, hb_lockset_t *ls,
+                   char *err, size_t errlen)
+{
+    s_kvkey_t k;
+    hb_rc_t rc;
+    if (nargs < 2 || nargs > 1 + HB_YCSB_MAX_FIELDS)
+        return s_fail(err, errlen, "ycsb.insert: usage: ycsb.insert KEY V0 .. Vn-1 (1..%d fields)",
+                      HB_YCSB_MAX_FIELDS);
+    if ((rc = s_check_nparts("ycsb.insert", nparts, err, errlen)) ||
+        (rc = s_ycsb_key("ycsb.insert", 0, &args[0], nparts, &k, err, errlen)))
+        return rc;
+    for (uint32_t i = 1; i < nargs; i++)
+        if (args[i].type != HB_VAL_STR && args[i].type != HB_VAL_BIN)
+            return s_fail(err, errlen,
+                          "ycsb.insert: argument %" PRIu32 " (V%" PRIu32
+                          ") must be a string or bytes",
+                          i + 1, i - 1);
+    hb_lockset_add(ls, k.partition, HB_LOCK_WRITE, k.key.buf, k.key.len);
+    return HB_OK;
+}
+
+/* ------------------------------------------------------------------ */
 /* Catalog                                                              */
 /* ------------------------------------------------------------------ */
 
@@ -276,6 +391,15 @@ static const hb_proc_def_t s_procs[HB_PROC_COUNT_] = {
                              "kv.transfer FROM TO AMOUNT", s_plan_kv_transfer},
     [HB_PROC_MICRO_RMW] = {"micro.rmw", HB_PROC_MICRO_RMW, HB_MICRO_KEYS, HB_MICRO_KEYS,
                            "micro.rmw ID1 .. ID10", s_plan_micro_rmw},
+    [HB_PROC_YCSB_READ] = {"ycsb.read", HB_PROC_YCSB_READ, 1, HB_YCSB_MAX_KEYS,
+                           "ycsb.read KEY [KEY ...]", s_plan_ycsb_read},
+    [HB_PROC_YCSB_UPDATE] = {"ycsb.update", HB_PROC_YCSB_UPDATE, 3, 3 * HB_YCSB_MAX_KEYS,
+                             "ycsb.update KEY FIELD VALUE [KEY FIELD VALUE ...]",
+                             s_plan_ycsb_update},
+    [HB_PROC_YCSB_INSERT] = {"ycsb.insert", HB_PROC_YCSB_INSERT, 2, 1 + HB_YCSB_MAX_FIELDS,
+                             "ycsb.insert KEY V0 .. Vn-1", s_plan_ycsb_insert},
+    [HB_PROC_YCSB_RMW] = {"ycsb.rmw", HB_PROC_YCSB_RMW, 3, 3 * HB_YCSB_MAX_KEYS,
+                          "ycsb.rmw KEY FIELD VALUE [KEY FIELD VALUE ...]", s_plan_ycsb_rmw},
 };
 
 const hb_proc_def_t *

@@ -11,6 +11,22 @@
  *   kv.transfer FROM TO AMOUNT   -> [from balance, to balance]; aborts,
  *                                   changing nothing, if FROM would go < 0
  *   micro.rmw ID x10             -> nil; reads and increments 10 records
+ *
+ * YCSB (table HB_TABLE_YCSB; key = the user key as one string column, row =
+ * msgpack array of the fields as bin; KEY is a str or bin of 1..512 bytes,
+ * FIELD an integer 0..HB_YCSB_MAX_FIELDS-1, VALUE a str or bin). Calls with
+ * several records exist so one transaction can span partitions:
+ *   ycsb.read KEY [KEY ...]      -> per key, in argument order, either nil
+ *                                   (no such record) or the field count n
+ *                                   followed by the n fields (bin): a flat
+ *                                   list "nil | n f0 .. fn-1" per key
+ *   ycsb.update KEY FIELD VALUE [KEY FIELD VALUE ...]
+ *                                -> nothing; aborts if a record is missing
+ *                                   or has no such field
+ *   ycsb.insert KEY V0 .. Vn-1   -> nothing; aborts if KEY exists
+ *   ycsb.rmw KEY FIELD VALUE [...] -> per triple, the record as read before
+ *                                   its update (same encoding as ycsb.read),
+ *                                   then the update; aborts like ycsb.update
  */
 #ifndef HB_PROC_H
 #define HB_PROC_H
@@ -29,10 +45,17 @@ typedef enum {
     HB_PROC_KV_ADD,
     HB_PROC_KV_TRANSFER,
     HB_PROC_MICRO_RMW,
+    HB_PROC_YCSB_READ,
+    HB_PROC_YCSB_UPDATE,
+    HB_PROC_YCSB_INSERT,
+    HB_PROC_YCSB_RMW,
     HB_PROC_COUNT_
 } hb_proc_id_t;
 
 #define HB_MICRO_KEYS 10
+#define HB_YCSB_MAX_KEYS   16  /* records of one ycsb.read / update / rmw */
+#define HB_YCSB_MAX_FIELDS 64  /* fields of one YCSB record */
+#define HB_YCSB_KEY_MAX    512 /* bytes of a YCSB user key */
 
 /* A growable lock set under construction; keys are copied into it. */
 typedef struct {

@@ -8,8 +8,11 @@
  * flush. Nothing persisted depends on the visiting order: a WriteBatch of
  * distinct keys gives the same state in any order, and the hash is a sum.
  *
+ * Metadata writes of other modules (the remote-read log) are staged in a
+ * plain array and appended to the next flush's WriteBatch in staging order.
+ *
  * Entry points: stor_engine_open, stor_engine_put/delete/get,
- * stor_engine_flush, stor_engine_discard_overlay.
+ * stor_engine_flush, stor_engine_discard_overlay, stor_engine_stage_meta.
  */
 #include "engine.h"
 
@@ -55,6 +58,14 @@ typedef struct s_entry {
     uint8_t key[];         /* key bytes */
 } s_entry_t;
 
+/* One staged metadata write. */
+typedef struct {
+    uint8_t *key; /* owned key bytes */
+    size_t klen;  /* key length */
+    uint8_t *val; /* owned value bytes; NULL for a delete */
+    size_t vlen;  /* value length */
+} s_staged_t;
+
 struct stor_engine {
     char *dir;                          /* LevelDB directory (owned) */
     leveldb_t *db;                      /* the shard */
@@ -72,6 +83,9 @@ struct stor_engine {
     size_t nentries;                    /* keys in the overlay */
     size_t nversions;                   /* versions in the overlay */
     s_entry_t *head;                    /* all-entries list */
+    s_staged_t *staged;                 /* metadata writes for the next flush */
+    size_t nstaged;                     /* staged writes used */
+    size_t capstaged;                   /* staged writes allocated */
 };
 
 /* ------------------------------------------------------------------ */
@@ -229,6 +243,15 @@ void stor_engine_discard_overlay(stor_engine_t *eng)
     memset(eng->buckets, 0, eng->nbuckets * sizeof *eng->buckets);
 }
 
+static void s_staged_clear(stor_engine_t *eng)
+{
+    for (size_t i = 0; i < eng->nstaged; i++) {
+        hb_free(eng->staged[i].key);
+        hb_free(eng->staged[i].val);
+    }
+    eng->nstaged = 0;
+}
+
 void stor_engine_destroy(stor_engine_t **self_p)
 {
     if (!self_p || !*self_p)
@@ -237,6 +260,8 @@ void stor_engine_destroy(stor_engine_t **self_p)
     if (eng->buckets)
         stor_engine_discard_overlay(eng);
     hb_free(eng->buckets);
+    s_staged_clear(eng);
+    hb_free(eng->staged);
     if (eng->db)
         leveldb_close(eng->db);
     if (eng->options)
@@ -500,11 +525,20 @@ hb_rc_t stor_engine_flush(stor_engine_t *eng, uint64_t epoch)
         e->pend_idx = idx;
         e->pend_h = h;
     }
+    for (size_t i = 0; i < eng->nstaged; i++) {
+        const s_staged_t *st = &eng->staged[i];
+        if (st->val)
+            leveldb_writebatch_put(b, (const char *)st->key, st->klen,
+                                   (const char *)st->val, st->vlen);
+        else
+            leveldb_writebatch_delete(b, (const char *)st->key, st->klen);
+    }
     s_batch_meta(b, "applied_epoch", epoch);
     s_batch_meta(b, "state_hash", hash);
     rc = s_write(eng, b, false);
     if (rc != HB_OK)
         goto out;
+    s_staged_clear(eng);
 
     /* Committed: drop the flushed versions. */
     s_entry_t *e = eng->head;
@@ -532,6 +566,63 @@ hb_rc_t stor_engine_flush(stor_engine_t *eng, uint64_t epoch)
 out:
     leveldb_writebatch_destroy(b);
     return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Staged metadata                                                     */
+/* ------------------------------------------------------------------ */
+
+hb_rc_t stor_engine_stage_meta(stor_engine_t *eng, const void *key, size_t klen,
+                               const void *val, size_t vlen)
+{
+    if (klen > HB_KEY_MAX || !s_is_meta(key, klen)) {
+        hb_warn("engine %s: refusing to stage a %zu-byte non-metadata key", eng->dir,
+                klen);
+        return HB_INVALID;
+    }
+    if (eng->nstaged == eng->capstaged) {
+        eng->capstaged = eng->capstaged ? eng->capstaged * 2 : 64;
+        eng->staged = hb_realloc(eng->staged, eng->capstaged * sizeof *eng->staged);
+    }
+    s_staged_t *st = &eng->staged[eng->nstaged++];
+    st->key = hb_memdup(key, klen);
+    st->klen = klen;
+    st->val = val ? hb_memdup(val, vlen ? vlen : 1) : NULL;
+    st->vlen = val ? vlen : 0;
+    return HB_OK;
+}
+
+size_t stor_engine_staged(const stor_engine_t *eng)
+{
+    return eng->nstaged;
+}
+
+hb_rc_t stor_engine_meta_scan(stor_engine_t *eng, const void *start, size_t slen,
+                              const void *end, size_t elen, stor_meta_fn fn, void *arg)
+{
+    if (!s_is_meta(start, slen) || !s_is_meta(end, elen))
+        return HB_INVALID;
+    leveldb_iterator_t *it = leveldb_create_iterator(eng->db, eng->ropts);
+    for (leveldb_iter_seek(it, start, slen); leveldb_iter_valid(it); leveldb_iter_next(it)) {
+        size_t klen = 0, vlen = 0;
+        const char *k = leveldb_iter_key(it, &klen);
+        size_t n = klen < elen ? klen : elen;
+        int c = memcmp(k, end, n);
+        if (c > 0 || (c == 0 && klen >= elen))
+            break;
+        const char *v = leveldb_iter_value(it, &vlen);
+        if (!fn(arg, (const uint8_t *)k, klen, (const uint8_t *)v, vlen))
+            break;
+    }
+    char *err = NULL;
+    leveldb_iter_get_error(it, &err);
+    leveldb_iter_destroy(it);
+    if (err) {
+        hb_error("engine %s: metadata scan failed: %s", eng->dir, err);
+        leveldb_free(err);
+        return HB_IO;
+    }
+    return HB_OK;
 }
 
 /* ------------------------------------------------------------------ */

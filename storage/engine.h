@@ -16,7 +16,10 @@
  * the same rows have the same hash (hobbesctl verify, tests).
  *
  * Metadata lives under table id 0 (HB_TABLE_META): applied_epoch,
- * state_hash and incarnation. Opening an engine increments and syncs the
+ * state_hash and incarnation. Other modules may keep their own metadata
+ * there (the remote-read log, storage/rread.h) by *staging* puts and
+ * deletes with stor_engine_stage_meta: they are written in the WriteBatch
+ * of the next successful flush, atomically with that epoch. Opening an engine increments and syncs the
  * incarnation, so every process start gets a new one (docs/protocol.md,
  * "Restart").
  *
@@ -26,6 +29,7 @@
 #define STOR_ENGINE_H
 
 #include <leveldb/c.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -71,6 +75,31 @@ hb_rc_t stor_engine_get(stor_engine_t *eng, const void *key, size_t klen,
  * Returns HB_OK; HB_INVALID if epoch < the applied epoch; HB_IO if LevelDB
  * fails (logged; nothing changed, the flush may be retried). */
 hb_rc_t stor_engine_flush(stor_engine_t *eng, uint64_t epoch);
+
+/* Stages a metadata write into the next flush's WriteBatch: a put of val
+ * (vlen bytes) or, when val is NULL, a delete of key. key and val are
+ * copied. Staged writes are applied in staging order after the epoch's
+ * rows (a later stage of one key wins), survive a failed flush (retried
+ * with the next one) and stor_engine_discard_overlay, and are lost with an
+ * unflushed engine. Returns HB_OK, or HB_INVALID when key is not a
+ * metadata key (table id 0) or is longer than HB_KEY_MAX. */
+hb_rc_t stor_engine_stage_meta(stor_engine_t *eng, const void *key, size_t klen,
+                               const void *val, size_t vlen);
+
+/* Returns the number of staged metadata writes not yet flushed. */
+size_t stor_engine_staged(const stor_engine_t *eng);
+
+/* Visitor of stor_engine_meta_scan: key and value are borrowed for the call.
+ * Returns true to go on, false to stop. */
+typedef bool (*stor_meta_fn)(void *arg, const uint8_t *key, size_t klen,
+                             const uint8_t *val, size_t vlen);
+
+/* Calls fn for every key in LevelDB with start <= key < end, in key order
+ * (flushed data only: staged writes are not visible). Both bounds must be
+ * metadata keys. Returns HB_OK, HB_INVALID for a non-metadata bound, or
+ * HB_IO (logged). */
+hb_rc_t stor_engine_meta_scan(stor_engine_t *eng, const void *start, size_t slen,
+                              const void *end, size_t elen, stor_meta_fn fn, void *arg);
 
 /* Drops every unflushed version (the state returns to the applied epoch). */
 void stor_engine_discard_overlay(stor_engine_t *eng);

@@ -2,14 +2,20 @@
  *
  * Per-epoch bookkeeping is a small array sorted by epoch: the announced
  * transaction count, the completed count and the set of (group, index)
- * already executed (so a duplicated DISPATCH is never applied twice). After
- * each EPOCH or completed transaction, the longest prefix of announced,
- * complete epochs is flushed with one stor_engine_flush of its last epoch.
+ * already dispatched (so a duplicated DISPATCH is never applied twice, and
+ * an RREAD for a finished transaction is recognised). After each EPOCH or
+ * completed transaction, the longest prefix of announced, complete epochs
+ * is flushed with one stor_engine_flush of its last epoch, together with
+ * the remote-read log entries of those epochs.
  *
- * Execution is synchronous today because only single-partition transactions
- * run; s_execute is laid out as the steps of DESIGN.md section 2 step 7 so
- * the remote-read exchange (parking a transaction until the reads of other
- * participants arrive) slots in at s_exchange_reads.
+ * The remote-read exchange keeps one record per transaction (epoch, group,
+ * index) in a chained hash table: created by its DISPATCH (the transaction
+ * is then *parked* until the reads of every other participant are in) or
+ * by an RREAD that overtook the DISPATCH (an *early* record holding only
+ * copied reads). Execution never depends on the table's order: a parked
+ * transaction runs when its last read arrives, and the body sees the reads
+ * through the context's per-key slots. s_execute is laid out as the steps
+ * of DESIGN.md section 2 step 7.
  */
 #include "executor.h"
 
@@ -24,9 +30,12 @@
 #include "hb_proc.h"
 #include "hb_txn.h"
 #include "procs.h"
+#include "rread.h"
 
-#define S_TOKEN_FLUSH_RETRY 0 /* timer token: retry a failed flush */
+#define S_TOKEN_FLUSH_RETRY 0          /* timer token: retry a failed flush */
+#define S_TOKEN_APPLIED     UINT64_MAX /* timer token: send APPLIED (HELLO tokens count up from 1) */
 #define S_FLUSH_RETRY_US    100000
+#define S_PEND_MIN_BUCKETS  64
 
 /* Bookkeeping of one epoch not yet flushed. */
 typedef struct {
@@ -38,6 +47,28 @@ typedef struct {
     uint32_t seen_cap; /* slots in seen (power of two, or 0) */
     uint32_t nseen;    /* entries in seen */
 } s_epoch_t;
+
+/* The reads one participant made for a transaction, with owned bytes. */
+typedef struct {
+    uint16_t from;     /* participant partition */
+    uint32_t n;        /* entries */
+    hb_wire_kv_t *kvs; /* entries; key and val point into bytes */
+    uint8_t *bytes;    /* owned key and value bytes */
+} s_reads_t;
+
+/* One transaction of the remote-read exchange: parked or early. */
+typedef struct s_pend {
+    struct s_pend *chain; /* next record in the same bucket */
+    uint64_t epoch;       /* global order: epoch */
+    uint16_t group;       /* global order: group */
+    uint32_t index;       /* global order: index in the batch */
+    hb_txn_t *txn;        /* decoded transaction; NULL while early */
+    uint16_t *parts;      /* participants, ascending (when txn is set) */
+    uint32_t nparts;      /* participants */
+    s_reads_t *reads;     /* reads gathered: local and remote */
+    uint32_t nreads;      /* reads used */
+    uint32_t capreads;    /* reads allocated */
+} s_pend_t;
 
 struct stor_executor {
     stor_engine_t *engine;   /* the shard (borrowed) */
@@ -51,6 +82,13 @@ struct stor_executor {
     s_epoch_t *epochs;       /* unflushed epochs, ascending */
     size_t nepochs;          /* epochs used */
     size_t capepochs;        /* epochs allocated */
+    s_pend_t **pend;         /* exchange records, chained hash buckets */
+    size_t npendb;           /* buckets (power of two) */
+    size_t npend;            /* records */
+    size_t nparked;          /* records with a transaction */
+    size_t nearly;           /* reads held by records without one */
+    uint16_t *partbuf;       /* scratch: participants (nparts entries) */
+    stor_rrlog_t *rrlog;     /* the reads this storage sent */
     stor_ctx_t *ctx;         /* execution context, reused per transaction */
     msgpack_sbuffer sbuf;    /* scratch for outgoing frames */
     stor_exec_stats_t stats; /* counters */
@@ -173,7 +211,32 @@ static bool s_epoch_mark(s_epoch_t *e, uint16_t group, uint32_t index)
     return true;
 }
 
-/* Flushes the longest prefix of announced, complete epochs. */
+/* Returns the record of epoch, or NULL. */
+static s_epoch_t *s_epoch_find(stor_executor_t *ex, uint64_t epoch)
+{
+    for (size_t i = ex->nepochs; i > 0; i--)
+        if (ex->epochs[i - 1].epoch == epoch)
+            return &ex->epochs[i - 1];
+    return NULL;
+}
+
+/* Returns true if (group, index) is in the epoch's seen set. */
+static bool s_epoch_seen(const s_epoch_t *e, uint16_t group, uint32_t index)
+{
+    if (!e->seen_cap)
+        return false;
+    uint64_t v = (((uint64_t)group << 32) | index) + 1;
+    for (uint32_t j = (uint32_t)hb_mix64(v) & (e->seen_cap - 1); e->seen[j];
+         j = (j + 1) & (e->seen_cap - 1))
+        if (e->seen[j] == v)
+            return true;
+    return false;
+}
+
+static void s_pend_drop_through(stor_executor_t *ex, uint64_t epoch);
+
+/* Flushes the longest prefix of announced, complete epochs, with the
+ * remote-read log entries of those epochs. */
 static void s_try_flush(stor_executor_t *ex)
 {
     size_t k = 0;
@@ -183,6 +246,7 @@ static void s_try_flush(stor_executor_t *ex)
     if (k == 0)
         return;
     uint64_t epoch = ex->epochs[k - 1].epoch;
+    stor_rrlog_stage(ex->rrlog, epoch);
     hb_rc_t rc = stor_engine_flush(ex->engine, epoch);
     if (rc != HB_OK) {
         ex->stats.flush_errors++;
@@ -199,7 +263,157 @@ static void s_try_flush(stor_executor_t *ex)
         s_epoch_free(&ex->epochs[i]);
     memmove(ex->epochs, ex->epochs + k, (ex->nepochs - k) * sizeof *ex->epochs);
     ex->nepochs -= k;
+    stor_rrlog_flushed(ex->rrlog, epoch);
+    /* RREADs buffered for applied epochs can never be used. */
+    s_pend_drop_through(ex, epoch);
     hb_debug("applied epoch %" PRIu64, epoch);
+}
+
+/* ------------------------------------------------------------------ */
+/* Exchange records                                                    */
+/* ------------------------------------------------------------------ */
+
+static uint64_t s_pend_hash(uint64_t epoch, uint16_t group, uint32_t index)
+{
+    return hb_mix64(epoch * 0x9e3779b97f4a7c15ULL ^ ((uint64_t)group << 32 | index));
+}
+
+static s_pend_t **s_pend_slot(stor_executor_t *ex, uint64_t epoch, uint16_t group,
+                              uint32_t index)
+{
+    s_pend_t **pp = &ex->pend[s_pend_hash(epoch, group, index) & (ex->npendb - 1)];
+    while (*pp && !((*pp)->epoch == epoch && (*pp)->group == group &&
+                    (*pp)->index == index))
+        pp = &(*pp)->chain;
+    return pp;
+}
+
+static s_pend_t *s_pend_find(stor_executor_t *ex, uint64_t epoch, uint16_t group,
+                             uint32_t index)
+{
+    return *s_pend_slot(ex, epoch, group, index);
+}
+
+static s_pend_t *s_pend_add(stor_executor_t *ex, uint64_t epoch, uint16_t group,
+                            uint32_t index)
+{
+    if (ex->npend + 1 > ex->npendb) {
+        size_t n = ex->npendb * 2;
+        s_pend_t **b = hb_calloc(n, sizeof *b);
+        for (size_t i = 0; i < ex->npendb; i++) {
+            s_pend_t *p = ex->pend[i];
+            while (p) {
+                s_pend_t *next = p->chain;
+                size_t j = s_pend_hash(p->epoch, p->group, p->index) & (n - 1);
+                p->chain = b[j];
+                b[j] = p;
+                p = next;
+            }
+        }
+        hb_free(ex->pend);
+        ex->pend = b;
+        ex->npendb = n;
+    }
+    s_pend_t *p = hb_calloc(1, sizeof *p);
+    p->epoch = epoch;
+    p->group = group;
+    p->index = index;
+    s_pend_t **pp = &ex->pend[s_pend_hash(epoch, group, index) & (ex->npendb - 1)];
+    p->chain = *pp;
+    *pp = p;
+    ex->npend++;
+    return p;
+}
+
+static void s_reads_free(s_reads_t *r)
+{
+    hb_free(r->kvs);
+    hb_free(r->bytes);
+    r->kvs = NULL;
+    r->bytes = NULL;
+}
+
+/* Unlinks and frees the record of (epoch, group, index), if any. */
+static void s_pend_remove(stor_executor_t *ex, s_pend_t *p)
+{
+    s_pend_t **pp = s_pend_slot(ex, p->epoch, p->group, p->index);
+    if (*pp != p)
+        return;
+    *pp = p->chain;
+    ex->npend--;
+    if (p->txn)
+        ex->nparked--;
+    else
+        ex->nearly -= p->nreads;
+    for (uint32_t i = 0; i < p->nreads; i++)
+        s_reads_free(&p->reads[i]);
+    hb_free(p->reads);
+    hb_free(p->parts);
+    hb_txn_destroy(&p->txn);
+    hb_free(p);
+}
+
+/* Drops every record of epochs <= epoch (max: all of them). */
+static void s_pend_drop_through(stor_executor_t *ex, uint64_t epoch)
+{
+    for (size_t i = 0; i < ex->npendb; i++) {
+        s_pend_t *p = ex->pend[i];
+        while (p) {
+            s_pend_t *next = p->chain;
+            if (p->epoch <= epoch)
+                s_pend_remove(ex, p);
+            p = next;
+        }
+    }
+}
+
+/* Returns true if the record already holds the reads of partition from. */
+static bool s_pend_has(const s_pend_t *p, uint16_t from)
+{
+    for (uint32_t i = 0; i < p->nreads; i++)
+        if (p->reads[i].from == from)
+            return true;
+    return false;
+}
+
+/* Appends reads r (ownership moves to the record). */
+static void s_pend_push(stor_executor_t *ex, s_pend_t *p, s_reads_t *r)
+{
+    if (p->nreads == p->capreads) {
+        p->capreads = p->capreads ? p->capreads * 2 : 4;
+        p->reads = hb_realloc(p->reads, p->capreads * sizeof *p->reads);
+    }
+    p->reads[p->nreads++] = *r;
+    if (!p->txn)
+        ex->nearly++;
+    memset(r, 0, sizeof *r);
+}
+
+/* Copies n key/values (borrowed, e.g. from a frame) into owned reads. */
+static void s_reads_copy(s_reads_t *r, uint16_t from, const hb_wire_kv_t *kvs, uint32_t n)
+{
+    size_t total = 1;
+    for (uint32_t i = 0; i < n; i++)
+        total += kvs[i].klen + (kvs[i].present ? kvs[i].vlen : 0);
+    r->from = from;
+    r->n = n;
+    r->kvs = hb_calloc(n ? n : 1, sizeof *r->kvs);
+    r->bytes = hb_malloc(total);
+    uint8_t *w = r->bytes;
+    for (uint32_t i = 0; i < n; i++) {
+        memcpy(w, kvs[i].key, kvs[i].klen);
+        r->kvs[i].key = w;
+        r->kvs[i].klen = kvs[i].klen;
+        w += kvs[i].klen;
+        r->kvs[i].present = kvs[i].present;
+        if (kvs[i].present) {
+            if (kvs[i].vlen)
+                memcpy(w, kvs[i].val, kvs[i].vlen);
+            r->kvs[i].val = w; /* non-NULL even when empty: present */
+            r->kvs[i].vlen = kvs[i].vlen;
+            w += kvs[i].vlen;
+        }
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -221,20 +435,29 @@ static uint16_t s_reply_partition(const hb_txn_t *txn)
     return (uint16_t)(lowest_w != UINT32_MAX ? lowest_w : lowest);
 }
 
-/* (a) Reads every lock key of this partition into the context. */
-static hb_rc_t s_local_reads(stor_executor_t *ex, const hb_txn_t *txn)
+/* Returns true if partition p executes txn: it writes, or it replies. */
+static bool s_is_executor(const hb_txn_t *txn, uint16_t p)
 {
+    return hb_txn_writes(txn, p) || s_reply_partition(txn) == p;
+}
+
+/* (a) Reads every lock key of this partition into owned reads *out. */
+static void s_local_reads(stor_executor_t *ex, const hb_txn_t *txn, s_reads_t *out)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < txn->nlocks; i++)
+        n += txn->locks[i].partition == ex->self.partition;
+    hb_wire_kv_t *kvs = hb_calloc(n ? n : 1, sizeof *kvs);
+    uint8_t **vals = hb_calloc(n ? n : 1, sizeof *vals);
+    uint32_t k = 0;
     for (uint32_t i = 0; i < txn->nlocks; i++) {
         const hb_lock_t *lk = &txn->locks[i];
         if (lk->partition != ex->self.partition)
             continue;
-        uint8_t *val = NULL;
         size_t vlen = 0;
-        hb_rc_t rc = stor_engine_get(ex->engine, lk->key, lk->len, stor_ctx_alloc,
-                                     ex->ctx, &val, &vlen);
-        if (rc == HB_NOTFOUND)
-            val = NULL;
-        else if (rc != HB_OK) {
+        hb_rc_t rc = stor_engine_get(ex->engine, lk->key, lk->len, NULL, NULL, &vals[k],
+                                     &vlen);
+        if (rc != HB_OK && rc != HB_NOTFOUND) {
             /* This replica's disk failed. Executing on without the value
              * would make this replica diverge from the others, which is
              * worse than stopping: fail-stop, and a restart replays the
@@ -244,21 +467,63 @@ static hb_rc_t s_local_reads(stor_executor_t *ex, const hb_txn_t *txn)
                      hb_rc_str(rc));
             exit(70);
         }
-        stor_ctx_add_read(ex->ctx, lk->key, lk->len, val, vlen);
+        kvs[k].key = lk->key;
+        kvs[k].klen = lk->len;
+        kvs[k].present = rc == HB_OK;
+        kvs[k].val = vals[k];
+        kvs[k].vlen = (uint32_t)vlen;
+        k++;
     }
-    return HB_OK;
+    s_reads_copy(out, ex->self.partition, kvs, n);
+    for (uint32_t i = 0; i < n; i++)
+        hb_free(vals[i]);
+    hb_free(vals);
+    hb_free(kvs);
 }
 
-/* (b, c) Sends local reads to the other active participants and waits for
- * theirs. Not implemented yet: a transaction with another participant
- * aborts, identically on every participant and replica. */
-static hb_rc_t s_exchange_reads(stor_executor_t *ex, const hb_txn_t *txn)
+/* (b) Sends the local reads to every other executor of txn and logs each
+ * frame in the remote-read log. */
+static void s_send_reads(stor_executor_t *ex, const s_pend_t *p, const s_reads_t *local)
 {
-    for (uint32_t i = 0; i < txn->nlocks; i++)
-        if (txn->locks[i].partition != ex->self.partition)
-            return stor_ctx_abort(ex->ctx, HB_ABORTED,
-                                  "multi-partition transactions are not supported yet");
-    return HB_OK;
+    hb_msg_t m = {.type = HB_MSG_RREAD};
+    m.u.rread.epoch = p->epoch;
+    m.u.rread.group = p->group;
+    m.u.rread.index = p->index;
+    m.u.rread.from = ex->self.partition;
+    m.u.rread.nkvs = local->n;
+    m.u.rread.kvs = local->kvs;
+    msgpack_sbuffer_clear(&ex->sbuf);
+    if (hb_msg_encode(&m, &ex->sbuf) != HB_OK) {
+        hb_error("cannot encode RREAD");
+        ex->stats.send_errors++;
+        return;
+    }
+    for (uint32_t i = 0; i < p->nparts; i++) {
+        uint16_t q = p->parts[i];
+        if (q == ex->self.partition || !s_is_executor(p->txn, q))
+            continue;
+        stor_rrlog_add(ex->rrlog, p->epoch, p->group, p->index, q, ex->sbuf.data,
+                       ex->sbuf.size);
+        ex->stats.rreads_sent++;
+        if (ex->env.send(ex->env.ctx, hb_node(HB_ROLE_STORAGE, ex->self.replica, q),
+                         ex->sbuf.data, ex->sbuf.size) != HB_OK)
+            ex->stats.send_errors++; /* the recipient asks again (RREQ) after a restart */
+    }
+}
+
+/* Returns true if partition q is a participant of the record's txn. */
+static bool s_is_participant(const s_pend_t *p, uint16_t q)
+{
+    for (uint32_t i = 0; i < p->nparts; i++)
+        if (p->parts[i] == q)
+            return true;
+    return false;
+}
+
+/* (c) Returns true once the reads of every participant are present. */
+static bool s_complete(const s_pend_t *p)
+{
+    return p->nreads >= p->nparts;
 }
 
 /* (d) Runs the procedure body over the gathered reads. */
@@ -308,26 +573,34 @@ static void s_reply(stor_executor_t *ex, const hb_txn_t *txn, uint64_t epoch)
     s_send(ex, hb_node(HB_ROLE_SEQUENCER, txn->origin_replica, txn->origin_group), &m);
 }
 
-static void s_execute(stor_executor_t *ex, uint64_t epoch, uint16_t group, uint32_t index,
-                      const uint8_t *raw, size_t raw_len)
+/* Ends a transaction here: DONE to the scheduler, one more done in its
+ * epoch, and a flush if that completed a prefix of epochs. */
+static void s_finish(stor_executor_t *ex, uint64_t epoch, uint16_t group, uint32_t index)
 {
-    hb_txn_t *txn = NULL;
-    hb_rc_t rc = hb_txn_decode(raw, raw_len, &ex->lim, ex->nparts, &txn);
-    if (rc != HB_OK) {
-        /* The same bytes are in every replica's log: skipping is
-         * deterministic. Nobody can be told but the scheduler. */
-        ex->stats.bad_txns++;
-        hb_warn("epoch %" PRIu64 " txn %u/%" PRIu32 " does not decode (%s); skipped",
-                epoch, group, index, hb_rc_str(rc));
-        s_send_done(ex, epoch, group, index);
-        return;
-    }
+    s_send_done(ex, epoch, group, index);
+    s_epoch_get(ex, epoch)->done++;
+    s_try_flush(ex);
+}
 
-    rc = stor_ctx_reset(ex->ctx, txn);
-    if (rc == HB_OK)
-        rc = s_local_reads(ex, txn);
-    if (rc == HB_OK)
-        rc = s_exchange_reads(ex, txn);
+/* (d, e, f) Executes a parked transaction whose reads are all present,
+ * then forgets it. */
+static void s_execute(stor_executor_t *ex, s_pend_t *p)
+{
+    const hb_txn_t *txn = p->txn;
+    uint64_t epoch = p->epoch;
+    uint16_t group = p->group;
+    uint32_t index = p->index;
+
+    hb_rc_t rc = stor_ctx_reset(ex->ctx, txn);
+    for (uint32_t r = 0; rc == HB_OK && r < p->nreads; r++) {
+        const s_reads_t *rd = &p->reads[r];
+        for (uint32_t i = 0; i < rd->n; i++) {
+            const hb_wire_kv_t *kv = &rd->kvs[i];
+            if (stor_ctx_add_read(ex->ctx, kv->key, kv->klen, kv->present ? kv->val : NULL,
+                                  kv->present ? kv->vlen : 0) != HB_OK)
+                ex->stats.rread_bad_keys++;
+        }
+    }
     if (rc == HB_OK)
         rc = s_run(ex, txn);
     if (rc == HB_OK)
@@ -339,10 +612,173 @@ static void s_execute(stor_executor_t *ex, uint64_t epoch, uint16_t group, uint3
         ex->stats.aborted++;
     if (s_reply_partition(txn) == ex->self.partition)
         s_reply(ex, txn, epoch);
-    s_send_done(ex, epoch, group, index);
-
     stor_ctx_reset(ex->ctx, NULL);
-    hb_txn_destroy(&txn);
+    s_pend_remove(ex, p);
+    s_finish(ex, epoch, group, index);
+}
+
+/* Starts a dispatched transaction: (a) local reads, (b) RREADs to the other
+ * executors, then DONE if passive, or park until (c) every read is in. */
+static void s_start(stor_executor_t *ex, uint64_t epoch, uint16_t group, uint32_t index,
+                    const uint8_t *raw, size_t raw_len)
+{
+    hb_txn_t *txn = NULL;
+    hb_rc_t rc = hb_txn_decode(raw, raw_len, &ex->lim, ex->nparts, &txn);
+    if (rc != HB_OK || !hb_txn_touches(txn, ex->self.partition)) {
+        /* The same bytes are in every replica's log: skipping is
+         * deterministic. Nobody can be told but the scheduler. */
+        ex->stats.bad_txns++;
+        hb_warn("epoch %" PRIu64 " txn %u/%" PRIu32 " %s; skipped", epoch, group, index,
+                rc != HB_OK ? hb_rc_str(rc) : "does not touch this partition");
+        hb_txn_destroy(&txn);
+        s_finish(ex, epoch, group, index);
+        return;
+    }
+
+    s_pend_t *p = s_pend_find(ex, epoch, group, index);
+    if (!p)
+        p = s_pend_add(ex, epoch, group, index);
+    ex->nearly -= p->nreads;
+    ex->nparked++;
+    p->txn = txn;
+    p->nparts = hb_txn_participants(txn, ex->partbuf, ex->nparts);
+    p->parts = hb_memdup(ex->partbuf, p->nparts * sizeof *p->parts);
+
+    /* Early reads from partitions that do not take part are dropped. */
+    uint32_t w = 0;
+    for (uint32_t r = 0; r < p->nreads; r++) {
+        if (s_is_participant(p, p->reads[r].from) &&
+            p->reads[r].from != ex->self.partition) {
+            p->reads[w++] = p->reads[r];
+            continue;
+        }
+        ex->stats.rread_bad++;
+        hb_warn("epoch %" PRIu64 " txn %u/%" PRIu32 ": dropping RREAD from partition %u, "
+                "not a participant",
+                epoch, group, index, p->reads[r].from);
+        s_reads_free(&p->reads[r]);
+    }
+    p->nreads = w;
+
+    s_reads_t local;
+    s_local_reads(ex, txn, &local);
+    if (p->nparts > 1)
+        s_send_reads(ex, p, &local);
+    if (!s_is_executor(txn, ex->self.partition)) {
+        /* Passive: the executors have what they need from here. Reads
+         * that arrived anyway are not for us. */
+        ex->stats.rread_bad += p->nreads;
+        ex->stats.passive++;
+        s_reads_free(&local);
+        s_pend_remove(ex, p);
+        s_finish(ex, epoch, group, index);
+        return;
+    }
+    s_pend_push(ex, p, &local);
+    if (s_complete(p))
+        s_execute(ex, p);
+}
+
+/* Handles an RREAD: buffers it, or completes a parked transaction. */
+static void s_on_rread(stor_executor_t *ex, const hb_msg_t *msg)
+{
+    uint64_t e = msg->u.rread.epoch;
+    uint16_t group = msg->u.rread.group;
+    uint32_t index = msg->u.rread.index;
+    uint16_t from = msg->u.rread.from;
+    if (e <= stor_engine_applied_epoch(ex->engine)) {
+        ex->stats.rread_stale++;
+        return;
+    }
+    if (from >= ex->nparts || from == ex->self.partition) {
+        ex->stats.rread_bad++;
+        hb_warn("RREAD %" PRIu64 "/%u/%" PRIu32 " claims to come from partition %u: dropped",
+                e, group, index, from);
+        return;
+    }
+    s_pend_t *p = s_pend_find(ex, e, group, index);
+    if (!p) {
+        s_epoch_t *rec = s_epoch_find(ex, e);
+        if (rec && s_epoch_seen(rec, group, index)) {
+            ex->stats.rread_duplicates++; /* the transaction is done here */
+            return;
+        }
+        p = s_pend_add(ex, e, group, index);
+    } else if (p->txn && !s_is_participant(p, from)) {
+        ex->stats.rread_bad++;
+        hb_warn("RREAD %" PRIu64 "/%u/%" PRIu32 " from partition %u, not a participant: "
+                "dropped",
+                e, group, index, from);
+        return;
+    }
+    if (s_pend_has(p, from)) {
+        ex->stats.rread_duplicates++;
+        return;
+    }
+    s_reads_t r;
+    s_reads_copy(&r, from, msg->u.rread.kvs, msg->u.rread.nkvs);
+    s_pend_push(ex, p, &r);
+    ex->stats.rreads_received++;
+    if (p->txn && s_complete(p))
+        s_execute(ex, p);
+}
+
+/* Sends frame to storage partition `to` of this replica (an rr-log resend). */
+static void s_resend_one(void *arg, uint16_t to, const void *frame, size_t len)
+{
+    stor_executor_t *ex = arg;
+    if (ex->env.send(ex->env.ctx, hb_node(HB_ROLE_STORAGE, ex->self.replica, to), frame,
+                     len) != HB_OK)
+        ex->stats.send_errors++;
+}
+
+/* RREQ(q, from): resend q every logged RREAD to it from that epoch. */
+static void s_on_rreq(stor_executor_t *ex, const hb_msg_t *msg)
+{
+    uint16_t q = msg->u.rreq.partition;
+    if (q >= ex->nparts || q == ex->self.partition) {
+        hb_warn("RREQ from partition %u: not a peer; dropped", q);
+        return;
+    }
+    uint64_t n = 0;
+    hb_rc_t rc = stor_rrlog_resend(ex->rrlog, q, msg->u.rreq.epoch, s_resend_one, ex, &n);
+    if (rc != HB_OK)
+        hb_error("RREQ from partition %u: rr-log read failed (%s); sent %" PRIu64, q,
+                 hb_rc_str(rc), n);
+    ex->stats.rreq_served++;
+    ex->stats.rreads_resent += n;
+    hb_info("RREQ from partition %u from epoch %" PRIu64 ": resent %" PRIu64 " RREADs", q,
+            msg->u.rreq.epoch, n);
+}
+
+/* APPLIED(q, e): q will never need reads of epochs <= e again. */
+static void s_on_applied(stor_executor_t *ex, const hb_msg_t *msg)
+{
+    uint16_t q = msg->u.rreq.partition;
+    if (q >= ex->nparts || q == ex->self.partition) {
+        hb_warn("APPLIED from partition %u: not a peer; dropped", q);
+        return;
+    }
+    if (stor_rrlog_truncate(ex->rrlog, q, msg->u.rreq.epoch) != HB_OK)
+        hb_warn("rr-log truncation for partition %u failed; retried on the next APPLIED", q);
+}
+
+/* Sends `type` (RREQ or APPLIED) with (self, epoch) to every other storage
+ * of this replica. */
+static void s_broadcast_peers(stor_executor_t *ex, hb_msg_type_t type, uint64_t epoch)
+{
+    hb_msg_t m = {.type = type};
+    m.u.rreq.partition = ex->self.partition;
+    m.u.rreq.epoch = epoch;
+    for (uint32_t q = 0; q < ex->nparts; q++) {
+        if (q == ex->self.partition)
+            continue;
+        s_send(ex, hb_node(HB_ROLE_STORAGE, ex->self.replica, (uint16_t)q), &m);
+        if (type == HB_MSG_RREQ)
+            ex->stats.rreq_sent++;
+        else
+            ex->stats.applied_sent++;
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -402,15 +838,17 @@ static void s_on_dispatch(stor_executor_t *ex, const hb_msg_t *msg)
         hb_debug("ignoring duplicate DISPATCH %" PRIu64 "/%u/%" PRIu32, e, group, index);
         return;
     }
-    s_execute(ex, e, group, index, msg->u.dispatch.raw, msg->u.dispatch.raw_len);
-    s_epoch_get(ex, e)->done++;
-    s_try_flush(ex);
+    s_start(ex, e, group, index, msg->u.dispatch.raw, msg->u.dispatch.raw_len);
 }
 
 static void s_resync(stor_executor_t *ex)
 {
     stor_engine_discard_overlay(ex->engine);
     s_epochs_clear(ex);
+    /* Parked transactions are dispatched again under the new incarnation;
+     * the reads they and early records held are resent on RREQ. */
+    s_pend_drop_through(ex, UINT64_MAX);
+    stor_rrlog_discard_unstaged(ex->rrlog);
     hb_rc_t rc = stor_engine_new_incarnation(ex->engine);
     if (rc != HB_OK)
         hb_error("cannot persist a new incarnation (%s); keeping %" PRIu64, hb_rc_str(rc),
@@ -430,8 +868,25 @@ void stor_executor_on_message(stor_executor_t *ex, const hb_msg_t *msg)
         s_on_epoch(ex, msg);
         break;
     case HB_MSG_RESET:
-        if (s_current(ex, msg->u.hello.incarnation, "RESET"))
+        if (s_current(ex, msg->u.hello.incarnation, "RESET")) {
             hb_info("scheduler accepted incarnation %" PRIu64, msg->u.hello.incarnation);
+            /* The slot replays from applied + 1: ask for the reads of the
+             * multi-partition transactions among them. Incarnation 1 is a
+             * shard's first life (every open and RESYNC takes a new one):
+             * it has received nothing it could have lost. */
+            if (stor_engine_incarnation(ex->engine) > 1)
+                s_broadcast_peers(ex, HB_MSG_RREQ,
+                                  stor_engine_applied_epoch(ex->engine) + 1);
+        }
+        break;
+    case HB_MSG_RREAD:
+        s_on_rread(ex, msg);
+        break;
+    case HB_MSG_RREQ:
+        s_on_rreq(ex, msg);
+        break;
+    case HB_MSG_APPLIED:
+        s_on_applied(ex, msg);
         break;
     case HB_MSG_RESYNC:
         s_resync(ex);
@@ -447,6 +902,11 @@ void stor_executor_on_timer(stor_executor_t *ex, uint64_t token)
     if (token == S_TOKEN_FLUSH_RETRY) {
         ex->flush_retry_armed = false;
         s_try_flush(ex);
+        return;
+    }
+    if (token == S_TOKEN_APPLIED) {
+        s_broadcast_peers(ex, HB_MSG_APPLIED, stor_engine_applied_epoch(ex->engine));
+        ex->env.timer(ex->env.ctx, STOR_APPLIED_INTERVAL_US, S_TOKEN_APPLIED);
         return;
     }
     if (token != ex->hello_token || ex->accepted)
@@ -474,8 +934,14 @@ stor_executor_t *stor_executor_new(stor_engine_t *engine, hb_node_t self, uint32
     ex->nparts = nparts;
     ex->lim = lim ? *lim : HB_LIMITS_DEFAULT;
     ex->ctx = stor_ctx_new();
+    ex->npendb = S_PEND_MIN_BUCKETS;
+    ex->pend = hb_calloc(ex->npendb, sizeof *ex->pend);
+    ex->partbuf = hb_calloc(nparts, sizeof *ex->partbuf);
+    ex->rrlog = stor_rrlog_new(engine, self.partition, nparts);
     msgpack_sbuffer_init(&ex->sbuf);
     s_start_hello(ex);
+    if (nparts > 1)
+        ex->env.timer(ex->env.ctx, STOR_APPLIED_INTERVAL_US, S_TOKEN_APPLIED);
     return ex;
 }
 
@@ -486,6 +952,10 @@ void stor_executor_destroy(stor_executor_t **self_p)
     stor_executor_t *ex = *self_p;
     s_epochs_clear(ex);
     hb_free(ex->epochs);
+    s_pend_drop_through(ex, UINT64_MAX);
+    hb_free(ex->pend);
+    hb_free(ex->partbuf);
+    stor_rrlog_destroy(&ex->rrlog);
     stor_ctx_destroy(&ex->ctx);
     msgpack_sbuffer_destroy(&ex->sbuf);
     hb_free(ex);
@@ -508,6 +978,20 @@ void stor_executor_status(stor_executor_t *ex, hb_status_t *st)
     hb_status_int(st, "duplicates", (int64_t)ex->stats.duplicates);
     hb_status_int(st, "bad_txns", (int64_t)ex->stats.bad_txns);
     hb_status_int(st, "flush_errors", (int64_t)ex->stats.flush_errors);
+    hb_status_int(st, "passive", (int64_t)ex->stats.passive);
+    hb_status_int(st, "parked", (int64_t)ex->nparked);
+    hb_status_int(st, "early_rreads", (int64_t)ex->nearly);
+    hb_status_int(st, "rreads_sent", (int64_t)ex->stats.rreads_sent);
+    hb_status_int(st, "rreads_received", (int64_t)ex->stats.rreads_received);
+    hb_status_int(st, "rread_duplicates", (int64_t)ex->stats.rread_duplicates);
+    hb_status_int(st, "rread_stale", (int64_t)ex->stats.rread_stale);
+    hb_status_int(st, "rread_bad", (int64_t)ex->stats.rread_bad);
+    hb_status_int(st, "rread_bad_keys", (int64_t)ex->stats.rread_bad_keys);
+    hb_status_int(st, "rrlog_memory", (int64_t)stor_rrlog_memory_entries(ex->rrlog));
+    hb_status_int(st, "rrlog_entries", (int64_t)stor_executor_rrlog_entries(ex));
+    hb_status_int(st, "rreq_sent", (int64_t)ex->stats.rreq_sent);
+    hb_status_int(st, "rreq_served", (int64_t)ex->stats.rreq_served);
+    hb_status_int(st, "rreads_resent", (int64_t)ex->stats.rreads_resent);
 }
 
 void stor_executor_stats(const stor_executor_t *ex, stor_exec_stats_t *out)
@@ -528,4 +1012,19 @@ bool stor_executor_accepted(const stor_executor_t *ex)
 size_t stor_executor_pending_epochs(const stor_executor_t *ex)
 {
     return ex->nepochs;
+}
+
+size_t stor_executor_parked(const stor_executor_t *ex)
+{
+    return ex->nparked;
+}
+
+size_t stor_executor_early_rreads(const stor_executor_t *ex)
+{
+    return ex->nearly;
+}
+
+size_t stor_executor_rrlog_entries(stor_executor_t *ex)
+{
+    return stor_rrlog_memory_entries(ex->rrlog) + stor_rrlog_disk_entries(ex->rrlog);
 }

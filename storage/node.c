@@ -1,7 +1,9 @@
 /* node.c — hobbes-storage shell glue (see node.h).
  *
  * Owns the engine and the executor of one storage process; everything else
- * (sockets, timers, STATUS framing) is hb_shell's.
+ * (sockets, timers, STATUS framing) is hb_shell's. SCANs from clients are
+ * answered here from a LevelDB snapshot (snapshot.c), outside the executor:
+ * they read the applied epoch and never enter the transaction pipeline.
  */
 #include "node.h"
 
@@ -9,11 +11,17 @@
 #include "executor.h"
 #include "hb_alloc.h"
 #include "hb_log.h"
+#include "snapshot.h"
 
 /* One storage process. */
 typedef struct {
     stor_engine_t *engine; /* the shard (owned) */
     stor_executor_t *exec; /* the core (owned) */
+    const hb_env_t *env;   /* how to answer clients (the shell's) */
+    uint32_t max_frame;    /* largest frame a SCAN answer may use */
+    msgpack_sbuffer scan_buf; /* scratch for SCAN answers */
+    stor_snapshot_stats_t scan_stats; /* SCANs served */
+    uint64_t scan_unroutable; /* SCANs from a peer that is not a client id */
 } s_node_t;
 
 static void s_destroy(void **core_p)
@@ -23,6 +31,7 @@ static void s_destroy(void **core_p)
     s_node_t *node = *core_p;
     stor_executor_destroy(&node->exec);
     stor_engine_destroy(&node->engine);
+    msgpack_sbuffer_destroy(&node->scan_buf);
     hb_free(node);
     *core_p = NULL;
 }
@@ -31,6 +40,9 @@ static void *s_create(const hb_config_t *cfg, hb_node_t self, const char *data_d
                       const hb_env_t *env)
 {
     s_node_t *node = hb_calloc(1, sizeof *node);
+    msgpack_sbuffer_init(&node->scan_buf);
+    node->env = env;
+    node->max_frame = cfg->limits.max_frame_bytes;
     node->engine = stor_engine_open(data_dir);
     if (!node->engine)
         goto fail;
@@ -47,14 +59,37 @@ fail:
     return NULL;
 }
 
+/* Answers a client's SCAN; the client's routing id is its 8-byte
+ * big-endian client id (docs/protocol.md). */
+static void s_on_scan(s_node_t *node, const uint8_t *peer, size_t peerlen, const hb_msg_t *msg)
+{
+    if (peerlen != 8 || !node->env->send_client) {
+        node->scan_unroutable++;
+        hb_warn("SCAN from a peer whose routing id is not a client id (%zu bytes): dropped",
+                peerlen);
+        return;
+    }
+    uint64_t client_id = 0;
+    for (size_t i = 0; i < 8; i++)
+        client_id = client_id << 8 | peer[i];
+    msgpack_sbuffer_clear(&node->scan_buf);
+    if (stor_snapshot_scan(node->engine, msg, node->max_frame, &node->scan_buf,
+                           &node->scan_stats) != HB_OK)
+        return;
+    node->env->send_client(node->env->ctx, client_id, node->scan_buf.data,
+                           node->scan_buf.size);
+}
+
 static void s_on_message(void *core, const uint8_t *peer, size_t peerlen,
                          const hb_msg_t *msg, const uint8_t *frame, size_t len)
 {
-    (void)peer;
-    (void)peerlen;
     (void)frame;
     (void)len;
     s_node_t *node = core;
+    if (msg->type == HB_MSG_SCAN) {
+        s_on_scan(node, peer, peerlen, msg);
+        return;
+    }
     stor_executor_on_message(node->exec, msg);
 }
 
@@ -68,6 +103,11 @@ static void s_status(void *core, hb_status_t *st)
 {
     s_node_t *node = core;
     stor_executor_status(node->exec, st);
+    hb_status_int(st, "scans", (int64_t)node->scan_stats.scans);
+    hb_status_int(st, "scan_rows", (int64_t)node->scan_stats.rows);
+    hb_status_int(st, "scan_errors", (int64_t)node->scan_stats.errors);
+    hb_status_int(st, "scan_truncated", (int64_t)node->scan_stats.truncated);
+    hb_status_int(st, "scan_unroutable", (int64_t)node->scan_unroutable);
 }
 
 const hb_shell_ops_t stor_shell_ops = {

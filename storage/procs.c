@@ -25,6 +25,7 @@
 #include "hb_key.h"
 #include "hb_log.h"
 #include "hb_mp.h"
+#include "procs_ycsb.h"
 
 #define S_CHUNK_BYTES (16u << 10)
 #define S_ALIGN       16
@@ -598,6 +599,8 @@ static const stor_proc_fn s_bodies[HB_PROC_COUNT_] = {
     [HB_PROC_KV_GET] = s_kv_get,       [HB_PROC_KV_PUT] = s_kv_put,
     [HB_PROC_KV_ADD] = s_kv_add,       [HB_PROC_KV_TRANSFER] = s_kv_transfer,
     [HB_PROC_MICRO_RMW] = s_micro_rmw,
+    [HB_PROC_YCSB_READ] = stor_ycsb_read,     [HB_PROC_YCSB_UPDATE] = stor_ycsb_update,
+    [HB_PROC_YCSB_INSERT] = stor_ycsb_insert, [HB_PROC_YCSB_RMW] = stor_ycsb_rmw,
 };
 
 stor_proc_fn stor_proc_body(hb_proc_id_t id)

@@ -3,6 +3,7 @@
  *   hobbes-bench micro --config FILE [--clients N] [--window W] [--duration S] [--warmup S]
  *                      [--records N] [--hot H] [--seed N] [--json FILE]
  *   hobbes-bench micro --ceiling [--config FILE | --partitions P] [--data DIR] ...
+ *   hobbes-bench ycsb --config FILE --workload a|b|c|d|e|f ...   (bench_ycsb.c)
  *
  * micro is Calvin's microbenchmark: each transaction reads and increments
  * 10 records of one partition, one from that partition's hot set of H
@@ -32,6 +33,7 @@
 #include <unistd.h>
 
 #include "bench_hist.h"
+#include "bench_ycsb.h"
 #include "hb_config.h"
 #include "hb_key.h"
 #include "hb_proc.h"
@@ -434,6 +436,7 @@ s_usage(void)
             "                          [--records N] [--hot H] [--seed N] [--json FILE]\n"
             "       hobbes-bench micro --ceiling [--config FILE | --partitions P] "
             "[--data DIR] ...\n");
+    bench_ycsb_usage();
 }
 
 static int
@@ -451,6 +454,8 @@ s_num(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 int
 main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "ycsb") == 0)
+        return bench_ycsb_main(argc, argv);
     if (argc < 2 || strcmp(argv[1], "micro") != 0) {
         s_usage();
         return 2;

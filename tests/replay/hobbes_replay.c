@@ -149,7 +149,7 @@ s_pump(void)
     while (s_qhead < s_qtail) {
         s_pkt_t p = s_q[s_qhead++];
         hb_msg_t m;
-        if (p.to.partition < s_P && hb_msg_decode(p.frame, p.len, NULL, &m) == HB_OK) {
+        if (p.to.partition < s_P && s_ex[p.to.partition] && hb_msg_decode(p.frame, p.len, NULL, &m) == HB_OK) {
             stor_executor_on_message(s_ex[p.to.partition], &m);
             hb_msg_clear(&m);
         }
@@ -241,16 +241,21 @@ main(int argc, char **argv)
         s_ex[p] = stor_executor_new(eng[p], hb_node(HB_ROLE_STORAGE, (uint16_t)replica,
                                                      (uint16_t)p),
                                     s_P, &cfg->limits, &s_env);
-        hb_msg_t reset = {.type = HB_MSG_RESET};
-        reset.u.hello.incarnation = stor_executor_incarnation(s_ex[p]);
-        reset.u.hello.applied_epoch = 0;
-        s_deliver(s_ex[p], &reset);
-        s_pump();
         if (live_epoch[p] == 0) {
             replay_hash[p] = stor_engine_state_hash(eng[p]);
             seen[p] = 1;
         }
     }
+
+    /* Accept every core only once all exist: a RESET makes a core ask its
+     * peers to resend remote reads. */
+    for (uint32_t p = 0; p < s_P; p++) {
+        hb_msg_t reset = {.type = HB_MSG_RESET};
+        reset.u.hello.incarnation = stor_executor_incarnation(s_ex[p]);
+        reset.u.hello.applied_epoch = 0;
+        s_deliver(s_ex[p], &reset);
+    }
+    s_pump();
 
     /* 3. Epoch by epoch, group by group, index by index: one at a time. */
     uint64_t txns = 0;

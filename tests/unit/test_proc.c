@@ -6,7 +6,9 @@
  * hb_key_micro encodings, partitions equal to hb_key_partition and in
  * range); hb_lockset_add dedup and growth; and determinism: the same
  * arguments always give byte-identical lock sets (random ids, seeded;
- * HOBBES_SEED=).
+ * HOBBES_SEED=). YCSB: ycsb.read takes READ locks on 1..16 keys, update,
+ * rmw and insert WRITE locks on HB_TABLE_YCSB keys; bad arity, FIELD and
+ * VALUE types are refused with the lock set unchanged.
  */
 #include <check.h>
 #include <inttypes.h>
@@ -123,8 +125,9 @@ s_serialise(const hb_lockset_t *ls, uint8_t *out, size_t cap)
 
 START_TEST(test_proc_catalog)
 {
-    const char *names[HB_PROC_COUNT_] = {"kv.get", "kv.put", "kv.add", "kv.transfer",
-                                         "micro.rmw"};
+    const char *names[HB_PROC_COUNT_] = {"kv.get",    "kv.put",      "kv.add",
+                                         "kv.transfer", "micro.rmw", "ycsb.read",
+                                         "ycsb.update", "ycsb.insert", "ycsb.rmw"};
     for (int i = 0; i < HB_PROC_COUNT_; i++) {
         const hb_proc_def_t *d = hb_proc_find(names[i], strlen(names[i]));
         ck_assert_ptr_nonnull(d);
@@ -438,6 +441,100 @@ START_TEST(test_proc_deterministic)
 }
 END_TEST
 
+/* The encoded ycsb-table key of a user key. */
+static void
+s_ycsb_key(hb_key_t *k, const char *user)
+{
+    hb_key_init(k, HB_TABLE_YCSB);
+    hb_key_put_str(k, user, strlen(user));
+}
+
+START_TEST(test_proc_ycsb_locks)
+{
+    hb_lockset_t ls;
+    char err[256];
+    hb_key_t k;
+    hb_lockset_init(&ls);
+
+    /* ycsb.read: one READ lock per key, in argument order. */
+    hb_val_t rd[3] = {s_str("user1"), s_str("user2"), s_bin("user3", 5)};
+    ck_assert_int_eq(s_plan("ycsb.read", rd, 3, 8, &ls, err, sizeof err), HB_OK);
+    ck_assert_uint_eq(ls.n, 3);
+    const char *users[3] = {"user1", "user2", "user3"};
+    for (uint32_t i = 0; i < 3; i++) {
+        s_ycsb_key(&k, users[i]);
+        s_expect_lock(&ls, i, HB_LOCK_READ, &k, 8);
+    }
+    /* Table id 3 in the first 4 bytes, distinct from the kv table's key. */
+    ck_assert_int_eq(ls.locks[0].key[3], HB_TABLE_YCSB);
+    hb_key_kv(&k, "user1", 5);
+    ck_assert_int_ne(memcmp(ls.locks[0].key, k.buf, 4), 0);
+
+    /* ycsb.update / ycsb.rmw: one WRITE lock per triple. */
+    hb_val_t up[6] = {s_str("a"), hb_val_int(0), s_str("x"), s_str("b"), hb_val_int(9), s_bin("y", 1)};
+    const char *wprocs[2] = {"ycsb.update", "ycsb.rmw"};
+    for (int p = 0; p < 2; p++) {
+        hb_lockset_reset(&ls);
+        ck_assert_int_eq(s_plan(wprocs[p], up, 6, 4, &ls, err, sizeof err), HB_OK);
+        ck_assert_uint_eq(ls.n, 2);
+        s_ycsb_key(&k, "a");
+        s_expect_lock(&ls, 0, HB_LOCK_WRITE, &k, 4);
+        s_ycsb_key(&k, "b");
+        s_expect_lock(&ls, 1, HB_LOCK_WRITE, &k, 4);
+    }
+
+    /* ycsb.insert: one WRITE lock on KEY whatever the field count. */
+    hb_val_t ins[65];
+    ins[0] = s_str("user42");
+    for (int i = 1; i < 65; i++)
+        ins[i] = s_bin("vvvv", 4);
+    hb_lockset_reset(&ls);
+    ck_assert_int_eq(s_plan("ycsb.insert", ins, 65, 4, &ls, err, sizeof err), HB_OK);
+    ck_assert_uint_eq(ls.n, 1);
+    s_ycsb_key(&k, "user42");
+    s_expect_lock(&ls, 0, HB_LOCK_WRITE, &k, 4);
+    hb_lockset_clear(&ls);
+}
+END_TEST
+
+START_TEST(test_proc_ycsb_invalid)
+{
+    hb_val_t a[20];
+    for (int i = 0; i < 20; i++)
+        a[i] = s_str("k");
+    s_expect_invalid("ycsb.read", a, 0, "ycsb.read: usage: ycsb.read KEY [KEY ...]");
+    s_expect_invalid("ycsb.read", a, 17, "ycsb.read: usage: ycsb.read KEY [KEY ...]");
+    hb_val_t bad_key[1] = {hb_val_int(5)};
+    s_expect_invalid("ycsb.read", bad_key, 1,
+                     "ycsb.read: argument 1 (KEY) must be a string or bytes");
+    hb_val_t empty[1] = {s_str("")};
+    s_expect_invalid("ycsb.read", empty, 1, "ycsb.read: argument 1 (KEY) must be 1..512 bytes");
+    /* Triples: the count must be a multiple of 3. */
+    hb_val_t up[4] = {s_str("k"), hb_val_int(1), s_str("v"), s_str("k2")};
+    s_expect_invalid("ycsb.update", up, 4,
+                     "ycsb.update: usage: ycsb.update KEY FIELD VALUE [KEY FIELD VALUE ...] "
+                     "(1..16 records)");
+    hb_val_t badf[3] = {s_str("k"), hb_val_int(64), s_str("v")};
+    s_expect_invalid("ycsb.update", badf, 3,
+                     "ycsb.update: argument 2 (FIELD) must be an integer 0..63");
+    hb_val_t negf[3] = {s_str("k"), hb_val_int(-1), s_str("v")};
+    s_expect_invalid("ycsb.rmw", negf, 3, "ycsb.rmw: argument 2 (FIELD) must be an integer 0..63");
+    hb_val_t badv[3] = {s_str("k"), hb_val_int(1), hb_val_int(7)};
+    s_expect_invalid("ycsb.rmw", badv, 3, "ycsb.rmw: argument 3 (VALUE) must be a string or bytes");
+    s_expect_invalid("ycsb.insert", a, 1, "ycsb.insert: usage: ycsb.insert KEY V0 .. Vn-1");
+    hb_val_t insv[3] = {s_str("k"), s_str("v0"), hb_val_int(1)};
+    s_expect_invalid("ycsb.insert", insv, 3,
+                     "ycsb.insert: argument 3 (V1) must be a string or bytes");
+    /* A second record that is bad leaves no lock for the first either. */
+    hb_val_t two[6] = {s_str("ok"), hb_val_int(0), s_str("v"), s_str("k"), s_bool(true), s_str("v")};
+    s_expect_invalid("ycsb.update", two, 6,
+                     "ycsb.update: argument 5 (FIELD) must be an integer 0..63");
+    hb_val_t dbl[3] = {s_str("k"), s_double(1.0), s_str("v")};
+    s_expect_invalid("ycsb.update", dbl, 3,
+                     "ycsb.update: argument 2 (FIELD) must be an integer 0..63");
+}
+END_TEST
+
 static Suite *
 s_suite(void)
 {
@@ -453,6 +550,8 @@ s_suite(void)
         {"test_proc_micro_locks", test_proc_micro_locks},
         {"test_proc_lockset_dedup", test_proc_lockset_dedup},
         {"test_proc_deterministic", test_proc_deterministic},
+        {"test_proc_ycsb_locks", test_proc_ycsb_locks},
+        {"test_proc_ycsb_invalid", test_proc_ycsb_invalid},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         TCase *tc = tcase_create(cases[i].name);

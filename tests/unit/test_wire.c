@@ -779,6 +779,244 @@ s_valid_frames(msgpack_sbuffer *sbs, int cap, s_buf_t *txnbuf)
     return n;
 }
 
+START_TEST(test_wire_round_trip_exchange)
+{
+    msgpack_sbuffer sb;
+    hb_msg_t out;
+    static const uint8_t k1[] = {0, 0, 0, 1, 'a', 0, 1}, k2[] = {0, 0, 0, 1, 'b', 0, 1};
+    static const uint8_t v1[] = {0x91, 0x2a};
+
+    /* RREAD: a present value, an absent key, an empty present value. */
+    hb_wire_kv_t kvs[3] = {
+        {.key = k1, .klen = sizeof k1, .val = v1, .vlen = sizeof v1, .present = true},
+        {.key = k2, .klen = sizeof k2, .present = false},
+        {.key = k1, .klen = 1, .val = v1, .vlen = 0, .present = true},
+    };
+    hb_msg_t m = {.type = HB_MSG_RREAD};
+    m.u.rread.epoch = UINT64_MAX - 1;
+    m.u.rread.group = 65535;
+    m.u.rread.index = 99999;
+    m.u.rread.from = 7;
+    m.u.rread.nkvs = 3;
+    m.u.rread.kvs = kvs;
+    s_round_trip(&m, &sb, &out);
+    ck_assert(out.u.rread.epoch == UINT64_MAX - 1);
+    ck_assert_uint_eq(out.u.rread.group, 65535);
+    ck_assert_uint_eq(out.u.rread.index, 99999);
+    ck_assert_uint_eq(out.u.rread.from, 7);
+    ck_assert_uint_eq(out.u.rread.nkvs, 3);
+    ck_assert_uint_eq(out.u.rread.kvs[0].klen, sizeof k1);
+    ck_assert_mem_eq(out.u.rread.kvs[0].key, k1, sizeof k1);
+    ck_assert(out.u.rread.kvs[0].present);
+    ck_assert_uint_eq(out.u.rread.kvs[0].vlen, sizeof v1);
+    ck_assert_mem_eq(out.u.rread.kvs[0].val, v1, sizeof v1);
+    ck_assert(!out.u.rread.kvs[1].present);
+    ck_assert_mem_eq(out.u.rread.kvs[1].key, k2, sizeof k2);
+    ck_assert(out.u.rread.kvs[2].present);
+    ck_assert_uint_eq(out.u.rread.kvs[2].vlen, 0);
+    hb_msg_clear(&out);
+    msgpack_sbuffer_destroy(&sb);
+
+    /* RREAD without rows. */
+    m.u.rread.nkvs = 0;
+    m.u.rread.kvs = NULL;
+    s_round_trip(&m, &sb, &out);
+    ck_assert_uint_eq(out.u.rread.nkvs, 0);
+    hb_msg_clear(&out);
+    msgpack_sbuffer_destroy(&sb);
+
+    hb_msg_type_t pe[] = {HB_MSG_RREQ, HB_MSG_APPLIED};
+    for (int i = 0; i < 2; i++) {
+        m = (hb_msg_t){.type = pe[i]};
+        m.u.rreq.partition = (uint16_t)(1000 + i);
+        m.u.rreq.epoch = i ? UINT64_MAX : 0;
+        s_round_trip(&m, &sb, &out);
+        ck_assert_uint_eq(out.u.rreq.partition, 1000 + i);
+        ck_assert(out.u.rreq.epoch == (i ? UINT64_MAX : 0));
+        hb_msg_clear(&out);
+        msgpack_sbuffer_destroy(&sb);
+    }
+
+    m = (hb_msg_t){.type = HB_MSG_SCAN};
+    m.u.scan.req_id = 42;
+    m.u.scan.start = k1;
+    m.u.scan.start_len = sizeof k1;
+    m.u.scan.end = k2;
+    m.u.scan.end_len = 0; /* unbounded */
+    m.u.scan.limit = HB_WIRE_MAX_SCAN;
+    s_round_trip(&m, &sb, &out);
+    ck_assert_uint_eq(out.u.scan.req_id, 42);
+    ck_assert_uint_eq(out.u.scan.start_len, sizeof k1);
+    ck_assert_mem_eq(out.u.scan.start, k1, sizeof k1);
+    ck_assert_uint_eq(out.u.scan.end_len, 0);
+    ck_assert_uint_eq(out.u.scan.limit, HB_WIRE_MAX_SCAN);
+    hb_msg_clear(&out);
+    msgpack_sbuffer_destroy(&sb);
+
+    m = (hb_msg_t){.type = HB_MSG_SCAN_RESULT};
+    m.u.scan_result.req_id = 43;
+    m.u.scan_result.epoch = 9;
+    m.u.scan_result.rc = HB_IO;
+    m.u.scan_result.msg = "disk";
+    m.u.scan_result.msg_len = 4;
+    m.u.scan_result.nkvs = 1;
+    m.u.scan_result.kvs = kvs;
+    s_round_trip(&m, &sb, &out);
+    ck_assert_uint_eq(out.u.scan_result.req_id, 43);
+    ck_assert_uint_eq(out.u.scan_result.epoch, 9);
+    ck_assert_uint_eq(out.u.scan_result.rc, HB_IO);
+    ck_assert_uint_eq(out.u.scan_result.msg_len, 4);
+    ck_assert_mem_eq(out.u.scan_result.msg, "disk", 4);
+    ck_assert_uint_eq(out.u.scan_result.nkvs, 1);
+    ck_assert_mem_eq(out.u.scan_result.kvs[0].val, v1, sizeof v1);
+    hb_msg_clear(&out);
+    msgpack_sbuffer_destroy(&sb);
+}
+END_TEST
+
+/* Starts a frame [1, type, ...] of n fields in a fresh b. */
+static void
+s_frame(s_buf_t *b, hb_msg_type_t type, uint32_t nfields)
+{
+    s_buf_init(b);
+    msgpack_pack_array(&b->pk, 2 + nfields);
+    msgpack_pack_uint8(&b->pk, 1);
+    msgpack_pack_uint8(&b->pk, (uint8_t)type);
+}
+
+/* Packs an RREAD header (epoch 1, group 0, index 0, from 1). */
+static void
+s_rread_head(s_buf_t *b)
+{
+    s_frame(b, HB_MSG_RREAD, 5);
+    msgpack_pack_uint8(&b->pk, 1);
+    msgpack_pack_uint8(&b->pk, 0);
+    msgpack_pack_uint8(&b->pk, 0);
+    msgpack_pack_uint8(&b->pk, 1);
+}
+
+static void
+s_pack_bin(s_buf_t *b, const void *p, size_t len)
+{
+    msgpack_pack_bin(&b->pk, len);
+    msgpack_pack_bin_body(&b->pk, p, len);
+}
+
+START_TEST(test_wire_reject_exchange)
+{
+    s_buf_t b;
+    hb_limits_t lim = HB_LIMITS_DEFAULT;
+
+    /* RREAD: more rows than max_locks. */
+    lim.max_locks = 2;
+    s_rread_head(&b);
+    msgpack_pack_array(&b.pk, 3);
+    for (int i = 0; i < 3; i++) {
+        msgpack_pack_array(&b.pk, 2);
+        s_pack_bin(&b, "k", 1);
+        msgpack_pack_nil(&b.pk);
+    }
+    s_expect_reject(b.sb.data, b.sb.size, &lim, HB_TOOBIG, &hb_wire_stats.too_big,
+                    "rread rows");
+    s_buf_free(&b);
+
+    /* RREAD: an empty key; a value that is an integer; a row of 3. */
+    for (int bad = 0; bad < 3; bad++) {
+        s_rread_head(&b);
+        msgpack_pack_array(&b.pk, 1);
+        msgpack_pack_array(&b.pk, bad == 2 ? 3 : 2);
+        s_pack_bin(&b, "k", bad == 0 ? 0 : 1);
+        if (bad == 1)
+            msgpack_pack_int(&b.pk, 5);
+        else
+            msgpack_pack_nil(&b.pk);
+        if (bad == 2)
+            msgpack_pack_nil(&b.pk);
+        s_expect_reject(b.sb.data, b.sb.size, NULL, HB_PROTO, &hb_wire_stats.malformed,
+                        "rread row");
+        s_buf_free(&b);
+    }
+
+    /* RREAD: a value above max_value_bytes. */
+    lim = HB_LIMITS_DEFAULT;
+    lim.max_value_bytes = 4;
+    s_rread_head(&b);
+    msgpack_pack_array(&b.pk, 1);
+    msgpack_pack_array(&b.pk, 2);
+    s_pack_bin(&b, "k", 1);
+    s_pack_bin(&b, "12345", 5);
+    s_expect_reject(b.sb.data, b.sb.size, &lim, HB_TOOBIG, &hb_wire_stats.too_big,
+                    "rread value");
+    s_buf_free(&b);
+
+    /* RREAD: from does not fit a uint16. */
+    s_frame(&b, HB_MSG_RREAD, 5);
+    msgpack_pack_uint8(&b.pk, 1);
+    msgpack_pack_uint8(&b.pk, 0);
+    msgpack_pack_uint8(&b.pk, 0);
+    msgpack_pack_uint32(&b.pk, 70000);
+    msgpack_pack_array(&b.pk, 0);
+    s_expect_reject(b.sb.data, b.sb.size, NULL, HB_PROTO, &hb_wire_stats.malformed,
+                    "rread from");
+    s_buf_free(&b);
+
+    /* RREQ / APPLIED: partition above uint16, negative or string epoch. */
+    hb_msg_type_t pe[] = {HB_MSG_RREQ, HB_MSG_APPLIED};
+    for (int i = 0; i < 2; i++) {
+        for (int bad = 0; bad < 3; bad++) {
+            s_frame(&b, pe[i], 2);
+            if (bad == 0)
+                msgpack_pack_uint32(&b.pk, 65536);
+            else
+                msgpack_pack_uint8(&b.pk, 1);
+            if (bad == 1)
+                msgpack_pack_int(&b.pk, -1);
+            else if (bad == 2)
+                msgpack_pack_str_with_body(&b.pk, "1", 1);
+            else
+                msgpack_pack_uint8(&b.pk, 1);
+            s_expect_reject(b.sb.data, b.sb.size, NULL, HB_PROTO, &hb_wire_stats.malformed,
+                            hb_msg_type_str(pe[i]));
+            s_buf_free(&b);
+        }
+    }
+
+    /* SCAN: a start key above max_key_bytes; an integer end; a limit too big. */
+    lim = HB_LIMITS_DEFAULT;
+    lim.max_key_bytes = 2;
+    for (int bad = 0; bad < 3; bad++) {
+        s_frame(&b, HB_MSG_SCAN, 4);
+        msgpack_pack_uint8(&b.pk, 1);
+        s_pack_bin(&b, "abc", bad == 0 ? 3 : 1);
+        if (bad == 1)
+            msgpack_pack_int(&b.pk, 7);
+        else
+            s_pack_bin(&b, "", 0);
+        msgpack_pack_uint32(&b.pk, bad == 2 ? HB_WIRE_MAX_SCAN + 1 : 10);
+        s_expect_reject(b.sb.data, b.sb.size, &lim, bad == 2 ? HB_TOOBIG : HB_PROTO,
+                        bad == 2 ? &hb_wire_stats.too_big : &hb_wire_stats.malformed,
+                        "scan");
+        s_buf_free(&b);
+    }
+
+    /* SCAN_RESULT: msg not a str; rows claiming more than the frame holds. */
+    for (int bad = 0; bad < 2; bad++) {
+        s_frame(&b, HB_MSG_SCAN_RESULT, 5);
+        msgpack_pack_uint8(&b.pk, 1);
+        msgpack_pack_uint8(&b.pk, 2);
+        msgpack_pack_uint8(&b.pk, 0);
+        if (bad == 0)
+            msgpack_pack_int(&b.pk, 3);
+        else
+            msgpack_pack_str_with_body(&b.pk, "", 0);
+        msgpack_pack_array(&b.pk, bad == 1 ? 1000 : 0);
+        s_expect_reject(b.sb.data, b.sb.size, NULL, HB_PROTO, &hb_wire_stats.malformed,
+                        "scan_result");
+        s_buf_free(&b);
+    }
+}
+END_TEST
+
 START_TEST(test_wire_reject_truncated)
 {
     msgpack_sbuffer sbs[8];
@@ -1389,6 +1627,8 @@ s_suite(void)
     tcase_add_test(tc, test_wire_fuzz_garbage);
     tcase_add_test(tc, test_wire_txn_round_trip);
     tcase_add_test(tc, test_wire_txn_rejects);
+    tcase_add_test(tc, test_wire_round_trip_exchange);
+    tcase_add_test(tc, test_wire_reject_exchange);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,168 @@
+/* snapshot.c — SCAN answered from a LevelDB snapshot (see snapshot.h).
+ *
+ * The storage core is single-threaded and flushes epochs on the same
+ * thread, so the applied epoch read just before taking the snapshot is the
+ * epoch the snapshot holds. Rows are copied out of the iterator into one
+ * growing buffer (iterator memory is only valid until the next step) and
+ * then encoded with hb_msg_encode.
+ */
+#include "snapshot.h"
+
+#include <leveldb/c.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "hb_alloc.h"
+#include "hb_log.h"
+
+/* Bytes kept free in a frame for the header and per-row msgpack overhead. */
+#define S_FRAME_SLACK 1024
+#define S_ROW_OVERHEAD 12
+
+/* Rows copied out of the iterator. */
+typedef struct {
+    uint8_t *buf;      /* key and value bytes, back to back */
+    size_t len;        /* bytes used */
+    size_t cap;        /* bytes allocated */
+    size_t *off;       /* per row: offset of its key in buf */
+    uint32_t *klen;    /* per row: key length (value follows the key) */
+    uint32_t *vlen;    /* per row: value length */
+    uint32_t n;        /* rows */
+    uint32_t rowcap;   /* rows allocated */
+} s_rows_t;
+
+static void s_rows_add(s_rows_t *r, const char *k, size_t klen, const char *v, size_t vlen)
+{
+    if (r->n == r->rowcap) {
+        r->rowcap = r->rowcap ? r->rowcap * 2 : 64;
+        r->off = hb_realloc(r->off, r->rowcap * sizeof *r->off);
+        r->klen = hb_realloc(r->klen, r->rowcap * sizeof *r->klen);
+        r->vlen = hb_realloc(r->vlen, r->rowcap * sizeof *r->vlen);
+    }
+    if (r->len + klen + vlen > r->cap) {
+        size_t cap = r->cap ? r->cap : 4096;
+        while (cap < r->len + klen + vlen)
+            cap *= 2;
+        r->buf = hb_realloc(r->buf, cap);
+        r->cap = cap;
+    }
+    r->off[r->n] = r->len;
+    r->klen[r->n] = (uint32_t)klen;
+    r->vlen[r->n] = (uint32_t)vlen;
+    memcpy(r->buf + r->len, k, klen);
+    if (vlen)
+        memcpy(r->buf + r->len + klen, v, vlen);
+    r->len += klen + vlen;
+    r->n++;
+}
+
+static void s_rows_free(s_rows_t *r)
+{
+    hb_free(r->buf);
+    hb_free(r->off);
+    hb_free(r->klen);
+    hb_free(r->vlen);
+}
+
+/* Returns true if key k (klen bytes) is before the end bound (none: true). */
+static bool s_before_end(const char *k, size_t klen, const uint8_t *end, uint32_t end_len)
+{
+    if (end_len == 0)
+        return true;
+    size_t m = klen < end_len ? klen : end_len;
+    int c = memcmp(k, end, m);
+    return c < 0 || (c == 0 && klen < end_len);
+}
+
+hb_rc_t stor_snapshot_scan(stor_engine_t *eng, const hb_msg_t *scan, uint32_t max_frame_bytes,
+                           msgpack_sbuffer *sbuf, stor_snapshot_stats_t *stats)
+{
+    if (!scan || scan->type != HB_MSG_SCAN)
+        return HB_INVALID;
+    const uint8_t *start = scan->u.scan.start, *end = scan->u.scan.end;
+    uint32_t start_len = scan->u.scan.start_len, end_len = scan->u.scan.end_len;
+    uint32_t limit = scan->u.scan.limit;
+    s_rows_t rows = {0};
+    hb_rc_t rc = HB_OK;
+    const char *msg = "";
+    char *lerr = NULL;
+    bool truncated = false;
+
+    leveldb_t *db = stor_engine_db(eng);
+    uint64_t epoch = stor_engine_applied_epoch(eng);
+    const leveldb_snapshot_t *snap = leveldb_create_snapshot(db);
+    leveldb_readoptions_t *ro = leveldb_readoptions_create();
+    leveldb_readoptions_set_snapshot(ro, snap);
+    leveldb_readoptions_set_fill_cache(ro, 1);
+    leveldb_iterator_t *it = leveldb_create_iterator(db, ro);
+
+    /* Never below table 1: table 0 is the engine's metadata. */
+    static const uint8_t first_user[4] = {0, 0, 0, 1};
+    const uint8_t *seek = start;
+    size_t seek_len = start_len;
+    if (start_len < 4 || memcmp(start, first_user, 4) < 0) {
+        seek = first_user;
+        seek_len = sizeof first_user;
+    }
+    size_t budget = max_frame_bytes > 2 * S_FRAME_SLACK ? max_frame_bytes - S_FRAME_SLACK
+                                                          : max_frame_bytes / 2;
+    size_t bytes = 0;
+    for (leveldb_iter_seek(it, (const char *)seek, seek_len);
+         rows.n < limit && leveldb_iter_valid(it); leveldb_iter_next(it)) {
+        size_t klen, vlen;
+        const char *k = leveldb_iter_key(it, &klen);
+        if (!s_before_end(k, klen, end, end_len))
+            break;
+        static const uint8_t meta[4] = {0, 0, 0, 0};
+        if (klen < 4 || memcmp(k, meta, 4) == 0)
+            continue; /* table 0: cannot follow the seek, but never leak it */
+        const char *v = leveldb_iter_value(it, &vlen);
+        if (bytes + klen + vlen + S_ROW_OVERHEAD > budget) {
+            truncated = true;
+            break;
+        }
+        bytes += klen + vlen + S_ROW_OVERHEAD;
+        s_rows_add(&rows, k, klen, v, vlen);
+    }
+    leveldb_iter_get_error(it, &lerr);
+    if (lerr) {
+        hb_warn("scan: LevelDB iterator failed: %s", lerr);
+        rc = HB_IO;
+        msg = "storage read failed";
+        rows.n = 0;
+    }
+
+    hb_wire_kv_t *kvs = rows.n ? hb_malloc(rows.n * sizeof *kvs) : NULL;
+    for (uint32_t i = 0; i < rows.n; i++)
+        kvs[i] = (hb_wire_kv_t){.key = rows.buf + rows.off[i],
+                                .klen = rows.klen[i],
+                                .val = rows.buf + rows.off[i] + rows.klen[i],
+                                .vlen = rows.vlen[i],
+                                .present = true};
+    hb_msg_t out = {.type = HB_MSG_SCAN_RESULT};
+    out.u.scan_result.req_id = scan->u.scan.req_id;
+    out.u.scan_result.epoch = epoch;
+    out.u.scan_result.rc = (uint32_t)rc;
+    out.u.scan_result.msg = msg;
+    out.u.scan_result.msg_len = (uint32_t)strlen(msg);
+    out.u.scan_result.nkvs = rows.n;
+    out.u.scan_result.kvs = kvs;
+    hb_rc_t erc = hb_msg_encode(&out, sbuf);
+    if (erc != HB_OK)
+        hb_warn("scan: cannot encode the answer: %s", hb_rc_str(erc));
+    if (stats) {
+        stats->scans++;
+        stats->rows += rows.n;
+        stats->errors += rc != HB_OK;
+        stats->truncated += truncated;
+    }
+
+    hb_free(kvs);
+    s_rows_free(&rows);
+    if (lerr)
+        leveldb_free(lerr);
+    leveldb_iter_destroy(it);
+    leveldb_readoptions_destroy(ro);
+    leveldb_release_snapshot(db, snap);
+    return erc;
+}
