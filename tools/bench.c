@@ -1,6 +1,7 @@
 /* bench.c — hobbes-bench: load generators with live progress and summaries.
  *
  *   hobbes-bench micro --config FILE [--clients N] [--window W] [--duration S] [--warmup S]
+ *                      [--mp PCT]
  *                      [--records N] [--hot H] [--seed N] [--json FILE]
  *   hobbes-bench micro --ceiling [--config FILE | --partitions P] [--data DIR] ...
  *   hobbes-bench ycsb --config FILE --workload a|b|c|d|e|f ...   (bench_ycsb.c)
@@ -46,6 +47,7 @@ typedef struct {
     int ceiling;          /* run against bare LevelDB */
     uint32_t clients;     /* closed-loop clients */
     uint32_t window;      /* calls each client keeps in flight */
+    uint32_t mp;          /* percent of multi-partition transactions */
     uint32_t duration;    /* measured seconds */
     uint32_t warmup;      /* unmeasured seconds first */
     uint64_t records;     /* record ids 0..records-1 */
@@ -105,17 +107,17 @@ s_rand(uint64_t *s)
     return x * 0x2545F4914F6CDD1DULL;
 }
 
-/* Picks the 10 record ids of one micro transaction. */
+/* Picks `n` distinct record ids of partition p into ids: one from its hot
+ * set, the rest from its cold records. */
 static void
-s_pick(s_client_t *c, int64_t ids[HB_MICRO_KEYS])
+s_pick_part(s_client_t *c, uint32_t p, int64_t *ids, int n)
 {
-    s_run_t *run = c->run;
-    s_part_keys_t *pk = &run->parts[s_rand(&c->rng) % run->o.partitions];
-    size_t hot = run->o.hot < pk->n ? run->o.hot : pk->n / 2;
+    s_part_keys_t *pk = &c->run->parts[p];
+    size_t hot = c->run->o.hot < pk->n ? c->run->o.hot : pk->n / 2;
     if (hot == 0)
         hot = 1;
     ids[0] = pk->ids[s_rand(&c->rng) % hot];
-    for (int i = 1; i < HB_MICRO_KEYS; i++) {
+    for (int i = 1; i < n; i++) {
         int64_t id;
         int dup;
         do {
@@ -126,6 +128,24 @@ s_pick(s_client_t *c, int64_t ids[HB_MICRO_KEYS])
         } while (dup);
         ids[i] = id;
     }
+}
+
+/* Picks the 10 record ids of one micro transaction: all on one partition,
+ * or, for --mp percent of them, five on each of two partitions (as in the
+ * Calvin paper, a multi-partition transaction touches two). */
+static void
+s_pick(s_client_t *c, int64_t ids[HB_MICRO_KEYS])
+{
+    s_run_t *run = c->run;
+    uint32_t P = run->o.partitions;
+    uint32_t p = (uint32_t)(s_rand(&c->rng) % P);
+    if (P > 1 && s_rand(&c->rng) % 100 < run->o.mp) {
+        uint32_t q = (p + 1 + (uint32_t)(s_rand(&c->rng) % (P - 1))) % P;
+        s_pick_part(c, p, ids, HB_MICRO_KEYS / 2);
+        s_pick_part(c, q, ids + HB_MICRO_KEYS / 2, HB_MICRO_KEYS - HB_MICRO_KEYS / 2);
+        return;
+    }
+    s_pick_part(c, p, ids, HB_MICRO_KEYS);
 }
 
 static void
@@ -218,18 +238,22 @@ s_ceiling_client(void *arg)
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    leveldb_writebatch_t *wb = leveldb_writebatch_create();
+    /* A transaction touches at most two partitions: one batch for each. */
+    leveldb_writebatch_t *wb[2] = {leveldb_writebatch_create(), leveldb_writebatch_create()};
     while (atomic_load(&run->phase) != 2) {
         int64_t ids[HB_MICRO_KEYS];
         s_pick(c, ids);
         uint64_t t0 = s_now_us();
         hb_key_t k;
-        hb_key_micro(&k, ids[0]);
-        uint32_t p = hb_key_partition(k.buf, k.len, run->o.partitions);
-        leveldb_writebatch_clear(wb);
+        uint32_t parts[HB_MICRO_KEYS];
+        for (uint32_t p = 0; p < 2; p++)
+            leveldb_writebatch_clear(wb[p]);
         int failed = 0;
         for (int i = 0; i < HB_MICRO_KEYS; i++) {
             hb_key_micro(&k, ids[i]);
+            uint32_t p = hb_key_partition(k.buf, k.len, run->o.partitions);
+            parts[i] = p;
+            uint32_t w = p == parts[0] ? 0 : 1;
             char *e = NULL;
             size_t vlen = 0;
             char *v = leveldb_get(run->dbs[p], run->ro, (const char *)k.buf, k.len, &vlen, &e);
@@ -249,17 +273,24 @@ s_ceiling_client(void *arg)
             }
             sb.size = 0;
             msgpack_pack_int64(&pk, cur + 1);
-            leveldb_writebatch_put(wb, (const char *)k.buf, k.len, sb.data, sb.size);
+            leveldb_writebatch_put(wb[w], (const char *)k.buf, k.len, sb.data, sb.size);
         }
-        char *e = NULL;
-        leveldb_write(run->dbs[p], run->wo, wb, &e);
-        if (e) {
-            failed = 1;
-            leveldb_free(e);
+        uint32_t other = parts[0];
+        for (int i = 0; i < HB_MICRO_KEYS; i++)
+            if (parts[i] != parts[0])
+                other = parts[i];
+        for (uint32_t w = 0; w < (other != parts[0] ? 2u : 1u); w++) {
+            char *e = NULL;
+            leveldb_write(run->dbs[w ? other : parts[0]], run->wo, wb[w], &e);
+            if (e) {
+                failed = 1;
+                leveldb_free(e);
+            }
         }
         s_record(c, s_now_us() - t0, failed ? 2 : 0);
     }
-    leveldb_writebatch_destroy(wb);
+    leveldb_writebatch_destroy(wb[0]);
+    leveldb_writebatch_destroy(wb[1]);
     msgpack_sbuffer_destroy(&sb);
     return NULL;
 }
@@ -329,7 +360,7 @@ s_write_json(const s_run_t *run, const s_stats_t *sum, double tps)
     fprintf(f,
             "{\n  \"workload\": \"micro\",\n  \"target\": \"%s\",\n"
             "  \"params\": {\"clients\": %u, \"window\": %u, \"duration_s\": %u, \"warmup_s\": %u, "
-            "\"records\": %" PRIu64 ", \"hot\": %u, \"partitions\": %u, \"seed\": %" PRIu64
+            "\"records\": %" PRIu64 ", \"hot\": %u, \"mp\": %u, \"partitions\": %u, \"seed\": %" PRIu64
             "},\n"
             "  \"throughput_tps\": %.1f,\n  \"committed\": %" PRIu64 ",\n  \"aborted\": %" PRIu64
             ",\n  \"errors\": %" PRIu64 ",\n"
@@ -337,7 +368,8 @@ s_write_json(const s_run_t *run, const s_stats_t *sum, double tps)
             ", \"p99\": %" PRIu64 ", \"p99.9\": %" PRIu64 ", \"max\": %" PRIu64
             ", \"mean\": %.1f}}\n}\n",
             run->o.ceiling ? "ceiling" : "hobbes", run->o.clients, run->o.window, run->o.duration,
-            run->o.warmup, run->o.records, run->o.hot, run->o.partitions, run->o.seed, tps,
+            run->o.warmup, run->o.records, run->o.hot, run->o.mp, run->o.partitions, run->o.seed,
+            tps,
             sum->committed, sum->aborted, sum->errors, bench_hist_quantile(&sum->total, 0.50),
             bench_hist_quantile(&sum->total, 0.95), bench_hist_quantile(&sum->total, 0.99),
             bench_hist_quantile(&sum->total, 0.999), sum->total.max,
@@ -375,11 +407,11 @@ s_micro(s_run_t *run)
         pthread_mutex_init(&cl[i].stats.mu, NULL);
         pthread_create(&th[i], NULL, o->ceiling ? s_ceiling_client : s_cluster_client, &cl[i]);
     }
-    printf("micro: %s, %u clients x window %u, %" PRIu64 " records, hot %u per partition, %u partitions, "
+    printf("micro: %s, %u clients x window %u, %" PRIu64 " records, hot %u per partition, mp %u%%, %u partitions, "
            "warmup %us, duration %us, seed %" PRIu64 "\n",
            o->ceiling ? "ceiling (LevelDB in-process)" : o->config, o->clients,
            o->ceiling ? 1 : o->window, o->records,
-           o->hot, o->partitions, o->warmup, o->duration, o->seed);
+           o->hot, o->mp, o->partitions, o->warmup, o->duration, o->seed);
     fflush(stdout);
     struct timespec sec = {1, 0};
     for (uint32_t s = 0; s < o->warmup; s++)
@@ -433,7 +465,7 @@ s_usage(void)
     fprintf(stderr,
             "usage: hobbes-bench micro --config FILE [--clients N] [--window W] [--duration S] "
             "[--warmup S]\n"
-            "                          [--records N] [--hot H] [--seed N] [--json FILE]\n"
+            "                          [--records N] [--hot H] [--mp PCT] [--seed N] [--json FILE]\n"
             "       hobbes-bench micro --ceiling [--config FILE | --partitions P] "
             "[--data DIR] ...\n");
     bench_ycsb_usage();
@@ -475,7 +507,8 @@ main(int argc, char **argv)
         {"duration", required_argument, NULL, 'd'}, {"warmup", required_argument, NULL, 'w'},
         {"records", required_argument, NULL, 'r'},  {"hot", required_argument, NULL, 'H'},
         {"seed", required_argument, NULL, 's'},     {"json", required_argument, NULL, 'j'},
-        {"ceiling", no_argument, NULL, 'C'},        {"window", required_argument, NULL, 'W'},        {"data", required_argument, NULL, 'D'},
+        {"ceiling", no_argument, NULL, 'C'},        {"window", required_argument, NULL, 'W'},
+        {"mp", required_argument, NULL, 'M'},        {"data", required_argument, NULL, 'D'},
         {"partitions", required_argument, NULL, 'P'}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -495,6 +528,7 @@ main(int argc, char **argv)
         case 'j': o->json = optarg; break;
         case 'C': o->ceiling = 1; break;
         case 'W': bad = s_num(optarg, 1, 4096, &v); o->window = (uint32_t)v; break;
+        case 'M': bad = s_num(optarg, 0, 100, &v); o->mp = (uint32_t)v; break;
         case 'D': o->data = optarg; break;
         case 'P': bad = s_num(optarg, 1, 1024, &v); o->partitions = (uint32_t)v; break;
         default: bad = 1; break;
