@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "bench_hist.h"
+#include "hb_util.h"
 #include "bench_ycsb.h"
 #include "hb_config.h"
 #include "hb_key.h"
@@ -88,25 +89,6 @@ struct s_run {
     leveldb_writeoptions_t *wo; /* ceiling */
 };
 
-static uint64_t
-s_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static uint64_t
-s_rand(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
 /* Picks `n` distinct record ids of partition p into ids: one from its hot
  * set, the rest from its cold records. */
 static void
@@ -116,12 +98,12 @@ s_pick_part(s_client_t *c, uint32_t p, int64_t *ids, int n)
     size_t hot = c->run->o.hot < pk->n ? c->run->o.hot : pk->n / 2;
     if (hot == 0)
         hot = 1;
-    ids[0] = pk->ids[s_rand(&c->rng) % hot];
+    ids[0] = pk->ids[hb_xorshift(&c->rng) % hot];
     for (int i = 1; i < n; i++) {
         int64_t id;
         int dup;
         do {
-            id = pk->ids[hot + s_rand(&c->rng) % (pk->n - hot)];
+            id = pk->ids[hot + hb_xorshift(&c->rng) % (pk->n - hot)];
             dup = 0;
             for (int j = 0; j < i; j++)
                 dup |= ids[j] == id;
@@ -138,9 +120,9 @@ s_pick(s_client_t *c, int64_t ids[HB_MICRO_KEYS])
 {
     s_run_t *run = c->run;
     uint32_t P = run->o.partitions;
-    uint32_t p = (uint32_t)(s_rand(&c->rng) % P);
-    if (P > 1 && s_rand(&c->rng) % 100 < run->o.mp) {
-        uint32_t q = (p + 1 + (uint32_t)(s_rand(&c->rng) % (P - 1))) % P;
+    uint32_t p = (uint32_t)(hb_xorshift(&c->rng) % P);
+    if (P > 1 && hb_xorshift(&c->rng) % 100 < run->o.mp) {
+        uint32_t q = (p + 1 + (uint32_t)(hb_xorshift(&c->rng) % (P - 1))) % P;
         s_pick_part(c, p, ids, HB_MICRO_KEYS / 2);
         s_pick_part(c, q, ids + HB_MICRO_KEYS / 2, HB_MICRO_KEYS - HB_MICRO_KEYS / 2);
         return;
@@ -197,13 +179,13 @@ s_cluster_client(void *arg)
                 s_record(c, 0, 2);
                 continue;
             }
-            fly[s] = (s_flight_t){req, s_now_us()};
+            fly[s] = (s_flight_t){req, bench_now_us()};
             inflight++;
         }
         hb_result_t *res = NULL;
         if (hb_client_poll(cl, 1000, &res) != HB_OK) {
             /* Calls unanswered for 10 s count as errors and are forgotten. */
-            uint64_t now = s_now_us();
+            uint64_t now = bench_now_us();
             for (uint32_t s = 0; s < window; s++)
                 if (fly[s].req && now - fly[s].t0 > 10000000u) {
                     hb_client_forget(cl, fly[s].req);
@@ -218,7 +200,7 @@ s_cluster_client(void *arg)
             s++;
         if (s < window) {
             int outcome = res->rc == HB_OK ? 0 : res->rc == HB_ABORTED ? 1 : 2;
-            s_record(c, s_now_us() - fly[s].t0, outcome);
+            s_record(c, bench_now_us() - fly[s].t0, outcome);
             fly[s].req = 0;
             inflight--;
         }
@@ -243,7 +225,7 @@ s_ceiling_client(void *arg)
     while (atomic_load(&run->phase) != 2) {
         int64_t ids[HB_MICRO_KEYS];
         s_pick(c, ids);
-        uint64_t t0 = s_now_us();
+        uint64_t t0 = bench_now_us();
         hb_key_t k;
         uint32_t parts[HB_MICRO_KEYS];
         for (uint32_t p = 0; p < 2; p++)
@@ -287,7 +269,7 @@ s_ceiling_client(void *arg)
                 leveldb_free(e);
             }
         }
-        s_record(c, s_now_us() - t0, failed ? 2 : 0);
+        s_record(c, bench_now_us() - t0, failed ? 2 : 0);
     }
     leveldb_writebatch_destroy(wb[0]);
     leveldb_writebatch_destroy(wb[1]);
@@ -417,10 +399,10 @@ s_micro(s_run_t *run)
     for (uint32_t s = 0; s < o->warmup; s++)
         nanosleep(&sec, NULL);
     atomic_store(&run->phase, 1);
-    uint64_t start = s_now_us();
+    uint64_t start = bench_now_us();
     bench_hist_t interval;
     for (uint32_t s = 1; s <= o->duration; s++) {
-        uint64_t due = start + (uint64_t)s * 1000000u, now = s_now_us();
+        uint64_t due = start + (uint64_t)s * 1000000u, now = bench_now_us();
         if (due > now) {
             struct timespec ts = {(time_t)((due - now) / 1000000u),
                                   (long)((due - now) % 1000000u) * 1000};
@@ -433,7 +415,7 @@ s_micro(s_run_t *run)
                bench_hist_quantile(&interval, 0.999) / 1000.0);
         fflush(stdout);
     }
-    uint64_t elapsed = s_now_us() - start;
+    uint64_t elapsed = bench_now_us() - start;
     atomic_store(&run->phase, 2);
     for (uint32_t i = 0; i < o->clients; i++)
         pthread_join(th[i], NULL);
@@ -469,18 +451,6 @@ s_usage(void)
             "       hobbes-bench micro --ceiling [--config FILE | --partitions P] "
             "[--data DIR] ...\n");
     bench_ycsb_usage();
-}
-
-static int
-s_num(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *s == '\0' || *end != '\0' || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
 }
 
 int
@@ -519,18 +489,18 @@ main(int argc, char **argv)
         int bad = 0;
         switch (c) {
         case 'c': o->config = optarg; break;
-        case 'n': bad = s_num(optarg, 1, 4096, &v); o->clients = (uint32_t)v; break;
-        case 'd': bad = s_num(optarg, 1, 86400, &v); o->duration = (uint32_t)v; break;
-        case 'w': bad = s_num(optarg, 0, 3600, &v); o->warmup = (uint32_t)v; break;
-        case 'r': bad = s_num(optarg, 1, 1000000000, &v); o->records = v; break;
-        case 'H': bad = s_num(optarg, 1, 100000000, &v); o->hot = (uint32_t)v; break;
-        case 's': bad = s_num(optarg, 0, UINT64_MAX, &v); o->seed = v; break;
+        case 'n': bad = bench_parse_u64(optarg, 1, 4096, &v); o->clients = (uint32_t)v; break;
+        case 'd': bad = bench_parse_u64(optarg, 1, 86400, &v); o->duration = (uint32_t)v; break;
+        case 'w': bad = bench_parse_u64(optarg, 0, 3600, &v); o->warmup = (uint32_t)v; break;
+        case 'r': bad = bench_parse_u64(optarg, 1, 1000000000, &v); o->records = v; break;
+        case 'H': bad = bench_parse_u64(optarg, 1, 100000000, &v); o->hot = (uint32_t)v; break;
+        case 's': bad = bench_parse_u64(optarg, 0, UINT64_MAX, &v); o->seed = v; break;
         case 'j': o->json = optarg; break;
         case 'C': o->ceiling = 1; break;
-        case 'W': bad = s_num(optarg, 1, 4096, &v); o->window = (uint32_t)v; break;
-        case 'M': bad = s_num(optarg, 0, 100, &v); o->mp = (uint32_t)v; break;
+        case 'W': bad = bench_parse_u64(optarg, 1, 4096, &v); o->window = (uint32_t)v; break;
+        case 'M': bad = bench_parse_u64(optarg, 0, 100, &v); o->mp = (uint32_t)v; break;
         case 'D': o->data = optarg; break;
-        case 'P': bad = s_num(optarg, 1, 1024, &v); o->partitions = (uint32_t)v; break;
+        case 'P': bad = bench_parse_u64(optarg, 1, 1024, &v); o->partitions = (uint32_t)v; break;
         default: bad = 1; break;
         }
         if (bad) {

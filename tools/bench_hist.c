@@ -1,7 +1,10 @@
 /* bench_hist.c — log-linear latency histogram (see bench_hist.h). */
 #include "bench_hist.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static unsigned
 s_index(uint64_t v)
@@ -68,4 +71,24 @@ bench_hist_quantile(const bench_hist_t *h, double q)
         }
     }
     return h->max;
+}
+
+uint64_t
+bench_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+int
+bench_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *s == '\0' || *s == '-' || *s == '+' || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
 }

@@ -1,4 +1,5 @@
-/* bench_hist.h — a log-linear latency histogram for hobbes-bench.
+/* bench_hist.h — a log-linear latency histogram for hobbes-bench, and the
+ * two small helpers (clock, option parsing) every harness uses.
  *
  * Values are microseconds. Buckets are exact below 128 and then carry 7
  * bits of mantissa (under 1% relative error), up to 2^40 us. Adding is O(1)
@@ -23,5 +24,12 @@ void bench_hist_add(bench_hist_t *h, uint64_t us);
 void bench_hist_merge(bench_hist_t *into, const bench_hist_t *from);
 /* Returns the value at quantile q (0..1), 0 when empty. */
 uint64_t bench_hist_quantile(const bench_hist_t *h, double q);
+
+/* Returns a monotonic clock in microseconds (benchmarks only). */
+uint64_t bench_now_us(void);
+
+/* Parses a plain decimal s into *out when min <= value <= max. Returns 0,
+ * or -1 (and leaves *out) for anything else: signs, junk, overflow. */
+int bench_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 #endif

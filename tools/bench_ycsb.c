@@ -130,18 +130,10 @@ typedef struct {
     int failed;              /* could not connect */
 } s_client_t;
 
-static uint64_t
-s_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void
 s_sleep_until(uint64_t due)
 {
-    uint64_t now = s_now_us();
+    uint64_t now = bench_now_us();
     if (due <= now)
         return;
     struct timespec ts = {(time_t)((due - now) / 1000000u), (long)((due - now) % 1000000u) * 1000};
@@ -401,7 +393,7 @@ s_start_op(s_client_t *c, uint64_t t0)
     hb_rc_t rc;
     if (op == YCSB_OP_SCAN) {
         int outcome = s_scan(c);
-        s_record(c, op, s_now_us() - t0, outcome);
+        s_record(c, op, bench_now_us() - t0, outcome);
         return op;
     }
     if (op == YCSB_OP_INSERT) {
@@ -424,7 +416,7 @@ s_start_op(s_client_t *c, uint64_t t0)
 static void
 s_expire(s_client_t *c, uint64_t *last_check)
 {
-    uint64_t now = s_now_us();
+    uint64_t now = bench_now_us();
     if (now - *last_check < 1000000u)
         return;
     *last_check = now;
@@ -451,7 +443,7 @@ s_poll(s_client_t *c, int timeout_ms)
         return false;
     s_flight_t f;
     if (s_fmap_take(&c->fly, res->req_id, &f)) {
-        uint64_t now = s_now_us();
+        uint64_t now = bench_now_us();
         if (f.keynum >= 0)
             ycsb_counter_ack(c->run->inserts, f.keynum); /* YCSB acks whatever the outcome */
         int outcome = res->rc == HB_OK ? 0 : res->rc == HB_ABORTED ? 1 : 2;
@@ -475,15 +467,15 @@ s_run_client(void *arg)
     s_client_t *c = arg;
     s_run_t *run = c->run;
     const s_opts_t *o = &run->o;
-    uint64_t last_check = s_now_us();
+    uint64_t last_check = bench_now_us();
     if (o->rate > 0) {
         /* Open loop: this client's share of the arrivals; latency counts
          * from each arrival's intended time. */
         double rate = o->rate / o->clients;
-        double next = (double)s_now_us() + 1e6 * ycsb_rand_double(&c->rng) / rate;
+        double next = (double)bench_now_us() + 1e6 * ycsb_rand_double(&c->rng) / rate;
         uint32_t cap = o->window_set ? o->window : S_OPEN_CAP;
         while (atomic_load(&run->phase) != 2 || c->fly.n > 0) {
-            while (atomic_load(&run->phase) != 2 && next <= (double)s_now_us() &&
+            while (atomic_load(&run->phase) != 2 && next <= (double)bench_now_us() &&
                    c->fly.n < cap) {
                 if (s_start_op(c, (uint64_t)next) == YCSB_OP_SCAN)
                     s_drain(c);
@@ -494,7 +486,7 @@ s_run_client(void *arg)
             s_expire(c, &last_check);
             int wait = 100;
             if (atomic_load(&run->phase) != 2 && c->fly.n < cap) {
-                double d = (next - (double)s_now_us()) / 1000.0;
+                double d = (next - (double)bench_now_us()) / 1000.0;
                 wait = d <= 0 ? 0 : d < 100 ? (int)ceil(d) : 100;
             }
             if (c->fly.n > 0)
@@ -509,7 +501,7 @@ s_run_client(void *arg)
          * takes a turn, not a slot, so drain results after each one. */
         uint32_t budget = o->window > c->fly.n ? o->window - (uint32_t)c->fly.n : 0;
         for (uint32_t i = 0; i < budget && atomic_load(&run->phase) != 2; i++)
-            if (s_start_op(c, s_now_us()) == YCSB_OP_SCAN)
+            if (s_start_op(c, bench_now_us()) == YCSB_OP_SCAN)
                 s_drain(c);
         s_expire(c, &last_check);
         if (c->fly.n >= o->window || (atomic_load(&run->phase) == 2 && c->fly.n > 0)) {
@@ -532,7 +524,7 @@ s_load_client(void *arg)
     uint64_t next = c->id;
     while ((next < o->records && !atomic_load(&run->stop_load)) || c->fly.n > 0) {
         while (next < o->records && c->fly.n < o->window && !atomic_load(&run->stop_load)) {
-            s_flight_t f = {.t0 = s_now_us(), .op = YCSB_OP_INSERT, .keynum = (int64_t)next};
+            s_flight_t f = {.t0 = bench_now_us(), .op = YCSB_OP_INSERT, .keynum = (int64_t)next};
             if (s_submit_insert(c, (int64_t)next, &f.req) == HB_OK)
                 s_fmap_put(&c->fly, &f);
             else {
@@ -545,7 +537,7 @@ s_load_client(void *arg)
             continue;
         hb_result_t *res = NULL;
         if (hb_client_poll(c->cl, 1000, &res) != HB_OK) {
-            uint64_t now = s_now_us();
+            uint64_t now = bench_now_us();
             for (size_t i = 0; i < c->fly.cap; i++) {
                 s_flight_t f = c->fly.slot[i];
                 if (f.req && now - f.t0 > S_TIMEOUT_US) {
@@ -590,14 +582,14 @@ static int
 s_load(s_run_t *run, s_client_t *cl, pthread_t *th)
 {
     const s_opts_t *o = &run->o;
-    uint64_t start = s_now_us();
+    uint64_t start = bench_now_us();
     for (uint32_t i = 0; i < o->clients; i++)
         pthread_create(&th[i], NULL, s_load_client, &cl[i]);
     uint64_t last_n = 0, last_t = start;
     double recent = 0;
     for (;;) {
-        s_sleep_until(s_now_us() + 250000);
-        uint64_t n = atomic_load(&run->loaded), now = s_now_us();
+        s_sleep_until(bench_now_us() + 250000);
+        uint64_t n = atomic_load(&run->loaded), now = bench_now_us();
         double rps = (double)(n - last_n) * 1e6 / (double)(now - last_t);
         recent = recent == 0 ? rps : 0.7 * recent + 0.3 * rps;
         last_n = n;
@@ -623,7 +615,7 @@ s_load(s_run_t *run, s_client_t *cl, pthread_t *th)
     }
     for (uint32_t i = 0; i < o->clients; i++)
         pthread_join(th[i], NULL);
-    double secs = (double)(s_now_us() - start) / 1e6;
+    double secs = (double)(bench_now_us() - start) / 1e6;
     fprintf(stderr, "\n");
     printf("load: %" PRIu64 " inserted, %" PRIu64 " already present, %" PRIu64
            " errors in %.1fs (%.0f records/s)\n",
@@ -750,9 +742,9 @@ s_run(s_run_t *run, s_client_t *cl, pthread_t *th)
     fflush(stdout);
     for (uint32_t i = 0; i < o->clients; i++)
         pthread_create(&th[i], NULL, s_run_client, &cl[i]);
-    s_sleep_until(s_now_us() + (uint64_t)o->warmup * 1000000u);
+    s_sleep_until(bench_now_us() + (uint64_t)o->warmup * 1000000u);
     atomic_store(&run->phase, 1);
-    uint64_t start = s_now_us();
+    uint64_t start = bench_now_us();
     bench_hist_t interval;
     uint64_t ab, er;
     for (uint32_t s = 1; s <= o->duration; s++) {
@@ -765,7 +757,7 @@ s_run(s_run_t *run, s_client_t *cl, pthread_t *th)
                bench_hist_quantile(&interval, 0.999) / 1000.0, ab, er);
         fflush(stdout);
     }
-    uint64_t elapsed = s_now_us() - start;
+    uint64_t elapsed = bench_now_us() - start;
     atomic_store(&run->phase, 2);
     for (uint32_t i = 0; i < o->clients; i++)
         pthread_join(th[i], NULL);
@@ -813,18 +805,6 @@ bench_ycsb_usage(void)
             "[--clients N] [--window W]\n"
             "                         [--duration S] [--warmup S] [--rate OPS [--fixed]]\n"
             "                         [--load-only | --run-only] [--json FILE] [--seed N]\n");
-}
-
-static int
-s_num(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *s == '\0' || *s == '-' || *end != '\0' || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
 }
 
 static int
@@ -876,21 +856,21 @@ bench_ycsb_main(int argc, char **argv)
             o->wl = strlen(optarg) == 1 ? ycsb_workload(optarg[0]) : NULL;
             bad = !o->wl;
             break;
-        case 'r': bad = s_num(optarg, 1, 2000000000, &v); o->records = v; break;
+        case 'r': bad = bench_parse_u64(optarg, 1, 2000000000, &v); o->records = v; break;
         case 't': bad = s_dbl(optarg, 0.01, 0.999, &o->theta); break;
-        case 'f': bad = s_num(optarg, 1, HB_YCSB_MAX_FIELDS, &v); o->fields = (uint32_t)v; break;
-        case 'l': bad = s_num(optarg, 0, 65536, &v); o->field_len = (uint32_t)v; break;
-        case 'm': bad = s_num(optarg, 0, 100, &v); o->mp_pct = (uint32_t)v; break;
-        case 'n': bad = s_num(optarg, 1, 4096, &v); o->clients = (uint32_t)v; break;
-        case 'w': bad = s_num(optarg, 1, 65536, &v); o->window = (uint32_t)v; o->window_set = 1; break;
-        case 'd': bad = s_num(optarg, 1, 86400, &v); o->duration = (uint32_t)v; break;
-        case 'u': bad = s_num(optarg, 0, 3600, &v); o->warmup = (uint32_t)v; break;
+        case 'f': bad = bench_parse_u64(optarg, 1, HB_YCSB_MAX_FIELDS, &v); o->fields = (uint32_t)v; break;
+        case 'l': bad = bench_parse_u64(optarg, 0, 65536, &v); o->field_len = (uint32_t)v; break;
+        case 'm': bad = bench_parse_u64(optarg, 0, 100, &v); o->mp_pct = (uint32_t)v; break;
+        case 'n': bad = bench_parse_u64(optarg, 1, 4096, &v); o->clients = (uint32_t)v; break;
+        case 'w': bad = bench_parse_u64(optarg, 1, 65536, &v); o->window = (uint32_t)v; o->window_set = 1; break;
+        case 'd': bad = bench_parse_u64(optarg, 1, 86400, &v); o->duration = (uint32_t)v; break;
+        case 'u': bad = bench_parse_u64(optarg, 0, 3600, &v); o->warmup = (uint32_t)v; break;
         case 'R': bad = s_dbl(optarg, 0.001, 1e9, &o->rate); break;
         case 'F': o->fixed = 1; break;
         case 'L': o->load_only = 1; break;
         case 'U': o->run_only = 1; break;
         case 'j': o->json = optarg; break;
-        case 's': bad = s_num(optarg, 0, UINT64_MAX, &v); o->seed = v; break;
+        case 's': bad = bench_parse_u64(optarg, 0, UINT64_MAX, &v); o->seed = v; break;
         default: bad = 1; break;
         }
         if (bad) {
