@@ -874,9 +874,28 @@ void stor_executor_on_message(stor_executor_t *ex, const hb_msg_t *msg)
              * multi-partition transactions among them. Incarnation 1 is a
              * shard's first life (every open and RESYNC takes a new one):
              * it has received nothing it could have lost. */
-            if (stor_engine_incarnation(ex->engine) > 1)
+            if (stor_engine_incarnation(ex->engine) > 1) {
                 s_broadcast_peers(ex, HB_MSG_RREQ,
                                   stor_engine_applied_epoch(ex->engine) + 1);
+                /* And the other way round: a read this storage sent for an
+                 * epoch it had already applied may have died in its send
+                 * queue when it crashed; it will not be re-executed, so a
+                 * peer could wait for it forever. Resend everything the
+                 * rr-log still holds (only what some peer has not yet
+                 * reported applied); recipients drop duplicates. */
+                uint64_t n = 0;
+                for (uint32_t q = 0; q < ex->nparts; q++) {
+                    if (q == ex->self.partition)
+                        continue;
+                    uint64_t k = 0;
+                    if (stor_rrlog_resend(ex->rrlog, (uint16_t)q, 0, s_resend_one, ex, &k) !=
+                        HB_OK)
+                        hb_error("restart: rr-log read failed for partition %u", q);
+                    n += k;
+                }
+                ex->stats.rreads_resent += n;
+                hb_info("restart: resent %" PRIu64 " logged RREADs to peers", n);
+            }
         }
         break;
     case HB_MSG_RREAD:
