@@ -1,0 +1,70 @@
+#!/bin/bash
+# it_bench.sh — hobbes-bench end to end on a real 1 x 3 cluster: micro with
+# single- and multi-partition transactions, the ceiling, and YCSB A (reads
+# and updates), E (snapshot scans merged across partitions, inserts) and F
+# (read-modify-write) with --mp. Each run's JSON must report work done and
+# no errors; micro must not abort (it has no logical aborts).
+set -u
+BUILD=$1
+DIR=$(mktemp -d /tmp/hobbes-bench-it-XXXXXX)
+CFG=$DIR/cluster.cfg
+ports=($(python3 -c 'import socket
+ss=[socket.socket() for _ in range(9)]
+[s.bind(("127.0.0.1",0)) for s in ss]
+print(" ".join(str(s.getsockname()[1]) for s in ss))'))
+{
+    printf 'cluster\n    name = bench\n    replicas = 1\n    partitions = 3\n    data_dir = %s/data\n' "$DIR"
+    for p in 0 1 2; do
+        printf 'slot\n    replica = 0\n    partition = %d\n' $p
+        printf '    sequencer = tcp://127.0.0.1:%s\n' "${ports[$((p*3))]}"
+        printf '    scheduler = tcp://127.0.0.1:%s\n' "${ports[$((p*3+1))]}"
+        printf '    storage = tcp://127.0.0.1:%s\n' "${ports[$((p*3+2))]}"
+    done
+} > "$CFG"
+CTL="$BUILD/tools/hobbesctl"
+BENCH="$BUILD/tools/hobbes-bench"
+trap '"$CTL" down --config "$CFG" >/dev/null 2>&1' EXIT
+fail() {
+    echo "FAIL: $*" >&2
+    for f in "$DIR"/data/r*p*/*.log; do echo "== $f"; tail -n 10 "$f"; done >&2
+    exit 1
+}
+field() { # field FILE NAME -> the first top-level numeric value of NAME
+    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
+}
+check() { # check FILE THROUGHPUT_KEY [no-aborts]
+    [ -s "$1" ] || fail "$1 missing"
+    local t e
+    t=$(field "$1" "$2") || fail "$1: no $2"
+    e=$(field "$1" errors)
+    python3 -c "import sys; sys.exit(0 if float('$t') > 0 else 1)" || fail "$1: $2 = $t"
+    [ "$e" = 0 ] || fail "$1: $e errors"
+    if [ "${3:-}" = no-aborts ]; then
+        [ "$(field "$1" aborted)" = 0 ] || fail "$1: aborts"
+    fi
+    echo "$(basename "$1"): $2 $t, errors $e"
+}
+"$CTL" up --config "$CFG" >/dev/null || fail "hobbesctl up"
+"$BENCH" micro --config "$CFG" --clients 4 --window 8 --duration 2 --warmup 0 --records 20000 \
+    --json "$DIR/micro.json" >/dev/null || fail "micro"
+check "$DIR/micro.json" throughput_tps no-aborts
+"$BENCH" micro --config "$CFG" --clients 4 --window 8 --duration 2 --warmup 0 --records 20000 \
+    --mp 50 --json "$DIR/micro-mp.json" >/dev/null || fail "micro --mp 50"
+check "$DIR/micro-mp.json" throughput_tps no-aborts
+"$BENCH" micro --ceiling --config "$CFG" --clients 2 --duration 1 --warmup 0 --records 20000 \
+    --data "$DIR/ceiling" --json "$DIR/ceiling.json" >/dev/null || fail "ceiling"
+check "$DIR/ceiling.json" throughput_tps
+"$BENCH" ycsb --config "$CFG" --workload a --records 3000 --clients 4 --window 8 --duration 2 \
+    --warmup 0 --mp 20 --json "$DIR/ycsb-a.json" >/dev/null 2>&1 || fail "ycsb a"
+check "$DIR/ycsb-a.json" throughput_ops no-aborts
+"$BENCH" ycsb --config "$CFG" --workload e --records 3000 --clients 4 --window 8 --duration 2 \
+    --warmup 0 --run-only --json "$DIR/ycsb-e.json" >/dev/null 2>&1 || fail "ycsb e"
+check "$DIR/ycsb-e.json" throughput_ops
+"$BENCH" ycsb --config "$CFG" --workload f --records 3000 --clients 4 --window 8 --duration 2 \
+    --warmup 0 --run-only --mp 20 --json "$DIR/ycsb-f.json" >/dev/null 2>&1 || fail "ycsb f"
+check "$DIR/ycsb-f.json" throughput_ops no-aborts
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["ops"]["scan"]["ok"] > 0 else 1)' \
+    "$DIR/ycsb-e.json" || fail "ycsb e ran no scans"
+"$CTL" down --config "$CFG" >/dev/null
+[ -n "${HOBBES_KEEP:-}" ] || rm -rf "$DIR"
+echo PASS
