@@ -5,6 +5,7 @@
  *   hobbesctl down   --config FILE [--data DIR]  stop (SIGTERM, then SIGKILL)
  *   hobbesctl status --config FILE [--data DIR]  pid, epochs, state hash
  *                    [--verbose]                 ... and every counter
+ *   hobbesctl verify --config FILE               replicas' state hashes agree
  *   hobbesctl run    --config FILE [--data DIR]  up, stay in the foreground,
  *                                                Ctrl-C stops everything
  *
@@ -348,10 +349,76 @@ s_status(s_ctl_t *ctl, hb_client_t *client)
     return down ? 1 : 0;
 }
 
+/* Reads one storage's applied epoch and state hash. Returns 0 or -1. */
+static int
+s_storage_state(hb_client_t *client, uint16_t r, uint16_t p, unsigned long long *epoch,
+                char *hash, size_t hashlen)
+{
+    char *text = NULL, ep[32];
+    if (hb_client_status(client, HB_ROLE_STORAGE, r, p, 1000, &text) != HB_OK)
+        return -1;
+    s_field(text, "applied_epoch", ep, sizeof ep);
+    s_field(text, "state_hash", hash, hashlen);
+    free(text);
+    *epoch = strtoull(ep, NULL, 10);
+    return 0;
+}
+
+/* verify: for every partition, every replica's storage must report the
+ * same state hash at the same applied epoch. Replicas apply epochs at their
+ * own pace, so each partition is sampled until all its replicas stand at
+ * one epoch (up to 10 s). Exit 0 when all agree, 1 on a mismatch or when a
+ * storage does not answer. */
+static int
+s_verify(s_ctl_t *ctl, hb_client_t *client)
+{
+    int bad = 0;
+    uint16_t R = ctl->cfg->replicas;
+    for (uint16_t p = 0; p < ctl->cfg->partitions; p++) {
+        unsigned long long epochs[16];
+        char hashes[16][32];
+        int settled = 0;
+        for (int attempt = 0; attempt < 200 && !settled && !s_interrupted; attempt++) {
+            settled = 1;
+            for (uint16_t r = 0; r < R && settled; r++)
+                if (s_storage_state(client, r, p, &epochs[r], hashes[r], sizeof hashes[r]) < 0)
+                    settled = -1;
+            if (settled < 0)
+                break;
+            for (uint16_t r = 1; r < R; r++)
+                if (epochs[r] != epochs[0])
+                    settled = 0;
+            if (!settled)
+                s_sleep_ms(50);
+        }
+        if (settled < 0) {
+            printf("p%u: a storage does not answer\n", p);
+            bad = 1;
+            continue;
+        }
+        if (!settled) {
+            printf("p%u: replicas never stood at one applied epoch\n", p);
+            bad = 1;
+            continue;
+        }
+        int same = 1;
+        for (uint16_t r = 1; r < R; r++)
+            same &= strcmp(hashes[r], hashes[0]) == 0;
+        printf("p%u: applied epoch %llu, %u replica(s), state hash %s%s\n", p, epochs[0], R,
+               hashes[0], same ? (R > 1 ? ": all agree" : "") : ": MISMATCH");
+        if (!same) {
+            for (uint16_t r = 0; r < R; r++)
+                printf("    r%u: %s\n", r, hashes[r]);
+            bad = 1;
+        }
+    }
+    return bad;
+}
+
 static void
 s_usage(void)
 {
-    fprintf(stderr, "usage: hobbesctl up|down|status|run --config FILE [--data DIR] "
+    fprintf(stderr, "usage: hobbesctl up|down|status|verify|run --config FILE [--data DIR] "
                     "[--verbose]\n"
                     "       status --verbose prints every counter of every process\n");
 }
@@ -428,6 +495,8 @@ main(int argc, char **argv)
         rc = s_down(&ctl);
     } else if (strcmp(cmd, "status") == 0) {
         rc = s_status(&ctl, client);
+    } else if (strcmp(cmd, "verify") == 0) {
+        rc = ctl.cfg->replicas > 16 ? 2 : s_verify(&ctl, client);
     } else if (strcmp(cmd, "run") == 0) {
         rc = s_up(&ctl, client);
         if (rc == 0) {

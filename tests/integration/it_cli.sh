@@ -62,6 +62,9 @@ echo "$err" | grep -qi "integer" || fail "bad delta message: $err"
 # status lists 6 processes, all up, with a state hash per storage.
 st=$("$CTL" status --config "$CFG") || fail "status: $st"
 [ "$(echo "$st" | grep -c ' up ')" = 6 ] || fail "status: $st"
+# verify: every partition reports its state hash at one applied epoch.
+v=$("$CTL" verify --config "$CFG") || fail "verify: $v"
+[ "$(echo "$v" | grep -c 'state hash [0-9a-f]\{16\}')" = 2 ] || fail "verify: $v"
 # Restart keeps data.
 "$CTL" down --config "$CFG" >/dev/null || fail "down"
 "$CTL" up --config "$CFG" >/dev/null || fail "up again"
