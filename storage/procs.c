@@ -361,7 +361,7 @@ typedef struct {
     char name[72]; /* printable, truncated form of the argument */
 } s_kvkey_t;
 
-static void s_printable(const uint8_t *p, size_t len, char *out, size_t cap)
+void stor_printable(const uint8_t *p, size_t len, char *out, size_t cap)
 {
     size_t o = 0;
     for (size_t i = 0; i < len && o + 4 < cap; i++)
@@ -397,7 +397,7 @@ static hb_rc_t s_kv_key(stor_ctx_t *ctx, const char *proc, const char *what,
     hb_key_kv(&out->key, ptr, len);
     if (out->key.overflow)
         return stor_ctx_abort(ctx, HB_TOOBIG, "%s: %s is too long", proc, what);
-    s_printable(ptr, len, out->name, sizeof out->name);
+    stor_printable(ptr, len, out->name, sizeof out->name);
     return HB_OK;
 }
 

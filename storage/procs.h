@@ -49,6 +49,11 @@ typedef struct {
 typedef hb_rc_t (*stor_proc_fn)(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs);
 
 /* Returns a new, empty context (caller owns; stor_ctx_destroy). */
+/* Writes a printable, truncated copy of len bytes at p into out (cap
+ * bytes, cap >= 5): bytes outside 0x20..0x7e become '?', a cut ends in
+ * "...". For user-facing messages that name a key. */
+void stor_printable(const uint8_t *p, size_t len, char *out, size_t cap);
+
 stor_ctx_t *stor_ctx_new(void);
 
 /* Frees a context; accepts NULL; sets *self_p = NULL. */

@@ -30,19 +30,6 @@ typedef struct {
     char name[72]; /* printable, truncated form of the argument */
 } s_ykey_t;
 
-static void s_printable(const uint8_t *p, size_t len, char *out, size_t cap)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len && o + 4 < cap; i++)
-        out[o++] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '?';
-    if (o + 4 >= cap && len > o) {
-        out[o++] = '.';
-        out[o++] = '.';
-        out[o++] = '.';
-    }
-    out[o] = '\0';
-}
-
 /* Mirrors hb_proc.c's s_ycsb_key. */
 static hb_rc_t s_key(stor_ctx_t *ctx, const char *proc, const hb_val_t *arg, s_ykey_t *out)
 {
@@ -54,7 +41,7 @@ static hb_rc_t s_key(stor_ctx_t *ctx, const char *proc, const hb_val_t *arg, s_y
     hb_key_put_str(&out->key, arg->u.s.ptr, arg->u.s.len);
     if (out->key.overflow)
         return stor_ctx_abort(ctx, HB_TOOBIG, "%s: KEY is too long", proc);
-    s_printable(arg->u.s.ptr, arg->u.s.len, out->name, sizeof out->name);
+    stor_printable(arg->u.s.ptr, arg->u.s.len, out->name, sizeof out->name);
     return HB_OK;
 }
 
