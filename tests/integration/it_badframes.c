@@ -80,7 +80,7 @@ int
 main(int argc, char **argv)
 {
     IT_CHECK(argc == 2, "usage: it_badframes BUILD_ROOT");
-    uint64_t seed = it_seed("it_badframes");
+    uint64_t seed = hb_test_seed("it_badframes");
     it_cluster_t c;
     IT_CHECK(it_cluster_init(&c, argv[1], 1, 2, "calvin", 10) == 0, "init");
     IT_CHECK(it_cluster_up(&c) == 0, "cluster up");

@@ -143,7 +143,7 @@ main(int argc, char **argv)
     IT_CHECK(argc == 2 || (argc == 3 && strcmp(argv[2], "crash") == 0),
              "usage: it_bank BUILD_ROOT [crash]");
     int crash = argc == 3;
-    s_seed = it_seed("it_bank");
+    s_seed = hb_test_seed("it_bank");
     it_cluster_t c;
     IT_CHECK(it_cluster_init(&c, argv[1], 1, 3, "calvin", 10) == 0, "init");
     IT_CHECK(it_cluster_up(&c) == 0, "cluster up");

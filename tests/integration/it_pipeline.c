@@ -13,7 +13,7 @@ int
 main(int argc, char **argv)
 {
     IT_CHECK(argc == 3, "usage: it_pipeline BUILD_ROOT POLICY");
-    uint64_t seed = it_seed("it_pipeline");
+    uint64_t seed = hb_test_seed("it_pipeline");
     it_cluster_t c;
     IT_CHECK(it_cluster_init(&c, argv[1], 1, 2, argv[2], 10) == 0, "init");
     IT_CHECK(it_cluster_up(&c) == 0, "cluster up");

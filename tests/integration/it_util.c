@@ -22,17 +22,6 @@ it_sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-uint64_t
-it_seed(const char *test)
-{
-    const char *env = getenv("HOBBES_SEED");
-    uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL) ^ (uint64_t)getpid();
-    printf("%s: seed %llu (rerun with HOBBES_SEED=%llu)\n", test, (unsigned long long)seed,
-           (unsigned long long)seed);
-    fflush(stdout);
-    return seed;
-}
-
 static int
 s_free_port(void)
 {

@@ -2,7 +2,7 @@
  * processes on loopback, in a temporary directory, driven by hobbesctl.
  *
  * Checks print the failing expression with file:line and exit(1); every
- * test prints its seed (HOBBES_SEED overrides it). Set HOBBES_KEEP=1 to keep
+ * test prints its seed (hb_test_seed; HOBBES_SEED overrides it). Set HOBBES_KEEP=1 to keep
  * the data directory and logs of a run.
  */
 #ifndef IT_UTIL_H
@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/types.h>
+
+#include "../hb_test.h"
 
 #define IT_CHECK(cond, ...)                                                              \
     do {                                                                                 \
@@ -37,8 +39,6 @@ typedef struct {
  * cluster to stderr and stops it. */
 void it_fail_hook(void);
 
-/* Returns the test seed (HOBBES_SEED or time-based) and prints it. */
-uint64_t it_seed(const char *test);
 
 /* Creates a temp dir and a config with R x P slots on free loopback ports.
  * build_root is the meson build directory. Returns 0 or -1. */

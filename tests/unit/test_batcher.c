@@ -9,6 +9,8 @@
  * reply forwarding.
  */
 #include <check.h>
+
+#include "../hb_test.h"
 #include <leveldb/c.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -475,9 +477,5 @@ s_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(s_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return hb_test_run(s_suite());
 }

@@ -9,6 +9,8 @@
  * to the working directory.
  */
 #include <check.h>
+
+#include "../hb_test.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -484,9 +486,5 @@ s_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(s_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return hb_test_run(s_suite());
 }

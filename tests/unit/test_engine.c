@@ -7,6 +7,8 @@
  * seed, honours HOBBES_SEED).
  */
 #include <check.h>
+
+#include "../hb_test.h"
 #include <inttypes.h>
 #include <leveldb/c.h>
 #include <stdio.h>
@@ -453,9 +455,5 @@ static Suite *s_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(s_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return hb_test_run(s_suite());
 }

@@ -9,6 +9,8 @@
  * spreads keys evenly.
  */
 #include <check.h>
+
+#include "../hb_test.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -435,17 +437,7 @@ s_suite(void)
 int
 main(void)
 {
-    const char *env = getenv("HOBBES_SEED");
-    s_seed =
-        env ? strtoull(env, NULL, 0) : ((uint64_t)time(NULL) << 16) ^ (uint64_t)getpid();
-    if (s_seed == 0)
-        s_seed = 1; /* xorshift needs a non-zero state */
-    printf("test_key: HOBBES_SEED=%" PRIu64 "\n", s_seed);
-    fflush(stdout);
+    s_seed = hb_test_seed("test_key");
 
-    SRunner *sr = srunner_create(s_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return hb_test_run(s_suite());
 }

@@ -8,6 +8,8 @@
  * Seeded: prints its seed, honours HOBBES_SEED.
  */
 #include <check.h>
+
+#include "../hb_test.h"
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,13 +35,7 @@ t_rand(void)
 static void
 t_seed(void)
 {
-    const char *env = getenv("HOBBES_SEED");
-    uint64_t seed =
-        env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)clock();
-    if (seed == 0)
-        seed = 1;
-    printf("test_merge: seed=%llu (HOBBES_SEED to replay)\n", (unsigned long long)seed);
-    fflush(stdout);
+    uint64_t seed = hb_test_seed("test_merge");
     t_rng = seed;
 }
 
@@ -575,9 +571,5 @@ merge_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(merge_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return hb_test_run(merge_suite());
 }

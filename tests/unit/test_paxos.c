@@ -14,6 +14,8 @@
  * build has a sim library (see tests/sim/meson.build).
  */
 #include <check.h>
+
+#include "../hb_test.h"
 #include <inttypes.h>
 #include <msgpack.h>
 #include <stdio.h>
@@ -425,9 +427,5 @@ int
 main(void)
 {
     hb_log_set_level(HB_LOG_OFF);
-    SRunner *sr = srunner_create(s_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return hb_test_run(s_suite());
 }

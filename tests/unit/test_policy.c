@@ -10,6 +10,8 @@
  * Seeded: prints its seed, honours HOBBES_SEED.
  */
 #include <check.h>
+
+#include "../hb_test.h"
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -68,13 +70,7 @@ t_rand(void)
 static uint64_t
 t_seed(void)
 {
-    const char *env = getenv("HOBBES_SEED");
-    uint64_t seed =
-        env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)clock();
-    if (seed == 0)
-        seed = 1;
-    printf("test_policy: seed=%llu (HOBBES_SEED to replay)\n", (unsigned long long)seed);
-    fflush(stdout);
+    uint64_t seed = hb_test_seed("test_policy");
     t_rng = seed;
     return seed;
 }
@@ -578,9 +574,5 @@ policy_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(policy_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return hb_test_run(policy_suite());
 }

@@ -11,6 +11,8 @@
  * VALUE types are refused with the lock set unchanged.
  */
 #include <check.h>
+
+#include "../hb_test.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -564,14 +566,6 @@ s_suite(void)
 int
 main(void)
 {
-    const char *env = getenv("HOBBES_SEED");
-    s_seed = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL);
-    if (s_seed == 0)
-        s_seed = 1;
-    printf("test_proc: HOBBES_SEED=%" PRIu64 "\n", s_seed);
-    SRunner *sr = srunner_create(s_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    s_seed = hb_test_seed("test_proc");
+    return hb_test_run(s_suite());
 }

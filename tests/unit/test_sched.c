@@ -21,6 +21,8 @@
  * serial's.
  */
 #include <check.h>
+
+#include "../hb_test.h"
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -71,13 +73,7 @@ t_below(uint32_t n)
 static uint64_t
 t_seed(void)
 {
-    const char *env = getenv("HOBBES_SEED");
-    uint64_t seed =
-        env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)clock();
-    if (seed == 0)
-        seed = 1;
-    printf("test_sched: seed=%llu (HOBBES_SEED to replay)\n", (unsigned long long)seed);
-    fflush(stdout);
+    uint64_t seed = hb_test_seed("test_sched");
     return seed;
 }
 
@@ -1303,9 +1299,5 @@ t_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(t_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return hb_test_run(t_suite());
 }

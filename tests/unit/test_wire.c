@@ -10,6 +10,8 @@
  * reads: CK_FORK=no valgrind ./test_wire
  */
 #include <check.h>
+
+#include "../hb_test.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1636,15 +1638,6 @@ s_suite(void)
 int
 main(void)
 {
-    const char *env = getenv("HOBBES_SEED");
-    s_seed =
-        env ? strtoull(env, NULL, 0) : ((uint64_t)time(NULL) << 16) ^ (uint64_t)getpid();
-    printf("test_wire: HOBBES_SEED=%" PRIu64 "\n", s_seed);
-    fflush(stdout);
-
-    SRunner *sr = srunner_create(s_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    s_seed = hb_test_seed("test_wire");
+    return hb_test_run(s_suite());
 }

@@ -8,6 +8,8 @@
  * Randomised: prints its seed and honours HOBBES_SEED=.
  */
 #include <check.h>
+
+#include "../hb_test.h"
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -250,14 +252,6 @@ s_suite(void)
 int
 main(void)
 {
-    const char *env = getenv("HOBBES_SEED");
-    s_seed = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL);
-    if (s_seed == 0)
-        s_seed = 1;
-    printf("test_ycsb: HOBBES_SEED=%" PRIu64 "\n", s_seed);
-    SRunner *sr = srunner_create(s_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    s_seed = hb_test_seed("test_ycsb");
+    return hb_test_run(s_suite());
 }
