@@ -359,9 +359,22 @@ s_key_index(const char *const *names, size_t n, const char *key)
 /* Sections                                                             */
 /* ------------------------------------------------------------------ */
 
-enum { C_NAME, C_REPLICAS, C_PARTITIONS, C_EPOCH_MS, C_POLICY, C_DATA_DIR, C_LOG_LEVEL, C_N };
+enum {
+    C_NAME,
+    C_REPLICAS,
+    C_PARTITIONS,
+    C_EPOCH_MS,
+    C_POLICY,
+    C_DATA_DIR,
+    C_LOG_LEVEL,
+    C_HEARTBEAT_MS,
+    C_ELECTION_TIMEOUT_MS,
+    C_DEDUP_WINDOW,
+    C_N
+};
 static const char *const s_cluster_keys[C_N] = {
-    "name", "replicas", "partitions", "epoch_ms", "policy", "data_dir", "log_level"};
+    "name",     "replicas",  "partitions",   "epoch_ms",           "policy",
+    "data_dir", "log_level", "heartbeat_ms", "election_timeout_ms", "dedup_window"};
 
 static hb_rc_t
 s_cluster(s_ctx_t *ctx, zconfig_t *sec, hb_config_t *cfg)
@@ -407,6 +420,21 @@ s_cluster(s_ctx_t *ctx, zconfig_t *sec, hb_config_t *cfg)
             if ((rc = s_int(ctx, c, path, 1, 10000, &n)))
                 return rc;
             cfg->epoch_ms = (uint32_t)n;
+            break;
+        case C_HEARTBEAT_MS:
+            if ((rc = s_int(ctx, c, path, 1, 10000, &n)))
+                return rc;
+            cfg->heartbeat_ms = (uint32_t)n;
+            break;
+        case C_ELECTION_TIMEOUT_MS:
+            if ((rc = s_int(ctx, c, path, 2, 60000, &n)))
+                return rc;
+            cfg->election_timeout_ms = (uint32_t)n;
+            break;
+        case C_DEDUP_WINDOW:
+            if ((rc = s_int(ctx, c, path, 1, 1000000, &n)))
+                return rc;
+            cfg->dedup_window = (uint32_t)n;
             break;
         case C_POLICY:
             /* A name ("calvin") or the path of an out-of-tree policy
@@ -635,6 +663,10 @@ s_validate(s_ctx_t *ctx, zconfig_t *root, hb_config_t *cfg)
         return s_fail(ctx, 1, "cluster", "missing required section");
     if ((rc = s_cluster(ctx, cluster, cfg)))
         return rc;
+    if (cfg->election_timeout_ms < 2 * cfg->heartbeat_ms)
+        return s_fail(ctx, s_line(ctx, cluster), "cluster/election_timeout_ms",
+                      "%u must be at least twice heartbeat_ms (%u)", cfg->election_timeout_ms,
+                      cfg->heartbeat_ms);
     if (limits && (rc = s_limits(ctx, limits, &cfg->limits)))
         return rc;
 
@@ -709,6 +741,9 @@ hb_config_parse(const char *text, const char *name, hb_config_t **out, char *err
     snprintf(cfg->path, sizeof cfg->path, "%s", ctx.name);
     snprintf(cfg->name, sizeof cfg->name, "hobbes");
     cfg->epoch_ms = 10;
+    cfg->heartbeat_ms = 20;
+    cfg->election_timeout_ms = 150;
+    cfg->dedup_window = 3000;
     snprintf(cfg->policy, sizeof cfg->policy, "calvin");
     snprintf(cfg->log_level, sizeof cfg->log_level, "info");
     cfg->limits = HB_LIMITS_DEFAULT;

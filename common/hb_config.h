@@ -15,6 +15,9 @@
  *       policy = calvin         # calvin | serial | path/to/policy.so
  *       data_dir = data/local   # relative to the current directory
  *       log_level = info        # debug | info | warn | error
+ *       heartbeat_ms = 20       # Paxos leader heartbeat, 1..10000
+ *       election_timeout_ms = 150 # silence before a new election, 2..60000
+ *       dedup_window = 3000     # slots a (client, request) id is remembered
  *   limits                      # optional; see hb_limits.h for defaults
  *       max_frame_bytes = 16777216
  *       ...
@@ -55,6 +58,9 @@ typedef struct hb_config {
     char policy[HB_PATH_MAX];   /* scheduler policy name, or path of a policy .so */
     char data_dir[HB_PATH_MAX]; /* root of every process's data */
     char log_level[16];         /* default log level */
+    uint32_t heartbeat_ms;      /* Paxos leader heartbeat period */
+    uint32_t election_timeout_ms; /* follower silence before it runs for leader */
+    uint32_t dedup_window;      /* chosen slots a call id is remembered for */
     hb_limits_t limits;         /* decoder and socket bounds */
     hb_slot_cfg_t *slots;       /* R*P entries, index replica*P + partition */
 } hb_config_t;

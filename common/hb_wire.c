@@ -29,6 +29,7 @@ static const uint32_t s_nfields[HB_MSG_TYPE_MAX_] = {
     [HB_MSG_RESYNC] = 0, [HB_MSG_REPLY] = 6,    [HB_MSG_STATUS_REQ] = 0,
     [HB_MSG_STATUS] = 1, [HB_MSG_RREAD] = 5,     [HB_MSG_RREQ] = 2,
     [HB_MSG_SCAN] = 4,   [HB_MSG_SCAN_RESULT] = 5, [HB_MSG_APPLIED] = 2,
+    [HB_MSG_PAXOS] = 3,  [HB_MSG_FORWARD] = 2,
 };
 
 const char *
@@ -44,6 +45,7 @@ hb_msg_type_str(int type)
         [HB_MSG_STATUS] = "STATUS",
         [HB_MSG_RREAD] = "RREAD", [HB_MSG_RREQ] = "RREQ", [HB_MSG_SCAN] = "SCAN",
         [HB_MSG_SCAN_RESULT] = "SCAN_RESULT", [HB_MSG_APPLIED] = "APPLIED",
+        [HB_MSG_PAXOS] = "PAXOS", [HB_MSG_FORWARD] = "FORWARD",
     };
     if (type <= 0 || type >= HB_MSG_TYPE_MAX_)
         return "?";
@@ -266,6 +268,24 @@ s_decode_status(s_dec_t *d, hb_msg_t *msg)
     return HB_OK;
 }
 
+/* Takes the rest of the frame as an encoded transaction without walking
+ * it; hb_txn_decode, which every receiver runs, validates it exactly
+ * (trailing bytes included). Walking it here too cost storage a tenth of
+ * its instructions. */
+static void
+s_rest_txn(s_dec_t *d, const uint8_t **raw, size_t *len)
+{
+    if (d->rc != HB_OK)
+        return;
+    if (hb_mp_peek(&d->r) != HB_MP_ARRAY) {
+        s_malformed(d, "txn is not a msgpack array");
+        return;
+    }
+    *raw = d->r.p;
+    *len = hb_mp_remaining(&d->r);
+    d->r.p = d->r.end;
+}
+
 /* Reads the fields of msg->type (header already consumed). */
 static hb_rc_t
 s_decode_fields(s_dec_t *d, hb_msg_t *msg)
@@ -301,19 +321,18 @@ s_decode_fields(s_dec_t *d, hb_msg_t *msg)
         s_u64(d, &msg->u.dispatch.epoch, "epoch is not a uint64");
         s_u16(d, &msg->u.dispatch.group, "group is not a uint16");
         s_u32(d, &msg->u.dispatch.index, "index is not a uint32");
-        /* The transaction is the last field: take the rest of the frame
-         * without walking it; hb_txn_decode, which every receiver runs,
-         * validates it exactly (trailing bytes included). Walking it here
-         * too cost storage a tenth of its instructions. */
-        if (d->rc == HB_OK) {
-            if (hb_mp_peek(&d->r) != HB_MP_ARRAY) {
-                s_malformed(d, "txn is not a msgpack array");
-            } else {
-                msg->u.dispatch.raw = d->r.p;
-                msg->u.dispatch.raw_len = hb_mp_remaining(&d->r);
-                d->r.p = d->r.end;
-            }
-        }
+        s_rest_txn(d, &msg->u.dispatch.raw, &msg->u.dispatch.raw_len);
+        break;
+    case HB_MSG_PAXOS:
+        s_u16(d, &msg->u.paxos.replica, "replica is not a uint16");
+        s_u16(d, &msg->u.paxos.group, "group is not a uint16");
+        if (d->rc == HB_OK &&
+            hb_mp_read_bin(&d->r, &msg->u.paxos.frame, &msg->u.paxos.len) != HB_OK)
+            s_malformed(d, "paxos frame is not a bin");
+        break;
+    case HB_MSG_FORWARD:
+        s_u16(d, &msg->u.forward.replica, "replica is not a uint16");
+        s_rest_txn(d, &msg->u.forward.raw, &msg->u.forward.raw_len);
         break;
     case HB_MSG_EPOCH:
         s_u64(d, &msg->u.epoch.incarnation, "incarnation is not a uint64");
@@ -620,6 +639,16 @@ s_encode_fields(const hb_msg_t *msg, msgpack_packer *pk, msgpack_sbuffer *sbuf)
         w |= msgpack_pack_uint16(pk, msg->u.dispatch.group);
         w |= msgpack_pack_uint32(pk, msg->u.dispatch.index);
         rc = s_write_raw(sbuf, msg->u.dispatch.raw, msg->u.dispatch.raw_len);
+        break;
+    case HB_MSG_PAXOS:
+        w |= msgpack_pack_uint16(pk, msg->u.paxos.replica);
+        w |= msgpack_pack_uint16(pk, msg->u.paxos.group);
+        hb_mp_pack_bin(pk, msg->u.paxos.frame ? msg->u.paxos.frame : (const uint8_t *)"",
+                       msg->u.paxos.len);
+        break;
+    case HB_MSG_FORWARD:
+        w |= msgpack_pack_uint16(pk, msg->u.forward.replica);
+        rc = s_write_raw(sbuf, msg->u.forward.raw, msg->u.forward.raw_len);
         break;
     case HB_MSG_EPOCH:
         w |= msgpack_pack_uint64(pk, msg->u.epoch.incarnation);

@@ -46,6 +46,8 @@ typedef enum {
     HB_MSG_SCAN = 16,      /* client -> storage: snapshot range read */
     HB_MSG_SCAN_RESULT = 17, /* storage -> client: rows of a SCAN */
     HB_MSG_APPLIED = 18,   /* storage -> storage: my applied epoch (log truncation) */
+    HB_MSG_PAXOS = 19,     /* sequencer -> sequencer of the same group: a Paxos frame */
+    HB_MSG_FORWARD = 20,   /* follower sequencer -> leader: a client's transaction */
     HB_MSG_TYPE_MAX_
 } hb_msg_type_t;
 
@@ -164,6 +166,17 @@ typedef struct {
             uint32_t nkvs;
             hb_wire_kv_t *kvs; /* owned by the message */
         } scan_result;
+        struct { /* PAXOS: [replica, group, frame(bin)] */
+            uint16_t replica;     /* sending replica */
+            uint16_t group;       /* Paxos group */
+            const uint8_t *frame; /* the core's frame (sequencer/paxos.c) */
+            uint32_t len;
+        } paxos;
+        struct { /* FORWARD: [replica, txn...] (txn is the rest of the frame) */
+            uint16_t replica;   /* forwarding replica (the txn's origin) */
+            const uint8_t *raw; /* encoded hb_txn_t, validated by hb_txn_decode */
+            size_t raw_len;
+        } forward;
     } u;
 } hb_msg_t;
 

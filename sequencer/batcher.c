@@ -1,15 +1,25 @@
 /* batcher.c — the sequencer core (see batcher.h).
  *
- * The open batch is kept as the concatenated encodings of its transactions
- * plus a count; closing prefixes the msgpack array header and hands the
- * bytes to the log. Delivery reads the partitions of each transaction's
- * lock set straight from its encoding (no copy) and builds one BATCH per
- * scheduler of this replica.
+ * Every call a client submits here is planned, encoded with this replica as
+ * its origin, and kept in the `pending` table until this replica learns it
+ * chosen (or skipped as a duplicate). The leader of the group appends calls
+ * to its open batch; a follower forwards them to the leader. Whenever the
+ * leader changes, every pending call is sent again (the new leader takes
+ * them into its open batch): the input log's dedup table (seqlog.h) drops
+ * the copies of calls that were chosen after all, so nothing is lost and
+ * nothing runs twice.
+ *
+ * On each epoch boundary the leader closes its open batch (empty ones too)
+ * and proposes it to Paxos as [proposed epoch, [txn...]]. Each replica's
+ * learner hands every chosen slot to the input log, which decides its
+ * epoch, `since` and duplicates, and the batcher sends each scheduler of its
+ * own replica the sub-batch touching that scheduler's partition.
  */
 #include "batcher.h"
 
 #include <msgpack.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hb_alloc.h"
@@ -17,41 +27,67 @@
 #include "hb_mp.h"
 #include "hb_proc.h"
 #include "hb_txn.h"
+#include "idmap.h"
+#include "paxos.h"
 #include "seqlog.h"
 
-/* An open-batch transaction: its bytes in `open` and its partitions, kept
- * at submit time so delivery need not parse what it just encoded. */
+/* A call this replica took and has not seen chosen yet. */
 typedef struct {
-    size_t off;      /* offset in open.data */
-    size_t len;      /* encoded length */
-    size_t pstart;   /* first partition in slot_parts */
-    uint16_t np;     /* number of partitions */
-} s_slot_t;
+    uint8_t *raw;     /* encoded txn (owned) */
+    size_t len;       /* its length */
+    uint64_t sent_us; /* when it was last handed to a leader */
+} s_pend_t;
+
+/* A batch this replica proposed as leader, for the consensus latency. */
+typedef struct {
+    uint64_t epoch; /* proposed epoch */
+    uint64_t t_us;  /* when */
+} s_prop_t;
+
+#define S_PROPS 256     /* proposals remembered for latency */
+#define S_ANSWERED 65536 /* call ids answered recently (replies of other replicas dropped) */
+#define S_SAMPLES 4096  /* latency samples kept */
 
 struct seq_batcher {
     const hb_config_t *cfg; /* cluster config (borrowed) */
     hb_node_t self;         /* replica, group */
     const hb_env_t *env;    /* the world */
-    seq_log_t *log;         /* input log */
-    msgpack_sbuffer open;   /* encoded txns of the open batch */
+    seq_log_t *log;         /* durable input log (the Paxos store) */
+    seq_paxos_t *paxos;     /* the group's Multi-Paxos core */
+    seq_paxos_io_t pio;     /* its environment */
+    int leader;             /* leader as last seen (-1 unknown) */
+    bool leading;           /* this replica leads */
+    msgpack_sbuffer open;   /* encoded txns of the open batch (leader) */
     uint32_t open_n;        /* txns in the open batch */
-    s_slot_t *slots;        /* where each open txn is and what it touches */
-    uint32_t slots_cap;     /* slots allocated */
-    uint16_t *slot_parts;   /* partitions of the open txns, back to back */
-    size_t slot_parts_n;    /* used */
-    size_t slot_parts_cap;  /* allocated */
-    uint64_t closing;       /* epoch being proposed from the open batch */
+    uint64_t last_proposed; /* epoch of the last proposal */
+    seq_idmap_t pending;    /* call id -> s_pend_t * */
+    seq_idmap_t answered;   /* call ids answered recently */
+    uint64_t (*ans_ring)[2]; /* S_ANSWERED of them, oldest first from ans_head */
+    size_t ans_head, ans_n;
     hb_lockset_t ls;        /* scratch lock set */
     msgpack_sbuffer *part;  /* per-partition scratch for delivery */
     uint32_t *part_n;       /* entries in each part */
     uint16_t *parts;        /* scratch: a txn's partitions */
-    uint64_t accepted;      /* SUBMITs batched */
-    uint64_t rejected;      /* SUBMITs answered with an error */
-    uint64_t replies;       /* REPLYs forwarded to clients */
-    uint64_t batches;       /* batches chosen */
-    uint64_t replays;       /* REPLAY requests served */
-    uint64_t dropped;       /* messages we could not use */
-    uint64_t log_errors;    /* proposals the log refused */
+    msgpack_sbuffer scratch; /* encoding scratch */
+    s_prop_t props[S_PROPS]; /* ring of recent proposals */
+    size_t props_head, props_n;
+    uint32_t samples[S_SAMPLES]; /* consensus latencies (us), ring */
+    uint64_t nsamples;
+    uint64_t accepted;       /* SUBMITs taken */
+    uint64_t rejected;       /* SUBMITs answered with an error */
+    uint64_t replies;        /* REPLYs forwarded to clients */
+    uint64_t replies_extra;  /* REPLYs of a call already answered (dropped) */
+    uint64_t batches;        /* batches delivered */
+    uint64_t replays;        /* REPLAY requests served */
+    uint64_t dropped;        /* messages we could not use */
+    uint64_t proposals;      /* batches proposed as leader */
+    uint64_t log_errors;     /* proposals Paxos refused */
+    uint64_t forwarded;      /* calls forwarded to the leader */
+    uint64_t resent;         /* pending calls sent again (leader change, retry) */
+    uint64_t fwd_taken;      /* forwarded calls taken as leader */
+    uint64_t dup_skipped;    /* duplicates of own calls skipped at delivery */
+    uint64_t dup_notices;    /* clients told their call had already run */
+    uint64_t leader_changes; /* leader changes seen */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -71,6 +107,13 @@ s_arm_tick(seq_batcher_t *self)
     self->env->timer(self->env->ctx, next - now, SEQ_TIMER_TICK);
 }
 
+static uint64_t
+s_retry_us(const seq_batcher_t *self)
+{
+    uint64_t us = (uint64_t)self->cfg->election_timeout_ms * 4000u;
+    return us < 1000000u ? 1000000u : us;
+}
+
 static void
 s_send_result(seq_batcher_t *self, uint64_t client_id, uint64_t req_id, uint64_t epoch,
               hb_rc_t rc, const char *text, uint32_t nvals, const hb_val_t *vals)
@@ -83,11 +126,10 @@ s_send_result(seq_batcher_t *self, uint64_t client_id, uint64_t req_id, uint64_t
     m.u.result.msg_len = (uint32_t)strlen(text);
     m.u.result.nvals = nvals;
     m.u.result.vals = (hb_val_t *)vals;
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    if (hb_msg_encode(&m, &sb) == HB_OK)
-        self->env->send_client(self->env->ctx, client_id, sb.data, sb.size);
-    msgpack_sbuffer_destroy(&sb);
+    self->scratch.size = 0;
+    if (hb_msg_encode(&m, &self->scratch) == HB_OK)
+        self->env->send_client(self->env->ctx, client_id, self->scratch.data,
+                               self->scratch.size);
 }
 
 static uint64_t
@@ -101,18 +143,30 @@ s_peer_client_id(const uint8_t *peer, size_t peerlen)
     return id;
 }
 
-/* Reads the distinct partitions of an encoded transaction's lock set into
- * self->parts. Returns how many, or -1 if the encoding is bad. */
-static int
-s_raw_partitions(seq_batcher_t *self, const uint8_t *raw, size_t len)
+/* What delivery needs of an encoded transaction. */
+typedef struct {
+    uint64_t client_id;
+    uint64_t req_id;
+    uint64_t origin_replica;
+    int nparts; /* distinct partitions, in self->parts; -1: bad encoding */
+} s_txn_head_t;
+
+/* Reads the call id, origin and the distinct partitions of an encoded
+ * transaction's lock set (into self->parts). */
+static s_txn_head_t
+s_txn_head(seq_batcher_t *self, const uint8_t *raw, size_t len)
 {
+    s_txn_head_t h = {0, 0, 0, -1};
     hb_mp_reader_t r;
     hb_mp_reader_init(&r, raw, len);
     uint32_t nfields = 0, nlocks = 0;
     hb_mp_read_array(&r, &nfields);
     if (nfields != 8)
-        return -1;
-    for (int i = 0; i < 7; i++)
+        return h;
+    hb_mp_read_uint(&r, &h.client_id);
+    hb_mp_read_uint(&r, &h.req_id);
+    hb_mp_read_uint(&r, &h.origin_replica);
+    for (int i = 3; i < 7; i++)
         hb_mp_skip(&r);
     hb_mp_read_array(&r, &nlocks);
     int n = 0;
@@ -124,24 +178,26 @@ s_raw_partitions(seq_batcher_t *self, const uint8_t *raw, size_t len)
         hb_mp_skip(&r);
         hb_mp_skip(&r);
         if (three != 3 || p >= self->cfg->partitions)
-            return -1;
+            return h;
         int seen = 0;
         for (int j = 0; j < n; j++)
             seen |= self->parts[j] == p;
         if (!seen)
             self->parts[n++] = (uint16_t)p;
     }
-    return r.err == HB_OK ? n : -1;
+    if (r.err == HB_OK)
+        h.nparts = n;
+    return h;
 }
 
-/* Sends scheduler q of this replica its sub-batch of one chosen batch. */
+/* Sends scheduler q of this replica its sub-batch of one delivered batch. */
 static void
 s_send_batch(seq_batcher_t *self, uint16_t q, uint64_t epoch, uint64_t since)
 {
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
+    msgpack_sbuffer *sb = &self->scratch;
+    sb->size = 0;
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
     msgpack_pack_array(&pk, 6);
     msgpack_pack_uint32(&pk, HB_WIRE_VERSION);
     msgpack_pack_uint32(&pk, HB_MSG_BATCH);
@@ -149,19 +205,37 @@ s_send_batch(seq_batcher_t *self, uint16_t q, uint64_t epoch, uint64_t since)
     msgpack_pack_uint64(&pk, epoch);
     msgpack_pack_uint64(&pk, since);
     msgpack_pack_array(&pk, self->part_n[q]);
-    msgpack_sbuffer_write(&sb, self->part[q].data, self->part[q].size);
-    self->env->send(self->env->ctx, hb_node(HB_ROLE_SCHEDULER, self->self.replica, q), sb.data,
-                    sb.size);
-    msgpack_sbuffer_destroy(&sb);
+    msgpack_sbuffer_write(sb, self->part[q].data, self->part[q].size);
+    self->env->send(self->env->ctx, hb_node(HB_ROLE_SCHEDULER, self->self.replica, q), sb->data,
+                    sb->size);
 }
 
-/* Splits a chosen batch body by partition; sends to every scheduler, or to
- * only_q when only_q < partitions. */
+static void
+s_pend_free(uint64_t value)
+{
+    s_pend_t *pe = (s_pend_t *)(uintptr_t)value;
+    hb_free(pe->raw);
+    hb_free(pe);
+}
+
+/* Forgets a pending call of this replica. */
+static void
+s_pend_done(seq_batcher_t *self, uint64_t client_id, uint64_t req_id)
+{
+    uint64_t v;
+    if (seq_idmap_del(&self->pending, client_id, req_id, &v))
+        s_pend_free(v);
+}
+
+/* Splits a delivered batch body by partition; sends to every scheduler, or
+ * only to only_q when only_q < partitions. Live deliveries (only_q out of
+ * range) also retire this replica's pending calls. */
 static void
 s_deliver(seq_batcher_t *self, uint64_t epoch, uint64_t since, const uint8_t *body,
           size_t len, uint32_t only_q)
 {
     uint16_t nparts = self->cfg->partitions;
+    bool live = only_q >= nparts;
     for (uint16_t q = 0; q < nparts; q++) {
         self->part[q].size = 0;
         self->part_n[q] = 0;
@@ -170,18 +244,20 @@ s_deliver(seq_batcher_t *self, uint64_t epoch, uint64_t since, const uint8_t *bo
     hb_mp_reader_init(&r, body, len);
     uint32_t n = 0;
     if (hb_mp_read_array(&r, &n) != HB_OK) {
-        hb_error("chosen batch %llu is corrupt", (unsigned long long)epoch);
-        return;
+        hb_error("delivered batch %llu is corrupt", (unsigned long long)epoch);
+        n = 0;
     }
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *raw;
         size_t rlen;
         if (hb_mp_read_raw(&r, &raw, &rlen) != HB_OK) {
-            hb_error("chosen batch %llu: txn %u is corrupt", (unsigned long long)epoch, i);
-            return;
+            hb_error("delivered batch %llu: txn %u is corrupt", (unsigned long long)epoch, i);
+            break;
         }
-        int np = s_raw_partitions(self, raw, rlen);
-        for (int j = 0; j < np; j++) {
+        s_txn_head_t h = s_txn_head(self, raw, rlen);
+        if (live && h.origin_replica == self->self.replica)
+            s_pend_done(self, h.client_id, h.req_id);
+        for (int j = 0; j < h.nparts; j++) {
             uint16_t q = self->parts[j];
             msgpack_packer pk;
             msgpack_packer_init(&pk, &self->part[q], msgpack_sbuffer_write);
@@ -192,56 +268,170 @@ s_deliver(seq_batcher_t *self, uint64_t epoch, uint64_t since, const uint8_t *bo
         }
     }
     for (uint16_t q = 0; q < nparts; q++)
-        if (only_q >= nparts || q == only_q)
+        if (live || q == only_q)
             s_send_batch(self, q, epoch, since);
 }
 
-/* Delivers the batch being closed from the open batch's slots. */
 static void
-s_deliver_open(seq_batcher_t *self, uint64_t epoch, uint64_t since)
+s_sample(seq_batcher_t *self, uint64_t proposed_epoch)
 {
-    uint16_t nparts = self->cfg->partitions;
-    for (uint16_t q = 0; q < nparts; q++) {
-        self->part[q].size = 0;
-        self->part_n[q] = 0;
+    while (self->props_n && self->props[self->props_head].epoch < proposed_epoch) {
+        self->props_head = (self->props_head + 1) % S_PROPS;
+        self->props_n--;
     }
-    for (uint32_t i = 0; i < self->open_n; i++) {
-        const s_slot_t *sl = &self->slots[i];
-        for (uint16_t j = 0; j < sl->np; j++) {
-            uint16_t q = self->slot_parts[sl->pstart + j];
-            msgpack_packer pk;
-            msgpack_packer_init(&pk, &self->part[q], msgpack_sbuffer_write);
-            msgpack_pack_array(&pk, 2);
-            msgpack_pack_uint32(&pk, i);
-            msgpack_sbuffer_write(&self->part[q], self->open.data + sl->off, sl->len);
-            self->part_n[q]++;
+    if (!self->props_n || self->props[self->props_head].epoch != proposed_epoch)
+        return;
+    uint64_t us = self->env->now_us(self->env->ctx) - self->props[self->props_head].t_us;
+    self->samples[self->nsamples++ % S_SAMPLES] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+    self->props_head = (self->props_head + 1) % S_PROPS;
+    self->props_n--;
+}
+
+/* Learner callback: slot is chosen (durable, in order). */
+static void
+s_on_chosen(void *ctx, uint64_t slot, const void *value, size_t len)
+{
+    seq_batcher_t *self = ctx;
+    seq_log_entry_t e;
+    if (!seq_log_take(self->log, slot, value, len, &e) || e.epoch == 0)
+        return;
+    self->batches++;
+    s_sample(self, e.proposed_epoch);
+    for (uint32_t i = 0; i < e.ndups; i++) {
+        const seq_log_dup_t *d = &e.dups[i];
+        if (d->origin_replica != self->self.replica)
+            continue;
+        self->dup_skipped++;
+        s_pend_done(self, d->client_id, d->req_id);
+        if (d->first_replica != self->self.replica) {
+            /* The call ran through another replica, which had its reply. */
+            char text[160];
+            snprintf(text, sizeof text,
+                     "duplicate call: it already executed in epoch %llu through replica %u",
+                     (unsigned long long)d->first_epoch, d->first_replica);
+            self->dup_notices++;
+            s_send_result(self, d->client_id, d->req_id, d->first_epoch, HB_EXISTS, text, 0,
+                          NULL);
         }
     }
-    for (uint16_t q = 0; q < nparts; q++)
-        s_send_batch(self, q, epoch, since);
+    s_deliver(self, e.epoch, e.since, e.body, e.len, UINT32_MAX);
+}
+
+/* Appends an encoded call to the open batch (leader only). */
+static bool
+s_open_append(seq_batcher_t *self, const uint8_t *raw, size_t len)
+{
+    if (self->open_n >= self->cfg->limits.max_batch_txns)
+        return false;
+    msgpack_sbuffer_write(&self->open, (const char *)raw, len);
+    self->open_n++;
+    return true;
 }
 
 static void
-s_on_chosen(void *arg, uint64_t epoch, uint64_t since, const uint8_t *body, size_t len)
+s_forward(seq_batcher_t *self, const uint8_t *raw, size_t len)
 {
-    seq_batcher_t *self = arg;
-    self->batches++;
-    if (epoch == self->closing)
-        s_deliver_open(self, epoch, since);
-    else
-        s_deliver(self, epoch, since, body, len, UINT32_MAX);
+    hb_msg_t m = {.type = HB_MSG_FORWARD};
+    m.u.forward.replica = self->self.replica;
+    m.u.forward.raw = raw;
+    m.u.forward.raw_len = len;
+    self->scratch.size = 0;
+    if (hb_msg_encode(&m, &self->scratch) == HB_OK)
+        self->env->send(self->env->ctx,
+                        hb_node(HB_ROLE_SEQUENCER, (uint16_t)self->leader, self->self.partition),
+                        self->scratch.data, self->scratch.size);
 }
 
-typedef struct {
-    seq_batcher_t *self; /* core */
-    uint16_t q;          /* scheduler asking */
-} s_replay_t;
+/* Hands a pending call to the current leader (self or a peer). */
+static void
+s_hand_over(seq_batcher_t *self, s_pend_t *pe)
+{
+    pe->sent_us = self->env->now_us(self->env->ctx);
+    if (self->leading)
+        s_open_append(self, pe->raw, pe->len);
+    else if (self->leader >= 0)
+        s_forward(self, pe->raw, pe->len);
+}
+
+/* Sends every pending call again, or only those older than min_age_us. */
+static void
+s_resend_pending(seq_batcher_t *self, uint64_t min_age_us)
+{
+    uint64_t now = self->env->now_us(self->env->ctx);
+    for (size_t i = 0; i < self->pending.cap; i++) {
+        seq_idmap_cell_t *c = &self->pending.cells[i];
+        if (!c->client_id)
+            continue;
+        s_pend_t *pe = (s_pend_t *)(uintptr_t)c->value;
+        if (min_age_us && now - pe->sent_us < min_age_us)
+            continue;
+        self->resent++;
+        s_hand_over(self, pe);
+    }
+}
+
+/* Follows the Paxos core's view of the leader. */
+static void
+s_check_leader(seq_batcher_t *self)
+{
+    int leader = seq_paxos_leader(self->paxos);
+    bool leading = seq_paxos_is_leader(self->paxos);
+    if (leader == self->leader && leading == self->leading)
+        return;
+    if (leader != self->leader)
+        self->leader_changes++;
+    hb_info("group %u: leader is %s%d%s", self->self.partition, leader >= 0 ? "replica " : "",
+            leader, leading ? " (this replica)" : "");
+    self->leader = leader;
+    self->leading = leading;
+    /* The open batch only ever holds pending calls: start it afresh. */
+    self->open.size = 0;
+    self->open_n = 0;
+    if (leading && self->last_proposed < seq_log_last(self->log))
+        self->last_proposed = seq_log_last(self->log);
+    if (leading || leader >= 0)
+        s_resend_pending(self, 0);
+}
+
+/* ---------------------------------------------------------- Paxos io */
 
 static void
-s_on_replay_entry(void *arg, uint64_t epoch, uint64_t since, const uint8_t *body, size_t len)
+s_px_send(void *ctx, uint32_t to, const void *frame, size_t len)
 {
-    s_replay_t *rp = arg;
-    s_deliver(rp->self, epoch, since, body, len, rp->q);
+    seq_batcher_t *self = ctx;
+    hb_msg_t m = {.type = HB_MSG_PAXOS};
+    m.u.paxos.replica = self->self.replica;
+    m.u.paxos.group = self->self.partition;
+    m.u.paxos.frame = frame;
+    m.u.paxos.len = (uint32_t)len;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    if (hb_msg_encode(&m, &sb) == HB_OK)
+        self->env->send(self->env->ctx,
+                        hb_node(HB_ROLE_SEQUENCER, (uint16_t)to, self->self.partition), sb.data,
+                        sb.size);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static uint64_t
+s_px_now(void *ctx)
+{
+    seq_batcher_t *self = ctx;
+    return self->env->now_us(self->env->ctx);
+}
+
+static void
+s_px_timer(void *ctx, uint64_t delay_us, uint64_t token)
+{
+    seq_batcher_t *self = ctx;
+    self->env->timer(self->env->ctx, delay_us, token);
+}
+
+static uint64_t
+s_px_random(void *ctx)
+{
+    seq_batcher_t *self = ctx;
+    return self->env->random(self->env->ctx);
 }
 
 /* --------------------------------------------------------------- public */
@@ -254,19 +444,49 @@ seq_batcher_new(const hb_config_t *cfg, hb_node_t self_node, const char *log_dir
     self->cfg = cfg;
     self->self = self_node;
     self->env = env;
+    self->leader = -1;
     msgpack_sbuffer_init(&self->open);
+    msgpack_sbuffer_init(&self->scratch);
+    seq_idmap_init(&self->pending);
+    seq_idmap_init(&self->answered);
+    self->ans_ring = hb_calloc(S_ANSWERED, sizeof *self->ans_ring);
     hb_lockset_init(&self->ls);
     self->part = hb_calloc(cfg->partitions, sizeof *self->part);
     for (uint16_t q = 0; q < cfg->partitions; q++)
         msgpack_sbuffer_init(&self->part[q]);
     self->part_n = hb_calloc(cfg->partitions, sizeof *self->part_n);
     self->parts = hb_calloc(cfg->partitions, sizeof *self->parts);
-    self->log = seq_log_open(log_dir, s_on_chosen, self);
+    self->log = seq_log_open(log_dir, cfg->dedup_window);
     if (!self->log) {
         seq_batcher_destroy(&self);
         return NULL;
     }
+    self->last_proposed = seq_log_last(self->log);
+    self->pio = (seq_paxos_io_t){
+        .ctx = self,
+        .send = s_px_send,
+        .now_us = s_px_now,
+        .timer = s_px_timer,
+        .random = s_px_random,
+        .chosen = s_on_chosen,
+    };
+    seq_paxos_cfg_t pc = {
+        .group = self_node.partition,
+        .self = self_node.replica,
+        .replicas = cfg->replicas,
+        .heartbeat_us = (uint64_t)cfg->heartbeat_ms * 1000u,
+        .election_timeout_us = (uint64_t)cfg->election_timeout_ms * 1000u,
+        .max_value_bytes = cfg->limits.max_frame_bytes - (64u << 10),
+        .max_frame_bytes = cfg->limits.max_frame_bytes - 1024u,
+    };
+    self->paxos = seq_paxos_new(&pc, seq_log_store(self->log), &self->pio);
+    if (!self->paxos) {
+        seq_batcher_destroy(&self);
+        return NULL;
+    }
+    s_check_leader(self);
     s_arm_tick(self);
+    self->env->timer(self->env->ctx, s_retry_us(self) / 4, SEQ_TIMER_RETRY);
     return self;
 }
 
@@ -276,16 +496,22 @@ seq_batcher_destroy(seq_batcher_t **self_p)
     if (!self_p || !*self_p)
         return;
     seq_batcher_t *self = *self_p;
+    seq_paxos_destroy(&self->paxos);
     seq_log_destroy(&self->log);
     msgpack_sbuffer_destroy(&self->open);
+    msgpack_sbuffer_destroy(&self->scratch);
+    for (size_t i = 0; i < self->pending.cap; i++)
+        if (self->pending.cells[i].client_id)
+            s_pend_free(self->pending.cells[i].value);
+    seq_idmap_clear(&self->pending);
+    seq_idmap_clear(&self->answered);
+    hb_free(self->ans_ring);
     hb_lockset_clear(&self->ls);
     if (self->part)
         for (uint16_t q = 0; q < self->cfg->partitions; q++)
             msgpack_sbuffer_destroy(&self->part[q]);
     hb_free(self->part);
     hb_free(self->part_n);
-    hb_free(self->slots);
-    hb_free(self->slot_parts);
     hb_free(self->parts);
     hb_free(self);
     *self_p = NULL;
@@ -294,28 +520,35 @@ seq_batcher_destroy(seq_batcher_t **self_p)
 uint64_t
 seq_batcher_close(seq_batcher_t *self)
 {
-    uint64_t last = seq_log_last(self->log);
+    if (!self->leading)
+        return 0;
     uint64_t epoch = s_clock_epoch(self);
-    if (epoch <= last)
-        epoch = last + 1;
-    msgpack_sbuffer body;
-    msgpack_sbuffer_init(&body);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &body, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, self->open_n);
-    msgpack_sbuffer_write(&body, self->open.data, self->open.size);
-    self->closing = epoch;
-    hb_rc_t rc = seq_log_propose(self->log, epoch, last, (const uint8_t *)body.data, body.size);
-    self->closing = 0;
-    msgpack_sbuffer_destroy(&body);
+    if (epoch <= self->last_proposed)
+        epoch = self->last_proposed + 1;
+    msgpack_sbuffer value;
+    msgpack_sbuffer_init(&value);
+    seq_log_pack_value(&value, epoch, self->open_n, self->open.data, self->open.size);
+    if (self->props_n == S_PROPS) {
+        self->props_head = (self->props_head + 1) % S_PROPS;
+        self->props_n--;
+    }
+    self->props[(self->props_head + self->props_n++) % S_PROPS] =
+        (s_prop_t){epoch, self->env->now_us(self->env->ctx)};
+    hb_rc_t rc = seq_paxos_propose(self->paxos, value.data, value.size);
+    msgpack_sbuffer_destroy(&value);
     if (rc != HB_OK) {
         /* Keep the open batch: the next tick retries with a later epoch. */
         self->log_errors++;
+        hb_warn("group %u: proposal of epoch %llu refused: %s", self->self.partition,
+                (unsigned long long)epoch, hb_rc_str(rc));
+        s_check_leader(self);
         return 0;
     }
+    self->proposals++;
+    self->last_proposed = epoch;
     self->open.size = 0;
     self->open_n = 0;
-    self->slot_parts_n = 0;
+    s_check_leader(self);
     return epoch;
 }
 
@@ -346,9 +579,16 @@ s_on_submit(seq_batcher_t *self, const uint8_t *peer, size_t peerlen, const hb_m
         rc = HB_TOOBIG;
         snprintf(err, sizeof err, "%s: too many keys", def->name);
     }
-    if (rc == HB_OK && self->open_n >= self->cfg->limits.max_batch_txns) {
+    if (rc == HB_OK && (self->pending.n >= self->cfg->limits.max_inflight ||
+                        (self->leading && self->open_n >= self->cfg->limits.max_batch_txns))) {
         rc = HB_BUSY;
-        snprintf(err, sizeof err, "sequencer busy: batch full, retry");
+        snprintf(err, sizeof err, "sequencer busy: too many calls in flight, retry");
+    }
+    if (rc == HB_OK && seq_idmap_get(&self->pending, client_id, req_id, NULL)) {
+        /* A client retry of a call still in flight here: it is already
+         * being handled; its one result will come. */
+        self->dropped++;
+        return;
     }
     if (rc != HB_OK) {
         self->rejected++;
@@ -368,49 +608,92 @@ s_on_submit(seq_batcher_t *self, const uint8_t *peer, size_t peerlen, const hb_m
         .nlocks = self->ls.n,
         .locks = self->ls.locks,
     };
-    if (self->open_n == self->slots_cap) {
-        self->slots_cap = self->slots_cap ? self->slots_cap * 2 : 256;
-        self->slots = hb_realloc(self->slots, self->slots_cap * sizeof *self->slots);
-    }
-    if (self->slot_parts_n + self->ls.n > self->slot_parts_cap) {
-        while (self->slot_parts_n + self->ls.n > self->slot_parts_cap)
-            self->slot_parts_cap = self->slot_parts_cap ? self->slot_parts_cap * 2 : 1024;
-        self->slot_parts =
-            hb_realloc(self->slot_parts, self->slot_parts_cap * sizeof *self->slot_parts);
-    }
-    s_slot_t *sl = &self->slots[self->open_n];
-    sl->off = self->open.size;
-    sl->pstart = self->slot_parts_n;
-    sl->np = 0;
-    for (uint32_t i = 0; i < self->ls.n; i++) {
-        uint16_t p = self->ls.locks[i].partition;
-        int seen = 0;
-        for (uint16_t j = 0; j < sl->np && !seen; j++)
-            seen = self->slot_parts[sl->pstart + j] == p;
-        if (!seen) {
-            self->slot_parts[sl->pstart + sl->np++] = p;
-            self->slot_parts_n++;
-        }
-    }
+    msgpack_sbuffer *sb = &self->scratch;
+    sb->size = 0;
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &self->open, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
     hb_txn_pack(&pk, &txn);
-    sl->len = self->open.size - sl->off;
-    self->open_n++;
+    s_pend_t *pe = hb_calloc(1, sizeof *pe);
+    pe->raw = hb_memdup(sb->data, sb->size);
+    pe->len = sb->size;
+    seq_idmap_put(&self->pending, client_id, req_id, (uint64_t)(uintptr_t)pe);
     self->accepted++;
+    if (!self->leading && self->leader >= 0)
+        self->forwarded++;
+    s_hand_over(self, pe);
 }
 
+/* A follower's call: take it into the open batch when leading, else pass
+ * it on to the leader we know (it may have changed). */
+static void
+s_on_forward(seq_batcher_t *self, const hb_msg_t *msg)
+{
+    hb_txn_t *txn = NULL;
+    uint16_t from = msg->u.forward.replica;
+    if (from >= self->cfg->replicas ||
+        hb_txn_decode(msg->u.forward.raw, msg->u.forward.raw_len, &self->cfg->limits,
+                      self->cfg->partitions, &txn) != HB_OK ||
+        txn->origin_replica != from || txn->origin_group != self->self.partition ||
+        txn->client_id == 0) {
+        self->dropped++;
+        hb_warn("bad FORWARD from replica %u dropped", from);
+        hb_txn_destroy(&txn);
+        return;
+    }
+    hb_txn_destroy(&txn);
+    if (self->leading) {
+        if (s_open_append(self, msg->u.forward.raw, msg->u.forward.raw_len))
+            self->fwd_taken++;
+        else
+            self->dropped++; /* batch full: the origin sends it again */
+    } else if (self->leader >= 0 && self->leader != from &&
+               self->leader != self->self.replica) {
+        s_forward(self, msg->u.forward.raw, msg->u.forward.raw_len);
+    } else {
+        self->dropped++; /* no leader known: the origin sends it again */
+    }
+}
+
+/* Every replica executes the call and its reply partition answers the
+ * origin; the first answer goes to the client, the others are dropped. */
 static void
 s_on_reply(seq_batcher_t *self, const hb_msg_t *msg)
 {
+    uint64_t cid = msg->u.result.client_id, rid = msg->u.result.req_id;
+    if (cid == 0 || seq_idmap_get(&self->answered, cid, rid, NULL)) {
+        self->replies_extra++;
+        return;
+    }
+    if (self->ans_n == S_ANSWERED) {
+        seq_idmap_del(&self->answered, self->ans_ring[self->ans_head][0],
+                      self->ans_ring[self->ans_head][1], NULL);
+        self->ans_head = (self->ans_head + 1) % S_ANSWERED;
+        self->ans_n--;
+    }
+    size_t at = (self->ans_head + self->ans_n++) % S_ANSWERED;
+    self->ans_ring[at][0] = cid;
+    self->ans_ring[at][1] = rid;
+    seq_idmap_put(&self->answered, cid, rid, 1);
     char text[1024];
     uint32_t n = msg->u.result.msg_len < sizeof text - 1 ? msg->u.result.msg_len
                                                          : (uint32_t)sizeof text - 1;
     memcpy(text, msg->u.result.msg, n);
     text[n] = '\0';
     self->replies++;
-    s_send_result(self, msg->u.result.client_id, msg->u.result.req_id, msg->u.result.epoch,
-                  (hb_rc_t)msg->u.result.rc, text, msg->u.result.nvals, msg->u.result.vals);
+    s_send_result(self, cid, rid, msg->u.result.epoch, (hb_rc_t)msg->u.result.rc, text,
+                  msg->u.result.nvals, msg->u.result.vals);
+}
+
+typedef struct {
+    seq_batcher_t *self; /* core */
+    uint16_t q;          /* scheduler asking */
+} s_replay_t;
+
+static void
+s_on_replay_entry(void *arg, uint64_t epoch, uint64_t since, const uint8_t *body, size_t len)
+{
+    s_replay_t *rp = arg;
+    s_deliver(rp->self, epoch, since, body, len, rp->q);
 }
 
 void
@@ -423,6 +706,22 @@ seq_batcher_on_message(seq_batcher_t *self, const uint8_t *peer, size_t peerlen,
         break;
     case HB_MSG_REPLY:
         s_on_reply(self, msg);
+        break;
+    case HB_MSG_PAXOS:
+        if (msg->u.paxos.group != self->self.partition ||
+            msg->u.paxos.replica >= self->cfg->replicas ||
+            msg->u.paxos.replica == self->self.replica) {
+            self->dropped++;
+            hb_warn("PAXOS frame for group %u from replica %u is not ours",
+                    msg->u.paxos.group, msg->u.paxos.replica);
+            break;
+        }
+        seq_paxos_on_message(self->paxos, msg->u.paxos.replica, msg->u.paxos.frame,
+                             msg->u.paxos.len);
+        s_check_leader(self);
+        break;
+    case HB_MSG_FORWARD:
+        s_on_forward(self, msg);
         break;
     case HB_MSG_REPLAY: {
         if (msg->u.replay.replica != self->self.replica ||
@@ -450,25 +749,70 @@ seq_batcher_on_message(seq_batcher_t *self, const uint8_t *peer, size_t peerlen,
 void
 seq_batcher_on_timer(seq_batcher_t *self, uint64_t token)
 {
-    if (token != SEQ_TIMER_TICK)
-        return;
-    seq_batcher_close(self);
-    s_arm_tick(self);
+    switch (token) {
+    case SEQ_TIMER_TICK:
+        seq_batcher_close(self);
+        s_arm_tick(self);
+        break;
+    case SEQ_TIMER_RETRY:
+        /* Calls lost on the way to a leader (or by a leader that fell) are
+         * sent again; the dedup table drops the copies of those that were
+         * chosen after all. */
+        s_resend_pending(self, s_retry_us(self));
+        self->env->timer(self->env->ctx, s_retry_us(self) / 4, SEQ_TIMER_RETRY);
+        break;
+    case SEQ_PAXOS_TIMER_TICK:
+        seq_paxos_on_timer(self->paxos, token);
+        s_check_leader(self);
+        break;
+    default:
+        break;
+    }
+}
+
+static int
+s_cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
 }
 
 void
 seq_batcher_status(seq_batcher_t *self, hb_status_t *st)
 {
     hb_status_int(st, "epoch", (int64_t)seq_log_last(self->log));
+    hb_status_int(st, "leader", self->leader);
+    hb_status_int(st, "leading", self->leading);
+    hb_status_int(st, "leader_changes", (int64_t)self->leader_changes);
     hb_status_int(st, "batches", (int64_t)self->batches);
+    hb_status_int(st, "proposals", (int64_t)self->proposals);
     hb_status_int(st, "accepted", (int64_t)self->accepted);
     hb_status_int(st, "rejected", (int64_t)self->rejected);
+    hb_status_int(st, "pending", (int64_t)self->pending.n);
+    hb_status_int(st, "forwarded", (int64_t)self->forwarded);
+    hb_status_int(st, "forwarded_taken", (int64_t)self->fwd_taken);
+    hb_status_int(st, "resent", (int64_t)self->resent);
+    hb_status_int(st, "dup_skipped", (int64_t)self->dup_skipped);
+    hb_status_int(st, "dup_notices", (int64_t)self->dup_notices);
+    hb_status_int(st, "dedup_skipped_all", (int64_t)seq_log_skipped(self->log));
+    hb_status_int(st, "dedup_table", (int64_t)seq_log_dedup_size(self->log));
     hb_status_int(st, "replies", (int64_t)self->replies);
+    hb_status_int(st, "replies_extra", (int64_t)self->replies_extra);
     hb_status_int(st, "replays", (int64_t)self->replays);
     hb_status_int(st, "dropped", (int64_t)self->dropped);
     hb_status_int(st, "log_errors", (int64_t)self->log_errors);
-    uint64_t w = seq_log_writes(self->log);
+    uint64_t w = seq_log_syncs(self->log);
+    hb_status_int(st, "log_syncs", (int64_t)w);
     hb_status_int(st, "log_sync_avg_us", w ? (int64_t)(seq_log_sync_us(self->log) / w) : 0);
+    size_t n = self->nsamples < S_SAMPLES ? (size_t)self->nsamples : S_SAMPLES;
+    uint32_t *sorted = hb_calloc(n + 1, sizeof *sorted);
+    memcpy(sorted, self->samples, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, s_cmp_u32);
+    hb_status_int(st, "consensus_samples", (int64_t)self->nsamples);
+    hb_status_int(st, "consensus_p50_us", n ? sorted[n / 2] : 0);
+    hb_status_int(st, "consensus_p99_us", n ? sorted[(n * 99) / 100] : 0);
+    hb_free(sorted);
+    seq_paxos_status(self->paxos, st);
 }
 
 uint64_t
@@ -487,4 +831,10 @@ uint64_t
 seq_batcher_last_epoch(const seq_batcher_t *self)
 {
     return seq_log_last(self->log);
+}
+
+bool
+seq_batcher_is_leader(const seq_batcher_t *self)
+{
+    return self->leading;
 }

@@ -1,19 +1,24 @@
-/* batcher.h — the sequencer core: client ingress, epoch batching, delivery.
+/* batcher.h — the sequencer core: client ingress, epoch batching, the
+ * group's Multi-Paxos log, delivery.
  *
  * Pure protocol logic (DESIGN.md section 4): it talks to the world only
- * through hb_env_t and the input log (seqlog.h). It
+ * through hb_env_t. It
  *  - takes SUBMITs from clients, re-derives each call's lock set with
- *    hb_proc (a client's word is never trusted), stamps the time, and
- *    appends the transaction to the open batch;
- *  - on every epoch boundary closes the batch (empty ones too) and proposes
- *    it to the log as (epoch, since = previous epoch);
- *  - when the log reports a batch chosen, sends each scheduler of its
- *    replica the sub-batch touching that scheduler's partition (BATCH);
+ *    hb_proc (a client's word is never trusted), stamps the time, and keeps
+ *    the call pending until it is chosen; the group's leader appends it to
+ *    the open batch, a follower forwards it to the leader (FORWARD);
+ *  - runs the group's Paxos core (paxos.h) over PAXOS messages; on every
+ *    epoch boundary the leader closes its batch (empty ones too) and
+ *    proposes it in the next slot;
+ *  - when a slot is chosen, lets the input log (seqlog.h) decide its epoch,
+ *    `since` and duplicates, and sends each scheduler of its replica the
+ *    sub-batch touching that scheduler's partition (BATCH);
  *  - serves REPLAY from the log and forwards storage REPLYs to clients.
  */
 #ifndef BATCHER_H
 #define BATCHER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,8 +29,10 @@
 
 typedef struct seq_batcher seq_batcher_t;
 
-/* Timer token of the epoch tick. */
+/* Timer tokens: the epoch tick, the resend of calls stuck on the way to a
+ * leader (the Paxos core's own tick is SEQ_PAXOS_TIMER_TICK). */
 #define SEQ_TIMER_TICK 1
+#define SEQ_TIMER_RETRY 2
 
 /* Creates the core for group self.partition of replica self.replica with
  * its input log in log_dir. Arms the first tick. Returns the core (caller
@@ -42,13 +49,16 @@ void seq_batcher_on_timer(seq_batcher_t *self, uint64_t token);
 /* Adds status entries. */
 void seq_batcher_status(seq_batcher_t *self, hb_status_t *st);
 
-/* Closes the open batch now as epoch max(last + 1, clock epoch); returns
- * the epoch closed, 0 if the log refused it. Exposed for tests. */
+/* Leader only: closes the open batch now and proposes it as epoch
+ * max(last proposed + 1, clock epoch); returns that epoch, 0 when this
+ * replica does not lead or Paxos refused. With one replica the batch is
+ * chosen and delivered before this returns. Exposed for tests. */
 uint64_t seq_batcher_close(seq_batcher_t *self);
 
 /* Counters, for tests and status. */
 uint64_t seq_batcher_accepted(const seq_batcher_t *self);
 uint64_t seq_batcher_rejected(const seq_batcher_t *self);
 uint64_t seq_batcher_last_epoch(const seq_batcher_t *self);
+bool seq_batcher_is_leader(const seq_batcher_t *self);
 
 #endif

@@ -1139,6 +1139,12 @@ seq_paxos_new(const seq_paxos_cfg_t *cfg, seq_paxos_store_t *store, const seq_pa
     p->seen = p->promised;
     p->deadline_us = s_now(p) + s_jitter(p);
     p->io.timer(p->io.ctx, p->cfg.heartbeat_us, SEQ_PAXOS_TIMER_TICK);
+    if (p->cfg.replicas == 1) {
+        /* Alone, this replica is the majority: lead at once. */
+        p->depth++;
+        s_start_election(p);
+        s_leave(p);
+    }
     return p;
 fail:
     hb_error("paxos g%u r%u: cannot load state", cfg->group, cfg->self);
@@ -1270,6 +1276,9 @@ seq_paxos_status(const seq_paxos_t *self, hb_status_t *st)
     hb_status_int(st, "paxos_leader", self->leader);
     hb_status_int(st, "paxos_is_leader", self->role == S_LEADER);
     hb_status_int(st, "paxos_chosen_end", (int64_t)self->delivered_end);
+    hb_status_int(st, "paxos_lag_slots", (int64_t)(self->commit_known > self->delivered_end
+                                                       ? self->commit_known - self->delivered_end
+                                                       : 0));
     hb_status_int(st, "paxos_leader_changes", (int64_t)s.leader_changes);
     hb_status_int(st, "paxos_elections", (int64_t)s.elections);
     hb_status_int(st, "paxos_proposals", (int64_t)s.proposals);

@@ -315,6 +315,63 @@ s_field(const char *text, const char *name, char *out, size_t outlen)
 
 static int s_verbose;
 
+static long long
+s_field_ll(const char *text, const char *name)
+{
+    char v[32];
+    s_field(text, name, v, sizeof v);
+    return strcmp(v, "-") ? strtoll(v, NULL, 10) : -1;
+}
+
+/* Prints, per Paxos group, its leader, consensus latency (proposed ->
+ * chosen, at the leader), leader changes, and each replica's lag: chosen
+ * slots behind the most advanced replica of the group. */
+static void
+s_status_groups(s_ctl_t *ctl, hb_client_t *client)
+{
+    uint16_t R = ctl->cfg->replicas;
+    printf("\n%-6s %-7s %-14s %-14s %-8s %s\n", "group", "leader", "consensus_p50", "consensus_p99",
+           "changes", "replica: slot (lag)");
+    for (uint16_t g = 0; g < ctl->cfg->partitions; g++) {
+        long long slot[16], leader = -1, p50 = -1, p99 = -1, changes = 0, top = -1;
+        for (uint16_t r = 0; r < R && r < 16; r++) {
+            char *text = NULL;
+            slot[r] = -1;
+            if (hb_client_status(client, HB_ROLE_SEQUENCER, r, g, 500, &text) != HB_OK)
+                continue;
+            slot[r] = s_field_ll(text, "paxos_chosen_end");
+            if (slot[r] > top)
+                top = slot[r];
+            long long ch = s_field_ll(text, "leader_changes");
+            if (ch > changes)
+                changes = ch;
+            if (s_field_ll(text, "leading") == 1) {
+                leader = r;
+                p50 = s_field_ll(text, "consensus_p50_us");
+                p99 = s_field_ll(text, "consensus_p99_us");
+            } else if (leader < 0 && s_field_ll(text, "leader") >= 0) {
+                leader = s_field_ll(text, "leader");
+            }
+            free(text);
+        }
+        char l[16] = "none", a[24] = "-", b[24] = "-";
+        if (leader >= 0)
+            snprintf(l, sizeof l, "r%lld", leader);
+        if (p50 >= 0)
+            snprintf(a, sizeof a, "%.2f ms", (double)p50 / 1000.0);
+        if (p99 >= 0)
+            snprintf(b, sizeof b, "%.2f ms", (double)p99 / 1000.0);
+        printf("%-6u %-7s %-14s %-14s %-8lld", g, l, a, b, changes);
+        for (uint16_t r = 0; r < R && r < 16; r++) {
+            if (slot[r] < 0)
+                printf("  r%u: DOWN", r);
+            else
+                printf("  r%u: %lld (%lld)", r, slot[r], top - slot[r]);
+        }
+        printf("\n");
+    }
+}
+
 static int
 s_status(s_ctl_t *ctl, hb_client_t *client)
 {
@@ -346,6 +403,7 @@ s_status(s_ctl_t *ctl, hb_client_t *client)
             free(text);
         }
     }
+    s_status_groups(ctl, client);
     return down ? 1 : 0;
 }
 

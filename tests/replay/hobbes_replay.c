@@ -205,7 +205,7 @@ main(int argc, char **argv)
         char dir[HB_PATH_MAX];
         hb_config_node_dir(cfg, data, hb_node(HB_ROLE_SEQUENCER, (uint16_t)replica, g), dir,
                            sizeof dir);
-        seq_log_t *log = seq_log_open(dir, s_collect, NULL);
+        seq_log_t *log = seq_log_open(dir, 1);
         if (!log) {
             fprintf(stderr, "hobbes-replay: cannot open input log %s\n", dir);
             return 2;
