@@ -247,6 +247,7 @@ s_decide(seq_log_t *self, uint64_t slot, const void *value, size_t len, s_pendin
     hb_mp_reader_t r;
     hb_mp_reader_init(&r, body, blen);
     uint32_t n = 0;
+    bool malformed = false;
     hb_mp_read_array(&r, &n);
     for (uint32_t i = 0; i < n && r.err == HB_OK; i++)
         hb_mp_skip(&r);
@@ -255,6 +256,7 @@ s_decide(seq_log_t *self, uint64_t slot, const void *value, size_t len, s_pendin
                  (unsigned long long)slot);
         pe->skipped = n;
         n = 0;
+        malformed = true;
     }
     hb_mp_reader_init(&r, body, blen);
     hb_mp_read_array(&r, &(uint32_t){0});
@@ -294,7 +296,7 @@ s_decide(seq_log_t *self, uint64_t slot, const void *value, size_t len, s_pendin
             msgpack_sbuffer_write(sb, (const char *)raw, rlen);
         kept++;
     }
-    if (pe->skipped) {
+    if (pe->skipped || malformed) {
         msgpack_sbuffer fb;
         msgpack_sbuffer_init(&fb);
         msgpack_packer pk;
