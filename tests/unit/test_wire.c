@@ -742,7 +742,9 @@ s_valid_frames(msgpack_sbuffer *sbs, int cap, s_buf_t *txnbuf)
     };
     hb_wire_stat_t stats[] = {{.name = "up", .name_len = 2, .val = hb_val_int(70000)},
                               {.name = "who", .name_len = 3, .val = hb_val_str("x", 1)}};
-    hb_msg_t m[6];
+    static const uint8_t px[] = {0x96, 0x04, 0x01, 0xcd, 0x00, 0x01,
+                                 0x02, 0xc4, 0x01, 0x2a, 0x00};
+    hb_msg_t m[8];
     memset(m, 0, sizeof m);
     m[0].type = HB_MSG_SUBMIT;
     m[0].u.submit.req_id = 1000;
@@ -773,7 +775,16 @@ s_valid_frames(msgpack_sbuffer *sbs, int cap, s_buf_t *txnbuf)
     m[5].type = HB_MSG_DONE;
     m[5].u.done.epoch = 1;
     m[5].u.done.index = 65536;
-    for (int i = 0; i < 6 && n < cap; i++) {
+    m[6].type = HB_MSG_PAXOS;
+    m[6].u.paxos.replica = 2;
+    m[6].u.paxos.group = 1;
+    m[6].u.paxos.frame = px;
+    m[6].u.paxos.len = sizeof px;
+    m[7].type = HB_MSG_FORWARD;
+    m[7].u.forward.replica = 1;
+    m[7].u.forward.raw = (const uint8_t *)txnbuf->sb.data;
+    m[7].u.forward.raw_len = txnbuf->sb.size;
+    for (int i = 0; i < 8 && n < cap; i++) {
         msgpack_sbuffer_init(&sbs[n]);
         ck_assert_int_eq(hb_msg_encode(&m[i], &sbs[n]), HB_OK);
         n++;
@@ -1019,11 +1030,231 @@ START_TEST(test_wire_reject_exchange)
 }
 END_TEST
 
+START_TEST(test_wire_round_trip_paxos_forward)
+{
+    msgpack_sbuffer sb;
+    hb_msg_t out;
+
+    /* PAXOS carries the core's frame as an opaque bin. */
+    static const uint8_t frame[] = {0x96, 0x04, 0x00, 0xcf, 0,    0,    0,    0,
+                                    0,    1,    0,    2,    0x05, 0xc4, 0x00, 0x07};
+    hb_msg_t m = {.type = HB_MSG_PAXOS};
+    m.u.paxos.replica = 65535;
+    m.u.paxos.group = 1023;
+    m.u.paxos.frame = frame;
+    m.u.paxos.len = sizeof frame;
+    s_round_trip(&m, &sb, &out);
+    ck_assert_uint_eq(out.u.paxos.replica, 65535);
+    ck_assert_uint_eq(out.u.paxos.group, 1023);
+    ck_assert_uint_eq(out.u.paxos.len, sizeof frame);
+    ck_assert_mem_eq(out.u.paxos.frame, frame, sizeof frame);
+    /* The frame borrows from the message bytes. */
+    ck_assert(out.u.paxos.frame >= (const uint8_t *)sb.data &&
+              out.u.paxos.frame + out.u.paxos.len <= (const uint8_t *)sb.data + sb.size);
+    hb_msg_clear(&out);
+    msgpack_sbuffer_destroy(&sb);
+
+    /* An empty frame survives too (the core rejects it, not the codec). */
+    m.u.paxos.replica = 0;
+    m.u.paxos.group = 0;
+    m.u.paxos.frame = NULL;
+    m.u.paxos.len = 0;
+    s_round_trip(&m, &sb, &out);
+    ck_assert_uint_eq(out.u.paxos.len, 0);
+    hb_msg_clear(&out);
+    msgpack_sbuffer_destroy(&sb);
+
+    /* FORWARD: [replica, txn...], the txn byte for byte as the follower
+     * encoded it. */
+    hb_txn_t t = s_sample_txn(31337);
+    s_buf_t tb;
+    s_pack_txn(&tb, &t);
+    m = (hb_msg_t){.type = HB_MSG_FORWARD};
+    m.u.forward.replica = 2;
+    m.u.forward.raw = (const uint8_t *)tb.sb.data;
+    m.u.forward.raw_len = tb.sb.size;
+    s_round_trip(&m, &sb, &out);
+    ck_assert_uint_eq(out.u.forward.replica, 2);
+    ck_assert_uint_eq(out.u.forward.raw_len, tb.sb.size);
+    ck_assert_mem_eq(out.u.forward.raw, tb.sb.data, tb.sb.size);
+    hb_txn_t *dt = NULL;
+    ck_assert_int_eq(
+        hb_txn_decode(out.u.forward.raw, out.u.forward.raw_len, NULL, 16, &dt), HB_OK);
+    ck_assert_uint_eq(dt->req_id, 31337);
+    ck_assert_uint_eq(dt->origin_replica, 2);
+    hb_txn_destroy(&dt);
+    hb_msg_clear(&out);
+    msgpack_sbuffer_destroy(&sb);
+
+    /* A FORWARD without a txn, or whose txn is not an array, cannot be
+     * encoded; nothing is left in the buffer. */
+    msgpack_sbuffer_init(&sb);
+    m.u.forward.raw = NULL;
+    m.u.forward.raw_len = 0;
+    ck_assert_int_eq(hb_msg_encode(&m, &sb), HB_INVALID);
+    ck_assert_uint_eq(sb.size, 0);
+    m.u.forward.raw = (const uint8_t *)"\x05";
+    m.u.forward.raw_len = 1;
+    ck_assert_int_eq(hb_msg_encode(&m, &sb), HB_INVALID);
+    ck_assert_uint_eq(sb.size, 0);
+    msgpack_sbuffer_destroy(&sb);
+    s_buf_free(&tb);
+
+    ck_assert_str_eq(hb_msg_type_str(HB_MSG_PAXOS), "PAXOS");
+    ck_assert_str_eq(hb_msg_type_str(HB_MSG_FORWARD), "FORWARD");
+}
+END_TEST
+
+START_TEST(test_wire_reject_paxos_forward)
+{
+    s_buf_t b;
+
+    /* PAXOS: replica or group not a uint16 (too big, negative, str, nil or
+     * bool); frame not a bin (bool, int, array, nil; a str is taken as
+     * bytes, as hb_mp_read_bin documents). */
+    for (int bad = 0; bad < 12; bad++) {
+        s_frame(&b, HB_MSG_PAXOS, 3);
+        switch (bad) {
+        case 0:
+            msgpack_pack_uint32(&b.pk, 65536);
+            break;
+        case 1:
+            msgpack_pack_int(&b.pk, -1);
+            break;
+        case 2:
+            msgpack_pack_str_with_body(&b.pk, "0", 1);
+            break;
+        case 3:
+            msgpack_pack_nil(&b.pk);
+            break;
+        default:
+            msgpack_pack_uint8(&b.pk, 1);
+            break;
+        }
+        switch (bad) {
+        case 4:
+            msgpack_pack_uint32(&b.pk, 65536);
+            break;
+        case 5:
+            msgpack_pack_int(&b.pk, -2);
+            break;
+        case 6:
+            msgpack_pack_str_with_body(&b.pk, "g", 1);
+            break;
+        case 7:
+            msgpack_pack_true(&b.pk);
+            break;
+        default:
+            msgpack_pack_uint8(&b.pk, 0);
+            break;
+        }
+        switch (bad) {
+        case 8:
+            msgpack_pack_false(&b.pk);
+            break;
+        case 9:
+            msgpack_pack_int(&b.pk, 7);
+            break;
+        case 10:
+            msgpack_pack_array(&b.pk, 0);
+            break;
+        case 11:
+            msgpack_pack_nil(&b.pk);
+            break;
+        default:
+            s_pack_bin(&b, "\x94", 1);
+            break;
+        }
+        char what[32];
+        snprintf(what, sizeof what, "paxos case %d", bad);
+        s_expect_reject(b.sb.data, b.sb.size, NULL, HB_PROTO, &hb_wire_stats.malformed,
+                        what);
+        s_buf_free(&b);
+    }
+    /* A PAXOS frame bin claiming more bytes than the message holds. */
+    static const uint8_t px_long[] = {0x95, 0x01, 0x13, 0x00, 0x00, 0xc6,
+                                      0xff, 0xff, 0xff, 0xff, 0x00};
+    s_expect_reject(px_long, sizeof px_long, NULL, HB_PROTO, &hb_wire_stats.malformed,
+                    "paxos bin32");
+
+    /* FORWARD: replica not a uint16; txn an int, a bin, a map, a str, nil. */
+    hb_txn_t t = s_sample_txn(1);
+    s_buf_t tb;
+    s_pack_txn(&tb, &t);
+    for (int bad = 0; bad < 8; bad++) {
+        s_frame(&b, HB_MSG_FORWARD, 2);
+        switch (bad) {
+        case 0:
+            msgpack_pack_uint32(&b.pk, 70000);
+            break;
+        case 1:
+            msgpack_pack_int(&b.pk, -1);
+            break;
+        case 2:
+            msgpack_pack_str_with_body(&b.pk, "1", 1);
+            break;
+        default:
+            msgpack_pack_uint8(&b.pk, 1);
+            break;
+        }
+        switch (bad) {
+        case 3:
+            msgpack_pack_int(&b.pk, 5);
+            break;
+        case 4:
+            s_pack_bin(&b, tb.sb.data, tb.sb.size);
+            break; /* a txn wrapped in a bin */
+        case 5:
+            msgpack_pack_map(&b.pk, 0);
+            break;
+        case 6:
+            msgpack_pack_str_with_body(&b.pk, "txn", 3);
+            break;
+        case 7:
+            msgpack_pack_nil(&b.pk);
+            break;
+        default:
+            msgpack_sbuffer_write(&b.sb, tb.sb.data, tb.sb.size);
+            break;
+        }
+        char what[32];
+        snprintf(what, sizeof what, "forward case %d", bad);
+        s_expect_reject(b.sb.data, b.sb.size, NULL, HB_PROTO, &hb_wire_stats.malformed,
+                        what);
+        s_buf_free(&b);
+    }
+    /* The frame decoder takes the rest of a FORWARD as the txn without
+     * walking it; a txn with trailing bytes or cut short is refused by
+     * hb_txn_decode, which the leader runs on every FORWARD. */
+    for (int bad = 0; bad < 2; bad++) {
+        s_frame(&b, HB_MSG_FORWARD, 2);
+        msgpack_pack_uint8(&b.pk, 1);
+        msgpack_sbuffer_write(&b.sb, tb.sb.data, tb.sb.size);
+        if (bad == 0)
+            msgpack_pack_nil(&b.pk);
+        else
+            b.sb.size -= 1;
+        hb_msg_t msg;
+        ck_assert_int_eq(hb_msg_decode(b.sb.data, b.sb.size, NULL, &msg), HB_OK);
+        ck_assert_int_eq(msg.type, HB_MSG_FORWARD);
+        hb_txn_t *dt = NULL;
+        ck_assert_int_eq(
+            hb_txn_decode(msg.u.forward.raw, msg.u.forward.raw_len, NULL, 16, &dt),
+            HB_PROTO);
+        ck_assert_ptr_null(dt);
+        hb_msg_clear(&msg);
+        s_buf_free(&b);
+    }
+    s_buf_free(&tb);
+}
+END_TEST
+
 START_TEST(test_wire_reject_truncated)
 {
     msgpack_sbuffer sbs[8];
     s_buf_t txnbuf;
     int n = s_valid_frames(sbs, 8, &txnbuf);
+    ck_assert_int_eq(n, 8);
     for (int i = 0; i < n; i++) {
         hb_msg_t msg;
         ck_assert_int_eq(hb_msg_decode(sbs[i].data, sbs[i].size, NULL, &msg), HB_OK);
@@ -1037,14 +1268,18 @@ START_TEST(test_wire_reject_truncated)
             snprintf(what, sizeof what, "frame %d cut at %zu", i, cut);
             hb_msg_t dm;
             if (hb_msg_decode(p, cut, NULL, &dm) == HB_OK) {
-                /* Only a DISPATCH cut inside its transaction gets through
-                 * the frame decoder (the txn is taken as the rest of the
-                 * frame); the transaction decoder every receiver runs must
-                 * then refuse it. */
-                ck_assert_msg(dm.type == HB_MSG_DISPATCH, "%s: accepted", what);
+                /* Only a DISPATCH or FORWARD cut inside its transaction
+                 * gets through the frame decoder (the txn is taken as the
+                 * rest of the frame); the transaction decoder every
+                 * receiver runs must then refuse it. */
+                ck_assert_msg(dm.type == HB_MSG_DISPATCH || dm.type == HB_MSG_FORWARD,
+                              "%s: accepted", what);
+                const uint8_t *raw =
+                    dm.type == HB_MSG_DISPATCH ? dm.u.dispatch.raw : dm.u.forward.raw;
+                size_t raw_len = dm.type == HB_MSG_DISPATCH ? dm.u.dispatch.raw_len
+                                                            : dm.u.forward.raw_len;
                 hb_txn_t *t = NULL;
-                ck_assert_msg(hb_txn_decode(dm.u.dispatch.raw, dm.u.dispatch.raw_len, NULL, 16,
-                                            &t) != HB_OK,
+                ck_assert_msg(hb_txn_decode(raw, raw_len, NULL, 16, &t) != HB_OK,
                               "%s: txn accepted", what);
                 hb_msg_clear(&dm);
             } else {
@@ -1631,6 +1866,8 @@ s_suite(void)
     tcase_add_test(tc, test_wire_txn_rejects);
     tcase_add_test(tc, test_wire_round_trip_exchange);
     tcase_add_test(tc, test_wire_reject_exchange);
+    tcase_add_test(tc, test_wire_round_trip_paxos_forward);
+    tcase_add_test(tc, test_wire_reject_paxos_forward);
     suite_add_tcase(s, tc);
     return s;
 }
