@@ -1,9 +1,30 @@
 /* client.c — libhobbes (see hobbes.h).
  *
- * One DEALER per sequencer of the chosen replica, all with the same routing
- * id (the client id), so whichever sequencer took a call can answer it.
- * Pending request ids live in a small open-addressing set; results for ids
+ * One DEALER per sequencer, all with the same routing id (the client id),
+ * so whichever sequencer took a call can answer it: the home replica's are
+ * opened at once, other replicas' on first use (failover). Every pending
+ * call lives in a small open-addressing table keyed by request id, with
+ * its encoded SUBMIT frame (a zmq_msg_t: sends take a reference, not a
+ * copy of the bytes), the socket it went to last and when. Results for ids
  * not in it (late, duplicated by a replay, or forgotten) are dropped.
+ *
+ * Submits wait in a per-socket queue of (request id, attempt) until a
+ * flush sends each queue as one multipart message; an entry whose call
+ * was answered, forgotten or moved on (its attempt changed) is skipped.
+ *
+ * With retries on (hb_client_set_retry), a call that waited retry_ms is
+ * sent again, same request id, to the same group's sequencer in the next
+ * replica. A socket that stayed silent all the while is closed (and
+ * reopened when next needed; "silent" errs towards closing a live one,
+ * which only costs a reconnect and maybe answers lost in flight, answered
+ * HB_EXISTS on retry): ZeroMQ keeps what we send to a peer that is
+ * down and delivers it when the peer is back, and a copy arriving after
+ * the servers' dedup window (~30 s) would run a second time. Closing
+ * (linger 0) drops those copies. ZMQ_IMMEDIATE would not queue them in
+ * the first place, but libzmq 4.3 asserts (fq.cpp "!_more") when such a
+ * peer dies in the middle of a multipart message, and sequencers answer
+ * in multipart messages.
+ *
  * Snapshot scans go to a partition's storage through one more DEALER per
  * partition (made on first use, same routing id, so the storage can
  * answer); a scan waits for its own answer and drops late ones.
@@ -11,6 +32,7 @@
 #include "hobbes.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,31 +48,60 @@
 #include "hb_wire.h"
 
 #define S_EMPTY 0
-#define S_TOMB UINT64_MAX
+#define S_TOMB  UINT64_MAX
+#define S_NEVER INT64_MAX
 
-/* Calls submitted but not yet flushed to one sequencer. */
+/* A call waiting for its result. */
 typedef struct {
-    zmq_msg_t *msgs; /* frames, in submit order */
-    size_t n;        /* queued */
-    size_t cap;      /* allocated */
+    uint64_t id;      /* request id; S_EMPTY or S_TOMB in free cells */
+    zmq_msg_t frame;  /* its encoded SUBMIT (owned) */
+    int64_t sent_ms;  /* when it was last sent; 0: not flushed yet */
+    uint32_t sock;    /* socket it went to last: replica * P + group */
+    uint32_t attempt; /* sends so far, 1 + retries; names its queue entry */
+} s_call_t;
+
+/* One queued send: a call, and which attempt of it. */
+typedef struct {
+    uint64_t id;      /* request id */
+    uint32_t attempt; /* stale unless the call's attempt is still this */
+} s_qent_t;
+
+/* Calls queued for one socket, sent by the next flush. */
+typedef struct {
+    s_qent_t *ents; /* queued, in submit order */
+    size_t n;       /* how many */
+    size_t cap;     /* allocated */
 } s_outq_t;
 
 struct hb_client {
-    hb_config_t *cfg;     /* cluster config */
-    s_outq_t *outq;       /* per group: submits waiting for the next flush */
-    uint16_t replica;     /* replica we talk to */
-    uint64_t client_id;   /* our routing id */
-    uint64_t next_req;    /* next request id */
-    void *zctx;           /* ZeroMQ context */
-    void **seq;           /* DEALER per group */
-    void **stor;          /* DEALER per partition's storage (lazy; scans) */
-    zmq_pollitem_t *items; /* poll set over seq */
-    hb_lockset_t ls;      /* scratch lock set */
-    uint64_t *pend;       /* pending req ids (open addressing) */
-    size_t pend_cap;      /* slots, power of two */
-    size_t pend_n;        /* live entries */
-    size_t pend_used;     /* live + tombstones */
-    char err[512];        /* last error text */
+    hb_config_t *cfg;      /* cluster config */
+    uint16_t replica;      /* home replica: new calls go there */
+    uint32_t nsock;        /* replicas x partitions */
+    uint64_t client_id;    /* our routing id */
+    uint64_t next_req;     /* next request id */
+    void *zctx;            /* ZeroMQ context */
+    void **seq;            /* DEALER per (replica, group), lazily opened */
+    s_outq_t *outq;        /* per (replica, group): calls waiting for a flush */
+    int64_t *last_rx_ms;   /* per (replica, group): the last message it sent us
+                            * arrived after this (a lower bound) */
+    int64_t *drained_ms;   /* per (replica, group): it was found empty after this */
+    uint32_t *open;        /* indexes of the open seq sockets */
+    uint32_t nopen;        /* how many */
+    void **stor;           /* DEALER per partition's storage (lazy; scans) */
+    zmq_pollitem_t *items; /* poll set, one per open seq socket (nopen) */
+    bool items_stale;      /* the open set changed since items was built */
+    int64_t clock_ms;      /* time at the last wake-up of hb_client_poll */
+    uint64_t *moved;       /* scratch: calls a retry scan moves */
+    size_t moved_cap;      /* allocated */
+    hb_lockset_t ls;       /* scratch lock set */
+    s_call_t *calls;       /* pending calls (open addressing by id) */
+    size_t calls_cap;      /* cells, power of two */
+    size_t calls_n;        /* live entries */
+    size_t calls_used;     /* live + tombstones */
+    int retry_ms;          /* resend after this long; 0: never */
+    int64_t next_scan_ms;  /* earliest time a pending call may be due */
+    uint64_t retries;      /* calls sent again */
+    char err[512];         /* last error text */
 };
 
 /* ------------------------------------------------------- pending set */
@@ -61,52 +112,259 @@ s_slot(uint64_t id, size_t cap)
     return (size_t)(id * 0x9e3779b97f4a7c15ULL >> 20) & (cap - 1);
 }
 
-static void s_pend_add(hb_client_t *self, uint64_t id);
-
-static void
-s_pend_grow(hb_client_t *self)
+/* Returns a free cell for id (which must not be in the table). */
+static s_call_t *
+s_cell_for(s_call_t *cells, size_t cap, uint64_t id)
 {
-    uint64_t *old = self->pend;
-    size_t oldcap = self->pend_cap;
-    self->pend_cap = oldcap ? (self->pend_n * 4 > oldcap ? oldcap * 2 : oldcap) : 64;
-    self->pend = hb_calloc(self->pend_cap, sizeof *self->pend);
-    self->pend_n = self->pend_used = 0;
-    for (size_t i = 0; i < oldcap; i++)
-        if (old[i] != S_EMPTY && old[i] != S_TOMB)
-            s_pend_add(self, old[i]);
-    hb_free(old);
+    size_t i = s_slot(id, cap);
+    while (cells[i].id != S_EMPTY && cells[i].id != S_TOMB)
+        i = (i + 1) & (cap - 1);
+    return &cells[i];
 }
 
 static void
-s_pend_add(hb_client_t *self, uint64_t id)
+s_calls_grow(hb_client_t *self)
 {
-    if ((self->pend_used + 1) * 2 > self->pend_cap)
-        s_pend_grow(self);
-    size_t i = s_slot(id, self->pend_cap);
-    while (self->pend[i] != S_EMPTY && self->pend[i] != S_TOMB)
-        i = (i + 1) & (self->pend_cap - 1);
-    if (self->pend[i] == S_EMPTY)
-        self->pend_used++;
-    self->pend[i] = id;
-    self->pend_n++;
-}
-
-/* Removes id; returns 1 if it was pending. */
-static int
-s_pend_take(hb_client_t *self, uint64_t id)
-{
-    if (!self->pend_cap)
-        return 0;
-    size_t i = s_slot(id, self->pend_cap);
-    while (self->pend[i] != S_EMPTY) {
-        if (self->pend[i] == id) {
-            self->pend[i] = S_TOMB;
-            self->pend_n--;
-            return 1;
-        }
-        i = (i + 1) & (self->pend_cap - 1);
+    s_call_t *old = self->calls;
+    size_t oldcap = self->calls_cap;
+    size_t cap = oldcap ? (self->calls_n * 4 > oldcap ? oldcap * 2 : oldcap) : 64;
+    s_call_t *cells = hb_calloc(cap, sizeof *cells);
+    for (size_t i = 0; i < oldcap; i++) {
+        if (old[i].id == S_EMPTY || old[i].id == S_TOMB)
+            continue;
+        s_call_t *c = s_cell_for(cells, cap, old[i].id);
+        *c = old[i];
+        zmq_msg_init(&c->frame);
+        zmq_msg_move(&c->frame, &old[i].frame);
     }
-    return 0;
+    hb_free(old);
+    self->calls = cells;
+    self->calls_cap = cap;
+    self->calls_used = self->calls_n;
+}
+
+/* Adds call id (taking frame); returns its cell. */
+static s_call_t *
+s_calls_add(hb_client_t *self, uint64_t id, zmq_msg_t *frame, uint32_t sock)
+{
+    if ((self->calls_used + 1) * 2 > self->calls_cap)
+        s_calls_grow(self);
+    s_call_t *c = s_cell_for(self->calls, self->calls_cap, id);
+    if (c->id == S_EMPTY)
+        self->calls_used++;
+    c->id = id;
+    zmq_msg_init(&c->frame);
+    zmq_msg_move(&c->frame, frame);
+    c->sent_ms = 0;
+    c->sock = sock;
+    c->attempt = 1;
+    self->calls_n++;
+    return c;
+}
+
+/* Returns the pending call id, or NULL. */
+static s_call_t *
+s_calls_find(const hb_client_t *self, uint64_t id)
+{
+    if (!self->calls_cap)
+        return NULL;
+    size_t i = s_slot(id, self->calls_cap);
+    while (self->calls[i].id != S_EMPTY) {
+        if (self->calls[i].id == id)
+            return &self->calls[i];
+        i = (i + 1) & (self->calls_cap - 1);
+    }
+    return NULL;
+}
+
+/* Forgets a pending call. */
+static void
+s_calls_del(hb_client_t *self, s_call_t *c)
+{
+    zmq_msg_close(&c->frame);
+    c->id = S_TOMB;
+    self->calls_n--;
+}
+
+/* ------------------------------------------------------------ sockets */
+
+static int64_t
+s_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Returns the DEALER to sequencer index k (replica * P + group), opening
+ * it on first use; NULL (message in err) if it cannot connect. */
+static void *
+s_seq_socket(hb_client_t *self, uint32_t k, char *err, size_t errlen)
+{
+    if (self->seq[k])
+        return self->seq[k];
+    uint32_t P = self->cfg->partitions;
+    const char *ep = hb_config_endpoint(
+        self->cfg, hb_node(HB_ROLE_SEQUENCER, (uint16_t)(k / P), (uint16_t)(k % P)));
+    if (!ep) {
+        snprintf(err, errlen, "no sequencer endpoint for replica %u group %u", k / P,
+                 k % P);
+        return NULL;
+    }
+    void *s = zmq_socket(self->zctx, ZMQ_DEALER);
+    uint8_t rid[8];
+    hb_client_id_bytes(self->client_id, rid);
+    int zero = 0, hwm = 1000000;
+    int64_t maxmsg = self->cfg->limits.max_frame_bytes;
+    zmq_setsockopt(s, ZMQ_ROUTING_ID, rid, sizeof rid);
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    if (zmq_connect(s, ep) < 0) {
+        snprintf(err, errlen, "cannot connect to %s: %s", ep, zmq_strerror(zmq_errno()));
+        zmq_close(s);
+        return NULL;
+    }
+    self->seq[k] = s;
+    self->open[self->nopen++] = k;
+    self->last_rx_ms[k] = 0;
+    self->drained_ms[k] = self->clock_ms;
+    self->items_stale = true;
+    return s;
+}
+
+/* Returns the pending call a queue entry stands for, NULL if stale (the
+ * call was answered, forgotten or moved on). */
+static s_call_t *
+s_qent_call(const hb_client_t *self, const s_qent_t *e)
+{
+    s_call_t *c = s_calls_find(self, e->id);
+    return c && c->attempt == e->attempt ? c : NULL;
+}
+
+/* Closes sequencer socket k, dropping whatever ZeroMQ still holds for it
+ * (see the top). Calls still queued for it fall due for a retry. */
+static void
+s_seq_close(hb_client_t *self, uint32_t k)
+{
+    for (size_t i = 0; i < self->outq[k].n; i++) {
+        s_call_t *c = s_qent_call(self, &self->outq[k].ents[i]);
+        if (c && !c->sent_ms)
+            c->sent_ms = 1;
+    }
+    self->outq[k].n = 0;
+    zmq_close(self->seq[k]);
+    self->seq[k] = NULL;
+    for (uint32_t j = 0; j < self->nopen; j++) {
+        if (self->open[j] == k) {
+            self->open[j] = self->open[--self->nopen];
+            break;
+        }
+    }
+    self->items_stale = true;
+}
+
+/* Queues attempt `attempt` of call id on socket k. */
+static void
+s_enqueue(hb_client_t *self, uint32_t k, uint64_t id, uint32_t attempt)
+{
+    s_outq_t *q = &self->outq[k];
+    if (q->n == q->cap) {
+        q->cap = q->cap ? q->cap * 2 : 16;
+        q->ents = hb_realloc(q->ents, q->cap * sizeof *q->ents);
+    }
+    q->ents[q->n++] = (s_qent_t){id, attempt};
+}
+
+/* Sends the queue of socket k as one multipart message, skipping stale
+ * entries, and stamps each sent call with now. Returns HB_OK or HB_IO
+ * (message in self->err; the calls stay pending, and a retry, if on,
+ * sends them again). */
+static hb_rc_t
+s_flush_one(hb_client_t *self, uint32_t k, int64_t now)
+{
+    s_outq_t *q = &self->outq[k];
+    hb_rc_t rc = HB_OK;
+    zmq_msg_t held; /* the previous part: its flag depends on what follows */
+    s_call_t *held_call = NULL;
+    for (size_t i = 0;; i++) {
+        s_call_t *c = NULL;
+        while (i < q->n && !(c = s_qent_call(self, &q->ents[i])))
+            i++;
+        if (held_call) {
+            int flags = ZMQ_DONTWAIT | (c ? ZMQ_SNDMORE : 0);
+            if (zmq_msg_send(&held, self->seq[k], flags) < 0) {
+                snprintf(self->err, sizeof self->err, "send failed: %s",
+                         zmq_strerror(zmq_errno()));
+                zmq_msg_close(&held);
+                rc = HB_IO;
+            }
+            held_call->sent_ms = now;
+        }
+        if (!c)
+            break;
+        zmq_msg_init(&held);
+        zmq_msg_copy(&held, &c->frame);
+        held_call = c;
+    }
+    q->n = 0;
+    return rc;
+}
+
+/* Moves every call that waited retry_ms to the same group's sequencer in
+ * the next replica, closes the sockets they leave if those stayed silent
+ * all the while, and computes when the next call falls due. */
+static void
+s_retry_scan(hb_client_t *self, int64_t now)
+{
+    uint32_t P = self->cfg->partitions, R = self->cfg->replicas;
+    int64_t next = S_NEVER;
+    size_t nmoved = 0;
+    bool *silent = NULL;
+    for (size_t i = 0; i < self->calls_cap; i++) {
+        s_call_t *c = &self->calls[i];
+        if (c->id == S_EMPTY || c->id == S_TOMB || !c->sent_ms)
+            continue; /* free, or queued and not flushed yet */
+        if (now - c->sent_ms < self->retry_ms) {
+            if (c->sent_ms + self->retry_ms < next)
+                next = c->sent_ms + self->retry_ms;
+            continue;
+        }
+        if (self->seq[c->sock] && self->last_rx_ms[c->sock] < c->sent_ms) {
+            if (!silent)
+                silent = hb_calloc(self->nsock, sizeof *silent);
+            silent[c->sock] = true;
+        }
+        if (nmoved == self->moved_cap) {
+            self->moved_cap = self->moved_cap ? self->moved_cap * 2 : 64;
+            self->moved = hb_realloc(self->moved, self->moved_cap * sizeof *self->moved);
+        }
+        self->moved[nmoved++] = c->id;
+    }
+    for (uint32_t k = 0; silent && k < self->nsock; k++)
+        if (silent[k])
+            s_seq_close(self, k);
+    hb_free(silent);
+    for (size_t m = 0; m < nmoved; m++) {
+        s_call_t *c = s_calls_find(self, self->moved[m]);
+        /* A replica we cannot even connect to is passed over: the next
+         * scan moves the call on again. */
+        uint32_t k = (c->sock / P + 1) % R * P + c->sock % P;
+        char err[256];
+        c->sent_ms = now;
+        c->sock = k;
+        c->attempt++;
+        if (s_seq_socket(self, k, err, sizeof err)) {
+            s_enqueue(self, k, c->id, c->attempt);
+            self->retries++;
+        } else {
+            snprintf(self->err, sizeof self->err, "%s", err);
+        }
+        if (now + self->retry_ms < next)
+            next = now + self->retry_ms;
+    }
+    self->next_scan_ms = next;
 }
 
 /* ------------------------------------------------------------ client */
@@ -162,33 +420,24 @@ hb_client_new(const char *config_path, uint16_t replica, char *err, size_t errle
     id |= 1ULL << 63; /* first routing-id byte must not be zero */
     self->client_id = id;
     self->next_req = 1;
+    self->retry_ms = cfg->replicas > 1 ? 1000 : 0;
+    self->next_scan_ms = S_NEVER;
     hb_lockset_init(&self->ls);
     self->zctx = s_ctx_acquire();
     uint32_t P = cfg->partitions;
-    self->outq = hb_calloc(P, sizeof *self->outq);
-    self->seq = hb_calloc(P, sizeof *self->seq);
+    self->nsock = (uint32_t)cfg->replicas * P;
+    self->seq = hb_calloc(self->nsock, sizeof *self->seq);
+    self->outq = hb_calloc(self->nsock, sizeof *self->outq);
+    self->last_rx_ms = hb_calloc(self->nsock, sizeof *self->last_rx_ms);
+    self->drained_ms = hb_calloc(self->nsock, sizeof *self->drained_ms);
+    self->open = hb_calloc(self->nsock, sizeof *self->open);
+    self->items = hb_calloc(self->nsock, sizeof *self->items);
     self->stor = hb_calloc(P, sizeof *self->stor);
-    self->items = hb_calloc(P, sizeof *self->items);
-    uint8_t rid[8];
-    hb_client_id_bytes(id, rid);
     for (uint32_t g = 0; g < P; g++) {
-        void *s = zmq_socket(self->zctx, ZMQ_DEALER);
-        int zero = 0, hwm = 1000000;
-        int64_t maxmsg = cfg->limits.max_frame_bytes;
-        zmq_setsockopt(s, ZMQ_ROUTING_ID, rid, sizeof rid);
-        zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
-        zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
-        zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
-        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
-        const char *ep = hb_config_endpoint(cfg, hb_node(HB_ROLE_SEQUENCER, replica, (uint16_t)g));
-        if (zmq_connect(s, ep) < 0) {
-            snprintf(err, errlen, "cannot connect to %s: %s", ep, zmq_strerror(zmq_errno()));
-            zmq_close(s);
+        if (!s_seq_socket(self, replica * P + g, err, errlen)) {
             hb_client_destroy(&self);
             return NULL;
         }
-        self->seq[g] = s;
-        self->items[g] = (zmq_pollitem_t){s, 0, ZMQ_POLLIN, 0};
     }
     return self;
 }
@@ -199,28 +448,29 @@ hb_client_destroy(hb_client_t **self_p)
     if (!self_p || !*self_p)
         return;
     hb_client_t *self = *self_p;
-    if (self->seq)
-        for (uint32_t g = 0; g < self->cfg->partitions; g++)
-            if (self->seq[g])
-                zmq_close(self->seq[g]);
+    for (uint32_t k = 0; k < self->nsock; k++) {
+        if (self->seq[k])
+            zmq_close(self->seq[k]);
+        hb_free(self->outq[k].ents);
+    }
     if (self->stor)
         for (uint32_t g = 0; g < self->cfg->partitions; g++)
             if (self->stor[g])
                 zmq_close(self->stor[g]);
-    if (self->outq) {
-        for (uint32_t g = 0; g < self->cfg->partitions; g++) {
-            for (size_t i = 0; i < self->outq[g].n; i++)
-                zmq_msg_close(&self->outq[g].msgs[i]);
-            hb_free(self->outq[g].msgs);
-        }
-        hb_free(self->outq);
-    }
+    for (size_t i = 0; i < self->calls_cap; i++)
+        if (self->calls[i].id != S_EMPTY && self->calls[i].id != S_TOMB)
+            zmq_msg_close(&self->calls[i].frame);
     if (self->zctx)
         s_ctx_release();
     hb_free(self->seq);
+    hb_free(self->outq);
+    hb_free(self->last_rx_ms);
+    hb_free(self->drained_ms);
+    hb_free(self->moved);
+    hb_free(self->open);
     hb_free(self->stor);
     hb_free(self->items);
-    hb_free(self->pend);
+    hb_free(self->calls);
     hb_lockset_clear(&self->ls);
     hb_config_destroy(&self->cfg);
     hb_free(self);
@@ -242,18 +492,33 @@ hb_client_partitions(const hb_client_t *self)
 size_t
 hb_client_pending(const hb_client_t *self)
 {
-    return self->pend_n;
+    return self->calls_n;
 }
 
 void
 hb_client_forget(hb_client_t *self, uint64_t req_id)
 {
-    s_pend_take(self, req_id);
+    s_call_t *c = s_calls_find(self, req_id);
+    if (c)
+        s_calls_del(self, c);
+}
+
+void
+hb_client_set_retry(hb_client_t *self, int retry_ms)
+{
+    self->retry_ms = retry_ms > 0 ? retry_ms : 0;
+    self->next_scan_ms = self->retry_ms ? s_mono_ms() : S_NEVER;
+}
+
+uint64_t
+hb_client_retries(const hb_client_t *self)
+{
+    return self->retries;
 }
 
 hb_rc_t
-hb_client_submit(hb_client_t *self, const char *proc, const hb_val_t *args, uint32_t nargs,
-                 uint64_t *req_id)
+hb_client_submit(hb_client_t *self, const char *proc, const hb_val_t *args,
+                 uint32_t nargs, uint64_t *req_id)
 {
     *req_id = 0;
     self->err[0] = '\0';
@@ -263,8 +528,8 @@ hb_client_submit(hb_client_t *self, const char *proc, const hb_val_t *args, uint
         return HB_NOTFOUND;
     }
     hb_lockset_reset(&self->ls);
-    hb_rc_t rc = hb_proc_plan(def, args, nargs, self->cfg->partitions, &self->ls, self->err,
-                              sizeof self->err);
+    hb_rc_t rc = hb_proc_plan(def, args, nargs, self->cfg->partitions, &self->ls,
+                              self->err, sizeof self->err);
     if (rc != HB_OK)
         return rc;
     uint16_t group = self->ls.n ? self->ls.locks[0].partition : 0;
@@ -279,24 +544,25 @@ hb_client_submit(hb_client_t *self, const char *proc, const hb_val_t *args, uint
     msgpack_sbuffer_init(&sb);
     rc = hb_msg_encode(&m, &sb);
     if (rc == HB_OK) {
-        s_outq_t *q = &self->outq[group];
-        if (q->n == q->cap) {
-            q->cap = q->cap ? q->cap * 2 : 16;
-            q->msgs = hb_realloc(q->msgs, q->cap * sizeof *q->msgs);
-        }
-        zmq_msg_init_size(&q->msgs[q->n], sb.size);
-        memcpy(zmq_msg_data(&q->msgs[q->n]), sb.data, sb.size);
-        q->n++;
+        zmq_msg_t frame;
+        zmq_msg_init_size(&frame, sb.size);
+        memcpy(zmq_msg_data(&frame), sb.data, sb.size);
+        uint32_t k = (uint32_t)self->replica * self->cfg->partitions + group;
+        s_calls_add(self, id, &frame, k);
+        if (self->seq[k] || s_seq_socket(self, k, self->err, sizeof self->err))
+            s_enqueue(self, k, id, 1);
+        else
+            s_calls_find(self, id)->sent_ms = 1; /* due for a retry at once */
     }
     msgpack_sbuffer_destroy(&sb);
     if (rc != HB_OK)
         return rc;
-    s_pend_add(self, id);
     *req_id = id;
     return HB_OK;
 }
 
-/* Turns a received RESULT frame into a result; NULL if it is not one. */
+/* Turns a received RESULT frame into a result; NULL if it is not one, or
+ * not one we wait for. */
 static hb_result_t *
 s_result_from(hb_client_t *self, zmq_msg_t *zm)
 {
@@ -308,7 +574,13 @@ s_result_from(hb_client_t *self, zmq_msg_t *zm)
         return NULL;
     }
     hb_result_t *res = NULL;
-    if (m.type == HB_MSG_RESULT && s_pend_take(self, m.u.result.req_id)) {
+    s_call_t *c = m.type == HB_MSG_RESULT ? s_calls_find(self, m.u.result.req_id) : NULL;
+    /* A busy replica refusing a retry says nothing of the copies sent
+     * before, which may still run: keep waiting (and retrying). */
+    if (c && m.u.result.rc == HB_BUSY && c->attempt > 1)
+        c = NULL;
+    if (c) {
+        s_calls_del(self, c);
         res = hb_calloc(1, sizeof *res);
         res->req_id = m.u.result.req_id;
         res->rc = (hb_rc_t)m.u.result.rc;
@@ -328,31 +600,23 @@ s_result_from(hb_client_t *self, zmq_msg_t *zm)
     return res;
 }
 
-static int64_t
-s_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 hb_rc_t
 hb_client_flush(hb_client_t *self)
 {
     hb_rc_t rc = HB_OK;
-    for (uint32_t g = 0; g < self->cfg->partitions; g++) {
-        s_outq_t *q = &self->outq[g];
-        for (size_t i = 0; i < q->n; i++) {
-            int more = i + 1 < q->n ? ZMQ_SNDMORE : 0;
-            if (zmq_msg_send(&q->msgs[i], self->seq[g], more) < 0) {
-                snprintf(self->err, sizeof self->err, "send failed: %s",
-                         zmq_strerror(zmq_errno()));
-                zmq_msg_close(&q->msgs[i]);
-                rc = HB_IO;
-            }
-        }
-        q->n = 0;
+    int64_t now = 0;
+    for (uint32_t j = 0; j < self->nopen; j++) {
+        uint32_t k = self->open[j];
+        s_outq_t *q = &self->outq[k];
+        if (!q->n)
+            continue;
+        if (!now)
+            now = s_mono_ms();
+        if (s_flush_one(self, k, now) != HB_OK)
+            rc = HB_IO;
     }
+    if (now && self->retry_ms && now + self->retry_ms < self->next_scan_ms)
+        self->next_scan_ms = now + self->retry_ms;
     return rc;
 }
 
@@ -361,13 +625,17 @@ hb_client_poll(hb_client_t *self, int timeout_ms, hb_result_t **out)
 {
     *out = NULL;
     hb_client_flush(self);
-    int64_t deadline = s_mono_ms() + timeout_ms;
-    uint32_t P = self->cfg->partitions;
+    self->clock_ms = s_mono_ms();
+    int64_t deadline = self->clock_ms + timeout_ms;
     for (;;) {
-        for (uint32_t g = 0; g < P; g++) {
+        for (uint32_t j = 0; j < self->nopen; j++) {
+            uint32_t k = self->open[j];
             zmq_msg_t zm;
             zmq_msg_init(&zm);
-            while (zmq_msg_recv(&zm, self->seq[g], ZMQ_DONTWAIT) >= 0) {
+            while (zmq_msg_recv(&zm, self->seq[k], ZMQ_DONTWAIT) >= 0) {
+                /* It may have waited unread since the socket was last
+                 * found empty: only that bounds when it arrived. */
+                self->last_rx_ms[k] = self->drained_ms[k];
                 hb_result_t *res = s_result_from(self, &zm);
                 if (res) {
                     zmq_msg_close(&zm);
@@ -376,12 +644,27 @@ hb_client_poll(hb_client_t *self, int timeout_ms, hb_result_t **out)
                 }
             }
             zmq_msg_close(&zm);
+            self->drained_ms[k] = self->clock_ms;
         }
-        int64_t left = deadline - s_mono_ms();
-        if (left <= 0)
+        int64_t now = s_mono_ms();
+        if (self->retry_ms && now >= self->next_scan_ms) {
+            s_retry_scan(self, now);
+            hb_client_flush(self);
+        }
+        int64_t wait = deadline - now;
+        if (wait <= 0)
             return HB_TIMEOUT;
-        if (zmq_poll(self->items, (int)P, (long)left) < 0)
+        if (self->retry_ms && self->next_scan_ms - now < wait)
+            wait = self->next_scan_ms > now ? self->next_scan_ms - now : 0;
+        if (self->items_stale) {
+            for (uint32_t j = 0; j < self->nopen; j++)
+                self->items[j] =
+                    (zmq_pollitem_t){self->seq[self->open[j]], 0, ZMQ_POLLIN, 0};
+            self->items_stale = false;
+        }
+        if (zmq_poll(self->items, (int)self->nopen, (long)wait) < 0)
             return HB_IO;
+        self->clock_ms = s_mono_ms();
     }
 }
 
@@ -430,7 +713,8 @@ hb_client_status(hb_client_t *self, int role, uint16_t replica, uint16_t partiti
                  int timeout_ms, char **out)
 {
     *out = NULL;
-    const char *ep = hb_config_endpoint(self->cfg, hb_node((hb_role_t)role, replica, partition));
+    const char *ep =
+        hb_config_endpoint(self->cfg, hb_node((hb_role_t)role, replica, partition));
     if (!ep)
         return HB_INVALID;
     void *s = zmq_socket(self->zctx, ZMQ_DEALER);
@@ -465,11 +749,12 @@ hb_client_status(hb_client_t *self, int role, uint16_t replica, uint16_t partiti
                 char line[600];
                 int n;
                 if (e->val.type == HB_VAL_INT)
-                    n = snprintf(line, sizeof line, "%.*s=%lld\n", (int)e->name_len, e->name,
-                                 (long long)e->val.u.i);
+                    n = snprintf(line, sizeof line, "%.*s=%lld\n", (int)e->name_len,
+                                 e->name, (long long)e->val.u.i);
                 else
-                    n = snprintf(line, sizeof line, "%.*s=%.*s\n", (int)e->name_len, e->name,
-                                 (int)e->val.u.s.len, (const char *)e->val.u.s.ptr);
+                    n = snprintf(line, sizeof line, "%.*s=%.*s\n", (int)e->name_len,
+                                 e->name, (int)e->val.u.s.len,
+                                 (const char *)e->val.u.s.ptr);
                 if (n < 0)
                     continue;
                 if ((size_t)n >= sizeof line)
@@ -500,7 +785,8 @@ s_stor_socket(hb_client_t *self, uint16_t p)
 {
     if (self->stor[p])
         return self->stor[p];
-    const char *ep = hb_config_endpoint(self->cfg, hb_node(HB_ROLE_STORAGE, self->replica, p));
+    const char *ep =
+        hb_config_endpoint(self->cfg, hb_node(HB_ROLE_STORAGE, self->replica, p));
     if (!ep) {
         snprintf(self->err, sizeof self->err, "no storage endpoint for partition %u", p);
         return NULL;
@@ -566,17 +852,21 @@ hb_client_scan(hb_client_t *self, uint16_t partition, const void *start, size_t 
     *out = NULL;
     self->err[0] = '\0';
     if (partition >= self->cfg->partitions) {
-        snprintf(self->err, sizeof self->err, "partition %u is not in the cluster (it has %u)",
-                 partition, self->cfg->partitions);
+        snprintf(self->err, sizeof self->err,
+                 "partition %u is not in the cluster (it has %u)", partition,
+                 self->cfg->partitions);
         return HB_INVALID;
     }
     if (limit < 1 || limit > HB_WIRE_MAX_SCAN) {
-        snprintf(self->err, sizeof self->err, "scan limit must be 1..%d", HB_WIRE_MAX_SCAN);
+        snprintf(self->err, sizeof self->err, "scan limit must be 1..%d",
+                 HB_WIRE_MAX_SCAN);
         return HB_INVALID;
     }
-    if (start_len > self->cfg->limits.max_key_bytes || end_len > self->cfg->limits.max_key_bytes ||
-        (start_len && !start) || (end_len && !end)) {
-        snprintf(self->err, sizeof self->err, "scan bounds must be keys of at most %u bytes",
+    if (start_len > self->cfg->limits.max_key_bytes ||
+        end_len > self->cfg->limits.max_key_bytes || (start_len && !start) ||
+        (end_len && !end)) {
+        snprintf(self->err, sizeof self->err,
+                 "scan bounds must be keys of at most %u bytes",
                  self->cfg->limits.max_key_bytes);
         return HB_INVALID;
     }
@@ -596,7 +886,8 @@ hb_client_scan(hb_client_t *self, uint16_t partition, const void *start, size_t 
     msgpack_sbuffer_init(&sb);
     hb_rc_t rc = hb_msg_encode(&m, &sb);
     if (rc == HB_OK && zmq_send(s, sb.data, sb.size, 0) < 0) {
-        snprintf(self->err, sizeof self->err, "send failed: %s", zmq_strerror(zmq_errno()));
+        snprintf(self->err, sizeof self->err, "send failed: %s",
+                 zmq_strerror(zmq_errno()));
         rc = HB_IO;
     }
     msgpack_sbuffer_destroy(&sb);
@@ -618,7 +909,8 @@ hb_client_scan(hb_client_t *self, uint16_t partition, const void *start, size_t 
         zmq_msg_close(&zm);
         int64_t left = deadline - s_mono_ms();
         if (left <= 0) {
-            snprintf(self->err, sizeof self->err, "no scan answer within %d ms", timeout_ms);
+            snprintf(self->err, sizeof self->err, "no scan answer within %d ms",
+                     timeout_ms);
             return HB_TIMEOUT;
         }
         if (zmq_poll(&item, 1, (long)left) < 0)

@@ -15,6 +15,17 @@
  * (hb_proc.h) to send it to the sequencer of the group owning its first
  * key; the sequencer derives it again and does not trust ours.
  *
+ * Failover: a cluster of R > 1 replicas runs each call once, whichever
+ * replica it came through (the sequencers drop a call id they have already
+ * sequenced, within a window of about 30 s). So a call that waits too
+ * long is sent again, with the same request id, to the same group's
+ * sequencer in the next replica (hb_client_set_retry). Its first answer
+ * completes it; that answer can be HB_EXISTS: "it already ran, through
+ * another replica, which had its result" (see hb_result_t). When a call
+ * moves on from a sequencer that stayed silent, the client closes that
+ * connection, so the copies ZeroMQ held for a sequencer that is down
+ * cannot reach it when it comes back, perhaps after the window.
+ *
  * Thread safety: a hb_client_t must be used by one thread at a time (its
  * ZeroMQ sockets are not thread-safe). Use one client per thread; clients
  * are cheap and independent. hb_client_submit/hb_client_poll pipeline many
@@ -34,7 +45,12 @@ typedef struct hb_client hb_client_t;
 /* The outcome of one call. Values borrow from the result's own buffer. */
 typedef struct {
     uint64_t req_id; /* the request it answers */
-    hb_rc_t rc;      /* HB_OK, HB_ABORTED (logical abort), HB_INVALID ... */
+    hb_rc_t rc;      /* HB_OK, HB_ABORTED (logical abort), HB_INVALID ...;
+                      * HB_EXISTS: a retried call (hb_client_set_retry)
+                      * had already run, through another replica, which
+                      * got the outcome. Treat it as committed with unknown
+                      * values (read them back if needed); epoch is when
+                      * it ran, msg names the replica, nvals is 0. */
     char *msg;       /* error text, "" on success (owned by the result) */
     uint64_t epoch;  /* epoch the transaction executed in (0 if never) */
     uint32_t nvals;  /* number of values */
@@ -42,7 +58,10 @@ typedef struct {
     void *frame_;    /* private: the frame the values point into */
 } hb_result_t;
 
-/* Connects to the sequencers of `replica` in the cluster of config_path.
+/* Connects to the sequencers of `replica` (the home replica: every call
+ * goes there first) in the cluster of config_path; those of the other
+ * replicas are connected when a retry first needs them. Retries are on
+ * (1000 ms) when the cluster has more than one replica, off with one.
  * Returns the client (caller owns; hb_client_destroy) or NULL with a
  * message in err. */
 hb_client_t *hb_client_new(const char *config_path, uint16_t replica, char *err,
@@ -68,14 +87,28 @@ hb_rc_t hb_client_submit(hb_client_t *self, const char *proc, const hb_val_t *ar
  * hb_client_call do this first): calls submitted back to back leave as one
  * message per sequencer. Returns HB_OK or HB_IO. */
 hb_rc_t hb_client_flush(hb_client_t *self);
-/* Waits up to timeout_ms for any result of a submitted call. Returns
- * HB_OK with *out (caller owns), or HB_TIMEOUT with *out = NULL. Results
- * for requests this client is not waiting for are dropped. */
+/* Waits up to timeout_ms for any result of a submitted call, meanwhile
+ * sending calls again that are due for a retry (hb_client_set_retry).
+ * Returns HB_OK with *out (caller owns), or HB_TIMEOUT with *out = NULL.
+ * Results for requests this client is not waiting for are dropped, and so
+ * is an HB_BUSY refusal of a retried call (an earlier copy may still run:
+ * it stays pending). */
 hb_rc_t hb_client_poll(hb_client_t *self, int timeout_ms, hb_result_t **out);
 /* Stops waiting for req_id (its late result will be dropped). */
 void hb_client_forget(hb_client_t *self, uint64_t req_id);
 /* Returns the number of submitted calls still waiting for a result. */
 size_t hb_client_pending(const hb_client_t *self);
+
+/* Sets how long a call may wait for its result before hb_client_poll (or
+ * hb_client_call) sends it again, same request id, to the sequencer of
+ * the same group in the next replica (replica r, then r + 1 mod R, ...;
+ * one more replica per retry). retry_ms <= 0 turns retries off. Applies to
+ * pending calls too. Keep retry_ms well under the servers' dedup window
+ * (~30 s): a call is run once only if its copies arrive within it.
+ * Default: 1000 with R > 1 replicas, off with one. */
+void hb_client_set_retry(hb_client_t *self, int retry_ms);
+/* Returns how many times this client sent a call again (retries). */
+uint64_t hb_client_retries(const hb_client_t *self);
 
 /* Returns the text of the last error hb_client_submit/call reported
  * (borrowed; valid until the next call). */
@@ -126,7 +159,7 @@ uint32_t hb_client_partitions(const hb_client_t *self);
 /* Asks process (role, replica, partition) for its status; returns HB_OK
  * and a malloc'd "name=value\n..." text in *out (caller frees with free()),
  * or HB_TIMEOUT. role: 1 sequencer, 2 scheduler, 3 storage. */
-hb_rc_t hb_client_status(hb_client_t *self, int role, uint16_t replica, uint16_t partition,
-                         int timeout_ms, char **out);
+hb_rc_t hb_client_status(hb_client_t *self, int role, uint16_t replica,
+                         uint16_t partition, int timeout_ms, char **out);
 
 #endif
