@@ -22,6 +22,7 @@
 
 #include "hb_alloc.h"
 #include "hb_key.h"
+#include "hb_mp.h"
 
 #define S_KV_KEY_MAX 512 /* bytes of a kv key before encoding */
 
@@ -380,6 +381,107 @@ s_plan_ycsb_insert(const hb_val_t *args, uint32_t nargs, uint32_t nparts, hb_loc
 }
 
 /* ------------------------------------------------------------------ */
+/* SQL                                                                  */
+/* ------------------------------------------------------------------ */
+
+void
+hb_key_catalog(hb_key_t *k, uint16_t partition, const char *name, size_t len)
+{
+    hb_key_init(k, HB_TABLE_CATALOG);
+    hb_key_put_i64(k, partition);
+    hb_key_put_str(k, name, len);
+}
+
+/* Adds the read lock on the catalog version record of every partition the
+ * set touches so far (a DDL's write lock on it orders the two). */
+static void
+s_lock_catalog_versions(hb_lockset_t *ls, uint32_t nparts)
+{
+    uint32_t n = ls->n;
+    for (uint32_t p = 0; p < nparts; p++) {
+        bool touched = false;
+        for (uint32_t i = 0; i < n && !touched; i++)
+            touched = ls->locks[i].partition == p;
+        if (!touched)
+            continue;
+        hb_key_t k;
+        hb_key_catalog(&k, (uint16_t)p, "", 0);
+        hb_lockset_add(ls, (uint16_t)p, HB_LOCK_READ, k.buf, k.len);
+    }
+}
+
+static hb_rc_t
+s_plan_sql_exec(const hb_val_t *args, uint32_t nargs, uint32_t nparts, hb_lockset_t *ls,
+                char *err, size_t errlen)
+{
+    (void)nargs;
+    if (args[0].type != HB_VAL_INT || args[0].u.i < 0)
+        return s_fail(err, errlen, "sql.exec: CATVER must be an integer >= 0");
+    if (args[1].type != HB_VAL_BIN)
+        return s_fail(err, errlen, "sql.exec: OPS must be bytes");
+    hb_mp_reader_t r;
+    hb_mp_reader_init(&r, args[1].u.s.ptr, args[1].u.s.len);
+    uint32_t nops = 0;
+    if (hb_mp_read_array(&r, &nops) != HB_OK || nops == 0 || nops > HB_SQL_MAX_OPS)
+        return s_fail(err, errlen, "sql.exec: OPS must be an array of 1..%d ops",
+                      HB_SQL_MAX_OPS);
+    uint32_t first = ls->n;
+    size_t first_keylen = ls->keylen;
+    for (uint32_t i = 0; i < nops; i++) {
+        uint32_t n = 0;
+        uint64_t kind = 0, plen = 0;
+        const uint8_t *key = NULL;
+        uint32_t klen = 0, table = 0;
+        if (hb_mp_read_array(&r, &n) != HB_OK || n < 3 || hb_mp_read_uint(&r, &kind) != HB_OK ||
+            kind > HB_SQLOP_DELETE || hb_mp_read_bin(&r, &key, &klen) != HB_OK ||
+            hb_mp_read_uint(&r, &plen) != HB_OK)
+            goto bad;
+        const uint8_t *kp = key;
+        if (klen > HB_KEY_MAX || plen < 4 || plen > klen ||
+            hb_key_get_table(&kp, key + klen, &table) != HB_OK || table < HB_TABLE_USER_FIRST)
+            goto bad;
+        for (uint32_t f = 3; f < n; f++)
+            if (hb_mp_skip(&r) != HB_OK)
+                goto bad;
+        uint16_t part = (uint16_t)hb_key_partition(key, plen, nparts);
+        hb_lockset_add(ls, part, kind == HB_SQLOP_GET ? HB_LOCK_READ : HB_LOCK_WRITE, key,
+                       klen);
+    }
+    if (hb_mp_remaining(&r) != 0)
+        goto bad;
+    s_lock_catalog_versions(ls, nparts);
+    return HB_OK;
+bad:
+    ls->n = first; /* the set is as it was */
+    ls->keylen = first_keylen;
+    return s_fail(err, errlen, "sql.exec: malformed OPS");
+}
+
+static hb_rc_t
+s_plan_sql_ddl(const hb_val_t *args, uint32_t nargs, uint32_t nparts, hb_lockset_t *ls,
+               char *err, size_t errlen)
+{
+    (void)nargs;
+    if (args[0].type != HB_VAL_INT || args[0].u.i < 0)
+        return s_fail(err, errlen, "sql.ddl: CATVER must be an integer >= 0");
+    if (args[1].type != HB_VAL_INT || args[1].u.i < HB_SQLDDL_CREATE ||
+        args[1].u.i > HB_SQLDDL_TRUNCATE)
+        return s_fail(err, errlen, "sql.ddl: KIND must be 0, 1 or 2");
+    if (args[2].type != HB_VAL_STR || args[2].u.s.len == 0 || args[2].u.s.len > 63)
+        return s_fail(err, errlen, "sql.ddl: NAME must be a string of 1..63 bytes");
+    if (args[3].type != HB_VAL_BIN)
+        return s_fail(err, errlen, "sql.ddl: DEF must be bytes");
+    for (uint32_t p = 0; p < nparts; p++) {
+        hb_key_t k;
+        hb_key_catalog(&k, (uint16_t)p, "", 0);
+        hb_lockset_add(ls, (uint16_t)p, HB_LOCK_WRITE, k.buf, k.len);
+        hb_key_catalog(&k, (uint16_t)p, (const char *)args[2].u.s.ptr, args[2].u.s.len);
+        hb_lockset_add(ls, (uint16_t)p, HB_LOCK_WRITE, k.buf, k.len);
+    }
+    return HB_OK;
+}
+
+/* ------------------------------------------------------------------ */
 /* Catalog                                                              */
 /* ------------------------------------------------------------------ */
 
@@ -400,6 +502,10 @@ static const hb_proc_def_t s_procs[HB_PROC_COUNT_] = {
                              "ycsb.insert KEY V0 .. Vn-1", s_plan_ycsb_insert},
     [HB_PROC_YCSB_RMW] = {"ycsb.rmw", HB_PROC_YCSB_RMW, 3, 3 * HB_YCSB_MAX_KEYS,
                           "ycsb.rmw KEY FIELD VALUE [KEY FIELD VALUE ...]", s_plan_ycsb_rmw},
+    [HB_PROC_SQL_EXEC] = {"sql.exec", HB_PROC_SQL_EXEC, 2, 2, "sql.exec CATVER OPS",
+                          s_plan_sql_exec},
+    [HB_PROC_SQL_DDL] = {"sql.ddl", HB_PROC_SQL_DDL, 4, 4, "sql.ddl CATVER KIND NAME DEF",
+                         s_plan_sql_ddl},
 };
 
 const hb_proc_def_t *

@@ -27,6 +27,22 @@
  *   ycsb.rmw KEY FIELD VALUE [...] -> per triple, the record as read before
  *                                   its update (same encoding as ycsb.read),
  *                                   then the update; aborts like ycsb.update
+ *
+ * SQL (planned by sqlfront; DESIGN.md section 6). Keys of user tables are
+ * [table id][primary key columns]; a key's partition is hb_key_partition of
+ * its first `plen` bytes (table id + partition key columns). Every SQL
+ * transaction also read-locks the catalog version record of each partition
+ * it touches, and aborts (message "XXCAT ...") when the catalog changed
+ * since it was planned. Errors are aborts whose message starts with a
+ * PostgreSQL SQLSTATE ("23505 duplicate key ...").
+ *   sql.exec CATVER OPS(bin)     -> one value per op, in order (HB_SQLOP_*,
+ *                                   below): its row (bin), or 1 if it
+ *                                   changed a row and 0 if not (a GET of
+ *                                   an absent row gives nil)
+ *   sql.ddl CATVER KIND NAME DEF(bin) -> [new catalog version, table id]:
+ *                                   creates (KIND 0), drops (1) or
+ *                                   truncates (2: a new table id) table
+ *                                   NAME on every partition
  */
 #ifndef HB_PROC_H
 #define HB_PROC_H
@@ -34,6 +50,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hb_key.h"
 #include "hb_limits.h"
 #include "hb_rc.h"
 #include "hb_txn.h"
@@ -49,6 +66,8 @@ typedef enum {
     HB_PROC_YCSB_UPDATE,
     HB_PROC_YCSB_INSERT,
     HB_PROC_YCSB_RMW,
+    HB_PROC_SQL_EXEC,
+    HB_PROC_SQL_DDL,
     HB_PROC_COUNT_
 } hb_proc_id_t;
 
@@ -56,6 +75,40 @@ typedef enum {
 #define HB_YCSB_MAX_KEYS   16  /* records of one ycsb.read / update / rmw */
 #define HB_YCSB_MAX_FIELDS 64  /* fields of one YCSB record */
 #define HB_YCSB_KEY_MAX    512 /* bytes of a YCSB user key */
+
+/* The catalog table: key [HB_TABLE_CATALOG][int partition][str name];
+ * name "" is the partition's version record [version, next table id],
+ * any other name a table record [table id, definition(bin)]. */
+#define HB_SQL_MAX_OPS 65536
+#define HB_SQL_MAX_COLS 256 /* columns of one table */
+
+/* Ops of sql.exec, each a msgpack array (expressions: hb_expr.h):
+ *   [GET, key, plen]                 -> appends the row (bin) if present
+ *   [INSERT, key, plen, table name, row(bin), on_conflict (0 error 23505,
+ *    1 do nothing, 2 do update), sets, where(bin|nil), returning(bool)]
+ *   [UPDATE, key, plen, where(bin|nil), sets, returning]
+ *   [DELETE, key, plen, where(bin|nil), returning]
+ * sets: [[column, type, typmod, not_null, expr(bin)] ...], evaluated over
+ * the old row (for INSERT ... DO UPDATE over old row ++ proposed row, so
+ * EXCLUDED.c is column ncols + c). A missing row or a false WHERE skips the
+ * op; returning gives the new row (the old one for DELETE) as the op's
+ * result. */
+typedef enum {
+    HB_SQLOP_GET = 0,
+    HB_SQLOP_INSERT = 1,
+    HB_SQLOP_UPDATE = 2,
+    HB_SQLOP_DELETE = 3,
+} hb_sqlop_t;
+
+/* Kinds of sql.ddl. */
+typedef enum {
+    HB_SQLDDL_CREATE = 0,
+    HB_SQLDDL_DROP = 1,
+    HB_SQLDDL_TRUNCATE = 2,
+} hb_sqlddl_t;
+
+/* Encodes the catalog key of (partition, name) into k. */
+void hb_key_catalog(hb_key_t *k, uint16_t partition, const char *name, size_t len);
 
 /* A growable lock set under construction; keys are copied into it. */
 typedef struct {

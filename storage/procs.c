@@ -25,6 +25,7 @@
 #include "hb_key.h"
 #include "hb_log.h"
 #include "hb_mp.h"
+#include "procs_sql.h"
 #include "procs_ycsb.h"
 
 #define S_CHUNK_BYTES (16u << 10)
@@ -601,6 +602,7 @@ static const stor_proc_fn s_bodies[HB_PROC_COUNT_] = {
     [HB_PROC_MICRO_RMW] = s_micro_rmw,
     [HB_PROC_YCSB_READ] = stor_ycsb_read,     [HB_PROC_YCSB_UPDATE] = stor_ycsb_update,
     [HB_PROC_YCSB_INSERT] = stor_ycsb_insert, [HB_PROC_YCSB_RMW] = stor_ycsb_rmw,
+    [HB_PROC_SQL_EXEC] = stor_sql_exec,       [HB_PROC_SQL_DDL] = stor_sql_ddl,
 };
 
 stor_proc_fn stor_proc_body(hb_proc_id_t id)

@@ -1,0 +1,245 @@
+/* catalog.c — sqlfront's copy of the SQL catalog (see catalog.h).
+ *
+ * Loading scans [CATALOG][0] on partition 0 at its applied epoch: the
+ * version record (name "") first, then one record per table, in name
+ * order. A record that does not decode is skipped with a log line (it can
+ * only come from a bug: only sql.ddl writes these keys).
+ */
+#include "catalog.h"
+
+#include <string.h>
+
+#include "hb_alloc.h"
+#include "hb_key.h"
+#include "hb_log.h"
+#include "hb_mp.h"
+
+struct sqlf_catalog {
+    int64_t version;        /* version of the contents */
+    sqlf_table_t *tables;   /* in name order */
+    uint32_t ntables;       /* tables used */
+};
+
+static void
+s_table_free(sqlf_table_t *t)
+{
+    for (uint32_t c = 0; c < t->ncols; c++)
+        hb_free(t->cols[c].def);
+    hb_free(t->cols);
+    memset(t, 0, sizeof *t);
+}
+
+static void
+s_clear(sqlf_catalog_t *self)
+{
+    for (uint32_t i = 0; i < self->ntables; i++)
+        s_table_free(&self->tables[i]);
+    hb_free(self->tables);
+    self->tables = NULL;
+    self->ntables = 0;
+}
+
+sqlf_catalog_t *
+sqlf_catalog_new(void)
+{
+    return hb_calloc(1, sizeof(sqlf_catalog_t));
+}
+
+void
+sqlf_catalog_destroy(sqlf_catalog_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    s_clear(*self_p);
+    hb_free(*self_p);
+    *self_p = NULL;
+}
+
+static bool
+s_copy_name(char *out, const char *s, uint32_t len)
+{
+    if (len == 0 || len >= SQLF_NAME_MAX)
+        return false;
+    memcpy(out, s, len);
+    out[len] = '\0';
+    return true;
+}
+
+/* Decodes a table record value [id, def(bin)] into t. */
+static bool
+s_decode_table(const uint8_t *val, size_t vlen, sqlf_table_t *t)
+{
+    hb_mp_reader_t r, d;
+    uint32_t n = 0, ncols = 0, npk = 0, deflen = 0;
+    int64_t id = 0;
+    uint64_t npart = 0;
+    const uint8_t *def;
+    hb_mp_reader_init(&r, val, vlen);
+    if (hb_mp_read_array(&r, &n) != HB_OK || n != 2 || hb_mp_read_int(&r, &id) != HB_OK ||
+        id < HB_TABLE_USER_FIRST || id > UINT32_MAX || hb_mp_read_bin(&r, &def, &deflen) != HB_OK)
+        return false;
+    t->id = (uint32_t)id;
+    hb_mp_reader_init(&d, def, deflen);
+    if (hb_mp_read_array(&d, &n) != HB_OK || n != 3 || hb_mp_read_array(&d, &ncols) != HB_OK ||
+        ncols == 0 || ncols > HB_SQL_MAX_COLS)
+        return false;
+    t->cols = hb_calloc(ncols, sizeof *t->cols);
+    t->ncols = ncols;
+    for (uint32_t c = 0; c < ncols; c++) {
+        sqlf_col_t *col = &t->cols[c];
+        const char *name;
+        uint32_t nlen;
+        uint64_t type;
+        int64_t typmod;
+        if (hb_mp_read_array(&d, &n) != HB_OK || n != 5 ||
+            hb_mp_read_str(&d, &name, &nlen) != HB_OK || !s_copy_name(col->name, name, nlen) ||
+            hb_mp_read_uint(&d, &type) != HB_OK || type == 0 || type >= HB_T_COUNT_ ||
+            hb_mp_read_int(&d, &typmod) != HB_OK || typmod < 0 || typmod > 10485760 ||
+            hb_mp_read_bool(&d, &col->not_null) != HB_OK)
+            return false;
+        col->type = (hb_type_t)type;
+        col->typmod = (int32_t)typmod;
+        if (hb_mp_peek(&d) == HB_MP_NIL) {
+            hb_mp_read_nil(&d);
+        } else {
+            const uint8_t *e;
+            uint32_t elen;
+            if (hb_mp_read_bin(&d, &e, &elen) != HB_OK)
+                return false;
+            col->def = hb_malloc(elen ? elen : 1);
+            memcpy(col->def, e, elen);
+            col->deflen = elen;
+        }
+    }
+    if (hb_mp_read_array(&d, &npk) != HB_OK || npk == 0 || npk > SQLF_MAX_PK)
+        return false;
+    t->npk = npk;
+    for (uint32_t i = 0; i < npk; i++) {
+        uint64_t c;
+        if (hb_mp_read_uint(&d, &c) != HB_OK || c >= ncols)
+            return false;
+        t->pk[i] = (uint32_t)c;
+    }
+    if (hb_mp_read_uint(&d, &npart) != HB_OK || npart == 0 || npart > npk)
+        return false;
+    t->npart = (uint32_t)npart;
+    return hb_mp_remaining(&d) == 0;
+}
+
+hb_rc_t
+sqlf_catalog_load(sqlf_catalog_t *self, hb_client_t *cli, int timeout_ms)
+{
+    hb_key_t start, end;
+    hb_key_init(&start, HB_TABLE_CATALOG);
+    hb_key_put_i64(&start, 0);
+    hb_key_init(&end, HB_TABLE_CATALOG);
+    hb_key_put_i64(&end, 1);
+    hb_scan_result_t *res = NULL;
+    hb_rc_t rc = hb_client_scan(cli, 0, start.buf, start.len, end.buf, end.len, 100000,
+                                timeout_ms, &res);
+    if (rc != HB_OK)
+        return rc;
+    if (res->rc != HB_OK) {
+        rc = res->rc;
+        hb_scan_result_destroy(&res);
+        return rc;
+    }
+    s_clear(self);
+    self->version = 0;
+    self->tables = hb_calloc(res->nrows ? res->nrows : 1, sizeof *self->tables);
+    for (uint32_t i = 0; i < res->nrows; i++) {
+        const uint8_t *p = res->rows[i].key, *kend = p + res->rows[i].klen;
+        uint32_t table;
+        int64_t part;
+        uint8_t name[SQLF_NAME_MAX];
+        size_t nlen = 0;
+        if (hb_key_get_table(&p, kend, &table) != HB_OK ||
+            hb_key_get_i64(&p, kend, &part) != HB_OK ||
+            hb_key_get_str(&p, kend, name, sizeof name - 1, &nlen) != HB_OK) {
+            hb_warn("catalog: skipping a record with a malformed key");
+            continue;
+        }
+        if (nlen == 0) {
+            hb_mp_reader_t r;
+            uint32_t n;
+            hb_mp_reader_init(&r, res->rows[i].val, res->rows[i].vlen);
+            if (hb_mp_read_array(&r, &n) == HB_OK && n == 2)
+                hb_mp_read_int(&r, &self->version);
+            continue;
+        }
+        sqlf_table_t *t = &self->tables[self->ntables];
+        memset(t, 0, sizeof *t);
+        if (!s_decode_table(res->rows[i].val, res->rows[i].vlen, t)) {
+            hb_warn("catalog: skipping malformed table record \"%.*s\"", (int)nlen, name);
+            s_table_free(t);
+            continue;
+        }
+        memcpy(t->name, name, nlen);
+        t->name[nlen] = '\0';
+        self->ntables++;
+    }
+    hb_scan_result_destroy(&res);
+    return HB_OK;
+}
+
+int64_t
+sqlf_catalog_version(const sqlf_catalog_t *self)
+{
+    return self->version;
+}
+
+const sqlf_table_t *
+sqlf_catalog_find(const sqlf_catalog_t *self, const char *name)
+{
+    for (uint32_t i = 0; i < self->ntables; i++)
+        if (strcmp(self->tables[i].name, name) == 0)
+            return &self->tables[i];
+    return NULL;
+}
+
+const sqlf_table_t *
+sqlf_catalog_at(const sqlf_catalog_t *self, uint32_t i)
+{
+    return i < self->ntables ? &self->tables[i] : NULL;
+}
+
+uint32_t
+sqlf_catalog_size(const sqlf_catalog_t *self)
+{
+    return self->ntables;
+}
+
+void
+sqlf_table_pack(msgpack_packer *pk, const sqlf_table_t *t)
+{
+    msgpack_pack_array(pk, 3);
+    msgpack_pack_array(pk, t->ncols);
+    for (uint32_t c = 0; c < t->ncols; c++) {
+        const sqlf_col_t *col = &t->cols[c];
+        msgpack_pack_array(pk, 5);
+        hb_mp_pack_cstr(pk, col->name);
+        msgpack_pack_uint32(pk, (uint32_t)col->type);
+        msgpack_pack_int32(pk, col->typmod);
+        if (col->not_null)
+            msgpack_pack_true(pk);
+        else
+            msgpack_pack_false(pk);
+        if (col->def)
+            hb_mp_pack_bin(pk, col->def, col->deflen);
+        else
+            msgpack_pack_nil(pk);
+    }
+    msgpack_pack_array(pk, t->npk);
+    for (uint32_t i = 0; i < t->npk; i++)
+        msgpack_pack_uint32(pk, t->pk[i]);
+    msgpack_pack_uint32(pk, t->npart);
+}
+
+int
+sqlf_table_col(const sqlf_table_t *t, const char *name)
+{
+    for (uint32_t c = 0; c < t->ncols; c++)
+        if (strcmp(t->cols[c].name, name) == 0)
+            return (int)c;
+    return -1;
+}

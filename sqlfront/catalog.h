@@ -1,0 +1,76 @@
+/* catalog.h — sqlfront's copy of the SQL catalog (DESIGN.md section 6).
+ *
+ * The catalog lives in the cluster (table HB_TABLE_CATALOG, one copy per
+ * partition, written only by sql.ddl transactions; common/hb_proc.h); a
+ * sqlfront keeps the copy it last read from a snapshot of partition 0,
+ * with that copy's version. Plans record the version; storage aborts a plan
+ * made for another version ("XXCAT") and sqlfront reloads and plans again.
+ *
+ * A table definition travels as msgpack, opaque to storage:
+ *   [[[name, type, typmod, not_null, default(bin expr | nil)] ...],
+ *    [pk column index ...], npart]
+ * where the first npart primary-key columns are the partition key.
+ */
+#ifndef SQLF_CATALOG_H
+#define SQLF_CATALOG_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hb_expr.h"
+#include "hb_proc.h"
+#include "hb_rc.h"
+#include "hobbes.h"
+
+#define SQLF_NAME_MAX 64
+#define SQLF_MAX_PK   32
+
+typedef struct {
+    char name[SQLF_NAME_MAX]; /* column name (lower case unless quoted) */
+    hb_type_t type;           /* column type */
+    int32_t typmod;           /* varchar/char length, 0 = none */
+    bool not_null;            /* NOT NULL (implied for primary-key columns) */
+    uint8_t *def;             /* DEFAULT expression bytecode (owned), or NULL */
+    uint32_t deflen;          /* its length */
+} sqlf_col_t;
+
+typedef struct {
+    char name[SQLF_NAME_MAX]; /* table name */
+    uint32_t id;              /* table id: key prefix of its rows */
+    uint32_t ncols;           /* columns */
+    sqlf_col_t *cols;         /* ncols columns (owned) */
+    uint32_t npk;             /* primary-key columns */
+    uint32_t pk[SQLF_MAX_PK]; /* their indexes, in key order */
+    uint32_t npart;           /* leading pk columns that are the partition key */
+} sqlf_table_t;
+
+typedef struct sqlf_catalog sqlf_catalog_t;
+
+/* Returns an empty catalog at version 0 (caller owns; destroy). */
+sqlf_catalog_t *sqlf_catalog_new(void);
+/* Frees; accepts NULL; sets *self_p = NULL. */
+void sqlf_catalog_destroy(sqlf_catalog_t **self_p);
+
+/* Replaces the catalog's contents with a fresh read of partition 0 through
+ * cli (a snapshot scan). Returns HB_OK, or the scan's error (the old
+ * contents are kept). */
+hb_rc_t sqlf_catalog_load(sqlf_catalog_t *self, hb_client_t *cli, int timeout_ms);
+
+/* Returns the version of the loaded contents. */
+int64_t sqlf_catalog_version(const sqlf_catalog_t *self);
+
+/* Returns the table named name, or NULL. Borrowed until the next load. */
+const sqlf_table_t *sqlf_catalog_find(const sqlf_catalog_t *self, const char *name);
+
+/* Returns the table with index i (0..size-1, in name order) or NULL. */
+const sqlf_table_t *sqlf_catalog_at(const sqlf_catalog_t *self, uint32_t i);
+uint32_t sqlf_catalog_size(const sqlf_catalog_t *self);
+
+/* Appends the definition of t (id ignored) to pk. */
+void sqlf_table_pack(msgpack_packer *pk, const sqlf_table_t *t);
+
+/* Returns the column index of name in t, or -1. */
+int sqlf_table_col(const sqlf_table_t *t, const char *name);
+
+#endif

@@ -1,0 +1,1326 @@
+/* front.c — the SQL gateway's engine (see front.h).
+ *
+ * A request walks its statements in s_advance. Each statement is planned
+ * (plan.c) against the cached catalog and then either finished on the spot
+ * (snapshot reads, SET, BEGIN, ROLLBACK, a write that a reconnaissance read
+ * found nothing to do for) or turned into one transaction, submitted, and
+ * the request parked until its result arrives (s_on_result), which moves
+ * it on. A catalog mismatch (storage's "XXCAT" abort) reloads the catalog
+ * and plans the statement again, a bounded number of times.
+ *
+ * Inside BEGIN ... COMMIT, writes and primary-key reads are collected into
+ * one sql.exec whose results COMMIT hands back statement by statement.
+ *
+ * Reply values are built in a per-request arena and sent as one RESULT.
+ */
+#include "front.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "catalog.h"
+#include "hb_alloc.h"
+#include "hb_key.h"
+#include "hb_log.h"
+#include "hb_mp.h"
+#include "hobbes.h"
+#include "plan.h"
+
+#define S_MAX_SESSIONS   4096
+#define S_SCAN_PAGE      10000
+#define S_TXN_TIMEOUT_MS 15000
+#define S_READ_WAIT_MS   5000
+#define S_CAT_RETRIES    5
+#define S_MAX_ROWS       1000000
+
+/* ------------------------------------------------------------------ */
+/* Arena (per request)                                                  */
+/* ------------------------------------------------------------------ */
+
+typedef struct s_chunk {
+    struct s_chunk *next;
+    size_t cap, used;
+    _Alignas(16) uint8_t data[];
+} s_chunk_t;
+
+static void *
+s_arena_alloc(void *arg, size_t size)
+{
+    s_chunk_t **head = arg;
+    size_t need = (size + 15) & ~(size_t)15;
+    if (!need)
+        need = 16;
+    s_chunk_t *c = *head;
+    if (!c || c->cap - c->used < need) {
+        size_t cap = need > (64u << 10) ? need : (64u << 10);
+        c = hb_malloc(sizeof *c + cap);
+        c->cap = cap;
+        c->used = 0;
+        c->next = *head;
+        *head = c;
+    }
+    void *p = c->data + c->used;
+    c->used += need;
+    return p;
+}
+
+static void
+s_arena_free(s_chunk_t **head)
+{
+    s_chunk_t *c = *head;
+    while (c) {
+        s_chunk_t *next = c->next;
+        hb_free(c);
+        c = next;
+    }
+    *head = NULL;
+}
+
+/* Copies v's bytes into the arena so it outlives a scan frame. */
+static hb_val_t
+s_keep(s_chunk_t **arena, hb_val_t v)
+{
+    if ((v.type == HB_VAL_STR || v.type == HB_VAL_BIN) && v.u.s.len) {
+        uint8_t *p = s_arena_alloc(arena, v.u.s.len);
+        memcpy(p, v.u.s.ptr, v.u.s.len);
+        v.u.s.ptr = p;
+    }
+    return v;
+}
+
+/* ------------------------------------------------------------------ */
+/* Types                                                                */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    uint8_t peer[256];   /* routing id */
+    size_t peerlen;
+    uint64_t epoch;      /* epoch of its last commit */
+    uint64_t last_use;   /* request counter at last use (eviction) */
+} s_session_t;
+
+/* A statement of an open block: its plan and its ops' range. */
+typedef struct {
+    sqlf_stmt_t st;
+    uint32_t first_op; /* index of its first op in the block's txn */
+    uint32_t nops;
+} s_blockstmt_t;
+
+typedef struct s_req {
+    struct s_req *link;        /* in the pending list */
+    uint8_t peer[256];
+    size_t peerlen;
+    uint64_t client_req;       /* the client's request id */
+    uint8_t *frame;            /* copy of the params' bytes */
+    char *sql;                 /* NUL-terminated text */
+    hb_val_t *params;          /* into frame */
+    uint32_t nparams;
+    PgQueryProtobufParseResult pres; /* libpg_query's output */
+    PgQuery__ParseResult *tree;      /* unpacked */
+    uint32_t next;             /* next statement */
+    int cat_retries;           /* re-plans after XXCAT */
+    s_chunk_t *arena;          /* reply values and copies */
+    hb_val_t *vals;            /* reply values */
+    uint32_t nvals, capvals;
+    uint64_t epoch;            /* reply epoch (last statement's) */
+    /* The transaction in flight. */
+    uint64_t txn_req;          /* hb_client request id; 0: none */
+    int64_t deadline_ms;
+    sqlf_stmt_t cur;           /* the statement it is for (not a block) */
+    bool cur_live;
+    bool committing;           /* the txn is the block's COMMIT */
+    /* The open block. */
+    bool in_block;
+    bool block_failed;         /* an error happened: 25P02 until ROLLBACK */
+    s_blockstmt_t *block;
+    uint32_t nblock, capblock;
+    msgpack_sbuffer block_ops;
+    uint32_t block_nops;
+} s_req_t;
+
+struct sqlf_front {
+    hb_client_t *cli;          /* to the sequencers and storages */
+    sqlf_catalog_t *cat;       /* cached catalog */
+    uint32_t nparts;
+    sqlf_reply_fn reply;
+    void *reply_arg;
+    s_req_t *pending;          /* requests waiting for a transaction */
+    size_t npending;
+    s_session_t *sessions;
+    uint32_t nsessions;
+    uint64_t counter;
+    /* Counters */
+    uint64_t requests, statements, errors, txns, reads, cat_reloads, ollp_rows, bad_requests;
+};
+
+static int64_t
+s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sessions                                                             */
+/* ------------------------------------------------------------------ */
+
+static s_session_t *
+s_session(sqlf_front_t *self, const uint8_t *peer, size_t peerlen)
+{
+    self->counter++;
+    for (uint32_t i = 0; i < self->nsessions; i++) {
+        s_session_t *s = &self->sessions[i];
+        if (s->peerlen == peerlen && memcmp(s->peer, peer, peerlen) == 0) {
+            s->last_use = self->counter;
+            return s;
+        }
+    }
+    s_session_t *s;
+    if (self->nsessions < S_MAX_SESSIONS) {
+        s = &self->sessions[self->nsessions++];
+    } else {
+        s = &self->sessions[0];
+        for (uint32_t i = 1; i < self->nsessions; i++)
+            if (self->sessions[i].last_use < s->last_use)
+                s = &self->sessions[i];
+    }
+    memset(s, 0, sizeof *s);
+    memcpy(s->peer, peer, peerlen);
+    s->peerlen = peerlen;
+    s->last_use = self->counter;
+    return s;
+}
+
+/* ------------------------------------------------------------------ */
+/* Replies                                                              */
+/* ------------------------------------------------------------------ */
+
+static void
+s_push(s_req_t *r, hb_val_t v)
+{
+    if (r->nvals == r->capvals) {
+        r->capvals = r->capvals ? r->capvals * 2 : 64;
+        r->vals = hb_realloc(r->vals, r->capvals * sizeof *r->vals);
+    }
+    r->vals[r->nvals++] = v;
+}
+
+static void
+s_push_str(s_req_t *r, const char *s)
+{
+    size_t n = strlen(s);
+    char *p = s_arena_alloc(&r->arena, n ? n : 1);
+    memcpy(p, s, n);
+    s_push(r, hb_val_str(p, (uint32_t)n));
+}
+
+/* Appends a result group with no columns. */
+static void
+s_group_tag(s_req_t *r, const char *tag, uint64_t epoch)
+{
+    s_push_str(r, tag);
+    s_push(r, hb_val_int(0));
+    s_push(r, hb_val_int(0));
+    s_push(r, hb_val_int((int64_t)epoch));
+    if (epoch)
+        r->epoch = epoch;
+}
+
+static void
+s_req_free(s_req_t *r)
+{
+    if (r->cur_live)
+        sqlf_stmt_free(&r->cur);
+    for (uint32_t i = 0; i < r->nblock; i++)
+        sqlf_stmt_free(&r->block[i].st);
+    hb_free(r->block);
+    msgpack_sbuffer_destroy(&r->block_ops);
+    if (r->tree)
+        pg_query__parse_result__free_unpacked(r->tree, NULL);
+    pg_query_free_protobuf_parse_result(r->pres);
+    s_arena_free(&r->arena);
+    hb_free(r->vals);
+    hb_free(r->frame);
+    hb_free(r->sql);
+    hb_free(r);
+}
+
+/* Sends the reply (rc/msg for a failure) and frees the request. */
+static void
+s_finish(sqlf_front_t *self, s_req_t *r, hb_rc_t rc, const char *msg)
+{
+    hb_msg_t m = {.type = HB_MSG_RESULT};
+    m.u.result.req_id = r->client_req;
+    m.u.result.epoch = r->epoch;
+    m.u.result.rc = (uint32_t)rc;
+    m.u.result.msg = msg ? msg : "";
+    m.u.result.msg_len = (uint32_t)strlen(m.u.result.msg);
+    m.u.result.nvals = r->nvals;
+    m.u.result.vals = r->vals;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    if (hb_msg_encode(&m, &sb) == HB_OK) {
+        self->reply(self->reply_arg, r->peer, r->peerlen, sb.data, sb.size);
+    } else {
+        hb_error("could not encode a SQL result");
+    }
+    msgpack_sbuffer_destroy(&sb);
+    if (rc)
+        self->errors++;
+    s_req_free(r);
+}
+
+static void
+s_fail(sqlf_front_t *self, s_req_t *r, hb_rc_t rc, const char *sqlstate, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void
+s_fail(sqlf_front_t *self, s_req_t *r, hb_rc_t rc, const char *sqlstate, const char *fmt, ...)
+{
+    char msg[512];
+    int n = snprintf(msg, sizeof msg, "%s ", sqlstate);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+    va_end(ap);
+    s_finish(self, r, rc, msg);
+}
+
+static void
+s_fail_err(sqlf_front_t *self, s_req_t *r, const hb_sqlerr_t *e)
+{
+    s_fail(self, r, HB_INVALID, e->sqlstate[0] ? e->sqlstate : "XX000", "%s", e->msg);
+}
+
+/* ------------------------------------------------------------------ */
+/* Snapshot reads                                                       */
+/* ------------------------------------------------------------------ */
+
+typedef hb_rc_t (*s_row_fn)(void *arg, const uint8_t *key, uint32_t klen, const hb_val_t *row,
+                            uint32_t ncols);
+
+/* Reads the rows of st's source that pass its filter, at snapshots that
+ * include the session's last commit, calling fn for each. */
+static hb_rc_t
+s_read(sqlf_front_t *self, s_session_t *sess, const sqlf_stmt_t *st, s_row_fn fn, void *arg,
+       uint64_t *epoch_out, hb_sqlerr_t *err)
+{
+    const sqlf_source_t *src = &st->src;
+    hb_val_t *row = hb_malloc(HB_SQL_MAX_COLS * sizeof *row);
+    hb_rc_t rc = HB_OK;
+    uint32_t p0 = 0, p1 = self->nparts;
+    if (src->point || src->partition >= 0) {
+        p0 = hb_key_partition(src->start.buf, src->plen, self->nparts);
+        p1 = p0 + 1;
+    }
+    self->reads++;
+    uint64_t min_epoch = UINT64_MAX;
+    for (uint32_t p = p0; p < p1 && rc == HB_OK; p++) {
+        uint8_t start[HB_KEY_MAX + 1], end[HB_KEY_MAX + 1];
+        size_t slen = src->start.len, elen;
+        memcpy(start, src->start.buf, slen);
+        if (src->point) {
+            memcpy(end, src->start.buf, slen);
+            end[slen] = 0;
+            elen = slen + 1;
+        } else {
+            elen = src->end.len;
+            memcpy(end, src->end.buf, elen);
+        }
+        int64_t give_up = s_now_ms() + S_READ_WAIT_MS;
+        for (;;) {
+            hb_scan_result_t *res = NULL;
+            rc = hb_client_scan(self->cli, (uint16_t)p, start, slen, end, elen,
+                                src->point ? 1 : S_SCAN_PAGE, 5000, &res);
+            if (rc != HB_OK) {
+                rc = hb_sqlerr_set(err, "08006", "snapshot read of partition %u failed: %s", p,
+                                   hb_rc_str(rc));
+                break;
+            }
+            if (res->rc != HB_OK) {
+                rc = hb_sqlerr_set(err, "XX000", "snapshot read of partition %u failed: %s", p,
+                                   res->msg);
+                hb_scan_result_destroy(&res);
+                break;
+            }
+            if (res->epoch < sess->epoch) {
+                /* Not yet applied there: the session's own commit must be
+                 * visible. Wait a little and read again. */
+                hb_scan_result_destroy(&res);
+                if (s_now_ms() > give_up) {
+                    rc = hb_sqlerr_set(err, "57014", "partition %u did not apply epoch %" PRIu64
+                                                     " in time",
+                                       p, sess->epoch);
+                    break;
+                }
+                usleep(1000);
+                continue;
+            }
+            if (res->epoch < min_epoch)
+                min_epoch = res->epoch;
+            for (uint32_t i = 0; i < res->nrows && rc == HB_OK; i++) {
+                uint32_t ncols = 0;
+                if (hb_row_decode(res->rows[i].val, res->rows[i].vlen, row, HB_SQL_MAX_COLS,
+                                  &ncols) != HB_OK) {
+                    rc = hb_sqlerr_set(err, "XX001", "corrupt row in table \"%s\"",
+                                       src->table->name);
+                    break;
+                }
+                bool pass = true;
+                if (src->where.p) {
+                    s_chunk_t *tmp = NULL;
+                    hb_expr_env_t env = {.row = row, .ncols = ncols, .alloc = s_arena_alloc,
+                                         .alloc_arg = &tmp, .err = err};
+                    rc = hb_expr_test(src->where.p, src->where.len, &env, &pass);
+                    s_arena_free(&tmp);
+                    if (rc)
+                        break;
+                }
+                if (pass)
+                    rc = fn(arg, res->rows[i].key, res->rows[i].klen, row, ncols);
+            }
+            bool more = rc == HB_OK && !src->point && res->nrows > 0 &&
+                        res->nrows == S_SCAN_PAGE;
+            if (more) {
+                const hb_scan_row_t *last = &res->rows[res->nrows - 1];
+                memcpy(start, last->key, last->klen);
+                start[last->klen] = 0;
+                slen = last->klen + 1;
+            }
+            hb_scan_result_destroy(&res);
+            if (!more)
+                break;
+            give_up = s_now_ms() + S_READ_WAIT_MS;
+        }
+    }
+    hb_free(row);
+    *epoch_out = min_epoch == UINT64_MAX ? 0 : min_epoch;
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Computing SELECT results                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    int64_t count;   /* rows counted (non-NULL args) */
+    bool isdouble;   /* sum in d */
+    int64_t i;       /* integer sum */
+    double d;        /* double sum */
+    hb_val_t best;   /* min / max so far (NIL: none) */
+} s_acc_t;
+
+typedef struct {
+    hb_val_t *key;   /* ngroup values (arena) */
+    s_acc_t *acc;    /* naggs accumulators */
+} s_group_t;
+
+/* Output rows being collected for one SELECT. */
+typedef struct {
+    sqlf_front_t *self;
+    const sqlf_stmt_t *st;
+    s_req_t *req;
+    s_chunk_t **arena;
+    hb_val_t **rows;    /* each nout + nhidden values */
+    uint32_t nrows, caprows;
+    s_group_t *groups;
+    uint32_t ngroups, capgroups;
+    hb_sqlerr_t *err;
+} s_sel_t;
+
+static hb_rc_t
+s_sel_emit(s_sel_t *s, const hb_val_t *in, uint32_t nin)
+{
+    const sqlf_stmt_t *st = s->st;
+    uint32_t w = st->nout + st->nhidden;
+    if (s->nrows >= S_MAX_ROWS)
+        return hb_sqlerr_set(s->err, "54000", "result has more than %d rows", S_MAX_ROWS);
+    hb_val_t *out = s_arena_alloc(s->arena, (w ? w : 1) * sizeof *out);
+    hb_expr_env_t env = {.row = in, .ncols = nin, .alloc = s_arena_alloc, .alloc_arg = s->arena,
+                         .err = s->err};
+    for (uint32_t i = 0; i < w; i++) {
+        if (hb_expr_eval(st->out[i].p, st->out[i].len, &env, &out[i]) != HB_OK)
+            return HB_INVALID;
+        out[i] = s_keep(s->arena, out[i]);
+    }
+    if (s->nrows == s->caprows) {
+        s->caprows = s->caprows ? s->caprows * 2 : 64;
+        s->rows = hb_realloc(s->rows, s->caprows * sizeof *s->rows);
+    }
+    s->rows[s->nrows++] = out;
+    return HB_OK;
+}
+
+static bool
+s_vals_equal(const hb_val_t *a, const hb_val_t *b)
+{
+    if (a->type == HB_VAL_NIL || b->type == HB_VAL_NIL)
+        return a->type == b->type; /* GROUP BY puts NULLs together */
+    return a->type == b->type && hb_val_cmp(a, b) == 0;
+}
+
+static hb_rc_t
+s_accumulate(s_sel_t *s, s_acc_t *acc, const sqlf_agg_t *agg, const hb_val_t *in, uint32_t nin)
+{
+    if (agg->kind == SQLF_AGG_COUNT_STAR) {
+        acc->count++;
+        return HB_OK;
+    }
+    hb_val_t v;
+    hb_expr_env_t env = {.row = in, .ncols = nin, .alloc = s_arena_alloc, .alloc_arg = s->arena,
+                         .err = s->err};
+    if (hb_expr_eval(agg->arg.p, agg->arg.len, &env, &v) != HB_OK)
+        return HB_INVALID;
+    if (v.type == HB_VAL_NIL)
+        return HB_OK;
+    acc->count++;
+    switch (agg->kind) {
+    case SQLF_AGG_SUM:
+    case SQLF_AGG_AVG:
+        if (v.type == HB_VAL_DOUBLE && !acc->isdouble) {
+            acc->isdouble = true;
+            acc->d = (double)acc->i;
+        }
+        if (v.type != HB_VAL_INT && v.type != HB_VAL_DOUBLE)
+            return hb_sqlerr_set(s->err, "42883", "cannot sum a non-number");
+        if (acc->isdouble) {
+            acc->d += v.type == HB_VAL_INT ? (double)v.u.i : v.u.d;
+        } else if (__builtin_add_overflow(acc->i, v.u.i, &acc->i)) {
+            return hb_sqlerr_set(s->err, "22003", "bigint out of range");
+        }
+        break;
+    case SQLF_AGG_MIN:
+    case SQLF_AGG_MAX: {
+        int c = acc->best.type == HB_VAL_NIL ? 0 : hb_val_cmp(&v, &acc->best);
+        if (acc->best.type == HB_VAL_NIL || (agg->kind == SQLF_AGG_MIN ? c < 0 : c > 0))
+            acc->best = s_keep(s->arena, v);
+        break;
+    }
+    default:
+        break;
+    }
+    return HB_OK;
+}
+
+static hb_rc_t
+s_sel_row(void *arg, const uint8_t *key, uint32_t klen, const hb_val_t *row, uint32_t ncols)
+{
+    (void)key;
+    (void)klen;
+    s_sel_t *s = arg;
+    const sqlf_stmt_t *st = s->st;
+    if (!st->agg)
+        return s_sel_emit(s, row, ncols);
+    hb_val_t gk[64];
+    uint32_t ng = st->ngroup < 64 ? st->ngroup : 64;
+    hb_expr_env_t env = {.row = row, .ncols = ncols, .alloc = s_arena_alloc,
+                         .alloc_arg = s->arena, .err = s->err};
+    for (uint32_t g = 0; g < ng; g++)
+        if (hb_expr_eval(st->group[g].p, st->group[g].len, &env, &gk[g]) != HB_OK)
+            return HB_INVALID;
+    s_group_t *grp = NULL;
+    for (uint32_t i = 0; i < s->ngroups && !grp; i++) {
+        bool eq = true;
+        for (uint32_t g = 0; g < ng && eq; g++)
+            eq = s_vals_equal(&s->groups[i].key[g], &gk[g]);
+        if (eq)
+            grp = &s->groups[i];
+    }
+    if (!grp) {
+        if (s->ngroups >= S_MAX_ROWS)
+            return hb_sqlerr_set(s->err, "54000", "too many groups");
+        if (s->ngroups == s->capgroups) {
+            s->capgroups = s->capgroups ? s->capgroups * 2 : 16;
+            s->groups = hb_realloc(s->groups, s->capgroups * sizeof *s->groups);
+        }
+        grp = &s->groups[s->ngroups++];
+        grp->key = s_arena_alloc(s->arena, (ng ? ng : 1) * sizeof *grp->key);
+        for (uint32_t g = 0; g < ng; g++)
+            grp->key[g] = s_keep(s->arena, gk[g]);
+        grp->acc = s_arena_alloc(s->arena, (st->naggs ? st->naggs : 1) * sizeof *grp->acc);
+        memset(grp->acc, 0, (st->naggs ? st->naggs : 1) * sizeof *grp->acc);
+    }
+    for (uint32_t a = 0; a < st->naggs; a++)
+        if (s_accumulate(s, &grp->acc[a], &st->aggs[a], row, ncols) != HB_OK)
+            return HB_INVALID;
+    return HB_OK;
+}
+
+static hb_rc_t
+s_sel_groups(s_sel_t *s)
+{
+    const sqlf_stmt_t *st = s->st;
+    if (s->ngroups == 0 && st->ngroup == 0) {
+        /* An aggregate over no rows still gives one row. */
+        s->groups = hb_calloc(1, sizeof *s->groups);
+        s->capgroups = 1;
+        s->ngroups = 1;
+        s->groups[0].key = NULL;
+        s->groups[0].acc = s_arena_alloc(s->arena, (st->naggs ? st->naggs : 1) * sizeof(s_acc_t));
+        memset(s->groups[0].acc, 0, (st->naggs ? st->naggs : 1) * sizeof(s_acc_t));
+    }
+    uint32_t w = st->ngroup + st->naggs;
+    hb_val_t *grow = hb_malloc((w ? w : 1) * sizeof *grow);
+    hb_rc_t rc = HB_OK;
+    for (uint32_t i = 0; i < s->ngroups && rc == HB_OK; i++) {
+        s_group_t *g = &s->groups[i];
+        for (uint32_t k = 0; k < st->ngroup; k++)
+            grow[k] = g->key[k];
+        for (uint32_t a = 0; a < st->naggs; a++) {
+            const s_acc_t *acc = &g->acc[a];
+            hb_val_t v = hb_val_nil();
+            switch (st->aggs[a].kind) {
+            case SQLF_AGG_COUNT_STAR:
+            case SQLF_AGG_COUNT:
+                v = hb_val_int(acc->count);
+                break;
+            case SQLF_AGG_SUM:
+                if (acc->count) {
+                    if (acc->isdouble) {
+                        v.type = HB_VAL_DOUBLE;
+                        v.u.d = acc->d;
+                    } else {
+                        v = hb_val_int(acc->i);
+                    }
+                }
+                break;
+            case SQLF_AGG_AVG:
+                if (acc->count) {
+                    v.type = HB_VAL_DOUBLE;
+                    v.u.d = (acc->isdouble ? acc->d : (double)acc->i) / (double)acc->count;
+                }
+                break;
+            case SQLF_AGG_MIN:
+            case SQLF_AGG_MAX:
+                v = acc->best;
+                break;
+            }
+            grow[st->ngroup + a] = v;
+        }
+        if (st->having.p) {
+            bool pass;
+            hb_expr_env_t env = {.row = grow, .ncols = w, .alloc = s_arena_alloc,
+                                 .alloc_arg = s->arena, .err = s->err};
+            if ((rc = hb_expr_test(st->having.p, st->having.len, &env, &pass)) != HB_OK)
+                break;
+            if (!pass)
+                continue;
+        }
+        rc = s_sel_emit(s, grow, w);
+    }
+    hb_free(grow);
+    return rc;
+}
+
+/* Sort state for qsort_r. */
+typedef struct {
+    const sqlf_stmt_t *st;
+} s_sortctx_t;
+
+static int
+s_row_cmp(const void *pa, const void *pb, void *arg)
+{
+    const s_sortctx_t *sc = arg;
+    const hb_val_t *a = *(hb_val_t *const *)pa, *b = *(hb_val_t *const *)pb;
+    for (uint32_t i = 0; i < sc->st->nsort; i++) {
+        const sqlf_sort_t *so = &sc->st->sort[i];
+        const hb_val_t *x = &a[so->col], *y = &b[so->col];
+        int c;
+        bool xn = x->type == HB_VAL_NIL, yn = y->type == HB_VAL_NIL;
+        if (xn || yn) {
+            if (xn && yn)
+                continue;
+            c = xn ? 1 : -1; /* NULL is larger; NULLS FIRST flips */
+            if (so->nulls_first)
+                c = -c;
+            return c;
+        }
+        c = hb_val_cmp(x, y);
+        if (c)
+            return so->desc ? -c : c;
+    }
+    /* Equal keys: keep the read order (key order), so results are stable. */
+    return a < b ? -1 : a > b;
+}
+
+/* Appends the SELECT's result group. */
+static void
+s_sel_group(s_req_t *r, const sqlf_stmt_t *st, s_sel_t *s, uint64_t epoch)
+{
+    if (st->nsort) {
+        /* Rows were allocated in read order from one arena: compare their
+         * addresses last for stability only within a chunk; give each row
+         * its index instead to be exact. */
+        s_sortctx_t sc = {st};
+        qsort_r(s->rows, s->nrows, sizeof *s->rows, s_row_cmp, &sc);
+    }
+    uint64_t from = (uint64_t)st->offset, to = s->nrows;
+    if (from > to)
+        from = to;
+    if (st->limit >= 0 && from + (uint64_t)st->limit < to)
+        to = from + (uint64_t)st->limit;
+    char tag[48];
+    snprintf(tag, sizeof tag, "%s %" PRIu64, st->tag, to - from);
+    s_push_str(r, tag);
+    s_push(r, hb_val_int(st->nout));
+    for (uint32_t c = 0; c < st->nout; c++) {
+        s_push_str(r, st->out_names[c]);
+        hb_type_t t = st->out[c].type == HB_T_UNKNOWN ? HB_T_TEXT : st->out[c].type;
+        s_push_str(r, hb_type_name(t));
+    }
+    s_push(r, hb_val_int((int64_t)(to - from)));
+    for (uint64_t i = from; i < to; i++)
+        for (uint32_t c = 0; c < st->nout; c++)
+            s_push(r, s->rows[i][c]);
+    s_push(r, hb_val_int((int64_t)epoch));
+    if (epoch)
+        r->epoch = epoch;
+}
+
+/* Runs a SELECT at a snapshot and appends its group. */
+static hb_rc_t
+s_run_select(sqlf_front_t *self, s_req_t *r, s_session_t *sess, const sqlf_stmt_t *st,
+             hb_sqlerr_t *err)
+{
+    s_sel_t s = {.self = self, .st = st, .req = r, .arena = &r->arena, .err = err};
+    uint64_t epoch = 0;
+    hb_rc_t rc;
+    if (st->src.table) {
+        rc = s_read(self, sess, st, s_sel_row, &s, &epoch, err);
+    } else {
+        rc = s_sel_row(&s, NULL, 0, NULL, 0);
+    }
+    if (rc == HB_OK && st->agg)
+        rc = s_sel_groups(&s);
+    if (rc == HB_OK)
+        s_sel_group(r, st, &s, epoch);
+    hb_free(s.rows);
+    hb_free(s.groups);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Writes                                                               */
+/* ------------------------------------------------------------------ */
+
+/* OLLP: the reconnaissance read's matching keys become ops. */
+static hb_rc_t
+s_recon_row(void *arg, const uint8_t *key, uint32_t klen, const hb_val_t *row, uint32_t ncols)
+{
+    (void)row;
+    (void)ncols;
+    sqlf_stmt_t *st = arg;
+    if (st->nops >= HB_SQL_MAX_OPS)
+        return HB_TOOBIG;
+    sqlf_stmt_add_row_op(st, key, klen);
+    return HB_OK;
+}
+
+/* Appends the group of a write statement from its ops' results. */
+static void
+s_write_group(s_req_t *r, const sqlf_stmt_t *st, const hb_val_t *res, uint32_t nres,
+              uint64_t epoch, hb_sqlerr_t *err)
+{
+    int64_t affected = 0;
+    uint32_t nret = 0;
+    for (uint32_t i = 0; i < nres; i++) {
+        if (res[i].type == HB_VAL_BIN) {
+            affected++;
+            nret++;
+        } else if (res[i].type == HB_VAL_INT && res[i].u.i) {
+            affected++;
+        }
+    }
+    char tag[48];
+    if (st->wkind == HB_SQLOP_INSERT)
+        snprintf(tag, sizeof tag, "INSERT 0 %" PRId64, affected);
+    else
+        snprintf(tag, sizeof tag, "%s %" PRId64, st->tag, affected);
+    s_push_str(r, tag);
+    if (!st->returning) {
+        s_push(r, hb_val_int(0));
+        s_push(r, hb_val_int(0));
+    } else {
+        s_push(r, hb_val_int(st->nout));
+        for (uint32_t c = 0; c < st->nout; c++) {
+            s_push_str(r, st->out_names[c]);
+            hb_type_t t = st->out[c].type == HB_T_UNKNOWN ? HB_T_TEXT : st->out[c].type;
+            s_push_str(r, hb_type_name(t));
+        }
+        s_push(r, hb_val_int(nret));
+        hb_val_t row[HB_SQL_MAX_COLS];
+        for (uint32_t i = 0; i < nres; i++) {
+            if (res[i].type != HB_VAL_BIN)
+                continue;
+            uint32_t ncols = 0;
+            hb_row_decode(res[i].u.s.ptr, res[i].u.s.len, row, HB_SQL_MAX_COLS, &ncols);
+            hb_expr_env_t env = {.row = row, .ncols = ncols, .alloc = s_arena_alloc,
+                                 .alloc_arg = &r->arena, .err = err};
+            for (uint32_t c = 0; c < st->nout; c++) {
+                hb_val_t v;
+                if (hb_expr_eval(st->out[c].p, st->out[c].len, &env, &v) != HB_OK)
+                    v = hb_val_nil();
+                s_push(r, s_keep(&r->arena, v));
+            }
+        }
+    }
+    s_push(r, hb_val_int((int64_t)epoch));
+    if (epoch)
+        r->epoch = epoch;
+}
+
+/* Appends the group of a primary-key SELECT run inside a block. */
+static void
+s_get_group(s_req_t *r, const sqlf_stmt_t *st, const hb_val_t *res, uint32_t nres,
+            uint64_t epoch, hb_sqlerr_t *err)
+{
+    s_sel_t s = {.st = st, .req = r, .arena = &r->arena, .err = err};
+    hb_val_t row[HB_SQL_MAX_COLS];
+    for (uint32_t i = 0; i < nres; i++) {
+        if (res[i].type != HB_VAL_BIN)
+            continue;
+        uint32_t ncols = 0;
+        if (hb_row_decode(res[i].u.s.ptr, res[i].u.s.len, row, HB_SQL_MAX_COLS, &ncols))
+            continue;
+        bool pass = true;
+        if (st->src.where.p) {
+            hb_expr_env_t env = {.row = row, .ncols = ncols, .alloc = s_arena_alloc,
+                                 .alloc_arg = &r->arena, .err = err};
+            if (hb_expr_test(st->src.where.p, st->src.where.len, &env, &pass) != HB_OK)
+                pass = false;
+        }
+        if (pass)
+            s_sel_row(&s, NULL, 0, row, ncols);
+    }
+    if (st->agg)
+        s_sel_groups(&s);
+    s_sel_group(r, st, &s, epoch);
+    hb_free(s.rows);
+    hb_free(s.groups);
+}
+
+/* Submits sql.exec over ops (n packed ops). */
+static hb_rc_t
+s_submit_exec(sqlf_front_t *self, s_req_t *r, const msgpack_sbuffer *ops, uint32_t n)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, n);
+    msgpack_sbuffer_write(&sb, ops->data, ops->size);
+    hb_val_t args[2] = {hb_val_int(sqlf_catalog_version(self->cat)), {.type = HB_VAL_BIN}};
+    args[1].u.s.ptr = (const uint8_t *)sb.data;
+    args[1].u.s.len = (uint32_t)sb.size;
+    hb_rc_t rc = hb_client_submit(self->cli, "sql.exec", args, 2, &r->txn_req);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+static void
+s_park(sqlf_front_t *self, s_req_t *r)
+{
+    r->deadline_ms = s_now_ms() + S_TXN_TIMEOUT_MS;
+    r->link = self->pending;
+    self->pending = r;
+    self->npending++;
+    self->txns++;
+}
+
+/* ------------------------------------------------------------------ */
+/* The statement loop                                                   */
+/* ------------------------------------------------------------------ */
+
+static void s_advance(sqlf_front_t *self, s_req_t *r);
+
+static void
+s_block_add(s_req_t *r, sqlf_stmt_t *st, uint32_t nops_before)
+{
+    if (r->nblock == r->capblock) {
+        r->capblock = r->capblock ? r->capblock * 2 : 8;
+        r->block = hb_realloc(r->block, r->capblock * sizeof *r->block);
+    }
+    s_blockstmt_t *b = &r->block[r->nblock++];
+    b->st = *st; /* takes ownership */
+    b->first_op = nops_before;
+    b->nops = r->block_nops - nops_before;
+}
+
+static void
+s_block_reset(s_req_t *r)
+{
+    for (uint32_t i = 0; i < r->nblock; i++)
+        sqlf_stmt_free(&r->block[i].st);
+    r->nblock = 0;
+    r->block_ops.size = 0;
+    r->block_nops = 0;
+    r->in_block = false;
+    r->block_failed = false;
+}
+
+/* Plans statement i, reloading the catalog once when a table is missing
+ * (another gateway may have created it). */
+static hb_rc_t
+s_plan_stmt(sqlf_front_t *self, s_req_t *r, const PgQuery__Node *node, sqlf_stmt_t *st,
+            hb_sqlerr_t *err)
+{
+    hb_rc_t rc = sqlf_plan(self->cat, r->sql, node, r->params, r->nparams, st, err);
+    if (rc && strcmp(err->sqlstate, "42P01") == 0) {
+        self->cat_reloads++;
+        if (sqlf_catalog_load(self->cat, self->cli, 5000) == HB_OK)
+            rc = sqlf_plan(self->cat, r->sql, node, r->params, r->nparams, st, err);
+    }
+    return rc;
+}
+
+static void
+s_advance(sqlf_front_t *self, s_req_t *r)
+{
+    s_session_t *sess = s_session(self, r->peer, r->peerlen);
+    while (r->next < r->tree->n_stmts) {
+        const PgQuery__Node *node = r->tree->stmts[r->next]->stmt;
+        sqlf_stmt_t st;
+        hb_sqlerr_t err;
+        self->statements++;
+        if (r->in_block && r->block_failed) {
+            /* Only ROLLBACK (or COMMIT, which rolls back) is accepted. */
+            if (node->node_case == PG_QUERY__NODE__NODE_TRANSACTION_STMT &&
+                (node->transaction_stmt->kind ==
+                     PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK ||
+                 node->transaction_stmt->kind ==
+                     PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT)) {
+                s_block_reset(r);
+                s_group_tag(r, "ROLLBACK", 0);
+                r->next++;
+                continue;
+            }
+            s_fail(self, r, HB_ABORTED, "25P02",
+                   "current transaction is aborted, commands ignored until end of transaction "
+                   "block");
+            return;
+        }
+        if (s_plan_stmt(self, r, node, &st, &err) != HB_OK) {
+            if (r->in_block)
+                r->block_failed = true;
+            s_fail_err(self, r, &err);
+            return;
+        }
+        switch (st.kind) {
+        case SQLF_ST_EMPTY:
+            s_group_tag(r, st.tag, 0);
+            sqlf_stmt_free(&st);
+            r->next++;
+            continue;
+        case SQLF_ST_BEGIN:
+            if (!r->in_block) {
+                r->in_block = true;
+                r->block_failed = false;
+            }
+            s_group_tag(r, "BEGIN", 0);
+            sqlf_stmt_free(&st);
+            r->next++;
+            continue;
+        case SQLF_ST_ROLLBACK:
+            s_block_reset(r);
+            s_group_tag(r, "ROLLBACK", 0);
+            sqlf_stmt_free(&st);
+            r->next++;
+            continue;
+        case SQLF_ST_COMMIT:
+            sqlf_stmt_free(&st);
+            if (!r->in_block || r->block_nops == 0) {
+                /* Nothing to commit: the block read only (from its ops:
+                 * none) or there was no block. */
+                for (uint32_t i = 0; i < r->nblock; i++) {
+                    s_blockstmt_t *b = &r->block[i];
+                    if (b->st.kind == SQLF_ST_SELECT)
+                        s_get_group(r, &b->st, NULL, 0, 0, &err);
+                    else
+                        s_write_group(r, &b->st, NULL, 0, 0, &err);
+                }
+                s_block_reset(r);
+                s_group_tag(r, "COMMIT", 0);
+                r->next++;
+                continue;
+            }
+            if (s_submit_exec(self, r, &r->block_ops, r->block_nops) != HB_OK) {
+                s_fail(self, r, HB_INVALID, "XX000", "cannot submit: %s",
+                       hb_client_last_error(self->cli));
+                return;
+            }
+            r->committing = true;
+            s_park(self, r);
+            return;
+        case SQLF_ST_SELECT:
+            if (r->in_block) {
+                if (!st.src.point) {
+                    sqlf_stmt_free(&st);
+                    r->block_failed = true;
+                    s_fail(self, r, HB_INVALID, "0A000",
+                           "inside a transaction block, only primary-key SELECTs are supported "
+                           "yet");
+                    return;
+                }
+                /* A GET op: it reads in the transaction, after the block's
+                 * earlier writes. */
+                uint32_t before = r->block_nops;
+                msgpack_packer pk;
+                msgpack_packer_init(&pk, &r->block_ops, msgpack_sbuffer_write);
+                msgpack_pack_array(&pk, 3);
+                msgpack_pack_uint8(&pk, HB_SQLOP_GET);
+                hb_mp_pack_bin(&pk, st.src.start.buf, st.src.start.len);
+                msgpack_pack_uint32(&pk, st.src.plen);
+                r->block_nops++;
+                s_block_add(r, &st, before);
+                r->next++;
+                continue;
+            }
+            if (s_run_select(self, r, sess, &st, &err) != HB_OK) {
+                sqlf_stmt_free(&st);
+                s_fail_err(self, r, &err);
+                return;
+            }
+            sqlf_stmt_free(&st);
+            r->next++;
+            continue;
+        case SQLF_ST_WRITE:
+            if (st.ollp) {
+                uint64_t ep;
+                hb_rc_t rc = s_read(self, sess, &st, s_recon_row, &st, &ep, &err);
+                if (rc == HB_TOOBIG)
+                    hb_sqlerr_set(&err, "54000", "statement changes more than %d rows",
+                                  HB_SQL_MAX_OPS);
+                if (rc) {
+                    sqlf_stmt_free(&st);
+                    if (r->in_block)
+                        r->block_failed = true;
+                    s_fail_err(self, r, &err);
+                    return;
+                }
+                self->ollp_rows += st.nops;
+            }
+            if (r->in_block) {
+                uint32_t before = r->block_nops;
+                msgpack_sbuffer_write(&r->block_ops, st.ops.data, st.ops.size);
+                r->block_nops += st.nops;
+                s_block_add(r, &st, before);
+                r->next++;
+                continue;
+            }
+            if (st.nops == 0) {
+                s_write_group(r, &st, NULL, 0, 0, &err);
+                sqlf_stmt_free(&st);
+                r->next++;
+                continue;
+            }
+            if (s_submit_exec(self, r, &st.ops, st.nops) != HB_OK) {
+                sqlf_stmt_free(&st);
+                s_fail(self, r, HB_INVALID, "XX000", "cannot submit: %s",
+                       hb_client_last_error(self->cli));
+                return;
+            }
+            r->cur = st;
+            r->cur_live = true;
+            s_park(self, r);
+            return;
+        case SQLF_ST_DDL: {
+            if (r->in_block) {
+                sqlf_stmt_free(&st);
+                r->block_failed = true;
+                s_fail(self, r, HB_INVALID, "0A000",
+                       "DDL inside a transaction block is not supported");
+                return;
+            }
+            hb_val_t args[4] = {hb_val_int(sqlf_catalog_version(self->cat)),
+                                hb_val_int(st.ddl),
+                                hb_val_str(st.ddl_name, (uint32_t)strlen(st.ddl_name)),
+                                {.type = HB_VAL_BIN}};
+            args[3].u.s.ptr = (const uint8_t *)st.ddl_def.data;
+            args[3].u.s.len = (uint32_t)st.ddl_def.size;
+            if (!args[3].u.s.ptr)
+                args[3].u.s.ptr = (const uint8_t *)"";
+            if (hb_client_submit(self->cli, "sql.ddl", args, 4, &r->txn_req) != HB_OK) {
+                sqlf_stmt_free(&st);
+                s_fail(self, r, HB_INVALID, "XX000", "cannot submit: %s",
+                       hb_client_last_error(self->cli));
+                return;
+            }
+            r->cur = st;
+            r->cur_live = true;
+            s_park(self, r);
+            return;
+        }
+        }
+    }
+    if (r->in_block) {
+        /* A request ends inside an open block: like a connection closing,
+         * the block is discarded. */
+        s_block_reset(r);
+    }
+    s_finish(self, r, HB_OK, NULL);
+}
+
+/* A transaction's result arrived for r. */
+static void
+s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
+{
+    s_session_t *sess = s_session(self, r->peer, r->peerlen);
+    hb_sqlerr_t err = {{0}, {0}};
+    r->txn_req = 0;
+    const char *msg = res->msg ? res->msg : "";
+    if (res->rc == HB_OK || res->rc == HB_EXISTS) {
+        if (res->epoch > sess->epoch)
+            sess->epoch = res->epoch;
+        if (r->committing) {
+            for (uint32_t i = 0; i < r->nblock; i++) {
+                s_blockstmt_t *b = &r->block[i];
+                const hb_val_t *v = b->first_op < res->nvals ? &res->vals[b->first_op] : NULL;
+                uint32_t n = v ? b->nops : 0;
+                if (b->st.kind == SQLF_ST_SELECT)
+                    s_get_group(r, &b->st, v, n, res->epoch, &err);
+                else
+                    s_write_group(r, &b->st, v, n, res->epoch, &err);
+            }
+            s_block_reset(r);
+            r->committing = false;
+            s_group_tag(r, "COMMIT", res->epoch);
+        } else if (r->cur.kind == SQLF_ST_DDL) {
+            self->cat_reloads++;
+            sqlf_catalog_load(self->cat, self->cli, 5000);
+            s_group_tag(r, r->cur.tag, res->epoch);
+        } else {
+            s_write_group(r, &r->cur, res->vals, res->nvals, res->epoch, &err);
+        }
+        if (r->cur_live) {
+            sqlf_stmt_free(&r->cur);
+            r->cur_live = false;
+        }
+        r->next++;
+        r->cat_retries = 0;
+        s_advance(self, r);
+        return;
+    }
+    /* Failed. */
+    bool was_commit = r->committing;
+    r->committing = false;
+    if (strncmp(msg, "XXCAT", 5) == 0 && r->cat_retries < S_CAT_RETRIES) {
+        self->cat_reloads++;
+        r->cat_retries++;
+        sqlf_catalog_load(self->cat, self->cli, 5000);
+        if (r->cur_live) {
+            sqlf_stmt_free(&r->cur);
+            r->cur_live = false;
+        }
+        if (!was_commit) {
+            s_advance(self, r); /* plan statement r->next again */
+            return;
+        }
+        s_block_reset(r);
+        s_fail(self, r, HB_ABORTED, "40001",
+               "could not serialize access: the catalog changed during the transaction block");
+        return;
+    }
+    bool ddl = r->cur_live && r->cur.kind == SQLF_ST_DDL;
+    if (ddl && r->cur.missing_ok &&
+        (strncmp(msg, "42P07", 5) == 0 || strncmp(msg, "42P01", 5) == 0)) {
+        /* IF [NOT] EXISTS: a notice in PostgreSQL, success here. */
+        s_group_tag(r, r->cur.tag, res->epoch);
+        sqlf_stmt_free(&r->cur);
+        r->cur_live = false;
+        r->next++;
+        s_advance(self, r);
+        return;
+    }
+    if (r->cur_live) {
+        sqlf_stmt_free(&r->cur);
+        r->cur_live = false;
+    }
+    if (was_commit)
+        s_block_reset(r);
+    size_t len = strlen(msg);
+    bool has_state = len >= 6 && msg[5] == ' ';
+    for (int i = 0; i < 5 && has_state; i++)
+        has_state = (msg[i] >= '0' && msg[i] <= '9') || (msg[i] >= 'A' && msg[i] <= 'Z');
+    if (has_state)
+        s_finish(self, r, res->rc, msg);
+    else
+        s_fail(self, r, res->rc, res->rc == HB_TIMEOUT ? "08006" : "XX000", "%s: %s",
+               hb_rc_str(res->rc), msg);
+}
+
+/* ------------------------------------------------------------------ */
+/* Entry points                                                         */
+/* ------------------------------------------------------------------ */
+
+sqlf_front_t *
+sqlf_front_new(const char *config_path, uint16_t replica, sqlf_reply_fn reply, void *reply_arg)
+{
+    char err[512];
+    hb_client_t *cli = hb_client_new(config_path, replica, err, sizeof err);
+    if (!cli) {
+        hb_error("cannot connect to the cluster: %s", err);
+        return NULL;
+    }
+    sqlf_front_t *self = hb_calloc(1, sizeof *self);
+    self->cli = cli;
+    self->cat = sqlf_catalog_new();
+    self->nparts = hb_client_partitions(cli);
+    self->reply = reply;
+    self->reply_arg = reply_arg;
+    self->sessions = hb_calloc(S_MAX_SESSIONS, sizeof *self->sessions);
+    /* The catalog may not be readable yet (storage starting): planning
+     * reloads it when a table is missing. */
+    if (sqlf_catalog_load(self->cat, cli, 2000) != HB_OK)
+        hb_warn("catalog not loaded yet; will retry on first use");
+    return self;
+}
+
+void
+sqlf_front_destroy(sqlf_front_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    sqlf_front_t *self = *self_p;
+    while (self->pending) {
+        s_req_t *r = self->pending;
+        self->pending = r->link;
+        s_req_free(r);
+    }
+    sqlf_catalog_destroy(&self->cat);
+    hb_client_destroy(&self->cli);
+    hb_free(self->sessions);
+    hb_free(self);
+    *self_p = NULL;
+}
+
+void
+sqlf_front_on_submit(sqlf_front_t *self, const uint8_t *peer, size_t peerlen,
+                     const hb_msg_t *msg)
+{
+    self->requests++;
+    s_req_t *r = hb_calloc(1, sizeof *r);
+    memcpy(r->peer, peer, peerlen < sizeof r->peer ? peerlen : sizeof r->peer);
+    r->peerlen = peerlen < sizeof r->peer ? peerlen : sizeof r->peer;
+    r->client_req = msg->u.submit.req_id;
+    msgpack_sbuffer_init(&r->block_ops);
+    const hb_val_t *a = msg->u.submit.args;
+    uint32_t n = msg->u.submit.nargs;
+    if (msg->u.submit.proc_len != 3 || memcmp(msg->u.submit.proc, "sql", 3) != 0 || n < 1 ||
+        a[0].type != HB_VAL_STR) {
+        self->bad_requests++;
+        s_fail(self, r, HB_INVALID, "08P01",
+               "a sqlfront takes proc \"sql\" with the SQL text as first argument");
+        return;
+    }
+    r->sql = hb_malloc(a[0].u.s.len + 1);
+    memcpy(r->sql, a[0].u.s.ptr, a[0].u.s.len);
+    r->sql[a[0].u.s.len] = '\0';
+    if (memchr(r->sql, '\0', a[0].u.s.len)) {
+        self->bad_requests++;
+        s_fail(self, r, HB_INVALID, "22021", "invalid byte sequence: the text contains a zero "
+                                             "byte");
+        return;
+    }
+    /* Copy the parameters' bytes: the frame goes away after this call. */
+    r->nparams = n - 1;
+    size_t bytes = 0;
+    for (uint32_t i = 1; i < n; i++)
+        if (a[i].type == HB_VAL_STR || a[i].type == HB_VAL_BIN)
+            bytes += a[i].u.s.len;
+    r->frame = hb_malloc(bytes ? bytes : 1);
+    r->params = s_arena_alloc(&r->arena, (n ? n : 1) * sizeof *r->params);
+    size_t off = 0;
+    for (uint32_t i = 1; i < n; i++) {
+        r->params[i - 1] = a[i];
+        if (a[i].type == HB_VAL_STR || a[i].type == HB_VAL_BIN) {
+            memcpy(r->frame + off, a[i].u.s.ptr, a[i].u.s.len);
+            r->params[i - 1].u.s.ptr = r->frame + off;
+            off += a[i].u.s.len;
+        }
+    }
+    r->pres = pg_query_parse_protobuf(r->sql);
+    if (r->pres.error) {
+        char m[400];
+        snprintf(m, sizeof m, "%s at character %d", r->pres.error->message,
+                 r->pres.error->cursorpos);
+        s_fail(self, r, HB_INVALID, "42601", "%s", m);
+        return;
+    }
+    r->tree = pg_query__parse_result__unpack(NULL, r->pres.parse_tree.len,
+                                             (const uint8_t *)r->pres.parse_tree.data);
+    if (!r->tree) {
+        s_fail(self, r, HB_INTERNAL, "XX000", "cannot unpack the parse tree");
+        return;
+    }
+    s_advance(self, r);
+}
+
+void
+sqlf_front_poll(sqlf_front_t *self, int timeout_ms)
+{
+    hb_result_t *res = NULL;
+    int wait = timeout_ms;
+    while (self->npending && hb_client_poll(self->cli, wait, &res) == HB_OK) {
+        wait = 0;
+        s_req_t **pp = &self->pending;
+        while (*pp && (*pp)->txn_req != res->req_id)
+            pp = &(*pp)->link;
+        if (*pp) {
+            s_req_t *r = *pp;
+            *pp = r->link;
+            self->npending--;
+            s_on_result(self, r, res);
+        }
+        hb_result_destroy(&res);
+    }
+    int64_t now = s_now_ms();
+    s_req_t **pp = &self->pending;
+    while (*pp) {
+        s_req_t *r = *pp;
+        if (now < r->deadline_ms) {
+            pp = &r->link;
+            continue;
+        }
+        *pp = r->link;
+        self->npending--;
+        hb_client_forget(self->cli, r->txn_req);
+        s_fail(self, r, HB_TIMEOUT, "08006",
+               "no answer from the cluster within %d ms: the transaction's outcome is unknown",
+               S_TXN_TIMEOUT_MS);
+    }
+}
+
+size_t
+sqlf_front_pending(const sqlf_front_t *self)
+{
+    return self->npending;
+}
+
+uint32_t
+sqlf_front_stats(const sqlf_front_t *self, hb_wire_stat_t *out, uint32_t cap)
+{
+    const struct {
+        const char *name;
+        uint64_t v;
+    } s[] = {
+        {"sql_requests", self->requests},     {"sql_statements", self->statements},
+        {"sql_errors", self->errors},         {"sql_txns", self->txns},
+        {"sql_reads", self->reads},           {"sql_catalog_reloads", self->cat_reloads},
+        {"sql_ollp_rows", self->ollp_rows},   {"sql_bad_requests", self->bad_requests},
+        {"sql_pending", self->npending},      {"sql_sessions", self->nsessions},
+        {"catalog_version", (uint64_t)sqlf_catalog_version(self->cat)},
+    };
+    uint32_t n = 0;
+    for (size_t i = 0; i < sizeof s / sizeof *s && n < cap; i++, n++) {
+        out[n].name = s[i].name;
+        out[n].name_len = (uint32_t)strlen(s[i].name);
+        out[n].val = hb_val_int((int64_t)s[i].v);
+    }
+    return n;
+}

@@ -1,0 +1,1906 @@
+/* plan.c — from libpg_query's tree to a Hobbes plan (see plan.h).
+ *
+ * Expressions compile bottom-up into s_ex_t: the bytecode of the subtree
+ * plus what the parent needs to know — its type, whether it is a constant
+ * (and which), whether it is a plain column. Constant subtrees are folded
+ * by evaluating them here with the same evaluator storage uses, so
+ * `VALUES (-1, 'a' || 'b')` reaches storage as finished values, and an
+ * untyped literal next to a typed column is converted to the column's type
+ * at plan time (22P02 names the bad literal, as PostgreSQL does).
+ *
+ * Primary-key lookups come from the WHERE clause's top-level AND terms of
+ * the form `pkcol = constant`: all key columns bound gives a point read or
+ * write on one partition; a bound prefix that covers the partition key
+ * gives a range on one partition; anything else reads the table's range on
+ * every partition and filters.
+ *
+ * Entry point: sqlf_plan.
+ */
+#include "plan.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "hb_alloc.h"
+#include "hb_mp.h"
+
+#define S_CHUNK (32u << 10)
+
+/* ------------------------------------------------------------------ */
+/* Arena                                                                */
+/* ------------------------------------------------------------------ */
+
+typedef struct s_chunk {
+    struct s_chunk *next;
+    size_t cap, used;
+    _Alignas(16) uint8_t data[];
+} s_chunk_t;
+
+void *
+sqlf_stmt_alloc(void *arg, size_t size)
+{
+    sqlf_stmt_t *st = arg;
+    size_t need = (size + 15) & ~(size_t)15;
+    if (!need)
+        need = 16;
+    s_chunk_t *c = st->arena_;
+    if (!c || c->cap - c->used < need) {
+        size_t cap = need > S_CHUNK ? need : S_CHUNK;
+        c = hb_malloc(sizeof *c + cap);
+        c->cap = cap;
+        c->used = 0;
+        c->next = st->arena_;
+        st->arena_ = c;
+    }
+    void *p = c->data + c->used;
+    c->used += need;
+    return p;
+}
+
+void
+sqlf_stmt_free(sqlf_stmt_t *st)
+{
+    s_chunk_t *c = st->arena_;
+    while (c) {
+        s_chunk_t *next = c->next;
+        hb_free(c);
+        c = next;
+    }
+    msgpack_sbuffer_destroy(&st->ops);
+    msgpack_sbuffer_destroy(&st->ddl_def);
+    memset(st, 0, sizeof *st);
+}
+
+/* ------------------------------------------------------------------ */
+/* Compile context                                                      */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    uint8_t *p;     /* bytecode (arena) */
+    uint32_t len;
+    hb_type_t type; /* inferred type; HB_T_UNKNOWN for untyped literals and NULL */
+    bool is_const;  /* a constant: cval */
+    hb_val_t cval;
+    int col;        /* a plain column reference: its index; else -1 */
+} s_ex_t;
+
+typedef struct {
+    sqlf_stmt_t *st;
+    const sqlf_catalog_t *cat;
+    const char *sql;
+    const hb_val_t *params;
+    uint32_t nparams;
+    hb_sqlerr_t *err;
+    const sqlf_table_t *t;   /* scope table, or NULL */
+    const char *alias;       /* name the scope table is referred to by */
+    bool excluded;           /* EXCLUDED.c is allowed (ON CONFLICT DO UPDATE) */
+    bool agg_mode;           /* compiling over the group row */
+    bool in_agg;             /* inside an aggregate's argument */
+    int depth;
+} s_cc_t;
+
+static hb_rc_t
+s_err(s_cc_t *cc, int32_t loc, const char *sqlstate, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static hb_rc_t
+s_err(s_cc_t *cc, int32_t loc, const char *sqlstate, const char *fmt, ...)
+{
+    char msg[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (loc >= 0)
+        return hb_sqlerr_set(cc->err, sqlstate, "%s at character %d", msg, loc + 1);
+    return hb_sqlerr_set(cc->err, sqlstate, "%s", msg);
+}
+
+/* Copies an sbuffer's bytes into the arena as an s_ex_t. */
+static s_ex_t
+s_finish(s_cc_t *cc, msgpack_sbuffer *sb, hb_type_t type)
+{
+    s_ex_t e = {.type = type, .col = -1};
+    e.p = sqlf_stmt_alloc(cc->st, sb->size);
+    memcpy(e.p, sb->data, sb->size);
+    e.len = (uint32_t)sb->size;
+    msgpack_sbuffer_destroy(sb);
+    return e;
+}
+
+static s_ex_t
+s_mk_const(s_cc_t *cc, const hb_val_t *v, hb_type_t type)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    /* Strings are copied into the arena so the constant outlives its source. */
+    hb_val_t c = *v;
+    if ((c.type == HB_VAL_STR || c.type == HB_VAL_BIN) && c.u.s.len) {
+        uint8_t *p = sqlf_stmt_alloc(cc->st, c.u.s.len);
+        memcpy(p, c.u.s.ptr, c.u.s.len);
+        c.u.s.ptr = p;
+    }
+    hb_expr_pack_const(&pk, &c);
+    s_ex_t e = s_finish(cc, &sb, type);
+    e.is_const = true;
+    e.cval = c;
+    return e;
+}
+
+static s_ex_t
+s_mk_col(s_cc_t *cc, uint32_t col, hb_type_t type)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    hb_expr_pack_col(&pk, col);
+    s_ex_t e = s_finish(cc, &sb, type);
+    e.col = (int)col;
+    return e;
+}
+
+/* Builds [op, pre..., kids...] where pre are integer fields. Folds the
+ * node to a constant when every kid is one. */
+static hb_rc_t
+s_mk_op(s_cc_t *cc, hb_ex_op_t op, const int64_t *pre, uint32_t npre, const s_ex_t *kids,
+        uint32_t nkids, hb_type_t type, int32_t loc, s_ex_t *out)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    hb_expr_pack_op(&pk, op, 1 + npre + nkids);
+    /* IN puts its count after the first operand; CAST its type after. */
+    bool all_const = true;
+    for (uint32_t k = 0; k < nkids; k++)
+        all_const = all_const && kids[k].is_const;
+    if (op == HB_EX_IN || op == HB_EX_CAST) {
+        msgpack_sbuffer_write(&sb, (const char *)kids[0].p, kids[0].len);
+        for (uint32_t i = 0; i < npre; i++)
+            msgpack_pack_int64(&pk, pre[i]);
+        for (uint32_t k = 1; k < nkids; k++)
+            msgpack_sbuffer_write(&sb, (const char *)kids[k].p, kids[k].len);
+    } else {
+        for (uint32_t i = 0; i < npre; i++)
+            msgpack_pack_int64(&pk, pre[i]);
+        for (uint32_t k = 0; k < nkids; k++)
+            msgpack_sbuffer_write(&sb, (const char *)kids[k].p, kids[k].len);
+    }
+    s_ex_t e = s_finish(cc, &sb, type);
+    if (all_const) {
+        hb_expr_env_t env = {.alloc = sqlf_stmt_alloc, .alloc_arg = cc->st, .err = cc->err};
+        hb_val_t v;
+        if (hb_expr_eval(e.p, e.len, &env, &v) != HB_OK) {
+            if (loc >= 0) {
+                char m[sizeof cc->err->msg];
+                snprintf(m, sizeof m, "%s", cc->err->msg);
+                snprintf(cc->err->msg, sizeof cc->err->msg, "%s at character %d", m, loc + 1);
+            }
+            return HB_INVALID;
+        }
+        e = s_mk_const(cc, &v, type);
+    }
+    *out = e;
+    return HB_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Names and types                                                      */
+/* ------------------------------------------------------------------ */
+
+static const char *
+s_str(const PgQuery__Node *n)
+{
+    return n && n->node_case == PG_QUERY__NODE__NODE_STRING ? n->string->sval : NULL;
+}
+
+static hb_rc_t
+s_name(s_cc_t *cc, const char *name, int32_t loc, char out[SQLF_NAME_MAX])
+{
+    if (!name || !*name)
+        return s_err(cc, loc, "42601", "empty name");
+    if (strlen(name) >= SQLF_NAME_MAX)
+        return s_err(cc, loc, "42622", "identifier \"%.40s...\" is too long (at most %d bytes)",
+                     name, SQLF_NAME_MAX - 1);
+    snprintf(out, SQLF_NAME_MAX, "%s", name);
+    return HB_OK;
+}
+
+/* Resolves a RangeVar to a table (42P01 if none). */
+static hb_rc_t
+s_table(s_cc_t *cc, const PgQuery__RangeVar *rv, const sqlf_table_t **t)
+{
+    *t = NULL;
+    if (rv->schemaname && *rv->schemaname && strcmp(rv->schemaname, "public") != 0)
+        return s_err(cc, rv->location, "3F000", "schema \"%s\" does not exist", rv->schemaname);
+    *t = sqlf_catalog_find(cc->cat, rv->relname);
+    if (!*t)
+        return s_err(cc, rv->location, "42P01", "relation \"%s\" does not exist", rv->relname);
+    return HB_OK;
+}
+
+static hb_rc_t
+s_type(s_cc_t *cc, const PgQuery__TypeName *tn, hb_type_t *type, int32_t *typmod)
+{
+    const char *name = NULL;
+    for (size_t i = 0; i < tn->n_names; i++)
+        name = s_str(tn->names[i]);
+    if (!name)
+        return s_err(cc, tn->location, "42601", "bad type name");
+    if (tn->n_array_bounds)
+        return s_err(cc, tn->location, "0A000", "array types are not supported");
+    int64_t mod = -1;
+    if (tn->n_typmods >= 1 && tn->typmods[0]->node_case == PG_QUERY__NODE__NODE_A_CONST &&
+        tn->typmods[0]->a_const->val_case == PG_QUERY__A__CONST__VAL_IVAL)
+        mod = tn->typmods[0]->a_const->ival->ival;
+    static const struct {
+        const char *name;
+        hb_type_t type;
+    } map[] = {
+        {"int2", HB_T_INT2},     {"smallint", HB_T_INT2}, {"int4", HB_T_INT4},
+        {"int", HB_T_INT4},      {"integer", HB_T_INT4},  {"int8", HB_T_INT8},
+        {"bigint", HB_T_INT8},   {"bool", HB_T_BOOL},     {"boolean", HB_T_BOOL},
+        {"float4", HB_T_FLOAT4}, {"real", HB_T_FLOAT4},   {"float8", HB_T_FLOAT8},
+        {"text", HB_T_TEXT},     {"varchar", HB_T_VARCHAR}, {"bpchar", HB_T_CHAR},
+        {"char", HB_T_CHAR},     {"bytea", HB_T_BYTEA},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof *map; i++) {
+        if (strcmp(map[i].name, name) == 0) {
+            *type = map[i].type;
+            *typmod = 0;
+            if (*type == HB_T_VARCHAR || *type == HB_T_CHAR) {
+                if (mod == 0 || mod > 10485760)
+                    return s_err(cc, tn->location, "22023", "length for type %s must be "
+                                                            "between 1 and 10485760",
+                                 name);
+                *typmod = mod > 0 ? (int32_t)mod : (*type == HB_T_CHAR ? 1 : 0);
+            }
+            return HB_OK;
+        }
+    }
+    if (strcmp(name, "numeric") == 0 || strcmp(name, "date") == 0 ||
+        strcmp(name, "timestamp") == 0 || strcmp(name, "timestamptz") == 0)
+        return s_err(cc, tn->location, "0A000", "type %s is not supported yet", name);
+    return s_err(cc, tn->location, "42704", "type \"%s\" does not exist", name);
+}
+
+/* ------------------------------------------------------------------ */
+/* Expressions                                                          */
+/* ------------------------------------------------------------------ */
+
+static hb_rc_t s_expr(s_cc_t *cc, const PgQuery__Node *n, s_ex_t *out);
+
+/* Converts an untyped constant to type t (plan-time 22P02). */
+static hb_rc_t
+s_coerce_const(s_cc_t *cc, s_ex_t *e, hb_type_t t, int32_t loc)
+{
+    if (!e->is_const || e->type != HB_T_UNKNOWN || t == HB_T_UNKNOWN ||
+        e->cval.type == HB_VAL_NIL)
+        return HB_OK;
+    hb_val_t v;
+    if (hb_val_coerce(&e->cval, t, 0, sqlf_stmt_alloc, cc->st, &v, cc->err) != HB_OK) {
+        if (loc >= 0) {
+            char m[sizeof cc->err->msg];
+            snprintf(m, sizeof m, "%s", cc->err->msg);
+            snprintf(cc->err->msg, sizeof cc->err->msg, "%s at character %d", m, loc + 1);
+        }
+        return HB_INVALID;
+    }
+    *e = s_mk_const(cc, &v, t);
+    return HB_OK;
+}
+
+static bool
+s_is_int(hb_type_t t)
+{
+    return t == HB_T_INT2 || t == HB_T_INT4 || t == HB_T_INT8;
+}
+
+static bool
+s_is_text(hb_type_t t)
+{
+    return t == HB_T_TEXT || t == HB_T_VARCHAR || t == HB_T_CHAR;
+}
+
+static hb_type_t
+s_arith_type(hb_type_t a, hb_type_t b)
+{
+    if (a == HB_T_FLOAT4 || a == HB_T_FLOAT8 || b == HB_T_FLOAT4 || b == HB_T_FLOAT8)
+        return HB_T_FLOAT8;
+    if (s_is_int(a) && s_is_int(b))
+        return a > b ? a : b;
+    return s_is_int(a) ? a : s_is_int(b) ? b : HB_T_UNKNOWN;
+}
+
+static hb_rc_t
+s_binary(s_cc_t *cc, hb_ex_op_t op, s_ex_t *a, s_ex_t *b, int32_t loc, s_ex_t *out)
+{
+    hb_rc_t rc;
+    if ((rc = s_coerce_const(cc, a, b->type, loc)) || (rc = s_coerce_const(cc, b, a->type, loc)))
+        return rc;
+    hb_type_t t;
+    if (op >= HB_EX_ADD && op <= HB_EX_MOD)
+        t = s_arith_type(a->type, b->type);
+    else if (op == HB_EX_CONCAT)
+        t = HB_T_TEXT;
+    else
+        t = HB_T_BOOL;
+    if (op >= HB_EX_ADD && op <= HB_EX_MOD && (s_is_text(a->type) || s_is_text(b->type) ||
+                                              a->type == HB_T_BOOL || b->type == HB_T_BOOL))
+        return s_err(cc, loc, "42883", "operator does not exist: %s %s %s",
+                     hb_type_name(a->type), op == HB_EX_ADD ? "+" : op == HB_EX_SUB ? "-"
+                                                               : op == HB_EX_MUL ? "*"
+                                                               : op == HB_EX_DIV ? "/" : "%",
+                     hb_type_name(b->type));
+    s_ex_t kids[2] = {*a, *b};
+    return s_mk_op(cc, op, NULL, 0, kids, 2, t, loc, out);
+}
+
+static hb_rc_t
+s_const(s_cc_t *cc, const PgQuery__AConst *c, s_ex_t *out)
+{
+    hb_val_t v = hb_val_nil();
+    hb_type_t t = HB_T_UNKNOWN;
+    if (c->isnull) {
+        *out = s_mk_const(cc, &v, HB_T_UNKNOWN);
+        return HB_OK;
+    }
+    switch (c->val_case) {
+    case PG_QUERY__A__CONST__VAL_IVAL:
+        v = hb_val_int(c->ival->ival);
+        t = HB_T_INT4;
+        break;
+    case PG_QUERY__A__CONST__VAL_FVAL: {
+        /* PostgreSQL reads an integer too big for int4 as a "float" node:
+         * keep integers exact when they fit int64. */
+        const char *s = c->fval->fval;
+        char *end;
+        long long ll = strtoll(s, &end, 10);
+        if (*end == '\0') {
+            v = hb_val_int(ll);
+            t = HB_T_INT8;
+        } else {
+            v.type = HB_VAL_DOUBLE;
+            v.u.d = strtod(s, NULL);
+            t = HB_T_FLOAT8;
+        }
+        break;
+    }
+    case PG_QUERY__A__CONST__VAL_BOOLVAL:
+        v.type = HB_VAL_BOOL;
+        v.u.b = c->boolval->boolval;
+        t = HB_T_BOOL;
+        break;
+    case PG_QUERY__A__CONST__VAL_SVAL:
+        v = hb_val_str(c->sval->sval, (uint32_t)strlen(c->sval->sval));
+        t = HB_T_UNKNOWN;
+        break;
+    default:
+        return s_err(cc, c->location, "0A000", "bit-string literals are not supported");
+    }
+    *out = s_mk_const(cc, &v, t);
+    return HB_OK;
+}
+
+static hb_rc_t
+s_column(s_cc_t *cc, const PgQuery__ColumnRef *cr, s_ex_t *out)
+{
+    const char *qual = NULL, *name = NULL;
+    if (cr->n_fields == 1) {
+        name = s_str(cr->fields[0]);
+    } else if (cr->n_fields == 2) {
+        qual = s_str(cr->fields[0]);
+        name = s_str(cr->fields[1]);
+    }
+    if (!name)
+        return s_err(cc, cr->location, "0A000", "this column reference is not supported");
+    bool excl = false;
+    if (qual) {
+        if (cc->excluded && strcmp(qual, "excluded") == 0)
+            excl = true;
+        else if (!cc->t || strcmp(qual, cc->alias) != 0)
+            return s_err(cc, cr->location, "42P01",
+                         "missing FROM-clause entry for table \"%s\"", qual);
+    }
+    if (!cc->t)
+        return s_err(cc, cr->location, "42703", "column \"%s\" does not exist", name);
+    int c = sqlf_table_col(cc->t, name);
+    if (c < 0)
+        return s_err(cc, cr->location, "42703", "column \"%s\" does not exist", name);
+    if (cc->agg_mode && !cc->in_agg) {
+        /* Over the group row: only grouped columns are visible. */
+        for (uint32_t g = 0; g < cc->st->ngroup; g++) {
+            if (cc->st->group[g].p && cc->st->group[g].type == cc->t->cols[c].type) {
+                /* group[] keeps the column index in .len's twin: see s_group */
+            }
+        }
+        const int *gcols = (const int *)cc->st->sort; /* unused placeholder */
+        (void)gcols;
+        for (uint32_t g = 0; g < cc->st->ngroup; g++) {
+            hb_mp_reader_t r;
+            uint32_t n;
+            uint64_t op, col;
+            hb_mp_reader_init(&r, cc->st->group[g].p, cc->st->group[g].len);
+            if (hb_mp_read_array(&r, &n) == HB_OK && n == 2 && hb_mp_read_uint(&r, &op) == HB_OK &&
+                op == HB_EX_COL && hb_mp_read_uint(&r, &col) == HB_OK && col == (uint64_t)c) {
+                *out = s_mk_col(cc, g, cc->t->cols[c].type);
+                return HB_OK;
+            }
+        }
+        return s_err(cc, cr->location, "42803",
+                     "column \"%s.%s\" must appear in the GROUP BY clause or be used in an "
+                     "aggregate function",
+                     cc->alias, name);
+    }
+    *out = s_mk_col(cc, (uint32_t)c + (excl ? cc->t->ncols : 0), cc->t->cols[c].type);
+    if (excl)
+        out->col = -1;
+    return HB_OK;
+}
+
+static bool
+s_agg_name(const char *name, sqlf_agg_kind_t *k)
+{
+    static const struct {
+        const char *name;
+        sqlf_agg_kind_t kind;
+    } aggs[] = {{"count", SQLF_AGG_COUNT}, {"sum", SQLF_AGG_SUM}, {"min", SQLF_AGG_MIN},
+                {"max", SQLF_AGG_MAX},     {"avg", SQLF_AGG_AVG}};
+    for (size_t i = 0; i < sizeof aggs / sizeof *aggs; i++) {
+        if (strcmp(name, aggs[i].name) == 0) {
+            *k = aggs[i].kind;
+            return true;
+        }
+    }
+    return false;
+}
+
+static const char *
+s_func_name(const PgQuery__FuncCall *f)
+{
+    const char *name = NULL;
+    for (size_t i = 0; i < f->n_funcname; i++)
+        name = s_str(f->funcname[i]);
+    return name;
+}
+
+static hb_rc_t
+s_aggregate(s_cc_t *cc, const PgQuery__FuncCall *f, sqlf_agg_kind_t kind, s_ex_t *out)
+{
+    if (!cc->agg_mode)
+        return s_err(cc, f->location, "42803", "aggregate functions are not allowed here");
+    if (cc->in_agg)
+        return s_err(cc, f->location, "42803", "aggregate function calls cannot be nested");
+    if (f->agg_distinct || f->agg_filter || f->n_agg_order || f->over)
+        return s_err(cc, f->location, "0A000",
+                     "DISTINCT, FILTER, ORDER BY and OVER in aggregates are not supported");
+    sqlf_stmt_t *st = cc->st;
+    sqlf_agg_t a = {.kind = kind};
+    hb_type_t t;
+    if (f->agg_star) {
+        if (kind != SQLF_AGG_COUNT)
+            return s_err(cc, f->location, "42601", "only count accepts *");
+        a.kind = SQLF_AGG_COUNT_STAR;
+        t = HB_T_INT8;
+    } else {
+        if (f->n_args != 1)
+            return s_err(cc, f->location, "42883", "function %s takes one argument",
+                         s_func_name(f));
+        s_ex_t arg;
+        cc->in_agg = true;
+        hb_rc_t rc = s_expr(cc, f->args[0], &arg);
+        cc->in_agg = false;
+        if (rc)
+            return rc;
+        a.arg = (sqlf_expr_t){arg.p, arg.len, arg.type};
+        switch (kind) {
+        case SQLF_AGG_COUNT:
+            t = HB_T_INT8;
+            break;
+        case SQLF_AGG_SUM:
+            t = s_is_int(arg.type) ? HB_T_INT8 : HB_T_FLOAT8;
+            break;
+        case SQLF_AGG_AVG:
+            t = HB_T_FLOAT8;
+            break;
+        default:
+            t = arg.type;
+        }
+        if ((kind == SQLF_AGG_SUM || kind == SQLF_AGG_AVG) &&
+            !(s_is_int(arg.type) || arg.type == HB_T_FLOAT4 || arg.type == HB_T_FLOAT8))
+            return s_err(cc, f->location, "42883", "function %s(%s) does not exist",
+                         s_func_name(f), hb_type_name(arg.type));
+    }
+    sqlf_agg_t *aggs = sqlf_stmt_alloc(st, (st->naggs + 1) * sizeof *aggs);
+    if (st->naggs)
+        memcpy(aggs, st->aggs, st->naggs * sizeof *aggs);
+    aggs[st->naggs] = a;
+    st->aggs = aggs;
+    *out = s_mk_col(cc, st->ngroup + st->naggs, t);
+    out->col = -1;
+    st->naggs++;
+    return HB_OK;
+}
+
+static hb_rc_t
+s_funccall(s_cc_t *cc, const PgQuery__FuncCall *f, s_ex_t *out)
+{
+    const char *name = s_func_name(f);
+    if (!name)
+        return s_err(cc, f->location, "42601", "bad function name");
+    sqlf_agg_kind_t ak;
+    if (s_agg_name(name, &ak))
+        return s_aggregate(cc, f, ak, out);
+    static const struct {
+        const char *name;
+        hb_func_t fn;
+        uint32_t min, max;
+        hb_type_t type;
+    } fns[] = {
+        {"lower", HB_FN_LOWER, 1, 1, HB_T_TEXT},     {"upper", HB_FN_UPPER, 1, 1, HB_T_TEXT},
+        {"length", HB_FN_LENGTH, 1, 1, HB_T_INT4},   {"char_length", HB_FN_LENGTH, 1, 1, HB_T_INT4},
+        {"abs", HB_FN_ABS, 1, 1, HB_T_UNKNOWN},      {"substr", HB_FN_SUBSTR, 2, 3, HB_T_TEXT},
+        {"substring", HB_FN_SUBSTR, 2, 3, HB_T_TEXT},
+    };
+    if (strcmp(name, "coalesce") == 0 || strcmp(name, "now") == 0)
+        return s_err(cc, f->location, "0A000", "function %s() is not supported", name);
+    for (size_t i = 0; i < sizeof fns / sizeof *fns; i++) {
+        if (strcmp(fns[i].name, name) != 0)
+            continue;
+        if (f->n_args < fns[i].min || f->n_args > fns[i].max || f->agg_star)
+            return s_err(cc, f->location, "42883", "function %s with %zu arguments does not "
+                                                   "exist",
+                         name, f->n_args);
+        s_ex_t kids[3];
+        for (size_t k = 0; k < f->n_args; k++) {
+            hb_rc_t rc = s_expr(cc, f->args[k], &kids[k]);
+            if (rc)
+                return rc;
+            if (kids[k].is_const && kids[k].type == HB_T_UNKNOWN &&
+                (rc = s_coerce_const(cc, &kids[k], k == 0 && fns[i].fn != HB_FN_ABS
+                                                       ? HB_T_TEXT
+                                                       : HB_T_INT8,
+                                     f->location)))
+                return rc;
+        }
+        int64_t pre[2] = {fns[i].fn, (int64_t)f->n_args};
+        hb_type_t t = fns[i].type == HB_T_UNKNOWN ? kids[0].type : fns[i].type;
+        return s_mk_op(cc, HB_EX_FUNC, pre, 2, kids, (uint32_t)f->n_args, t, f->location, out);
+    }
+    return s_err(cc, f->location, "42883", "function %s does not exist", name);
+}
+
+static hb_rc_t
+s_aexpr(s_cc_t *cc, const PgQuery__AExpr *a, s_ex_t *out)
+{
+    const char *op = a->n_name ? s_str(a->name[a->n_name - 1]) : NULL;
+    s_ex_t l, r;
+    hb_rc_t rc;
+    switch (a->kind) {
+    case PG_QUERY__A__EXPR__KIND__AEXPR_OP: {
+        if (!op)
+            return s_err(cc, a->location, "42601", "bad operator");
+        if (!a->lexpr) { /* prefix */
+            if ((rc = s_expr(cc, a->rexpr, &r)))
+                return rc;
+            if (strcmp(op, "-") == 0) {
+                if ((rc = s_coerce_const(cc, &r, HB_T_FLOAT8, a->location)))
+                    return rc;
+                return s_mk_op(cc, HB_EX_NEG, NULL, 0, &r, 1, r.type, a->location, out);
+            }
+            if (strcmp(op, "+") == 0) {
+                *out = r;
+                return HB_OK;
+            }
+            return s_err(cc, a->location, "42883", "operator does not exist: %s", op);
+        }
+        static const struct {
+            const char *sym;
+            hb_ex_op_t op;
+        } ops[] = {{"+", HB_EX_ADD}, {"-", HB_EX_SUB}, {"*", HB_EX_MUL}, {"/", HB_EX_DIV},
+                   {"%", HB_EX_MOD}, {"=", HB_EX_EQ},  {"<>", HB_EX_NE}, {"!=", HB_EX_NE},
+                   {"<", HB_EX_LT},  {"<=", HB_EX_LE}, {">", HB_EX_GT},  {">=", HB_EX_GE},
+                   {"||", HB_EX_CONCAT}, {"~~", HB_EX_LIKE}};
+        for (size_t i = 0; i < sizeof ops / sizeof *ops; i++) {
+            if (strcmp(ops[i].sym, op) == 0) {
+                if ((rc = s_expr(cc, a->lexpr, &l)) || (rc = s_expr(cc, a->rexpr, &r)))
+                    return rc;
+                return s_binary(cc, ops[i].op, &l, &r, a->location, out);
+            }
+        }
+        return s_err(cc, a->location, "42883", "operator does not exist: %s", op);
+    }
+    case PG_QUERY__A__EXPR__KIND__AEXPR_LIKE: {
+        if ((rc = s_expr(cc, a->lexpr, &l)) || (rc = s_expr(cc, a->rexpr, &r)))
+            return rc;
+        if ((rc = s_coerce_const(cc, &l, HB_T_TEXT, a->location)) ||
+            (rc = s_coerce_const(cc, &r, HB_T_TEXT, a->location)) ||
+            (rc = s_binary(cc, HB_EX_LIKE, &l, &r, a->location, out)))
+            return rc;
+        if (op && strcmp(op, "!~~") == 0)
+            return s_mk_op(cc, HB_EX_NOT, NULL, 0, out, 1, HB_T_BOOL, a->location, out);
+        return HB_OK;
+    }
+    case PG_QUERY__A__EXPR__KIND__AEXPR_IN: {
+        if ((rc = s_expr(cc, a->lexpr, &l)))
+            return rc;
+        if (!a->rexpr || a->rexpr->node_case != PG_QUERY__NODE__NODE_LIST)
+            return s_err(cc, a->location, "0A000", "IN (subquery) is not supported");
+        const PgQuery__List *list = a->rexpr->list;
+        s_ex_t *kids = sqlf_stmt_alloc(cc->st, (list->n_items + 1) * sizeof *kids);
+        kids[0] = l;
+        for (size_t i = 0; i < list->n_items; i++) {
+            if ((rc = s_expr(cc, list->items[i], &kids[i + 1])) ||
+                (rc = s_coerce_const(cc, &kids[i + 1], l.type, a->location)))
+                return rc;
+        }
+        int64_t cnt = (int64_t)list->n_items;
+        if ((rc = s_mk_op(cc, HB_EX_IN, &cnt, 1, kids, (uint32_t)list->n_items + 1, HB_T_BOOL,
+                          a->location, out)))
+            return rc;
+        if (op && strcmp(op, "<>") == 0) /* NOT IN */
+            return s_mk_op(cc, HB_EX_NOT, NULL, 0, out, 1, HB_T_BOOL, a->location, out);
+        return HB_OK;
+    }
+    case PG_QUERY__A__EXPR__KIND__AEXPR_BETWEEN:
+    case PG_QUERY__A__EXPR__KIND__AEXPR_NOT_BETWEEN: {
+        if (!a->rexpr || a->rexpr->node_case != PG_QUERY__NODE__NODE_LIST ||
+            a->rexpr->list->n_items != 2)
+            return s_err(cc, a->location, "42601", "bad BETWEEN");
+        s_ex_t lo, hi, c1, c2;
+        if ((rc = s_expr(cc, a->lexpr, &l)) || (rc = s_expr(cc, a->rexpr->list->items[0], &lo)) ||
+            (rc = s_expr(cc, a->rexpr->list->items[1], &hi)) ||
+            (rc = s_binary(cc, HB_EX_GE, &l, &lo, a->location, &c1)) ||
+            (rc = s_binary(cc, HB_EX_LE, &l, &hi, a->location, &c2)))
+            return rc;
+        s_ex_t kids[2] = {c1, c2};
+        if ((rc = s_mk_op(cc, HB_EX_AND, NULL, 0, kids, 2, HB_T_BOOL, a->location, out)))
+            return rc;
+        if (a->kind == PG_QUERY__A__EXPR__KIND__AEXPR_NOT_BETWEEN)
+            return s_mk_op(cc, HB_EX_NOT, NULL, 0, out, 1, HB_T_BOOL, a->location, out);
+        return HB_OK;
+    }
+    case PG_QUERY__A__EXPR__KIND__AEXPR_NULLIF: {
+        /* NULLIF(a, b) = CASE WHEN a = b THEN NULL ELSE a END */
+        s_ex_t eq;
+        if ((rc = s_expr(cc, a->lexpr, &l)) || (rc = s_expr(cc, a->rexpr, &r)) ||
+            (rc = s_binary(cc, HB_EX_EQ, &l, &r, a->location, &eq)))
+            return rc;
+        hb_val_t nil = hb_val_nil();
+        s_ex_t kids[3] = {eq, s_mk_const(cc, &nil, l.type), l};
+        int64_t one = 1;
+        return s_mk_op(cc, HB_EX_CASE, &one, 1, kids, 3, l.type, a->location, out);
+    }
+    default:
+        return s_err(cc, a->location, "0A000", "this operator form is not supported");
+    }
+}
+
+static hb_rc_t
+s_expr(s_cc_t *cc, const PgQuery__Node *n, s_ex_t *out)
+{
+    hb_rc_t rc;
+    if (!n)
+        return s_err(cc, -1, "42601", "missing expression");
+    if (++cc->depth > 48) {
+        cc->depth--;
+        return s_err(cc, -1, "54001", "statement is too complex (expressions nest too deeply)");
+    }
+    switch (n->node_case) {
+    case PG_QUERY__NODE__NODE_A_CONST:
+        rc = s_const(cc, n->a_const, out);
+        break;
+    case PG_QUERY__NODE__NODE_COLUMN_REF:
+        rc = s_column(cc, n->column_ref, out);
+        break;
+    case PG_QUERY__NODE__NODE_PARAM_REF: {
+        int32_t k = n->param_ref->number;
+        if (k < 1 || (uint32_t)k > cc->nparams) {
+            rc = s_err(cc, n->param_ref->location, "42P02", "there is no parameter $%d", k);
+            break;
+        }
+        const hb_val_t *v = &cc->params[k - 1];
+        hb_type_t t = v->type == HB_VAL_INT      ? HB_T_INT8
+                      : v->type == HB_VAL_DOUBLE ? HB_T_FLOAT8
+                      : v->type == HB_VAL_BOOL   ? HB_T_BOOL
+                      : v->type == HB_VAL_BIN    ? HB_T_BYTEA
+                                                 : HB_T_UNKNOWN;
+        *out = s_mk_const(cc, v, t);
+        rc = HB_OK;
+        break;
+    }
+    case PG_QUERY__NODE__NODE_A_EXPR:
+        rc = s_aexpr(cc, n->a_expr, out);
+        break;
+    case PG_QUERY__NODE__NODE_BOOL_EXPR: {
+        const PgQuery__BoolExpr *b = n->bool_expr;
+        s_ex_t acc, x;
+        rc = HB_OK;
+        for (size_t i = 0; i < b->n_args && rc == HB_OK; i++) {
+            if ((rc = s_expr(cc, b->args[i], &x)) ||
+                (rc = s_coerce_const(cc, &x, HB_T_BOOL, b->location)))
+                break;
+            if (b->boolop == PG_QUERY__BOOL_EXPR_TYPE__NOT_EXPR) {
+                rc = s_mk_op(cc, HB_EX_NOT, NULL, 0, &x, 1, HB_T_BOOL, b->location, &acc);
+                break;
+            }
+            if (i == 0) {
+                acc = x;
+                continue;
+            }
+            s_ex_t kids[2] = {acc, x};
+            rc = s_mk_op(cc, b->boolop == PG_QUERY__BOOL_EXPR_TYPE__AND_EXPR ? HB_EX_AND
+                                                                             : HB_EX_OR,
+                         NULL, 0, kids, 2, HB_T_BOOL, b->location, &acc);
+        }
+        if (rc == HB_OK)
+            *out = acc;
+        break;
+    }
+    case PG_QUERY__NODE__NODE_NULL_TEST: {
+        s_ex_t x;
+        if ((rc = s_expr(cc, n->null_test->arg, &x)))
+            break;
+        rc = s_mk_op(cc, n->null_test->nulltesttype == PG_QUERY__NULL_TEST_TYPE__IS_NULL
+                             ? HB_EX_ISNULL
+                             : HB_EX_NOTNULL,
+                     NULL, 0, &x, 1, HB_T_BOOL, n->null_test->location, out);
+        break;
+    }
+    case PG_QUERY__NODE__NODE_TYPE_CAST: {
+        s_ex_t x;
+        hb_type_t t;
+        int32_t mod;
+        if ((rc = s_expr(cc, n->type_cast->arg, &x)) ||
+            (rc = s_type(cc, n->type_cast->type_name, &t, &mod)))
+            break;
+        int64_t pre[2] = {t, mod};
+        rc = s_mk_op(cc, HB_EX_CAST, pre, 2, &x, 1, t, n->type_cast->location, out);
+        break;
+    }
+    case PG_QUERY__NODE__NODE_FUNC_CALL:
+        rc = s_funccall(cc, n->func_call, out);
+        break;
+    case PG_QUERY__NODE__NODE_COALESCE_EXPR: {
+        const PgQuery__CoalesceExpr *c = n->coalesce_expr;
+        s_ex_t *kids = sqlf_stmt_alloc(cc->st, (c->n_args + 1) * sizeof *kids);
+        hb_type_t t = HB_T_UNKNOWN;
+        rc = HB_OK;
+        for (size_t i = 0; i < c->n_args && rc == HB_OK; i++) {
+            rc = s_expr(cc, c->args[i], &kids[i]);
+            if (t == HB_T_UNKNOWN)
+                t = kids[i].type;
+        }
+        for (size_t i = 0; i < c->n_args && rc == HB_OK; i++)
+            rc = s_coerce_const(cc, &kids[i], t, c->location);
+        if (rc == HB_OK) {
+            int64_t cnt = (int64_t)c->n_args;
+            rc = s_mk_op(cc, HB_EX_COALESCE, &cnt, 1, kids, (uint32_t)c->n_args, t, c->location,
+                         out);
+        }
+        break;
+    }
+    case PG_QUERY__NODE__NODE_CASE_EXPR: {
+        const PgQuery__CaseExpr *c = n->case_expr;
+        s_ex_t *kids = sqlf_stmt_alloc(cc->st, (2 * c->n_args + 1) * sizeof *kids);
+        s_ex_t arg;
+        hb_type_t t = HB_T_UNKNOWN;
+        rc = HB_OK;
+        if (c->arg && (rc = s_expr(cc, c->arg, &arg)))
+            break;
+        for (size_t i = 0; i < c->n_args && rc == HB_OK; i++) {
+            const PgQuery__CaseWhen *w = c->args[i]->case_when;
+            s_ex_t cond;
+            if ((rc = s_expr(cc, w->expr, &cond)))
+                break;
+            if (c->arg) {
+                s_ex_t a2 = arg;
+                if ((rc = s_binary(cc, HB_EX_EQ, &a2, &cond, w->location, &cond)))
+                    break;
+            }
+            kids[2 * i] = cond;
+            if ((rc = s_expr(cc, w->result, &kids[2 * i + 1])))
+                break;
+            if (t == HB_T_UNKNOWN)
+                t = kids[2 * i + 1].type;
+        }
+        if (rc)
+            break;
+        if (c->defresult) {
+            if ((rc = s_expr(cc, c->defresult, &kids[2 * c->n_args])))
+                break;
+            if (t == HB_T_UNKNOWN)
+                t = kids[2 * c->n_args].type;
+        } else {
+            hb_val_t nil = hb_val_nil();
+            kids[2 * c->n_args] = s_mk_const(cc, &nil, HB_T_UNKNOWN);
+        }
+        for (size_t i = 0; i < c->n_args && rc == HB_OK; i++)
+            rc = s_coerce_const(cc, &kids[2 * i + 1], t, c->location);
+        if (rc == HB_OK)
+            rc = s_coerce_const(cc, &kids[2 * c->n_args], t, c->location);
+        if (rc == HB_OK) {
+            int64_t cnt = (int64_t)c->n_args;
+            rc = s_mk_op(cc, HB_EX_CASE, &cnt, 1, kids, 2 * (uint32_t)c->n_args + 1, t,
+                         c->location, out);
+        }
+        break;
+    }
+    case PG_QUERY__NODE__NODE_BOOLEAN_TEST: {
+        /* x IS TRUE / IS NOT FALSE ...: (x = const) with NULL as false/true */
+        const PgQuery__BooleanTest *b = n->boolean_test;
+        s_ex_t x, isn, eq;
+        if ((rc = s_expr(cc, b->arg, &x)))
+            break;
+        int k = b->booltesttype; /* 1 IS_TRUE 2 IS_NOT_TRUE 3 IS_FALSE 4 IS_NOT_FALSE
+                                    5 IS_UNKNOWN 6 IS_NOT_UNKNOWN */
+        if (k == 5 || k == 6) {
+            rc = s_mk_op(cc, k == 5 ? HB_EX_ISNULL : HB_EX_NOTNULL, NULL, 0, &x, 1, HB_T_BOOL,
+                         b->location, out);
+            break;
+        }
+        hb_val_t want = {.type = HB_VAL_BOOL};
+        want.u.b = k == 1 || k == 2;
+        s_ex_t c = s_mk_const(cc, &want, HB_T_BOOL);
+        hb_val_t negv = {.type = HB_VAL_BOOL};
+        negv.u.b = k == 2 || k == 4;
+        if ((rc = s_binary(cc, HB_EX_EQ, &x, &c, b->location, &eq)) ||
+            (rc = s_mk_op(cc, HB_EX_ISNULL, NULL, 0, &x, 1, HB_T_BOOL, b->location, &isn)))
+            break;
+        /* CASE WHEN x IS NULL THEN neg ELSE (x = want) XOR neg END */
+        s_ex_t res = eq;
+        if (negv.u.b && (rc = s_mk_op(cc, HB_EX_NOT, NULL, 0, &eq, 1, HB_T_BOOL, b->location,
+                                      &res)))
+            break;
+        s_ex_t kids[3] = {isn, s_mk_const(cc, &negv, HB_T_BOOL), res};
+        int64_t one = 1;
+        rc = s_mk_op(cc, HB_EX_CASE, &one, 1, kids, 3, HB_T_BOOL, b->location, out);
+        break;
+    }
+    case PG_QUERY__NODE__NODE_SQLVALUE_FUNCTION:
+        rc = s_err(cc, n->sqlvalue_function->location, "0A000",
+                   "CURRENT_TIMESTAMP and friends are not supported yet");
+        break;
+    case PG_QUERY__NODE__NODE_SELECT_STMT:
+        rc = s_err(cc, -1, "0A000", "subqueries are not supported");
+        break;
+    default:
+        rc = s_err(cc, -1, "0A000", "expression node %d is not supported", (int)n->node_case);
+        break;
+    }
+    cc->depth--;
+    return rc;
+}
+
+static sqlf_expr_t
+s_pub(const s_ex_t *e)
+{
+    return (sqlf_expr_t){e->p, e->len, e->type};
+}
+
+/* ------------------------------------------------------------------ */
+/* Keys                                                                 */
+/* ------------------------------------------------------------------ */
+
+/* Appends a primary-key column value to k. */
+static hb_rc_t
+s_key_put(s_cc_t *cc, hb_key_t *k, const sqlf_col_t *col, const hb_val_t *v)
+{
+    switch (v->type) {
+    case HB_VAL_INT:
+        hb_key_put_i64(k, v->u.i);
+        break;
+    case HB_VAL_BOOL:
+        hb_key_put_bool(k, v->u.b);
+        break;
+    case HB_VAL_STR:
+    case HB_VAL_BIN:
+        hb_key_put_str(k, v->u.s.ptr, v->u.s.len);
+        break;
+    case HB_VAL_NIL:
+        return s_err(cc, -1, "23502", "null value in column \"%s\" violates not-null "
+                                      "constraint",
+                     col->name);
+    default:
+        return s_err(cc, -1, "0A000", "primary keys of type %s are not supported",
+                     hb_type_name(col->type));
+    }
+    if (k->overflow)
+        return s_err(cc, -1, "54000", "primary key is too long");
+    return HB_OK;
+}
+
+/* Builds the key of a full row; *plen gets the partition-key length. */
+static hb_rc_t
+s_row_key(s_cc_t *cc, const sqlf_table_t *t, const hb_val_t *row, hb_key_t *k, uint32_t *plen)
+{
+    hb_key_init(k, t->id);
+    for (uint32_t i = 0; i < t->npk; i++) {
+        hb_rc_t rc = s_key_put(cc, k, &t->cols[t->pk[i]], &row[t->pk[i]]);
+        if (rc)
+            return rc;
+        if (i + 1 == t->npart)
+            *plen = (uint32_t)k->len;
+    }
+    return HB_OK;
+}
+
+/* Collects `pkcol = constant` terms of the top-level AND of where into
+ * vals (indexed by pk position; bound[] says which). */
+static hb_rc_t
+s_pk_terms(s_cc_t *cc, const PgQuery__Node *w, hb_val_t *vals, bool *bound)
+{
+    if (!w)
+        return HB_OK;
+    if (w->node_case == PG_QUERY__NODE__NODE_BOOL_EXPR &&
+        w->bool_expr->boolop == PG_QUERY__BOOL_EXPR_TYPE__AND_EXPR) {
+        for (size_t i = 0; i < w->bool_expr->n_args; i++) {
+            hb_rc_t rc = s_pk_terms(cc, w->bool_expr->args[i], vals, bound);
+            if (rc)
+                return rc;
+        }
+        return HB_OK;
+    }
+    if (w->node_case != PG_QUERY__NODE__NODE_A_EXPR ||
+        w->a_expr->kind != PG_QUERY__A__EXPR__KIND__AEXPR_OP || w->a_expr->n_name != 1 ||
+        !s_str(w->a_expr->name[0]) || strcmp(s_str(w->a_expr->name[0]), "=") != 0 ||
+        !w->a_expr->lexpr)
+        return HB_OK;
+    s_ex_t l, r;
+    hb_rc_t rc;
+    if ((rc = s_expr(cc, w->a_expr->lexpr, &l)) || (rc = s_expr(cc, w->a_expr->rexpr, &r)))
+        return rc;
+    s_ex_t *col = l.col >= 0 && r.is_const ? &l : r.col >= 0 && l.is_const ? &r : NULL;
+    s_ex_t *val = col == &l ? &r : &l;
+    if (!col)
+        return HB_OK;
+    for (uint32_t i = 0; i < cc->t->npk; i++) {
+        if (cc->t->pk[i] != (uint32_t)col->col)
+            continue;
+        const sqlf_col_t *c = &cc->t->cols[col->col];
+        hb_val_t v;
+        if (val->cval.type == HB_VAL_NIL)
+            return HB_OK; /* `k = NULL` matches nothing; the filter says so */
+        if (hb_val_coerce(&val->cval, c->type, c->typmod, sqlf_stmt_alloc, cc->st, &v,
+                          cc->err) != HB_OK)
+            return HB_INVALID;
+        /* A value that does not fit the column (1.5 for an integer) is left
+         * to the filter. */
+        if (val->cval.type == HB_VAL_DOUBLE && v.type == HB_VAL_INT &&
+            (double)v.u.i != val->cval.u.d)
+            return HB_OK;
+        vals[i] = v;
+        bound[i] = true;
+    }
+    return HB_OK;
+}
+
+/* Fills src's range from where's key terms. */
+static hb_rc_t
+s_source(s_cc_t *cc, const PgQuery__Node *where, sqlf_source_t *src)
+{
+    const sqlf_table_t *t = cc->t;
+    src->table = t;
+    src->partition = -1;
+    hb_key_init(&src->start, t->id);
+    hb_key_init(&src->end, t->id + 1);
+    hb_val_t vals[SQLF_MAX_PK];
+    bool bound[SQLF_MAX_PK] = {false};
+    hb_rc_t rc = s_pk_terms(cc, where, vals, bound);
+    if (rc)
+        return rc;
+    uint32_t prefix = 0;
+    while (prefix < t->npk && bound[prefix])
+        prefix++;
+    if (prefix == 0)
+        return HB_OK;
+    hb_key_t k;
+    hb_key_init(&k, t->id);
+    for (uint32_t i = 0; i < prefix; i++) {
+        if ((rc = s_key_put(cc, &k, &t->cols[t->pk[i]], &vals[i])))
+            return rc;
+        if (i + 1 == t->npart)
+            src->plen = (uint32_t)k.len;
+    }
+    src->start = k;
+    if (prefix == t->npk) {
+        src->point = true;
+    } else {
+        /* Every key with this prefix sorts before prefix + 0xFF...: encoded
+         * columns never start with 0xFF (strings start with their bytes
+         * escaped, integers with a flipped sign bit, and 0xFF.. is the
+         * largest possible 8-byte integer; keys with it are still
+         * below prefix + 0xFF 0xFF ... + 0xFF of 9 bytes). */
+        src->end = k;
+        for (int i = 0; i < 9; i++)
+            src->end.buf[src->end.len++] = 0xFF;
+    }
+    if (prefix >= t->npart)
+        src->partition = 0; /* the caller's exec computes it from plen */
+    return HB_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* SELECT                                                               */
+/* ------------------------------------------------------------------ */
+
+static bool
+s_has_agg(const PgQuery__Node *n, int depth)
+{
+    if (!n || depth > 48)
+        return false;
+    switch (n->node_case) {
+    case PG_QUERY__NODE__NODE_FUNC_CALL: {
+        sqlf_agg_kind_t k;
+        const char *name = s_func_name(n->func_call);
+        if (name && s_agg_name(name, &k))
+            return true;
+        for (size_t i = 0; i < n->func_call->n_args; i++)
+            if (s_has_agg(n->func_call->args[i], depth + 1))
+                return true;
+        return false;
+    }
+    case PG_QUERY__NODE__NODE_A_EXPR:
+        return s_has_agg(n->a_expr->lexpr, depth + 1) || s_has_agg(n->a_expr->rexpr, depth + 1);
+    case PG_QUERY__NODE__NODE_BOOL_EXPR:
+        for (size_t i = 0; i < n->bool_expr->n_args; i++)
+            if (s_has_agg(n->bool_expr->args[i], depth + 1))
+                return true;
+        return false;
+    case PG_QUERY__NODE__NODE_TYPE_CAST:
+        return s_has_agg(n->type_cast->arg, depth + 1);
+    case PG_QUERY__NODE__NODE_RES_TARGET:
+        return s_has_agg(n->res_target->val, depth + 1);
+    case PG_QUERY__NODE__NODE_COALESCE_EXPR:
+        for (size_t i = 0; i < n->coalesce_expr->n_args; i++)
+            if (s_has_agg(n->coalesce_expr->args[i], depth + 1))
+                return true;
+        return false;
+    default:
+        return false;
+    }
+}
+
+/* Appends an output column. */
+static void
+s_add_out(sqlf_stmt_t *st, const s_ex_t *e, const char *name, uint32_t *cap)
+{
+    if (st->nout + st->nhidden == *cap) {
+        uint32_t ncap = *cap ? *cap * 2 : 16;
+        sqlf_expr_t *out = sqlf_stmt_alloc(st, ncap * sizeof *out);
+        char(*names)[SQLF_NAME_MAX] = sqlf_stmt_alloc(st, ncap * sizeof *names);
+        if (*cap) {
+            memcpy(out, st->out, *cap * sizeof *out);
+            memcpy(names, st->out_names, *cap * sizeof *names);
+        }
+        st->out = out;
+        st->out_names = names;
+        *cap = ncap;
+    }
+    uint32_t i = st->nout + st->nhidden;
+    st->out[i] = s_pub(e);
+    snprintf(st->out_names[i], SQLF_NAME_MAX, "%s", name ? name : "?column?");
+}
+
+/* The default output name of an expression node, as PostgreSQL names it. */
+static const char *
+s_out_name(const PgQuery__Node *n)
+{
+    if (!n)
+        return "?column?";
+    switch (n->node_case) {
+    case PG_QUERY__NODE__NODE_COLUMN_REF: {
+        const PgQuery__ColumnRef *cr = n->column_ref;
+        const char *s = cr->n_fields ? s_str(cr->fields[cr->n_fields - 1]) : NULL;
+        return s ? s : "?column?";
+    }
+    case PG_QUERY__NODE__NODE_FUNC_CALL: {
+        const char *s = s_func_name(n->func_call);
+        return s ? s : "?column?";
+    }
+    case PG_QUERY__NODE__NODE_TYPE_CAST:
+        if (n->type_cast->arg && n->type_cast->arg->node_case != PG_QUERY__NODE__NODE_A_CONST)
+            return s_out_name(n->type_cast->arg);
+        {
+            const char *t = NULL;
+            for (size_t i = 0; i < n->type_cast->type_name->n_names; i++)
+                t = s_str(n->type_cast->type_name->names[i]);
+            return t ? t : "?column?";
+        }
+    case PG_QUERY__NODE__NODE_COALESCE_EXPR:
+        return "coalesce";
+    case PG_QUERY__NODE__NODE_CASE_EXPR:
+        return "case";
+    default:
+        return "?column?";
+    }
+}
+
+/* Compiles a target list (SELECT or RETURNING) into st->out. */
+static hb_rc_t
+s_targets(s_cc_t *cc, PgQuery__Node **list, size_t n, uint32_t *cap)
+{
+    sqlf_stmt_t *st = cc->st;
+    for (size_t i = 0; i < n; i++) {
+        const PgQuery__ResTarget *rt = list[i]->res_target;
+        const PgQuery__Node *v = rt->val;
+        bool star = v && v->node_case == PG_QUERY__NODE__NODE_COLUMN_REF &&
+                    v->column_ref->n_fields >= 1 &&
+                    v->column_ref->fields[v->column_ref->n_fields - 1]->node_case ==
+                        PG_QUERY__NODE__NODE_A_STAR;
+        if (star) {
+            if (!cc->t)
+                return s_err(cc, rt->location, "42601",
+                             "SELECT * with no tables specified is not valid");
+            if (cc->agg_mode)
+                return s_err(cc, rt->location, "42803",
+                             "SELECT * cannot be used with GROUP BY or aggregates");
+            for (uint32_t c = 0; c < cc->t->ncols; c++) {
+                s_ex_t e = s_mk_col(cc, c, cc->t->cols[c].type);
+                s_add_out(st, &e, cc->t->cols[c].name, cap);
+                st->nout++;
+            }
+            continue;
+        }
+        s_ex_t e;
+        hb_rc_t rc = s_expr(cc, v, &e);
+        if (rc)
+            return rc;
+        if (e.type == HB_T_UNKNOWN)
+            e.type = HB_T_TEXT;
+        s_add_out(st, &e, rt->name && *rt->name ? rt->name : s_out_name(v), cap);
+        st->nout++;
+    }
+    return HB_OK;
+}
+
+static hb_rc_t
+s_limit(s_cc_t *cc, const PgQuery__Node *n, int64_t *out, const char *what)
+{
+    if (!n)
+        return HB_OK;
+    s_ex_t e;
+    hb_rc_t rc = s_expr(cc, n, &e);
+    if (rc)
+        return rc;
+    if (!e.is_const)
+        return s_err(cc, -1, "42601", "argument of %s must be a constant", what);
+    if (e.cval.type == HB_VAL_NIL)
+        return HB_OK; /* LIMIT NULL / ALL */
+    hb_val_t v;
+    if (hb_val_coerce(&e.cval, HB_T_INT8, 0, sqlf_stmt_alloc, cc->st, &v, cc->err) != HB_OK)
+        return HB_INVALID;
+    if (v.u.i < 0)
+        return s_err(cc, -1, "2201W", "%s must not be negative", what);
+    *out = v.u.i;
+    return HB_OK;
+}
+
+static hb_rc_t
+s_plan_select(s_cc_t *cc, const PgQuery__SelectStmt *s)
+{
+    sqlf_stmt_t *st = cc->st;
+    hb_rc_t rc;
+    st->kind = SQLF_ST_SELECT;
+    snprintf(st->tag, sizeof st->tag, "SELECT");
+    st->limit = -1;
+    if (s->op != PG_QUERY__SET_OPERATION__SETOP_NONE && s->op != 0)
+        return s_err(cc, -1, "0A000", "UNION, INTERSECT and EXCEPT are not supported");
+    if (s->n_values_lists)
+        return s_err(cc, -1, "0A000", "VALUES as a query is not supported");
+    if (s->with_clause)
+        return s_err(cc, -1, "0A000", "WITH is not supported");
+    if (s->n_distinct_clause)
+        return s_err(cc, -1, "0A000", "SELECT DISTINCT is not supported");
+    if (s->n_locking_clause)
+        return s_err(cc, -1, "0A000", "FOR UPDATE / FOR SHARE is not supported");
+    if (s->n_window_clause)
+        return s_err(cc, -1, "0A000", "window functions are not supported");
+    if (s->into_clause)
+        return s_err(cc, -1, "0A000", "SELECT INTO is not supported");
+    if (s->n_from_clause > 1)
+        return s_err(cc, -1, "0A000", "joins are not supported yet");
+    if (s->n_from_clause == 1) {
+        const PgQuery__Node *f = s->from_clause[0];
+        if (f->node_case != PG_QUERY__NODE__NODE_RANGE_VAR)
+            return s_err(cc, -1, "0A000", "joins and subqueries in FROM are not supported yet");
+        if ((rc = s_table(cc, f->range_var, &cc->t)))
+            return rc;
+        cc->alias = f->range_var->alias && f->range_var->alias->aliasname
+                        ? f->range_var->alias->aliasname
+                        : cc->t->name;
+        if ((rc = s_source(cc, s->where_clause, &st->src)))
+            return rc;
+    }
+    if (s->where_clause) {
+        s_ex_t w;
+        if ((rc = s_expr(cc, s->where_clause, &w)) ||
+            (rc = s_coerce_const(cc, &w, HB_T_BOOL, -1)))
+            return rc;
+        if (w.type != HB_T_BOOL && w.type != HB_T_UNKNOWN)
+            return s_err(cc, -1, "42804", "argument of WHERE must be type boolean, not type %s",
+                         hb_type_name(w.type));
+        st->src.where = s_pub(&w);
+    }
+    bool agg = s->n_group_clause > 0 || s->having_clause;
+    for (size_t i = 0; i < s->n_target_list && !agg; i++)
+        agg = s_has_agg(s->target_list[i], 0);
+    uint32_t cap = 0;
+    if (agg) {
+        st->agg = true;
+        st->group = sqlf_stmt_alloc(st, (s->n_group_clause + 1) * sizeof *st->group);
+        for (size_t i = 0; i < s->n_group_clause; i++) {
+            s_ex_t g;
+            if ((rc = s_expr(cc, s->group_clause[i], &g)))
+                return rc;
+            if (g.col < 0)
+                return s_err(cc, -1, "0A000", "GROUP BY supports plain columns only");
+            st->group[st->ngroup++] = s_pub(&g);
+        }
+        cc->agg_mode = true;
+    }
+    if ((rc = s_targets(cc, s->target_list, s->n_target_list, &cap)))
+        return rc;
+    if (s->having_clause) {
+        s_ex_t h;
+        if ((rc = s_expr(cc, s->having_clause, &h)))
+            return rc;
+        st->having = s_pub(&h);
+    }
+    /* ORDER BY: an output position, an output name, or an expression
+     * computed as a hidden column. */
+    st->sort = sqlf_stmt_alloc(st, (s->n_sort_clause + 1) * sizeof *st->sort);
+    for (size_t i = 0; i < s->n_sort_clause; i++) {
+        const PgQuery__SortBy *sb = s->sort_clause[i]->sort_by;
+        sqlf_sort_t so = {.desc = sb->sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_DESC};
+        so.nulls_first = sb->sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_FIRST ||
+                         (so.desc && sb->sortby_nulls != PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_LAST);
+        const PgQuery__Node *n = sb->node;
+        bool done = false;
+        if (n->node_case == PG_QUERY__NODE__NODE_A_CONST &&
+            n->a_const->val_case == PG_QUERY__A__CONST__VAL_IVAL) {
+            int32_t k = n->a_const->ival->ival;
+            if (k < 1 || (uint32_t)k > st->nout)
+                return s_err(cc, sb->location, "42P10", "ORDER BY position %d is not in select "
+                                                        "list",
+                             k);
+            so.col = (uint32_t)k - 1;
+            done = true;
+        } else if (n->node_case == PG_QUERY__NODE__NODE_COLUMN_REF &&
+                   n->column_ref->n_fields == 1 && s_str(n->column_ref->fields[0])) {
+            const char *name = s_str(n->column_ref->fields[0]);
+            bool is_col = cc->t && sqlf_table_col(cc->t, name) >= 0;
+            for (uint32_t c = 0; c < st->nout && !done; c++) {
+                if (strcmp(st->out_names[c], name) == 0 && (!is_col || !cc->agg_mode || true)) {
+                    so.col = c;
+                    done = true;
+                }
+            }
+        }
+        if (!done) {
+            s_ex_t e;
+            if ((rc = s_expr(cc, n, &e)))
+                return rc;
+            s_add_out(st, &e, "?sort?", &cap);
+            so.col = st->nout + st->nhidden;
+            st->nhidden++;
+        }
+        st->sort[st->nsort++] = so;
+    }
+    cc->agg_mode = false;
+    if ((rc = s_limit(cc, s->limit_count, &st->limit, "LIMIT")) ||
+        (rc = s_limit(cc, s->limit_offset, &st->offset, "OFFSET")))
+        return rc;
+    return HB_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* INSERT / UPDATE / DELETE                                             */
+/* ------------------------------------------------------------------ */
+
+static void
+s_pack_opt(msgpack_packer *pk, const sqlf_expr_t *e)
+{
+    if (e->p)
+        hb_mp_pack_bin(pk, e->p, e->len);
+    else
+        msgpack_pack_nil(pk);
+}
+
+static void
+s_pack_bool(msgpack_packer *pk, bool b)
+{
+    if (b)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+}
+
+/* Compiles SET targets into a packed sets list (sqlf_expr_t holding raw
+ * msgpack, not an expression). */
+static hb_rc_t
+s_sets(s_cc_t *cc, PgQuery__Node **list, size_t n, sqlf_expr_t *out)
+{
+    const sqlf_table_t *t = cc->t;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, (uint32_t)n);
+    hb_rc_t rc = HB_OK;
+    for (size_t i = 0; i < n && rc == HB_OK; i++) {
+        const PgQuery__ResTarget *rt = list[i]->res_target;
+        if (rt->n_indirection) {
+            rc = s_err(cc, rt->location, "0A000", "assignment to a part of a column is not "
+                                                  "supported");
+            break;
+        }
+        int c = sqlf_table_col(t, rt->name);
+        if (c < 0) {
+            rc = s_err(cc, rt->location, "42703", "column \"%s\" of relation \"%s\" does not "
+                                                  "exist",
+                       rt->name, t->name);
+            break;
+        }
+        for (uint32_t k = 0; k < t->npk; k++)
+            if (t->pk[k] == (uint32_t)c)
+                rc = s_err(cc, rt->location, "0A000",
+                           "updating primary-key column \"%s\" is not supported", rt->name);
+        if (rc)
+            break;
+        const sqlf_col_t *col = &t->cols[c];
+        s_ex_t e;
+        if (rt->val && rt->val->node_case == PG_QUERY__NODE__NODE_SET_TO_DEFAULT) {
+            hb_val_t nil = hb_val_nil();
+            e = col->def ? (s_ex_t){.p = col->def, .len = col->deflen, .type = col->type,
+                                    .col = -1}
+                         : s_mk_const(cc, &nil, col->type);
+        } else if ((rc = s_expr(cc, rt->val, &e)) ||
+                   (rc = s_coerce_const(cc, &e, col->type, rt->location))) {
+            break;
+        }
+        msgpack_pack_array(&pk, 5);
+        msgpack_pack_uint32(&pk, (uint32_t)c);
+        msgpack_pack_uint32(&pk, col->type);
+        msgpack_pack_int32(&pk, col->typmod);
+        s_pack_bool(&pk, col->not_null);
+        hb_mp_pack_bin(&pk, e.p, e.len);
+    }
+    if (rc) {
+        msgpack_sbuffer_destroy(&sb);
+        return rc;
+    }
+    s_ex_t e = s_finish(cc, &sb, HB_T_UNKNOWN);
+    *out = s_pub(&e);
+    return HB_OK;
+}
+
+static hb_rc_t
+s_returning(s_cc_t *cc, PgQuery__Node **list, size_t n)
+{
+    uint32_t cap = 0;
+    if (!n)
+        return HB_OK;
+    cc->st->returning = true;
+    return s_targets(cc, list, n, &cap);
+}
+
+static hb_rc_t
+s_plan_insert(s_cc_t *cc, const PgQuery__InsertStmt *ins)
+{
+    sqlf_stmt_t *st = cc->st;
+    hb_rc_t rc;
+    st->kind = SQLF_ST_WRITE;
+    st->wkind = HB_SQLOP_INSERT;
+    snprintf(st->tag, sizeof st->tag, "INSERT");
+    if (ins->with_clause)
+        return s_err(cc, -1, "0A000", "WITH is not supported");
+    if ((rc = s_table(cc, ins->relation, &cc->t)))
+        return rc;
+    const sqlf_table_t *t = cc->t;
+    cc->alias = ins->relation->alias && ins->relation->alias->aliasname
+                    ? ins->relation->alias->aliasname
+                    : t->name;
+    int map[HB_SQL_MAX_COLS];
+    uint32_t ncols = 0;
+    if (ins->n_cols) {
+        for (size_t i = 0; i < ins->n_cols; i++) {
+            const PgQuery__ResTarget *rt = ins->cols[i]->res_target;
+            int c = sqlf_table_col(t, rt->name);
+            if (c < 0)
+                return s_err(cc, rt->location, "42703", "column \"%s\" of relation \"%s\" does "
+                                                        "not exist",
+                             rt->name, t->name);
+            for (uint32_t j = 0; j < ncols; j++)
+                if (map[j] == c)
+                    return s_err(cc, rt->location, "42701", "column \"%s\" specified more than "
+                                                            "once",
+                                 rt->name);
+            map[ncols++] = c;
+        }
+    } else {
+        for (uint32_t c = 0; c < t->ncols; c++)
+            map[ncols++] = (int)c;
+    }
+    const PgQuery__Node *sel = ins->select_stmt;
+    if (!sel || sel->node_case != PG_QUERY__NODE__NODE_SELECT_STMT ||
+        !sel->select_stmt->n_values_lists)
+        return s_err(cc, -1, "0A000", "INSERT ... SELECT and DEFAULT VALUES are not supported "
+                                      "yet");
+    const PgQuery__SelectStmt *vs = sel->select_stmt;
+
+    /* ON CONFLICT */
+    uint64_t conflict = 0;
+    sqlf_expr_t sets = {0}, cwhere = {0};
+    if (ins->on_conflict_clause) {
+        const PgQuery__OnConflictClause *oc = ins->on_conflict_clause;
+        if (oc->action == PG_QUERY__ON_CONFLICT_ACTION__ONCONFLICT_NOTHING) {
+            conflict = 1;
+        } else {
+            conflict = 2;
+            if (!oc->infer)
+                return s_err(cc, oc->location, "42601", "ON CONFLICT DO UPDATE requires "
+                                                        "inference specification or "
+                                                        "constraint name");
+            cc->excluded = true;
+            if ((rc = s_sets(cc, oc->target_list, oc->n_target_list, &sets)))
+                return rc;
+            if (oc->where_clause) {
+                s_ex_t w;
+                if ((rc = s_expr(cc, oc->where_clause, &w)))
+                    return rc;
+                cwhere = s_pub(&w);
+            }
+            cc->excluded = false;
+        }
+    }
+    if ((rc = s_returning(cc, ins->returning_list, ins->n_returning_list)))
+        return rc;
+
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &st->ops, msgpack_sbuffer_write);
+    hb_val_t row[HB_SQL_MAX_COLS];
+    msgpack_sbuffer rowsb;
+    msgpack_sbuffer_init(&rowsb);
+    const sqlf_table_t *scope = cc->t;
+    for (size_t r = 0; r < vs->n_values_lists && rc == HB_OK; r++) {
+        const PgQuery__Node *ln = vs->values_lists[r];
+        if (ln->node_case != PG_QUERY__NODE__NODE_LIST) {
+            rc = s_err(cc, -1, "42601", "bad VALUES list");
+            break;
+        }
+        const PgQuery__List *vl = ln->list;
+        if (vl->n_items != ncols) {
+            rc = s_err(cc, -1, "42601", "INSERT has %s expressions than target columns",
+                       vl->n_items > ncols ? "more" : "fewer");
+            break;
+        }
+        bool given[HB_SQL_MAX_COLS] = {false};
+        cc->t = NULL; /* VALUES cannot refer to columns */
+        for (uint32_t i = 0; i < ncols && rc == HB_OK; i++) {
+            const sqlf_col_t *col = &t->cols[map[i]];
+            if (vl->items[i]->node_case == PG_QUERY__NODE__NODE_SET_TO_DEFAULT)
+                continue;
+            s_ex_t e;
+            if ((rc = s_expr(cc, vl->items[i], &e)))
+                break;
+            if (!e.is_const) {
+                rc = s_err(cc, -1, "0A000", "VALUES must be constants");
+                break;
+            }
+            if (hb_val_coerce(&e.cval, col->type, col->typmod, sqlf_stmt_alloc, st,
+                              &row[map[i]], cc->err) != HB_OK) {
+                rc = HB_INVALID;
+                break;
+            }
+            given[map[i]] = true;
+        }
+        cc->t = scope;
+        for (uint32_t c = 0; c < t->ncols && rc == HB_OK; c++) {
+            const sqlf_col_t *col = &t->cols[c];
+            if (!given[c]) {
+                row[c] = hb_val_nil();
+                if (col->def) {
+                    hb_expr_env_t env = {.alloc = sqlf_stmt_alloc, .alloc_arg = st, .err = cc->err};
+                    hb_val_t v;
+                    if (hb_expr_eval(col->def, col->deflen, &env, &v) != HB_OK ||
+                        hb_val_coerce(&v, col->type, col->typmod, sqlf_stmt_alloc, st, &row[c],
+                                      cc->err) != HB_OK) {
+                        rc = HB_INVALID;
+                        break;
+                    }
+                }
+            }
+            if (col->not_null && row[c].type == HB_VAL_NIL)
+                rc = s_err(cc, -1, "23502", "null value in column \"%s\" of relation \"%s\" "
+                                            "violates not-null constraint",
+                           col->name, t->name);
+        }
+        if (rc)
+            break;
+        hb_key_t key;
+        uint32_t plen = 0;
+        if ((rc = s_row_key(cc, t, row, &key, &plen)))
+            break;
+        msgpack_packer rpk;
+        rowsb.size = 0;
+        msgpack_packer_init(&rpk, &rowsb, msgpack_sbuffer_write);
+        hb_row_pack(&rpk, row, t->ncols);
+        msgpack_pack_array(&pk, 9);
+        msgpack_pack_uint8(&pk, HB_SQLOP_INSERT);
+        hb_mp_pack_bin(&pk, key.buf, key.len);
+        msgpack_pack_uint32(&pk, plen);
+        hb_mp_pack_cstr(&pk, t->name);
+        hb_mp_pack_bin(&pk, rowsb.data, rowsb.size);
+        msgpack_pack_uint64(&pk, conflict);
+        if (sets.p)
+            msgpack_sbuffer_write(&st->ops, (const char *)sets.p, sets.len);
+        else
+            msgpack_pack_array(&pk, 0);
+        s_pack_opt(&pk, &cwhere);
+        s_pack_bool(&pk, st->returning);
+        st->nops++;
+    }
+    msgpack_sbuffer_destroy(&rowsb);
+    return rc;
+}
+
+void
+sqlf_stmt_add_row_op(sqlf_stmt_t *st, const uint8_t *key, size_t klen)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &st->ops, msgpack_sbuffer_write);
+    const sqlf_table_t *t = st->src.table;
+    /* Recompute plen: the partition key is the first npart columns. */
+    const uint8_t *p = key + 4, *end = key + klen;
+    for (uint32_t i = 0; i < t->npart && p < end; i++) {
+        const sqlf_col_t *c = &t->cols[t->pk[i]];
+        if (c->type == HB_T_BOOL) {
+            p += 1;
+        } else if (s_is_int(c->type)) {
+            p += 8;
+        } else {
+            while (p + 1 < end && !(p[0] == 0 && p[1] == 1))
+                p += p[0] == 0 ? 2 : 1;
+            p += 2;
+        }
+    }
+    uint32_t plen = (uint32_t)(p > end ? klen : (size_t)(p - key));
+    if (st->wkind == HB_SQLOP_UPDATE) {
+        msgpack_pack_array(&pk, 6);
+        msgpack_pack_uint8(&pk, HB_SQLOP_UPDATE);
+        hb_mp_pack_bin(&pk, key, klen);
+        msgpack_pack_uint32(&pk, plen);
+        s_pack_opt(&pk, &st->src.where);
+        msgpack_sbuffer_write(&st->ops, (const char *)st->upd_sets.p, st->upd_sets.len);
+        s_pack_bool(&pk, st->returning);
+    } else {
+        msgpack_pack_array(&pk, 5);
+        msgpack_pack_uint8(&pk, HB_SQLOP_DELETE);
+        hb_mp_pack_bin(&pk, key, klen);
+        msgpack_pack_uint32(&pk, plen);
+        s_pack_opt(&pk, &st->src.where);
+        s_pack_bool(&pk, st->returning);
+    }
+    st->nops++;
+}
+
+static hb_rc_t
+s_plan_upd_del(s_cc_t *cc, const PgQuery__RangeVar *rel, const PgQuery__Node *where,
+               PgQuery__Node **sets, size_t nsets, PgQuery__Node **ret, size_t nret)
+{
+    sqlf_stmt_t *st = cc->st;
+    hb_rc_t rc;
+    st->kind = SQLF_ST_WRITE;
+    if ((rc = s_table(cc, rel, &cc->t)))
+        return rc;
+    cc->alias = rel->alias && rel->alias->aliasname ? rel->alias->aliasname : cc->t->name;
+    if ((rc = s_source(cc, where, &st->src)))
+        return rc;
+    if (where) {
+        s_ex_t w;
+        if ((rc = s_expr(cc, where, &w)) || (rc = s_coerce_const(cc, &w, HB_T_BOOL, -1)))
+            return rc;
+        if (w.type != HB_T_BOOL && w.type != HB_T_UNKNOWN)
+            return s_err(cc, -1, "42804", "argument of WHERE must be type boolean, not type %s",
+                         hb_type_name(w.type));
+        st->src.where = s_pub(&w);
+    }
+    if (st->wkind == HB_SQLOP_UPDATE && (rc = s_sets(cc, sets, nsets, &st->upd_sets)))
+        return rc;
+    if ((rc = s_returning(cc, ret, nret)))
+        return rc;
+    if (st->src.point)
+        sqlf_stmt_add_row_op(st, st->src.start.buf, st->src.start.len);
+    else
+        st->ollp = true;
+    return HB_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* DDL                                                                  */
+/* ------------------------------------------------------------------ */
+
+static hb_rc_t
+s_plan_create(s_cc_t *cc, const PgQuery__CreateStmt *cs)
+{
+    sqlf_stmt_t *st = cc->st;
+    hb_rc_t rc;
+    st->kind = SQLF_ST_DDL;
+    st->ddl = HB_SQLDDL_CREATE;
+    st->missing_ok = cs->if_not_exists;
+    snprintf(st->tag, sizeof st->tag, "CREATE TABLE");
+    if (cs->n_inh_relations || cs->partbound || cs->of_typename)
+        return s_err(cc, -1, "0A000", "INHERITS, PARTITION OF and OF are not supported");
+    if (cs->relation->schemaname && *cs->relation->schemaname &&
+        strcmp(cs->relation->schemaname, "public") != 0)
+        return s_err(cc, cs->relation->location, "3F000", "schema \"%s\" does not exist",
+                     cs->relation->schemaname);
+    if ((rc = s_name(cc, cs->relation->relname, cs->relation->location, st->ddl_name)))
+        return rc;
+    sqlf_table_t t = {0};
+    snprintf(t.name, sizeof t.name, "%s", st->ddl_name);
+    t.cols = sqlf_stmt_alloc(st, HB_SQL_MAX_COLS * sizeof *t.cols);
+    memset(t.cols, 0, HB_SQL_MAX_COLS * sizeof *t.cols);
+    const PgQuery__Constraint *pkc = NULL;
+    for (size_t i = 0; i < cs->n_table_elts; i++) {
+        const PgQuery__Node *e = cs->table_elts[i];
+        if (e->node_case == PG_QUERY__NODE__NODE_CONSTRAINT) {
+            const PgQuery__Constraint *c = e->constraint;
+            if (c->contype != PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY)
+                return s_err(cc, c->location, "0A000",
+                             "only PRIMARY KEY table constraints are supported");
+            if (pkc || t.npk)
+                return s_err(cc, c->location, "42P16",
+                             "multiple primary keys for table \"%s\" are not allowed", t.name);
+            pkc = c;
+            continue;
+        }
+        if (e->node_case != PG_QUERY__NODE__NODE_COLUMN_DEF)
+            return s_err(cc, -1, "0A000", "LIKE and other table elements are not supported");
+        const PgQuery__ColumnDef *cd = e->column_def;
+        if (t.ncols == HB_SQL_MAX_COLS)
+            return s_err(cc, cd->location, "54011", "tables can have at most %d columns",
+                         HB_SQL_MAX_COLS);
+        sqlf_col_t *col = &t.cols[t.ncols];
+        if ((rc = s_name(cc, cd->colname, cd->location, col->name)))
+            return rc;
+        if (sqlf_table_col(&t, col->name) >= 0)
+            return s_err(cc, cd->location, "42701", "column \"%s\" specified more than once",
+                         col->name);
+        if ((rc = s_type(cc, cd->type_name, &col->type, &col->typmod)))
+            return rc;
+        col->not_null = cd->is_not_null;
+        t.ncols++;
+        for (size_t k = 0; k < cd->n_constraints; k++) {
+            const PgQuery__Constraint *c = cd->constraints[k]->constraint;
+            switch (c->contype) {
+            case PG_QUERY__CONSTR_TYPE__CONSTR_NOTNULL:
+                col->not_null = true;
+                break;
+            case PG_QUERY__CONSTR_TYPE__CONSTR_NULL:
+                break;
+            case PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY:
+                if (pkc || t.npk)
+                    return s_err(cc, c->location, "42P16",
+                                 "multiple primary keys for table \"%s\" are not allowed",
+                                 t.name);
+                t.pk[t.npk++] = t.ncols - 1;
+                break;
+            case PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT: {
+                const sqlf_table_t *save = cc->t;
+                cc->t = NULL;
+                s_ex_t d;
+                rc = s_expr(cc, c->raw_expr, &d);
+                cc->t = save;
+                if (rc)
+                    return rc;
+                if (!d.is_const)
+                    return s_err(cc, c->location, "0A000", "DEFAULT must be a constant");
+                hb_val_t v;
+                if (hb_val_coerce(&d.cval, col->type, col->typmod, sqlf_stmt_alloc, st, &v,
+                                  cc->err) != HB_OK)
+                    return HB_INVALID;
+                s_ex_t dc = s_mk_const(cc, &v, col->type);
+                col->def = dc.p;
+                col->deflen = dc.len;
+                break;
+            }
+            default:
+                return s_err(cc, c->location, "0A000",
+                             "column constraints other than PRIMARY KEY, NOT NULL, NULL and "
+                             "DEFAULT are not supported");
+            }
+        }
+    }
+    if (t.ncols == 0)
+        return s_err(cc, -1, "0A000", "tables without columns are not supported");
+    if (pkc) {
+        for (size_t k = 0; k < pkc->n_keys; k++) {
+            const char *name = s_str(pkc->keys[k]);
+            int c = name ? sqlf_table_col(&t, name) : -1;
+            if (c < 0)
+                return s_err(cc, pkc->location, "42703",
+                             "column \"%s\" named in key does not exist", name ? name : "?");
+            if (t.npk == SQLF_MAX_PK)
+                return s_err(cc, pkc->location, "54011", "at most %d key columns", SQLF_MAX_PK);
+            for (uint32_t j = 0; j < t.npk; j++)
+                if (t.pk[j] == (uint32_t)c)
+                    return s_err(cc, pkc->location, "42701",
+                                 "column \"%s\" appears twice in primary key constraint", name);
+            t.pk[t.npk++] = (uint32_t)c;
+        }
+    }
+    if (t.npk == 0)
+        return s_err(cc, -1, "0A000",
+                     "tables without a PRIMARY KEY are not supported yet (table \"%s\")",
+                     t.name);
+    for (uint32_t k = 0; k < t.npk; k++) {
+        sqlf_col_t *c = &t.cols[t.pk[k]];
+        c->not_null = true;
+        if (c->type == HB_T_FLOAT4 || c->type == HB_T_FLOAT8)
+            return s_err(cc, -1, "0A000", "primary-key columns of type %s are not supported",
+                         hb_type_name(c->type));
+    }
+    t.npart = t.npk;
+    if (cs->partspec) {
+        const PgQuery__PartitionSpec *ps = cs->partspec;
+        if (strcasecmp(ps->strategy, "hash") != 0)
+            return s_err(cc, ps->location, "0A000", "only PARTITION BY HASH is supported");
+        if (ps->n_part_params == 0 || ps->n_part_params > t.npk)
+            return s_err(cc, ps->location, "42P16",
+                         "the partition key must be a prefix of the primary key");
+        for (size_t k = 0; k < ps->n_part_params; k++) {
+            const PgQuery__PartitionElem *pe = ps->part_params[k]->partition_elem;
+            int c = pe->name ? sqlf_table_col(&t, pe->name) : -1;
+            if (c < 0 || (uint32_t)c != t.pk[k])
+                return s_err(cc, pe->location, "42P16",
+                             "the partition key must be a prefix of the primary key (\"%s\" is "
+                             "not key column %zu)",
+                             pe->name ? pe->name : "?", k + 1);
+        }
+        t.npart = (uint32_t)ps->n_part_params;
+    }
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &st->ddl_def, msgpack_sbuffer_write);
+    sqlf_table_pack(&pk, &t);
+    return HB_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Entry point                                                          */
+/* ------------------------------------------------------------------ */
+
+static hb_rc_t
+s_plan(s_cc_t *cc, const PgQuery__Node *n)
+{
+    sqlf_stmt_t *st = cc->st;
+    switch (n->node_case) {
+    case PG_QUERY__NODE__NODE_SELECT_STMT:
+        return s_plan_select(cc, n->select_stmt);
+    case PG_QUERY__NODE__NODE_INSERT_STMT:
+        return s_plan_insert(cc, n->insert_stmt);
+    case PG_QUERY__NODE__NODE_UPDATE_STMT: {
+        const PgQuery__UpdateStmt *u = n->update_stmt;
+        if (u->n_from_clause || u->with_clause)
+            return s_err(cc, -1, "0A000", "UPDATE ... FROM and WITH are not supported");
+        st->wkind = HB_SQLOP_UPDATE;
+        snprintf(st->tag, sizeof st->tag, "UPDATE");
+        return s_plan_upd_del(cc, u->relation, u->where_clause, u->target_list,
+                              u->n_target_list, u->returning_list, u->n_returning_list);
+    }
+    case PG_QUERY__NODE__NODE_DELETE_STMT: {
+        const PgQuery__DeleteStmt *d = n->delete_stmt;
+        if (d->n_using_clause || d->with_clause)
+            return s_err(cc, -1, "0A000", "DELETE ... USING and WITH are not supported");
+        st->wkind = HB_SQLOP_DELETE;
+        snprintf(st->tag, sizeof st->tag, "DELETE");
+        return s_plan_upd_del(cc, d->relation, d->where_clause, NULL, 0, d->returning_list,
+                              d->n_returning_list);
+    }
+    case PG_QUERY__NODE__NODE_CREATE_STMT:
+        return s_plan_create(cc, n->create_stmt);
+    case PG_QUERY__NODE__NODE_DROP_STMT: {
+        const PgQuery__DropStmt *d = n->drop_stmt;
+        if (d->remove_type != PG_QUERY__OBJECT_TYPE__OBJECT_TABLE)
+            return s_err(cc, -1, "0A000", "only DROP TABLE is supported");
+        if (d->n_objects != 1 || d->objects[0]->node_case != PG_QUERY__NODE__NODE_LIST)
+            return s_err(cc, -1, "0A000", "DROP TABLE of several tables is not supported");
+        const PgQuery__List *l = d->objects[0]->list;
+        const char *name = l->n_items ? s_str(l->items[l->n_items - 1]) : NULL;
+        st->kind = SQLF_ST_DDL;
+        st->ddl = HB_SQLDDL_DROP;
+        st->missing_ok = d->missing_ok;
+        snprintf(st->tag, sizeof st->tag, "DROP TABLE");
+        return s_name(cc, name, -1, st->ddl_name);
+    }
+    case PG_QUERY__NODE__NODE_TRUNCATE_STMT: {
+        const PgQuery__TruncateStmt *t = n->truncate_stmt;
+        if (t->n_relations != 1)
+            return s_err(cc, -1, "0A000", "TRUNCATE of several tables is not supported");
+        const sqlf_table_t *tab;
+        hb_rc_t rc = s_table(cc, t->relations[0]->range_var, &tab);
+        if (rc)
+            return rc;
+        st->kind = SQLF_ST_DDL;
+        st->ddl = HB_SQLDDL_TRUNCATE;
+        snprintf(st->tag, sizeof st->tag, "TRUNCATE TABLE");
+        snprintf(st->ddl_name, sizeof st->ddl_name, "%s", tab->name);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &st->ddl_def, msgpack_sbuffer_write);
+        sqlf_table_pack(&pk, tab);
+        return HB_OK;
+    }
+    case PG_QUERY__NODE__NODE_TRANSACTION_STMT:
+        switch (n->transaction_stmt->kind) {
+        case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_BEGIN:
+        case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_START:
+            st->kind = SQLF_ST_BEGIN;
+            snprintf(st->tag, sizeof st->tag, "BEGIN");
+            return HB_OK;
+        case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT:
+            st->kind = SQLF_ST_COMMIT;
+            snprintf(st->tag, sizeof st->tag, "COMMIT");
+            return HB_OK;
+        case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK:
+            st->kind = SQLF_ST_ROLLBACK;
+            snprintf(st->tag, sizeof st->tag, "ROLLBACK");
+            return HB_OK;
+        default:
+            return s_err(cc, -1, "0A000", "savepoints and two-phase commit are not supported");
+        }
+    case PG_QUERY__NODE__NODE_VARIABLE_SET_STMT:
+        st->kind = SQLF_ST_EMPTY;
+        snprintf(st->tag, sizeof st->tag, "SET");
+        return HB_OK;
+    case PG_QUERY__NODE__NODE_INDEX_STMT:
+        return s_err(cc, -1, "0A000", "CREATE INDEX is not supported yet");
+    default:
+        return s_err(cc, -1, "0A000", "statement type %d is not supported", (int)n->node_case);
+    }
+}
+
+hb_rc_t
+sqlf_plan(const sqlf_catalog_t *cat, const char *sql, const PgQuery__Node *stmt,
+          const hb_val_t *params, uint32_t nparams, sqlf_stmt_t *st, hb_sqlerr_t *err)
+{
+    memset(st, 0, sizeof *st);
+    msgpack_sbuffer_init(&st->ops);
+    msgpack_sbuffer_init(&st->ddl_def);
+    s_cc_t cc = {.st = st, .cat = cat, .sql = sql, .params = params, .nparams = nparams,
+                 .err = err};
+    memset(err, 0, sizeof *err);
+    hb_rc_t rc = s_plan(&cc, stmt);
+    if (rc) {
+        if (!err->sqlstate[0])
+            hb_sqlerr_set(err, "XX000", "planning failed");
+        sqlf_stmt_free(st);
+    }
+    return rc;
+}

@@ -1,0 +1,129 @@
+/* plan.h — turning one parsed PostgreSQL statement into a Hobbes plan.
+ *
+ * sqlf_plan reads a statement of libpg_query's protobuf tree and the
+ * catalog, and produces a sqlf_stmt_t: what to read (a point key, or a
+ * key range on one or every partition, with a filter), what to compute
+ * over the rows (targets, aggregates, order, limit), what to write (the
+ * sql.exec ops of common/hb_proc.h, or an op template applied to every
+ * row a reconnaissance read finds: OLLP), or a DDL call. Planning is pure:
+ * it reads no data; exec.c does the reading and submitting.
+ *
+ * Everything a plan points to lives in its arena, freed by
+ * sqlf_stmt_free.
+ */
+#ifndef SQLF_PLAN_H
+#define SQLF_PLAN_H
+
+#include <msgpack.h>
+#include <pg_query.h>
+#include <pg_query/pg_query.pb-c.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "catalog.h"
+#include "hb_expr.h"
+#include "hb_key.h"
+
+typedef enum {
+    SQLF_ST_EMPTY = 0, /* nothing to do (a no-op SET, VACUUM ...); tag only */
+    SQLF_ST_SELECT,    /* read at a snapshot, compute rows */
+    SQLF_ST_WRITE,     /* INSERT / UPDATE / DELETE */
+    SQLF_ST_DDL,       /* sql.ddl */
+    SQLF_ST_BEGIN,
+    SQLF_ST_COMMIT,
+    SQLF_ST_ROLLBACK,
+} sqlf_stmt_kind_t;
+
+/* An expression: bytecode (hb_expr.h) and its inferred type. */
+typedef struct {
+    uint8_t *p;     /* bytes (arena); NULL = absent */
+    uint32_t len;   /* length */
+    hb_type_t type; /* result type */
+} sqlf_expr_t;
+
+typedef enum { SQLF_AGG_COUNT_STAR, SQLF_AGG_COUNT, SQLF_AGG_SUM, SQLF_AGG_MIN, SQLF_AGG_MAX,
+               SQLF_AGG_AVG } sqlf_agg_kind_t;
+
+typedef struct {
+    sqlf_agg_kind_t kind; /* function */
+    sqlf_expr_t arg;      /* argument over the input row (absent for count(*)) */
+} sqlf_agg_t;
+
+typedef struct {
+    uint32_t col;  /* column of the output row extended with hidden sort keys */
+    bool desc;     /* DESC */
+    bool nulls_first; /* NULLS FIRST (default: last for ASC, first for DESC) */
+} sqlf_sort_t;
+
+/* Where rows come from. */
+typedef struct {
+    const sqlf_table_t *table; /* NULL: no FROM (one empty row) */
+    int32_t partition;         /* the one partition to read, or -1: all */
+    bool point;                /* exactly the key start (a primary-key lookup) */
+    hb_key_t start;            /* first key (inclusive) */
+    hb_key_t end;              /* key bound (exclusive; unused for point) */
+    uint32_t plen;             /* point: bytes of start that are the partition key */
+    sqlf_expr_t where;         /* filter over the row (absent: all) */
+} sqlf_source_t;
+
+typedef struct {
+    sqlf_stmt_kind_t kind;
+    char tag[32];                /* command tag stem: "SELECT", "INSERT", "CREATE TABLE" */
+    sqlf_source_t src;           /* SELECT, and UPDATE / DELETE */
+
+    /* Output (SELECT targets, or RETURNING of a write). */
+    uint32_t nout;               /* visible output columns */
+    uint32_t nhidden;            /* hidden sort-key columns after them */
+    sqlf_expr_t *out;            /* nout + nhidden expressions */
+    char (*out_names)[SQLF_NAME_MAX]; /* nout names */
+
+    /* Aggregation: output expressions then read the group row
+     * [group values..., aggregate values...]. */
+    bool agg;
+    uint32_t ngroup;             /* GROUP BY expressions */
+    sqlf_expr_t *group;          /* over the input row */
+    uint32_t naggs;
+    sqlf_agg_t *aggs;
+    sqlf_expr_t having;          /* over the group row */
+
+    uint32_t nsort;
+    sqlf_sort_t *sort;
+    int64_t limit;               /* -1: none */
+    int64_t offset;
+
+    /* WRITE: ops ready to submit (point writes and INSERT), or a template
+     * applied to each row the source finds (ollp). */
+    hb_sqlop_t wkind;            /* INSERT, UPDATE or DELETE */
+    bool returning;              /* out[] is a RETURNING list */
+    msgpack_sbuffer ops;         /* packed ops, back to back (not an array) */
+    uint32_t nops;               /* how many */
+    bool ollp;                   /* ops come from the source's rows */
+    sqlf_expr_t upd_sets;        /* packed sets list for UPDATE (raw msgpack) */
+
+    /* DDL */
+    hb_sqlddl_t ddl;
+    char ddl_name[SQLF_NAME_MAX];
+    msgpack_sbuffer ddl_def;
+    bool missing_ok;             /* DROP ... IF EXISTS / CREATE ... IF NOT EXISTS */
+
+    void *arena_;                /* private */
+} sqlf_stmt_t;
+
+/* Plans stmt (one RawStmt's node) of text sql against cat, with params
+ * $1..$nparams (borrowed; strings must outlive the plan). Returns HB_OK and
+ * fills *st (caller frees with sqlf_stmt_free), or HB_INVALID with err set
+ * (42601 with the position, 42P01, 42703, 0A000 naming the construct ...);
+ * *st is then freed already. */
+hb_rc_t sqlf_plan(const sqlf_catalog_t *cat, const char *sql, const PgQuery__Node *stmt,
+                  const hb_val_t *params, uint32_t nparams, sqlf_stmt_t *st, hb_sqlerr_t *err);
+
+/* Frees what a plan holds; the struct may be reused. */
+void sqlf_stmt_free(sqlf_stmt_t *st);
+
+/* Packs one OLLP op of st for the row at key (klen bytes) into st->ops. */
+void sqlf_stmt_add_row_op(sqlf_stmt_t *st, const uint8_t *key, size_t klen);
+
+/* Memory from st's arena (valid until sqlf_stmt_free). */
+void *sqlf_stmt_alloc(void *st, size_t size);
+
+#endif
