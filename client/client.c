@@ -28,9 +28,13 @@
  * Snapshot scans go to a partition's storage through one more DEALER per
  * partition (made on first use, same routing id, so the storage can
  * answer); a scan waits for its own answer and drops late ones.
+ *
+ * SQL sessions (hb_sql_*, at the end) are independent of hb_client_t: one
+ * DEALER to one sqlfront, one request at a time.
  */
 #include "hobbes.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -929,4 +933,393 @@ hb_scan_result_destroy(hb_scan_result_t **self_p)
     hb_free(res->frame_);
     hb_free(res);
     *self_p = NULL;
+}
+
+/* ------------------------------------------------------- SQL sessions */
+
+/* A session is one DEALER to one sqlfront with a random routing id (the
+ * sqlfront keys its session state by it). A request is a SUBMIT of
+ * procedure "sql"; the answer is one RESULT whose values are one group per
+ * executed statement (docs/protocol.md, "SQL sessions"). Each statement's
+ * result copies its strings into one block of its own (frame_), so results
+ * outlive the frame and can be freed in any order. */
+
+#define S_SQL_PROC "sql"
+
+struct hb_sql {
+    hb_config_t *cfg;               /* cluster config */
+    uint16_t id;                    /* sqlfront id */
+    char endpoint[HB_ENDPOINT_MAX]; /* its endpoint */
+    void *zctx;                     /* the process's shared ZeroMQ context */
+    void *sock;                     /* DEALER connected to the sqlfront */
+    uint64_t next_req;              /* next request id */
+    char err[512];                  /* last error text */
+};
+
+hb_sql_t *
+hb_sql_connect(const char *config_path, uint16_t id, char *err, size_t errlen)
+{
+    hb_config_t *cfg = NULL;
+    char dummy[8];
+    if (!err || !errlen) {
+        err = dummy;
+        errlen = sizeof dummy;
+    }
+    if (hb_config_load(config_path, &cfg, err, errlen) != HB_OK)
+        return NULL;
+    const hb_sqlfront_cfg_t *f = hb_config_sqlfront(cfg, id);
+    if (!f) {
+        snprintf(err, errlen, "%s has no sqlfront %u (it has %u sqlfront section(s))",
+                 config_path, id, cfg->nsqlfronts);
+        hb_config_destroy(&cfg);
+        return NULL;
+    }
+    hb_sql_t *self = hb_calloc(1, sizeof *self);
+    self->cfg = cfg;
+    self->id = id;
+    snprintf(self->endpoint, sizeof self->endpoint, "%s", f->endpoint);
+    self->next_req = 1;
+    self->zctx = s_ctx_acquire();
+    uint64_t sid = 0;
+    if (getrandom(&sid, sizeof sid, 0) != sizeof sid)
+        sid = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)self;
+    sid |= 1ULL << 63; /* first routing-id byte must not be zero */
+    uint8_t rid[8];
+    hb_client_id_bytes(sid, rid);
+    void *s = zmq_socket(self->zctx, ZMQ_DEALER);
+    int zero = 0;
+    int64_t maxmsg = cfg->limits.max_frame_bytes;
+    zmq_setsockopt(s, ZMQ_ROUTING_ID, rid, sizeof rid);
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    if (zmq_connect(s, self->endpoint) < 0) {
+        snprintf(err, errlen, "cannot connect to sqlfront %u at %s: %s", id,
+                 self->endpoint, zmq_strerror(zmq_errno()));
+        zmq_close(s);
+        hb_sql_destroy(&self);
+        return NULL;
+    }
+    self->sock = s;
+    return self;
+}
+
+void
+hb_sql_destroy(hb_sql_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    hb_sql_t *self = *self_p;
+    if (self->sock)
+        zmq_close(self->sock);
+    if (self->zctx)
+        s_ctx_release();
+    hb_config_destroy(&self->cfg);
+    hb_free(self);
+    *self_p = NULL;
+}
+
+const char *
+hb_sql_last_error(const hb_sql_t *self)
+{
+    return self->err;
+}
+
+void
+hb_sql_result_free(hb_sql_result_t **self_p)
+{
+    if (!self_p)
+        return;
+    hb_sql_result_t *r = *self_p;
+    while (r) {
+        hb_sql_result_t *next = r->next;
+        hb_free(r->colnames);
+        hb_free(r->coltypes);
+        hb_free(r->cells);
+        hb_free(r->frame_);
+        hb_free(r);
+        r = next;
+    }
+    *self_p = NULL;
+}
+
+/* Bump allocator over one result's string block. */
+typedef struct {
+    char *base;  /* the block (becomes the result's frame_) */
+    size_t used; /* bytes handed out */
+} s_arena_t;
+
+/* Copies len bytes plus a NUL into the arena; returns the copy. */
+static char *
+s_arena_put(s_arena_t *a, const void *p, size_t len)
+{
+    char *out = a->base + a->used;
+    if (len)
+        memcpy(out, p, len);
+    out[len] = '\0';
+    a->used += len + 1;
+    return out;
+}
+
+/* Builds one result of a failed statement from the RESULT's msg: "XXXXX
+ * text" (SQLSTATE, one space, text), or anything else, which is reported
+ * as XX000 (internal_error) with the whole msg, or the name of rc. */
+static hb_sql_result_t *
+s_sql_error_result(hb_rc_t rc, const char *msg, uint32_t len, uint64_t epoch)
+{
+    char state[6] = "XX000";
+    bool coded = len >= 5 && (len == 5 || msg[5] == ' ');
+    for (uint32_t i = 0; coded && i < 5; i++)
+        coded = (msg[i] >= '0' && msg[i] <= '9') || (msg[i] >= 'A' && msg[i] <= 'Z');
+    if (coded) {
+        memcpy(state, msg, 5);
+        msg += len > 5 ? 6 : 5;
+        len -= len > 5 ? 6 : 5;
+    }
+    if (len == 0) {
+        msg = hb_rc_str(rc);
+        len = (uint32_t)strlen(msg);
+    }
+    /* "00000" would read as success. */
+    if (strcmp(state, "00000") == 0)
+        memcpy(state, "XX000", 5);
+    hb_sql_result_t *r = hb_calloc(1, sizeof *r);
+    s_arena_t a = {.base = hb_malloc((size_t)len + 2), .used = 0};
+    memcpy(r->sqlstate, state, sizeof r->sqlstate);
+    r->message = s_arena_put(&a, msg, len);
+    r->tag = s_arena_put(&a, "", 0);
+    r->colnames = hb_calloc(1, sizeof *r->colnames);
+    r->coltypes = hb_calloc(1, sizeof *r->coltypes);
+    r->cells = hb_calloc(1, sizeof *r->cells);
+    r->epoch = epoch;
+    r->frame_ = a.base;
+    return r;
+}
+
+/* Reads a non-negative integer value at most max. */
+static bool
+s_sql_count(const hb_val_t *v, uint64_t max, uint64_t *out)
+{
+    if (v->type != HB_VAL_INT || v->u.i < 0 || (uint64_t)v->u.i > max)
+        return false;
+    *out = (uint64_t)v->u.i;
+    return true;
+}
+
+/* Decodes the statement group at vals[*pos]: [tag, ncols, (name, type) x
+ * ncols, nrows, cells..., epoch]. Returns HB_OK with *out (caller owns)
+ * and *pos past the group, or HB_PROTO with a message in self->err. */
+static hb_rc_t
+s_sql_group(hb_sql_t *self, const hb_val_t *v, uint32_t n, uint32_t *pos,
+            hb_sql_result_t **out)
+{
+    uint32_t g = *pos, i = *pos;
+    uint64_t ncols = 0, nrows = 0, epoch = 0, ncells = 0;
+    *out = NULL;
+#define S_BAD(what)                                                                      \
+    do {                                                                                 \
+        snprintf(self->err, sizeof self->err,                                            \
+                 "malformed answer from sqlfront %u: value %u: %s", self->id, i, what);  \
+        return HB_PROTO;                                                                 \
+    } while (0)
+    if (v[i].type != HB_VAL_STR)
+        S_BAD("command tag is not a string");
+    i++;
+    /* Every count is bounded by the values left, so a lying count never
+     * makes us allocate or read more than the frame holds. */
+    if (i >= n || !s_sql_count(&v[i], (n - i - 1) / 2, &ncols))
+        S_BAD("column count is not an integer within the values left");
+    i++;
+    for (uint64_t c = 0; c < 2 * ncols; c++, i++)
+        if (v[i].type != HB_VAL_STR)
+            S_BAD("column name or type is not a string");
+    if (i >= n || !s_sql_count(&v[i], UINT32_MAX, &nrows))
+        S_BAD("row count is not an integer 0..4294967295");
+    ncells = nrows * ncols; /* both < 2^32: no overflow */
+    if (ncells > n - i - 1)
+        S_BAD("rows * columns is more than the values left");
+    uint32_t cells_at = ++i;
+    i += (uint32_t)ncells;
+    if (i >= n)
+        S_BAD("epoch is missing");
+    if (!s_sql_count(&v[i], UINT64_MAX >> 1, &epoch))
+        S_BAD("epoch is not a non-negative integer");
+    i++;
+#undef S_BAD
+
+    /* One block for every string of the result, NUL-terminated. */
+    size_t bytes = 1 + (size_t)v[g].u.s.len + 1;
+    for (uint32_t k = g + 2; k < g + 2 + 2 * (uint32_t)ncols; k++)
+        bytes += (size_t)v[k].u.s.len + 1;
+    for (uint32_t k = cells_at; k < cells_at + ncells; k++)
+        if (v[k].type == HB_VAL_STR || v[k].type == HB_VAL_BIN)
+            bytes += (size_t)v[k].u.s.len + 1;
+    hb_sql_result_t *r = hb_calloc(1, sizeof *r);
+    s_arena_t a = {.base = hb_malloc(bytes), .used = 0};
+    memcpy(r->sqlstate, "00000", sizeof r->sqlstate);
+    r->message = s_arena_put(&a, "", 0);
+    r->tag = s_arena_put(&a, v[g].u.s.ptr, v[g].u.s.len);
+    r->ncols = (uint32_t)ncols;
+    r->colnames = hb_calloc(ncols + 1, sizeof *r->colnames);
+    r->coltypes = hb_calloc(ncols + 1, sizeof *r->coltypes);
+    for (uint32_t c = 0; c < ncols; c++) {
+        const hb_val_t *name = &v[g + 2 + 2 * c], *type = name + 1;
+        r->colnames[c] = s_arena_put(&a, name->u.s.ptr, name->u.s.len);
+        r->coltypes[c] = s_arena_put(&a, type->u.s.ptr, type->u.s.len);
+    }
+    r->nrows = (uint32_t)nrows;
+    r->cells = hb_calloc(ncells + 1, sizeof *r->cells);
+    for (uint64_t k = 0; k < ncells; k++) {
+        hb_val_t cell = v[cells_at + k];
+        if (cell.type == HB_VAL_STR || cell.type == HB_VAL_BIN)
+            cell.u.s.ptr = (const uint8_t *)s_arena_put(&a, cell.u.s.ptr, cell.u.s.len);
+        r->cells[k] = cell;
+    }
+    r->epoch = epoch;
+    r->frame_ = a.base;
+    *out = r;
+    *pos = i;
+    return HB_OK;
+}
+
+/* Turns the RESULT m into the statement list *out. Returns HB_OK or
+ * HB_PROTO (message in self->err; *out = NULL). */
+static hb_rc_t
+s_sql_results(hb_sql_t *self, const hb_msg_t *m, hb_sql_result_t **out)
+{
+    hb_sql_result_t *head = NULL, **tail = &head;
+    uint32_t pos = 0;
+    *out = NULL;
+    while (pos < m->u.result.nvals) {
+        hb_sql_result_t *r = NULL;
+        hb_rc_t rc = s_sql_group(self, m->u.result.vals, m->u.result.nvals, &pos, &r);
+        if (rc != HB_OK) {
+            hb_sql_result_free(&head);
+            return rc;
+        }
+        *tail = r;
+        tail = &r->next;
+    }
+    if (m->u.result.rc != HB_OK)
+        *tail = s_sql_error_result((hb_rc_t)m->u.result.rc, m->u.result.msg,
+                                   m->u.result.msg_len, m->u.result.epoch);
+    *out = head;
+    return HB_OK;
+}
+
+hb_rc_t
+hb_sql_exec(hb_sql_t *self, const char *sql, const hb_val_t *params, uint32_t nparams,
+            int timeout_ms, hb_sql_result_t **out)
+{
+    const hb_limits_t *lim = &self->cfg->limits;
+    hb_val_t *args = NULL;
+    msgpack_sbuffer sb;
+    hb_rc_t rc = HB_OK;
+
+    *out = NULL;
+    self->err[0] = '\0';
+    msgpack_sbuffer_init(&sb);
+    if (!sql || (nparams && !params)) {
+        snprintf(self->err, sizeof self->err, "%s", sql ? "params is NULL" : "sql is NULL");
+        rc = HB_INVALID;
+        goto out;
+    }
+    size_t sqllen = strlen(sql);
+    if ((uint64_t)nparams + 1 > lim->max_args) {
+        snprintf(self->err, sizeof self->err,
+                 "%u parameters: at most %u fit in one request (limits/max_args - 1)",
+                 nparams, lim->max_args - 1);
+        rc = HB_TOOBIG;
+        goto out;
+    }
+    if (sqllen > lim->max_value_bytes) {
+        snprintf(self->err, sizeof self->err,
+                 "SQL text of %zu bytes is longer than limits/max_value_bytes (%u)", sqllen,
+                 lim->max_value_bytes);
+        rc = HB_TOOBIG;
+        goto out;
+    }
+    for (uint32_t i = 0; i < nparams; i++)
+        if ((params[i].type == HB_VAL_STR || params[i].type == HB_VAL_BIN) &&
+            params[i].u.s.len > lim->max_value_bytes) {
+            snprintf(self->err, sizeof self->err,
+                     "parameter $%u of %u bytes is longer than limits/max_value_bytes (%u)",
+                     i + 1, params[i].u.s.len, lim->max_value_bytes);
+            rc = HB_TOOBIG;
+            goto out;
+        }
+    args = hb_calloc((size_t)nparams + 1, sizeof *args);
+    args[0] = hb_val_str(sql, (uint32_t)sqllen);
+    if (nparams)
+        memcpy(args + 1, params, (size_t)nparams * sizeof *args);
+    uint64_t id = self->next_req++;
+    hb_msg_t m = {.type = HB_MSG_SUBMIT};
+    m.u.submit.req_id = id;
+    m.u.submit.proc = S_SQL_PROC;
+    m.u.submit.proc_len = (uint32_t)strlen(S_SQL_PROC);
+    m.u.submit.nargs = nparams + 1;
+    m.u.submit.args = args;
+    if ((rc = hb_msg_encode(&m, &sb)) != HB_OK) {
+        snprintf(self->err, sizeof self->err, "cannot encode the request: %s",
+                 hb_rc_str(rc));
+        goto out;
+    }
+    if (sb.size > lim->max_frame_bytes) {
+        snprintf(self->err, sizeof self->err,
+                 "request of %zu bytes is longer than limits/max_frame_bytes (%u)", sb.size,
+                 lim->max_frame_bytes);
+        rc = HB_TOOBIG;
+        goto out;
+    }
+    if (zmq_send(self->sock, sb.data, sb.size, ZMQ_DONTWAIT) < 0) {
+        snprintf(self->err, sizeof self->err, "cannot send to sqlfront %u at %s: %s",
+                 self->id, self->endpoint, zmq_strerror(zmq_errno()));
+        rc = HB_IO;
+        goto out;
+    }
+
+    int64_t deadline = s_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    zmq_pollitem_t item = {self->sock, 0, ZMQ_POLLIN, 0};
+    for (;;) {
+        zmq_msg_t zm;
+        zmq_msg_init(&zm);
+        while (zmq_msg_recv(&zm, self->sock, ZMQ_DONTWAIT) >= 0) {
+            /* A RESULT carries one value per cell: bound the count by the
+             * frame (every value is at least one byte), not by max_args,
+             * which is for procedure arguments. */
+            hb_limits_t rlim = *lim;
+            size_t len = zmq_msg_size(&zm);
+            rlim.max_args = len < UINT32_MAX ? (uint32_t)len : UINT32_MAX;
+            hb_msg_t r;
+            if (hb_msg_decode(zmq_msg_data(&zm), len, &rlim, &r) != HB_OK)
+                continue; /* logged and counted by the decoder */
+            /* Anything but the answer awaited (a late one to a request
+             * that timed out, ...) is dropped. */
+            if (r.type == HB_MSG_RESULT && r.u.result.req_id == id) {
+                rc = s_sql_results(self, &r, out);
+                hb_msg_clear(&r);
+                zmq_msg_close(&zm);
+                goto out;
+            }
+            hb_msg_clear(&r);
+        }
+        zmq_msg_close(&zm);
+        int64_t left = deadline - s_mono_ms();
+        if (left <= 0) {
+            snprintf(self->err, sizeof self->err,
+                     "no answer from sqlfront %u at %s within %d ms", self->id,
+                     self->endpoint, timeout_ms);
+            rc = HB_TIMEOUT;
+            goto out;
+        }
+        if (zmq_poll(&item, 1, (long)left) < 0 && zmq_errno() != EINTR) {
+            snprintf(self->err, sizeof self->err, "poll failed: %s",
+                     zmq_strerror(zmq_errno()));
+            rc = HB_IO;
+            goto out;
+        }
+    }
+out:
+    msgpack_sbuffer_destroy(&sb);
+    hb_free(args);
+    return rc;
 }

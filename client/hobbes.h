@@ -26,6 +26,9 @@
  * connection, so the copies ZeroMQ held for a sequencer that is down
  * cannot reach it when it comes back, perhaps after the window.
  *
+ * SQL: hb_sql_connect opens a session with a SQL gateway (hobbes-sqlfront)
+ * and hb_sql_exec runs statements through it (see "SQL sessions" below).
+ *
  * Thread safety: a hb_client_t must be used by one thread at a time (its
  * ZeroMQ sockets are not thread-safe). Use one client per thread; clients
  * are cheap and independent. hb_client_submit/hb_client_poll pipeline many
@@ -158,8 +161,82 @@ uint32_t hb_client_partitions(const hb_client_t *self);
 
 /* Asks process (role, replica, partition) for its status; returns HB_OK
  * and a malloc'd "name=value\n..." text in *out (caller frees with free()),
- * or HB_TIMEOUT. role: 1 sequencer, 2 scheduler, 3 storage. */
+ * or HB_TIMEOUT. role: 1 sequencer, 2 scheduler, 3 storage, 4 sqlfront
+ * (then partition is the sqlfront id and replica is ignored). */
 hb_rc_t hb_client_status(hb_client_t *self, int role, uint16_t replica,
                          uint16_t partition, int timeout_ms, char **out);
+
+/* ------------------------------------------------------------------ */
+/* SQL sessions                                                         */
+/* ------------------------------------------------------------------ */
+
+/* A SQL session with one hobbes-sqlfront (the `sqlfront` sections of the
+ * config). Statements run in the order they are executed; a session is
+ * used by one thread at a time, like hb_client_t.
+ *
+ *     hb_sql_t *db = hb_sql_connect("configs/local.cfg", 0, err, sizeof err);
+ *     hb_val_t p[1] = {hb_val_int(7)};
+ *     hb_sql_result_t *res = NULL;
+ *     if (hb_sql_exec(db, "SELECT v FROM t WHERE k = $1", p, 1, 5000, &res) == HB_OK)
+ *         for (hb_sql_result_t *r = res; r; r = r->next) ... r->sqlstate ...
+ *     hb_sql_result_free(&res);
+ *     hb_sql_destroy(&db);
+ *
+ * Wire (docs/protocol.md, "SQL sessions"): a SUBMIT of procedure "sql"
+ * with args [sql, params...] over a DEALER; the answer is one RESULT. */
+typedef struct hb_sql hb_sql_t;
+
+/* The outcome of one statement. hb_sql_exec returns them as a list linked
+ * by `next`, in statement order. */
+typedef struct hb_sql_result hb_sql_result_t;
+struct hb_sql_result {
+    char sqlstate[6];       /* "00000" on success, else the PostgreSQL SQLSTATE */
+    char *message;          /* error text, "" on success */
+    char *tag;              /* command tag: "SELECT 3", "INSERT 0 2", "CREATE TABLE";
+                             * "" for a failed statement */
+    uint32_t ncols;         /* columns (0 for statements without rows) */
+    char **colnames;        /* ncols column names */
+    char **coltypes;        /* ncols PostgreSQL type names: "integer", "text" ... */
+    uint32_t nrows;         /* rows */
+    hb_val_t *cells;        /* nrows * ncols, row-major (row i, column j at
+                             * i * ncols + j); HB_VAL_NIL is SQL NULL; strings
+                             * point into the result's own memory and are also
+                             * NUL-terminated */
+    uint64_t epoch;         /* epoch the statement committed at or read at */
+    hb_sql_result_t *next;  /* the next statement's result, or NULL */
+    void *frame_;           /* private: memory the strings above live in */
+};
+
+/* Connects to sqlfront `id` of the cluster in config_path (connecting is
+ * lazy: an unreachable sqlfront shows up as HB_TIMEOUT from hb_sql_exec).
+ * Returns the session (caller owns; hb_sql_destroy), or NULL with a
+ * message in err (errlen bytes) when the config does not load or has no
+ * sqlfront `id`. */
+hb_sql_t *hb_sql_connect(const char *config_path, uint16_t id, char *err, size_t errlen);
+
+/* Closes the session; accepts NULL; sets *self_p = NULL. */
+void hb_sql_destroy(hb_sql_t **self_p);
+
+/* Executes sql (one or more ';'-separated statements) with params bound
+ * to $1..$n, waiting up to timeout_ms for the answer. Returns HB_OK with
+ * *out (caller owns the whole list; hb_sql_result_free), also when a
+ * statement failed: its result is then the last of the list and has a
+ * non-"00000" sqlstate; the statements before it ran. *out is NULL only
+ * when sql held no statement at all. Other returns leave *out = NULL, with
+ * a message in hb_sql_last_error: HB_INVALID (sql NULL, or params NULL
+ * with nparams > 0), HB_TOOBIG (more params than limits/max_args - 1, or a
+ * string or the whole request longer than the config's limits),
+ * HB_TIMEOUT (no answer: the statements may or may not have run), HB_IO
+ * (the request could not be sent), HB_PROTO (the answer was malformed). */
+hb_rc_t hb_sql_exec(hb_sql_t *self, const char *sql, const hb_val_t *params,
+                    uint32_t nparams, int timeout_ms, hb_sql_result_t **out);
+
+/* Returns the text of the last error hb_sql_exec returned (borrowed;
+ * valid until the next call; "" after a call that returned HB_OK). */
+const char *hb_sql_last_error(const hb_sql_t *self);
+
+/* Frees a list of results from hb_sql_exec, from *self_p to its end;
+ * accepts NULL; sets *self_p = NULL. */
+void hb_sql_result_free(hb_sql_result_t **self_p);
 
 #endif

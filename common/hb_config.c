@@ -9,11 +9,12 @@
  * line number in document order; since zconfig appends every node to the
  * last-child chain, a pre-order walk of the zconfig tree visits the nodes in
  * that same order, which gives every node its line. Validation then walks
- * the tree: known sections and keys, ranges, slots and endpoints, each error
- * as "FILE:LINE: KEYPATH: problem".
+ * the tree: known sections and keys, ranges, slots, sqlfronts and
+ * endpoints, each error as "FILE:LINE: KEYPATH: problem".
  *
  * Entry points: hb_config_load, hb_config_parse, hb_config_destroy, and the
- * lookups hb_config_slot, hb_config_endpoint, hb_config_node_dir.
+ * lookups hb_config_slot, hb_config_sqlfront, hb_config_endpoint,
+ * hb_config_node_dir, hb_config_sqlfront_dir.
  */
 #include "hb_config.h"
 #include "hb_key.h"
@@ -152,6 +153,7 @@ s_scan(s_ctx_t *ctx, const char *text)
     char path[S_PATH_LEN];
     int prev_level = -1;
     int nslots = 0;
+    int nsqlf = 0;
     int lineno = 0;
     const char *p = text;
 
@@ -187,6 +189,8 @@ s_scan(s_ctx_t *ctx, const char *text)
                      p + ns);
             if (level == 0 && nlen == 4 && memcmp(p + ns, "slot", 4) == 0)
                 snprintf(path, sizeof path, "slot[%d]", nslots);
+            if (level == 0 && nlen == 8 && memcmp(p + ns, "sqlfront", 8) == 0)
+                snprintf(path, sizeof path, "sqlfront[%d]", nsqlf);
         }
         else
             snprintf(path, sizeof path, "%s", *parent ? parent : "(top level)");
@@ -238,6 +242,8 @@ s_scan(s_ctx_t *ctx, const char *text)
 
         if (level == 0 && strncmp(path, "slot[", 5) == 0)
             nslots++;
+        if (level == 0 && strncmp(path, "sqlfront[", 9) == 0)
+            nsqlf++;
         if (level < S_SCAN_DEPTH)
             memcpy(paths[level], path, sizeof path);
         prev_level = level;
@@ -548,6 +554,25 @@ typedef struct {
     int line;              /* its line */
 } s_epuse_t;
 
+/* Records that the endpoint of node c (key path `path`) is taken; fails if
+ * another process of the file already uses it. */
+static hb_rc_t
+s_endpoint_claim(s_ctx_t *ctx, zconfig_t *c, const char *path, zhashx_t *endpoints,
+                 s_epuse_t *uses, size_t *nuses)
+{
+    s_epuse_t *u = &uses[*nuses];
+    snprintf(u->path, sizeof u->path, "%s", path);
+    u->line = s_line(ctx, c);
+    const char *ep = zconfig_value(c);
+    s_epuse_t *prev = zhashx_lookup(endpoints, ep);
+    if (prev)
+        return s_fail(ctx, u->line, path, "endpoint %.128s is already used by %s (line %d)",
+                      ep, prev->path, prev->line);
+    zhashx_insert(endpoints, ep, u);
+    (*nuses)++;
+    return HB_OK;
+}
+
 /* Validates one slot section (index idx in document order) and stores it.
  * first_line[r*P+p] holds the line of the slot that defined (r,p) or 0. */
 static hb_rc_t
@@ -596,19 +621,9 @@ s_slot(s_ctx_t *ctx, zconfig_t *sec, int idx, hb_config_t *cfg, int *first_line,
         }
         if (rc)
             return rc;
-        if (k >= S_SEQUENCER) {
-            s_epuse_t *u = &uses[*nuses];
-            snprintf(u->path, sizeof u->path, "%s", path);
-            u->line = s_line(ctx, c);
-            const char *ep = zconfig_value(c);
-            s_epuse_t *prev = zhashx_lookup(endpoints, ep);
-            if (prev)
-                return s_fail(ctx, u->line, path,
-                              "endpoint %.128s is already used by %s (line %d)", ep,
-                              prev->path, prev->line);
-            zhashx_insert(endpoints, ep, u);
-            (*nuses)++;
-        }
+        if (k >= S_SEQUENCER &&
+            (rc = s_endpoint_claim(ctx, c, path, endpoints, uses, nuses)))
+            return rc;
     }
     for (int k = 0; k < S_N; k++)
         if (!seen[k]) {
@@ -628,6 +643,72 @@ s_slot(s_ctx_t *ctx, zconfig_t *sec, int idx, hb_config_t *cfg, int *first_line,
     return HB_OK;
 }
 
+enum { F_ID, F_REPLICA, F_ENDPOINT, F_N };
+static const char *const s_sqlfront_keys[F_N] = {"id", "replica", "endpoint"};
+
+/* Validates one sqlfront section (index idx in document order) and appends
+ * it to cfg->sqlfronts. id_line[id] holds the line of the id key that
+ * claimed id, or 0. */
+static hb_rc_t
+s_sqlfront(s_ctx_t *ctx, zconfig_t *sec, int idx, hb_config_t *cfg, int *id_line,
+           zhashx_t *endpoints, s_epuse_t *uses, size_t *nuses)
+{
+    zconfig_t *seen[F_N] = {0};
+    char spath[32];
+    char path[S_PATH_LEN];
+    hb_sqlfront_cfg_t f;
+    int64_t id = 0, r = 0;
+    hb_rc_t rc;
+
+    memset(&f, 0, sizeof f);
+    snprintf(spath, sizeof spath, "sqlfront[%d]", idx);
+    if ((rc = s_section(ctx, sec, spath)))
+        return rc;
+    for (zconfig_t *c = zconfig_child(sec); c; c = zconfig_next(c)) {
+        const char *key = zconfig_name(c);
+        snprintf(path, sizeof path, "%s/%.64s", spath, key);
+        int k = s_key_index(s_sqlfront_keys, F_N, key);
+        if (k < 0)
+            return s_fail(ctx, s_line(ctx, c), path, "unknown key");
+        if (seen[k])
+            return s_fail(ctx, s_line(ctx, c), path, "duplicate key (first at line %d)",
+                          s_line(ctx, seen[k]));
+        seen[k] = c;
+        if ((rc = s_leaf(ctx, c, path)))
+            return rc;
+        switch (k) {
+        case F_ID:
+            if ((rc = s_int(ctx, c, path, 0, HB_SQLFRONT_MAX - 1, &id)))
+                return rc;
+            if (id_line[id])
+                return s_fail(ctx, s_line(ctx, c), path,
+                              "duplicate sqlfront id %" PRId64 " (first at line %d)", id,
+                              id_line[id]);
+            id_line[id] = s_line(ctx, c);
+            break;
+        case F_REPLICA:
+            rc = s_int(ctx, c, path, 0, cfg->replicas - 1, &r);
+            break;
+        case F_ENDPOINT:
+            if ((rc = s_endpoint(ctx, c, path, f.endpoint)))
+                return rc;
+            rc = s_endpoint_claim(ctx, c, path, endpoints, uses, nuses);
+            break;
+        }
+        if (rc)
+            return rc;
+    }
+    for (int k = 0; k < F_N; k++)
+        if (!seen[k]) {
+            snprintf(path, sizeof path, "%s/%s", spath, s_sqlfront_keys[k]);
+            return s_fail(ctx, s_line(ctx, sec), path, "missing required key");
+        }
+    f.id = (uint16_t)id;
+    f.replica = (uint16_t)r;
+    cfg->sqlfronts[cfg->nsqlfronts++] = f;
+    return HB_OK;
+}
+
 /* Validates the whole tree into cfg. */
 static hb_rc_t
 s_validate(s_ctx_t *ctx, zconfig_t *root, hb_config_t *cfg)
@@ -638,7 +719,8 @@ s_validate(s_ctx_t *ctx, zconfig_t *root, hb_config_t *cfg)
     size_t nuses = 0;
     zhashx_t *endpoints = NULL;
     hb_rc_t rc = HB_OK;
-    int nslots = 0;
+    int nslots = 0, nsqlf = 0;
+    int id_line[HB_SQLFRONT_MAX] = {0};
 
     for (zconfig_t *c = zconfig_child(root); c; c = zconfig_next(c)) {
         const char *name = zconfig_name(c);
@@ -651,9 +733,15 @@ s_validate(s_ctx_t *ctx, zconfig_t *root, hb_config_t *cfg)
             nslots++;
             continue;
         }
+        else if (strcmp(name, "sqlfront") == 0) {
+            /* Ids are unique in 0..63, so more sections than that must
+             * repeat one: s_sqlfront reports which. */
+            nsqlf++;
+            continue;
+        }
         else
             return s_fail(ctx, s_line(ctx, c), name,
-                          "unknown section (expected cluster, limits or slot)");
+                          "unknown section (expected cluster, limits, slot or sqlfront)");
         if (*slot)
             return s_fail(ctx, s_line(ctx, c), name, "duplicate section (first at line %d)",
                           s_line(ctx, *slot));
@@ -673,17 +761,22 @@ s_validate(s_ctx_t *ctx, zconfig_t *root, hb_config_t *cfg)
     size_t nslot_cfg = (size_t)cfg->replicas * cfg->partitions;
     cfg->slots = hb_calloc(nslot_cfg, sizeof *cfg->slots);
     first_line = hb_calloc(nslot_cfg, sizeof *first_line);
-    uses = hb_calloc((size_t)nslots * 3 + 1, sizeof *uses);
+    uses = hb_calloc((size_t)nslots * 3 + (size_t)nsqlf + 1, sizeof *uses);
+    if (nsqlf)
+        cfg->sqlfronts = hb_calloc((size_t)nsqlf, sizeof *cfg->sqlfronts);
     endpoints = zhashx_new();
     if (!endpoints) {
         rc = s_fail(ctx, 1, "slot", "out of memory");
         goto out;
     }
-    int idx = 0;
+    /* Slots and sqlfronts in file order, so a reused endpoint is blamed on
+     * its later use. */
+    int idx = 0, fidx = 0;
     for (zconfig_t *c = zconfig_child(root); c; c = zconfig_next(c)) {
-        if (strcmp(zconfig_name(c), "slot") != 0)
-            continue;
-        rc = s_slot(ctx, c, idx++, cfg, first_line, endpoints, uses, &nuses);
+        if (strcmp(zconfig_name(c), "slot") == 0)
+            rc = s_slot(ctx, c, idx++, cfg, first_line, endpoints, uses, &nuses);
+        else if (strcmp(zconfig_name(c), "sqlfront") == 0)
+            rc = s_sqlfront(ctx, c, fidx++, cfg, id_line, endpoints, uses, &nuses);
         if (rc)
             goto out;
     }
@@ -825,6 +918,7 @@ hb_config_destroy(hb_config_t **self_p)
     if (!self_p || !*self_p)
         return;
     hb_free((*self_p)->slots);
+    hb_free((*self_p)->sqlfronts);
     hb_free(*self_p);
     *self_p = NULL;
 }
@@ -837,9 +931,24 @@ hb_config_slot(const hb_config_t *cfg, uint16_t replica, uint16_t partition)
     return &cfg->slots[(size_t)replica * cfg->partitions + partition];
 }
 
+const hb_sqlfront_cfg_t *
+hb_config_sqlfront(const hb_config_t *cfg, uint16_t id)
+{
+    if (!cfg)
+        return NULL;
+    for (uint16_t i = 0; i < cfg->nsqlfronts; i++)
+        if (cfg->sqlfronts[i].id == id)
+            return &cfg->sqlfronts[i];
+    return NULL;
+}
+
 const char *
 hb_config_endpoint(const hb_config_t *cfg, hb_node_t node)
 {
+    if (node.role == HB_ROLE_SQLFRONT) {
+        const hb_sqlfront_cfg_t *f = hb_config_sqlfront(cfg, node.partition);
+        return f ? f->endpoint : NULL;
+    }
     const hb_slot_cfg_t *s = hb_config_slot(cfg, node.replica, node.partition);
     if (!s)
         return NULL;
@@ -863,7 +972,21 @@ hb_config_node_dir(const hb_config_t *cfg, const char *data_override, hb_node_t 
                                         "sqlfront"};
     if (!out || outlen == 0)
         return;
+    if (node.role == HB_ROLE_SQLFRONT) {
+        hb_config_sqlfront_dir(cfg, data_override, node.partition, out, outlen);
+        return;
+    }
     const char *root = data_override ? data_override : cfg ? cfg->data_dir : ".";
     const char *role = node.role < sizeof roles / sizeof *roles ? roles[node.role] : "node";
     snprintf(out, outlen, "%s/r%up%u/%s", root, node.replica, node.partition, role);
+}
+
+void
+hb_config_sqlfront_dir(const hb_config_t *cfg, const char *data_override, uint16_t id,
+                       char *out, size_t outlen)
+{
+    if (!out || outlen == 0)
+        return;
+    const char *root = data_override ? data_override : cfg ? cfg->data_dir : ".";
+    snprintf(out, outlen, "%s/sqlf%u", root, id);
 }

@@ -27,6 +27,12 @@
  *       sequencer = tcp://127.0.0.1:7100
  *       scheduler = tcp://127.0.0.1:7101
  *       storage = tcp://127.0.0.1:7102
+ *   sqlfront                    # zero or more SQL gateways
+ *       id = 0                  # 0..63, unique
+ *       replica = 0             # replica whose sequencers it submits to
+ *       endpoint = tcp://127.0.0.1:7300
+ *
+ * "sqlfront[i]" is likewise the i-th sqlfront section in file order.
  */
 #ifndef HB_CONFIG_H
 #define HB_CONFIG_H
@@ -49,6 +55,14 @@ typedef struct {
     char storage[HB_ENDPOINT_MAX];      /* ROUTER endpoint of hobbes-storage */
 } hb_slot_cfg_t;
 
+#define HB_SQLFRONT_MAX 64 /* sqlfront ids are 0..HB_SQLFRONT_MAX-1 */
+
+typedef struct {
+    uint16_t id;                       /* 0..HB_SQLFRONT_MAX-1, unique */
+    uint16_t replica;                  /* replica whose sequencers it submits to */
+    char endpoint[HB_ENDPOINT_MAX];    /* ROUTER endpoint of hobbes-sqlfront */
+} hb_sqlfront_cfg_t;
+
 typedef struct hb_config {
     char path[HB_PATH_MAX];     /* file it was read from */
     char name[64];              /* cluster name */
@@ -63,6 +77,8 @@ typedef struct hb_config {
     uint32_t dedup_window;      /* chosen slots a call id is remembered for */
     hb_limits_t limits;         /* decoder and socket bounds */
     hb_slot_cfg_t *slots;       /* R*P entries, index replica*P + partition */
+    uint16_t nsqlfronts;        /* entries in sqlfronts (0..HB_SQLFRONT_MAX) */
+    hb_sqlfront_cfg_t *sqlfronts; /* SQL gateways in file order; NULL when none */
 } hb_config_t;
 
 /* Loads and validates path. Returns HB_OK and *out (caller owns;
@@ -81,13 +97,25 @@ void hb_config_destroy(hb_config_t **self_p);
 const hb_slot_cfg_t *hb_config_slot(const hb_config_t *cfg, uint16_t replica,
                                     uint16_t partition);
 
+/* Returns the sqlfront with this id, or NULL when the config has none.
+ * Borrowed from cfg. */
+const hb_sqlfront_cfg_t *hb_config_sqlfront(const hb_config_t *cfg, uint16_t id);
+
 /* Returns the endpoint of a cluster process (sequencer, scheduler or
- * storage), or NULL. Borrowed from cfg. */
+ * storage), or NULL. Borrowed from cfg. For HB_ROLE_SQLFRONT, node.partition
+ * is the sqlfront id and node.replica is ignored (ids are unique). */
 const char *hb_config_endpoint(const hb_config_t *cfg, hb_node_t node);
 
 /* Writes the data directory of a process ("<data_dir>/r0p1/storage") into
- * out. data_override replaces cfg->data_dir when non-NULL. */
+ * out. data_override replaces cfg->data_dir when non-NULL. For
+ * HB_ROLE_SQLFRONT (node.partition = id) it is hb_config_sqlfront_dir's. */
 void hb_config_node_dir(const hb_config_t *cfg, const char *data_override, hb_node_t node,
                         char *out, size_t outlen);
+
+/* Writes the data directory of sqlfront `id` ("<data_dir>/sqlf0"; it also
+ * holds the sqlfront's pid file and log) into out. data_override replaces
+ * cfg->data_dir when non-NULL. */
+void hb_config_sqlfront_dir(const hb_config_t *cfg, const char *data_override, uint16_t id,
+                            char *out, size_t outlen);
 
 #endif

@@ -13,6 +13,12 @@
  * <data>/r<R>p<P>/<role>.pid and .log. A slot is "on this host" when its
  * endpoints are ipc://, inproc:// or tcp:// to a loopback address, this
  * host's name, or one of this host's interface addresses.
+ *
+ * The SQL gateways of the config (`sqlfront` sections) on this host are
+ * started after the slots are healthy, as `hobbes-sqlfront --config FILE
+ * --id N --data DIR --pidfile F`, with the pid file and log in their own
+ * directory <data>/sqlf<N>/sqlfront.pid and .log; they are stopped first
+ * and shown in their own table by status.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -137,41 +143,41 @@ s_read_pid(const char *pidfile)
     return (pid_t)pid;
 }
 
+/* Finds hobbes-<name>: in $HOBBES_BIN_DIR, in the build tree next to ours
+ * (<build>/<name>/hobbes-<name>), or next to hobbesctl (installed). Returns
+ * 0 with the path in out, or -1 with the places looked at in out. */
 static int
-s_find_binary(const s_ctl_t *ctl, int role_i, char *out, size_t outlen)
+s_find_binary(const s_ctl_t *ctl, const char *name, char *out, size_t outlen)
 {
     const char *env = getenv("HOBBES_BIN_DIR");
     char cand[3][PATH_MAX];
     int n = 0;
     if (env)
-        snprintf(cand[n++], PATH_MAX, "%s/hobbes-%s", env, s_roles[role_i]);
-    snprintf(cand[n++], PATH_MAX, "%s/../%s/hobbes-%s", ctl->bindir, s_roles[role_i],
-             s_roles[role_i]);
-    snprintf(cand[n++], PATH_MAX, "%s/hobbes-%s", ctl->bindir, s_roles[role_i]);
+        snprintf(cand[n++], PATH_MAX, "%s/hobbes-%s", env, name);
+    snprintf(cand[n++], PATH_MAX, "%s/../%s/hobbes-%s", ctl->bindir, name, name);
+    snprintf(cand[n++], PATH_MAX, "%s/hobbes-%s", ctl->bindir, name);
     for (int i = 0; i < n; i++)
         if (access(cand[i], X_OK) == 0) {
             snprintf(out, outlen, "%s", cand[i]);
             return 0;
         }
+    size_t used = 0;
+    out[0] = '\0';
+    for (int i = 0; i < n && used < outlen; i++) {
+        int w = snprintf(out + used, outlen - used, "%s%s", i ? ", " : "", cand[i]);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
     return -1;
 }
 
-/* ------------------------------------------------------------ actions */
-
+/* Forks and execs bin as a daemon (own session, stdin /dev/null, stdout
+ * and stderr appended to logfile) with argv (NULL-terminated; argv[0] is
+ * bin). Returns the child's pid or -1. */
 static pid_t
-s_spawn(const s_ctl_t *ctl, const hb_slot_cfg_t *slot, int role_i)
+s_daemon(const char *bin, char *const *argv, const char *logfile)
 {
-    char bin[PATH_MAX], pidfile[PATH_MAX], logfile[PATH_MAX];
-    if (s_find_binary(ctl, role_i, bin, sizeof bin) < 0) {
-        fprintf(stderr, "hobbesctl: cannot find hobbes-%s (set HOBBES_BIN_DIR)\n",
-                s_roles[role_i]);
-        return -1;
-    }
-    s_node_file(ctl, slot, role_i, "pid", pidfile, sizeof pidfile);
-    s_node_file(ctl, slot, role_i, "log", logfile, sizeof logfile);
-    char r[16], p[16];
-    snprintf(r, sizeof r, "%u", slot->replica);
-    snprintf(p, sizeof p, "%u", slot->partition);
     pid_t pid = fork();
     if (pid < 0)
         return -1;
@@ -185,18 +191,156 @@ s_spawn(const s_ctl_t *ctl, const hb_slot_cfg_t *slot, int role_i)
             dup2(log, 1);
             dup2(log, 2);
         }
-        execl(bin, bin, "--config", ctl->config_abs, "--replica", r, "--partition", p,
-              "--data", ctl->data_abs, "--pidfile", pidfile, (char *)NULL);
+        execv(bin, argv);
         fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
         _exit(127);
     }
     return pid;
 }
 
+/* ------------------------------------------------------------ actions */
+
+static pid_t
+s_spawn(const s_ctl_t *ctl, const hb_slot_cfg_t *slot, int role_i)
+{
+    char bin[PATH_MAX], pidfile[PATH_MAX], logfile[PATH_MAX];
+    if (s_find_binary(ctl, s_roles[role_i], bin, sizeof bin) < 0) {
+        fprintf(stderr, "hobbesctl: cannot find hobbes-%s (looked for %s; set "
+                        "HOBBES_BIN_DIR)\n",
+                s_roles[role_i], bin);
+        return -1;
+    }
+    s_node_file(ctl, slot, role_i, "pid", pidfile, sizeof pidfile);
+    s_node_file(ctl, slot, role_i, "log", logfile, sizeof logfile);
+    char r[16], p[16];
+    snprintf(r, sizeof r, "%u", slot->replica);
+    snprintf(p, sizeof p, "%u", slot->partition);
+    char *argv[] = {bin,        "--config", (char *)ctl->config_abs,
+                    "--replica", r,         "--partition",
+                    p,          "--data",   (char *)ctl->data_abs,
+                    "--pidfile", pidfile,   NULL};
+    return s_daemon(bin, argv, logfile);
+}
+
+/* ------------------------------------------------------------ sqlfronts */
+
+static int
+s_sqlfront_is_local(const hb_sqlfront_cfg_t *f)
+{
+    return s_endpoint_is_local(f->endpoint);
+}
+
+/* Returns whether any sqlfront of the config lives on this host. */
+static int
+s_any_local_sqlfront(const s_ctl_t *ctl)
+{
+    for (uint16_t i = 0; i < ctl->cfg->nsqlfronts; i++)
+        if (s_sqlfront_is_local(&ctl->cfg->sqlfronts[i]))
+            return 1;
+    return 0;
+}
+
+/* Writes <data>/sqlf<id>/sqlfront.<ext> into out. */
+static void
+s_sqlfront_file(const s_ctl_t *ctl, const hb_sqlfront_cfg_t *f, const char *ext, char *out,
+                size_t outlen)
+{
+    char dir[PATH_MAX];
+    hb_config_sqlfront_dir(ctl->cfg, ctl->data_abs, f->id, dir, sizeof dir);
+    snprintf(out, outlen, "%s/sqlfront.%s", dir, ext);
+}
+
+static pid_t
+s_spawn_sqlfront(const s_ctl_t *ctl, const hb_sqlfront_cfg_t *f, const char *bin)
+{
+    char pidfile[PATH_MAX], logfile[PATH_MAX], id[16];
+    s_sqlfront_file(ctl, f, "pid", pidfile, sizeof pidfile);
+    s_sqlfront_file(ctl, f, "log", logfile, sizeof logfile);
+    snprintf(id, sizeof id, "%u", f->id);
+    char *argv[] = {(char *)bin, "--config", (char *)ctl->config_abs,
+                    "--id",      id,         "--data",
+                    (char *)ctl->data_abs,   "--pidfile",
+                    pidfile,     NULL};
+    return s_daemon(bin, argv, logfile);
+}
+
+/* Waits until process (role, replica, partition) answers STATUS (up to
+ * 10 s). Returns 1 if it did. */
+static int
+s_wait_healthy(hb_client_t *client, int role, uint16_t replica, uint16_t partition)
+{
+    int ok = 0;
+    for (int tries = 0; tries < 100 && !ok && !s_interrupted; tries++) {
+        char *text = NULL;
+        ok = hb_client_status(client, role, replica, partition, 200, &text) == HB_OK;
+        free(text);
+        if (!ok) {
+            waitpid(-1, NULL, WNOHANG);
+            s_sleep_ms(100);
+        }
+    }
+    return ok;
+}
+
+/* Starts every local sqlfront not already running, then waits until each
+ * answers STATUS. bin is hobbes-sqlfront. Returns 0 or 1; adds the number
+ * started to *started. */
+static int
+s_up_sqlfronts(s_ctl_t *ctl, hb_client_t *client, const char *bin, int *started)
+{
+    int failed = 0;
+    for (uint16_t i = 0; i < ctl->cfg->nsqlfronts; i++) {
+        const hb_sqlfront_cfg_t *f = &ctl->cfg->sqlfronts[i];
+        if (!s_sqlfront_is_local(f))
+            continue;
+        char dir[PATH_MAX], pidfile[PATH_MAX];
+        hb_config_sqlfront_dir(ctl->cfg, ctl->data_abs, f->id, dir, sizeof dir);
+        if (hb_mkdirs(dir) < 0) {
+            fprintf(stderr, "hobbesctl: cannot create %s: %s\n", dir, strerror(errno));
+            return 1;
+        }
+        s_sqlfront_file(ctl, f, "pid", pidfile, sizeof pidfile);
+        if (s_read_pid(pidfile))
+            continue;
+        if (s_spawn_sqlfront(ctl, f, bin) < 0) {
+            fprintf(stderr, "hobbesctl: cannot start sqlfront %u: %s\n", f->id,
+                    strerror(errno));
+            failed++;
+        } else {
+            (*started)++;
+        }
+    }
+    if (failed)
+        return 1;
+    for (uint16_t i = 0; i < ctl->cfg->nsqlfronts; i++) {
+        const hb_sqlfront_cfg_t *f = &ctl->cfg->sqlfronts[i];
+        if (!s_sqlfront_is_local(f))
+            continue;
+        if (!s_wait_healthy(client, HB_ROLE_SQLFRONT, f->replica, f->id)) {
+            char logfile[PATH_MAX];
+            s_sqlfront_file(ctl, f, "log", logfile, sizeof logfile);
+            fprintf(stderr, "hobbesctl: sqlfront %u (%s) is not healthy; see %s\n", f->id,
+                    f->endpoint, logfile);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int
 s_up(s_ctl_t *ctl, hb_client_t *client)
 {
     int started = 0, failed = 0;
+    /* A missing gateway binary fails before anything starts. */
+    char sqlbin[PATH_MAX] = "";
+    if (s_any_local_sqlfront(ctl) &&
+        s_find_binary(ctl, "sqlfront", sqlbin, sizeof sqlbin) < 0) {
+        fprintf(stderr,
+                "hobbesctl: the config has sqlfront sections but hobbes-sqlfront was not "
+                "found (looked for %s; set HOBBES_BIN_DIR)\n",
+                sqlbin);
+        return 1;
+    }
     for (size_t s = 0; s < (size_t)ctl->cfg->replicas * ctl->cfg->partitions; s++) {
         const hb_slot_cfg_t *slot = &ctl->cfg->slots[s];
         if (!s_slot_is_local(slot))
@@ -226,19 +370,7 @@ s_up(s_ctl_t *ctl, hb_client_t *client)
         if (!s_slot_is_local(slot))
             continue;
         for (int ri = 0; ri < S_NROLES; ri++) {
-            char *text = NULL;
-            int ok = 0;
-            for (int tries = 0; tries < 100 && !ok && !s_interrupted; tries++) {
-                ok = hb_client_status(client, s_role_ids[ri], slot->replica, slot->partition,
-                                      200, &text) == HB_OK;
-                free(text);
-                text = NULL;
-                if (!ok) {
-                    waitpid(-1, NULL, WNOHANG);
-                    s_sleep_ms(100);
-                }
-            }
-            if (!ok) {
+            if (!s_wait_healthy(client, s_role_ids[ri], slot->replica, slot->partition)) {
                 char logfile[PATH_MAX];
                 s_node_file(ctl, slot, ri, "log", logfile, sizeof logfile);
                 fprintf(stderr, "hobbesctl: %s r%up%u is not healthy; see %s\n",
@@ -247,17 +379,36 @@ s_up(s_ctl_t *ctl, hb_client_t *client)
             }
         }
     }
-    printf("cluster '%s' is up: %u replica(s) x %u partition(s), %d process(es) started, "
+    if (*sqlbin && s_up_sqlfronts(ctl, client, sqlbin, &started))
+        return 1;
+    char sqlnote[64] = "";
+    if (ctl->cfg->nsqlfronts)
+        snprintf(sqlnote, sizeof sqlnote, " + %u sqlfront(s)", ctl->cfg->nsqlfronts);
+    printf("cluster '%s' is up: %u replica(s) x %u partition(s)%s, %d process(es) started, "
            "data in %s\n",
-           ctl->cfg->name, ctl->cfg->replicas, ctl->cfg->partitions, started, ctl->data_abs);
+           ctl->cfg->name, ctl->cfg->replicas, ctl->cfg->partitions, sqlnote, started,
+           ctl->data_abs);
     return 0;
 }
 
 static int
 s_down(s_ctl_t *ctl)
 {
-    pid_t pids[3 * 4096];
+    pid_t pids[3 * 4096 + HB_SQLFRONT_MAX];
     size_t n = 0;
+    /* The gateways first: they are clients of the slots. */
+    for (uint16_t i = 0; i < ctl->cfg->nsqlfronts; i++) {
+        const hb_sqlfront_cfg_t *f = &ctl->cfg->sqlfronts[i];
+        if (!s_sqlfront_is_local(f))
+            continue;
+        char pidfile[PATH_MAX];
+        s_sqlfront_file(ctl, f, "pid", pidfile, sizeof pidfile);
+        pid_t pid = s_read_pid(pidfile);
+        if (pid && n < sizeof pids / sizeof pids[0]) {
+            kill(pid, SIGTERM);
+            pids[n++] = pid;
+        }
+    }
     for (size_t s = 0; s < (size_t)ctl->cfg->replicas * ctl->cfg->partitions; s++) {
         const hb_slot_cfg_t *slot = &ctl->cfg->slots[s];
         if (!s_slot_is_local(slot))
@@ -372,6 +523,51 @@ s_status_groups(s_ctl_t *ctl, hb_client_t *client)
     }
 }
 
+/* Prints one line per sqlfront (id, replica, pid, up/DOWN, endpoint), then
+ * the other fields of its STATUS: wrapped on indented lines, or one per
+ * line with --verbose. Returns how many are down. */
+static int
+s_status_sqlfronts(s_ctl_t *ctl, hb_client_t *client)
+{
+    int down = 0;
+    if (!ctl->cfg->nsqlfronts)
+        return 0;
+    printf("\n%-10s %-7s %-8s %-6s %s\n", "sqlfront", "replica", "pid", "state",
+           "endpoint");
+    for (uint16_t i = 0; i < ctl->cfg->nsqlfronts; i++) {
+        const hb_sqlfront_cfg_t *f = &ctl->cfg->sqlfronts[i];
+        char *text = NULL, pid[32] = "-";
+        int up = hb_client_status(client, HB_ROLE_SQLFRONT, f->replica, f->id, 500,
+                                  &text) == HB_OK;
+        if (up)
+            s_field(text, "pid", pid, sizeof pid);
+        else
+            down++;
+        printf("%-10u r%-6u %-8s %-6s %s\n", f->id, f->replica, pid, up ? "up" : "DOWN",
+               f->endpoint);
+        int col = 0;
+        for (char *line = text ? strtok(text, "\n") : NULL; line;
+             line = strtok(NULL, "\n")) {
+            if (strncmp(line, "pid=", 4) == 0)
+                continue;
+            int len = (int)strlen(line);
+            if (s_verbose) {
+                printf("    %s\n", line);
+            } else {
+                if (col && col + 1 + len > 90) {
+                    printf("\n");
+                    col = 0;
+                }
+                col += printf("%s%s", col ? " " : "    ", line);
+            }
+        }
+        if (col)
+            printf("\n");
+        free(text);
+    }
+    return down;
+}
+
 static int
 s_status(s_ctl_t *ctl, hb_client_t *client)
 {
@@ -404,6 +600,7 @@ s_status(s_ctl_t *ctl, hb_client_t *client)
         }
     }
     s_status_groups(ctl, client);
+    down += s_status_sqlfronts(ctl, client);
     return down ? 1 : 0;
 }
 
@@ -569,6 +766,11 @@ main(int argc, char **argv)
                    "Logs: %s/r*p*/*.log      Ctrl-C stops every process.\n",
                    ctl.bindir, config, ctl.bindir, config, ctl.bindir, config, ctl.bindir,
                    config, ctl.bindir, config, ctl.data_abs);
+            if (ctl.cfg->nsqlfronts)
+                printf("SQL shell:\n"
+                       "  %s/hobbes-cli --config %s sql\n"
+                       "Gateway logs: %s/sqlf*/sqlfront.log\n",
+                       ctl.bindir, config, ctl.data_abs);
             fflush(stdout);
             while (!s_interrupted) {
                 waitpid(-1, NULL, WNOHANG);

@@ -52,8 +52,9 @@ it_fail_hook(void)
         return;
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
-             "for f in %s/r*p*/*.log; do echo \"== $f\"; tail -n 30 \"$f\"; done >&2",
-             s_current->data);
+             "for f in %s/r*p*/*.log %s/sqlf*/*.log; do [ -f \"$f\" ] || continue; "
+             "echo \"== $f\"; tail -n 30 \"$f\"; done >&2",
+             s_current->data, s_current->data);
     s_run(cmd);
     it_cluster_status(s_current);
     it_cluster_down(s_current);
@@ -81,9 +82,10 @@ s_at_exit(void)
         it_cluster_down(s_current);
 }
 
-int
-it_cluster_init(it_cluster_t *c, const char *build_root, int replicas, int partitions,
-                const char *policy, int epoch_ms)
+/* Writes the config (with one sqlfront when sql) and hooks the cleanup. */
+static int
+s_init(it_cluster_t *c, const char *build_root, int replicas, int partitions,
+       const char *policy, int epoch_ms, int sql)
 {
     memset(c, 0, sizeof *c);
     snprintf(c->dir, sizeof c->dir, "/tmp/hobbes-it-XXXXXX");
@@ -109,6 +111,11 @@ it_cluster_init(it_cluster_t *c, const char *build_root, int replicas, int parti
                     "    sequencer = tcp://127.0.0.1:%d\n    scheduler = tcp://127.0.0.1:%d\n"
                     "    storage = tcp://127.0.0.1:%d\n",
                     r, p, s_free_port(), s_free_port(), s_free_port());
+    if (sql) {
+        snprintf(c->sqlfront, sizeof c->sqlfront, "tcp://127.0.0.1:%d", s_free_port());
+        fprintf(f, "sqlfront\n    id = 0\n    replica = 0\n    endpoint = %s\n",
+                c->sqlfront);
+    }
     fclose(f);
     s_current = c;
     static int hooked;
@@ -120,6 +127,26 @@ it_cluster_init(it_cluster_t *c, const char *build_root, int replicas, int parti
             signal(sigs[i], s_on_fatal);
     }
     return 0;
+}
+
+int
+it_cluster_init(it_cluster_t *c, const char *build_root, int replicas, int partitions,
+                const char *policy, int epoch_ms)
+{
+    return s_init(c, build_root, replicas, partitions, policy, epoch_ms, 0);
+}
+
+int
+it_cluster_init_sql(it_cluster_t *c, const char *build_root, int replicas, int partitions,
+                    const char *policy, int epoch_ms)
+{
+    return s_init(c, build_root, replicas, partitions, policy, epoch_ms, 1);
+}
+
+const char *
+it_sqlfront_endpoint(const it_cluster_t *c)
+{
+    return c->sqlfront[0] ? c->sqlfront : NULL;
 }
 
 int
@@ -146,11 +173,10 @@ it_cluster_status(it_cluster_t *c)
     return s_run(cmd);
 }
 
-pid_t
-it_cluster_pid(it_cluster_t *c, const char *role, int replica, int partition)
+/* Returns the live pid in a pid file, or 0. */
+static pid_t
+s_pidfile(const char *path)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/r%dp%d/%s.pid", c->data, replica, partition, role);
     FILE *f = fopen(path, "r");
     if (!f)
         return 0;
@@ -159,6 +185,37 @@ it_cluster_pid(it_cluster_t *c, const char *role, int replica, int partition)
         pid = 0;
     fclose(f);
     return pid > 0 && kill((pid_t)pid, 0) == 0 ? (pid_t)pid : 0;
+}
+
+pid_t
+it_cluster_pid(it_cluster_t *c, const char *role, int replica, int partition)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/r%dp%d/%s.pid", c->data, replica, partition, role);
+    return s_pidfile(path);
+}
+
+pid_t
+it_sqlfront_pid(it_cluster_t *c, int id)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/sqlf%d/sqlfront.pid", c->data, id);
+    return s_pidfile(path);
+}
+
+int
+it_sqlfront_kill9(it_cluster_t *c, int id)
+{
+    pid_t pid = it_sqlfront_pid(c, id);
+    if (!pid)
+        return -1;
+    kill(pid, SIGKILL);
+    for (int i = 0; i < 100 && kill(pid, 0) == 0; i++)
+        it_sleep_ms(50);
+    char path[512];
+    snprintf(path, sizeof path, "%s/sqlf%d/sqlfront.pid", c->data, id);
+    unlink(path);
+    return kill(pid, 0) == 0 ? -1 : 0;
 }
 
 int

@@ -33,6 +33,7 @@ typedef struct {
     char ctl[512];      /* hobbesctl path */
     int replicas;       /* R */
     int partitions;     /* P */
+    char sqlfront[64];  /* endpoint of sqlfront 0 (it_cluster_init_sql), else "" */
 } it_cluster_t;
 
 /* Called by IT_CHECK before exiting: prints process logs of the current
@@ -44,6 +45,15 @@ void it_fail_hook(void);
  * build_root is the meson build directory. Returns 0 or -1. */
 int it_cluster_init(it_cluster_t *c, const char *build_root, int replicas, int partitions,
                     const char *policy, int epoch_ms);
+/* Same, plus one sqlfront section (id 0, replica 0, a free loopback port),
+ * which it_cluster_up starts after the slots (hobbesctl finds
+ * hobbes-sqlfront in the build tree). Connect with
+ * hb_sql_connect(c->config, 0, ...). Returns 0 or -1. */
+int it_cluster_init_sql(it_cluster_t *c, const char *build_root, int replicas,
+                        int partitions, const char *policy, int epoch_ms);
+/* Returns the endpoint of sqlfront 0 (borrowed from c), or NULL when the
+ * cluster was made without one. */
+const char *it_sqlfront_endpoint(const it_cluster_t *c);
 /* hobbesctl up / down / status; return the command's exit code. */
 int it_cluster_up(it_cluster_t *c);
 int it_cluster_down(it_cluster_t *c);
@@ -53,6 +63,11 @@ int it_cluster_status(it_cluster_t *c);
 pid_t it_cluster_pid(it_cluster_t *c, const char *role, int replica, int partition);
 /* Sends SIGKILL to a process and waits until it is gone. Returns 0 or -1. */
 int it_cluster_kill9(it_cluster_t *c, const char *role, int replica, int partition);
+/* Returns the pid of running sqlfront `id`, or 0. */
+pid_t it_sqlfront_pid(it_cluster_t *c, int id);
+/* Sends SIGKILL to sqlfront `id` and waits until it is gone (it_cluster_up
+ * starts it again). Returns 0 or -1. */
+int it_sqlfront_kill9(it_cluster_t *c, int id);
 /* Stops the cluster and removes its directory unless HOBBES_KEEP is set. */
 void it_cluster_cleanup(it_cluster_t *c);
 /* Returns an integer field of a process's STATUS, or -1. */

@@ -2,10 +2,11 @@
  *
  * A valid config parses into the right values and defaults; every class of
  * error (unknown key or section, out-of-range or non-numeric value, missing
- * key, duplicate or missing slot, bad or reused endpoint, ZPL syntax error)
- * is rejected with HB_CONFIG and a "name:LINE: KEYPATH: problem" message
- * whose line and key path are asserted exactly. configs/local.cfg loads: it
- * is looked up via $HOBBES_SOURCE_ROOT, -DHOBBES_SOURCE_ROOT, or relative
+ * key, duplicate or missing slot, bad or reused endpoint, bad or duplicate
+ * sqlfront, ZPL syntax error) is rejected with HB_CONFIG and a
+ * "name:LINE: KEYPATH: problem" message whose line and key path are
+ * asserted exactly. configs/local.cfg and configs/local-3x2.cfg load: they
+ * are looked up via $HOBBES_SOURCE_ROOT, -DHOBBES_SOURCE_ROOT, or relative
  * to the working directory.
  */
 #include <check.h>
@@ -51,6 +52,13 @@ s_teardown(void)
     "    sequencer = tcp://127.0.0.1:" #ep "0\n"                                         \
     "    scheduler = tcp://127.0.0.1:" #ep "1\n"                                         \
     "    storage = tcp://127.0.0.1:" #ep "2\n"
+
+/* A sqlfront block (4 lines). */
+#define SQLF(id, r, port)                                                                \
+    "sqlfront\n"                                                                         \
+    "    id = " #id "\n"                                                                 \
+    "    replica = " #r "\n"                                                             \
+    "    endpoint = tcp://127.0.0.1:" #port "\n"
 
 /* A cluster of 1 replica x 1 partition (lines 1-3), the slot on lines 4-9. */
 #define CLUSTER11                                                                        \
@@ -159,6 +167,9 @@ START_TEST(test_config_defaults)
     ck_assert_str_eq(cfg->policy, "calvin");
     ck_assert_str_eq(cfg->data_dir, "data/hobbes");
     ck_assert_str_eq(cfg->log_level, "info");
+    ck_assert_int_eq(cfg->nsqlfronts, 0);
+    ck_assert_ptr_null(cfg->sqlfronts);
+    ck_assert_ptr_null(hb_config_sqlfront(cfg, 0));
     ck_assert_uint_eq(cfg->heartbeat_ms, 20);
     ck_assert_uint_eq(cfg->election_timeout_ms, 150);
     ck_assert_uint_eq(cfg->dedup_window, 3000);
@@ -472,9 +483,129 @@ START_TEST(test_config_load_file)
 }
 END_TEST
 
-/* Finds configs/local.cfg; returns a path in buf or NULL. */
+START_TEST(test_config_sqlfront)
+{
+    /* 3 replicas x 1 partition; sqlfronts in any order, between slots too. */
+    const char *text = "cluster\n    replicas = 3\n    partitions = 1\n" SLOT(0, 0, 700)
+        SQLF(2, 2, 7302) SLOT(1, 0, 710) SQLF(0, 0, 7300) SLOT(2, 0, 720)
+            "sqlfront\n    endpoint = ipc:///tmp/sqlf5.ipc   # any order of keys\n"
+            "    replica = 1\n    id = 63\n";
+    char err[256] = "";
+    hb_config_t *cfg = NULL;
+    ck_assert_int_eq(hb_config_parse(text, "f.cfg", &cfg, err, sizeof err), HB_OK);
+    ck_assert_str_eq(err, "");
+    ck_assert_int_eq(cfg->nsqlfronts, 3);
+    /* File order. */
+    ck_assert_int_eq(cfg->sqlfronts[0].id, 2);
+    ck_assert_int_eq(cfg->sqlfronts[0].replica, 2);
+    ck_assert_str_eq(cfg->sqlfronts[0].endpoint, "tcp://127.0.0.1:7302");
+    ck_assert_int_eq(cfg->sqlfronts[1].id, 0);
+    ck_assert_int_eq(cfg->sqlfronts[2].id, 63);
+    ck_assert_int_eq(cfg->sqlfronts[2].replica, 1);
+    ck_assert_str_eq(cfg->sqlfronts[2].endpoint, "ipc:///tmp/sqlf5.ipc");
+
+    /* Lookups by id. */
+    const hb_sqlfront_cfg_t *f = hb_config_sqlfront(cfg, 0);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(f->replica, 0);
+    ck_assert_str_eq(f->endpoint, "tcp://127.0.0.1:7300");
+    ck_assert_ptr_eq(hb_config_sqlfront(cfg, 63), &cfg->sqlfronts[2]);
+    ck_assert_ptr_null(hb_config_sqlfront(cfg, 1));
+    ck_assert_ptr_null(hb_config_sqlfront(cfg, 64));
+    ck_assert_ptr_null(hb_config_sqlfront(NULL, 0));
+    /* As a node: partition carries the id, the replica is not needed. */
+    ck_assert_str_eq(hb_config_endpoint(cfg, hb_node(HB_ROLE_SQLFRONT, 0, 2)),
+                     "tcp://127.0.0.1:7302");
+    ck_assert_str_eq(hb_config_endpoint(cfg, hb_node(HB_ROLE_SQLFRONT, 2, 2)),
+                     "tcp://127.0.0.1:7302");
+    ck_assert_ptr_null(hb_config_endpoint(cfg, hb_node(HB_ROLE_SQLFRONT, 0, 1)));
+    /* The slots are unaffected. */
+    ck_assert_str_eq(hb_config_slot(cfg, 2, 0)->storage, "tcp://127.0.0.1:7202");
+
+    char dir[HB_PATH_MAX];
+    hb_config_sqlfront_dir(cfg, NULL, 2, dir, sizeof dir);
+    ck_assert_str_eq(dir, "data/hobbes/sqlf2");
+    hb_config_sqlfront_dir(cfg, "/x", 63, dir, sizeof dir);
+    ck_assert_str_eq(dir, "/x/sqlf63");
+    hb_config_node_dir(cfg, NULL, hb_node(HB_ROLE_SQLFRONT, 0, 0), dir, sizeof dir);
+    ck_assert_str_eq(dir, "data/hobbes/sqlf0");
+    hb_config_destroy(&cfg);
+    ck_assert_ptr_null(cfg);
+}
+END_TEST
+
+START_TEST(test_config_sqlfront_errors)
+{
+    /* CLUSTER11 SLOT: lines 1-9; a sqlfront after it starts on line 10. */
+    s_expect_err(CLUSTER11 SLOT(0, 0, 700) SQLF(0, 0, 7300) "    color = red\n",
+                 "x.cfg:14: sqlfront[0]/color: unknown key");
+    s_expect_err(CLUSTER11 SLOT(0, 0, 700) SQLF(0, 0, 7300) "    id = 1\n",
+                 "x.cfg:14: sqlfront[0]/id: duplicate key (first at line 11)");
+    s_expect_err(CLUSTER11 SLOT(0, 0, 700) "sqlfront\n    id = 0\n        deep = 1\n"
+                                           "    replica = 0\n    endpoint = tcp://a:9\n",
+                 "x.cfg:12: sqlfront[0]/id/deep: unknown key");
+    s_expect_err(CLUSTER11 SLOT(0, 0, 700) "sqlfront = yes\n    id = 0\n",
+                 "x.cfg:10: sqlfront[0]: a section takes no value");
+
+    /* Ranges: id 0..63, replica 0..replicas-1. */
+    s_expect_err(CLUSTER11 SLOT(0, 0, 700) SQLF(64, 0, 7300),
+                 "x.cfg:11: sqlfront[0]/id: 64 is out of range 0..63");
+    s_expect_err(CLUSTER11 SLOT(0, 0, 700) SQLF(-1, 0, 7300),
+                 "x.cfg:11: sqlfront[0]/id: -1 is out of range 0..63");
+    s_expect_err(CLUSTER11 SLOT(0, 0, 700) SQLF(zero, 0, 7300),
+                 "x.cfg:11: sqlfront[0]/id: 'zero' is not a decimal integer");
+    s_expect_err(CLUSTER11 SLOT(0, 0, 700) SQLF(0, 1, 7300),
+                 "x.cfg:12: sqlfront[0]/replica: 1 is out of range 0..0");
+    s_expect_err(CLUSTER11 SLOT(0, 0, 700) "sqlfront\n    id\n",
+                 "x.cfg:11: sqlfront[0]/id: missing value");
+
+    /* Every key is required; the error points at the section. */
+    s_expect_err(CLUSTER11 SLOT(0, 0, 700) "sqlfront\n    id = 0\n    replica = 0\n",
+                 "x.cfg:10: sqlfront[0]/endpoint: missing required key");
+    s_expect_err(CLUSTER11 SLOT(0, 0, 700) SQLF(0, 0, 7300)
+                     "sqlfront\n    replica = 0\n    endpoint = tcp://a:9\n",
+                 "x.cfg:14: sqlfront[1]/id: missing required key");
+    s_expect_err(CLUSTER11 SLOT(0, 0, 700) "sqlfront\n    endpoint = tcp://a:9\n"
+                                           "    id = 0\n",
+                 "x.cfg:10: sqlfront[0]/replica: missing required key");
+
+    /* Ids are unique. */
+    s_expect_err(CLUSTER11 SLOT(0, 0, 700) SQLF(3, 0, 7300) SQLF(3, 0, 7301),
+                 "x.cfg:15: sqlfront[1]/id: duplicate sqlfront id 3 (first at line 11)");
+
+    /* Endpoints: well-formed, and unique across every process of the file,
+     * blamed on the later use in file order. */
+    const char *e = s_expect_err(CLUSTER11 SLOT(0, 0, 700)
+                                 "sqlfront\n    id = 0\n    replica = 0\n"
+                                 "    endpoint = http://x:1\n",
+                                 "x.cfg:13: sqlfront[0]/endpoint: ");
+    ck_assert_ptr_nonnull(strstr(e, "not an endpoint"));
+    s_expect_err(CLUSTER11 SLOT(0, 0, 700) SQLF(0, 0, 7002),
+                 "x.cfg:13: sqlfront[0]/endpoint: endpoint tcp://127.0.0.1:7002 is "
+                 "already used by slot[0]/storage (line 9)");
+    s_expect_err(CLUSTER11 SLOT(0, 0, 700) SQLF(0, 0, 7300) SQLF(1, 0, 7300),
+                 "x.cfg:17: sqlfront[1]/endpoint: endpoint tcp://127.0.0.1:7300 is "
+                 "already used by sqlfront[0]/endpoint (line 13)");
+    s_expect_err(CLUSTER11 SQLF(0, 0, 7000) SLOT(0, 0, 700),
+                 "x.cfg:11: slot[0]/sequencer: endpoint tcp://127.0.0.1:7000 is "
+                 "already used by sqlfront[0]/endpoint (line 7)");
+
+    /* Syntax errors inside the section name it. */
+    s_expect_err(CLUSTER11 SLOT(0, 0, 700) "sqlfront\n   id = 0\n",
+                 "x.cfg:11: sqlfront[0]/id: syntax error: indentation must be a multiple");
+    s_expect_err(CLUSTER11 SLOT(0, 0, 700) SQLF(0, 0, 7300) "sqlfront\n    id 1\n",
+                 "x.cfg:15: sqlfront[1]/id: syntax error: expected '='");
+
+    /* The section name is exact. */
+    s_expect_err(CLUSTER11 SLOT(0, 0, 700) "sqlfronts\n    id = 0\n",
+                 "x.cfg:10: sqlfronts: unknown section (expected cluster, limits, slot or "
+                 "sqlfront)");
+}
+END_TEST
+
+/* Finds configs/<name>; returns a path in buf or NULL. */
 static const char *
-s_local_cfg(char *buf, size_t len)
+s_find_cfg(const char *name, char *buf, size_t len)
 {
     const char *roots[] = {getenv("HOBBES_SOURCE_ROOT"),
 #ifdef HOBBES_SOURCE_ROOT
@@ -484,7 +615,7 @@ s_local_cfg(char *buf, size_t len)
     for (size_t i = 0; i < sizeof roots / sizeof *roots; i++) {
         if (!roots[i])
             continue;
-        snprintf(buf, len, "%s/configs/local.cfg", roots[i]);
+        snprintf(buf, len, "%s/configs/%s", roots[i], name);
         if (access(buf, R_OK) == 0)
             return buf;
     }
@@ -496,7 +627,7 @@ START_TEST(test_config_local_cfg)
     char path[HB_PATH_MAX];
     char err[512] = "";
     hb_config_t *cfg = NULL;
-    ck_assert_msg(s_local_cfg(path, sizeof path) != NULL,
+    ck_assert_msg(s_find_cfg("local.cfg", path, sizeof path) != NULL,
                   "configs/local.cfg not found (set HOBBES_SOURCE_ROOT)");
     ck_assert_msg(hb_config_load(path, &cfg, err, sizeof err) == HB_OK, "%s", err);
     ck_assert_str_eq(cfg->name, "local");
@@ -519,6 +650,31 @@ START_TEST(test_config_local_cfg)
                      "tcp://127.0.0.1:7112");
     hb_limits_t def = HB_LIMITS_DEFAULT;
     ck_assert_int_eq(memcmp(&cfg->limits, &def, sizeof def), 0);
+    ck_assert_int_eq(cfg->nsqlfronts, 1);
+    ck_assert_int_eq(cfg->sqlfronts[0].id, 0);
+    ck_assert_int_eq(cfg->sqlfronts[0].replica, 0);
+    ck_assert_str_eq(cfg->sqlfronts[0].endpoint, "tcp://127.0.0.1:7300");
+    hb_config_destroy(&cfg);
+}
+END_TEST
+
+START_TEST(test_config_local_3x2_cfg)
+{
+    char path[HB_PATH_MAX];
+    char err[512] = "";
+    hb_config_t *cfg = NULL;
+    ck_assert_msg(s_find_cfg("local-3x2.cfg", path, sizeof path) != NULL,
+                  "configs/local-3x2.cfg not found (set HOBBES_SOURCE_ROOT)");
+    ck_assert_msg(hb_config_load(path, &cfg, err, sizeof err) == HB_OK, "%s", err);
+    ck_assert_int_eq(cfg->replicas, 3);
+    ck_assert_int_eq(cfg->partitions, 2);
+    /* One sqlfront per replica: id r submits to replica r. */
+    ck_assert_int_eq(cfg->nsqlfronts, 3);
+    for (uint16_t id = 0; id < 3; id++) {
+        const hb_sqlfront_cfg_t *f = hb_config_sqlfront(cfg, id);
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(f->replica, id);
+    }
     hb_config_destroy(&cfg);
 }
 END_TEST
@@ -545,7 +701,10 @@ s_suite(void)
         {"test_config_duplicate_endpoint", test_config_duplicate_endpoint},
         {"test_config_syntax_error", test_config_syntax_error},
         {"test_config_load_file", test_config_load_file},
+        {"test_config_sqlfront", test_config_sqlfront},
+        {"test_config_sqlfront_errors", test_config_sqlfront_errors},
         {"test_config_local_cfg", test_config_local_cfg},
+        {"test_config_local_3x2_cfg", test_config_local_3x2_cfg},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         TCase *tc = tcase_create(cases[i].name);

@@ -129,7 +129,8 @@ START_TEST(test_proc_catalog)
 {
     const char *names[HB_PROC_COUNT_] = {"kv.get",    "kv.put",      "kv.add",
                                          "kv.transfer", "micro.rmw", "ycsb.read",
-                                         "ycsb.update", "ycsb.insert", "ycsb.rmw"};
+                                         "ycsb.update", "ycsb.insert", "ycsb.rmw",
+                                         "sql.exec",    "sql.ddl"};
     for (int i = 0; i < HB_PROC_COUNT_; i++) {
         const hb_proc_def_t *d = hb_proc_find(names[i], strlen(names[i]));
         ck_assert_ptr_nonnull(d);
