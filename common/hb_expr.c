@@ -177,12 +177,21 @@ hb_val_format(const hb_val_t *v, char *out, size_t cap)
         } else if (isinf(d)) {
             n = snprintf(out, cap, "%s", d > 0 ? "Infinity" : "-Infinity");
         } else {
-            /* Shortest digits that read back as the same double. */
-            for (int prec = 1; prec <= 17; prec++) {
-                n = snprintf(out, cap, "%.*g", prec, d);
-                if (strtod(out, NULL) == d)
+            /* The shortest digits that read back as the same double, in
+             * positional form unless the exponent is below -4 or at least
+             * 15, as PostgreSQL prints float8. */
+            char e[40];
+            int prec = 1;
+            for (; prec <= 17; prec++) {
+                snprintf(e, sizeof e, "%.*e", prec - 1, d);
+                if (strtod(e, NULL) == d)
                     break;
             }
+            int exp10 = atoi(strchr(e, 'e') + 1);
+            if (exp10 < -4 || exp10 >= 15)
+                n = snprintf(out, cap, "%.*g", prec, d);
+            else
+                n = snprintf(out, cap, "%.*f", prec - 1 - exp10 > 0 ? prec - 1 - exp10 : 0, d);
         }
         break;
     }
