@@ -35,10 +35,11 @@
  * it touches, and aborts (message "XXCAT ...") when the catalog changed
  * since it was planned. Errors are aborts whose message starts with a
  * PostgreSQL SQLSTATE ("23505 duplicate key ...").
- *   sql.exec CATVER OPS(bin)     -> one value per op, in order (HB_SQLOP_*,
- *                                   below): its row (bin), or 1 if it
- *                                   changed a row and 0 if not (a GET of
- *                                   an absent row gives nil)
+ *   sql.exec CATVER OPS(bin)     -> one bin: a msgpack array of one value
+ *                                   per op, in order (HB_SQLOP_*, below):
+ *                                   its row (bin), or 1 if it changed a
+ *                                   row and 0 if not (a GET of an absent
+ *                                   row gives nil)
  *   sql.ddl CATVER KIND NAME DEF(bin) -> [new catalog version, table id]:
  *                                   creates (KIND 0), drops (1) or
  *                                   truncates (2: a new table id) table

@@ -37,6 +37,7 @@
 #define S_READ_WAIT_MS   5000
 #define S_CAT_RETRIES    5
 #define S_MAX_ROWS       1000000
+#define S_PARSE_CACHE    512 /* parsed texts kept */
 
 /* ------------------------------------------------------------------ */
 /* Arena (per request)                                                  */
@@ -111,6 +112,17 @@ typedef struct {
     uint32_t nops;
 } s_blockstmt_t;
 
+/* A parsed text, kept for the next request with the same text: parsing
+ * itself is cheap, but libpg_query hands the tree over as protobuf, and
+ * packing plus unpacking it costs ~20 times the parse (callgrind). */
+typedef struct {
+    uint64_t hash;               /* of text */
+    char *text;                  /* NUL-terminated copy; NULL: free entry */
+    PgQuery__ParseResult *tree;  /* unpacked tree (owned) */
+    uint32_t refs;               /* requests using the tree now */
+    uint64_t last_use;           /* for eviction */
+} s_parsed_t;
+
 typedef struct s_req {
     struct s_req *link;        /* in the pending list */
     uint8_t peer[256];
@@ -120,8 +132,8 @@ typedef struct s_req {
     char *sql;                 /* NUL-terminated text */
     hb_val_t *params;          /* into frame */
     uint32_t nparams;
-    PgQueryProtobufParseResult pres; /* libpg_query's output */
-    PgQuery__ParseResult *tree;      /* unpacked */
+    s_parsed_t *parsed;        /* the cache entry of its text (a reference) */
+    PgQuery__ParseResult *tree;      /* parsed->tree */
     uint32_t next;             /* next statement */
     int cat_retries;           /* re-plans after XXCAT */
     s_chunk_t *arena;          /* reply values and copies */
@@ -153,9 +165,11 @@ struct sqlf_front {
     size_t npending;
     s_session_t *sessions;
     uint32_t nsessions;
+    s_parsed_t *parsed;        /* S_PARSE_CACHE entries */
     uint64_t counter;
     /* Counters */
     uint64_t requests, statements, errors, txns, reads, cat_reloads, ollp_rows, bad_requests;
+    uint64_t parses, parse_hits;
 };
 
 static int64_t
@@ -241,9 +255,8 @@ s_req_free(s_req_t *r)
         sqlf_stmt_free(&r->block[i].st);
     hb_free(r->block);
     msgpack_sbuffer_destroy(&r->block_ops);
-    if (r->tree)
-        pg_query__parse_result__free_unpacked(r->tree, NULL);
-    pg_query_free_protobuf_parse_result(r->pres);
+    if (r->parsed)
+        r->parsed->refs--;
     s_arena_free(&r->arena);
     hb_free(r->vals);
     hb_free(r->frame);
@@ -1066,6 +1079,27 @@ s_advance(sqlf_front_t *self, s_req_t *r)
     s_finish(self, r, HB_OK, NULL);
 }
 
+/* Decodes sql.exec's one result (a bin holding a msgpack array of one
+ * value per op) into the request's arena; values borrow from res. */
+static hb_val_t *
+s_op_results(s_req_t *r, const hb_result_t *res, uint32_t *n)
+{
+    *n = 0;
+    if (res->nvals != 1 || res->vals[0].type != HB_VAL_BIN)
+        return NULL;
+    hb_mp_reader_t rd;
+    uint32_t cnt = 0;
+    hb_mp_reader_init(&rd, res->vals[0].u.s.ptr, res->vals[0].u.s.len);
+    if (hb_mp_read_array(&rd, &cnt) != HB_OK || cnt > HB_SQL_MAX_OPS)
+        return NULL;
+    hb_val_t *v = s_arena_alloc(&r->arena, (cnt ? cnt : 1) * sizeof *v);
+    for (uint32_t i = 0; i < cnt; i++)
+        if (hb_mp_read_val(&rd, &v[i]) != HB_OK)
+            return NULL;
+    *n = cnt;
+    return v;
+}
+
 /* A transaction's result arrived for r. */
 static void
 s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
@@ -1077,10 +1111,14 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
     if (res->rc == HB_OK || res->rc == HB_EXISTS) {
         if (res->epoch > sess->epoch)
             sess->epoch = res->epoch;
+        uint32_t nops = 0;
+        hb_val_t *ops = r->cur.kind == SQLF_ST_DDL && !r->committing
+                            ? NULL
+                            : s_op_results(r, res, &nops);
         if (r->committing) {
             for (uint32_t i = 0; i < r->nblock; i++) {
                 s_blockstmt_t *b = &r->block[i];
-                const hb_val_t *v = b->first_op < res->nvals ? &res->vals[b->first_op] : NULL;
+                const hb_val_t *v = b->first_op < nops ? &ops[b->first_op] : NULL;
                 uint32_t n = v ? b->nops : 0;
                 if (b->st.kind == SQLF_ST_SELECT)
                     s_get_group(r, &b->st, v, n, res->epoch, &err);
@@ -1095,7 +1133,7 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
             sqlf_catalog_load(self->cat, self->cli, 5000);
             s_group_tag(r, r->cur.tag, res->epoch);
         } else {
-            s_write_group(r, &r->cur, res->vals, res->nvals, res->epoch, &err);
+            s_write_group(r, &r->cur, ops, nops, res->epoch, &err);
         }
         if (r->cur_live) {
             sqlf_stmt_free(&r->cur);
@@ -1155,6 +1193,72 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
 }
 
 /* ------------------------------------------------------------------ */
+/* Parsing                                                              */
+/* ------------------------------------------------------------------ */
+
+static uint64_t
+s_text_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a: a cache key, not a hash table seed */
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* Returns the parse of text from the cache, parsing it on a miss; NULL
+ * with err set (42601 and the position) when it does not parse. */
+static s_parsed_t *
+s_parse(sqlf_front_t *self, const char *text, hb_sqlerr_t *err)
+{
+    uint64_t h = s_text_hash(text);
+    self->counter++;
+    s_parsed_t *victim = NULL;
+    for (uint32_t i = 0; i < S_PARSE_CACHE; i++) {
+        s_parsed_t *p = &self->parsed[i];
+        if (p->text && p->hash == h && strcmp(p->text, text) == 0) {
+            p->last_use = self->counter;
+            self->parse_hits++;
+            return p;
+        }
+        if (p->refs == 0 && (!victim || !p->text || (victim->text && p->last_use < victim->last_use)))
+            victim = p;
+    }
+    self->parses++;
+    PgQueryProtobufParseResult pres = pg_query_parse_protobuf(text);
+    if (pres.error) {
+        hb_sqlerr_set(err, "42601", "%s at character %d", pres.error->message,
+                      pres.error->cursorpos);
+        pg_query_free_protobuf_parse_result(pres);
+        return NULL;
+    }
+    PgQuery__ParseResult *tree = pg_query__parse_result__unpack(
+        NULL, pres.parse_tree.len, (const uint8_t *)pres.parse_tree.data);
+    pg_query_free_protobuf_parse_result(pres);
+    if (!tree) {
+        hb_sqlerr_set(err, "XX000", "cannot unpack the parse tree");
+        return NULL;
+    }
+    if (!victim) {
+        /* Every entry is held by a request in flight. */
+        hb_sqlerr_set(err, "53000", "too many different statements in flight");
+        pg_query__parse_result__free_unpacked(tree, NULL);
+        return NULL;
+    }
+    if (victim->text) {
+        hb_free(victim->text);
+        pg_query__parse_result__free_unpacked(victim->tree, NULL);
+    }
+    size_t len = strlen(text);
+    victim->text = hb_malloc(len + 1);
+    memcpy(victim->text, text, len + 1);
+    victim->hash = h;
+    victim->tree = tree;
+    victim->refs = 0;
+    victim->last_use = self->counter;
+    return victim;
+}
+
+/* ------------------------------------------------------------------ */
 /* Entry points                                                         */
 /* ------------------------------------------------------------------ */
 
@@ -1174,6 +1278,7 @@ sqlf_front_new(const char *config_path, uint16_t replica, sqlf_reply_fn reply, v
     self->reply = reply;
     self->reply_arg = reply_arg;
     self->sessions = hb_calloc(S_MAX_SESSIONS, sizeof *self->sessions);
+    self->parsed = hb_calloc(S_PARSE_CACHE, sizeof *self->parsed);
     /* The catalog may not be readable yet (storage starting): planning
      * reloads it when a table is missing. */
     if (sqlf_catalog_load(self->cat, cli, 2000) != HB_OK)
@@ -1192,6 +1297,13 @@ sqlf_front_destroy(sqlf_front_t **self_p)
         self->pending = r->link;
         s_req_free(r);
     }
+    for (uint32_t i = 0; i < S_PARSE_CACHE; i++) {
+        if (self->parsed[i].text) {
+            hb_free(self->parsed[i].text);
+            pg_query__parse_result__free_unpacked(self->parsed[i].tree, NULL);
+        }
+    }
+    hb_free(self->parsed);
     sqlf_catalog_destroy(&self->cat);
     hb_client_destroy(&self->cli);
     hb_free(self->sessions);
@@ -1244,20 +1356,14 @@ sqlf_front_on_submit(sqlf_front_t *self, const uint8_t *peer, size_t peerlen,
             off += a[i].u.s.len;
         }
     }
-    r->pres = pg_query_parse_protobuf(r->sql);
-    if (r->pres.error) {
-        char m[400];
-        snprintf(m, sizeof m, "%s at character %d", r->pres.error->message,
-                 r->pres.error->cursorpos);
-        s_fail(self, r, HB_INVALID, "42601", "%s", m);
+    hb_sqlerr_t perr;
+    r->parsed = s_parse(self, r->sql, &perr);
+    if (!r->parsed) {
+        s_fail_err(self, r, &perr);
         return;
     }
-    r->tree = pg_query__parse_result__unpack(NULL, r->pres.parse_tree.len,
-                                             (const uint8_t *)r->pres.parse_tree.data);
-    if (!r->tree) {
-        s_fail(self, r, HB_INTERNAL, "XX000", "cannot unpack the parse tree");
-        return;
-    }
+    r->parsed->refs++;
+    r->tree = r->parsed->tree;
     s_advance(self, r);
 }
 
@@ -1315,6 +1421,7 @@ sqlf_front_stats(const sqlf_front_t *self, hb_wire_stat_t *out, uint32_t cap)
         {"sql_ollp_rows", self->ollp_rows},   {"sql_bad_requests", self->bad_requests},
         {"sql_pending", self->npending},      {"sql_sessions", self->nsessions},
         {"catalog_version", (uint64_t)sqlf_catalog_version(self->cat)},
+        {"sql_parses", self->parses},         {"sql_parse_cache_hits", self->parse_hits},
     };
     uint32_t n = 0;
     for (size_t i = 0; i < sizeof s / sizeof *s && n < cap; i++, n++) {

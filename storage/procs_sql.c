@@ -114,6 +114,9 @@ typedef struct {
     hb_val_t row[S_MAX_COLS];  /* the row being built */
     uint32_t nold;             /* columns in old */
     msgpack_sbuffer sb;        /* encoding of the new row */
+    msgpack_sbuffer out;       /* the ops' results: one msgpack value each */
+    msgpack_packer opk;        /* packs into out */
+    bool emitted;              /* the current op packed its result */
     hb_sqlerr_t err;           /* evaluation error */
 } s_run_t;
 
@@ -166,13 +169,12 @@ s_write_row(s_run_t *run, const uint8_t *key, uint32_t klen, uint32_t n)
     return stor_ctx_write(run->ctx, key, klen, run->sb.data, run->sb.size);
 }
 
+/* Packs the current op's result: a row. */
 static void
-s_result_bin(stor_ctx_t *ctx, const void *p, size_t len)
+s_emit_bin(s_run_t *run, const void *p, size_t len)
 {
-    hb_val_t v = {.type = HB_VAL_BIN};
-    v.u.s.ptr = p;
-    v.u.s.len = (uint32_t)len;
-    stor_ctx_result(ctx, &v);
+    hb_mp_pack_bin(&run->opk, p, len);
+    run->emitted = true;
 }
 
 /* Evaluates an optional WHERE over run->old. */
@@ -214,11 +216,12 @@ s_run_op(s_run_t *run, hb_mp_reader_t *r, int64_t *affected)
     case HB_SQLOP_GET: {
         if (n != 3)
             return s_malformed(ctx);
-        hb_val_t nil = hb_val_nil();
-        if (present)
-            s_result_bin(ctx, val, vlen);
-        else
-            stor_ctx_result(ctx, &nil);
+        if (present) {
+            s_emit_bin(run, val, vlen);
+        } else {
+            msgpack_pack_nil(&run->opk);
+            run->emitted = true;
+        }
         return HB_OK;
     }
     case HB_SQLOP_INSERT: {
@@ -241,7 +244,7 @@ s_run_op(s_run_t *run, hb_mp_reader_t *r, int64_t *affected)
                 return rc;
             (*affected)++;
             if (returning)
-                s_result_bin(ctx, rowb, rlen);
+                s_emit_bin(run, rowb, rlen);
             return HB_OK;
         }
         if (conflict == 0)
@@ -274,7 +277,7 @@ s_run_op(s_run_t *run, hb_mp_reader_t *r, int64_t *affected)
             return rc;
         (*affected)++;
         if (returning)
-            s_result_bin(ctx, run->sb.data, run->sb.size);
+            s_emit_bin(run, run->sb.data, run->sb.size);
         return HB_OK;
     }
     case HB_SQLOP_UPDATE: {
@@ -298,7 +301,7 @@ s_run_op(s_run_t *run, hb_mp_reader_t *r, int64_t *affected)
             return rc;
         (*affected)++;
         if (returning)
-            s_result_bin(ctx, run->sb.data, run->sb.size);
+            s_emit_bin(run, run->sb.data, run->sb.size);
         return HB_OK;
     }
     case HB_SQLOP_DELETE: {
@@ -319,7 +322,7 @@ s_run_op(s_run_t *run, hb_mp_reader_t *r, int64_t *affected)
             return rc;
         (*affected)++;
         if (returning)
-            s_result_bin(ctx, val, vlen);
+            s_emit_bin(run, val, vlen);
         return HB_OK;
     }
     default:
@@ -339,6 +342,8 @@ stor_sql_exec(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
     memset(&run->err, 0, sizeof run->err);
     run->ctx = ctx;
     msgpack_sbuffer_init(&run->sb);
+    msgpack_sbuffer_init(&run->out);
+    msgpack_packer_init(&run->opk, &run->out, msgpack_sbuffer_write);
     hb_mp_reader_t r;
     hb_mp_reader_init(&r, args[1].u.s.ptr, args[1].u.s.len);
     uint32_t nops = 0;
@@ -346,23 +351,23 @@ stor_sql_exec(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
         rc = s_malformed(ctx);
         goto out;
     }
+    /* One result value per op, in one bin (a reply carries few values). */
+    msgpack_pack_array(&run->opk, nops);
     for (uint32_t i = 0; i < nops; i++) {
-        uint32_t before;
-        stor_ctx_results(ctx, &before);
         int64_t affected = 0;
+        run->emitted = false;
         if ((rc = s_run_op(run, &r, &affected)) != HB_OK)
             goto out;
-        /* Exactly one result per op: the row it returned, else whether
-         * it changed a row (GET: nil when absent). */
-        uint32_t after;
-        stor_ctx_results(ctx, &after);
-        if (after == before) {
-            hb_val_t v = affected ? hb_val_int(1) : hb_val_int(0);
-            stor_ctx_result(ctx, &v);
-        }
+        if (!run->emitted)
+            msgpack_pack_int64(&run->opk, affected ? 1 : 0);
     }
+    hb_val_t res = {.type = HB_VAL_BIN};
+    res.u.s.ptr = (const uint8_t *)run->out.data;
+    res.u.s.len = (uint32_t)run->out.size;
+    stor_ctx_result(ctx, &res);
 out:
     msgpack_sbuffer_destroy(&run->sb);
+    msgpack_sbuffer_destroy(&run->out);
     return rc;
 }
 

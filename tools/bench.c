@@ -5,6 +5,7 @@
  *                      [--records N] [--hot H] [--seed N] [--json FILE]
  *   hobbes-bench micro --ceiling [--config FILE | --partitions P] [--data DIR] ...
  *   hobbes-bench ycsb --config FILE --workload a|b|c|d|e|f ...   (bench_ycsb.c)
+ *   hobbes-bench sql --config FILE --op select|update ...          (bench_sql.c)
  *
  * micro is Calvin's microbenchmark: each transaction reads and increments
  * 10 records of one partition, one from that partition's hot set of H
@@ -35,6 +36,7 @@
 
 #include "bench_hist.h"
 #include "hb_util.h"
+#include "bench_sql.h"
 #include "bench_ycsb.h"
 #include "hb_config.h"
 #include "hb_key.h"
@@ -451,6 +453,7 @@ s_usage(void)
             "       hobbes-bench micro --ceiling [--config FILE | --partitions P] "
             "[--data DIR] ...\n");
     bench_ycsb_usage();
+    bench_sql_usage();
 }
 
 int
@@ -458,6 +461,8 @@ main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "ycsb") == 0)
         return bench_ycsb_main(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "sql") == 0)
+        return bench_sql_main(argc, argv);
     if (argc < 2 || strcmp(argv[1], "micro") != 0) {
         s_usage();
         return 2;
