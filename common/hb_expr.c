@@ -39,7 +39,8 @@ hb_type_name(hb_type_t t)
         [HB_T_BOOL] = "boolean",     [HB_T_FLOAT4] = "real",
         [HB_T_FLOAT8] = "double precision", [HB_T_TEXT] = "text",
         [HB_T_VARCHAR] = "character varying", [HB_T_CHAR] = "character",
-        [HB_T_BYTEA] = "bytea",
+        [HB_T_BYTEA] = "bytea",      [HB_T_NUMERIC] = "numeric",
+        [HB_T_DATE] = "date",        [HB_T_TIMESTAMP] = "timestamp without time zone",
     };
     return (unsigned)t < HB_T_COUNT_ ? names[t] : "unknown";
 }
@@ -88,16 +89,338 @@ hb_expr_pack_op(msgpack_packer *pk, hb_ex_op_t op, uint32_t nfields)
 /* Values                                                               */
 /* ------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------ */
+/* Decimals and dates                                                   */
+/* ------------------------------------------------------------------ */
+
+static const int64_t s_pow10[19] = {1LL,
+                                    10LL,
+                                    100LL,
+                                    1000LL,
+                                    10000LL,
+                                    100000LL,
+                                    1000000LL,
+                                    10000000LL,
+                                    100000000LL,
+                                    1000000000LL,
+                                    10000000000LL,
+                                    100000000000LL,
+                                    1000000000000LL,
+                                    10000000000000LL,
+                                    100000000000000LL,
+                                    1000000000000000LL,
+                                    10000000000000000LL,
+                                    100000000000000000LL,
+                                    1000000000000000000LL};
+
+/* Divides n by 10^k rounding half away from zero. */
+static __int128
+s_round_div(__int128 n, int k)
+{
+    if (k <= 0)
+        return n;
+    __int128 d = 1;
+    for (int i = 0; i < k; i++)
+        d *= 10;
+    __int128 q = n / d, r = n % d;
+    if (r < 0)
+        r = -r;
+    if (2 * r >= d)
+        q += n < 0 ? -1 : 1;
+    return q;
+}
+
+/* Stores n (at scale) into *out when it fits int64. */
+static bool
+s_dec_fit(__int128 n, int scale, hb_val_t *out)
+{
+    if (n > INT64_MAX || n < -INT64_MAX)
+        return false;
+    *out = hb_val_dec((int64_t)n, scale);
+    return true;
+}
+
+/* Rescales a decimal to scale t (rounding when t is smaller). */
+static bool
+s_dec_rescale(const hb_val_t *v, int t, hb_val_t *out)
+{
+    __int128 n = v->u.dec.m;
+    int s = v->u.dec.scale;
+    if (t >= s) {
+        for (int i = s; i < t; i++)
+            n *= 10;
+    } else {
+        n = s_round_div(n, s - t);
+    }
+    return s_dec_fit(n, t, out);
+}
+
+/* Integers and decimals as decimals. */
+static hb_val_t
+s_as_dec(const hb_val_t *v)
+{
+    return v->type == HB_VAL_DEC ? *v : hb_val_dec(v->u.i, 0);
+}
+
+static int
+s_dec_cmp(const hb_val_t *a, const hb_val_t *b)
+{
+    hb_val_t x = s_as_dec(a), y = s_as_dec(b);
+    __int128 p = x.u.dec.m, q = y.u.dec.m;
+    for (int i = x.u.dec.scale; i < y.u.dec.scale; i++)
+        p *= 10;
+    for (int i = y.u.dec.scale; i < x.u.dec.scale; i++)
+        q *= 10;
+    return p < q ? -1 : p > q;
+}
+
+static double
+s_dec_double(const hb_val_t *v)
+{
+    return (double)v->u.dec.m / (double)s_pow10[v->u.dec.scale];
+}
+
+/* Parses decimal text (sign, digits, point, exponent) into a decimal at
+ * scale `scale`, or at its own scale (capped at 18) when scale < 0.
+ * Returns false for bad syntax, or with *overflow set when it does not
+ * fit. */
+static bool
+s_dec_parse(const char *s, size_t len, int scale, hb_val_t *out, bool *overflow)
+{
+    size_t i = 0;
+    *overflow = false;
+    while (i < len && s[i] == ' ')
+        i++;
+    bool neg = false;
+    if (i < len && (s[i] == '+' || s[i] == '-'))
+        neg = s[i++] == '-';
+    __int128 n = 0;
+    int frac = 0, digits = 0, dropped = 0;
+    bool point = false, any = false;
+    for (; i < len; i++) {
+        char c = s[i];
+        if (c == '.' && !point) {
+            point = true;
+            continue;
+        }
+        if (c < '0' || c > '9')
+            break;
+        any = true;
+        if (n == 0 && c == '0' && !point)
+            continue; /* leading zeros */
+        if (digits >= 36) {
+            /* Beyond what any result can hold: only rounding can use it. */
+            if (!point)
+                dropped++;
+            continue;
+        }
+        n = n * 10 + (c - '0');
+        digits++;
+        if (point)
+            frac++;
+    }
+    if (!any)
+        return false;
+    int exp10 = 0;
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        bool eneg = false;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            eneg = s[i++] == '-';
+        if (i >= len || s[i] < '0' || s[i] > '9')
+            return false;
+        while (i < len && s[i] >= '0' && s[i] <= '9') {
+            exp10 = exp10 * 10 + (s[i++] - '0');
+            if (exp10 > 1000)
+                return false;
+        }
+        if (eneg)
+            exp10 = -exp10;
+    }
+    while (i < len && s[i] == ' ')
+        i++;
+    if (i != len)
+        return false;
+    /* value = n * 10^(dropped + exp10 - frac) */
+    int e = dropped + exp10 - frac;
+    int own = -e > 0 ? -e : 0;
+    if (own > HB_DEC_MAX_SCALE)
+        own = HB_DEC_MAX_SCALE;
+    int t = scale >= 0 ? scale : own;
+    /* to scale t: n * 10^(e + t) */
+    int k = e + t;
+    if (k >= 0) {
+        for (int j = 0; j < k; j++) {
+            n *= 10;
+            if (n > INT64_MAX) {
+                *overflow = true;
+                return true;
+            }
+        }
+    } else {
+        n = s_round_div(n, -k);
+    }
+    if (neg)
+        n = -n;
+    if (!s_dec_fit(n, t, out))
+        *overflow = true;
+    return true;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+ * algorithm). */
+static int64_t
+s_days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void
+s_civil_from_days(int64_t z, int64_t *y, int64_t *m, int64_t *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp + (mp < 10 ? 3 : -9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+#define S_DAYS_1970_2000 10957
+#define S_US_PER_DAY     86400000000LL
+
+size_t
+hb_date_format(int64_t days, char *out, size_t cap)
+{
+    int64_t y, m, d;
+    s_civil_from_days(days + S_DAYS_1970_2000, &y, &m, &d);
+    int n = snprintf(out, cap, "%04" PRId64 "-%02" PRId64 "-%02" PRId64, y, m, d);
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+size_t
+hb_timestamp_format(int64_t us, char *out, size_t cap)
+{
+    int64_t days = us >= 0 ? us / S_US_PER_DAY : -((-us + S_US_PER_DAY - 1) / S_US_PER_DAY);
+    int64_t rem = us - days * S_US_PER_DAY;
+    size_t n = hb_date_format(days, out, cap);
+    int64_t sec = rem / 1000000, frac = rem % 1000000;
+    int k = snprintf(out + n, cap > n ? cap - n : 0, " %02" PRId64 ":%02" PRId64 ":%02" PRId64,
+                     sec / 3600, sec / 60 % 60, sec % 60);
+    if (k > 0)
+        n += (size_t)k;
+    if (frac && n < cap) {
+        char f[8];
+        snprintf(f, sizeof f, "%06" PRId64, frac);
+        size_t fl = 6;
+        while (fl > 0 && f[fl - 1] == '0')
+            fl--;
+        k = snprintf(out + n, cap - n, ".%.*s", (int)fl, f);
+        if (k > 0)
+            n += (size_t)k;
+    }
+    return n < cap ? n : cap - 1;
+}
+
+/* Parses YYYY-MM-DD[( |T)HH:MM[:SS[.frac]]]. Returns 0, 1 for bad syntax,
+ * 2 for a field out of range. */
+static int
+s_parse_datetime(const char *s, size_t len, bool want_time, int64_t *out)
+{
+    char buf[64];
+    if (len >= sizeof buf)
+        return 1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    char *p = buf;
+    while (*p == ' ')
+        p++;
+    char *end;
+    long y = strtol(p, &end, 10);
+    if (end == p || *end != '-')
+        return 1;
+    if (y < -4713 || y > 294276)
+        return 2;
+    p = end + 1;
+    long mo = strtol(p, &end, 10);
+    if (end == p || *end != '-')
+        return 1;
+    if (mo < 1 || mo > 12)
+        return 2;
+    p = end + 1;
+    long d = strtol(p, &end, 10);
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (end == p)
+        return 1;
+    if (d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap))
+        return 2;
+    p = end;
+    int64_t days = s_days_from_civil(y, mo, d) - S_DAYS_1970_2000;
+    int64_t us = 0;
+    if (*p == ' ' || *p == 'T') {
+        p++;
+        while (*p == ' ')
+            p++;
+        if (*p) {
+            long hh = strtol(p, &end, 10);
+            if (end == p || *end != ':' || hh < 0 || hh > 24)
+                return 1;
+            p = end + 1;
+            long mi = strtol(p, &end, 10);
+            if (end == p || mi < 0 || mi > 59)
+                return 1;
+            p = end;
+            double sec = 0;
+            if (*p == ':') {
+                p++;
+                sec = strtod(p, &end);
+                if (end == p || sec < 0 || sec >= 61)
+                    return 1;
+                p = end;
+            }
+            us = (int64_t)hh * 3600000000LL + (int64_t)mi * 60000000LL +
+                 (int64_t)(sec * 1e6 + 0.5);
+        }
+    }
+    while (*p == ' ')
+        p++;
+    if (*p)
+        return 1;
+    *out = want_time ? days * S_US_PER_DAY + us : days;
+    return 0;
+}
+
+size_t
+hb_val_format_as(const hb_val_t *v, hb_type_t t, char *out, size_t cap)
+{
+    if (v->type == HB_VAL_INT && t == HB_T_DATE)
+        return hb_date_format(v->u.i, out, cap);
+    if (v->type == HB_VAL_INT && t == HB_T_TIMESTAMP)
+        return hb_timestamp_format(v->u.i, out, cap);
+    return hb_val_format(v, out, cap);
+}
+
 static bool
 s_is_num(const hb_val_t *v)
 {
-    return v->type == HB_VAL_INT || v->type == HB_VAL_DOUBLE;
+    return v->type == HB_VAL_INT || v->type == HB_VAL_DOUBLE || v->type == HB_VAL_DEC;
 }
 
 static double
 s_as_double(const hb_val_t *v)
 {
-    return v->type == HB_VAL_INT ? (double)v->u.i : v->u.d;
+    return v->type == HB_VAL_INT ? (double)v->u.i
+           : v->type == HB_VAL_DEC ? s_dec_double(v)
+                                   : v->u.d;
 }
 
 static int
@@ -115,6 +438,9 @@ hb_val_cmp(const hb_val_t *a, const hb_val_t *b)
 {
     if (a->type == HB_VAL_INT && b->type == HB_VAL_INT)
         return a->u.i < b->u.i ? -1 : a->u.i > b->u.i;
+    if ((a->type == HB_VAL_DEC || b->type == HB_VAL_DEC) && a->type != HB_VAL_DOUBLE &&
+        b->type != HB_VAL_DOUBLE && s_is_num(a) && s_is_num(b))
+        return s_dec_cmp(a, b);
     if (s_is_num(a) && s_is_num(b)) {
         double x = s_as_double(a), y = s_as_double(b);
         /* NaN sorts above every number, as in PostgreSQL. */
@@ -149,6 +475,8 @@ s_val_type_name(const hb_val_t *v)
         return "text";
     case HB_VAL_BIN:
         return "bytea";
+    case HB_VAL_DEC:
+        return "numeric";
     default:
         return "unknown";
     }
@@ -200,6 +528,17 @@ hb_val_format(const hb_val_t *v, char *out, size_t cap)
         memcpy(out, v->u.s.ptr, len);
         out[len] = '\0';
         return len;
+    }
+    case HB_VAL_DEC: {
+        int64_t m = v->u.dec.m;
+        int sc = v->u.dec.scale;
+        uint64_t a = m < 0 ? (uint64_t)0 - (uint64_t)m : (uint64_t)m;
+        uint64_t ip = a / (uint64_t)s_pow10[sc], fp = a % (uint64_t)s_pow10[sc];
+        if (sc)
+            n = snprintf(out, cap, "%s%" PRIu64 ".%0*" PRIu64, m < 0 ? "-" : "", ip, sc, fp);
+        else
+            n = snprintf(out, cap, "%s%" PRIu64, m < 0 ? "-" : "", ip);
+        break;
     }
     case HB_VAL_BIN: {
         static const char hex[] = "0123456789abcdef";
@@ -271,6 +610,11 @@ hb_val_coerce(const hb_val_t *v, hb_type_t t, int32_t typmod,
         int64_t i;
         if (v->type == HB_VAL_INT) {
             i = v->u.i;
+        } else if (v->type == HB_VAL_DEC) {
+            hb_val_t r;
+            if (!s_dec_rescale(v, 0, &r))
+                return hb_sqlerr_set(err, "22003", "%s out of range", hb_type_name(t));
+            i = r.u.dec.m;
         } else if (v->type == HB_VAL_DOUBLE) {
             double d = rint(v->u.d); /* PostgreSQL rounds half to even */
             if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
@@ -425,6 +769,65 @@ hb_val_coerce(const hb_val_t *v, hb_type_t t, int32_t typmod,
             return HB_OK;
         }
         return hb_sqlerr_set(err, "42804", "cannot convert %s to bytea", s_val_type_name(v));
+    case HB_T_NUMERIC: {
+        int prec = typmod > 0 ? typmod >> 16 : 0;
+        int scale = typmod > 0 ? typmod & 0xffff : -1;
+        hb_val_t d;
+        bool overflow = false;
+        if (v->type == HB_VAL_INT || v->type == HB_VAL_DEC) {
+            d = s_as_dec(v);
+            if (scale >= 0 && !s_dec_rescale(&d, scale, &d))
+                overflow = true;
+        } else if (v->type == HB_VAL_DOUBLE || v->type == HB_VAL_STR) {
+            if (v->type == HB_VAL_DOUBLE && (isnan(v->u.d) || isinf(v->u.d)))
+                return hb_sqlerr_set(err, "22003", "cannot convert %s to numeric",
+                                     isnan(v->u.d) ? "NaN" : "infinity");
+            size_t len;
+            const char *txt;
+            if (v->type == HB_VAL_DOUBLE) {
+                len = hb_val_format(v, buf, sizeof buf);
+                txt = buf;
+            } else {
+                len = v->u.s.len;
+                txt = (const char *)v->u.s.ptr;
+            }
+            if (!s_dec_parse(txt, len, scale, &d, &overflow))
+                return hb_sqlerr_set(err, "22P02", "invalid input syntax for type numeric: \"%.*s\"",
+                                     (int)(len > 60 ? 60 : len), txt);
+        } else {
+            return hb_sqlerr_set(err, "42804", "cannot convert %s to numeric", s_val_type_name(v));
+        }
+        if (!overflow && prec > 0 && prec <= 18) {
+            uint64_t a = d.u.dec.m < 0 ? (uint64_t)0 - (uint64_t)d.u.dec.m : (uint64_t)d.u.dec.m;
+            overflow = a >= (uint64_t)s_pow10[prec];
+        }
+        if (overflow)
+            return hb_sqlerr_set(err, "22003", "numeric field overflow");
+        *out = d;
+        return HB_OK;
+    }
+    case HB_T_DATE:
+    case HB_T_TIMESTAMP: {
+        int64_t x;
+        if (v->type == HB_VAL_INT) {
+            return HB_OK; /* already in internal units */
+        } else if (v->type == HB_VAL_STR) {
+            int bad = s_parse_datetime((const char *)v->u.s.ptr, v->u.s.len, t == HB_T_TIMESTAMP,
+                                       &x);
+            int shown = (int)(v->u.s.len > 60 ? 60 : v->u.s.len);
+            if (bad == 2)
+                return hb_sqlerr_set(err, "22008", "date/time field value out of range: \"%.*s\"",
+                                     shown, (const char *)v->u.s.ptr);
+            if (bad)
+                return hb_sqlerr_set(err, "22007", "invalid input syntax for type %s: \"%.*s\"",
+                                     hb_type_name(t), shown, (const char *)v->u.s.ptr);
+        } else {
+            return hb_sqlerr_set(err, "42804", "cannot convert %s to %s", s_val_type_name(v),
+                                 hb_type_name(t));
+        }
+        *out = hb_val_int(x);
+        return HB_OK;
+    }
     default:
         return hb_sqlerr_set(err, "0A000", "type %d is not supported", (int)t);
     }
@@ -492,6 +895,90 @@ s_optype(hb_expr_env_t *env, const char *op, const hb_val_t *a, const hb_val_t *
                          s_val_type_name(a), op, s_val_type_name(b));
 }
 
+/* Decimal arithmetic (at least one operand a decimal, none a double):
+ * + - keep the larger scale, * adds scales (rounded to 18), / gives at
+ * least 16 fractional digits when they fit, as PostgreSQL roughly does. */
+static hb_rc_t
+s_dec_arith(hb_expr_env_t *env, hb_ex_op_t op, const hb_val_t *a, const hb_val_t *b,
+            hb_val_t *out)
+{
+    hb_val_t x = s_as_dec(a), y = s_as_dec(b);
+    int sx = x.u.dec.scale, sy = y.u.dec.scale;
+    __int128 p = x.u.dec.m, q = y.u.dec.m, r;
+    int sc;
+    switch (op) {
+    case HB_EX_ADD:
+    case HB_EX_SUB:
+    case HB_EX_MOD:
+        sc = sx > sy ? sx : sy;
+        for (int i = sx; i < sc; i++)
+            p *= 10;
+        for (int i = sy; i < sc; i++)
+            q *= 10;
+        if (op == HB_EX_MOD) {
+            if (q == 0)
+                return hb_sqlerr_set(env->err, "22012", "division by zero");
+            r = p % q;
+        } else {
+            r = op == HB_EX_ADD ? p + q : p - q;
+        }
+        break;
+    case HB_EX_MUL:
+        r = p * q;
+        sc = sx + sy;
+        if (sc > HB_DEC_MAX_SCALE) {
+            r = s_round_div(r, sc - HB_DEC_MAX_SCALE);
+            sc = HB_DEC_MAX_SCALE;
+        }
+        while (sc > 0 && (r > INT64_MAX || r < -INT64_MAX)) {
+            r = s_round_div(r, 1);
+            sc--;
+        }
+        break;
+    case HB_EX_DIV: {
+        if (q == 0)
+            return hb_sqlerr_set(env->err, "22012", "division by zero");
+        int want = sx > sy ? sx : sy;
+        if (want < 16)
+            want = 16;
+        /* The most fractional digits (<= want) whose result fits. */
+        for (sc = want;; sc--) {
+            /* p / q at scale sc = p * 10^(sc - sx + sy) / q */
+            int k = sc - sx + sy;
+            __int128 n = p, d = q;
+            bool big = false;
+            for (int i = 0; i < k && !big; i++) {
+                n *= 10;
+                big = n > ((__int128)1 << 120) || n < -((__int128)1 << 120);
+            }
+            for (int i = k; i < 0; i++)
+                d *= 10;
+            if (big) {
+                if (sc == 0)
+                    return hb_sqlerr_set(env->err, "22003", "numeric field overflow");
+                continue;
+            }
+            __int128 qt = n / d, rm = n % d;
+            if (rm < 0)
+                rm = -rm;
+            __int128 ad = d < 0 ? -d : d;
+            if (2 * rm >= ad)
+                qt += (n < 0) != (d < 0) ? -1 : 1;
+            if ((qt <= INT64_MAX && qt >= -INT64_MAX) || sc == 0) {
+                r = qt;
+                break;
+            }
+        }
+        break;
+    }
+    default:
+        return s_bad(env);
+    }
+    if (!s_dec_fit(r, sc, out))
+        return hb_sqlerr_set(env->err, "22003", "numeric field overflow");
+    return HB_OK;
+}
+
 static hb_rc_t
 s_arith(hb_expr_env_t *env, hb_ex_op_t op, const hb_val_t *a, const hb_val_t *b,
         hb_val_t *out)
@@ -531,6 +1018,8 @@ s_arith(hb_expr_env_t *env, hb_ex_op_t op, const hb_val_t *a, const hb_val_t *b,
         *out = hb_val_int(z);
         return HB_OK;
     }
+    if (a->type != HB_VAL_DOUBLE && b->type != HB_VAL_DOUBLE)
+        return s_dec_arith(env, op, a, b, out);
     double x = s_as_double(a), y = s_as_double(b), z;
     switch (op) {
     case HB_EX_ADD:
@@ -559,6 +1048,16 @@ s_arith(hb_expr_env_t *env, hb_ex_op_t op, const hb_val_t *a, const hb_val_t *b,
         return hb_sqlerr_set(env->err, "22003", "value out of range: overflow");
     *out = s_double(z);
     return HB_OK;
+}
+
+hb_rc_t
+hb_val_arith(hb_ex_op_t op, const hb_val_t *a, const hb_val_t *b, hb_val_t *out,
+             hb_sqlerr_t *err)
+{
+    if (op < HB_EX_ADD || op > HB_EX_MOD)
+        return hb_sqlerr_set(err, "XX000", "not an arithmetic operator");
+    hb_expr_env_t env = {.err = err};
+    return s_arith(&env, op, a, b, out);
 }
 
 static bool
@@ -666,6 +1165,8 @@ s_func(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, uint64_t fn, uint32_t n
             if (a[0].u.i == INT64_MIN)
                 return hb_sqlerr_set(env->err, "22003", "bigint out of range");
             *out = hb_val_int(a[0].u.i < 0 ? -a[0].u.i : a[0].u.i);
+        } else if (a[0].type == HB_VAL_DEC) {
+            *out = hb_val_dec(a[0].u.dec.m < 0 ? -a[0].u.dec.m : a[0].u.dec.m, a[0].u.dec.scale);
         } else {
             *out = s_double(fabs(a[0].u.d));
         }
@@ -696,6 +1197,24 @@ s_func(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, uint64_t fn, uint32_t n
         *out = hb_val_str(a[0].u.s.ptr + b0, b1 - b0);
         return HB_OK;
     }
+    case HB_FN_DATE_OUT:
+    case HB_FN_TS_OUT: {
+        if (nargs != 1 || a[0].type != HB_VAL_INT)
+            return s_bad(env);
+        char buf[48];
+        size_t n = fn == HB_FN_DATE_OUT ? hb_date_format(a[0].u.i, buf, sizeof buf)
+                                        : hb_timestamp_format(a[0].u.i, buf, sizeof buf);
+        uint8_t *p = s_alloc(env, n);
+        memcpy(p, buf, n);
+        *out = hb_val_str(p, (uint32_t)n);
+        return HB_OK;
+    }
+    case HB_FN_TS_DATE:
+        if (nargs != 1 || a[0].type != HB_VAL_INT)
+            return s_bad(env);
+        *out = hb_val_int(a[0].u.i >= 0 ? a[0].u.i / S_US_PER_DAY
+                                        : -((-a[0].u.i + S_US_PER_DAY - 1) / S_US_PER_DAY));
+        return HB_OK;
     default:
         return s_bad(env);
     }
@@ -851,6 +1370,8 @@ s_eval(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, hb_val_t *out)
             *out = hb_val_int(-a.u.i);
         } else if (a.type == HB_VAL_DOUBLE) {
             *out = s_double(-a.u.d);
+        } else if (a.type == HB_VAL_DEC) {
+            *out = hb_val_dec(-a.u.dec.m, a.u.dec.scale);
         } else {
             return hb_sqlerr_set(env->err, "42883", "operator does not exist: - %s",
                                  s_val_type_name(&a));
@@ -931,9 +1452,18 @@ s_eval(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, hb_val_t *out)
         if (hb_mp_read_uint(r, &t) != HB_OK || t >= HB_T_COUNT_ ||
             hb_mp_read_int(r, &mod) != HB_OK || mod < INT32_MIN || mod > INT32_MAX)
             return s_bad(env);
+        if ((t == HB_T_VARCHAR || t == HB_T_CHAR) && mod > 0 && a.type == HB_VAL_STR) {
+            /* An explicit cast cuts to the length (storing would fail). */
+            a.u.s.len = s_utf8_off(a.u.s.ptr, a.u.s.len, (uint32_t)mod);
+        }
         return hb_val_coerce(&a, (hb_type_t)t, (int32_t)mod, env->alloc, env->alloc_arg, out,
                              env->err);
     }
+    case HB_EX_NOW:
+        if (n != 1)
+            return s_bad(env);
+        *out = hb_val_int(env->now_us);
+        return HB_OK;
     case HB_EX_FUNC: {
         uint64_t fn, cnt;
         if (hb_mp_read_uint(r, &fn) != HB_OK || hb_mp_read_uint(r, &cnt) != HB_OK ||

@@ -11,7 +11,11 @@
  *
  * Values are hb_val_t: SQL NULL is HB_VAL_NIL; every integer type is
  * HB_VAL_INT, real and double precision HB_VAL_DOUBLE, text types
- * HB_VAL_STR, bytea HB_VAL_BIN. Errors carry a PostgreSQL SQLSTATE.
+ * HB_VAL_STR, bytea HB_VAL_BIN, numeric HB_VAL_DEC (exact: a 64-bit
+ * mantissa and a scale, so at most 18 digits), date and timestamp
+ * HB_VAL_INT in PostgreSQL's units (days / microseconds since 2000-01-01;
+ * hb_date_format / hb_timestamp_format print them). Errors carry a
+ * PostgreSQL SQLSTATE.
  *
  * Rows are stored as msgpack arrays of column values (hb_row_*).
  */
@@ -39,6 +43,9 @@ typedef enum {
     HB_T_VARCHAR = 8, /* typmod: maximum characters, 0 = unbounded */
     HB_T_CHAR = 9,    /* typmod: exact characters (blank-padded) */
     HB_T_BYTEA = 10,
+    HB_T_NUMERIC = 11, /* typmod: precision << 16 | scale; 0 = unconstrained */
+    HB_T_DATE = 12,    /* stored as int days since 2000-01-01 */
+    HB_T_TIMESTAMP = 13, /* stored as int microseconds since 2000-01-01 00:00 */
     HB_T_COUNT_
 } hb_type_t;
 
@@ -83,6 +90,7 @@ typedef enum {
     HB_EX_COALESCE = 23, /* [op, n, a1 .. an] */
     HB_EX_CAST = 24,    /* [op, a, type, typmod] */
     HB_EX_FUNC = 25,    /* [op, hb_func_t, n, a1 .. an] */
+    HB_EX_NOW = 26,     /* [op]: env->now_us (the transaction's timestamp) */
     HB_EX_OP_COUNT_
 } hb_ex_op_t;
 
@@ -93,6 +101,9 @@ typedef enum {
     HB_FN_LENGTH = 2,
     HB_FN_ABS = 3,
     HB_FN_SUBSTR = 4, /* substr(s, from [, count]) */
+    HB_FN_DATE_OUT = 5, /* date (int days) -> text */
+    HB_FN_TS_OUT = 6,   /* timestamp (int us) -> text */
+    HB_FN_TS_DATE = 7,  /* timestamp -> date */
     HB_FN_COUNT_
 } hb_func_t;
 
@@ -111,7 +122,12 @@ typedef struct {
     void *(*alloc)(void *arg, size_t size);
     void *alloc_arg;
     hb_sqlerr_t *err; /* set on failure */
+    int64_t now_us;   /* CURRENT_TIMESTAMP, microseconds since 2000-01-01: in
+                       * storage the sequencer's stamp of the transaction */
 } hb_expr_env_t;
+
+/* Microseconds between the Unix epoch and 2000-01-01 (PostgreSQL's). */
+#define HB_PG_EPOCH_US 946684800000000LL
 
 /* Evaluates the expression at expr (len bytes) over env. Returns HB_OK and
  * *out (strings borrow from the expression, the row or env->alloc memory),
@@ -119,6 +135,12 @@ typedef struct {
  * 42883 operator does not exist for these types, 22P02 bad cast input, XX000
  * malformed bytecode ...). Never crashes on malformed bytes. */
 hb_rc_t hb_expr_eval(const uint8_t *expr, size_t len, hb_expr_env_t *env, hb_val_t *out);
+
+/* Applies a binary arithmetic operator (HB_EX_ADD .. HB_EX_MOD) to two
+ * non-NULL numbers, with the evaluator's rules. Returns HB_OK and *out, or
+ * HB_INVALID with err set (22003, 22012, 42883). */
+hb_rc_t hb_val_arith(hb_ex_op_t op, const hb_val_t *a, const hb_val_t *b, hb_val_t *out,
+                     hb_sqlerr_t *err);
 
 /* Evaluates a predicate: *result is true only for a TRUE value (NULL and
  * FALSE are false, as in WHERE). A non-boolean gives 42804. */
@@ -144,6 +166,14 @@ hb_rc_t hb_row_decode(const uint8_t *val, size_t len, hb_val_t *cols, uint32_t c
                       uint32_t *n);
 /* Appends a row (msgpack array of n values) to pk. */
 void hb_row_pack(msgpack_packer *pk, const hb_val_t *cols, uint32_t n);
+
+/* Formats days since 2000-01-01 as YYYY-MM-DD into out (cap >= 16). */
+size_t hb_date_format(int64_t days, char *out, size_t cap);
+/* Formats microseconds since 2000-01-01 as YYYY-MM-DD HH:MM:SS[.ffffff]. */
+size_t hb_timestamp_format(int64_t us, char *out, size_t cap);
+/* Formats v as text for a value of column type t (dates and timestamps as
+ * such, everything else as hb_val_format). */
+size_t hb_val_format_as(const hb_val_t *v, hb_type_t t, char *out, size_t cap);
 
 /* Formats v as PostgreSQL text output into out (cap bytes, NUL-terminated,
  * truncated if need be): integers in decimal, doubles with the shortest

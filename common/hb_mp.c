@@ -400,6 +400,21 @@ s_read_val(hb_mp_reader_t *r, hb_val_t *v)
     case HB_MP_BIN:
         v->type = HB_VAL_BIN;
         return hb_mp_read_bin(r, &v->u.s.ptr, &v->u.s.len);
+    case HB_MP_EXT:
+        /* The one extension: a decimal, ext8 of 9 bytes, type 1. */
+        if (!s_has(r, 12) || r->p[0] != 0xc7 || r->p[1] != 9 || r->p[2] != 1 ||
+            (int8_t)r->p[3] < 0 || (int8_t)r->p[3] > HB_DEC_MAX_SCALE)
+            return s_fail(r, HB_PROTO);
+        {
+            uint64_t m = 0;
+            for (int i = 0; i < 8; i++)
+                m = m << 8 | r->p[4 + i];
+            v->type = HB_VAL_DEC;
+            v->u.dec.scale = (int8_t)r->p[3];
+            v->u.dec.m = (int64_t)m;
+            r->p += 12;
+        }
+        return HB_OK;
     default:
         return s_fail(r, HB_PROTO);
     }
@@ -538,6 +553,19 @@ hb_mp_pack_val(msgpack_packer *pk, const hb_val_t *v)
         if (ret == 0 && v->u.s.len)
             ret = msgpack_pack_bin_body(pk, v->u.s.ptr, v->u.s.len);
         break;
+    case HB_VAL_DEC: {
+        if (v->u.dec.scale < 0 || v->u.dec.scale > HB_DEC_MAX_SCALE)
+            return HB_INVALID;
+        uint8_t b[9];
+        b[0] = (uint8_t)v->u.dec.scale;
+        uint64_t m = (uint64_t)v->u.dec.m;
+        for (int i = 0; i < 8; i++)
+            b[1 + i] = (uint8_t)(m >> (56 - 8 * i));
+        ret = msgpack_pack_ext(pk, 9, 1);
+        if (ret == 0)
+            ret = msgpack_pack_ext_body(pk, b, 9);
+        break;
+    }
     default:
         return HB_INVALID;
     }

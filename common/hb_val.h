@@ -16,7 +16,11 @@ typedef enum {
     HB_VAL_DOUBLE = 3,
     HB_VAL_STR = 4, /* UTF-8 text (msgpack str) */
     HB_VAL_BIN = 5, /* bytes (msgpack bin) */
+    HB_VAL_DEC = 6, /* exact decimal m * 10^-scale (msgpack ext 1: scale, m) */
 } hb_val_type_t;
+
+/* Largest scale of an HB_VAL_DEC (digits after the point). */
+#define HB_DEC_MAX_SCALE 18
 
 typedef struct {
     hb_val_type_t type;
@@ -28,6 +32,10 @@ typedef struct {
             const uint8_t *ptr;
             uint32_t len;
         } s;
+        struct {
+            int64_t m;     /* mantissa */
+            int32_t scale; /* 0..HB_DEC_MAX_SCALE */
+        } dec;
     } u;
 } hb_val_t;
 
@@ -45,6 +53,15 @@ hb_val_str(const void *ptr, uint32_t len)
     hb_val_t v = {.type = HB_VAL_STR};
     v.u.s.ptr = ptr;
     v.u.s.len = len;
+    return v;
+}
+
+static inline hb_val_t
+hb_val_dec(int64_t m, int32_t scale)
+{
+    hb_val_t v = {.type = HB_VAL_DEC};
+    v.u.dec.m = m;
+    v.u.dec.scale = scale;
     return v;
 }
 

@@ -234,6 +234,22 @@ s_push_str(s_req_t *r, const char *s)
     s_push(r, hb_val_str(p, (uint32_t)n));
 }
 
+/* Appends an output cell of plan type t: numerics, dates and timestamps
+ * travel as their text (the client needs no decimal or date codec). */
+static void
+s_push_cell(s_req_t *r, hb_val_t v, hb_type_t t)
+{
+    if (v.type == HB_VAL_DEC ||
+        (v.type == HB_VAL_INT && (t == HB_T_DATE || t == HB_T_TIMESTAMP))) {
+        char buf[64];
+        size_t n = hb_val_format_as(&v, t, buf, sizeof buf);
+        char *p = s_arena_alloc(&r->arena, n ? n : 1);
+        memcpy(p, buf, n);
+        v = hb_val_str(p, (uint32_t)n);
+    }
+    s_push(r, v);
+}
+
 /* Appends a result group with no columns. */
 static void
 s_group_tag(s_req_t *r, const char *tag, uint64_t epoch)
@@ -423,9 +439,7 @@ s_read(sqlf_front_t *self, s_session_t *sess, const sqlf_stmt_t *st, s_row_fn fn
 
 typedef struct {
     int64_t count;   /* rows counted (non-NULL args) */
-    bool isdouble;   /* sum in d */
-    int64_t i;       /* integer sum */
-    double d;        /* double sum */
+    hb_val_t sum;    /* running sum (NIL: none yet) */
     hb_val_t best;   /* min / max so far (NIL: none) */
 } s_acc_t;
 
@@ -496,17 +510,12 @@ s_accumulate(s_sel_t *s, s_acc_t *acc, const sqlf_agg_t *agg, const hb_val_t *in
     switch (agg->kind) {
     case SQLF_AGG_SUM:
     case SQLF_AGG_AVG:
-        if (v.type == HB_VAL_DOUBLE && !acc->isdouble) {
-            acc->isdouble = true;
-            acc->d = (double)acc->i;
-        }
-        if (v.type != HB_VAL_INT && v.type != HB_VAL_DOUBLE)
+        if (v.type != HB_VAL_INT && v.type != HB_VAL_DOUBLE && v.type != HB_VAL_DEC)
             return hb_sqlerr_set(s->err, "42883", "cannot sum a non-number");
-        if (acc->isdouble) {
-            acc->d += v.type == HB_VAL_INT ? (double)v.u.i : v.u.d;
-        } else if (__builtin_add_overflow(acc->i, v.u.i, &acc->i)) {
-            return hb_sqlerr_set(s->err, "22003", "bigint out of range");
-        }
+        if (acc->sum.type == HB_VAL_NIL)
+            acc->sum = v;
+        else if (hb_val_arith(HB_EX_ADD, &acc->sum, &v, &acc->sum, s->err) != HB_OK)
+            return HB_INVALID;
         break;
     case SQLF_AGG_MIN:
     case SQLF_AGG_MAX: {
@@ -594,19 +603,18 @@ s_sel_groups(s_sel_t *s)
                 v = hb_val_int(acc->count);
                 break;
             case SQLF_AGG_SUM:
-                if (acc->count) {
-                    if (acc->isdouble) {
-                        v.type = HB_VAL_DOUBLE;
-                        v.u.d = acc->d;
-                    } else {
-                        v = hb_val_int(acc->i);
-                    }
-                }
+                v = acc->sum;
                 break;
             case SQLF_AGG_AVG:
                 if (acc->count) {
-                    v.type = HB_VAL_DOUBLE;
-                    v.u.d = (acc->isdouble ? acc->d : (double)acc->i) / (double)acc->count;
+                    /* Exact for integers and numerics, as in PostgreSQL. */
+                    hb_val_t sum = acc->sum.type == HB_VAL_INT ? hb_val_dec(acc->sum.u.i, 0)
+                                                               : acc->sum;
+                    hb_val_t cnt = hb_val_int(acc->count);
+                    if (hb_val_arith(HB_EX_DIV, &sum, &cnt, &v, s->err) != HB_OK) {
+                        rc = HB_INVALID;
+                        break;
+                    }
                 }
                 break;
             case SQLF_AGG_MIN:
@@ -616,6 +624,8 @@ s_sel_groups(s_sel_t *s)
             }
             grow[st->ngroup + a] = v;
         }
+        if (rc)
+            break;
         if (st->having.p) {
             bool pass;
             hb_expr_env_t env = {.row = grow, .ncols = w, .alloc = s_arena_alloc,
@@ -690,7 +700,7 @@ s_sel_group(s_req_t *r, const sqlf_stmt_t *st, s_sel_t *s, uint64_t epoch)
     s_push(r, hb_val_int((int64_t)(to - from)));
     for (uint64_t i = from; i < to; i++)
         for (uint32_t c = 0; c < st->nout; c++)
-            s_push(r, s->rows[i][c]);
+            s_push_cell(r, s->rows[i][c], st->out[c].type);
     s_push(r, hb_val_int((int64_t)epoch));
     if (epoch)
         r->epoch = epoch;
@@ -779,7 +789,7 @@ s_write_group(s_req_t *r, const sqlf_stmt_t *st, const hb_val_t *res, uint32_t n
                 hb_val_t v;
                 if (hb_expr_eval(st->out[c].p, st->out[c].len, &env, &v) != HB_OK)
                     v = hb_val_nil();
-                s_push(r, s_keep(&r->arena, v));
+                s_push_cell(r, s_keep(&r->arena, v), st->out[c].type);
             }
         }
     }
@@ -883,11 +893,16 @@ static hb_rc_t
 s_plan_stmt(sqlf_front_t *self, s_req_t *r, const PgQuery__Node *node, sqlf_stmt_t *st,
             hb_sqlerr_t *err)
 {
-    hb_rc_t rc = sqlf_plan(self->cat, r->sql, node, r->params, r->nparams, st, err);
+    /* The statement's CURRENT_TIMESTAMP: this gateway's clock, fixed into
+     * the plan, so every replica executes with the same value. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - HB_PG_EPOCH_US;
+    hb_rc_t rc = sqlf_plan(self->cat, r->sql, node, r->params, r->nparams, now_us, st, err);
     if (rc && strcmp(err->sqlstate, "42P01") == 0) {
         self->cat_reloads++;
         if (sqlf_catalog_load(self->cat, self->cli, 5000) == HB_OK)
-            rc = sqlf_plan(self->cat, r->sql, node, r->params, r->nparams, st, err);
+            rc = sqlf_plan(self->cat, r->sql, node, r->params, r->nparams, now_us, st, err);
     }
     return rc;
 }

@@ -99,6 +99,8 @@ typedef struct {
     bool excluded;           /* EXCLUDED.c is allowed (ON CONFLICT DO UPDATE) */
     bool agg_mode;           /* compiling over the group row */
     bool in_agg;             /* inside an aggregate's argument */
+    bool in_default;         /* a column DEFAULT: CURRENT_TIMESTAMP stays a node */
+    int64_t now_us;          /* CURRENT_TIMESTAMP of this statement */
     int depth;
 } s_cc_t;
 
@@ -194,7 +196,8 @@ s_mk_op(s_cc_t *cc, hb_ex_op_t op, const int64_t *pre, uint32_t npre, const s_ex
     }
     s_ex_t e = s_finish(cc, &sb, type);
     if (all_const) {
-        hb_expr_env_t env = {.alloc = sqlf_stmt_alloc, .alloc_arg = cc->st, .err = cc->err};
+        hb_expr_env_t env = {.alloc = sqlf_stmt_alloc, .alloc_arg = cc->st, .err = cc->err,
+                             .now_us = cc->now_us};
         hb_val_t v;
         if (hb_expr_eval(e.p, e.len, &env, &v) != HB_OK) {
             if (loc >= 0) {
@@ -284,9 +287,36 @@ s_type(s_cc_t *cc, const PgQuery__TypeName *tn, hb_type_t *type, int32_t *typmod
             return HB_OK;
         }
     }
-    if (strcmp(name, "numeric") == 0 || strcmp(name, "date") == 0 ||
-        strcmp(name, "timestamp") == 0 || strcmp(name, "timestamptz") == 0)
-        return s_err(cc, tn->location, "0A000", "type %s is not supported yet", name);
+    if (strcmp(name, "numeric") == 0 || strcmp(name, "decimal") == 0) {
+        int64_t scale = 0;
+        if (tn->n_typmods >= 2 && tn->typmods[1]->node_case == PG_QUERY__NODE__NODE_A_CONST &&
+            tn->typmods[1]->a_const->val_case == PG_QUERY__A__CONST__VAL_IVAL)
+            scale = tn->typmods[1]->a_const->ival->ival;
+        *type = HB_T_NUMERIC;
+        *typmod = 0;
+        if (mod < 0)
+            return HB_OK; /* unconstrained */
+        if (mod < 1 || mod > 18)
+            return s_err(cc, tn->location, mod > 18 ? "0A000" : "22023",
+                         "NUMERIC precision %" PRId64 " must be between 1 and 18 here", mod);
+        if (scale < 0 || scale > mod)
+            return s_err(cc, tn->location, "22023",
+                         "NUMERIC scale %" PRId64 " must be between 0 and precision %" PRId64,
+                         scale, mod);
+        *typmod = (int32_t)(mod << 16 | scale);
+        return HB_OK;
+    }
+    if (strcmp(name, "date") == 0) {
+        *type = HB_T_DATE;
+        *typmod = 0;
+        return HB_OK;
+    }
+    if (strcmp(name, "timestamp") == 0 || strcmp(name, "timestamptz") == 0) {
+        /* timestamptz is kept as a timestamp in UTC (TimeZone is UTC). */
+        *type = HB_T_TIMESTAMP;
+        *typmod = 0;
+        return HB_OK;
+    }
     return s_err(cc, tn->location, "42704", "type \"%s\" does not exist", name);
 }
 
@@ -295,6 +325,7 @@ s_type(s_cc_t *cc, const PgQuery__TypeName *tn, hb_type_t *type, int32_t *typmod
 /* ------------------------------------------------------------------ */
 
 static hb_rc_t s_expr(s_cc_t *cc, const PgQuery__Node *n, s_ex_t *out);
+static hb_rc_t s_now(s_cc_t *cc, bool date, int32_t loc, s_ex_t *out);
 
 /* Converts an untyped constant to type t (plan-time 22P02). */
 static hb_rc_t
@@ -329,10 +360,14 @@ s_is_text(hb_type_t t)
 }
 
 static hb_type_t
-s_arith_type(hb_type_t a, hb_type_t b)
+s_arith_type(hb_ex_op_t op, hb_type_t a, hb_type_t b)
 {
+    if (a == HB_T_DATE || b == HB_T_DATE)
+        return op == HB_EX_SUB && a == b ? HB_T_INT4 : HB_T_DATE;
     if (a == HB_T_FLOAT4 || a == HB_T_FLOAT8 || b == HB_T_FLOAT4 || b == HB_T_FLOAT8)
         return HB_T_FLOAT8;
+    if (a == HB_T_NUMERIC || b == HB_T_NUMERIC)
+        return HB_T_NUMERIC;
     if (s_is_int(a) && s_is_int(b))
         return a > b ? a : b;
     return s_is_int(a) ? a : s_is_int(b) ? b : HB_T_UNKNOWN;
@@ -346,13 +381,17 @@ s_binary(s_cc_t *cc, hb_ex_op_t op, s_ex_t *a, s_ex_t *b, int32_t loc, s_ex_t *o
         return rc;
     hb_type_t t;
     if (op >= HB_EX_ADD && op <= HB_EX_MOD)
-        t = s_arith_type(a->type, b->type);
+        t = s_arith_type(op, a->type, b->type);
     else if (op == HB_EX_CONCAT)
         t = HB_T_TEXT;
     else
         t = HB_T_BOOL;
-    if (op >= HB_EX_ADD && op <= HB_EX_MOD && (s_is_text(a->type) || s_is_text(b->type) ||
-                                              a->type == HB_T_BOOL || b->type == HB_T_BOOL))
+    if (op >= HB_EX_ADD && op <= HB_EX_MOD &&
+        (s_is_text(a->type) || s_is_text(b->type) || a->type == HB_T_BOOL ||
+         b->type == HB_T_BOOL || a->type == HB_T_TIMESTAMP || b->type == HB_T_TIMESTAMP ||
+         ((a->type == HB_T_DATE || b->type == HB_T_DATE) &&
+          !((op == HB_EX_ADD || op == HB_EX_SUB) &&
+            (s_is_int(a->type) || s_is_int(b->type) || (a->type == b->type && op == HB_EX_SUB))))))
         return s_err(cc, loc, "42883", "operator does not exist: %s %s %s",
                      hb_type_name(a->type), op == HB_EX_ADD ? "+" : op == HB_EX_SUB ? "-"
                                                                : op == HB_EX_MUL ? "*"
@@ -382,9 +421,15 @@ s_const(s_cc_t *cc, const PgQuery__AConst *c, s_ex_t *out)
         const char *s = c->fval->fval;
         char *end;
         long long ll = strtoll(s, &end, 10);
+        hb_sqlerr_t ignore;
         if (*end == '\0') {
             v = hb_val_int(ll);
             t = HB_T_INT8;
+        } else if (!strpbrk(s, "eE") &&
+                   hb_val_coerce(&(hb_val_t){.type = HB_VAL_STR,
+                                             .u.s = {(const uint8_t *)s, (uint32_t)strlen(s)}},
+                                 HB_T_NUMERIC, 0, sqlf_stmt_alloc, cc->st, &v, &ignore) == HB_OK) {
+            t = HB_T_NUMERIC; /* 1.5 is an exact numeric, as in PostgreSQL */
         } else {
             v.type = HB_VAL_DOUBLE;
             v.u.d = strtod(s, NULL);
@@ -524,16 +569,18 @@ s_aggregate(s_cc_t *cc, const PgQuery__FuncCall *f, sqlf_agg_kind_t kind, s_ex_t
             t = HB_T_INT8;
             break;
         case SQLF_AGG_SUM:
-            t = s_is_int(arg.type) ? HB_T_INT8 : HB_T_FLOAT8;
+            t = s_is_int(arg.type) ? HB_T_INT8 : arg.type == HB_T_NUMERIC ? HB_T_NUMERIC
+                                                                          : HB_T_FLOAT8;
             break;
         case SQLF_AGG_AVG:
-            t = HB_T_FLOAT8;
+            t = arg.type == HB_T_FLOAT4 || arg.type == HB_T_FLOAT8 ? HB_T_FLOAT8 : HB_T_NUMERIC;
             break;
         default:
             t = arg.type;
         }
         if ((kind == SQLF_AGG_SUM || kind == SQLF_AGG_AVG) &&
-            !(s_is_int(arg.type) || arg.type == HB_T_FLOAT4 || arg.type == HB_T_FLOAT8))
+            !(s_is_int(arg.type) || arg.type == HB_T_FLOAT4 || arg.type == HB_T_FLOAT8 ||
+              arg.type == HB_T_NUMERIC || arg.type == HB_T_UNKNOWN))
             return s_err(cc, f->location, "42883", "function %s(%s) does not exist",
                          s_func_name(f), hb_type_name(arg.type));
     }
@@ -568,8 +615,8 @@ s_funccall(s_cc_t *cc, const PgQuery__FuncCall *f, s_ex_t *out)
         {"abs", HB_FN_ABS, 1, 1, HB_T_UNKNOWN},      {"substr", HB_FN_SUBSTR, 2, 3, HB_T_TEXT},
         {"substring", HB_FN_SUBSTR, 2, 3, HB_T_TEXT},
     };
-    if (strcmp(name, "coalesce") == 0 || strcmp(name, "now") == 0)
-        return s_err(cc, f->location, "0A000", "function %s() is not supported", name);
+    if (strcmp(name, "now") == 0 && f->n_args == 0)
+        return s_now(cc, false, f->location, out);
     for (size_t i = 0; i < sizeof fns / sizeof *fns; i++) {
         if (strcmp(fns[i].name, name) != 0)
             continue;
@@ -702,6 +749,41 @@ s_aexpr(s_cc_t *cc, const PgQuery__AExpr *a, s_ex_t *out)
     }
 }
 
+/* CURRENT_TIMESTAMP / CURRENT_DATE / now(): the statement's timestamp, a
+ * constant in the plan (so every replica sees the same value), except in
+ * a column DEFAULT, where it stays a node evaluated at each INSERT. */
+static hb_rc_t
+s_now(s_cc_t *cc, bool date, int32_t loc, s_ex_t *out)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    hb_expr_pack_op(&pk, HB_EX_NOW, 1);
+    s_ex_t now = s_finish(cc, &sb, HB_T_TIMESTAMP);
+    if (!date) {
+        *out = now;
+    } else {
+        int64_t pre[2] = {HB_FN_TS_DATE, 1};
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        hb_expr_pack_op(&pk, HB_EX_FUNC, 4);
+        msgpack_pack_int64(&pk, pre[0]);
+        msgpack_pack_int64(&pk, pre[1]);
+        msgpack_sbuffer_write(&sb, (const char *)now.p, now.len);
+        *out = s_finish(cc, &sb, HB_T_DATE);
+    }
+    if (cc->in_default)
+        return HB_OK;
+    hb_expr_env_t env = {.alloc = sqlf_stmt_alloc, .alloc_arg = cc->st, .err = cc->err,
+                         .now_us = cc->now_us};
+    hb_val_t v;
+    if (hb_expr_eval(out->p, out->len, &env, &v) != HB_OK)
+        return s_err(cc, loc, "XX000", "cannot evaluate the current time");
+    *out = s_mk_const(cc, &v, date ? HB_T_DATE : HB_T_TIMESTAMP);
+    return HB_OK;
+}
+
 static hb_rc_t
 s_expr(s_cc_t *cc, const PgQuery__Node *n, s_ex_t *out)
 {
@@ -780,6 +862,27 @@ s_expr(s_cc_t *cc, const PgQuery__Node *n, s_ex_t *out)
         if ((rc = s_expr(cc, n->type_cast->arg, &x)) ||
             (rc = s_type(cc, n->type_cast->type_name, &t, &mod)))
             break;
+        if ((x.type == HB_T_DATE || x.type == HB_T_TIMESTAMP) &&
+            (s_is_text(t) || t == HB_T_DATE)) {
+            int64_t fpre[2] = {x.type == HB_T_DATE ? (t == HB_T_DATE ? -1 : HB_FN_DATE_OUT)
+                                                   : (t == HB_T_DATE ? HB_FN_TS_DATE
+                                                                     : HB_FN_TS_OUT),
+                               1};
+            if (fpre[0] < 0) {
+                *out = x;
+                break;
+            }
+            rc = s_mk_op(cc, HB_EX_FUNC, fpre, 2, &x, 1, s_is_text(t) ? HB_T_TEXT : t,
+                         n->type_cast->location, out);
+            break;
+        }
+        if (x.type == HB_T_DATE && t == HB_T_TIMESTAMP) {
+            hb_val_t day = hb_val_int(86400000000LL);
+            s_ex_t kids[2] = {x, s_mk_const(cc, &day, HB_T_INT8)};
+            rc = s_mk_op(cc, HB_EX_MUL, NULL, 0, kids, 2, HB_T_TIMESTAMP, n->type_cast->location,
+                         out);
+            break;
+        }
         int64_t pre[2] = {t, mod};
         rc = s_mk_op(cc, HB_EX_CAST, pre, 2, &x, 1, t, n->type_cast->location, out);
         break;
@@ -883,10 +986,20 @@ s_expr(s_cc_t *cc, const PgQuery__Node *n, s_ex_t *out)
         rc = s_mk_op(cc, HB_EX_CASE, &one, 1, kids, 3, HB_T_BOOL, b->location, out);
         break;
     }
-    case PG_QUERY__NODE__NODE_SQLVALUE_FUNCTION:
-        rc = s_err(cc, n->sqlvalue_function->location, "0A000",
-                   "CURRENT_TIMESTAMP and friends are not supported yet");
+    case PG_QUERY__NODE__NODE_SQLVALUE_FUNCTION: {
+        PgQuery__SQLValueFunctionOp op = n->sqlvalue_function->op;
+        bool date = op == PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_DATE;
+        if (!date && op != PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIMESTAMP &&
+            op != PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIMESTAMP_N &&
+            op != PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIMESTAMP &&
+            op != PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIMESTAMP_N) {
+            rc = s_err(cc, n->sqlvalue_function->location, "0A000",
+                       "this SQL value function is not supported");
+            break;
+        }
+        rc = s_now(cc, date, n->sqlvalue_function->location, out);
         break;
+    }
     case PG_QUERY__NODE__NODE_SELECT_STMT:
         rc = s_err(cc, -1, "0A000", "subqueries are not supported");
         break;
@@ -1527,7 +1640,8 @@ s_plan_insert(s_cc_t *cc, const PgQuery__InsertStmt *ins)
             if (!given[c]) {
                 row[c] = hb_val_nil();
                 if (col->def) {
-                    hb_expr_env_t env = {.alloc = sqlf_stmt_alloc, .alloc_arg = st, .err = cc->err};
+                    hb_expr_env_t env = {.alloc = sqlf_stmt_alloc, .alloc_arg = st, .err = cc->err,
+                                         .now_us = cc->now_us};
                     hb_val_t v;
                     if (hb_expr_eval(col->def, col->deflen, &env, &v) != HB_OK ||
                         hb_val_coerce(&v, col->type, col->typmod, sqlf_stmt_alloc, st, &row[c],
@@ -1716,13 +1830,19 @@ s_plan_create(s_cc_t *cc, const PgQuery__CreateStmt *cs)
             case PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT: {
                 const sqlf_table_t *save = cc->t;
                 cc->t = NULL;
+                cc->in_default = true;
                 s_ex_t d;
                 rc = s_expr(cc, c->raw_expr, &d);
                 cc->t = save;
+                cc->in_default = false;
                 if (rc)
                     return rc;
-                if (!d.is_const)
-                    return s_err(cc, c->location, "0A000", "DEFAULT must be a constant");
+                if (!d.is_const) {
+                    /* CURRENT_TIMESTAMP and friends: evaluated at INSERT. */
+                    col->def = d.p;
+                    col->deflen = d.len;
+                    break;
+                }
                 hb_val_t v;
                 if (hb_val_coerce(&d.cval, col->type, col->typmod, sqlf_stmt_alloc, st, &v,
                                   cc->err) != HB_OK)
@@ -1764,7 +1884,7 @@ s_plan_create(s_cc_t *cc, const PgQuery__CreateStmt *cs)
     for (uint32_t k = 0; k < t.npk; k++) {
         sqlf_col_t *c = &t.cols[t.pk[k]];
         c->not_null = true;
-        if (c->type == HB_T_FLOAT4 || c->type == HB_T_FLOAT8)
+        if (c->type == HB_T_FLOAT4 || c->type == HB_T_FLOAT8 || c->type == HB_T_NUMERIC)
             return s_err(cc, -1, "0A000", "primary-key columns of type %s are not supported",
                          hb_type_name(c->type));
     }
@@ -1888,13 +2008,14 @@ s_plan(s_cc_t *cc, const PgQuery__Node *n)
 
 hb_rc_t
 sqlf_plan(const sqlf_catalog_t *cat, const char *sql, const PgQuery__Node *stmt,
-          const hb_val_t *params, uint32_t nparams, sqlf_stmt_t *st, hb_sqlerr_t *err)
+          const hb_val_t *params, uint32_t nparams, int64_t now_us, sqlf_stmt_t *st,
+          hb_sqlerr_t *err)
 {
     memset(st, 0, sizeof *st);
     msgpack_sbuffer_init(&st->ops);
     msgpack_sbuffer_init(&st->ddl_def);
     s_cc_t cc = {.st = st, .cat = cat, .sql = sql, .params = params, .nparams = nparams,
-                 .err = err};
+                 .err = err, .now_us = now_us};
     memset(err, 0, sizeof *err);
     hb_rc_t rc = s_plan(&cc, stmt);
     if (rc) {

@@ -110,12 +110,14 @@ typedef struct {
 } sqlf_stmt_t;
 
 /* Plans stmt (one RawStmt's node) of text sql against cat, with params
- * $1..$nparams (borrowed; strings must outlive the plan). Returns HB_OK and
+ * $1..$nparams (borrowed; strings must outlive the plan) and now_us as the
+ * statement's CURRENT_TIMESTAMP (us since 2000-01-01). Returns HB_OK and
  * fills *st (caller frees with sqlf_stmt_free), or HB_INVALID with err set
  * (42601 with the position, 42P01, 42703, 0A000 naming the construct ...);
  * *st is then freed already. */
 hb_rc_t sqlf_plan(const sqlf_catalog_t *cat, const char *sql, const PgQuery__Node *stmt,
-                  const hb_val_t *params, uint32_t nparams, sqlf_stmt_t *st, hb_sqlerr_t *err);
+                  const hb_val_t *params, uint32_t nparams, int64_t now_us, sqlf_stmt_t *st,
+                  hb_sqlerr_t *err);
 
 /* Frees what a plan holds; the struct may be reused. */
 void sqlf_stmt_free(sqlf_stmt_t *st);

@@ -130,7 +130,8 @@ s_apply_sets(s_run_t *run, hb_mp_reader_t *r, uint32_t ntable)
         return s_malformed(run->ctx);
     memcpy(run->row, run->old, ntable * sizeof *run->row);
     hb_expr_env_t env = {.row = run->old, .ncols = run->nold, .alloc = stor_ctx_alloc,
-                         .alloc_arg = run->ctx, .err = &run->err};
+                         .alloc_arg = run->ctx, .err = &run->err,
+                         .now_us = stor_ctx_txn(run->ctx)->timestamp_us - HB_PG_EPOCH_US};
     for (uint32_t s = 0; s < nsets; s++) {
         uint32_t n = 0;
         uint64_t col = 0, type = 0;
@@ -185,7 +186,8 @@ s_where(s_run_t *run, const uint8_t *where, uint32_t wlen, bool *pass)
     if (!where)
         return HB_OK;
     hb_expr_env_t env = {.row = run->old, .ncols = run->nold, .alloc = stor_ctx_alloc,
-                         .alloc_arg = run->ctx, .err = &run->err};
+                         .alloc_arg = run->ctx, .err = &run->err,
+                         .now_us = stor_ctx_txn(run->ctx)->timestamp_us - HB_PG_EPOCH_US};
     if (hb_expr_test(where, wlen, &env, pass) != HB_OK)
         return s_sqlerr(run->ctx, &run->err);
     return HB_OK;

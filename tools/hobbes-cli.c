@@ -35,6 +35,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hb_expr.h"
 #include "hobbes.h"
 
 static void
@@ -77,6 +78,12 @@ s_print_val(const hb_val_t *v)
     case HB_VAL_DOUBLE: printf("%.17g", v->u.d); break;
     case HB_VAL_STR:
     case HB_VAL_BIN: fwrite(v->u.s.ptr, 1, v->u.s.len, stdout); break;
+    case HB_VAL_DEC: {
+        char tmp[64];
+        hb_val_format(v, tmp, sizeof tmp);
+        fputs(tmp, stdout);
+        break;
+    }
     }
 }
 
@@ -184,34 +191,13 @@ s_buf_consume(s_buf_t *b, size_t n)
 /* Printing results like psql                                           */
 /* ------------------------------------------------------------------ */
 
-/* Appends the text psql would show for one cell. */
+/* Appends the text psql would show for one cell (the server sends
+ * dates, timestamps and numerics as text already). */
 static void
 s_cell_text(s_buf_t *b, const hb_val_t *v)
 {
     switch (v->type) {
     case HB_VAL_NIL:
-        break;
-    case HB_VAL_INT:
-        s_buf_printf(b, "%" PRId64, v->u.i);
-        break;
-    case HB_VAL_BOOL:
-        s_buf_add(b, v->u.b ? "t" : "f", 1);
-        break;
-    case HB_VAL_DOUBLE:
-        if (isnan(v->u.d)) {
-            s_buf_add(b, "NaN", 3);
-        } else if (isinf(v->u.d)) {
-            s_buf_add(b, v->u.d < 0 ? "-Infinity" : "Infinity", v->u.d < 0 ? 9 : 8);
-        } else {
-            /* The shortest text that reads back as the same double. */
-            char tmp[40];
-            for (int prec = 1; prec <= 17; prec++) {
-                snprintf(tmp, sizeof tmp, "%.*g", prec, v->u.d);
-                if (strtod(tmp, NULL) == v->u.d)
-                    break;
-            }
-            s_buf_add(b, tmp, strlen(tmp));
-        }
         break;
     case HB_VAL_STR:
         s_buf_add(b, v->u.s.ptr, v->u.s.len);
@@ -221,6 +207,12 @@ s_cell_text(s_buf_t *b, const hb_val_t *v)
         for (uint32_t i = 0; i < v->u.s.len; i++)
             s_buf_printf(b, "%02x", v->u.s.ptr[i]);
         break;
+    default: {
+        char tmp[64];
+        size_t n = hb_val_format(v, tmp, sizeof tmp);
+        s_buf_add(b, tmp, n);
+        break;
+    }
     }
 }
 

@@ -126,6 +126,8 @@ s_val_eq(const hb_val_t *a, const hb_val_t *b)
     case HB_VAL_BIN:
         return a->u.s.len == b->u.s.len &&
                (a->u.s.len == 0 || memcmp(a->u.s.ptr, b->u.s.ptr, a->u.s.len) == 0);
+    case HB_VAL_DEC:
+        return a->u.dec.m == b->u.dec.m && a->u.dec.scale == b->u.dec.scale;
     }
     return false;
 }
