@@ -433,7 +433,7 @@ s_plan_sql_exec(const hb_val_t *args, uint32_t nargs, uint32_t nparts, hb_lockse
         const uint8_t *key = NULL;
         uint32_t klen = 0, table = 0;
         if (hb_mp_read_array(&r, &n) != HB_OK || n < 3 || hb_mp_read_uint(&r, &kind) != HB_OK ||
-            kind > HB_SQLOP_DELETE || hb_mp_read_bin(&r, &key, &klen) != HB_OK ||
+            kind > HB_SQLOP_CHECK || hb_mp_read_bin(&r, &key, &klen) != HB_OK ||
             hb_mp_read_uint(&r, &plen) != HB_OK)
             goto bad;
         const uint8_t *kp = key;
@@ -444,8 +444,10 @@ s_plan_sql_exec(const hb_val_t *args, uint32_t nargs, uint32_t nparts, hb_lockse
             if (hb_mp_skip(&r) != HB_OK)
                 goto bad;
         uint16_t part = (uint16_t)hb_key_partition(key, plen, nparts);
-        hb_lockset_add(ls, part, kind == HB_SQLOP_GET ? HB_LOCK_READ : HB_LOCK_WRITE, key,
-                       klen);
+        hb_lockset_add(ls, part,
+                       kind == HB_SQLOP_GET || kind == HB_SQLOP_CHECK ? HB_LOCK_READ
+                                                                      : HB_LOCK_WRITE,
+                       key, klen);
     }
     if (hb_mp_remaining(&r) != 0)
         goto bad;

@@ -89,6 +89,9 @@ typedef enum {
  *    1 do nothing, 2 do update), sets, where(bin|nil), returning(bool)]
  *   [UPDATE, key, plen, where(bin|nil), sets, returning]
  *   [DELETE, key, plen, where(bin|nil), returning]
+ *   [CHECK, key, plen, row(bin|nil)] -> aborts "40001" unless the row is
+ *                                    exactly row (nil: absent): how a block
+ *                                    validates what it read (OLLP)
  * sets: [[column, type, typmod, not_null, expr(bin)] ...], evaluated over
  * the old row (for INSERT ... DO UPDATE over old row ++ proposed row, so
  * EXCLUDED.c is column ncols + c). A missing row or a false WHERE skips the
@@ -99,6 +102,7 @@ typedef enum {
     HB_SQLOP_INSERT = 1,
     HB_SQLOP_UPDATE = 2,
     HB_SQLOP_DELETE = 3,
+    HB_SQLOP_CHECK = 4,
 } hb_sqlop_t;
 
 /* Kinds of sql.ddl. */
