@@ -28,6 +28,7 @@
 #include "hb_key.h"
 #include "hb_log.h"
 #include "hb_mp.h"
+#include "hb_sqlop.h"
 #include "hobbes.h"
 #include "plan.h"
 
@@ -38,6 +39,7 @@
 #define S_CAT_RETRIES    5
 #define S_MAX_ROWS       1000000
 #define S_PARSE_CACHE    512 /* parsed texts kept */
+#define S_BLOCK_RETRIES  20  /* re-runs of a block whose reads changed */
 
 /* ------------------------------------------------------------------ */
 /* Arena (per request)                                                  */
@@ -105,12 +107,31 @@ typedef struct {
     uint64_t last_use;   /* request counter at last use (eviction) */
 } s_session_t;
 
-/* A statement of an open block: its plan and its ops' range. */
+/* A statement of an open block: its plan, its ops' range, and its result
+ * group (SELECTs fill it at once, writes when the block commits). */
 typedef struct {
     sqlf_stmt_t st;
-    uint32_t first_op; /* index of its first op in the block's txn */
+    uint32_t first_op; /* index of its first op among the block's ops */
     uint32_t nops;
+    hb_val_t *vals;    /* its result group */
+    uint32_t nvals, capvals;
 } s_blockstmt_t;
+
+/* A key an open block has read or written: the value its snapshot read
+ * saw (validated by a CHECK op at commit), then the block's own ops on it,
+ * which give the block's view of the row (hb_sqlop_apply, as storage). */
+typedef struct {
+    uint8_t *key;         /* arena */
+    uint32_t klen;
+    uint32_t plen;
+    bool have_base;       /* read from a snapshot (a CHECK op says so) */
+    bool base_present;
+    const uint8_t *base;  /* arena */
+    size_t baselen;
+    uint32_t *ops;        /* the block's ops on this key, in order (indexes) */
+    uint32_t nops, capops;
+    uint64_t stamp;       /* the last block scan that met it */
+} s_ov_t;
 
 /* A parsed text, kept for the next request with the same text: parsing
  * itself is cheap, but libpg_query hands the tree over as protobuf, and
@@ -149,10 +170,20 @@ typedef struct s_req {
     /* The open block. */
     bool in_block;
     bool block_failed;         /* an error happened: 25P02 until ROLLBACK */
+    uint32_t block_begin;      /* index of its BEGIN statement */
+    uint32_t block_nvals;      /* r->nvals at its BEGIN */
+    int block_retries;         /* re-runs after a failed CHECK (40001) */
     s_blockstmt_t *block;
     uint32_t nblock, capblock;
-    msgpack_sbuffer block_ops;
+    msgpack_sbuffer block_ops; /* its writes, packed back to back */
     uint32_t block_nops;
+    uint32_t *opofs, *oplen;   /* each op's offset and length in block_ops */
+    uint32_t capops;
+    msgpack_sbuffer block_checks; /* CHECK ops for what it read */
+    uint32_t block_nchecks;
+    s_ov_t *ov;                /* keys it touched */
+    uint32_t nov, capov;
+    uint64_t scan_stamp;
 } s_req_t;
 
 struct sqlf_front {
@@ -169,7 +200,7 @@ struct sqlf_front {
     uint64_t counter;
     /* Counters */
     uint64_t requests, statements, errors, txns, reads, cat_reloads, ollp_rows, bad_requests;
-    uint64_t parses, parse_hits;
+    uint64_t parses, parse_hits, block_retries;
 };
 
 static int64_t
@@ -267,10 +298,18 @@ s_req_free(s_req_t *r)
 {
     if (r->cur_live)
         sqlf_stmt_free(&r->cur);
-    for (uint32_t i = 0; i < r->nblock; i++)
+    for (uint32_t i = 0; i < r->nblock; i++) {
         sqlf_stmt_free(&r->block[i].st);
+        hb_free(r->block[i].vals);
+    }
     hb_free(r->block);
     msgpack_sbuffer_destroy(&r->block_ops);
+    msgpack_sbuffer_destroy(&r->block_checks);
+    hb_free(r->opofs);
+    hb_free(r->oplen);
+    for (uint32_t i = 0; i < r->nov; i++)
+        hb_free(r->ov[i].ops);
+    hb_free(r->ov);
     if (r->parsed)
         r->parsed->refs--;
     s_arena_free(&r->arena);
@@ -331,16 +370,18 @@ s_fail_err(sqlf_front_t *self, s_req_t *r, const hb_sqlerr_t *e)
 /* Snapshot reads                                                       */
 /* ------------------------------------------------------------------ */
 
-typedef hb_rc_t (*s_row_fn)(void *arg, const uint8_t *key, uint32_t klen, const hb_val_t *row,
-                            uint32_t ncols);
+/* A row met by a read: its key, stored bytes and decoded columns (all
+ * borrowed for the call). */
+typedef hb_rc_t (*s_row_fn)(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw,
+                            uint32_t rawlen, const hb_val_t *row, uint32_t ncols);
 
-/* Reads the rows of st's source that pass its filter, at snapshots that
- * include the session's last commit, calling fn for each. */
+/* Reads the rows of src (those that pass its filter when filter is set),
+ * at snapshots that include the session's last commit, calling fn for
+ * each. */
 static hb_rc_t
-s_read(sqlf_front_t *self, s_session_t *sess, const sqlf_stmt_t *st, s_row_fn fn, void *arg,
-       uint64_t *epoch_out, hb_sqlerr_t *err)
+s_read(sqlf_front_t *self, s_session_t *sess, const sqlf_source_t *src, bool filter,
+       s_row_fn fn, void *arg, uint64_t *epoch_out, hb_sqlerr_t *err)
 {
-    const sqlf_source_t *src = &st->src;
     hb_val_t *row = hb_malloc(HB_SQL_MAX_COLS * sizeof *row);
     hb_rc_t rc = HB_OK;
     uint32_t p0 = 0, p1 = self->nparts;
@@ -402,7 +443,7 @@ s_read(sqlf_front_t *self, s_session_t *sess, const sqlf_stmt_t *st, s_row_fn fn
                     break;
                 }
                 bool pass = true;
-                if (src->where.p) {
+                if (filter && src->where.p) {
                     s_chunk_t *tmp = NULL;
                     hb_expr_env_t env = {.row = row, .ncols = ncols, .alloc = s_arena_alloc,
                                          .alloc_arg = &tmp, .err = err};
@@ -412,7 +453,8 @@ s_read(sqlf_front_t *self, s_session_t *sess, const sqlf_stmt_t *st, s_row_fn fn
                         break;
                 }
                 if (pass)
-                    rc = fn(arg, res->rows[i].key, res->rows[i].klen, row, ncols);
+                    rc = fn(arg, res->rows[i].key, res->rows[i].klen, res->rows[i].val,
+                            res->rows[i].vlen, row, ncols);
             }
             bool more = rc == HB_OK && !src->point && res->nrows > 0 &&
                         res->nrows == S_SCAN_PAGE;
@@ -531,10 +573,13 @@ s_accumulate(s_sel_t *s, s_acc_t *acc, const sqlf_agg_t *agg, const hb_val_t *in
 }
 
 static hb_rc_t
-s_sel_row(void *arg, const uint8_t *key, uint32_t klen, const hb_val_t *row, uint32_t ncols)
+s_sel_row(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw, uint32_t rawlen,
+          const hb_val_t *row, uint32_t ncols)
 {
     (void)key;
     (void)klen;
+    (void)raw;
+    (void)rawlen;
     s_sel_t *s = arg;
     const sqlf_stmt_t *st = s->st;
     if (!st->agg)
@@ -715,9 +760,9 @@ s_run_select(sqlf_front_t *self, s_req_t *r, s_session_t *sess, const sqlf_stmt_
     uint64_t epoch = 0;
     hb_rc_t rc;
     if (st->src.table) {
-        rc = s_read(self, sess, st, s_sel_row, &s, &epoch, err);
+        rc = s_read(self, sess, &st->src, true, s_sel_row, &s, &epoch, err);
     } else {
-        rc = s_sel_row(&s, NULL, 0, NULL, 0);
+        rc = s_sel_row(&s, NULL, 0, NULL, 0, NULL, 0);
     }
     if (rc == HB_OK && st->agg)
         rc = s_sel_groups(&s);
@@ -734,8 +779,11 @@ s_run_select(sqlf_front_t *self, s_req_t *r, s_session_t *sess, const sqlf_stmt_
 
 /* OLLP: the reconnaissance read's matching keys become ops. */
 static hb_rc_t
-s_recon_row(void *arg, const uint8_t *key, uint32_t klen, const hb_val_t *row, uint32_t ncols)
+s_recon_row(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw, uint32_t rawlen,
+            const hb_val_t *row, uint32_t ncols)
 {
+    (void)raw;
+    (void)rawlen;
     (void)row;
     (void)ncols;
     sqlf_stmt_t *st = arg;
@@ -798,36 +846,6 @@ s_write_group(s_req_t *r, const sqlf_stmt_t *st, const hb_val_t *res, uint32_t n
         r->epoch = epoch;
 }
 
-/* Appends the group of a primary-key SELECT run inside a block. */
-static void
-s_get_group(s_req_t *r, const sqlf_stmt_t *st, const hb_val_t *res, uint32_t nres,
-            uint64_t epoch, hb_sqlerr_t *err)
-{
-    s_sel_t s = {.st = st, .req = r, .arena = &r->arena, .err = err};
-    hb_val_t row[HB_SQL_MAX_COLS];
-    for (uint32_t i = 0; i < nres; i++) {
-        if (res[i].type != HB_VAL_BIN)
-            continue;
-        uint32_t ncols = 0;
-        if (hb_row_decode(res[i].u.s.ptr, res[i].u.s.len, row, HB_SQL_MAX_COLS, &ncols))
-            continue;
-        bool pass = true;
-        if (st->src.where.p) {
-            hb_expr_env_t env = {.row = row, .ncols = ncols, .alloc = s_arena_alloc,
-                                 .alloc_arg = &r->arena, .err = err};
-            if (hb_expr_test(st->src.where.p, st->src.where.len, &env, &pass) != HB_OK)
-                pass = false;
-        }
-        if (pass)
-            s_sel_row(&s, NULL, 0, row, ncols);
-    }
-    if (st->agg)
-        s_sel_groups(&s);
-    s_sel_group(r, st, &s, epoch);
-    hb_free(s.rows);
-    hb_free(s.groups);
-}
-
 /* Submits sql.exec over ops (n packed ops). */
 static hb_rc_t
 s_submit_exec(sqlf_front_t *self, s_req_t *r, const msgpack_sbuffer *ops, uint32_t n)
@@ -862,7 +880,12 @@ s_park(sqlf_front_t *self, s_req_t *r)
 
 static void s_advance(sqlf_front_t *self, s_req_t *r);
 
-static void
+/* ------------------------------------------------------------------ */
+/* Transaction blocks                                                   */
+/* ------------------------------------------------------------------ */
+
+/* Adds a statement to the open block (taking st); returns it. */
+static s_blockstmt_t *
 s_block_add(s_req_t *r, sqlf_stmt_t *st, uint32_t nops_before)
 {
     if (r->nblock == r->capblock) {
@@ -870,21 +893,317 @@ s_block_add(s_req_t *r, sqlf_stmt_t *st, uint32_t nops_before)
         r->block = hb_realloc(r->block, r->capblock * sizeof *r->block);
     }
     s_blockstmt_t *b = &r->block[r->nblock++];
-    b->st = *st; /* takes ownership */
+    memset(b, 0, sizeof *b);
+    b->st = *st;
     b->first_op = nops_before;
     b->nops = r->block_nops - nops_before;
+    return b;
+}
+
+/* Makes pushes go to b's group (call again to switch back). */
+static void
+s_swap_vals(s_req_t *r, s_blockstmt_t *b)
+{
+    hb_val_t *v = r->vals;
+    uint32_t n = r->nvals, c = r->capvals;
+    r->vals = b->vals;
+    r->nvals = b->nvals;
+    r->capvals = b->capvals;
+    b->vals = v;
+    b->nvals = n;
+    b->capvals = c;
 }
 
 static void
 s_block_reset(s_req_t *r)
 {
-    for (uint32_t i = 0; i < r->nblock; i++)
+    for (uint32_t i = 0; i < r->nblock; i++) {
         sqlf_stmt_free(&r->block[i].st);
+        hb_free(r->block[i].vals);
+    }
     r->nblock = 0;
     r->block_ops.size = 0;
     r->block_nops = 0;
+    r->block_checks.size = 0;
+    r->block_nchecks = 0;
+    for (uint32_t i = 0; i < r->nov; i++)
+        hb_free(r->ov[i].ops);
+    r->nov = 0;
     r->in_block = false;
     r->block_failed = false;
+}
+
+static s_ov_t *
+s_ov_find(s_req_t *r, const uint8_t *key, uint32_t klen)
+{
+    for (uint32_t i = 0; i < r->nov; i++)
+        if (r->ov[i].klen == klen && memcmp(r->ov[i].key, key, klen) == 0)
+            return &r->ov[i];
+    return NULL;
+}
+
+static s_ov_t *
+s_ov_get(s_req_t *r, const uint8_t *key, uint32_t klen, uint32_t plen)
+{
+    s_ov_t *ov = s_ov_find(r, key, klen);
+    if (ov)
+        return ov;
+    if (r->nov == r->capov) {
+        r->capov = r->capov ? r->capov * 2 : 16;
+        r->ov = hb_realloc(r->ov, r->capov * sizeof *r->ov);
+    }
+    ov = &r->ov[r->nov++];
+    memset(ov, 0, sizeof *ov);
+    ov->key = s_arena_alloc(&r->arena, klen);
+    memcpy(ov->key, key, klen);
+    ov->klen = klen;
+    ov->plen = plen;
+    return ov;
+}
+
+/* Records what the snapshot holds at ov's key, and the CHECK that the
+ * commit will validate it with. */
+static void
+s_ov_set_base(s_req_t *r, s_ov_t *ov, bool present, const uint8_t *raw, size_t len)
+{
+    ov->have_base = true;
+    ov->base_present = present;
+    if (present) {
+        uint8_t *p = s_arena_alloc(&r->arena, len ? len : 1);
+        memcpy(p, raw, len);
+        ov->base = p;
+        ov->baselen = len;
+    }
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &r->block_checks, msgpack_sbuffer_write);
+    hb_sqlop_pack_check(&pk, ov->key, ov->klen, ov->plen, present ? ov->base : NULL,
+                        present ? len : 0);
+    r->block_nchecks++;
+}
+
+/* Appends one op (len bytes) to the block and to its key's history. */
+static hb_rc_t
+s_block_add_op(s_req_t *r, const uint8_t *op, size_t len, hb_sqlerr_t *err)
+{
+    hb_sqlop_head_t h;
+    if (hb_sqlop_head(op, len, &h) != HB_OK)
+        return hb_sqlerr_set(err, "XX000", "malformed op in block");
+    if (r->block_nops + r->block_nchecks >= HB_SQL_MAX_OPS)
+        return hb_sqlerr_set(err, "54000", "transaction block changes too many rows");
+    if (r->block_nops == r->capops) {
+        r->capops = r->capops ? r->capops * 2 : 64;
+        r->opofs = hb_realloc(r->opofs, r->capops * sizeof *r->opofs);
+        r->oplen = hb_realloc(r->oplen, r->capops * sizeof *r->oplen);
+    }
+    r->opofs[r->block_nops] = (uint32_t)r->block_ops.size;
+    r->oplen[r->block_nops] = (uint32_t)len;
+    msgpack_sbuffer_write(&r->block_ops, (const char *)op, len);
+    s_ov_t *ov = s_ov_get(r, h.key, h.klen, h.plen);
+    if (ov->nops == ov->capops) {
+        ov->capops = ov->capops ? ov->capops * 2 : 4;
+        ov->ops = hb_realloc(ov->ops, ov->capops * sizeof *ov->ops);
+    }
+    ov->ops[ov->nops++] = r->block_nops;
+    r->block_nops++;
+    return HB_OK;
+}
+
+/* A point read of one key at the session's snapshot into *present/raw. */
+typedef struct {
+    s_chunk_t **arena;
+    bool found;
+    uint8_t *raw;
+    uint32_t len;
+} s_point_t;
+
+static hb_rc_t
+s_point_row(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw, uint32_t rawlen,
+            const hb_val_t *row, uint32_t ncols)
+{
+    (void)key;
+    (void)klen;
+    (void)row;
+    (void)ncols;
+    s_point_t *pt = arg;
+    pt->found = true;
+    pt->raw = s_arena_alloc(pt->arena, rawlen ? rawlen : 1);
+    memcpy(pt->raw, raw, rawlen);
+    pt->len = rawlen;
+    return HB_OK;
+}
+
+/* The block's view of ov's row: its snapshot value (read now if need be)
+ * with the block's ops on it applied in order. */
+static hb_rc_t
+s_ov_current(sqlf_front_t *self, s_req_t *r, s_session_t *sess, s_ov_t *ov, bool *present,
+             const uint8_t **row, size_t *len, hb_sqlerr_t *err)
+{
+    if (!ov->have_base) {
+        sqlf_source_t src = {.partition = -1, .point = true, .plen = ov->plen};
+        memcpy(src.start.buf, ov->key, ov->klen);
+        src.start.len = ov->klen;
+        s_point_t pt = {.arena = &r->arena};
+        uint64_t ep;
+        hb_rc_t rc = s_read(self, sess, &src, false, s_point_row, &pt, &ep, err);
+        if (rc)
+            return rc;
+        s_ov_set_base(r, ov, pt.found, pt.raw, pt.len);
+    }
+    bool p = ov->base_present;
+    const uint8_t *cur = ov->base;
+    size_t cl = ov->baselen;
+    for (uint32_t i = 0; i < ov->nops; i++) {
+        hb_sqlop_effect_t eff;
+        uint32_t k = ov->ops[i];
+        if (hb_sqlop_apply((const uint8_t *)r->block_ops.data + r->opofs[k], r->oplen[k], p, cur,
+                           cl, 0, s_arena_alloc, &r->arena, &eff, err) != HB_OK)
+            return HB_INVALID;
+        if (eff.write == 1) {
+            p = true;
+            cur = eff.row;
+            cl = eff.rowlen;
+        } else if (eff.write == 2) {
+            p = false;
+        }
+    }
+    *present = p;
+    *row = p ? cur : NULL;
+    *len = p ? cl : 0;
+    return HB_OK;
+}
+
+/* Reading a source inside a block: the snapshot's rows with the block's
+ * own changes applied, and the rows the block inserted. */
+typedef struct {
+    sqlf_front_t *self;
+    s_req_t *r;
+    s_session_t *sess;
+    const sqlf_source_t *src;
+    s_row_fn inner;
+    void *inner_arg;
+    hb_sqlerr_t *err;
+} s_bscan_t;
+
+/* Gives one key's block view to the inner callback if it passes. */
+static hb_rc_t
+s_bscan_emit(s_bscan_t *b, s_ov_t *ov)
+{
+    bool present;
+    const uint8_t *row;
+    size_t len;
+    hb_rc_t rc = s_ov_current(b->self, b->r, b->sess, ov, &present, &row, &len, b->err);
+    if (rc || !present)
+        return rc;
+    hb_val_t cols[HB_SQL_MAX_COLS];
+    uint32_t ncols = 0;
+    if (hb_row_decode(row, len, cols, HB_SQL_MAX_COLS, &ncols) != HB_OK)
+        return hb_sqlerr_set(b->err, "XX001", "corrupt row");
+    bool pass = true;
+    if (b->src->where.p) {
+        hb_expr_env_t env = {.row = cols, .ncols = ncols, .alloc = s_arena_alloc,
+                             .alloc_arg = &b->r->arena, .err = b->err};
+        if ((rc = hb_expr_test(b->src->where.p, b->src->where.len, &env, &pass)) != HB_OK)
+            return rc;
+    }
+    if (!pass)
+        return HB_OK;
+    return b->inner(b->inner_arg, ov->key, ov->klen, row, (uint32_t)len, cols, ncols);
+}
+
+static hb_rc_t
+s_bscan_row(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw, uint32_t rawlen,
+            const hb_val_t *row, uint32_t ncols)
+{
+    (void)row;
+    (void)ncols;
+    s_bscan_t *b = arg;
+    s_ov_t *ov = s_ov_get(b->r, key, klen, sqlf_table_plen(b->src->table, key, klen));
+    if (!ov->have_base)
+        s_ov_set_base(b->r, ov, true, raw, rawlen);
+    ov->stamp = b->r->scan_stamp;
+    return s_bscan_emit(b, ov);
+}
+
+static bool
+s_in_range(const sqlf_source_t *src, const uint8_t *key, uint32_t klen)
+{
+    if (src->point)
+        return klen == src->start.len && memcmp(key, src->start.buf, klen) == 0;
+    size_t n = klen < src->start.len ? klen : src->start.len;
+    int c = memcmp(key, src->start.buf, n);
+    if (c < 0 || (c == 0 && klen < src->start.len))
+        return false;
+    n = klen < src->end.len ? klen : src->end.len;
+    c = memcmp(key, src->end.buf, n);
+    return c < 0 || (c == 0 && klen < src->end.len);
+}
+
+/* Reads src inside the open block, calling fn for each row of the block's
+ * view that passes src's filter. Every snapshot row it looks at gets a
+ * CHECK, so the commit fails (40001) if one changed in between. */
+static hb_rc_t
+s_block_read(sqlf_front_t *self, s_req_t *r, s_session_t *sess, const sqlf_source_t *src,
+             s_row_fn fn, void *arg, hb_sqlerr_t *err)
+{
+    s_bscan_t b = {self, r, sess, src, fn, arg, err};
+    if (src->point) {
+        s_ov_t *ov = s_ov_get(r, src->start.buf, (uint32_t)src->start.len, src->plen);
+        return s_bscan_emit(&b, ov);
+    }
+    r->scan_stamp++;
+    uint64_t ep;
+    uint32_t nov_before = r->nov;
+    hb_rc_t rc = s_read(self, sess, src, false, s_bscan_row, &b, &ep, err);
+    if (rc)
+        return rc;
+    /* Keys of the range the snapshot does not have: the block's inserts. */
+    for (uint32_t i = 0; i < nov_before && rc == HB_OK; i++) {
+        s_ov_t *ov = &r->ov[i];
+        if (ov->stamp == r->scan_stamp || !s_in_range(src, ov->key, ov->klen))
+            continue;
+        if (!ov->have_base)
+            s_ov_set_base(r, ov, false, NULL, 0);
+        rc = s_bscan_emit(&b, ov);
+    }
+    return rc;
+}
+
+/* Submits the block: its CHECKs first (they validate the snapshot values
+ * its reads saw, before any of its writes), then its ops. */
+static hb_rc_t
+s_submit_block(sqlf_front_t *self, s_req_t *r)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, r->block_nchecks + r->block_nops);
+    msgpack_sbuffer_write(&sb, r->block_checks.data, r->block_checks.size);
+    msgpack_sbuffer_write(&sb, r->block_ops.data, r->block_ops.size);
+    hb_val_t args[2] = {hb_val_int(sqlf_catalog_version(self->cat)), {.type = HB_VAL_BIN}};
+    args[1].u.s.ptr = (const uint8_t *)sb.data;
+    args[1].u.s.len = (uint32_t)sb.size;
+    hb_rc_t rc = hb_client_submit(self->cli, "sql.exec", args, 2, &r->txn_req);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+/* Appends every block statement's group, in order, then tag's. */
+static void
+s_block_groups(s_req_t *r, const hb_val_t *ops, uint32_t nops, uint64_t epoch,
+               hb_sqlerr_t *err)
+{
+    for (uint32_t i = 0; i < r->nblock; i++) {
+        s_blockstmt_t *b = &r->block[i];
+        if (b->st.kind == SQLF_ST_WRITE) {
+            const hb_val_t *v = b->first_op + b->nops <= nops ? &ops[b->first_op] : NULL;
+            s_swap_vals(r, b);
+            s_write_group(r, &b->st, v, v ? b->nops : 0, epoch, err);
+            s_swap_vals(r, b);
+        }
+        for (uint32_t k = 0; k < b->nvals; k++)
+            s_push(r, b->vals[k]);
+    }
 }
 
 /* Plans statement i, reloading the catalog once when a table is missing
@@ -949,6 +1268,8 @@ s_advance(sqlf_front_t *self, s_req_t *r)
             if (!r->in_block) {
                 r->in_block = true;
                 r->block_failed = false;
+                r->block_begin = r->next;
+                r->block_nvals = r->nvals;
             }
             s_group_tag(r, "BEGIN", 0);
             sqlf_stmt_free(&st);
@@ -962,22 +1283,15 @@ s_advance(sqlf_front_t *self, s_req_t *r)
             continue;
         case SQLF_ST_COMMIT:
             sqlf_stmt_free(&st);
-            if (!r->in_block || r->block_nops == 0) {
-                /* Nothing to commit: the block read only (from its ops:
-                 * none) or there was no block. */
-                for (uint32_t i = 0; i < r->nblock; i++) {
-                    s_blockstmt_t *b = &r->block[i];
-                    if (b->st.kind == SQLF_ST_SELECT)
-                        s_get_group(r, &b->st, NULL, 0, 0, &err);
-                    else
-                        s_write_group(r, &b->st, NULL, 0, 0, &err);
-                }
+            if (!r->in_block || r->block_nops + r->block_nchecks == 0) {
+                /* Nothing was read or written. */
+                s_block_groups(r, NULL, 0, 0, &err);
                 s_block_reset(r);
                 s_group_tag(r, "COMMIT", 0);
                 r->next++;
                 continue;
             }
-            if (s_submit_exec(self, r, &r->block_ops, r->block_nops) != HB_OK) {
+            if (s_submit_block(self, r) != HB_OK) {
                 s_fail(self, r, HB_INVALID, "XX000", "cannot submit: %s",
                        hb_client_last_error(self->cli));
                 return;
@@ -986,26 +1300,27 @@ s_advance(sqlf_front_t *self, s_req_t *r)
             s_park(self, r);
             return;
         case SQLF_ST_SELECT:
-            if (r->in_block) {
-                if (!st.src.point) {
-                    sqlf_stmt_free(&st);
+            if (r->in_block && st.src.table) {
+                /* Answered now from the block's view; its CHECKs make the
+                 * commit fail (40001) if what it read changes first. */
+                s_blockstmt_t *b = s_block_add(r, &st, r->block_nops);
+                s_sel_t sel = {.self = self, .st = &b->st, .req = r, .arena = &r->arena,
+                               .err = &err};
+                hb_rc_t rc = s_block_read(self, r, sess, &b->st.src, s_sel_row, &sel, &err);
+                if (rc == HB_OK && b->st.agg)
+                    rc = s_sel_groups(&sel);
+                if (rc == HB_OK) {
+                    s_swap_vals(r, b);
+                    s_sel_group(r, &b->st, &sel, 0);
+                    s_swap_vals(r, b);
+                }
+                hb_free(sel.rows);
+                hb_free(sel.groups);
+                if (rc) {
                     r->block_failed = true;
-                    s_fail(self, r, HB_INVALID, "0A000",
-                           "inside a transaction block, only primary-key SELECTs are supported "
-                           "yet");
+                    s_fail_err(self, r, &err);
                     return;
                 }
-                /* A GET op: it reads in the transaction, after the block's
-                 * earlier writes. */
-                uint32_t before = r->block_nops;
-                msgpack_packer pk;
-                msgpack_packer_init(&pk, &r->block_ops, msgpack_sbuffer_write);
-                msgpack_pack_array(&pk, 3);
-                msgpack_pack_uint8(&pk, HB_SQLOP_GET);
-                hb_mp_pack_bin(&pk, st.src.start.buf, st.src.start.len);
-                msgpack_pack_uint32(&pk, st.src.plen);
-                r->block_nops++;
-                s_block_add(r, &st, before);
                 r->next++;
                 continue;
             }
@@ -1020,7 +1335,9 @@ s_advance(sqlf_front_t *self, s_req_t *r)
         case SQLF_ST_WRITE:
             if (st.ollp) {
                 uint64_t ep;
-                hb_rc_t rc = s_read(self, sess, &st, s_recon_row, &st, &ep, &err);
+                hb_rc_t rc = r->in_block
+                                 ? s_block_read(self, r, sess, &st.src, s_recon_row, &st, &err)
+                                 : s_read(self, sess, &st.src, true, s_recon_row, &st, &ep, &err);
                 if (rc == HB_TOOBIG)
                     hb_sqlerr_set(&err, "54000", "statement changes more than %d rows",
                                   HB_SQL_MAX_OPS);
@@ -1035,8 +1352,22 @@ s_advance(sqlf_front_t *self, s_req_t *r)
             }
             if (r->in_block) {
                 uint32_t before = r->block_nops;
-                msgpack_sbuffer_write(&r->block_ops, st.ops.data, st.ops.size);
-                r->block_nops += st.nops;
+                hb_mp_reader_t rd;
+                hb_mp_reader_init(&rd, st.ops.data, st.ops.size);
+                hb_rc_t rc = HB_OK;
+                for (uint32_t i = 0; i < st.nops && rc == HB_OK; i++) {
+                    const uint8_t *op;
+                    size_t oplen;
+                    rc = hb_mp_read_raw(&rd, &op, &oplen) == HB_OK
+                             ? s_block_add_op(r, op, oplen, &err)
+                             : hb_sqlerr_set(&err, "XX000", "malformed plan");
+                }
+                if (rc) {
+                    sqlf_stmt_free(&st);
+                    r->block_failed = true;
+                    s_fail_err(self, r, &err);
+                    return;
+                }
                 s_block_add(r, &st, before);
                 r->next++;
                 continue;
@@ -1131,17 +1462,12 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
                             ? NULL
                             : s_op_results(r, res, &nops);
         if (r->committing) {
-            for (uint32_t i = 0; i < r->nblock; i++) {
-                s_blockstmt_t *b = &r->block[i];
-                const hb_val_t *v = b->first_op < nops ? &ops[b->first_op] : NULL;
-                uint32_t n = v ? b->nops : 0;
-                if (b->st.kind == SQLF_ST_SELECT)
-                    s_get_group(r, &b->st, v, n, res->epoch, &err);
-                else
-                    s_write_group(r, &b->st, v, n, res->epoch, &err);
-            }
+            /* Results: the CHECKs' first, then the block's ops'. */
+            uint32_t skip = r->block_nchecks < nops ? r->block_nchecks : nops;
+            s_block_groups(r, ops ? ops + skip : NULL, nops - skip, res->epoch, &err);
             s_block_reset(r);
             r->committing = false;
+            r->block_retries = 0;
             s_group_tag(r, "COMMIT", res->epoch);
         } else if (r->cur.kind == SQLF_ST_DDL) {
             self->cat_reloads++;
@@ -1162,6 +1488,20 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
     /* Failed. */
     bool was_commit = r->committing;
     r->committing = false;
+    if (res->epoch > sess->epoch)
+        sess->epoch = res->epoch; /* the retry must read what made it fail */
+    if (was_commit && strncmp(msg, "40001", 5) == 0 && r->block_retries < S_BLOCK_RETRIES) {
+        /* What the block read changed before it ran: run it again from its
+         * BEGIN, on newer snapshots (its results were not sent yet). */
+        self->block_retries++;
+        r->block_retries++;
+        uint32_t begin = r->block_begin, nvals = r->block_nvals;
+        s_block_reset(r);
+        r->next = begin;
+        r->nvals = nvals;
+        s_advance(self, r);
+        return;
+    }
     if (strncmp(msg, "XXCAT", 5) == 0 && r->cat_retries < S_CAT_RETRIES) {
         self->cat_reloads++;
         r->cat_retries++;
@@ -1336,6 +1676,7 @@ sqlf_front_on_submit(sqlf_front_t *self, const uint8_t *peer, size_t peerlen,
     r->peerlen = peerlen < sizeof r->peer ? peerlen : sizeof r->peer;
     r->client_req = msg->u.submit.req_id;
     msgpack_sbuffer_init(&r->block_ops);
+    msgpack_sbuffer_init(&r->block_checks);
     const hb_val_t *a = msg->u.submit.args;
     uint32_t n = msg->u.submit.nargs;
     if (msg->u.submit.proc_len != 3 || memcmp(msg->u.submit.proc, "sql", 3) != 0 || n < 1 ||
@@ -1437,6 +1778,7 @@ sqlf_front_stats(const sqlf_front_t *self, hb_wire_stat_t *out, uint32_t cap)
         {"sql_pending", self->npending},      {"sql_sessions", self->nsessions},
         {"catalog_version", (uint64_t)sqlf_catalog_version(self->cat)},
         {"sql_parses", self->parses},         {"sql_parse_cache_hits", self->parse_hits},
+        {"sql_block_retries", self->block_retries},
     };
     uint32_t n = 0;
     for (size_t i = 0; i < sizeof s / sizeof *s && n < cap; i++, n++) {

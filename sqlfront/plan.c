@@ -1685,19 +1685,15 @@ s_plan_insert(s_cc_t *cc, const PgQuery__InsertStmt *ins)
     return rc;
 }
 
-void
-sqlf_stmt_add_row_op(sqlf_stmt_t *st, const uint8_t *key, size_t klen)
+uint32_t
+sqlf_table_plen(const sqlf_table_t *t, const uint8_t *key, size_t klen)
 {
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &st->ops, msgpack_sbuffer_write);
-    const sqlf_table_t *t = st->src.table;
-    /* Recompute plen: the partition key is the first npart columns. */
     const uint8_t *p = key + 4, *end = key + klen;
     for (uint32_t i = 0; i < t->npart && p < end; i++) {
         const sqlf_col_t *c = &t->cols[t->pk[i]];
         if (c->type == HB_T_BOOL) {
             p += 1;
-        } else if (s_is_int(c->type)) {
+        } else if (s_is_int(c->type) || c->type == HB_T_DATE || c->type == HB_T_TIMESTAMP) {
             p += 8;
         } else {
             while (p + 1 < end && !(p[0] == 0 && p[1] == 1))
@@ -1705,7 +1701,15 @@ sqlf_stmt_add_row_op(sqlf_stmt_t *st, const uint8_t *key, size_t klen)
             p += 2;
         }
     }
-    uint32_t plen = (uint32_t)(p > end ? klen : (size_t)(p - key));
+    return (uint32_t)(p > end ? klen : (size_t)(p - key));
+}
+
+void
+sqlf_stmt_add_row_op(sqlf_stmt_t *st, const uint8_t *key, size_t klen)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &st->ops, msgpack_sbuffer_write);
+    uint32_t plen = sqlf_table_plen(st->src.table, key, klen);
     if (st->wkind == HB_SQLOP_UPDATE) {
         msgpack_pack_array(&pk, 6);
         msgpack_pack_uint8(&pk, HB_SQLOP_UPDATE);

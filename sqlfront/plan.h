@@ -122,6 +122,9 @@ hb_rc_t sqlf_plan(const sqlf_catalog_t *cat, const char *sql, const PgQuery__Nod
 /* Frees what a plan holds; the struct may be reused. */
 void sqlf_stmt_free(sqlf_stmt_t *st);
 
+/* Returns how many bytes of key (a row key of t) are its partition key. */
+uint32_t sqlf_table_plen(const sqlf_table_t *t, const uint8_t *key, size_t klen);
+
 /* Packs one OLLP op of st for the row at key (klen bytes) into st->ops. */
 void sqlf_stmt_add_row_op(sqlf_stmt_t *st, const uint8_t *key, size_t klen);
 

@@ -1,0 +1,192 @@
+/* it_sql_txn.c — transaction blocks under concurrency, on a real cluster.
+ *
+ * 1. Blind increments do not conflict: 8 sessions each send 40 blocks
+ *    `BEGIN; UPDATE hits SET n = n + 1 WHERE id = 0; ... id = 1; COMMIT`;
+ *    every block commits (no 40001), and both counters end at 320.
+ * 2. No torn reads: 8 sessions each send 30 blocks that read every
+ *    account (`SELECT sum(bal), count(*) FROM acct`), move a random amount
+ *    between two random accounts (blind updates) and read both again.
+ *    Other sessions commit between a block's reads and its execution, so
+ *    blocks fail their CHECKs and sqlfront runs them again; a block that
+ *    still cannot commit answers 40001. Every answered block must have
+ *    seen the total unchanged (a consistent view), and at the end the
+ *    total is conserved and equals the sum of the committed transfers'
+ *    effects on each account.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hb_util.h"
+#include "hobbes.h"
+#include "it_util.h"
+
+#define SESSIONS 8
+#define INCS     40
+#define XFERS    30
+#define ACCOUNTS 10
+#define BALANCE  1000
+
+static const char *s_config;
+static uint64_t s_seed;
+static atomic_llong s_committed, s_serial_fail, s_other_fail, s_torn;
+static atomic_llong s_delta[ACCOUNTS];
+
+/* Runs sql; returns the result list (caller frees) or NULL on transport
+ * failure. */
+static hb_sql_result_t *
+s_exec(hb_sql_t *db, const char *sql)
+{
+    hb_sql_result_t *res = NULL;
+    if (hb_sql_exec(db, sql, NULL, 0, 60000, &res) != HB_OK)
+        return NULL;
+    return res;
+}
+
+static const hb_sql_result_t *
+s_last(const hb_sql_result_t *r)
+{
+    while (r && r->next)
+        r = r->next;
+    return r;
+}
+
+static void *
+s_incs(void *arg)
+{
+    (void)arg;
+    char err[256];
+    hb_sql_t *db = hb_sql_connect(s_config, 0, err, sizeof err);
+    IT_CHECK(db, "connect: %s", err);
+    for (int i = 0; i < INCS; i++) {
+        hb_sql_result_t *res = s_exec(db, "BEGIN; UPDATE hits SET n = n + 1 WHERE id = 0; "
+                                          "UPDATE hits SET n = n + 1 WHERE id = 1; COMMIT");
+        IT_CHECK(res, "exec failed: %s", hb_sql_last_error(db));
+        const hb_sql_result_t *l = s_last(res);
+        IT_CHECK(strcmp(l->sqlstate, "00000") == 0 && strcmp(l->tag, "COMMIT") == 0,
+                 "blind increments must not conflict: %s %s", l->sqlstate, l->message);
+        hb_sql_result_free(&res);
+    }
+    hb_sql_destroy(&db);
+    return NULL;
+}
+
+static void *
+s_xfers(void *arg)
+{
+    int id = (int)(intptr_t)arg;
+    uint64_t rng = s_seed * 31 + (uint64_t)id + 1;
+    char err[256], sql[512];
+    hb_sql_t *db = hb_sql_connect(s_config, 0, err, sizeof err);
+    IT_CHECK(db, "connect: %s", err);
+    for (int i = 0; i < XFERS; i++) {
+        int a = (int)(hb_xorshift(&rng) % ACCOUNTS), b = (int)(hb_xorshift(&rng) % ACCOUNTS);
+        if (a == b)
+            b = (a + 1) % ACCOUNTS;
+        int amount = (int)(hb_xorshift(&rng) % 50) + 1;
+        snprintf(sql, sizeof sql,
+                 "BEGIN; SELECT sum(bal), count(*) FROM acct; "
+                 "UPDATE acct SET bal = bal - %d WHERE id = %d; "
+                 "UPDATE acct SET bal = bal + %d WHERE id = %d; "
+                 "SELECT sum(bal) FROM acct; COMMIT",
+                 amount, a, amount, b);
+        hb_sql_result_t *res = s_exec(db, sql);
+        IT_CHECK(res, "exec failed: %s", hb_sql_last_error(db));
+        const hb_sql_result_t *l = s_last(res);
+        if (strcmp(l->sqlstate, "40001") == 0) {
+            s_serial_fail++;
+        } else if (strcmp(l->sqlstate, "00000") != 0) {
+            s_other_fail++;
+            fprintf(stderr, "unexpected %s: %s\n", l->sqlstate, l->message);
+        } else {
+            /* BEGIN, SELECT, UPDATE, UPDATE, SELECT, COMMIT */
+            const hb_sql_result_t *sel1 = res->next, *sel2 = sel1->next->next->next;
+            IT_CHECK(sel1->nrows == 1 && sel2->nrows == 1, "selects returned rows");
+            IT_CHECK(sel1->cells[0].type == HB_VAL_INT && sel2->cells[0].type == HB_VAL_INT,
+                     "sum(bigint) is an integer");
+            long long sum1 = sel1->cells[0].u.i, cnt = sel1->cells[1].u.i;
+            long long sum2 = sel2->cells[0].u.i;
+            if (sum1 != (long long)ACCOUNTS * BALANCE || sum2 != sum1 || cnt != ACCOUNTS) {
+                fprintf(stderr, "torn read: sum %lld then %lld over %lld rows\n", sum1, sum2,
+                        cnt);
+                s_torn++;
+            }
+            s_delta[a] -= amount;
+            s_delta[b] += amount;
+            s_committed++;
+        }
+        hb_sql_result_free(&res);
+    }
+    hb_sql_destroy(&db);
+    return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+    IT_CHECK(argc >= 2, "usage: it_sql_txn BUILD_ROOT");
+    s_seed = hb_test_seed("it_sql_txn");
+    it_cluster_t c;
+    IT_CHECK(it_cluster_init_sql(&c, argv[1], 1, 3, "calvin", 5) == 0, "init");
+    IT_CHECK(it_cluster_up(&c) == 0, "cluster up");
+    s_config = c.config;
+    char err[256];
+    hb_sql_t *db = hb_sql_connect(c.config, 0, err, sizeof err);
+    IT_CHECK(db, "connect: %s", err);
+    char sql[1024];
+    size_t off = (size_t)snprintf(sql, sizeof sql, "INSERT INTO acct VALUES ");
+    for (int i = 0; i < ACCOUNTS; i++)
+        off += (size_t)snprintf(sql + off, sizeof sql - off, "%s(%d, %d)", i ? ", " : "", i,
+                                BALANCE);
+    const char *setup[] = {"CREATE TABLE hits (id int PRIMARY KEY, n bigint NOT NULL)",
+                           "INSERT INTO hits VALUES (0, 0), (1, 0)",
+                           "CREATE TABLE acct (id int PRIMARY KEY, bal bigint NOT NULL)", sql};
+    for (size_t i = 0; i < sizeof setup / sizeof *setup; i++) {
+        hb_sql_result_t *res = s_exec(db, setup[i]);
+        IT_CHECK(res && strcmp(s_last(res)->sqlstate, "00000") == 0, "setup %zu: %s", i,
+                 res ? s_last(res)->message : "timeout");
+        hb_sql_result_free(&res);
+    }
+
+    pthread_t th[SESSIONS];
+    for (int i = 0; i < SESSIONS; i++)
+        pthread_create(&th[i], NULL, s_incs, NULL);
+    for (int i = 0; i < SESSIONS; i++)
+        pthread_join(th[i], NULL);
+    hb_sql_result_t *res = s_exec(db, "SELECT n FROM hits ORDER BY id");
+    IT_CHECK(res && res->nrows == 2, "read hits");
+    IT_CHECK(res->cells[0].u.i == SESSIONS * INCS && res->cells[1].u.i == SESSIONS * INCS,
+             "counters %lld, %lld, want %d", (long long)res->cells[0].u.i,
+             (long long)res->cells[1].u.i, SESSIONS * INCS);
+    hb_sql_result_free(&res);
+    printf("blind increments: %d blocks, no conflicts, counters %d\n", SESSIONS * INCS,
+           SESSIONS * INCS);
+
+    for (int i = 0; i < SESSIONS; i++)
+        pthread_create(&th[i], NULL, s_xfers, (void *)(intptr_t)i);
+    for (int i = 0; i < SESSIONS; i++)
+        pthread_join(th[i], NULL);
+    res = s_exec(db, "SELECT id, bal FROM acct ORDER BY id");
+    IT_CHECK(res && res->nrows == ACCOUNTS, "read accounts");
+    long long total = 0;
+    for (int i = 0; i < ACCOUNTS; i++) {
+        long long bal = res->cells[2 * i + 1].u.i;
+        total += bal;
+        IT_CHECK(bal == BALANCE + s_delta[i], "account %d: %lld, want %lld", i, bal,
+                 (long long)(BALANCE + s_delta[i]));
+    }
+    hb_sql_result_free(&res);
+    long long retries = it_status_int(&c, 4, 0, 0, "sql_block_retries");
+    printf("transfers: %lld committed, %lld answered 40001, %lld re-runs inside sqlfront, "
+           "%lld torn reads, total %lld\n",
+           (long long)s_committed, (long long)s_serial_fail, retries, (long long)s_torn, total);
+    IT_CHECK(s_torn == 0, "%lld blocks saw a torn state", (long long)s_torn);
+    IT_CHECK(s_other_fail == 0, "%lld blocks failed otherwise", (long long)s_other_fail);
+    IT_CHECK(total == (long long)ACCOUNTS * BALANCE, "total %lld", total);
+    IT_CHECK(s_committed > 0, "no transfer committed");
+    hb_sql_destroy(&db);
+    it_cluster_cleanup(&c);
+    return 0;
+}
