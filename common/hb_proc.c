@@ -467,10 +467,10 @@ s_plan_sql_ddl(const hb_val_t *args, uint32_t nargs, uint32_t nparts, hb_lockset
     if (args[0].type != HB_VAL_INT || args[0].u.i < 0)
         return s_fail(err, errlen, "sql.ddl: CATVER must be an integer >= 0");
     if (args[1].type != HB_VAL_INT || args[1].u.i < HB_SQLDDL_CREATE ||
-        args[1].u.i > HB_SQLDDL_TRUNCATE)
-        return s_fail(err, errlen, "sql.ddl: KIND must be 0, 1 or 2");
-    if (args[2].type != HB_VAL_STR || args[2].u.s.len == 0 || args[2].u.s.len > 63)
-        return s_fail(err, errlen, "sql.ddl: NAME must be a string of 1..63 bytes");
+        args[1].u.i > HB_SQLDDL_REPLACE_PROC)
+        return s_fail(err, errlen, "sql.ddl: KIND must be 0..5");
+    if (args[2].type != HB_VAL_STR || args[2].u.s.len == 0 || args[2].u.s.len > 64)
+        return s_fail(err, errlen, "sql.ddl: NAME must be a string of 1..64 bytes");
     if (args[3].type != HB_VAL_BIN)
         return s_fail(err, errlen, "sql.ddl: DEF must be bytes");
     for (uint32_t p = 0; p < nparts; p++) {

@@ -43,7 +43,9 @@
  *   sql.ddl CATVER KIND NAME DEF(bin) -> [new catalog version, table id]:
  *                                   creates (KIND 0), drops (1) or
  *                                   truncates (2: a new table id) table
- *                                   NAME on every partition
+ *                                   NAME on every partition; or creates
+ *                                   (3), drops (4), replaces (5) procedure
+ *                                   record NAME ("\x01" + its name)
  */
 #ifndef HB_PROC_H
 #define HB_PROC_H
@@ -110,6 +112,9 @@ typedef enum {
     HB_SQLDDL_CREATE = 0,
     HB_SQLDDL_DROP = 1,
     HB_SQLDDL_TRUNCATE = 2,
+    HB_SQLDDL_CREATE_PROC = 3,  /* record name "\x01" + procedure name */
+    HB_SQLDDL_DROP_PROC = 4,
+    HB_SQLDDL_REPLACE_PROC = 5, /* CREATE OR REPLACE PROCEDURE */
 } hb_sqlddl_t;
 
 /* Encodes the catalog key of (partition, name) into k. */

@@ -18,7 +18,63 @@ struct sqlf_catalog {
     int64_t version;        /* version of the contents */
     sqlf_table_t *tables;   /* in name order */
     uint32_t ntables;       /* tables used */
+    sqlf_proc_t *procs;     /* in name order */
+    uint32_t nprocs;        /* procedures used */
 };
+
+static void
+s_proc_free(sqlf_proc_t *p)
+{
+    hb_free(p->pnames);
+    hb_free(p->ptypes);
+    hb_free(p->pmods);
+    hb_free(p->body);
+    memset(p, 0, sizeof *p);
+}
+
+/* Decodes a procedure record [0, def(bin)] into p. */
+static bool
+s_decode_proc(const uint8_t *val, size_t vlen, sqlf_proc_t *p)
+{
+    hb_mp_reader_t r, d;
+    uint32_t n = 0, np = 0, deflen = 0, blen = 0;
+    int64_t id;
+    const uint8_t *def;
+    const char *body;
+    hb_mp_reader_init(&r, val, vlen);
+    if (hb_mp_read_array(&r, &n) != HB_OK || n != 2 || hb_mp_read_int(&r, &id) != HB_OK ||
+        hb_mp_read_bin(&r, &def, &deflen) != HB_OK)
+        return false;
+    hb_mp_reader_init(&d, def, deflen);
+    if (hb_mp_read_array(&d, &n) != HB_OK || n != 2 || hb_mp_read_array(&d, &np) != HB_OK ||
+        np > SQLF_MAX_PARAMS)
+        return false;
+    p->nparams = np;
+    p->pnames = hb_calloc(np ? np : 1, sizeof *p->pnames);
+    p->ptypes = hb_calloc(np ? np : 1, sizeof *p->ptypes);
+    p->pmods = hb_calloc(np ? np : 1, sizeof *p->pmods);
+    for (uint32_t i = 0; i < np; i++) {
+        const char *name;
+        uint32_t nlen;
+        uint64_t type;
+        int64_t mod;
+        if (hb_mp_read_array(&d, &n) != HB_OK || n != 3 ||
+            hb_mp_read_str(&d, &name, &nlen) != HB_OK || nlen >= SQLF_NAME_MAX ||
+            hb_mp_read_uint(&d, &type) != HB_OK || type == 0 || type >= HB_T_COUNT_ ||
+            hb_mp_read_int(&d, &mod) != HB_OK || mod < 0 || mod > INT32_MAX)
+            return false;
+        memcpy(p->pnames[i], name, nlen);
+        p->pnames[i][nlen] = '\0';
+        p->ptypes[i] = (hb_type_t)type;
+        p->pmods[i] = (int32_t)mod;
+    }
+    if (hb_mp_read_str(&d, &body, &blen) != HB_OK || hb_mp_remaining(&d) != 0)
+        return false;
+    p->body = hb_malloc(blen + 1);
+    memcpy(p->body, body, blen);
+    p->body[blen] = '\0';
+    return true;
+}
 
 static void
 s_table_free(sqlf_table_t *t)
@@ -37,6 +93,11 @@ s_clear(sqlf_catalog_t *self)
     hb_free(self->tables);
     self->tables = NULL;
     self->ntables = 0;
+    for (uint32_t i = 0; i < self->nprocs; i++)
+        s_proc_free(&self->procs[i]);
+    hb_free(self->procs);
+    self->procs = NULL;
+    self->nprocs = 0;
 }
 
 sqlf_catalog_t *
@@ -147,11 +208,12 @@ sqlf_catalog_load(sqlf_catalog_t *self, hb_client_t *cli, int timeout_ms)
     s_clear(self);
     self->version = 0;
     self->tables = hb_calloc(res->nrows ? res->nrows : 1, sizeof *self->tables);
+    self->procs = hb_calloc(res->nrows ? res->nrows : 1, sizeof *self->procs);
     for (uint32_t i = 0; i < res->nrows; i++) {
         const uint8_t *p = res->rows[i].key, *kend = p + res->rows[i].klen;
         uint32_t table;
         int64_t part;
-        uint8_t name[SQLF_NAME_MAX];
+        uint8_t name[SQLF_NAME_MAX + 1];
         size_t nlen = 0;
         if (hb_key_get_table(&p, kend, &table) != HB_OK ||
             hb_key_get_i64(&p, kend, &part) != HB_OK ||
@@ -165,6 +227,24 @@ sqlf_catalog_load(sqlf_catalog_t *self, hb_client_t *cli, int timeout_ms)
             hb_mp_reader_init(&r, res->rows[i].val, res->rows[i].vlen);
             if (hb_mp_read_array(&r, &n) == HB_OK && n == 2)
                 hb_mp_read_int(&r, &self->version);
+            continue;
+        }
+        if (name[0] == 0x01) {
+            sqlf_proc_t *pr = &self->procs[self->nprocs];
+            memset(pr, 0, sizeof *pr);
+            if (nlen < 2 || nlen - 1 >= SQLF_NAME_MAX ||
+                !s_decode_proc(res->rows[i].val, res->rows[i].vlen, pr)) {
+                hb_warn("catalog: skipping a malformed procedure record");
+                s_proc_free(pr);
+                continue;
+            }
+            memcpy(pr->name, name + 1, nlen - 1);
+            pr->name[nlen - 1] = '\0';
+            self->nprocs++;
+            continue;
+        }
+        if (nlen >= SQLF_NAME_MAX) {
+            hb_warn("catalog: skipping a record with a long name");
             continue;
         }
         sqlf_table_t *t = &self->tables[self->ntables];
@@ -233,6 +313,29 @@ sqlf_table_pack(msgpack_packer *pk, const sqlf_table_t *t)
     for (uint32_t i = 0; i < t->npk; i++)
         msgpack_pack_uint32(pk, t->pk[i]);
     msgpack_pack_uint32(pk, t->npart);
+}
+
+const sqlf_proc_t *
+sqlf_catalog_find_proc(const sqlf_catalog_t *self, const char *name)
+{
+    for (uint32_t i = 0; i < self->nprocs; i++)
+        if (strcmp(self->procs[i].name, name) == 0)
+            return &self->procs[i];
+    return NULL;
+}
+
+void
+sqlf_proc_pack(msgpack_packer *pk, const sqlf_proc_t *p)
+{
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_array(pk, p->nparams);
+    for (uint32_t i = 0; i < p->nparams; i++) {
+        msgpack_pack_array(pk, 3);
+        hb_mp_pack_cstr(pk, p->pnames[i]);
+        msgpack_pack_uint32(pk, (uint32_t)p->ptypes[i]);
+        msgpack_pack_int32(pk, p->pmods[i]);
+    }
+    hb_mp_pack_cstr(pk, p->body);
 }
 
 int

@@ -45,6 +45,20 @@ typedef struct {
     uint32_t npart;           /* leading pk columns that are the partition key */
 } sqlf_table_t;
 
+#define SQLF_MAX_PARAMS 100
+
+/* A stored procedure: CREATE PROCEDURE name(params) LANGUAGE SQL AS body.
+ * Stored as record "\x01" + name with definition
+ * [[[param name, type, typmod] ...], body text]. */
+typedef struct {
+    char name[SQLF_NAME_MAX];
+    uint32_t nparams;
+    char (*pnames)[SQLF_NAME_MAX]; /* "" for an unnamed parameter */
+    hb_type_t *ptypes;
+    int32_t *pmods;
+    char *body;                    /* NUL-terminated SQL text */
+} sqlf_proc_t;
+
 typedef struct sqlf_catalog sqlf_catalog_t;
 
 /* Returns an empty catalog at version 0 (caller owns; destroy). */
@@ -66,6 +80,12 @@ const sqlf_table_t *sqlf_catalog_find(const sqlf_catalog_t *self, const char *na
 /* Returns the table with index i (0..size-1, in name order) or NULL. */
 const sqlf_table_t *sqlf_catalog_at(const sqlf_catalog_t *self, uint32_t i);
 uint32_t sqlf_catalog_size(const sqlf_catalog_t *self);
+
+/* Returns the procedure named name, or NULL. Borrowed until the next load. */
+const sqlf_proc_t *sqlf_catalog_find_proc(const sqlf_catalog_t *self, const char *name);
+
+/* Appends the definition of p to pk. */
+void sqlf_proc_pack(msgpack_packer *pk, const sqlf_proc_t *p);
 
 /* Appends the definition of t (id ignored) to pk. */
 void sqlf_table_pack(msgpack_packer *pk, const sqlf_table_t *t);

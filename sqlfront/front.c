@@ -115,6 +115,7 @@ typedef struct {
     uint32_t nops;
     hb_val_t *vals;    /* its result group */
     uint32_t nvals, capvals;
+    bool hidden;       /* a statement of a procedure body: no group of its own */
 } s_blockstmt_t;
 
 /* A key an open block has read or written: the value its snapshot read
@@ -184,6 +185,18 @@ typedef struct s_req {
     s_ov_t *ov;                /* keys it touched */
     uint32_t nov, capov;
     uint64_t scan_stamp;
+    bool implicit;             /* the block was opened by a statement (CALL, INSERT ...
+                                * SELECT), not BEGIN: it commits with it */
+    bool commit_tag;           /* the commit answers "COMMIT" */
+    /* A CALL in progress: the statements of its body run in place of the
+     * request's, with its arguments as parameters. */
+    int depth;                 /* 1 inside a procedure body */
+    PgQuery__ParseResult *f_tree;
+    uint32_t f_next;
+    hb_val_t *f_params;
+    uint32_t f_nparams;
+    s_parsed_t *body_parsed;   /* the body's cache entry (a reference) */
+    char (*pnames)[SQLF_NAME_MAX]; /* names of the parameters, or NULL */
 } s_req_t;
 
 struct sqlf_front {
@@ -312,6 +325,8 @@ s_req_free(s_req_t *r)
     hb_free(r->ov);
     if (r->parsed)
         r->parsed->refs--;
+    if (r->body_parsed)
+        r->body_parsed->refs--;
     s_arena_free(&r->arena);
     hb_free(r->vals);
     hb_free(r->frame);
@@ -686,18 +701,21 @@ s_sel_groups(s_sel_t *s)
     return rc;
 }
 
-/* Sort state for qsort_r. */
+/* A row to sort: its values and its read position (ties keep read
+ * order, so results never depend on addresses). */
 typedef struct {
-    const sqlf_stmt_t *st;
-} s_sortctx_t;
+    hb_val_t *row;
+    uint32_t idx;
+} s_sortrow_t;
 
 static int
 s_row_cmp(const void *pa, const void *pb, void *arg)
 {
-    const s_sortctx_t *sc = arg;
-    const hb_val_t *a = *(hb_val_t *const *)pa, *b = *(hb_val_t *const *)pb;
-    for (uint32_t i = 0; i < sc->st->nsort; i++) {
-        const sqlf_sort_t *so = &sc->st->sort[i];
+    const sqlf_stmt_t *st = arg;
+    const s_sortrow_t *ra = pa, *rb = pb;
+    const hb_val_t *a = ra->row, *b = rb->row;
+    for (uint32_t i = 0; i < st->nsort; i++) {
+        const sqlf_sort_t *so = &st->sort[i];
         const hb_val_t *x = &a[so->col], *y = &b[so->col];
         int c;
         bool xn = x->type == HB_VAL_NIL, yn = y->type == HB_VAL_NIL;
@@ -713,26 +731,37 @@ s_row_cmp(const void *pa, const void *pb, void *arg)
         if (c)
             return so->desc ? -c : c;
     }
-    /* Equal keys: keep the read order (key order), so results are stable. */
-    return a < b ? -1 : a > b;
+    return ra->idx < rb->idx ? -1 : ra->idx > rb->idx;
 }
 
-/* Appends the SELECT's result group. */
+/* Orders s's rows (ORDER BY) and returns the OFFSET/LIMIT window. */
 static void
-s_sel_group(s_req_t *r, const sqlf_stmt_t *st, s_sel_t *s, uint64_t epoch)
+s_sel_finish(s_sel_t *s, const sqlf_stmt_t *st, uint64_t *from_out, uint64_t *to_out)
 {
-    if (st->nsort) {
-        /* Rows were allocated in read order from one arena: compare their
-         * addresses last for stability only within a chunk; give each row
-         * its index instead to be exact. */
-        s_sortctx_t sc = {st};
-        qsort_r(s->rows, s->nrows, sizeof *s->rows, s_row_cmp, &sc);
+    if (st->nsort && s->nrows > 1) {
+        s_sortrow_t *v = hb_malloc(s->nrows * sizeof *v);
+        for (uint32_t i = 0; i < s->nrows; i++)
+            v[i] = (s_sortrow_t){s->rows[i], i};
+        qsort_r(v, s->nrows, sizeof *v, s_row_cmp, (void *)st);
+        for (uint32_t i = 0; i < s->nrows; i++)
+            s->rows[i] = v[i].row;
+        hb_free(v);
     }
     uint64_t from = (uint64_t)st->offset, to = s->nrows;
     if (from > to)
         from = to;
     if (st->limit >= 0 && from + (uint64_t)st->limit < to)
         to = from + (uint64_t)st->limit;
+    *from_out = from;
+    *to_out = to;
+}
+
+/* Appends the SELECT's result group. */
+static void
+s_sel_group(s_req_t *r, const sqlf_stmt_t *st, s_sel_t *s, uint64_t epoch)
+{
+    uint64_t from, to;
+    s_sel_finish(s, st, &from, &to);
     char tag[48];
     snprintf(tag, sizeof tag, "%s %" PRIu64, st->tag, to - from);
     s_push_str(r, tag);
@@ -879,6 +908,7 @@ s_park(sqlf_front_t *self, s_req_t *r)
 /* ------------------------------------------------------------------ */
 
 static void s_advance(sqlf_front_t *self, s_req_t *r);
+static s_parsed_t *s_parse(sqlf_front_t *self, const char *text, hb_sqlerr_t *err);
 
 /* ------------------------------------------------------------------ */
 /* Transaction blocks                                                   */
@@ -897,6 +927,7 @@ s_block_add(s_req_t *r, sqlf_stmt_t *st, uint32_t nops_before)
     b->st = *st;
     b->first_op = nops_before;
     b->nops = r->block_nops - nops_before;
+    b->hidden = r->depth > 0;
     return b;
 }
 
@@ -931,6 +962,7 @@ s_block_reset(s_req_t *r)
     r->nov = 0;
     r->in_block = false;
     r->block_failed = false;
+    r->implicit = false;
 }
 
 static s_ov_t *
@@ -1195,6 +1227,8 @@ s_block_groups(s_req_t *r, const hb_val_t *ops, uint32_t nops, uint64_t epoch,
 {
     for (uint32_t i = 0; i < r->nblock; i++) {
         s_blockstmt_t *b = &r->block[i];
+        if (b->hidden)
+            continue;
         if (b->st.kind == SQLF_ST_WRITE) {
             const hb_val_t *v = b->first_op + b->nops <= nops ? &ops[b->first_op] : NULL;
             s_swap_vals(r, b);
@@ -1204,6 +1238,98 @@ s_block_groups(s_req_t *r, const hb_val_t *ops, uint32_t nops, uint64_t epoch,
         for (uint32_t k = 0; k < b->nvals; k++)
             s_push(r, b->vals[k]);
     }
+}
+
+/* Ends the open block: submits its transaction (and parks r) when it read
+ * or wrote anything, else finishes it on the spot. tag: answer "COMMIT".
+ * Returns true when r was parked. */
+static bool
+s_commit(sqlf_front_t *self, s_req_t *r, bool tag, hb_sqlerr_t *err)
+{
+    if (r->block_nops + r->block_nchecks == 0) {
+        s_block_groups(r, NULL, 0, 0, err);
+        s_block_reset(r);
+        if (tag)
+            s_group_tag(r, "COMMIT", 0);
+        return false;
+    }
+    if (s_submit_block(self, r) != HB_OK) {
+        s_fail(self, r, HB_INVALID, "XX000", "cannot submit: %s",
+               hb_client_last_error(self->cli));
+        return true; /* r is gone */
+    }
+    r->committing = true;
+    r->commit_tag = tag;
+    s_park(self, r);
+    return true;
+}
+
+/* Opens a block for one statement that needs one (CALL, INSERT ... SELECT)
+ * when none is open. */
+static void
+s_implicit_block(s_req_t *r)
+{
+    if (r->in_block)
+        return;
+    r->in_block = true;
+    r->implicit = true;
+    r->block_failed = false;
+    r->block_begin = r->next;
+    r->block_nvals = r->nvals;
+}
+
+/* Starts running the body of a CALL (st) in place of r's statements. */
+static hb_rc_t
+s_call_enter(sqlf_front_t *self, s_req_t *r, const sqlf_stmt_t *st, hb_sqlerr_t *err)
+{
+    if (r->depth)
+        return hb_sqlerr_set(err, "0A000", "CALL inside a procedure is not supported");
+    s_parsed_t *pb = s_parse(self, st->call_body, err);
+    if (!pb)
+        return HB_INVALID;
+    pb->refs++;
+    if (r->body_parsed)
+        r->body_parsed->refs--;
+    r->body_parsed = pb;
+    hb_val_t *args = s_arena_alloc(&r->arena, (st->call_nargs + 1) * sizeof *args);
+    for (uint32_t i = 0; i < st->call_nargs; i++)
+        args[i] = s_keep(&r->arena, st->call_args[i]);
+    char(*names)[SQLF_NAME_MAX] =
+        s_arena_alloc(&r->arena, (st->call_nargs + 1) * sizeof *names);
+    memcpy(names, st->call_pnames, st->call_nargs * sizeof *names);
+    r->depth = 1;
+    r->f_tree = r->tree;
+    r->f_next = r->next;
+    r->f_params = r->params;
+    r->f_nparams = r->nparams;
+    r->tree = pb->tree;
+    r->next = 0;
+    r->params = args;
+    r->nparams = st->call_nargs;
+    r->pnames = names;
+    return HB_OK;
+}
+
+/* The body ran to its end: back to the request's statements, after the
+ * CALL, which answers "CALL". */
+static void
+s_call_leave(s_req_t *r)
+{
+    r->tree = r->f_tree;
+    r->next = r->f_next + 1;
+    r->params = r->f_params;
+    r->nparams = r->f_nparams;
+    r->pnames = NULL;
+    r->depth = 0;
+    sqlf_stmt_t none;
+    memset(&none, 0, sizeof none);
+    msgpack_sbuffer_init(&none.ops);
+    msgpack_sbuffer_init(&none.ddl_def);
+    none.kind = SQLF_ST_EMPTY;
+    s_blockstmt_t *b = s_block_add(r, &none, r->block_nops);
+    s_swap_vals(r, b);
+    s_group_tag(r, "CALL", 0);
+    s_swap_vals(r, b);
 }
 
 /* Plans statement i, reloading the catalog once when a table is missing
@@ -1217,11 +1343,13 @@ s_plan_stmt(sqlf_front_t *self, s_req_t *r, const PgQuery__Node *node, sqlf_stmt
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - HB_PG_EPOCH_US;
-    hb_rc_t rc = sqlf_plan(self->cat, r->sql, node, r->params, r->nparams, now_us, st, err);
-    if (rc && strcmp(err->sqlstate, "42P01") == 0) {
+    hb_rc_t rc = sqlf_plan(self->cat, r->sql, node, r->params, r->nparams,
+                           (const char(*)[SQLF_NAME_MAX])r->pnames, now_us, st, err);
+    if (rc && (strcmp(err->sqlstate, "42P01") == 0 || strcmp(err->sqlstate, "42883") == 0)) {
         self->cat_reloads++;
         if (sqlf_catalog_load(self->cat, self->cli, 5000) == HB_OK)
-            rc = sqlf_plan(self->cat, r->sql, node, r->params, r->nparams, now_us, st, err);
+            rc = sqlf_plan(self->cat, r->sql, node, r->params, r->nparams,
+                           (const char(*)[SQLF_NAME_MAX])r->pnames, now_us, st, err);
     }
     return rc;
 }
@@ -1230,7 +1358,19 @@ static void
 s_advance(sqlf_front_t *self, s_req_t *r)
 {
     s_session_t *sess = s_session(self, r->peer, r->peerlen);
-    while (r->next < r->tree->n_stmts) {
+    for (;;) {
+        if (r->next >= r->tree->n_stmts) {
+            if (!r->depth)
+                break;
+            /* A procedure body ended. */
+            s_call_leave(r);
+            if (r->implicit) {
+                hb_sqlerr_t cerr;
+                if (s_commit(self, r, false, &cerr))
+                    return;
+            }
+            continue;
+        }
         const PgQuery__Node *node = r->tree->stmts[r->next]->stmt;
         sqlf_stmt_t st;
         hb_sqlerr_t err;
@@ -1258,7 +1398,24 @@ s_advance(sqlf_front_t *self, s_req_t *r)
             s_fail_err(self, r, &err);
             return;
         }
+        if (r->depth && (st.kind == SQLF_ST_BEGIN || st.kind == SQLF_ST_COMMIT ||
+                         st.kind == SQLF_ST_ROLLBACK || st.kind == SQLF_ST_DDL)) {
+            sqlf_stmt_free(&st);
+            s_fail(self, r, HB_INVALID, "0A000",
+                   "transaction control and DDL are not allowed in a procedure body");
+            return;
+        }
         switch (st.kind) {
+        case SQLF_ST_CALL: {
+            s_implicit_block(r);
+            hb_rc_t rc = s_call_enter(self, r, &st, &err);
+            sqlf_stmt_free(&st);
+            if (rc) {
+                s_fail_err(self, r, &err);
+                return;
+            }
+            continue;
+        }
         case SQLF_ST_EMPTY:
             s_group_tag(r, st.tag, 0);
             sqlf_stmt_free(&st);
@@ -1283,22 +1440,14 @@ s_advance(sqlf_front_t *self, s_req_t *r)
             continue;
         case SQLF_ST_COMMIT:
             sqlf_stmt_free(&st);
-            if (!r->in_block || r->block_nops + r->block_nchecks == 0) {
-                /* Nothing was read or written. */
-                s_block_groups(r, NULL, 0, 0, &err);
-                s_block_reset(r);
-                s_group_tag(r, "COMMIT", 0);
-                r->next++;
+            r->next++;
+            if (!r->in_block) {
+                s_group_tag(r, "COMMIT", 0); /* PostgreSQL warns; no block open */
                 continue;
             }
-            if (s_submit_block(self, r) != HB_OK) {
-                s_fail(self, r, HB_INVALID, "XX000", "cannot submit: %s",
-                       hb_client_last_error(self->cli));
+            if (s_commit(self, r, true, &err))
                 return;
-            }
-            r->committing = true;
-            s_park(self, r);
-            return;
+            continue;
         case SQLF_ST_SELECT:
             if (r->in_block && st.src.table) {
                 /* Answered now from the block's view; its CHECKs make the
@@ -1333,7 +1482,35 @@ s_advance(sqlf_front_t *self, s_req_t *r)
             r->next++;
             continue;
         case SQLF_ST_WRITE:
-            if (st.ollp) {
+            if (st.sub) {
+                /* INSERT ... SELECT: read in a block (implicit if need be),
+                 * so the commit validates what the rows came from. */
+                s_implicit_block(r);
+                sqlf_stmt_t *q = st.sub;
+                s_sel_t sel = {.self = self, .st = q, .req = r, .arena = &r->arena, .err = &err};
+                hb_rc_t rc = q->src.table
+                                 ? s_block_read(self, r, sess, &q->src, s_sel_row, &sel, &err)
+                                 : s_sel_row(&sel, NULL, 0, NULL, 0, NULL, 0);
+                if (rc == HB_OK && q->agg)
+                    rc = s_sel_groups(&sel);
+                if (rc == HB_OK) {
+                    uint64_t from, to;
+                    s_sel_finish(&sel, q, &from, &to);
+                    for (uint64_t i = from; i < to && rc == HB_OK; i++)
+                        rc = sqlf_stmt_insert_row(&st, sel.rows[i], q->nout, &err);
+                }
+                hb_free(sel.rows);
+                hb_free(sel.groups);
+                if (rc) {
+                    sqlf_stmt_free(&st);
+                    r->block_failed = true;
+                    if (r->implicit)
+                        s_block_reset(r);
+                    s_fail_err(self, r, &err);
+                    return;
+                }
+            }
+            if (st.ollp && !st.sub) {
                 uint64_t ep;
                 hb_rc_t rc = r->in_block
                                  ? s_block_read(self, r, sess, &st.src, s_recon_row, &st, &err)
@@ -1370,6 +1547,8 @@ s_advance(sqlf_front_t *self, s_req_t *r)
                 }
                 s_block_add(r, &st, before);
                 r->next++;
+                if (r->implicit && !r->depth && s_commit(self, r, false, &err))
+                    return;
                 continue;
             }
             if (st.nops == 0) {
@@ -1461,6 +1640,7 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
         hb_val_t *ops = r->cur.kind == SQLF_ST_DDL && !r->committing
                             ? NULL
                             : s_op_results(r, res, &nops);
+        bool was_commit = r->committing;
         if (r->committing) {
             /* Results: the CHECKs' first, then the block's ops'. */
             uint32_t skip = r->block_nchecks < nops ? r->block_nchecks : nops;
@@ -1468,7 +1648,10 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
             s_block_reset(r);
             r->committing = false;
             r->block_retries = 0;
-            s_group_tag(r, "COMMIT", res->epoch);
+            if (r->commit_tag)
+                s_group_tag(r, "COMMIT", res->epoch);
+            else if (res->epoch)
+                r->epoch = res->epoch;
         } else if (r->cur.kind == SQLF_ST_DDL) {
             self->cat_reloads++;
             sqlf_catalog_load(self->cat, self->cli, 5000);
@@ -1480,7 +1663,8 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
             sqlf_stmt_free(&r->cur);
             r->cur_live = false;
         }
-        r->next++;
+        if (!was_commit)
+            r->next++; /* a commit moved past its statement when it was sent */
         r->cat_retries = 0;
         s_advance(self, r);
         return;
@@ -1521,7 +1705,8 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
     }
     bool ddl = r->cur_live && r->cur.kind == SQLF_ST_DDL;
     if (ddl && r->cur.missing_ok &&
-        (strncmp(msg, "42P07", 5) == 0 || strncmp(msg, "42P01", 5) == 0)) {
+        (strncmp(msg, "42P07", 5) == 0 || strncmp(msg, "42P01", 5) == 0 ||
+         strncmp(msg, "42883", 5) == 0)) {
         /* IF [NOT] EXISTS: a notice in PostgreSQL, success here. */
         s_group_tag(r, r->cur.tag, res->epoch);
         sqlf_stmt_free(&r->cur);

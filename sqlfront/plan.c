@@ -26,6 +26,7 @@
 
 #include "hb_alloc.h"
 #include "hb_mp.h"
+#include "hb_rc.h"
 
 #define S_CHUNK (32u << 10)
 
@@ -63,6 +64,10 @@ sqlf_stmt_alloc(void *arg, size_t size)
 void
 sqlf_stmt_free(sqlf_stmt_t *st)
 {
+    if (st->sub) {
+        sqlf_stmt_free(st->sub);
+        hb_free(st->sub);
+    }
     s_chunk_t *c = st->arena_;
     while (c) {
         s_chunk_t *next = c->next;
@@ -93,6 +98,7 @@ typedef struct {
     const char *sql;
     const hb_val_t *params;
     uint32_t nparams;
+    const char (*pnames)[SQLF_NAME_MAX]; /* names of $1..$n (a procedure body), or NULL */
     hb_sqlerr_t *err;
     const sqlf_table_t *t;   /* scope table, or NULL */
     const char *alias;       /* name the scope table is referred to by */
@@ -231,6 +237,9 @@ s_name(s_cc_t *cc, const char *name, int32_t loc, char out[SQLF_NAME_MAX])
     if (strlen(name) >= SQLF_NAME_MAX)
         return s_err(cc, loc, "42622", "identifier \"%.40s...\" is too long (at most %d bytes)",
                      name, SQLF_NAME_MAX - 1);
+    for (const char *q = name; *q; q++)
+        if ((unsigned char)*q < 0x20)
+            return s_err(cc, loc, "42602", "invalid name: control characters are not allowed");
     snprintf(out, SQLF_NAME_MAX, "%s", name);
     return HB_OK;
 }
@@ -473,9 +482,21 @@ s_column(s_cc_t *cc, const PgQuery__ColumnRef *cr, s_ex_t *out)
             return s_err(cc, cr->location, "42P01",
                          "missing FROM-clause entry for table \"%s\"", qual);
     }
-    if (!cc->t)
-        return s_err(cc, cr->location, "42703", "column \"%s\" does not exist", name);
-    int c = sqlf_table_col(cc->t, name);
+    int c = cc->t ? sqlf_table_col(cc->t, name) : -1;
+    if (c < 0 && !qual && cc->pnames) {
+        /* A procedure parameter named in its body. */
+        for (uint32_t k = 0; k < cc->nparams; k++) {
+            if (cc->pnames[k][0] && strcmp(cc->pnames[k], name) == 0) {
+                const hb_val_t *v = &cc->params[k];
+                *out = s_mk_const(cc, v, v->type == HB_VAL_INT      ? HB_T_INT8
+                                         : v->type == HB_VAL_DEC    ? HB_T_NUMERIC
+                                         : v->type == HB_VAL_DOUBLE ? HB_T_FLOAT8
+                                         : v->type == HB_VAL_BOOL   ? HB_T_BOOL
+                                                                    : HB_T_UNKNOWN);
+                return HB_OK;
+            }
+        }
+    }
     if (c < 0)
         return s_err(cc, cr->location, "42703", "column \"%s\" does not exist", name);
     if (cc->agg_mode && !cc->in_agg) {
@@ -809,6 +830,7 @@ s_expr(s_cc_t *cc, const PgQuery__Node *n, s_ex_t *out)
         }
         const hb_val_t *v = &cc->params[k - 1];
         hb_type_t t = v->type == HB_VAL_INT      ? HB_T_INT8
+                      : v->type == HB_VAL_DEC    ? HB_T_NUMERIC
                       : v->type == HB_VAL_DOUBLE ? HB_T_FLOAT8
                       : v->type == HB_VAL_BOOL   ? HB_T_BOOL
                       : v->type == HB_VAL_BIN    ? HB_T_BYTEA
@@ -1046,21 +1068,6 @@ s_key_put(s_cc_t *cc, hb_key_t *k, const sqlf_col_t *col, const hb_val_t *v)
     }
     if (k->overflow)
         return s_err(cc, -1, "54000", "primary key is too long");
-    return HB_OK;
-}
-
-/* Builds the key of a full row; *plen gets the partition-key length. */
-static hb_rc_t
-s_row_key(s_cc_t *cc, const sqlf_table_t *t, const hb_val_t *row, hb_key_t *k, uint32_t *plen)
-{
-    hb_key_init(k, t->id);
-    for (uint32_t i = 0; i < t->npk; i++) {
-        hb_rc_t rc = s_key_put(cc, k, &t->cols[t->pk[i]], &row[t->pk[i]]);
-        if (rc)
-            return rc;
-        if (i + 1 == t->npart)
-            *plen = (uint32_t)k->len;
-    }
     return HB_OK;
 }
 
@@ -1524,6 +1531,101 @@ s_returning(s_cc_t *cc, PgQuery__Node **list, size_t n)
     return s_targets(cc, list, n, &cap);
 }
 
+/* Builds the INSERT op of one proposed row (vals[i] for target column
+ * map[i]; DEFAULT where given[] is false) into st->ops. */
+static hb_rc_t
+s_insert_row(sqlf_stmt_t *st, hb_val_t *vals, const bool *given_in, hb_sqlerr_t *err)
+{
+    const sqlf_table_t *t = st->ins_table;
+    hb_val_t row[HB_SQL_MAX_COLS];
+    bool given[HB_SQL_MAX_COLS] = {false};
+    for (uint32_t i = 0; i < st->ins_ncols; i++) {
+        if (given_in && !given_in[i])
+            continue;
+        const sqlf_col_t *col = &t->cols[st->ins_map[i]];
+        if (hb_val_coerce(&vals[i], col->type, col->typmod, sqlf_stmt_alloc, st,
+                          &row[st->ins_map[i]], err) != HB_OK)
+            return HB_INVALID;
+        given[st->ins_map[i]] = true;
+    }
+    for (uint32_t c = 0; c < t->ncols; c++) {
+        const sqlf_col_t *col = &t->cols[c];
+        if (!given[c]) {
+            row[c] = hb_val_nil();
+            if (col->def) {
+                hb_expr_env_t env = {.alloc = sqlf_stmt_alloc, .alloc_arg = st, .err = err,
+                                     .now_us = st->now_us};
+                hb_val_t v;
+                if (hb_expr_eval(col->def, col->deflen, &env, &v) != HB_OK ||
+                    hb_val_coerce(&v, col->type, col->typmod, sqlf_stmt_alloc, st, &row[c],
+                                  err) != HB_OK)
+                    return HB_INVALID;
+            }
+        }
+        if (col->not_null && row[c].type == HB_VAL_NIL)
+            return hb_sqlerr_set(err, "23502",
+                                 "null value in column \"%s\" of relation \"%s\" violates "
+                                 "not-null constraint",
+                                 col->name, t->name);
+    }
+    hb_key_t key;
+    uint32_t plen = 0;
+    hb_key_init(&key, t->id);
+    for (uint32_t i = 0; i < t->npk; i++) {
+        const hb_val_t *v = &row[t->pk[i]];
+        if (v->type == HB_VAL_INT)
+            hb_key_put_i64(&key, v->u.i);
+        else if (v->type == HB_VAL_BOOL)
+            hb_key_put_bool(&key, v->u.b);
+        else if (v->type == HB_VAL_STR || v->type == HB_VAL_BIN)
+            hb_key_put_str(&key, v->u.s.ptr, v->u.s.len);
+        else
+            return hb_sqlerr_set(err, "0A000", "primary keys of this type are not supported");
+        if (i + 1 == t->npart)
+            plen = (uint32_t)key.len;
+    }
+    if (key.overflow)
+        return hb_sqlerr_set(err, "54000", "primary key is too long");
+    if (st->nops >= HB_SQL_MAX_OPS)
+        return hb_sqlerr_set(err, "54000", "statement inserts more than %d rows",
+                             HB_SQL_MAX_OPS);
+    msgpack_sbuffer rowsb;
+    msgpack_packer rpk, pk;
+    msgpack_sbuffer_init(&rowsb);
+    msgpack_packer_init(&rpk, &rowsb, msgpack_sbuffer_write);
+    hb_row_pack(&rpk, row, t->ncols);
+    msgpack_packer_init(&pk, &st->ops, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 9);
+    msgpack_pack_uint8(&pk, HB_SQLOP_INSERT);
+    hb_mp_pack_bin(&pk, key.buf, key.len);
+    msgpack_pack_uint32(&pk, plen);
+    hb_mp_pack_cstr(&pk, t->name);
+    hb_mp_pack_bin(&pk, rowsb.data, rowsb.size);
+    msgpack_pack_uint64(&pk, st->ins_conflict);
+    if (st->ins_sets.p)
+        msgpack_sbuffer_write(&st->ops, (const char *)st->ins_sets.p, st->ins_sets.len);
+    else
+        msgpack_pack_array(&pk, 0);
+    s_pack_opt(&pk, &st->ins_where);
+    s_pack_bool(&pk, st->returning);
+    st->nops++;
+    msgpack_sbuffer_destroy(&rowsb);
+    return HB_OK;
+}
+
+hb_rc_t
+sqlf_stmt_insert_row(sqlf_stmt_t *st, const hb_val_t *vals, uint32_t n, hb_sqlerr_t *err)
+{
+    if (n != st->ins_ncols)
+        return hb_sqlerr_set(err, "42601", "INSERT has %s expressions than target columns",
+                             n > st->ins_ncols ? "more" : "fewer");
+    hb_val_t copy[HB_SQL_MAX_COLS];
+    memcpy(copy, vals, n * sizeof *copy);
+    return s_insert_row(st, copy, NULL, err);
+}
+
+static hb_rc_t s_plan(s_cc_t *cc, const PgQuery__Node *n);
+
 static hb_rc_t
 s_plan_insert(s_cc_t *cc, const PgQuery__InsertStmt *ins)
 {
@@ -1537,10 +1639,11 @@ s_plan_insert(s_cc_t *cc, const PgQuery__InsertStmt *ins)
     if ((rc = s_table(cc, ins->relation, &cc->t)))
         return rc;
     const sqlf_table_t *t = cc->t;
+    st->ins_table = t;
     cc->alias = ins->relation->alias && ins->relation->alias->aliasname
                     ? ins->relation->alias->aliasname
                     : t->name;
-    int map[HB_SQL_MAX_COLS];
+    uint32_t *map = sqlf_stmt_alloc(st, HB_SQL_MAX_COLS * sizeof *map);
     uint32_t ncols = 0;
     if (ins->n_cols) {
         for (size_t i = 0; i < ins->n_cols; i++) {
@@ -1551,44 +1654,41 @@ s_plan_insert(s_cc_t *cc, const PgQuery__InsertStmt *ins)
                                                         "not exist",
                              rt->name, t->name);
             for (uint32_t j = 0; j < ncols; j++)
-                if (map[j] == c)
+                if (map[j] == (uint32_t)c)
                     return s_err(cc, rt->location, "42701", "column \"%s\" specified more than "
                                                             "once",
                                  rt->name);
-            map[ncols++] = c;
+            map[ncols++] = (uint32_t)c;
         }
     } else {
         for (uint32_t c = 0; c < t->ncols; c++)
-            map[ncols++] = (int)c;
+            map[ncols++] = c;
     }
+    st->ins_map = map;
+    st->ins_ncols = ncols;
     const PgQuery__Node *sel = ins->select_stmt;
-    if (!sel || sel->node_case != PG_QUERY__NODE__NODE_SELECT_STMT ||
-        !sel->select_stmt->n_values_lists)
-        return s_err(cc, -1, "0A000", "INSERT ... SELECT and DEFAULT VALUES are not supported "
-                                      "yet");
-    const PgQuery__SelectStmt *vs = sel->select_stmt;
+    if (!sel || sel->node_case != PG_QUERY__NODE__NODE_SELECT_STMT)
+        return s_err(cc, -1, "0A000", "INSERT ... DEFAULT VALUES is not supported yet");
 
     /* ON CONFLICT */
-    uint64_t conflict = 0;
-    sqlf_expr_t sets = {0}, cwhere = {0};
     if (ins->on_conflict_clause) {
         const PgQuery__OnConflictClause *oc = ins->on_conflict_clause;
         if (oc->action == PG_QUERY__ON_CONFLICT_ACTION__ONCONFLICT_NOTHING) {
-            conflict = 1;
+            st->ins_conflict = 1;
         } else {
-            conflict = 2;
+            st->ins_conflict = 2;
             if (!oc->infer)
                 return s_err(cc, oc->location, "42601", "ON CONFLICT DO UPDATE requires "
                                                         "inference specification or "
                                                         "constraint name");
             cc->excluded = true;
-            if ((rc = s_sets(cc, oc->target_list, oc->n_target_list, &sets)))
+            if ((rc = s_sets(cc, oc->target_list, oc->n_target_list, &st->ins_sets)))
                 return rc;
             if (oc->where_clause) {
                 s_ex_t w;
                 if ((rc = s_expr(cc, oc->where_clause, &w)))
                     return rc;
-                cwhere = s_pub(&w);
+                st->ins_where = s_pub(&w);
             }
             cc->excluded = false;
         }
@@ -1596,93 +1696,54 @@ s_plan_insert(s_cc_t *cc, const PgQuery__InsertStmt *ins)
     if ((rc = s_returning(cc, ins->returning_list, ins->n_returning_list)))
         return rc;
 
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &st->ops, msgpack_sbuffer_write);
-    hb_val_t row[HB_SQL_MAX_COLS];
-    msgpack_sbuffer rowsb;
-    msgpack_sbuffer_init(&rowsb);
-    const sqlf_table_t *scope = cc->t;
-    for (size_t r = 0; r < vs->n_values_lists && rc == HB_OK; r++) {
+    const PgQuery__SelectStmt *vs = sel->select_stmt;
+    if (!vs->n_values_lists) {
+        /* INSERT ... SELECT: the rows come from a read, made when the
+         * statement runs (inside its transaction block: validated). */
+        sqlf_stmt_t *sub = hb_calloc(1, sizeof *sub);
+        s_cc_t sc = *cc;
+        sc.st = sub;
+        sc.t = NULL;
+        sc.alias = NULL;
+        sc.excluded = false;
+        msgpack_sbuffer_init(&sub->ops);
+        msgpack_sbuffer_init(&sub->ddl_def);
+        st->sub = sub;
+        if ((rc = s_plan(&sc, sel)))
+            return rc;
+        if (sub->nout != ncols)
+            return s_err(cc, -1, "42601", "INSERT has %s expressions than target columns",
+                         sub->nout > ncols ? "more" : "fewer");
+        st->ollp = true;
+        return HB_OK;
+    }
+    cc->t = NULL; /* VALUES cannot refer to columns */
+    hb_val_t vals[HB_SQL_MAX_COLS];
+    bool given[HB_SQL_MAX_COLS];
+    for (size_t r = 0; r < vs->n_values_lists; r++) {
         const PgQuery__Node *ln = vs->values_lists[r];
-        if (ln->node_case != PG_QUERY__NODE__NODE_LIST) {
-            rc = s_err(cc, -1, "42601", "bad VALUES list");
-            break;
-        }
+        if (ln->node_case != PG_QUERY__NODE__NODE_LIST)
+            return s_err(cc, -1, "42601", "bad VALUES list");
         const PgQuery__List *vl = ln->list;
-        if (vl->n_items != ncols) {
-            rc = s_err(cc, -1, "42601", "INSERT has %s expressions than target columns",
-                       vl->n_items > ncols ? "more" : "fewer");
-            break;
-        }
-        bool given[HB_SQL_MAX_COLS] = {false};
-        cc->t = NULL; /* VALUES cannot refer to columns */
-        for (uint32_t i = 0; i < ncols && rc == HB_OK; i++) {
-            const sqlf_col_t *col = &t->cols[map[i]];
-            if (vl->items[i]->node_case == PG_QUERY__NODE__NODE_SET_TO_DEFAULT)
+        if (vl->n_items != ncols)
+            return s_err(cc, -1, "42601", "INSERT has %s expressions than target columns",
+                         vl->n_items > ncols ? "more" : "fewer");
+        for (uint32_t i = 0; i < ncols; i++) {
+            given[i] = vl->items[i]->node_case != PG_QUERY__NODE__NODE_SET_TO_DEFAULT;
+            if (!given[i])
                 continue;
             s_ex_t e;
             if ((rc = s_expr(cc, vl->items[i], &e)))
-                break;
-            if (!e.is_const) {
-                rc = s_err(cc, -1, "0A000", "VALUES must be constants");
-                break;
-            }
-            if (hb_val_coerce(&e.cval, col->type, col->typmod, sqlf_stmt_alloc, st,
-                              &row[map[i]], cc->err) != HB_OK) {
-                rc = HB_INVALID;
-                break;
-            }
-            given[map[i]] = true;
+                return rc;
+            if (!e.is_const)
+                return s_err(cc, -1, "0A000", "VALUES must be constants");
+            vals[i] = e.cval;
         }
-        cc->t = scope;
-        for (uint32_t c = 0; c < t->ncols && rc == HB_OK; c++) {
-            const sqlf_col_t *col = &t->cols[c];
-            if (!given[c]) {
-                row[c] = hb_val_nil();
-                if (col->def) {
-                    hb_expr_env_t env = {.alloc = sqlf_stmt_alloc, .alloc_arg = st, .err = cc->err,
-                                         .now_us = cc->now_us};
-                    hb_val_t v;
-                    if (hb_expr_eval(col->def, col->deflen, &env, &v) != HB_OK ||
-                        hb_val_coerce(&v, col->type, col->typmod, sqlf_stmt_alloc, st, &row[c],
-                                      cc->err) != HB_OK) {
-                        rc = HB_INVALID;
-                        break;
-                    }
-                }
-            }
-            if (col->not_null && row[c].type == HB_VAL_NIL)
-                rc = s_err(cc, -1, "23502", "null value in column \"%s\" of relation \"%s\" "
-                                            "violates not-null constraint",
-                           col->name, t->name);
-        }
-        if (rc)
-            break;
-        hb_key_t key;
-        uint32_t plen = 0;
-        if ((rc = s_row_key(cc, t, row, &key, &plen)))
-            break;
-        msgpack_packer rpk;
-        rowsb.size = 0;
-        msgpack_packer_init(&rpk, &rowsb, msgpack_sbuffer_write);
-        hb_row_pack(&rpk, row, t->ncols);
-        msgpack_pack_array(&pk, 9);
-        msgpack_pack_uint8(&pk, HB_SQLOP_INSERT);
-        hb_mp_pack_bin(&pk, key.buf, key.len);
-        msgpack_pack_uint32(&pk, plen);
-        hb_mp_pack_cstr(&pk, t->name);
-        hb_mp_pack_bin(&pk, rowsb.data, rowsb.size);
-        msgpack_pack_uint64(&pk, conflict);
-        if (sets.p)
-            msgpack_sbuffer_write(&st->ops, (const char *)sets.p, sets.len);
-        else
-            msgpack_pack_array(&pk, 0);
-        s_pack_opt(&pk, &cwhere);
-        s_pack_bool(&pk, st->returning);
-        st->nops++;
+        if ((rc = s_insert_row(st, vals, given, cc->err)))
+            return rc;
     }
-    msgpack_sbuffer_destroy(&rowsb);
-    return rc;
+    cc->t = t;
+    return HB_OK;
 }
 
 uint32_t
@@ -1918,6 +1979,125 @@ s_plan_create(s_cc_t *cc, const PgQuery__CreateStmt *cs)
 }
 
 /* ------------------------------------------------------------------ */
+/* Procedures                                                           */
+/* ------------------------------------------------------------------ */
+
+static const char *
+s_proc_name(PgQuery__Node **names, size_t n)
+{
+    return n ? s_str(names[n - 1]) : NULL;
+}
+
+static hb_rc_t
+s_plan_create_proc(s_cc_t *cc, const PgQuery__CreateFunctionStmt *cf)
+{
+    sqlf_stmt_t *st = cc->st;
+    hb_rc_t rc;
+    if (!cf->is_procedure)
+        return s_err(cc, -1, "0A000", "CREATE FUNCTION is not supported; use CREATE PROCEDURE");
+    st->kind = SQLF_ST_DDL;
+    st->ddl = cf->replace ? HB_SQLDDL_REPLACE_PROC : HB_SQLDDL_CREATE_PROC;
+    snprintf(st->tag, sizeof st->tag, "CREATE PROCEDURE");
+    char name[SQLF_NAME_MAX];
+    if ((rc = s_name(cc, s_proc_name(cf->funcname, cf->n_funcname), -1, name)))
+        return rc;
+    if (cf->sql_body)
+        return s_err(cc, -1, "0A000", "BEGIN ATOMIC bodies are not supported; use AS $$ ... $$");
+    const char *lang = NULL, *body = NULL;
+    for (size_t i = 0; i < cf->n_options; i++) {
+        const PgQuery__DefElem *d = cf->options[i]->def_elem;
+        if (strcmp(d->defname, "language") == 0)
+            lang = s_str(d->arg);
+        else if (strcmp(d->defname, "as") == 0 && d->arg &&
+                 d->arg->node_case == PG_QUERY__NODE__NODE_LIST && d->arg->list->n_items >= 1)
+            body = s_str(d->arg->list->items[0]);
+        else
+            return s_err(cc, d->location, "0A000", "procedure option %s is not supported",
+                         d->defname);
+    }
+    if (!lang || strcmp(lang, "sql") != 0)
+        return s_err(cc, -1, "0A000", "only LANGUAGE SQL procedures are supported");
+    if (!body)
+        return s_err(cc, -1, "42P13", "no procedure body specified");
+    if (cf->n_parameters > SQLF_MAX_PARAMS)
+        return s_err(cc, -1, "54023", "procedures can have at most %d parameters",
+                     SQLF_MAX_PARAMS);
+    sqlf_proc_t p = {0};
+    snprintf(p.name, sizeof p.name, "%s", name);
+    p.nparams = (uint32_t)cf->n_parameters;
+    p.pnames = sqlf_stmt_alloc(st, (p.nparams + 1) * sizeof *p.pnames);
+    p.ptypes = sqlf_stmt_alloc(st, (p.nparams + 1) * sizeof *p.ptypes);
+    p.pmods = sqlf_stmt_alloc(st, (p.nparams + 1) * sizeof *p.pmods);
+    for (uint32_t i = 0; i < p.nparams; i++) {
+        const PgQuery__FunctionParameter *fp = cf->parameters[i]->function_parameter;
+        if (fp->mode != PG_QUERY__FUNCTION_PARAMETER_MODE__FUNC_PARAM_IN &&
+            fp->mode != PG_QUERY__FUNCTION_PARAMETER_MODE__FUNC_PARAM_DEFAULT)
+            return s_err(cc, -1, "0A000", "only IN parameters are supported");
+        if (fp->defexpr)
+            return s_err(cc, -1, "0A000", "parameter defaults are not supported");
+        p.pnames[i][0] = '\0';
+        if (fp->name && *fp->name && (rc = s_name(cc, fp->name, -1, p.pnames[i])))
+            return rc;
+        if ((rc = s_type(cc, fp->arg_type, &p.ptypes[i], &p.pmods[i])))
+            return rc;
+    }
+    /* The body must parse now; it is planned at each CALL (tables may
+     * change in between). */
+    PgQueryProtobufParseResult pr = pg_query_parse_protobuf(body);
+    if (pr.error) {
+        rc = s_err(cc, -1, "42601", "in the procedure body: %s at character %d",
+                   pr.error->message, pr.error->cursorpos);
+        pg_query_free_protobuf_parse_result(pr);
+        return rc;
+    }
+    pg_query_free_protobuf_parse_result(pr);
+    p.body = (char *)body;
+    st->ddl_name[0] = 0x01;
+    snprintf(st->ddl_name + 1, sizeof st->ddl_name - 1, "%s", name);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &st->ddl_def, msgpack_sbuffer_write);
+    sqlf_proc_pack(&pk, &p);
+    return HB_OK;
+}
+
+static hb_rc_t
+s_plan_call(s_cc_t *cc, const PgQuery__CallStmt *cs)
+{
+    sqlf_stmt_t *st = cc->st;
+    const PgQuery__FuncCall *f = cs->funccall;
+    hb_rc_t rc;
+    st->kind = SQLF_ST_CALL;
+    snprintf(st->tag, sizeof st->tag, "CALL");
+    const char *name = f ? s_func_name(f) : NULL;
+    const sqlf_proc_t *p = name ? sqlf_catalog_find_proc(cc->cat, name) : NULL;
+    if (!p)
+        return s_err(cc, f ? f->location : -1, "42883", "procedure %s does not exist",
+                     name ? name : "?");
+    if (f->n_args != p->nparams)
+        return s_err(cc, f->location, "42883",
+                     "procedure %s takes %u arguments, not %zu", name, p->nparams, f->n_args);
+    st->call_nargs = p->nparams;
+    st->call_args = sqlf_stmt_alloc(st, (p->nparams + 1) * sizeof *st->call_args);
+    st->call_pnames = sqlf_stmt_alloc(st, (p->nparams + 1) * sizeof *st->call_pnames);
+    for (uint32_t i = 0; i < p->nparams; i++) {
+        s_ex_t e;
+        if ((rc = s_expr(cc, f->args[i], &e)))
+            return rc;
+        if (!e.is_const)
+            return s_err(cc, f->location, "0A000", "CALL arguments must be constants");
+        if (hb_val_coerce(&e.cval, p->ptypes[i], p->pmods[i], sqlf_stmt_alloc, st,
+                          &st->call_args[i], cc->err) != HB_OK)
+            return HB_INVALID;
+        memcpy(st->call_pnames[i], p->pnames[i], SQLF_NAME_MAX);
+    }
+    size_t blen = strlen(p->body);
+    char *body = sqlf_stmt_alloc(st, blen + 1);
+    memcpy(body, p->body, blen + 1);
+    st->call_body = body;
+    return HB_OK;
+}
+
+/* ------------------------------------------------------------------ */
 /* Entry point                                                          */
 /* ------------------------------------------------------------------ */
 
@@ -1950,10 +2130,30 @@ s_plan(s_cc_t *cc, const PgQuery__Node *n)
     }
     case PG_QUERY__NODE__NODE_CREATE_STMT:
         return s_plan_create(cc, n->create_stmt);
+    case PG_QUERY__NODE__NODE_CREATE_FUNCTION_STMT:
+        return s_plan_create_proc(cc, n->create_function_stmt);
+    case PG_QUERY__NODE__NODE_CALL_STMT:
+        return s_plan_call(cc, n->call_stmt);
     case PG_QUERY__NODE__NODE_DROP_STMT: {
         const PgQuery__DropStmt *d = n->drop_stmt;
+        if (d->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_PROCEDURE) {
+            if (d->n_objects != 1 || d->objects[0]->node_case != PG_QUERY__NODE__NODE_OBJECT_WITH_ARGS)
+                return s_err(cc, -1, "0A000", "DROP PROCEDURE of several procedures is not supported");
+            const PgQuery__ObjectWithArgs *ow = d->objects[0]->object_with_args;
+            char name[SQLF_NAME_MAX];
+            hb_rc_t rc = s_name(cc, s_proc_name(ow->objname, ow->n_objname), -1, name);
+            if (rc)
+                return rc;
+            st->kind = SQLF_ST_DDL;
+            st->ddl = HB_SQLDDL_DROP_PROC;
+            st->missing_ok = d->missing_ok;
+            snprintf(st->tag, sizeof st->tag, "DROP PROCEDURE");
+            st->ddl_name[0] = 0x01;
+            snprintf(st->ddl_name + 1, sizeof st->ddl_name - 1, "%s", name);
+            return HB_OK;
+        }
         if (d->remove_type != PG_QUERY__OBJECT_TYPE__OBJECT_TABLE)
-            return s_err(cc, -1, "0A000", "only DROP TABLE is supported");
+            return s_err(cc, -1, "0A000", "only DROP TABLE and DROP PROCEDURE are supported");
         if (d->n_objects != 1 || d->objects[0]->node_case != PG_QUERY__NODE__NODE_LIST)
             return s_err(cc, -1, "0A000", "DROP TABLE of several tables is not supported");
         const PgQuery__List *l = d->objects[0]->list;
@@ -2012,15 +2212,16 @@ s_plan(s_cc_t *cc, const PgQuery__Node *n)
 
 hb_rc_t
 sqlf_plan(const sqlf_catalog_t *cat, const char *sql, const PgQuery__Node *stmt,
-          const hb_val_t *params, uint32_t nparams, int64_t now_us, sqlf_stmt_t *st,
-          hb_sqlerr_t *err)
+          const hb_val_t *params, uint32_t nparams, const char (*pnames)[SQLF_NAME_MAX],
+          int64_t now_us, sqlf_stmt_t *st, hb_sqlerr_t *err)
 {
     memset(st, 0, sizeof *st);
     msgpack_sbuffer_init(&st->ops);
     msgpack_sbuffer_init(&st->ddl_def);
     s_cc_t cc = {.st = st, .cat = cat, .sql = sql, .params = params, .nparams = nparams,
-                 .err = err, .now_us = now_us};
+                 .pnames = pnames, .err = err, .now_us = now_us};
     memset(err, 0, sizeof *err);
+    st->now_us = now_us;
     hb_rc_t rc = s_plan(&cc, stmt);
     if (rc) {
         if (!err->sqlstate[0])

@@ -32,6 +32,7 @@ typedef enum {
     SQLF_ST_BEGIN,
     SQLF_ST_COMMIT,
     SQLF_ST_ROLLBACK,
+    SQLF_ST_CALL,      /* CALL proc(args): its body runs as a block */
 } sqlf_stmt_kind_t;
 
 /* An expression: bytecode (hb_expr.h) and its inferred type. */
@@ -66,7 +67,7 @@ typedef struct {
     sqlf_expr_t where;         /* filter over the row (absent: all) */
 } sqlf_source_t;
 
-typedef struct {
+typedef struct sqlf_stmt {
     sqlf_stmt_kind_t kind;
     char tag[32];                /* command tag stem: "SELECT", "INSERT", "CREATE TABLE" */
     sqlf_source_t src;           /* SELECT, and UPDATE / DELETE */
@@ -100,9 +101,26 @@ typedef struct {
     bool ollp;                   /* ops come from the source's rows */
     sqlf_expr_t upd_sets;        /* packed sets list for UPDATE (raw msgpack) */
 
+    /* INSERT: target table and columns, ON CONFLICT, and for INSERT ...
+     * SELECT the query whose rows it inserts (sqlf_stmt_insert_row). */
+    const sqlf_table_t *ins_table;
+    uint32_t *ins_map;           /* table column of each target column */
+    uint32_t ins_ncols;
+    uint64_t ins_conflict;       /* 0 error, 1 do nothing, 2 do update */
+    sqlf_expr_t ins_sets;        /* DO UPDATE sets (raw msgpack) */
+    sqlf_expr_t ins_where;       /* DO UPDATE ... WHERE */
+    struct sqlf_stmt *sub;       /* INSERT ... SELECT: the SELECT (owned) */
+    int64_t now_us;              /* the statement's CURRENT_TIMESTAMP */
+
+    /* CALL */
+    const char *call_body;       /* the procedure's text (arena) */
+    hb_val_t *call_args;         /* its arguments, converted (arena) */
+    uint32_t call_nargs;
+    char (*call_pnames)[SQLF_NAME_MAX]; /* parameter names (arena) */
+
     /* DDL */
     hb_sqlddl_t ddl;
-    char ddl_name[SQLF_NAME_MAX];
+    char ddl_name[SQLF_NAME_MAX + 1]; /* table, or "\x01" + procedure name */
     msgpack_sbuffer ddl_def;
     bool missing_ok;             /* DROP ... IF EXISTS / CREATE ... IF NOT EXISTS */
 
@@ -110,13 +128,15 @@ typedef struct {
 } sqlf_stmt_t;
 
 /* Plans stmt (one RawStmt's node) of text sql against cat, with params
- * $1..$nparams (borrowed; strings must outlive the plan) and now_us as the
+ * $1..$nparams (borrowed; strings must outlive the plan; inside a
+ * procedure body they also go by the names pnames, else NULL) and now_us as the
  * statement's CURRENT_TIMESTAMP (us since 2000-01-01). Returns HB_OK and
  * fills *st (caller frees with sqlf_stmt_free), or HB_INVALID with err set
  * (42601 with the position, 42P01, 42703, 0A000 naming the construct ...);
  * *st is then freed already. */
 hb_rc_t sqlf_plan(const sqlf_catalog_t *cat, const char *sql, const PgQuery__Node *stmt,
-                  const hb_val_t *params, uint32_t nparams, int64_t now_us, sqlf_stmt_t *st,
+                  const hb_val_t *params, uint32_t nparams,
+                  const char (*pnames)[SQLF_NAME_MAX], int64_t now_us, sqlf_stmt_t *st,
                   hb_sqlerr_t *err);
 
 /* Frees what a plan holds; the struct may be reused. */
@@ -124,6 +144,11 @@ void sqlf_stmt_free(sqlf_stmt_t *st);
 
 /* Returns how many bytes of key (a row key of t) are its partition key. */
 uint32_t sqlf_table_plen(const sqlf_table_t *t, const uint8_t *key, size_t klen);
+
+/* INSERT ... SELECT: adds the INSERT op of one row the query produced (n
+ * values for the target columns). Returns HB_OK or HB_INVALID + err. */
+hb_rc_t sqlf_stmt_insert_row(sqlf_stmt_t *st, const hb_val_t *vals, uint32_t n,
+                             hb_sqlerr_t *err);
 
 /* Packs one OLLP op of st for the row at key (klen bytes) into st->ops. */
 void sqlf_stmt_add_row_op(sqlf_stmt_t *st, const uint8_t *key, size_t klen);

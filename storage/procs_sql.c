@@ -183,7 +183,8 @@ stor_sql_ddl(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
             hb_mp_reader_t r;
             uint32_t n;
             hb_mp_reader_init(&r, val, vlen);
-            if (hb_mp_read_array(&r, &n) != HB_OK || n != 2 || hb_mp_read_int(&r, &old_id))
+            if (hb_mp_read_array(&r, &n) != HB_OK || n != 2 || hb_mp_read_int(&r, &old_id) ||
+                old_id < 0)
                 return stor_ctx_abort(ctx, HB_CORRUPT, "XX001 corrupt catalog record");
             exists = true;
         } else if (rc != HB_NOTFOUND) {
@@ -193,16 +194,30 @@ stor_sql_ddl(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
     }
     const char *name = (const char *)args[2].u.s.ptr;
     int nlen = (int)args[2].u.s.len;
-    if (kind == HB_SQLDDL_CREATE && exists)
-        return stor_ctx_abort(ctx, HB_ABORTED, "42P07 relation \"%.*s\" already exists", nlen,
-                              name);
-    if (kind != HB_SQLDDL_CREATE && !exists)
-        return stor_ctx_abort(ctx, HB_ABORTED, "42P01 relation \"%.*s\" does not exist", nlen,
-                              name);
+    bool proc = kind >= HB_SQLDDL_CREATE_PROC;
+    if (proc) {
+        /* A procedure record: no table id; name is "\x01" + its name. */
+        name++;
+        nlen--;
+        if (kind == HB_SQLDDL_CREATE_PROC && exists)
+            return stor_ctx_abort(ctx, HB_ABORTED, "42723 procedure \"%.*s\" already exists",
+                                  nlen, name);
+        if (kind == HB_SQLDDL_DROP_PROC && !exists)
+            return stor_ctx_abort(ctx, HB_ABORTED, "42883 procedure \"%.*s\" does not exist",
+                                  nlen, name);
+    } else {
+        if (kind == HB_SQLDDL_CREATE && exists)
+            return stor_ctx_abort(ctx, HB_ABORTED, "42P07 relation \"%.*s\" already exists",
+                                  nlen, name);
+        if (kind != HB_SQLDDL_CREATE && !exists)
+            return stor_ctx_abort(ctx, HB_ABORTED, "42P01 relation \"%.*s\" does not exist",
+                                  nlen, name);
+    }
     if (next_id >= INT32_MAX)
         return stor_ctx_abort(ctx, HB_ABORTED, "54000 out of table ids");
-    int64_t new_id = kind == HB_SQLDDL_DROP ? old_id : next_id;
-    int64_t new_next = kind == HB_SQLDDL_DROP ? next_id : next_id + 1;
+    bool drop = kind == HB_SQLDDL_DROP || kind == HB_SQLDDL_DROP_PROC;
+    int64_t new_id = proc ? 0 : kind == HB_SQLDDL_DROP ? old_id : next_id;
+    int64_t new_next = proc || kind == HB_SQLDDL_DROP ? next_id : next_id + 1;
     msgpack_sbuffer vsb, tsb;
     msgpack_sbuffer_init(&vsb);
     msgpack_sbuffer_init(&tsb);
@@ -220,7 +235,7 @@ stor_sql_ddl(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
         const hb_lock_t *l = &txn->locks[i];
         if (s_is_version_key(l->key, l->len))
             rc = stor_ctx_write(ctx, l->key, l->len, vsb.data, vsb.size);
-        else if (kind == HB_SQLDDL_DROP)
+        else if (drop)
             rc = stor_ctx_delete(ctx, l->key, l->len);
         else
             rc = stor_ctx_write(ctx, l->key, l->len, tsb.data, tsb.size);
