@@ -24,7 +24,7 @@
 
 #include "hb_mp.h"
 
-#define S_MAX_DEPTH 64
+#define S_MAX_DEPTH 30 /* below HB_MP_MAX_DEPTH: skipped operands must be skippable */
 
 /* ------------------------------------------------------------------ */
 /* Types and errors                                                     */
@@ -119,6 +119,8 @@ s_round_div(__int128 n, int k)
 {
     if (k <= 0)
         return n;
+    if (k > 38)
+        return 0; /* |n| < 10^38: far below half a unit */
     __int128 d = 1;
     for (int i = 0; i < k; i++)
         d *= 10;
@@ -448,8 +450,16 @@ hb_val_cmp(const hb_val_t *a, const hb_val_t *b)
             return isnan(x) - isnan(y);
         return x < y ? -1 : x > y;
     }
-    if (a->type != b->type)
-        return a->type < b->type ? -1 : 1;
+    if (a->type != b->type) {
+        /* Unrelated types order by kind; all numbers are one kind (above),
+         * so the order stays transitive. */
+        int ra = s_is_num(a) ? 1 : (int)a->type + 1, rb = s_is_num(b) ? 1 : (int)b->type + 1;
+        if (a->type == HB_VAL_NIL)
+            ra = 0;
+        if (b->type == HB_VAL_NIL)
+            rb = 0;
+        return ra < rb ? -1 : ra > rb;
+    }
     switch (a->type) {
     case HB_VAL_BOOL:
         return (int)a->u.b - (int)b->u.b;
@@ -517,7 +527,7 @@ hb_val_format(const hb_val_t *v, char *out, size_t cap)
             }
             int exp10 = atoi(strchr(e, 'e') + 1);
             if (exp10 < -4 || exp10 >= 15)
-                n = snprintf(out, cap, "%.*g", prec, d);
+                n = snprintf(out, cap, "%s", e); /* d.ddde+XX, shortest digits */
             else
                 n = snprintf(out, cap, "%.*f", prec - 1 - exp10 > 0 ? prec - 1 - exp10 : 0, d);
         }
@@ -627,9 +637,10 @@ hb_val_coerce(const hb_val_t *v, hb_type_t t, int32_t typmod,
             char *end;
             errno = 0;
             long long ll = strtoll(buf, &end, 10);
+            bool digits = end != buf;
             while (*end == ' ')
                 end++;
-            if (len == 0 || *end || v->u.s.len >= sizeof buf - 1 || end == buf)
+            if (!digits || *end || v->u.s.len >= sizeof buf - 1)
                 return hb_sqlerr_set(err, "22P02", "invalid input syntax for type %s: \"%.*s\"",
                                      hb_type_name(t), (int)len, buf);
             if (errno == ERANGE)
@@ -659,9 +670,10 @@ hb_val_coerce(const hb_val_t *v, hb_type_t t, int32_t typmod,
             buf[len] = '\0';
             char *end;
             d = strtod(buf, &end);
+            bool digits = end != buf;
             while (*end == ' ')
                 end++;
-            if (len == 0 || *end || end == buf)
+            if (!digits || *end)
                 return hb_sqlerr_set(err, "22P02", "invalid input syntax for type %s: \"%s\"",
                                      hb_type_name(t), buf);
         } else {
@@ -702,7 +714,9 @@ hb_val_coerce(const hb_val_t *v, hb_type_t t, int32_t typmod,
     case HB_T_VARCHAR:
     case HB_T_CHAR: {
         hb_val_t s = *v;
-        if (v->type != HB_VAL_STR) {
+        if (v->type == HB_VAL_BOOL) {
+            s = v->u.b ? hb_val_str("true", 4) : hb_val_str("false", 5);
+        } else if (v->type != HB_VAL_STR) {
             if (v->type == HB_VAL_BIN)
                 return hb_sqlerr_set(err, "42804", "cannot convert bytea to %s",
                                      hb_type_name(t));
@@ -1166,6 +1180,8 @@ s_func(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, uint64_t fn, uint32_t n
                 return hb_sqlerr_set(env->err, "22003", "bigint out of range");
             *out = hb_val_int(a[0].u.i < 0 ? -a[0].u.i : a[0].u.i);
         } else if (a[0].type == HB_VAL_DEC) {
+            if (a[0].u.dec.m == INT64_MIN)
+                return hb_sqlerr_set(env->err, "22003", "numeric field overflow");
             *out = hb_val_dec(a[0].u.dec.m < 0 ? -a[0].u.dec.m : a[0].u.dec.m, a[0].u.dec.scale);
         } else {
             *out = s_double(fabs(a[0].u.d));
@@ -1371,6 +1387,8 @@ s_eval(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, hb_val_t *out)
         } else if (a.type == HB_VAL_DOUBLE) {
             *out = s_double(-a.u.d);
         } else if (a.type == HB_VAL_DEC) {
+            if (a.u.dec.m == INT64_MIN)
+                return hb_sqlerr_set(env->err, "22003", "numeric field overflow");
             *out = hb_val_dec(-a.u.dec.m, a.u.dec.scale);
         } else {
             return hb_sqlerr_set(env->err, "42883", "operator does not exist: - %s",
@@ -1452,8 +1470,12 @@ s_eval(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, hb_val_t *out)
         if (hb_mp_read_uint(r, &t) != HB_OK || t >= HB_T_COUNT_ ||
             hb_mp_read_int(r, &mod) != HB_OK || mod < INT32_MIN || mod > INT32_MAX)
             return s_bad(env);
-        if ((t == HB_T_VARCHAR || t == HB_T_CHAR) && mod > 0 && a.type == HB_VAL_STR) {
+        if ((t == HB_T_VARCHAR || t == HB_T_CHAR) && mod > 0 && a.type != HB_VAL_NIL) {
             /* An explicit cast cuts to the length (storing would fail). */
+            hb_rc_t trc = hb_val_coerce(&a, HB_T_TEXT, 0, env->alloc, env->alloc_arg, &a,
+                                        env->err);
+            if (trc)
+                return trc;
             a.u.s.len = s_utf8_off(a.u.s.ptr, a.u.s.len, (uint32_t)mod);
         }
         return hb_val_coerce(&a, (hb_type_t)t, (int32_t)mod, env->alloc, env->alloc_arg, out,

@@ -409,6 +409,8 @@ s_read_val(hb_mp_reader_t *r, hb_val_t *v)
             uint64_t m = 0;
             for (int i = 0; i < 8; i++)
                 m = m << 8 | r->p[4 + i];
+            if (m == (uint64_t)1 << 63)
+                return s_fail(r, HB_PROTO); /* INT64_MIN: not negatable */
             v->type = HB_VAL_DEC;
             v->u.dec.scale = (int8_t)r->p[3];
             v->u.dec.m = (int64_t)m;

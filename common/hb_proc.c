@@ -415,48 +415,52 @@ s_plan_sql_exec(const hb_val_t *args, uint32_t nargs, uint32_t nparts, hb_lockse
                 char *err, size_t errlen)
 {
     (void)nargs;
+    hb_rc_t rc;
+    if ((rc = s_check_nparts("sql.exec", nparts, err, errlen)))
+        return rc;
     if (args[0].type != HB_VAL_INT || args[0].u.i < 0)
         return s_fail(err, errlen, "sql.exec: CATVER must be an integer >= 0");
     if (args[1].type != HB_VAL_BIN)
         return s_fail(err, errlen, "sql.exec: OPS must be bytes");
-    hb_mp_reader_t r;
-    hb_mp_reader_init(&r, args[1].u.s.ptr, args[1].u.s.len);
-    uint32_t nops = 0;
-    if (hb_mp_read_array(&r, &nops) != HB_OK || nops == 0 || nops > HB_SQL_MAX_OPS)
-        return s_fail(err, errlen, "sql.exec: OPS must be an array of 1..%d ops",
-                      HB_SQL_MAX_OPS);
-    uint32_t first = ls->n;
-    size_t first_keylen = ls->keylen;
-    for (uint32_t i = 0; i < nops; i++) {
-        uint32_t n = 0;
-        uint64_t kind = 0, plen = 0;
-        const uint8_t *key = NULL;
-        uint32_t klen = 0, table = 0;
-        if (hb_mp_read_array(&r, &n) != HB_OK || n < 3 || hb_mp_read_uint(&r, &kind) != HB_OK ||
-            kind > HB_SQLOP_CHECK || hb_mp_read_bin(&r, &key, &klen) != HB_OK ||
-            hb_mp_read_uint(&r, &plen) != HB_OK)
-            goto bad;
-        const uint8_t *kp = key;
-        if (klen > HB_KEY_MAX || plen < 4 || plen > klen ||
-            hb_key_get_table(&kp, key + klen, &table) != HB_OK || table < HB_TABLE_USER_FIRST)
-            goto bad;
-        for (uint32_t f = 3; f < n; f++)
-            if (hb_mp_skip(&r) != HB_OK)
-                goto bad;
-        uint16_t part = (uint16_t)hb_key_partition(key, plen, nparts);
-        hb_lockset_add(ls, part,
-                       kind == HB_SQLOP_GET || kind == HB_SQLOP_CHECK ? HB_LOCK_READ
-                                                                      : HB_LOCK_WRITE,
-                       key, klen);
+    /* Two passes: validate every op, then add the locks, so a bad op leaves
+     * the set as it was (modes included). */
+    for (int pass = 0; pass < 2; pass++) {
+        hb_mp_reader_t r;
+        hb_mp_reader_init(&r, args[1].u.s.ptr, args[1].u.s.len);
+        uint32_t nops = 0;
+        if (hb_mp_read_array(&r, &nops) != HB_OK || nops == 0 || nops > HB_SQL_MAX_OPS)
+            return s_fail(err, errlen, "sql.exec: OPS must be an array of 1..%d ops",
+                          HB_SQL_MAX_OPS);
+        for (uint32_t i = 0; i < nops; i++) {
+            uint32_t n = 0;
+            uint64_t kind = 0, plen = 0;
+            const uint8_t *key = NULL;
+            uint32_t klen = 0, table = 0;
+            if (hb_mp_read_array(&r, &n) != HB_OK || n < 3 ||
+                hb_mp_read_uint(&r, &kind) != HB_OK || kind > HB_SQLOP_CHECK ||
+                hb_mp_read_bin(&r, &key, &klen) != HB_OK || hb_mp_read_uint(&r, &plen) != HB_OK)
+                return s_fail(err, errlen, "sql.exec: malformed OPS");
+            const uint8_t *kp = key;
+            if (klen > HB_KEY_MAX || plen < 4 || plen > klen ||
+                hb_key_get_table(&kp, key + klen, &table) != HB_OK ||
+                table < HB_TABLE_USER_FIRST)
+                return s_fail(err, errlen, "sql.exec: malformed OPS");
+            for (uint32_t f = 3; f < n; f++)
+                if (hb_mp_skip(&r) != HB_OK)
+                    return s_fail(err, errlen, "sql.exec: malformed OPS");
+            if (pass == 1) {
+                uint16_t part = (uint16_t)hb_key_partition(key, plen, nparts);
+                hb_lockset_add(ls, part,
+                               kind == HB_SQLOP_GET || kind == HB_SQLOP_CHECK ? HB_LOCK_READ
+                                                                              : HB_LOCK_WRITE,
+                               key, klen);
+            }
+        }
+        if (hb_mp_remaining(&r) != 0)
+            return s_fail(err, errlen, "sql.exec: malformed OPS");
     }
-    if (hb_mp_remaining(&r) != 0)
-        goto bad;
     s_lock_catalog_versions(ls, nparts);
     return HB_OK;
-bad:
-    ls->n = first; /* the set is as it was */
-    ls->keylen = first_keylen;
-    return s_fail(err, errlen, "sql.exec: malformed OPS");
 }
 
 static hb_rc_t
@@ -464,6 +468,9 @@ s_plan_sql_ddl(const hb_val_t *args, uint32_t nargs, uint32_t nparts, hb_lockset
                char *err, size_t errlen)
 {
     (void)nargs;
+    hb_rc_t rc;
+    if ((rc = s_check_nparts("sql.ddl", nparts, err, errlen)))
+        return rc;
     if (args[0].type != HB_VAL_INT || args[0].u.i < 0)
         return s_fail(err, errlen, "sql.ddl: CATVER must be an integer >= 0");
     if (args[1].type != HB_VAL_INT || args[1].u.i < HB_SQLDDL_CREATE ||

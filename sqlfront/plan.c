@@ -811,7 +811,7 @@ s_expr(s_cc_t *cc, const PgQuery__Node *n, s_ex_t *out)
     hb_rc_t rc;
     if (!n)
         return s_err(cc, -1, "42601", "missing expression");
-    if (++cc->depth > 48) {
+    if (++cc->depth > 28) {
         cc->depth--;
         return s_err(cc, -1, "54001", "statement is too complex (expressions nest too deeply)");
     }
@@ -1173,7 +1173,7 @@ s_source(s_cc_t *cc, const PgQuery__Node *where, sqlf_source_t *src)
 static bool
 s_has_agg(const PgQuery__Node *n, int depth)
 {
-    if (!n || depth > 48)
+    if (!n || depth > 28)
         return false;
     switch (n->node_case) {
     case PG_QUERY__NODE__NODE_FUNC_CALL: {

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "hb_key.h"
+#include "hb_mp.h"
 #include "hb_proc.h"
 
 static uint64_t s_seed;
@@ -538,6 +539,492 @@ START_TEST(test_proc_ycsb_invalid)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* SQL procedures                                                       */
+/* ------------------------------------------------------------------ */
+
+/* A user-table key [table][id][sub]; its partition key is the first 12
+ * bytes (table id + id). */
+static void
+s_user_key(hb_key_t *k, uint32_t table, int64_t id, int64_t sub)
+{
+    hb_key_init(k, table);
+    hb_key_put_i64(k, id);
+    hb_key_put_i64(k, sub);
+}
+
+#define S_PLEN 12
+
+/* Appends one op of kind with the fields each kind has (hb_proc.h). */
+static void
+s_pack_op(msgpack_packer *pk, int kind, const hb_key_t *k, uint64_t plen)
+{
+    static const uint32_t nfields[] = {3, 9, 6, 5, 4};
+    msgpack_pack_array(pk, nfields[kind]);
+    msgpack_pack_uint8(pk, (uint8_t)kind);
+    hb_mp_pack_bin(pk, k->buf, k->len);
+    msgpack_pack_uint64(pk, plen);
+    switch (kind) {
+    case HB_SQLOP_INSERT:
+        hb_mp_pack_cstr(pk, "t");
+        hb_mp_pack_bin(pk, "\x91\x01", 2);
+        msgpack_pack_uint8(pk, 0);
+        msgpack_pack_array(pk, 0);
+        msgpack_pack_nil(pk);
+        msgpack_pack_false(pk);
+        break;
+    case HB_SQLOP_UPDATE:
+        msgpack_pack_nil(pk);
+        msgpack_pack_array(pk, 0);
+        msgpack_pack_false(pk);
+        break;
+    case HB_SQLOP_DELETE:
+        msgpack_pack_nil(pk);
+        msgpack_pack_false(pk);
+        break;
+    case HB_SQLOP_CHECK:
+        msgpack_pack_nil(pk);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Asserts lock i is (mode, key k) on partition hb_key_partition(k, plen). */
+static void
+s_expect_sql_lock(const hb_lockset_t *ls, uint32_t i, hb_lock_mode_t mode,
+                  const hb_key_t *k, size_t plen, uint32_t nparts)
+{
+    ck_assert_uint_lt(i, ls->n);
+    const hb_lock_t *l = &ls->locks[i];
+    ck_assert_int_eq(l->mode, mode);
+    ck_assert_uint_eq(l->len, k->len);
+    ck_assert_int_eq(memcmp(l->key, k->buf, k->len), 0);
+    ck_assert_uint_eq(l->partition, hb_key_partition(k->buf, plen, nparts));
+}
+
+/* Asserts that locks from..n-1 are exactly one READ lock on the catalog
+ * version record of each partition that locks 0..from-1 touch, ascending. */
+static void
+s_expect_catalog_locks(const hb_lockset_t *ls, uint32_t from, uint32_t nparts)
+{
+    uint32_t at = from;
+    for (uint32_t p = 0; p < nparts; p++) {
+        bool touched = false;
+        for (uint32_t i = 0; i < from; i++)
+            touched = touched || ls->locks[i].partition == p;
+        if (!touched)
+            continue;
+        hb_key_t k;
+        hb_key_catalog(&k, (uint16_t)p, "", 0);
+        ck_assert_msg(at < ls->n, "no catalog lock for partition %u", p);
+        const hb_lock_t *l = &ls->locks[at++];
+        ck_assert_int_eq(l->mode, HB_LOCK_READ);
+        ck_assert_uint_eq(l->partition, p);
+        ck_assert_uint_eq(l->len, k.len);
+        ck_assert_int_eq(memcmp(l->key, k.buf, k.len), 0);
+    }
+    ck_assert_msg(at == ls->n, "%u locks, %u expected", ls->n, at);
+}
+
+START_TEST(test_proc_sql_exec_locks)
+{
+    const uint32_t nparts_list[] = {1, 2, 4, 7, 16, 1000};
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    hb_key_t k[7];
+    s_user_key(&k[0], HB_TABLE_USER_FIRST, 1, 0);
+    s_user_key(&k[1], HB_TABLE_USER_FIRST, 2, 0);
+    s_user_key(&k[2], HB_TABLE_USER_FIRST + 7, 3, 9);
+    s_user_key(&k[3], UINT32_MAX, -4, 1);
+    s_user_key(&k[4], HB_TABLE_USER_FIRST, 1, 5); /* same partition key as k[0] */
+    s_user_key(&k[5], HB_TABLE_USER_FIRST + 1, 99, 0);
+    for (size_t pi = 0; pi < sizeof nparts_list / sizeof *nparts_list; pi++) {
+        uint32_t np = nparts_list[pi];
+        /* GET k0, INSERT k1, UPDATE k2, DELETE k3, GET k4, GET k1 again,
+         * CHECK k5. */
+        sb.size = 0;
+        msgpack_pack_array(&pk, 7);
+        s_pack_op(&pk, HB_SQLOP_GET, &k[0], S_PLEN);
+        s_pack_op(&pk, HB_SQLOP_INSERT, &k[1], S_PLEN);
+        s_pack_op(&pk, HB_SQLOP_UPDATE, &k[2], S_PLEN);
+        s_pack_op(&pk, HB_SQLOP_DELETE, &k[3], S_PLEN);
+        s_pack_op(&pk, HB_SQLOP_GET, &k[4], S_PLEN);
+        s_pack_op(&pk, HB_SQLOP_GET, &k[1], S_PLEN);
+        s_pack_op(&pk, HB_SQLOP_CHECK, &k[5], S_PLEN);
+        hb_val_t args[2] = {hb_val_int(3), s_bin(sb.data, (uint32_t)sb.size)};
+        hb_lockset_t ls;
+        char err[128] = "";
+        hb_lockset_init(&ls);
+        ck_assert_int_eq(s_plan("sql.exec", args, 2, np, &ls, err, sizeof err), HB_OK);
+        ck_assert_str_eq(err, "");
+        s_expect_sql_lock(&ls, 0, HB_LOCK_READ, &k[0], S_PLEN, np);
+        s_expect_sql_lock(&ls, 1, HB_LOCK_WRITE, &k[1], S_PLEN,
+                          np); /* GET later: still WRITE */
+        s_expect_sql_lock(&ls, 2, HB_LOCK_WRITE, &k[2], S_PLEN, np);
+        s_expect_sql_lock(&ls, 3, HB_LOCK_WRITE, &k[3], S_PLEN, np);
+        s_expect_sql_lock(&ls, 4, HB_LOCK_READ, &k[4], S_PLEN, np);
+        s_expect_sql_lock(&ls, 5, HB_LOCK_READ, &k[5], S_PLEN, np); /* CHECK reads */
+        /* The partition is the hash of the partition key, not the key. */
+        ck_assert_uint_eq(ls.locks[4].partition, ls.locks[0].partition);
+        s_expect_catalog_locks(&ls, 6, np);
+        if (np == 1)
+            ck_assert_uint_eq(ls.n, 7);
+        for (uint32_t i = 0; i < ls.n; i++)
+            ck_assert_uint_lt(ls.locks[i].partition, np);
+
+        /* The same arguments give the same bytes. */
+        static uint8_t a[8192], b[8192];
+        hb_lockset_t again;
+        hb_lockset_init(&again);
+        ck_assert_int_eq(s_plan("sql.exec", args, 2, np, &again, err, sizeof err), HB_OK);
+        size_t na = s_serialise(&ls, a, sizeof a), nb = s_serialise(&again, b, sizeof b);
+        ck_assert_uint_eq(na, nb);
+        ck_assert_int_eq(memcmp(a, b, na), 0);
+        hb_lockset_clear(&again);
+        hb_lockset_clear(&ls);
+    }
+
+    /* plen = the whole key partitions by the whole key; plen 4 by table. */
+    sb.size = 0;
+    msgpack_pack_array(&pk, 2);
+    s_pack_op(&pk, HB_SQLOP_GET, &k[0], k[0].len);
+    s_pack_op(&pk, HB_SQLOP_DELETE, &k[2], 4);
+    hb_val_t args[2] = {hb_val_int(0), s_bin(sb.data, (uint32_t)sb.size)};
+    hb_lockset_t ls;
+    char err[128];
+    hb_lockset_init(&ls);
+    ck_assert_int_eq(s_plan("sql.exec", args, 2, 64, &ls, err, sizeof err), HB_OK);
+    s_expect_sql_lock(&ls, 0, HB_LOCK_READ, &k[0], k[0].len, 64);
+    s_expect_sql_lock(&ls, 1, HB_LOCK_WRITE, &k[2], 4, 64);
+    s_expect_catalog_locks(&ls, 2, 64);
+    hb_lockset_clear(&ls);
+    msgpack_sbuffer_destroy(&sb);
+}
+END_TEST
+
+START_TEST(test_proc_sql_exec_catalog_parts)
+{
+    /* Many random keys over 16 partitions: one catalog READ lock per
+     * touched partition, none for the others (seeded). */
+    uint64_t st = s_seed ^ 0x5c1;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    for (int round = 0; round < 200; round++) {
+        uint32_t np = 1 + (uint32_t)(s_rand(&st) % 16);
+        uint32_t nops = 1 + (uint32_t)(s_rand(&st) % 12);
+        sb.size = 0;
+        msgpack_pack_array(&pk, nops);
+        for (uint32_t i = 0; i < nops; i++) {
+            hb_key_t k;
+            s_user_key(&k, HB_TABLE_USER_FIRST + (uint32_t)(s_rand(&st) % 3),
+                       (int64_t)(s_rand(&st) % 1000), (int64_t)i);
+            s_pack_op(&pk, (int)(s_rand(&st) % (HB_SQLOP_CHECK + 1)), &k, S_PLEN);
+        }
+        hb_val_t args[2] = {hb_val_int(1), s_bin(sb.data, (uint32_t)sb.size)};
+        hb_lockset_t ls;
+        char err[128];
+        hb_lockset_init(&ls);
+        ck_assert_int_eq(s_plan("sql.exec", args, 2, np, &ls, err, sizeof err), HB_OK);
+        ck_assert_msg(ls.n >= nops + 1, "seed %" PRIu64, s_seed);
+        s_expect_catalog_locks(&ls, nops, np);
+        hb_lockset_clear(&ls);
+    }
+    msgpack_sbuffer_destroy(&sb);
+}
+END_TEST
+
+/* As s_expect_invalid, for a message that starts with prefix (the rest
+ * names ranges that grow as kinds are added). */
+static void
+s_expect_invalid_prefix(const char *name, const hb_val_t *args, uint32_t nargs,
+                        const char *prefix)
+{
+    hb_lockset_t ls;
+    char err[256] = "";
+    hb_lockset_init(&ls);
+    hb_lockset_add(&ls, 0, HB_LOCK_READ, "k", 1);
+    ck_assert_int_eq(s_plan(name, args, nargs, 4, &ls, err, sizeof err), HB_INVALID);
+    ck_assert_msg(strncmp(err, prefix, strlen(prefix)) == 0,
+                  "message \"%s\", want \"%s...\"", err, prefix);
+    ck_assert_uint_eq(ls.n, 1);
+    ck_assert_uint_eq(ls.keylen, 1);
+    ck_assert_int_eq(ls.locks[0].mode, HB_LOCK_READ);
+    hb_lockset_clear(&ls);
+}
+
+/* OPS bytes from a hand-written msgpack string. */
+static void
+s_expect_bad_ops(const void *ops, size_t len, const char *want)
+{
+    hb_val_t args[2] = {hb_val_int(1), s_bin(ops, (uint32_t)len)};
+    s_expect_invalid("sql.exec", args, 2, want);
+}
+
+START_TEST(test_proc_sql_exec_invalid)
+{
+    static const char *const malformed = "sql.exec: malformed OPS";
+    static const char *const notarray = "sql.exec: OPS must be an array of 1..65536 ops";
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    hb_key_t good;
+    s_user_key(&good, HB_TABLE_USER_FIRST, 1, 0);
+
+    /* Arity and argument types. */
+    hb_val_t a[3] = {hb_val_int(0), s_bin("\x90", 1), hb_val_int(0)};
+    s_expect_invalid("sql.exec", a, 1, "sql.exec: usage: sql.exec CATVER OPS");
+    s_expect_invalid("sql.exec", a, 3, "sql.exec: usage: sql.exec CATVER OPS");
+    msgpack_pack_array(&pk, 1);
+    s_pack_op(&pk, HB_SQLOP_GET, &good, S_PLEN);
+    hb_val_t ok_ops = s_bin(sb.data, (uint32_t)sb.size);
+    hb_val_t cv[2] = {hb_val_int(-1), ok_ops};
+    s_expect_invalid("sql.exec", cv, 2, "sql.exec: CATVER must be an integer >= 0");
+    cv[0] = s_str("1");
+    s_expect_invalid("sql.exec", cv, 2, "sql.exec: CATVER must be an integer >= 0");
+    cv[0] = hb_val_int(1);
+    cv[1] = hb_val_str(sb.data, (uint32_t)sb.size); /* str, not bin */
+    s_expect_invalid("sql.exec", cv, 2, "sql.exec: OPS must be bytes");
+    cv[1] = hb_val_nil();
+    s_expect_invalid("sql.exec", cv, 2, "sql.exec: OPS must be bytes");
+
+    /* OPS itself: not an array, empty, truncated. */
+    s_expect_bad_ops("\x01", 1, notarray);
+    s_expect_bad_ops("\x90", 1, notarray);
+    s_expect_bad_ops("", 0, notarray);
+    s_expect_bad_ops("\x80", 1, notarray);
+    s_expect_bad_ops("\x92", 1, notarray); /* two ops declared, none there */
+    s_expect_bad_ops("\xdd\x00\x01\x00\x01", 5, notarray); /* 65537 ops */
+    /* Trailing bytes after the array. */
+    sb.size = 0;
+    msgpack_pack_array(&pk, 1);
+    s_pack_op(&pk, HB_SQLOP_GET, &good, S_PLEN);
+    msgpack_pack_nil(&pk);
+    s_expect_bad_ops(sb.data, sb.size, malformed);
+
+    /* One bad op, alone and after a good one (no lock of the good op
+     * may be left behind). */
+    for (int after_good = 0; after_good < 2; after_good++) {
+        hb_key_t k;
+#define S_BAD_OP(build)                                                                  \
+    do {                                                                                 \
+        sb.size = 0;                                                                     \
+        msgpack_pack_array(&pk, 1 + (uint32_t)after_good);                               \
+        if (after_good)                                                                  \
+            s_pack_op(&pk, HB_SQLOP_INSERT, &good, S_PLEN);                              \
+        build;                                                                           \
+        s_expect_bad_ops(sb.data, sb.size, malformed);                                   \
+    } while (0)
+        /* Not an array; fewer than 3 fields; fields missing. */
+        S_BAD_OP(msgpack_pack_uint8(&pk, 0));
+        S_BAD_OP((msgpack_pack_array(&pk, 2), msgpack_pack_uint8(&pk, 0),
+                  hb_mp_pack_bin(&pk, good.buf, good.len)));
+        S_BAD_OP((msgpack_pack_array(&pk, 5), msgpack_pack_uint8(&pk, 3),
+                  hb_mp_pack_bin(&pk, good.buf, good.len),
+                  msgpack_pack_uint8(&pk, S_PLEN)));
+        /* Op kind out of range. */
+        S_BAD_OP((msgpack_pack_array(&pk, 3), msgpack_pack_uint8(&pk, HB_SQLOP_CHECK + 1),
+                  hb_mp_pack_bin(&pk, good.buf, good.len),
+                  msgpack_pack_uint8(&pk, S_PLEN)));
+        S_BAD_OP((msgpack_pack_array(&pk, 3), msgpack_pack_uint8(&pk, 200),
+                  hb_mp_pack_bin(&pk, good.buf, good.len),
+                  msgpack_pack_uint8(&pk, S_PLEN)));
+        S_BAD_OP((msgpack_pack_array(&pk, 3), msgpack_pack_int8(&pk, -1),
+                  hb_mp_pack_bin(&pk, good.buf, good.len),
+                  msgpack_pack_uint8(&pk, S_PLEN)));
+        S_BAD_OP((msgpack_pack_array(&pk, 3), msgpack_pack_nil(&pk),
+                  hb_mp_pack_bin(&pk, good.buf, good.len),
+                  msgpack_pack_uint8(&pk, S_PLEN)));
+        /* plen longer than the key, shorter than a table id, negative. */
+        S_BAD_OP(s_pack_op(&pk, HB_SQLOP_GET, &good, good.len + 1));
+        S_BAD_OP(s_pack_op(&pk, HB_SQLOP_GET, &good, 3));
+        S_BAD_OP((msgpack_pack_array(&pk, 3), msgpack_pack_uint8(&pk, 0),
+                  hb_mp_pack_bin(&pk, good.buf, good.len), msgpack_pack_int8(&pk, -1)));
+        /* Tables below HB_TABLE_USER_FIRST: kv, catalog, meta, 1023. */
+        const uint32_t sys[] = {HB_TABLE_META, HB_TABLE_KV, HB_TABLE_CATALOG,
+                                HB_TABLE_USER_FIRST - 1};
+        for (size_t i = 0; i < 4; i++) {
+            s_user_key(&k, sys[i], 1, 0);
+            S_BAD_OP(s_pack_op(&pk, HB_SQLOP_UPDATE, &k, S_PLEN));
+        }
+        /* A key too short for a table id, and one past HB_KEY_MAX. */
+        S_BAD_OP((msgpack_pack_array(&pk, 3), msgpack_pack_uint8(&pk, 0),
+                  hb_mp_pack_bin(&pk, "\x00\x00\x04", 3), msgpack_pack_uint8(&pk, 3)));
+        static uint8_t big[HB_KEY_MAX + 1];
+        memcpy(big, good.buf, 4);
+        S_BAD_OP((msgpack_pack_array(&pk, 3), msgpack_pack_uint8(&pk, 0),
+                  hb_mp_pack_bin(&pk, big, sizeof big), msgpack_pack_uint8(&pk, S_PLEN)));
+        /* Key not bytes. */
+        S_BAD_OP((msgpack_pack_array(&pk, 3), msgpack_pack_uint8(&pk, 0),
+                  msgpack_pack_int64(&pk, 5), msgpack_pack_uint8(&pk, S_PLEN)));
+#undef S_BAD_OP
+    }
+    /* A key of exactly HB_KEY_MAX bytes is fine. */
+    static uint8_t max[HB_KEY_MAX];
+    memcpy(max, good.buf, 4);
+    sb.size = 0;
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_array(&pk, 3);
+    msgpack_pack_uint8(&pk, 0);
+    hb_mp_pack_bin(&pk, max, sizeof max);
+    msgpack_pack_uint8(&pk, S_PLEN);
+    hb_val_t args[2] = {hb_val_int(0), s_bin(sb.data, (uint32_t)sb.size)};
+    hb_lockset_t ls;
+    char err[128];
+    hb_lockset_init(&ls);
+    ck_assert_int_eq(s_plan("sql.exec", args, 2, 4, &ls, err, sizeof err), HB_OK);
+    ck_assert_uint_eq(ls.n, 2);
+    hb_lockset_clear(&ls);
+    msgpack_sbuffer_destroy(&sb);
+}
+END_TEST
+
+/* Was a bug (hb_proc.c, s_plan_sql_exec, label bad: the rollback restores
+ * ls->n and ls->keylen but not the mode of a lock that was already in the
+ * set and that hb_lockset_add upgraded to WRITE). hb_proc.c promises that
+ * on error the lock set is unchanged. Repro: a set holding READ on key K;
+ * OPS = [[INSERT K ...], <malformed op>] -> HB_INVALID, K is now WRITE. */
+START_TEST(test_proc_sql_exec_rollback_mode)
+{
+    hb_key_t k;
+    s_user_key(&k, HB_TABLE_USER_FIRST, 42, 0);
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 2);
+    s_pack_op(&pk, HB_SQLOP_INSERT, &k, S_PLEN);
+    msgpack_pack_nil(&pk); /* not an op */
+    hb_val_t args[2] = {hb_val_int(0), s_bin(sb.data, (uint32_t)sb.size)};
+    hb_lockset_t ls;
+    char err[128];
+    hb_lockset_init(&ls);
+    hb_lockset_add(&ls, (uint16_t)hb_key_partition(k.buf, S_PLEN, 4), HB_LOCK_READ, k.buf,
+                   k.len);
+    ck_assert_int_eq(s_plan("sql.exec", args, 2, 4, &ls, err, sizeof err), HB_INVALID);
+    ck_assert_uint_eq(ls.n, 1);
+    ck_assert_msg(ls.locks[0].mode == HB_LOCK_READ,
+                  "a failed plan upgraded an existing lock to WRITE");
+    hb_lockset_clear(&ls);
+    msgpack_sbuffer_destroy(&sb);
+}
+END_TEST
+
+START_TEST(test_proc_sql_ddl_locks)
+{
+    const uint32_t nparts_list[] = {1, 3, 8, 100};
+    for (size_t pi = 0; pi < sizeof nparts_list / sizeof *nparts_list; pi++) {
+        uint32_t np = nparts_list[pi];
+        for (int kind = HB_SQLDDL_CREATE; kind <= HB_SQLDDL_TRUNCATE; kind++) {
+            hb_val_t args[4] = {hb_val_int(5), hb_val_int(kind), s_str("accounts"),
+                                s_bin("\x90", 1)};
+            hb_lockset_t ls;
+            char err[128] = "";
+            hb_lockset_init(&ls);
+            ck_assert_int_eq(s_plan("sql.ddl", args, 4, np, &ls, err, sizeof err), HB_OK);
+            /* Per partition, in order: WRITE on the version record, WRITE
+             * on the table's record, both on that partition. */
+            ck_assert_uint_eq(ls.n, 2 * np);
+            for (uint32_t p = 0; p < np; p++) {
+                hb_key_t kv, kt;
+                hb_key_catalog(&kv, (uint16_t)p, "", 0);
+                hb_key_catalog(&kt, (uint16_t)p, "accounts", 8);
+                const hb_lock_t *l = &ls.locks[2 * p];
+                ck_assert_int_eq(l->mode, HB_LOCK_WRITE);
+                ck_assert_uint_eq(l->partition, p);
+                ck_assert_uint_eq(l->len, kv.len);
+                ck_assert_int_eq(memcmp(l->key, kv.buf, kv.len), 0);
+                l = &ls.locks[2 * p + 1];
+                ck_assert_int_eq(l->mode, HB_LOCK_WRITE);
+                ck_assert_uint_eq(l->partition, p);
+                ck_assert_uint_eq(l->len, kt.len);
+                ck_assert_int_eq(memcmp(l->key, kt.buf, kt.len), 0);
+            }
+            hb_lockset_clear(&ls);
+        }
+    }
+    /* A 63-byte name and an empty DEF are accepted. */
+    char name[64];
+    memset(name, 'n', 63);
+    name[63] = '\0';
+    hb_val_t args[4] = {hb_val_int(0), hb_val_int(HB_SQLDDL_DROP), s_str(name),
+                        s_bin("", 0)};
+    hb_lockset_t ls;
+    char err[128];
+    hb_lockset_init(&ls);
+    ck_assert_int_eq(s_plan("sql.ddl", args, 4, 2, &ls, err, sizeof err), HB_OK);
+    ck_assert_uint_eq(ls.n, 4);
+    hb_lockset_clear(&ls);
+}
+END_TEST
+
+START_TEST(test_proc_sql_ddl_invalid)
+{
+    char name200[201];
+    memset(name200, 'n', 200);
+    name200[200] = '\0';
+    hb_val_t a[5] = {hb_val_int(0), hb_val_int(0), s_str("t"), s_bin("\x90", 1),
+                     hb_val_int(0)};
+    s_expect_invalid("sql.ddl", a, 3, "sql.ddl: usage: sql.ddl CATVER KIND NAME DEF");
+    s_expect_invalid("sql.ddl", a, 5, "sql.ddl: usage: sql.ddl CATVER KIND NAME DEF");
+    hb_val_t b[4];
+    memcpy(b, a, sizeof b);
+    b[0] = hb_val_int(-1);
+    s_expect_invalid("sql.ddl", b, 4, "sql.ddl: CATVER must be an integer >= 0");
+    b[0] = s_double(1.0);
+    s_expect_invalid("sql.ddl", b, 4, "sql.ddl: CATVER must be an integer >= 0");
+    const hb_val_t kinds[] = {hb_val_int(1000), hb_val_int(-1), s_str("0"), hb_val_nil()};
+    for (size_t i = 0; i < 4; i++) {
+        memcpy(b, a, sizeof b);
+        b[1] = kinds[i];
+        s_expect_invalid_prefix("sql.ddl", b, 4, "sql.ddl: KIND must be 0");
+    }
+    const hb_val_t names[] = {s_str(""), s_str(name200), s_bin("t", 1), hb_val_int(7)};
+    for (size_t i = 0; i < 4; i++) {
+        memcpy(b, a, sizeof b);
+        b[2] = names[i];
+        s_expect_invalid_prefix("sql.ddl", b, 4, "sql.ddl: NAME must be a string of 1..");
+    }
+    memcpy(b, a, sizeof b);
+    b[3] = s_str("def");
+    s_expect_invalid("sql.ddl", b, 4, "sql.ddl: DEF must be bytes");
+    b[3] = hb_val_nil();
+    s_expect_invalid("sql.ddl", b, 4, "sql.ddl: DEF must be bytes");
+}
+END_TEST
+
+/* Was a bug (hb_proc.c, s_plan_sql_exec and s_plan_sql_ddl never call
+ * s_check_nparts). Every other plan refuses a partition count outside
+ * 1..65536; sql.ddl with nparts 0 returns HB_OK and an empty lock set,
+ * sql.exec returns locks on partition 0 and no catalog lock. */
+START_TEST(test_proc_sql_zero_parts)
+{
+    hb_key_t k;
+    s_user_key(&k, HB_TABLE_USER_FIRST, 1, 0);
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 1);
+    s_pack_op(&pk, HB_SQLOP_GET, &k, S_PLEN);
+    hb_val_t ex[2] = {hb_val_int(0), s_bin(sb.data, (uint32_t)sb.size)};
+    hb_val_t ddl[4] = {hb_val_int(0), hb_val_int(0), s_str("t"), s_bin("", 0)};
+    hb_lockset_t ls;
+    char err[128];
+    hb_lockset_init(&ls);
+    ck_assert_int_eq(s_plan("sql.ddl", ddl, 4, 0, &ls, err, sizeof err), HB_INVALID);
+    ck_assert_int_eq(s_plan("sql.exec", ex, 2, 0, &ls, err, sizeof err), HB_INVALID);
+    ck_assert_uint_eq(ls.n, 0);
+    hb_lockset_clear(&ls);
+    msgpack_sbuffer_destroy(&sb);
+}
+END_TEST
+
 static Suite *
 s_suite(void)
 {
@@ -555,6 +1042,14 @@ s_suite(void)
         {"test_proc_deterministic", test_proc_deterministic},
         {"test_proc_ycsb_locks", test_proc_ycsb_locks},
         {"test_proc_ycsb_invalid", test_proc_ycsb_invalid},
+        {"test_proc_sql_exec_locks", test_proc_sql_exec_locks},
+        {"test_proc_sql_exec_catalog_parts", test_proc_sql_exec_catalog_parts},
+        {"test_proc_sql_exec_invalid", test_proc_sql_exec_invalid},
+        {"test_proc_sql_exec_rollback_mode",
+         test_proc_sql_exec_rollback_mode},
+        {"test_proc_sql_ddl_locks", test_proc_sql_ddl_locks},
+        {"test_proc_sql_ddl_invalid", test_proc_sql_ddl_invalid},
+        {"test_proc_sql_zero_parts", test_proc_sql_zero_parts},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         TCase *tc = tcase_create(cases[i].name);
