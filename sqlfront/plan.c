@@ -1706,9 +1706,7 @@ s_plan_insert(s_cc_t *cc, const PgQuery__InsertStmt *ins)
         sc.t = NULL;
         sc.alias = NULL;
         sc.excluded = false;
-        msgpack_sbuffer_init(&sub->ops);
-        msgpack_sbuffer_init(&sub->ddl_def);
-        st->sub = sub;
+        st->sub = sub; /* calloc'd: its sbuffers are initialised (all zero) */
         if ((rc = s_plan(&sc, sel)))
             return rc;
         if (sub->nout != ncols)
@@ -2215,9 +2213,7 @@ sqlf_plan(const sqlf_catalog_t *cat, const char *sql, const PgQuery__Node *stmt,
           const hb_val_t *params, uint32_t nparams, const char (*pnames)[SQLF_NAME_MAX],
           int64_t now_us, sqlf_stmt_t *st, hb_sqlerr_t *err)
 {
-    memset(st, 0, sizeof *st);
-    msgpack_sbuffer_init(&st->ops);
-    msgpack_sbuffer_init(&st->ddl_def);
+    memset(st, 0, sizeof *st); /* also what msgpack_sbuffer_init does to ops, ddl_def */
     s_cc_t cc = {.st = st, .cat = cat, .sql = sql, .params = params, .nparams = nparams,
                  .pnames = pnames, .err = err, .now_us = now_us};
     memset(err, 0, sizeof *err);
