@@ -105,6 +105,7 @@ typedef struct {
     size_t peerlen;
     uint64_t epoch;      /* epoch of its last commit */
     uint64_t last_use;   /* request counter at last use (eviction) */
+    bool strict;         /* SET hobbes.strict_reads = on: reads are sequenced */
 } s_session_t;
 
 /* A statement of an open block: its plan, its ops' range, and its result
@@ -1417,6 +1418,14 @@ s_advance(sqlf_front_t *self, s_req_t *r)
             continue;
         }
         case SQLF_ST_EMPTY:
+            if (strcmp(st.set_name, "hobbes.strict_reads") == 0 || strcmp(st.set_name, "") == 0) {
+                const char *v = st.set_value;
+                if (strcmp(st.set_name, "") == 0) /* RESET ALL */
+                    sess->strict = false;
+                else
+                    sess->strict = strcmp(v, "on") == 0 || strcmp(v, "true") == 0 ||
+                                   strcmp(v, "1") == 0;
+            }
             s_group_tag(r, st.tag, 0);
             sqlf_stmt_free(&st);
             r->next++;
@@ -1449,6 +1458,8 @@ s_advance(sqlf_front_t *self, s_req_t *r)
                 return;
             continue;
         case SQLF_ST_SELECT:
+            if (sess->strict && !r->in_block && st.src.table)
+                s_implicit_block(r); /* sequenced: its rows are CHECKed at commit */
             if (r->in_block && st.src.table) {
                 /* Answered now from the block's view; its CHECKs make the
                  * commit fail (40001) if what it read changes first. */
@@ -1467,10 +1478,14 @@ s_advance(sqlf_front_t *self, s_req_t *r)
                 hb_free(sel.groups);
                 if (rc) {
                     r->block_failed = true;
+                    if (r->implicit)
+                        s_block_reset(r);
                     s_fail_err(self, r, &err);
                     return;
                 }
                 r->next++;
+                if (r->implicit && !r->depth && s_commit(self, r, false, &err))
+                    return;
                 continue;
             }
             if (s_run_select(self, r, sess, &st, &err) != HB_OK) {

@@ -2197,10 +2197,34 @@ s_plan(s_cc_t *cc, const PgQuery__Node *n)
         default:
             return s_err(cc, -1, "0A000", "savepoints and two-phase commit are not supported");
         }
-    case PG_QUERY__NODE__NODE_VARIABLE_SET_STMT:
+    case PG_QUERY__NODE__NODE_VARIABLE_SET_STMT: {
+        const PgQuery__VariableSetStmt *vs = n->variable_set_stmt;
         st->kind = SQLF_ST_EMPTY;
-        snprintf(st->tag, sizeof st->tag, "SET");
+        bool reset = vs->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET ||
+                     vs->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET_ALL;
+        snprintf(st->tag, sizeof st->tag, "%s", reset ? "RESET" : "SET");
+        snprintf(st->set_name, sizeof st->set_name, "%s", vs->name ? vs->name : "");
+        if (vs->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE && vs->n_args >= 1 &&
+            vs->args[0]->node_case == PG_QUERY__NODE__NODE_A_CONST) {
+            const PgQuery__AConst *c = vs->args[0]->a_const;
+            if (c->val_case == PG_QUERY__A__CONST__VAL_SVAL)
+                snprintf(st->set_value, sizeof st->set_value, "%s", c->sval->sval);
+            else if (c->val_case == PG_QUERY__A__CONST__VAL_IVAL)
+                snprintf(st->set_value, sizeof st->set_value, "%d", c->ival->ival);
+            else if (c->val_case == PG_QUERY__A__CONST__VAL_BOOLVAL)
+                snprintf(st->set_value, sizeof st->set_value, "%s",
+                         c->boolval->boolval ? "on" : "off");
+        }
+        if (strcmp(st->set_name, "hobbes.strict_reads") == 0 && !reset &&
+            vs->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE) {
+            const char *v = st->set_value;
+            if (strcmp(v, "on") && strcmp(v, "off") && strcmp(v, "true") &&
+                strcmp(v, "false") && strcmp(v, "1") && strcmp(v, "0"))
+                return s_err(cc, -1, "22023",
+                             "parameter \"hobbes.strict_reads\" requires a Boolean value");
+        }
         return HB_OK;
+    }
     case PG_QUERY__NODE__NODE_INDEX_STMT:
         return s_err(cc, -1, "0A000", "CREATE INDEX is not supported yet");
     default:

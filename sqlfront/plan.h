@@ -118,6 +118,10 @@ typedef struct sqlf_stmt {
     uint32_t call_nargs;
     char (*call_pnames)[SQLF_NAME_MAX]; /* parameter names (arena) */
 
+    /* SET name = value / RESET name (value "" for RESET / DEFAULT) */
+    char set_name[SQLF_NAME_MAX];
+    char set_value[SQLF_NAME_MAX];
+
     /* DDL */
     hb_sqlddl_t ddl;
     char ddl_name[SQLF_NAME_MAX + 1]; /* table, or "\x01" + procedure name */

@@ -178,6 +178,21 @@ main(int argc, char **argv)
                  (long long)(BALANCE + s_delta[i]));
     }
     hb_sql_result_free(&res);
+    /* A strict read is a transaction; a default read is not. */
+    long long txns0 = it_status_int(&c, 4, 0, 0, "sql_txns");
+    res = s_exec(db, "SELECT sum(bal) FROM acct");
+    IT_CHECK(res && res->nrows == 1, "snapshot read");
+    hb_sql_result_free(&res);
+    long long txns1 = it_status_int(&c, 4, 0, 0, "sql_txns");
+    res = s_exec(db, "SET hobbes.strict_reads = on; SELECT sum(bal) FROM acct");
+    IT_CHECK(res && res->next && res->next->nrows == 1 &&
+                 res->next->cells[0].u.i == (long long)ACCOUNTS * BALANCE,
+             "strict read");
+    hb_sql_result_free(&res);
+    long long txns2 = it_status_int(&c, 4, 0, 0, "sql_txns");
+    IT_CHECK(txns1 == txns0 && txns2 == txns1 + 1,
+             "transactions: %lld, %lld after a snapshot read, %lld after a strict one", txns0,
+             txns1, txns2);
     long long retries = it_status_int(&c, 4, 0, 0, "sql_block_retries");
     printf("transfers: %lld committed, %lld answered 40001, %lld re-runs inside sqlfront, "
            "%lld torn reads, total %lld\n",
