@@ -437,19 +437,30 @@ s_plan_sql_exec(const hb_val_t *args, uint32_t nargs, uint32_t nparts, hb_lockse
             const uint8_t *key = NULL;
             uint32_t klen = 0, table = 0;
             if (hb_mp_read_array(&r, &n) != HB_OK || n < 3 ||
-                hb_mp_read_uint(&r, &kind) != HB_OK || kind > HB_SQLOP_CHECK ||
+                hb_mp_read_uint(&r, &kind) != HB_OK || kind > HB_SQLOP_IDEL ||
                 hb_mp_read_bin(&r, &key, &klen) != HB_OK || hb_mp_read_uint(&r, &plen) != HB_OK)
                 return s_fail(err, errlen, "sql.exec: malformed OPS");
-            const uint8_t *kp = key;
-            if (klen > HB_KEY_MAX || plen < 4 || plen > klen ||
-                hb_key_get_table(&kp, key + klen, &table) != HB_OK ||
-                table < HB_TABLE_USER_FIRST)
+            const uint8_t *kp = key, *pkey = key;
+            uint32_t pklen = (uint32_t)plen;
+            bool index = kind == HB_SQLOP_IPUT || kind == HB_SQLOP_IDEL;
+            if (klen > HB_KEY_MAX || hb_key_get_table(&kp, key + klen, &table) != HB_OK ||
+                (index ? table != HB_TABLE_INDEX || n < 4
+                       : table < HB_TABLE_USER_FIRST || plen < 4 || plen > klen))
                 return s_fail(err, errlen, "sql.exec: malformed OPS");
-            for (uint32_t f = 3; f < n; f++)
+            if (index) {
+                /* The entry lives on its row's partition. */
+                const uint8_t *tp;
+                uint32_t ptable = 0;
+                if (hb_mp_read_bin(&r, &pkey, &pklen) != HB_OK || pklen < 4 || pklen > HB_KEY_MAX ||
+                    (tp = pkey, hb_key_get_table(&tp, pkey + pklen, &ptable) != HB_OK) ||
+                    ptable < HB_TABLE_USER_FIRST)
+                    return s_fail(err, errlen, "sql.exec: malformed OPS");
+            }
+            for (uint32_t f = index ? 4 : 3; f < n; f++)
                 if (hb_mp_skip(&r) != HB_OK)
                     return s_fail(err, errlen, "sql.exec: malformed OPS");
             if (pass == 1) {
-                uint16_t part = (uint16_t)hb_key_partition(key, plen, nparts);
+                uint16_t part = (uint16_t)hb_key_partition(pkey, pklen, nparts);
                 hb_lockset_add(ls, part,
                                kind == HB_SQLOP_GET || kind == HB_SQLOP_CHECK ? HB_LOCK_READ
                                                                               : HB_LOCK_WRITE,
@@ -474,8 +485,8 @@ s_plan_sql_ddl(const hb_val_t *args, uint32_t nargs, uint32_t nparts, hb_lockset
     if (args[0].type != HB_VAL_INT || args[0].u.i < 0)
         return s_fail(err, errlen, "sql.ddl: CATVER must be an integer >= 0");
     if (args[1].type != HB_VAL_INT || args[1].u.i < HB_SQLDDL_CREATE ||
-        args[1].u.i > HB_SQLDDL_REPLACE_PROC)
-        return s_fail(err, errlen, "sql.ddl: KIND must be 0..5");
+        args[1].u.i > HB_SQLDDL_ALTER)
+        return s_fail(err, errlen, "sql.ddl: KIND must be 0..6");
     if (args[2].type != HB_VAL_STR || args[2].u.s.len == 0 || args[2].u.s.len > 64)
         return s_fail(err, errlen, "sql.ddl: NAME must be a string of 1..64 bytes");
     if (args[3].type != HB_VAL_BIN)

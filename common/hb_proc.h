@@ -94,6 +94,14 @@ typedef enum {
  *   [CHECK, key, plen, row(bin|nil)] -> aborts "40001" unless the row is
  *                                    exactly row (nil: absent): how a block
  *                                    validates what it read (OLLP)
+ *   [IPUT, key, 0, pkey(bin), rowkey(bin)] and [IDEL, key, 0, pkey(bin)]
+ *                                    store / delete a secondary index
+ *                                    entry: key [HB_TABLE_INDEX][int table
+ *                                    id][int index no][index columns][key
+ *                                    columns] -> the row's key. An entry
+ *                                    lives on its row's partition:
+ *                                    hb_key_partition(pkey), pkey being the
+ *                                    row key's partition prefix
  * sets: [[column, type, typmod, not_null, expr(bin)] ...], evaluated over
  * the old row (for INSERT ... DO UPDATE over old row ++ proposed row, so
  * EXCLUDED.c is column ncols + c). A missing row or a false WHERE skips the
@@ -105,6 +113,8 @@ typedef enum {
     HB_SQLOP_UPDATE = 2,
     HB_SQLOP_DELETE = 3,
     HB_SQLOP_CHECK = 4,
+    HB_SQLOP_IPUT = 5,
+    HB_SQLOP_IDEL = 6,
 } hb_sqlop_t;
 
 /* Kinds of sql.ddl. */
@@ -115,6 +125,7 @@ typedef enum {
     HB_SQLDDL_CREATE_PROC = 3,  /* record name "\x01" + procedure name */
     HB_SQLDDL_DROP_PROC = 4,
     HB_SQLDDL_REPLACE_PROC = 5, /* CREATE OR REPLACE PROCEDURE */
+    HB_SQLDDL_ALTER = 6,        /* a new definition for existing table NAME */
 } hb_sqlddl_t;
 
 /* Encodes the catalog key of (partition, name) into k. */

@@ -133,7 +133,7 @@ hb_sqlop_head(const uint8_t *op, size_t len, hb_sqlop_head_t *h)
     memset(h, 0, sizeof *h);
     hb_mp_reader_init(&r, op, len);
     if (hb_mp_read_array(&r, &n) != HB_OK || n < 3 || hb_mp_read_uint(&r, &kind) != HB_OK ||
-        kind > HB_SQLOP_CHECK || hb_mp_read_bin(&r, &h->key, &h->klen) != HB_OK ||
+        kind > HB_SQLOP_IDEL || hb_mp_read_bin(&r, &h->key, &h->klen) != HB_OK ||
         hb_mp_read_uint(&r, &plen) != HB_OK || plen > h->klen)
         return HB_PROTO;
     h->kind = (hb_sqlop_t)kind;
@@ -163,7 +163,8 @@ hb_sqlop_apply(const uint8_t *op, size_t len, bool present, const uint8_t *old,
     a->arg = arg;
     a->err = err;
     a->nold = 0;
-    if (present && hb_row_decode(old, oldlen, a->old, HB_SQL_MAX_COLS, &a->nold) != HB_OK) {
+    if (present && kind != HB_SQLOP_IPUT && kind != HB_SQLOP_IDEL && kind != HB_SQLOP_CHECK &&
+        hb_row_decode(old, oldlen, a->old, HB_SQL_MAX_COLS, &a->nold) != HB_OK) {
         hb_sqlerr_set(err, "XX001", "corrupt row");
         return HB_ABORTED;
     }
@@ -178,6 +179,27 @@ hb_sqlop_apply(const uint8_t *op, size_t len, bool present, const uint8_t *old,
             return s_malformed(err);
         eff->result = present ? s_bin(old, oldlen) : hb_val_nil();
         return HB_OK;
+    case HB_SQLOP_IPUT: {
+        const uint8_t *pkey, *rowkey;
+        uint32_t pklen, rklen;
+        if (n != 5 || hb_mp_read_bin(&r, &pkey, &pklen) != HB_OK ||
+            hb_mp_read_bin(&r, &rowkey, &rklen) != HB_OK)
+            return s_malformed(err);
+        eff->write = 1;
+        eff->row = rowkey;
+        eff->rowlen = rklen;
+        eff->result = hb_val_int(1);
+        return HB_OK;
+    }
+    case HB_SQLOP_IDEL: {
+        const uint8_t *pkey;
+        uint32_t pklen;
+        if (n != 4 || hb_mp_read_bin(&r, &pkey, &pklen) != HB_OK)
+            return s_malformed(err);
+        eff->write = present ? 2 : 0;
+        eff->result = hb_val_int(present ? 1 : 0);
+        return HB_OK;
+    }
     case HB_SQLOP_CHECK: {
         const uint8_t *want = NULL;
         uint32_t wantlen = 0;

@@ -141,8 +141,9 @@ s_decode_table(const uint8_t *val, size_t vlen, sqlf_table_t *t)
         return false;
     t->id = (uint32_t)id;
     hb_mp_reader_init(&d, def, deflen);
-    if (hb_mp_read_array(&d, &n) != HB_OK || n != 3 || hb_mp_read_array(&d, &ncols) != HB_OK ||
-        ncols == 0 || ncols > HB_SQL_MAX_COLS)
+    uint32_t nfields = 0;
+    if (hb_mp_read_array(&d, &nfields) != HB_OK || (nfields != 3 && nfields != 5) ||
+        hb_mp_read_array(&d, &ncols) != HB_OK || ncols == 0 || ncols > HB_SQL_MAX_COLS)
         return false;
     t->cols = hb_calloc(ncols, sizeof *t->cols);
     t->ncols = ncols;
@@ -184,6 +185,37 @@ s_decode_table(const uint8_t *val, size_t vlen, sqlf_table_t *t)
     if (hb_mp_read_uint(&d, &npart) != HB_OK || npart == 0 || npart > npk)
         return false;
     t->npart = (uint32_t)npart;
+    if (nfields == 5) {
+        uint32_t nidx = 0;
+        uint64_t next = 0;
+        if (hb_mp_read_array(&d, &nidx) != HB_OK || nidx > SQLF_MAX_INDEXES)
+            return false;
+        for (uint32_t i = 0; i < nidx; i++) {
+            sqlf_index_t *ix = &t->idx[i];
+            const char *name;
+            uint32_t nlen, nc;
+            uint64_t no;
+            if (hb_mp_read_array(&d, &n) != HB_OK || n != 4 ||
+                hb_mp_read_str(&d, &name, &nlen) != HB_OK || !s_copy_name(ix->name, name, nlen) ||
+                hb_mp_read_uint(&d, &no) != HB_OK || no > UINT32_MAX ||
+                hb_mp_read_array(&d, &nc) != HB_OK || nc == 0 || nc > SQLF_MAX_IDXCOLS)
+                return false;
+            ix->no = (uint32_t)no;
+            ix->ncols = nc;
+            for (uint32_t k = 0; k < nc; k++) {
+                uint64_t c;
+                if (hb_mp_read_uint(&d, &c) != HB_OK || c >= ncols)
+                    return false;
+                ix->cols[k] = (uint32_t)c;
+            }
+            if (hb_mp_read_bool(&d, &ix->ready) != HB_OK)
+                return false;
+        }
+        if (hb_mp_read_uint(&d, &next) != HB_OK || next > UINT32_MAX)
+            return false;
+        t->nidx = nidx;
+        t->next_idx = (uint32_t)next;
+    }
     return hb_mp_remaining(&d) == 0;
 }
 
@@ -292,7 +324,7 @@ sqlf_catalog_size(const sqlf_catalog_t *self)
 void
 sqlf_table_pack(msgpack_packer *pk, const sqlf_table_t *t)
 {
-    msgpack_pack_array(pk, 3);
+    msgpack_pack_array(pk, 5);
     msgpack_pack_array(pk, t->ncols);
     for (uint32_t c = 0; c < t->ncols; c++) {
         const sqlf_col_t *col = &t->cols[c];
@@ -313,6 +345,33 @@ sqlf_table_pack(msgpack_packer *pk, const sqlf_table_t *t)
     for (uint32_t i = 0; i < t->npk; i++)
         msgpack_pack_uint32(pk, t->pk[i]);
     msgpack_pack_uint32(pk, t->npart);
+    msgpack_pack_array(pk, t->nidx);
+    for (uint32_t i = 0; i < t->nidx; i++) {
+        const sqlf_index_t *ix = &t->idx[i];
+        msgpack_pack_array(pk, 4);
+        hb_mp_pack_cstr(pk, ix->name);
+        msgpack_pack_uint32(pk, ix->no);
+        msgpack_pack_array(pk, ix->ncols);
+        for (uint32_t k = 0; k < ix->ncols; k++)
+            msgpack_pack_uint32(pk, ix->cols[k]);
+        if (ix->ready)
+            msgpack_pack_true(pk);
+        else
+            msgpack_pack_false(pk);
+    }
+    msgpack_pack_uint32(pk, t->next_idx);
+}
+
+const sqlf_table_t *
+sqlf_catalog_find_index(const sqlf_catalog_t *self, const char *name, uint32_t *which)
+{
+    for (uint32_t i = 0; i < self->ntables; i++)
+        for (uint32_t k = 0; k < self->tables[i].nidx; k++)
+            if (strcmp(self->tables[i].idx[k].name, name) == 0) {
+                *which = k;
+                return &self->tables[i];
+            }
+    return NULL;
 }
 
 const sqlf_proc_t *

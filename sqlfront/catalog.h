@@ -8,7 +8,7 @@
  *
  * A table definition travels as msgpack, opaque to storage:
  *   [[[name, type, typmod, not_null, default(bin expr | nil)] ...],
- *    [pk column index ...], npart]
+ *    [pk column index ...], npart, [[name, no, [col ...], ready] ...], next_idx]
  * where the first npart primary-key columns are the partition key.
  */
 #ifndef SQLF_CATALOG_H
@@ -35,6 +35,19 @@ typedef struct {
     uint32_t deflen;          /* its length */
 } sqlf_col_t;
 
+#define SQLF_MAX_INDEXES 16
+#define SQLF_MAX_IDXCOLS 16
+
+/* A secondary index: entries [HB_TABLE_INDEX][table id][no][cols][key
+ * columns] -> row key, on the row's partition (common/hb_proc.h). */
+typedef struct {
+    char name[SQLF_NAME_MAX];
+    uint32_t no;                    /* index number in the table, never reused */
+    uint32_t ncols;
+    uint32_t cols[SQLF_MAX_IDXCOLS]; /* table columns */
+    bool ready;                     /* backfilled: reads may use it */
+} sqlf_index_t;
+
 typedef struct {
     char name[SQLF_NAME_MAX]; /* table name */
     uint32_t id;              /* table id: key prefix of its rows */
@@ -43,6 +56,9 @@ typedef struct {
     uint32_t npk;             /* primary-key columns */
     uint32_t pk[SQLF_MAX_PK]; /* their indexes, in key order */
     uint32_t npart;           /* leading pk columns that are the partition key */
+    uint32_t nidx;            /* secondary indexes (maintained by every write) */
+    sqlf_index_t idx[SQLF_MAX_INDEXES];
+    uint32_t next_idx;        /* number of the next index made */
 } sqlf_table_t;
 
 #define SQLF_MAX_PARAMS 100
@@ -80,6 +96,11 @@ const sqlf_table_t *sqlf_catalog_find(const sqlf_catalog_t *self, const char *na
 /* Returns the table with index i (0..size-1, in name order) or NULL. */
 const sqlf_table_t *sqlf_catalog_at(const sqlf_catalog_t *self, uint32_t i);
 uint32_t sqlf_catalog_size(const sqlf_catalog_t *self);
+
+/* Returns the table with index `name` and the index's position in
+ * *which, or NULL. Borrowed until the next load. */
+const sqlf_table_t *sqlf_catalog_find_index(const sqlf_catalog_t *self, const char *name,
+                                            uint32_t *which);
 
 /* Returns the procedure named name, or NULL. Borrowed until the next load. */
 const sqlf_proc_t *sqlf_catalog_find_proc(const sqlf_catalog_t *self, const char *name);

@@ -198,6 +198,16 @@ typedef struct s_req {
     uint32_t f_nparams;
     s_parsed_t *body_parsed;   /* the body's cache entry (a reference) */
     char (*pnames)[SQLF_NAME_MAX]; /* names of the parameters, or NULL */
+    /* CREATE INDEX after its DDL: 1 backfilling partition ix_part from
+     * ix_cursor in batches, 2 marking the index ready. */
+    int ix_phase;
+    uint32_t ix_part;
+    uint8_t ix_cursor[HB_KEY_MAX + 1];
+    uint32_t ix_cursor_len;
+    uint8_t ix_last[HB_KEY_MAX];   /* last row key of the batch in flight */
+    uint32_t ix_last_len;
+    uint32_t ix_batch;             /* rows in it */
+    int ix_retries;
 } s_req_t;
 
 struct sqlf_front {
@@ -214,7 +224,7 @@ struct sqlf_front {
     uint64_t counter;
     /* Counters */
     uint64_t requests, statements, errors, txns, reads, cat_reloads, ollp_rows, bad_requests;
-    uint64_t parses, parse_hits, block_retries;
+    uint64_t parses, parse_hits, block_retries, index_reads, index_backfilled;
 };
 
 static int64_t
@@ -395,13 +405,16 @@ typedef hb_rc_t (*s_row_fn)(void *arg, const uint8_t *key, uint32_t klen, const 
  * at snapshots that include the session's last commit, calling fn for
  * each. */
 static hb_rc_t
-s_read(sqlf_front_t *self, s_session_t *sess, const sqlf_source_t *src, bool filter,
-       s_row_fn fn, void *arg, uint64_t *epoch_out, hb_sqlerr_t *err)
+s_read_any(sqlf_front_t *self, s_session_t *sess, const sqlf_source_t *src, bool filter,
+           bool raw, s_row_fn fn, void *arg, uint64_t *epoch_out, hb_sqlerr_t *err)
 {
     hb_val_t *row = hb_malloc(HB_SQL_MAX_COLS * sizeof *row);
     hb_rc_t rc = HB_OK;
     uint32_t p0 = 0, p1 = self->nparts;
-    if (src->point || src->partition >= 0) {
+    if (src->has_fixed) {
+        p0 = src->fixed;
+        p1 = p0 + 1;
+    } else if (src->point || src->partition >= 0) {
         p0 = hb_key_partition(src->start.buf, src->plen, self->nparts);
         p1 = p0 + 1;
     }
@@ -452,6 +465,11 @@ s_read(sqlf_front_t *self, s_session_t *sess, const sqlf_source_t *src, bool fil
                 min_epoch = res->epoch;
             for (uint32_t i = 0; i < res->nrows && rc == HB_OK; i++) {
                 uint32_t ncols = 0;
+                if (raw) {
+                    rc = fn(arg, res->rows[i].key, res->rows[i].klen, res->rows[i].val,
+                            res->rows[i].vlen, NULL, 0);
+                    continue;
+                }
                 if (hb_row_decode(res->rows[i].val, res->rows[i].vlen, row, HB_SQL_MAX_COLS,
                                   &ncols) != HB_OK) {
                     rc = hb_sqlerr_set(err, "XX001", "corrupt row in table \"%s\"",
@@ -489,6 +507,74 @@ s_read(sqlf_front_t *self, s_session_t *sess, const sqlf_source_t *src, bool fil
     hb_free(row);
     *epoch_out = min_epoch == UINT64_MAX ? 0 : min_epoch;
     return rc;
+}
+
+static hb_rc_t
+s_read(sqlf_front_t *self, s_session_t *sess, const sqlf_source_t *src, bool filter,
+       s_row_fn fn, void *arg, uint64_t *epoch_out, hb_sqlerr_t *err)
+{
+    return s_read_any(self, sess, src, filter, false, fn, arg, epoch_out, err);
+}
+
+/* Reads src's stored values undecoded (index entries). */
+static hb_rc_t
+s_read_entries(sqlf_front_t *self, s_session_t *sess, const sqlf_source_t *src, s_row_fn fn,
+               void *arg, uint64_t *epoch_out, hb_sqlerr_t *err)
+{
+    return s_read_any(self, sess, src, false, true, fn, arg, epoch_out, err);
+}
+
+/* An index read: each entry names a row key; the row is read at a
+ * snapshot and filtered like a table read. */
+typedef struct {
+    sqlf_front_t *self;
+    s_session_t *sess;
+    const sqlf_source_t *src; /* the statement's source (table, where) */
+    bool filter;
+    s_row_fn fn;
+    void *arg;
+    hb_sqlerr_t *err;
+} s_ixread_t;
+
+static hb_rc_t
+s_ix_entry(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw, uint32_t rawlen,
+           const hb_val_t *row, uint32_t ncols)
+{
+    (void)key;
+    (void)klen;
+    (void)row;
+    (void)ncols;
+    s_ixread_t *ix = arg;
+    const sqlf_table_t *t = ix->src->table;
+    /* An entry's stored value is the row's key. */
+    if (rawlen < 4 || rawlen > HB_KEY_MAX)
+        return hb_sqlerr_set(ix->err, "XX001", "corrupt index entry of \"%s\"", t->name);
+    sqlf_source_t one = {.table = t, .partition = -1, .point = true, .where = ix->src->where};
+    memcpy(one.start.buf, raw, rawlen);
+    one.start.len = rawlen;
+    one.plen = sqlf_table_plen(t, raw, rawlen);
+    uint64_t ep;
+    return s_read(ix->self, ix->sess, &one, ix->filter, ix->fn, ix->arg, &ep, ix->err);
+}
+
+/* Reads src through its index when it has one (outside blocks), else as
+ * s_read. Entries are read raw: the reader decodes rows, not entries. */
+static hb_rc_t
+s_read_src(sqlf_front_t *self, s_session_t *sess, const sqlf_source_t *src, bool filter,
+           s_row_fn fn, void *arg, uint64_t *epoch_out, hb_sqlerr_t *err)
+{
+    if (!src->use_index)
+        return s_read(self, sess, src, filter, fn, arg, epoch_out, err);
+    self->index_reads++;
+    sqlf_source_t isrc = {.table = src->table, .partition = -1};
+    isrc.start = src->ix_start;
+    isrc.end = src->ix_end;
+    if (src->ix_partition >= 0) {
+        isrc.has_fixed = true;
+        isrc.fixed = hb_key_partition(src->ix_pkey.buf, src->ix_pkey.len, self->nparts);
+    }
+    s_ixread_t ix = {self, sess, src, filter, fn, arg, err};
+    return s_read_entries(self, sess, &isrc, s_ix_entry, &ix, epoch_out, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -790,7 +876,7 @@ s_run_select(sqlf_front_t *self, s_req_t *r, s_session_t *sess, const sqlf_stmt_
     uint64_t epoch = 0;
     hb_rc_t rc;
     if (st->src.table) {
-        rc = s_read(self, sess, &st->src, true, s_sel_row, &s, &epoch, err);
+        rc = s_read_src(self, sess, &st->src, true, s_sel_row, &s, &epoch, err);
     } else {
         rc = s_sel_row(&s, NULL, 0, NULL, 0, NULL, 0);
     }
@@ -1201,6 +1287,96 @@ s_block_read(sqlf_front_t *self, s_req_t *r, s_session_t *sess, const sqlf_sourc
     return rc;
 }
 
+/* Returns true if an UPDATE op (len bytes) sets a column some index of t
+ * covers. */
+static bool
+s_update_touches_index(const sqlf_table_t *t, const uint8_t *op, size_t len)
+{
+    hb_mp_reader_t rd;
+    uint32_t n = 0, nsets = 0;
+    hb_mp_reader_init(&rd, op, len);
+    if (hb_mp_read_array(&rd, &n) != HB_OK || n != 6)
+        return true;
+    for (int f = 0; f < 4; f++) /* kind, key, plen, where */
+        hb_mp_skip(&rd);
+    if (hb_mp_read_array(&rd, &nsets) != HB_OK)
+        return true;
+    for (uint32_t i = 0; i < nsets; i++) {
+        uint32_t m = 0;
+        uint64_t col = 0;
+        if (hb_mp_read_array(&rd, &m) != HB_OK || m < 1 || hb_mp_read_uint(&rd, &col) != HB_OK)
+            return true;
+        for (uint32_t f = 1; f < m; f++)
+            hb_mp_skip(&rd);
+        for (uint32_t x = 0; x < t->nidx; x++)
+            for (uint32_t k = 0; k < t->idx[x].ncols; k++)
+                if (t->idx[x].cols[k] == col)
+                    return true;
+    }
+    return false;
+}
+
+/* Adds a data op on table t to the block, with the index entry changes it
+ * makes: the row before and after (the block's view, its snapshot value
+ * CHECKed) give which entries go and which come. */
+static hb_rc_t
+s_block_add_data_op(sqlf_front_t *self, s_req_t *r, s_session_t *sess, const sqlf_table_t *t,
+                    const uint8_t *op, size_t len, hb_sqlerr_t *err)
+{
+    hb_sqlop_head_t h;
+    if (!t || t->nidx == 0 || hb_sqlop_head(op, len, &h) != HB_OK ||
+        (h.kind == HB_SQLOP_UPDATE && !s_update_touches_index(t, op, len)))
+        return s_block_add_op(r, op, len, err);
+    s_ov_t *ov = s_ov_get(r, h.key, h.klen, h.plen);
+    bool had, has;
+    const uint8_t *before, *after;
+    size_t blen, alen;
+    hb_rc_t rc = s_ov_current(self, r, sess, ov, &had, &before, &blen, err);
+    if (rc || (rc = s_block_add_op(r, op, len, err)))
+        return rc;
+    ov = s_ov_find(r, h.key, h.klen); /* the array may have moved */
+    if ((rc = s_ov_current(self, r, sess, ov, &has, &after, &alen, err)))
+        return rc;
+    hb_val_t *o = s_arena_alloc(&r->arena, 2 * HB_SQL_MAX_COLS * sizeof *o), *nw = o + HB_SQL_MAX_COLS;
+    uint32_t no = 0, nn = 0;
+    if ((had && hb_row_decode(before, blen, o, HB_SQL_MAX_COLS, &no) != HB_OK) ||
+        (has && hb_row_decode(after, alen, nw, HB_SQL_MAX_COLS, &nn) != HB_OK))
+        return hb_sqlerr_set(err, "XX001", "corrupt row");
+    for (uint32_t x = 0; x < t->nidx; x++) {
+        hb_key_t ko, kn;
+        bool eo = had && sqlf_index_key(t, &t->idx[x], o, no, &ko);
+        bool en = has && sqlf_index_key(t, &t->idx[x], nw, nn, &kn);
+        if (eo && en && ko.len == kn.len && memcmp(ko.buf, kn.buf, ko.len) == 0)
+            continue;
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        if (eo) {
+            msgpack_pack_array(&pk, 4);
+            msgpack_pack_uint8(&pk, HB_SQLOP_IDEL);
+            hb_mp_pack_bin(&pk, ko.buf, ko.len);
+            msgpack_pack_uint32(&pk, 0);
+            hb_mp_pack_bin(&pk, h.key, h.plen);
+            rc = s_block_add_op(r, (const uint8_t *)sb.data, sb.size, err);
+            sb.size = 0;
+        }
+        if (rc == HB_OK && en) {
+            msgpack_pack_array(&pk, 5);
+            msgpack_pack_uint8(&pk, HB_SQLOP_IPUT);
+            hb_mp_pack_bin(&pk, kn.buf, kn.len);
+            msgpack_pack_uint32(&pk, 0);
+            hb_mp_pack_bin(&pk, h.key, h.plen);
+            hb_mp_pack_bin(&pk, h.key, h.klen);
+            rc = s_block_add_op(r, (const uint8_t *)sb.data, sb.size, err);
+        }
+        msgpack_sbuffer_destroy(&sb);
+        if (rc)
+            return rc;
+    }
+    return HB_OK;
+}
+
 /* Submits the block: its CHECKs first (they validate the snapshot values
  * its reads saw, before any of its writes), then its ops. */
 static hb_rc_t
@@ -1496,7 +1672,12 @@ s_advance(sqlf_front_t *self, s_req_t *r)
             sqlf_stmt_free(&st);
             r->next++;
             continue;
-        case SQLF_ST_WRITE:
+        case SQLF_ST_WRITE: {
+            /* Writes to a table with indexes run as a block: the row's value
+             * before the write (validated) says which entries change. */
+            const sqlf_table_t *wt = st.ins_table ? st.ins_table : st.src.table;
+            if (wt && wt->nidx > 0)
+                s_implicit_block(r);
             if (st.sub) {
                 /* INSERT ... SELECT: read in a block (implicit if need be),
                  * so the commit validates what the rows came from. */
@@ -1529,7 +1710,8 @@ s_advance(sqlf_front_t *self, s_req_t *r)
                 uint64_t ep;
                 hb_rc_t rc = r->in_block
                                  ? s_block_read(self, r, sess, &st.src, s_recon_row, &st, &err)
-                                 : s_read(self, sess, &st.src, true, s_recon_row, &st, &ep, &err);
+                                 : s_read_src(self, sess, &st.src, true, s_recon_row, &st, &ep,
+                                              &err);
                 if (rc == HB_TOOBIG)
                     hb_sqlerr_set(&err, "54000", "statement changes more than %d rows",
                                   HB_SQL_MAX_OPS);
@@ -1551,7 +1733,7 @@ s_advance(sqlf_front_t *self, s_req_t *r)
                     const uint8_t *op;
                     size_t oplen;
                     rc = hb_mp_read_raw(&rd, &op, &oplen) == HB_OK
-                             ? s_block_add_op(r, op, oplen, &err)
+                             ? s_block_add_data_op(self, r, sess, wt, op, oplen, &err)
                              : hb_sqlerr_set(&err, "XX000", "malformed plan");
                 }
                 if (rc) {
@@ -1582,6 +1764,7 @@ s_advance(sqlf_front_t *self, s_req_t *r)
             r->cur_live = true;
             s_park(self, r);
             return;
+        }
         case SQLF_ST_DDL: {
             if (r->in_block) {
                 sqlf_stmt_free(&st);
@@ -1619,6 +1802,183 @@ s_advance(sqlf_front_t *self, s_req_t *r)
     s_finish(self, r, HB_OK, NULL);
 }
 
+/* ------------------------------------------------------------------ */
+/* CREATE INDEX backfill                                                */
+/* ------------------------------------------------------------------ */
+
+#define S_BACKFILL_ROWS    500
+#define S_BACKFILL_RETRIES 100
+
+typedef struct {
+    s_req_t *r;
+    const sqlf_table_t *t;
+    const sqlf_index_t *ix;
+    msgpack_sbuffer *ops;
+    uint32_t n;
+} s_bf_t;
+
+static hb_rc_t
+s_bf_row(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw, uint32_t rawlen,
+         const hb_val_t *row, uint32_t ncols)
+{
+    s_bf_t *b = arg;
+    if (b->r->ix_batch >= S_BACKFILL_ROWS)
+        return HB_BUSY; /* the batch is full: stop the read here */
+    uint32_t plen = sqlf_table_plen(b->t, key, klen);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, b->ops, msgpack_sbuffer_write);
+    /* The entry is right only if the row is still what we read. */
+    hb_sqlop_pack_check(&pk, key, klen, plen, raw, rawlen);
+    b->n++;
+    hb_key_t ek;
+    if (sqlf_index_key(b->t, b->ix, row, ncols, &ek)) {
+        msgpack_pack_array(&pk, 5);
+        msgpack_pack_uint8(&pk, HB_SQLOP_IPUT);
+        hb_mp_pack_bin(&pk, ek.buf, ek.len);
+        msgpack_pack_uint32(&pk, 0);
+        hb_mp_pack_bin(&pk, key, plen);
+        hb_mp_pack_bin(&pk, key, klen);
+        b->n++;
+    }
+    memcpy(b->r->ix_last, key, klen);
+    b->r->ix_last_len = klen;
+    b->r->ix_batch++;
+    return HB_OK;
+}
+
+/* Looks up the index being built; NULL (request failed) if it is gone. */
+static const sqlf_index_t *
+s_bf_index(sqlf_front_t *self, s_req_t *r, const sqlf_table_t **t)
+{
+    *t = sqlf_catalog_find(self->cat, r->cur.ddl_name);
+    for (uint32_t i = 0; *t && i < (*t)->nidx; i++)
+        if ((*t)->idx[i].no == r->cur.ix_no)
+            return &(*t)->idx[i];
+    s_fail(self, r, HB_ABORTED, "40001",
+           "the table or index changed while CREATE INDEX was filling it");
+    return NULL;
+}
+
+/* Submits the next batch of entries, or the DDL that marks the index
+ * ready when every partition is done; parks r (or fails it). */
+static void
+s_backfill_step(sqlf_front_t *self, s_req_t *r)
+{
+    s_session_t *sess = s_session(self, r->peer, r->peerlen);
+    const sqlf_table_t *t;
+    const sqlf_index_t *ix = s_bf_index(self, r, &t);
+    if (!ix)
+        return;
+    hb_sqlerr_t err = {{0}, {0}};
+    while (r->ix_phase == 1) {
+        if (r->ix_part >= self->nparts) {
+            r->ix_phase = 2;
+            break;
+        }
+        sqlf_source_t src = {.table = t, .partition = -1, .has_fixed = true,
+                             .fixed = r->ix_part};
+        if (r->ix_cursor_len) {
+            memcpy(src.start.buf, r->ix_cursor, r->ix_cursor_len);
+            src.start.len = r->ix_cursor_len;
+        } else {
+            hb_key_init(&src.start, t->id);
+        }
+        hb_key_init(&src.end, t->id + 1);
+        msgpack_sbuffer ops;
+        msgpack_sbuffer_init(&ops);
+        s_bf_t b = {r, t, ix, &ops, 0};
+        r->ix_batch = 0;
+        uint64_t ep;
+        hb_rc_t rc = s_read(self, sess, &src, false, s_bf_row, &b, &ep, &err);
+        if (rc != HB_OK && rc != HB_BUSY) {
+            msgpack_sbuffer_destroy(&ops);
+            s_fail_err(self, r, &err);
+            return;
+        }
+        if (r->ix_batch == 0) {
+            msgpack_sbuffer_destroy(&ops);
+            r->ix_part++;
+            r->ix_cursor_len = 0;
+            continue;
+        }
+        rc = s_submit_exec(self, r, &ops, b.n);
+        msgpack_sbuffer_destroy(&ops);
+        if (rc != HB_OK) {
+            s_fail(self, r, HB_INVALID, "XX000", "cannot submit: %s",
+                   hb_client_last_error(self->cli));
+            return;
+        }
+        s_park(self, r);
+        return;
+    }
+    /* Every existing row has its entry, and every write since the DDL
+     * keeps them: reads may use the index now. */
+    sqlf_table_t nt = *t;
+    for (uint32_t i = 0; i < nt.nidx; i++)
+        if (nt.idx[i].no == r->cur.ix_no)
+            nt.idx[i].ready = true;
+    msgpack_sbuffer def;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&def);
+    msgpack_packer_init(&pk, &def, msgpack_sbuffer_write);
+    sqlf_table_pack(&pk, &nt);
+    hb_val_t args[4] = {hb_val_int(sqlf_catalog_version(self->cat)), hb_val_int(HB_SQLDDL_ALTER),
+                        hb_val_str(nt.name, (uint32_t)strlen(nt.name)), {.type = HB_VAL_BIN}};
+    args[3].u.s.ptr = (const uint8_t *)def.data;
+    args[3].u.s.len = (uint32_t)def.size;
+    hb_rc_t rc = hb_client_submit(self->cli, "sql.ddl", args, 4, &r->txn_req);
+    msgpack_sbuffer_destroy(&def);
+    if (rc != HB_OK) {
+        s_fail(self, r, HB_INVALID, "XX000", "cannot submit: %s",
+               hb_client_last_error(self->cli));
+        return;
+    }
+    s_park(self, r);
+}
+
+/* A result for a request in the middle of CREATE INDEX. */
+static void
+s_backfill_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
+{
+    s_session_t *sess = s_session(self, r->peer, r->peerlen);
+    const char *msg = res->msg ? res->msg : "";
+    r->txn_req = 0;
+    if (res->epoch > sess->epoch)
+        sess->epoch = res->epoch;
+    if (res->rc == HB_OK || res->rc == HB_EXISTS) {
+        r->ix_retries = 0;
+        if (r->ix_phase == 1) {
+            self->index_backfilled += r->ix_batch;
+            memcpy(r->ix_cursor, r->ix_last, r->ix_last_len);
+            r->ix_cursor[r->ix_last_len] = 0; /* just after the last row */
+            r->ix_cursor_len = r->ix_last_len + 1;
+            s_backfill_step(self, r);
+            return;
+        }
+        /* Ready. */
+        self->cat_reloads++;
+        sqlf_catalog_load(self->cat, self->cli, 5000);
+        r->ix_phase = 0;
+        s_group_tag(r, r->cur.tag, res->epoch);
+        sqlf_stmt_free(&r->cur);
+        r->cur_live = false;
+        r->next++;
+        s_advance(self, r);
+        return;
+    }
+    bool again = strncmp(msg, "40001", 5) == 0 || strncmp(msg, "XXCAT", 5) == 0;
+    if (again && r->ix_retries++ < S_BACKFILL_RETRIES) {
+        /* A row changed under the batch, or the catalog moved: read again. */
+        if (strncmp(msg, "XXCAT", 5) == 0) {
+            self->cat_reloads++;
+            sqlf_catalog_load(self->cat, self->cli, 5000);
+        }
+        s_backfill_step(self, r);
+        return;
+    }
+    s_fail(self, r, res->rc, again ? "40001" : "XX000", "CREATE INDEX: %s", msg);
+}
+
 /* Decodes sql.exec's one result (a bin holding a msgpack array of one
  * value per op) into the request's arena; values borrow from res. */
 static hb_val_t *
@@ -1644,6 +2004,10 @@ s_op_results(s_req_t *r, const hb_result_t *res, uint32_t *n)
 static void
 s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
 {
+    if (r->ix_phase) {
+        s_backfill_result(self, r, res);
+        return;
+    }
     s_session_t *sess = s_session(self, r->peer, r->peerlen);
     hb_sqlerr_t err = {{0}, {0}};
     r->txn_req = 0;
@@ -1670,6 +2034,16 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
         } else if (r->cur.kind == SQLF_ST_DDL) {
             self->cat_reloads++;
             sqlf_catalog_load(self->cat, self->cli, 5000);
+            if (r->cur.ix_create) {
+                /* The index exists (writes keep it from now on): fill it
+                 * with the rows written before, then mark it ready. */
+                r->ix_phase = 1;
+                r->ix_part = 0;
+                r->ix_cursor_len = 0;
+                r->ix_retries = 0;
+                s_backfill_step(self, r);
+                return;
+            }
             s_group_tag(r, r->cur.tag, res->epoch);
         } else {
             s_write_group(r, &r->cur, ops, nops, res->epoch, &err);
@@ -1979,6 +2353,8 @@ sqlf_front_stats(const sqlf_front_t *self, hb_wire_stat_t *out, uint32_t cap)
         {"catalog_version", (uint64_t)sqlf_catalog_version(self->cat)},
         {"sql_parses", self->parses},         {"sql_parse_cache_hits", self->parse_hits},
         {"sql_block_retries", self->block_retries},
+        {"sql_index_reads", self->index_reads},
+        {"sql_index_backfilled", self->index_backfilled},
     };
     uint32_t n = 0;
     for (size_t i = 0; i < sizeof s / sizeof *s && n < cap; i++, n++) {

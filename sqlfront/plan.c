@@ -1071,17 +1071,17 @@ s_key_put(s_cc_t *cc, hb_key_t *k, const sqlf_col_t *col, const hb_val_t *v)
     return HB_OK;
 }
 
-/* Collects `pkcol = constant` terms of the top-level AND of where into
- * vals (indexed by pk position; bound[] says which). */
+/* Collects `column = constant` terms of the top-level AND of where into
+ * vals / bound, indexed by table column. */
 static hb_rc_t
-s_pk_terms(s_cc_t *cc, const PgQuery__Node *w, hb_val_t *vals, bool *bound)
+s_col_terms(s_cc_t *cc, const PgQuery__Node *w, hb_val_t *vals, bool *bound)
 {
     if (!w)
         return HB_OK;
     if (w->node_case == PG_QUERY__NODE__NODE_BOOL_EXPR &&
         w->bool_expr->boolop == PG_QUERY__BOOL_EXPR_TYPE__AND_EXPR) {
         for (size_t i = 0; i < w->bool_expr->n_args; i++) {
-            hb_rc_t rc = s_pk_terms(cc, w->bool_expr->args[i], vals, bound);
+            hb_rc_t rc = s_col_terms(cc, w->bool_expr->args[i], vals, bound);
             if (rc)
                 return rc;
         }
@@ -1098,72 +1098,158 @@ s_pk_terms(s_cc_t *cc, const PgQuery__Node *w, hb_val_t *vals, bool *bound)
         return rc;
     s_ex_t *col = l.col >= 0 && r.is_const ? &l : r.col >= 0 && l.is_const ? &r : NULL;
     s_ex_t *val = col == &l ? &r : &l;
-    if (!col)
+    if (!col || (uint32_t)col->col >= cc->t->ncols)
         return HB_OK;
-    for (uint32_t i = 0; i < cc->t->npk; i++) {
-        if (cc->t->pk[i] != (uint32_t)col->col)
-            continue;
-        const sqlf_col_t *c = &cc->t->cols[col->col];
-        hb_val_t v;
-        if (val->cval.type == HB_VAL_NIL)
-            return HB_OK; /* `k = NULL` matches nothing; the filter says so */
-        if (hb_val_coerce(&val->cval, c->type, c->typmod, sqlf_stmt_alloc, cc->st, &v,
-                          cc->err) != HB_OK)
-            return HB_INVALID;
-        /* A value that does not fit the column (1.5 for an integer) is left
-         * to the filter. */
-        if (val->cval.type == HB_VAL_DOUBLE && v.type == HB_VAL_INT &&
-            (double)v.u.i != val->cval.u.d)
-            return HB_OK;
-        vals[i] = v;
-        bound[i] = true;
-    }
+    const sqlf_col_t *c = &cc->t->cols[col->col];
+    hb_val_t v;
+    if (val->cval.type == HB_VAL_NIL)
+        return HB_OK; /* `k = NULL` matches nothing; the filter says so */
+    if (hb_val_coerce(&val->cval, c->type, c->typmod, sqlf_stmt_alloc, cc->st, &v, cc->err) !=
+        HB_OK)
+        return HB_INVALID;
+    /* A value that does not fit the column (1.5 for an integer) is left to
+     * the filter. */
+    hb_val_t back;
+    hb_sqlerr_t ignore;
+    if (v.type == HB_VAL_INT && (val->cval.type == HB_VAL_DOUBLE || val->cval.type == HB_VAL_DEC) &&
+        (hb_val_coerce(&v, HB_T_NUMERIC, 0, sqlf_stmt_alloc, cc->st, &back, &ignore) != HB_OK ||
+         hb_val_cmp(&back, &val->cval) != 0))
+        return HB_OK;
+    vals[col->col] = v;
+    bound[col->col] = true;
     return HB_OK;
 }
 
-/* Fills src's range from where's key terms. */
+/* Appends the 9-byte bound above every key that starts with k. */
+static hb_rc_t
+s_range_end(s_cc_t *cc, const hb_key_t *k, hb_key_t *end)
+{
+    /* Every key with this prefix sorts before prefix + 0xFF x 9: an encoded
+     * column never starts with 9 bytes of 0xFF (integers are 8 bytes, and
+     * strings of 0xFF bytes are the one exception, left as a known gap). */
+    if (k->len + 9 > HB_KEY_MAX)
+        return s_err(cc, -1, "54000", "key prefix is too long");
+    *end = *k;
+    for (int i = 0; i < 9; i++)
+        end->buf[end->len++] = 0xFF;
+    return HB_OK;
+}
+
+static bool
+s_indexable(hb_type_t t)
+{
+    return s_is_int(t) || s_is_text(t) || t == HB_T_BOOL || t == HB_T_BYTEA || t == HB_T_DATE ||
+           t == HB_T_TIMESTAMP;
+}
+
+/* Fills src's range from where's key terms, and an index range when no
+ * primary-key prefix is bound but a ready index's leading columns are. */
 static hb_rc_t
 s_source(s_cc_t *cc, const PgQuery__Node *where, sqlf_source_t *src)
 {
     const sqlf_table_t *t = cc->t;
     src->table = t;
     src->partition = -1;
+    src->ix_partition = -1;
     hb_key_init(&src->start, t->id);
     hb_key_init(&src->end, t->id + 1);
-    hb_val_t vals[SQLF_MAX_PK];
-    bool bound[SQLF_MAX_PK] = {false};
-    hb_rc_t rc = s_pk_terms(cc, where, vals, bound);
+    hb_val_t *vals = sqlf_stmt_alloc(cc->st, t->ncols * sizeof *vals);
+    bool *bound = sqlf_stmt_alloc(cc->st, t->ncols * sizeof *bound);
+    memset(bound, 0, t->ncols * sizeof *bound);
+    hb_rc_t rc = s_col_terms(cc, where, vals, bound);
     if (rc)
         return rc;
     uint32_t prefix = 0;
-    while (prefix < t->npk && bound[prefix])
+    while (prefix < t->npk && bound[t->pk[prefix]])
         prefix++;
-    if (prefix == 0)
+    if (prefix == 0) {
+        /* An index whose leading columns are bound? The longest wins. */
+        int best = -1;
+        uint32_t best_n = 0;
+        for (uint32_t i = 0; i < t->nidx; i++) {
+            const sqlf_index_t *ix = &t->idx[i];
+            uint32_t n = 0;
+            while (n < ix->ncols && bound[ix->cols[n]])
+                n++;
+            if (ix->ready && n > best_n) {
+                best = (int)i;
+                best_n = n;
+            }
+        }
+        if (best < 0)
+            return HB_OK;
+        const sqlf_index_t *ix = &t->idx[best];
+        hb_key_t k;
+        hb_key_init(&k, HB_TABLE_INDEX);
+        hb_key_put_i64(&k, t->id);
+        hb_key_put_i64(&k, ix->no);
+        for (uint32_t i = 0; i < best_n; i++)
+            if ((rc = s_key_put(cc, &k, &t->cols[ix->cols[i]], &vals[ix->cols[i]])))
+                return rc;
+        src->ix_start = k;
+        if ((rc = s_range_end(cc, &k, &src->ix_end)))
+            return rc;
+        src->use_index = true;
+        src->ix_no = ix->no;
+        /* With the whole partition key bound, the entries are on one
+         * partition: the row's. */
+        bool pbound = true;
+        for (uint32_t i = 0; i < t->npart; i++)
+            pbound = pbound && bound[t->pk[i]];
+        if (pbound) {
+            hb_key_t pk;
+            hb_key_init(&pk, t->id);
+            for (uint32_t i = 0; i < t->npart; i++)
+                if ((rc = s_key_put(cc, &pk, &t->cols[t->pk[i]], &vals[t->pk[i]])))
+                    return rc;
+            src->ix_pkey = pk;
+            src->ix_partition = 0; /* computed from ix_pkey by the reader */
+        }
         return HB_OK;
+    }
     hb_key_t k;
     hb_key_init(&k, t->id);
     for (uint32_t i = 0; i < prefix; i++) {
-        if ((rc = s_key_put(cc, &k, &t->cols[t->pk[i]], &vals[i])))
+        if ((rc = s_key_put(cc, &k, &t->cols[t->pk[i]], &vals[t->pk[i]])))
             return rc;
         if (i + 1 == t->npart)
             src->plen = (uint32_t)k.len;
     }
     src->start = k;
-    if (prefix == t->npk) {
+    if (prefix == t->npk)
         src->point = true;
-    } else {
-        /* Every key with this prefix sorts before prefix + 0xFF...: encoded
-         * columns never start with 0xFF (strings start with their bytes
-         * escaped, integers with a flipped sign bit, and 0xFF.. is the
-         * largest possible 8-byte integer; keys with it are still
-         * below prefix + 0xFF 0xFF ... + 0xFF of 9 bytes). */
-        src->end = k;
-        for (int i = 0; i < 9; i++)
-            src->end.buf[src->end.len++] = 0xFF;
-    }
+    else if ((rc = s_range_end(cc, &k, &src->end)))
+        return rc;
     if (prefix >= t->npart)
         src->partition = 0; /* the caller's exec computes it from plen */
     return HB_OK;
+}
+
+bool
+sqlf_index_key(const sqlf_table_t *t, const sqlf_index_t *ix, const hb_val_t *row,
+               uint32_t ncols, hb_key_t *out)
+{
+    hb_key_init(out, HB_TABLE_INDEX);
+    hb_key_put_i64(out, t->id);
+    hb_key_put_i64(out, ix->no);
+    for (uint32_t pass = 0; pass < 2; pass++) {
+        uint32_t n = pass == 0 ? ix->ncols : t->npk;
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t c = pass == 0 ? ix->cols[i] : t->pk[i];
+            const hb_val_t *v = c < ncols ? &row[c] : NULL;
+            if (!v || v->type == HB_VAL_NIL)
+                return false; /* NULLs are not indexed */
+            if (v->type == HB_VAL_INT)
+                hb_key_put_i64(out, v->u.i);
+            else if (v->type == HB_VAL_BOOL)
+                hb_key_put_bool(out, v->u.b);
+            else if (v->type == HB_VAL_STR || v->type == HB_VAL_BIN)
+                hb_key_put_str(out, v->u.s.ptr, v->u.s.len);
+            else
+                return false;
+        }
+    }
+    return !out->overflow;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1977,6 +2063,74 @@ s_plan_create(s_cc_t *cc, const PgQuery__CreateStmt *cs)
 }
 
 /* ------------------------------------------------------------------ */
+/* Indexes                                                              */
+/* ------------------------------------------------------------------ */
+
+static hb_rc_t
+s_plan_create_index(s_cc_t *cc, const PgQuery__IndexStmt *is)
+{
+    sqlf_stmt_t *st = cc->st;
+    hb_rc_t rc;
+    const sqlf_table_t *tab;
+    if ((rc = s_table(cc, is->relation, &tab)))
+        return rc;
+    if (is->unique || is->primary)
+        return s_err(cc, -1, "0A000",
+                     "UNIQUE indexes are not supported (the primary key is the unique key)");
+    if (is->where_clause || is->n_index_including_params)
+        return s_err(cc, -1, "0A000", "partial indexes and INCLUDE are not supported");
+    if (is->access_method && *is->access_method && strcmp(is->access_method, "btree") != 0)
+        return s_err(cc, -1, "0A000", "index method %s is not supported", is->access_method);
+    st->kind = SQLF_ST_DDL;
+    st->ddl = HB_SQLDDL_ALTER;
+    snprintf(st->tag, sizeof st->tag, "CREATE INDEX");
+    sqlf_table_t t = *tab;
+    if (t.nidx == SQLF_MAX_INDEXES)
+        return s_err(cc, -1, "54000", "a table can have at most %d indexes", SQLF_MAX_INDEXES);
+    sqlf_index_t *ix = &t.idx[t.nidx];
+    memset(ix, 0, sizeof *ix);
+    char name[SQLF_NAME_MAX];
+    if (is->idxname && *is->idxname)
+        snprintf(name, sizeof name, "%s", is->idxname);
+    else
+        snprintf(name, sizeof name, "%.40s_idx%u", t.name, t.next_idx);
+    if ((rc = s_name(cc, name, -1, ix->name)))
+        return rc;
+    uint32_t which;
+    if (sqlf_catalog_find_index(cc->cat, ix->name, &which)) {
+        if (is->if_not_exists) {
+            st->kind = SQLF_ST_EMPTY;
+            return HB_OK;
+        }
+        return s_err(cc, -1, "42P07", "relation \"%s\" already exists", ix->name);
+    }
+    if (is->n_index_params == 0 || is->n_index_params > SQLF_MAX_IDXCOLS)
+        return s_err(cc, -1, "54011", "an index has 1..%d columns", SQLF_MAX_IDXCOLS);
+    for (size_t i = 0; i < is->n_index_params; i++) {
+        const PgQuery__IndexElem *ie = is->index_params[i]->index_elem;
+        if (!ie->name || ie->expr)
+            return s_err(cc, -1, "0A000", "indexes on expressions are not supported");
+        int c = sqlf_table_col(&t, ie->name);
+        if (c < 0)
+            return s_err(cc, -1, "42703", "column \"%s\" does not exist", ie->name);
+        if (!s_indexable(t.cols[c].type))
+            return s_err(cc, -1, "0A000", "indexes on %s columns are not supported",
+                         hb_type_name(t.cols[c].type));
+        ix->cols[ix->ncols++] = (uint32_t)c;
+    }
+    ix->no = t.next_idx++;
+    ix->ready = false; /* writes maintain it from now on; reads wait for the backfill */
+    t.nidx++;
+    st->ix_create = true;
+    st->ix_no = ix->no;
+    snprintf(st->ddl_name, sizeof st->ddl_name, "%s", t.name);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &st->ddl_def, msgpack_sbuffer_write);
+    sqlf_table_pack(&pk, &t);
+    return HB_OK;
+}
+
+/* ------------------------------------------------------------------ */
 /* Procedures                                                           */
 /* ------------------------------------------------------------------ */
 
@@ -2150,8 +2304,36 @@ s_plan(s_cc_t *cc, const PgQuery__Node *n)
             snprintf(st->ddl_name + 1, sizeof st->ddl_name - 1, "%s", name);
             return HB_OK;
         }
+        if (d->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_INDEX) {
+            if (d->n_objects != 1 || d->objects[0]->node_case != PG_QUERY__NODE__NODE_LIST)
+                return s_err(cc, -1, "0A000", "DROP INDEX of several indexes is not supported");
+            const PgQuery__List *l = d->objects[0]->list;
+            const char *iname = l->n_items ? s_str(l->items[l->n_items - 1]) : NULL;
+            uint32_t which = 0;
+            const sqlf_table_t *tab = iname ? sqlf_catalog_find_index(cc->cat, iname, &which) : NULL;
+            st->kind = SQLF_ST_DDL;
+            st->ddl = HB_SQLDDL_ALTER;
+            snprintf(st->tag, sizeof st->tag, "DROP INDEX");
+            if (!tab) {
+                if (d->missing_ok) {
+                    st->kind = SQLF_ST_EMPTY;
+                    return HB_OK;
+                }
+                return s_err(cc, -1, "42704", "index \"%s\" does not exist", iname ? iname : "?");
+            }
+            sqlf_table_t t = *tab;
+            for (uint32_t k = which; k + 1 < t.nidx; k++)
+                t.idx[k] = t.idx[k + 1];
+            t.nidx--;
+            snprintf(st->ddl_name, sizeof st->ddl_name, "%s", t.name);
+            msgpack_packer pk;
+            msgpack_packer_init(&pk, &st->ddl_def, msgpack_sbuffer_write);
+            sqlf_table_pack(&pk, &t);
+            return HB_OK;
+        }
         if (d->remove_type != PG_QUERY__OBJECT_TYPE__OBJECT_TABLE)
-            return s_err(cc, -1, "0A000", "only DROP TABLE and DROP PROCEDURE are supported");
+            return s_err(cc, -1, "0A000",
+                         "only DROP TABLE, DROP INDEX and DROP PROCEDURE are supported");
         if (d->n_objects != 1 || d->objects[0]->node_case != PG_QUERY__NODE__NODE_LIST)
             return s_err(cc, -1, "0A000", "DROP TABLE of several tables is not supported");
         const PgQuery__List *l = d->objects[0]->list;
@@ -2226,7 +2408,7 @@ s_plan(s_cc_t *cc, const PgQuery__Node *n)
         return HB_OK;
     }
     case PG_QUERY__NODE__NODE_INDEX_STMT:
-        return s_err(cc, -1, "0A000", "CREATE INDEX is not supported yet");
+        return s_plan_create_index(cc, n->index_stmt);
     default:
         return s_err(cc, -1, "0A000", "statement type %d is not supported", (int)n->node_case);
     }

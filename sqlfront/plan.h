@@ -65,6 +65,15 @@ typedef struct {
     hb_key_t end;              /* key bound (exclusive; unused for point) */
     uint32_t plen;             /* point: bytes of start that are the partition key */
     sqlf_expr_t where;         /* filter over the row (absent: all) */
+    /* A ready secondary index can serve the read instead (outside blocks):
+     * its entries in [ix_start, ix_end) give the row keys. */
+    bool use_index;
+    uint32_t ix_no;            /* the index's number */
+    hb_key_t ix_start, ix_end;
+    int32_t ix_partition;      /* -1: every partition; else ix_pkey's */
+    hb_key_t ix_pkey;          /* the rows' partition prefix when bound */
+    bool has_fixed;            /* read only partition `fixed` (index reads) */
+    uint32_t fixed;
 } sqlf_source_t;
 
 typedef struct sqlf_stmt {
@@ -118,6 +127,10 @@ typedef struct sqlf_stmt {
     uint32_t call_nargs;
     char (*call_pnames)[SQLF_NAME_MAX]; /* parameter names (arena) */
 
+    /* CREATE INDEX: the new index, to backfill once the DDL committed */
+    bool ix_create;
+    uint32_t ix_no;
+
     /* SET name = value / RESET name (value "" for RESET / DEFAULT) */
     char set_name[SQLF_NAME_MAX];
     char set_value[SQLF_NAME_MAX];
@@ -145,6 +158,11 @@ hb_rc_t sqlf_plan(const sqlf_catalog_t *cat, const char *sql, const PgQuery__Nod
 
 /* Frees what a plan holds; the struct may be reused. */
 void sqlf_stmt_free(sqlf_stmt_t *st);
+
+/* Builds the entry key of row (ncols values) in index ix of t into out.
+ * Returns false when the row has no entry (a NULL in an indexed column). */
+bool sqlf_index_key(const sqlf_table_t *t, const sqlf_index_t *ix, const hb_val_t *row,
+                    uint32_t ncols, hb_key_t *out);
 
 /* Returns how many bytes of key (a row key of t) are its partition key. */
 uint32_t sqlf_table_plen(const sqlf_table_t *t, const uint8_t *key, size_t klen);

@@ -194,7 +194,7 @@ stor_sql_ddl(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
     }
     const char *name = (const char *)args[2].u.s.ptr;
     int nlen = (int)args[2].u.s.len;
-    bool proc = kind >= HB_SQLDDL_CREATE_PROC;
+    bool proc = kind >= HB_SQLDDL_CREATE_PROC && kind <= HB_SQLDDL_REPLACE_PROC;
     if (proc) {
         /* A procedure record: no table id; name is "\x01" + its name. */
         name++;
@@ -213,11 +213,13 @@ stor_sql_ddl(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
             return stor_ctx_abort(ctx, HB_ABORTED, "42P01 relation \"%.*s\" does not exist",
                                   nlen, name);
     }
+    bool alter = kind == HB_SQLDDL_ALTER;
     if (next_id >= INT32_MAX)
         return stor_ctx_abort(ctx, HB_ABORTED, "54000 out of table ids");
     bool drop = kind == HB_SQLDDL_DROP || kind == HB_SQLDDL_DROP_PROC;
-    int64_t new_id = proc ? 0 : kind == HB_SQLDDL_DROP ? old_id : next_id;
-    int64_t new_next = proc || kind == HB_SQLDDL_DROP ? next_id : next_id + 1;
+    /* ALTER keeps the table's id (and rows); TRUNCATE gives a new one. */
+    int64_t new_id = proc ? 0 : kind == HB_SQLDDL_DROP || alter ? old_id : next_id;
+    int64_t new_next = proc || kind == HB_SQLDDL_DROP || alter ? next_id : next_id + 1;
     msgpack_sbuffer vsb, tsb;
     msgpack_sbuffer_init(&vsb);
     msgpack_sbuffer_init(&tsb);
