@@ -225,6 +225,7 @@ struct sqlf_front {
     /* Counters */
     uint64_t requests, statements, errors, txns, reads, cat_reloads, ollp_rows, bad_requests;
     uint64_t parses, parse_hits, block_retries, index_reads, index_backfilled;
+    uint64_t cut_rereads, torn_avoided;
 };
 
 static int64_t
@@ -404,12 +405,93 @@ typedef hb_rc_t (*s_row_fn)(void *arg, const uint8_t *key, uint32_t klen, const 
 /* Reads the rows of src (those that pass its filter when filter is set),
  * at snapshots that include the session's last commit, calling fn for
  * each. */
+/* The pages of one partition's read, all at one applied epoch. */
+typedef struct {
+    hb_scan_result_t **pages;
+    uint32_t n, cap;
+    uint64_t epoch;
+} s_cut_t;
+
+static void
+s_cut_clear(s_cut_t *c)
+{
+    for (uint32_t i = 0; i < c->n; i++)
+        hb_scan_result_destroy(&c->pages[i]);
+    c->n = 0;
+}
+
+/* Reads src's range on partition p, every page at the same applied epoch
+ * >= the session's last commit (a page at another epoch restarts it), at
+ * least at epoch `at_least`. */
+static hb_rc_t
+s_fetch_part(sqlf_front_t *self, s_session_t *sess, const sqlf_source_t *src, uint32_t p,
+             uint64_t at_least, s_cut_t *cut, hb_sqlerr_t *err)
+{
+    uint8_t start[HB_KEY_MAX + 1], end[HB_KEY_MAX + 1];
+    size_t slen, elen;
+    uint64_t want = sess->epoch > at_least ? sess->epoch : at_least;
+    int64_t give_up = s_now_ms() + S_READ_WAIT_MS;
+restart:
+    s_cut_clear(cut);
+    slen = src->start.len;
+    memcpy(start, src->start.buf, slen);
+    if (src->point) {
+        memcpy(end, src->start.buf, slen);
+        end[slen] = 0;
+        elen = slen + 1;
+    } else {
+        elen = src->end.len;
+        memcpy(end, src->end.buf, elen);
+    }
+    for (;;) {
+        hb_scan_result_t *res = NULL;
+        hb_rc_t rc = hb_client_scan(self->cli, (uint16_t)p, start, slen, end, elen,
+                                    src->point ? 1 : S_SCAN_PAGE, 5000, &res);
+        if (rc != HB_OK)
+            return hb_sqlerr_set(err, "08006", "snapshot read of partition %u failed: %s", p,
+                                 hb_rc_str(rc));
+        if (res->rc != HB_OK) {
+            rc = hb_sqlerr_set(err, "XX000", "snapshot read of partition %u failed: %s", p,
+                               res->msg);
+            hb_scan_result_destroy(&res);
+            return rc;
+        }
+        if (res->epoch < want || (cut->n && res->epoch != cut->epoch)) {
+            /* Not there yet (the session's commit must be visible), or
+             * the partition moved on between pages: read again. */
+            hb_scan_result_destroy(&res);
+            if (s_now_ms() > give_up)
+                return hb_sqlerr_set(err, "57014",
+                                     "partition %u did not reach epoch %" PRIu64 " in time", p,
+                                     want);
+            if (cut->n)
+                goto restart;
+            usleep(500);
+            continue;
+        }
+        if (cut->n == cut->cap) {
+            cut->cap = cut->cap ? cut->cap * 2 : 4;
+            cut->pages = hb_realloc(cut->pages, cut->cap * sizeof *cut->pages);
+        }
+        cut->pages[cut->n++] = res;
+        cut->epoch = res->epoch;
+        if (src->point || res->nrows < S_SCAN_PAGE || res->nrows == 0)
+            return HB_OK;
+        const hb_scan_row_t *last = &res->rows[res->nrows - 1];
+        memcpy(start, last->key, last->klen);
+        start[last->klen] = 0;
+        slen = last->klen + 1;
+    }
+}
+
+/* Reads src at one consistent cut: every partition it spans at the same
+ * applied epoch (LevelDB holds exactly the state after that epoch), then
+ * gives the rows that pass (filter) to fn in key order per partition.
+ * raw: the stored values are not rows (index entries): no decoding. */
 static hb_rc_t
 s_read_any(sqlf_front_t *self, s_session_t *sess, const sqlf_source_t *src, bool filter,
            bool raw, s_row_fn fn, void *arg, uint64_t *epoch_out, hb_sqlerr_t *err)
 {
-    hb_val_t *row = hb_malloc(HB_SQL_MAX_COLS * sizeof *row);
-    hb_rc_t rc = HB_OK;
     uint32_t p0 = 0, p1 = self->nparts;
     if (src->has_fixed) {
         p0 = src->fixed;
@@ -419,61 +501,52 @@ s_read_any(sqlf_front_t *self, s_session_t *sess, const sqlf_source_t *src, bool
         p1 = p0 + 1;
     }
     self->reads++;
-    uint64_t min_epoch = UINT64_MAX;
-    for (uint32_t p = p0; p < p1 && rc == HB_OK; p++) {
-        uint8_t start[HB_KEY_MAX + 1], end[HB_KEY_MAX + 1];
-        size_t slen = src->start.len, elen;
-        memcpy(start, src->start.buf, slen);
-        if (src->point) {
-            memcpy(end, src->start.buf, slen);
-            end[slen] = 0;
-            elen = slen + 1;
-        } else {
-            elen = src->end.len;
-            memcpy(end, src->end.buf, elen);
+    uint32_t np = p1 - p0;
+    s_cut_t *cuts = hb_calloc(np, sizeof *cuts);
+    hb_rc_t rc = HB_OK;
+    uint64_t top = 0;
+    for (uint32_t i = 0; i < np && rc == HB_OK; i++) {
+        rc = s_fetch_part(self, sess, src, p0 + i, 0, &cuts[i], err);
+        if (cuts[i].epoch > top)
+            top = cuts[i].epoch;
+    }
+    /* Partitions apply epochs independently: bring the ones behind up to
+     * the newest epoch seen, until all agree. */
+    for (int round = 0; rc == HB_OK && np > 1; round++) {
+        bool same = true;
+        for (uint32_t i = 0; i < np; i++)
+            same = same && cuts[i].epoch == top;
+        if (same)
+            break;
+        if (round == 200) {
+            self->torn_avoided++;
+            rc = hb_sqlerr_set(err, "40001",
+                               "could not read the partitions at one epoch; try again");
+            break;
         }
-        int64_t give_up = s_now_ms() + S_READ_WAIT_MS;
-        for (;;) {
-            hb_scan_result_t *res = NULL;
-            rc = hb_client_scan(self->cli, (uint16_t)p, start, slen, end, elen,
-                                src->point ? 1 : S_SCAN_PAGE, 5000, &res);
-            if (rc != HB_OK) {
-                rc = hb_sqlerr_set(err, "08006", "snapshot read of partition %u failed: %s", p,
-                                   hb_rc_str(rc));
-                break;
-            }
-            if (res->rc != HB_OK) {
-                rc = hb_sqlerr_set(err, "XX000", "snapshot read of partition %u failed: %s", p,
-                                   res->msg);
-                hb_scan_result_destroy(&res);
-                break;
-            }
-            if (res->epoch < sess->epoch) {
-                /* Not yet applied there: the session's own commit must be
-                 * visible. Wait a little and read again. */
-                hb_scan_result_destroy(&res);
-                if (s_now_ms() > give_up) {
-                    rc = hb_sqlerr_set(err, "57014", "partition %u did not apply epoch %" PRIu64
-                                                     " in time",
-                                       p, sess->epoch);
-                    break;
-                }
-                usleep(1000);
+        for (uint32_t i = 0; i < np && rc == HB_OK; i++) {
+            if (cuts[i].epoch == top)
                 continue;
-            }
-            if (res->epoch < min_epoch)
-                min_epoch = res->epoch;
-            for (uint32_t i = 0; i < res->nrows && rc == HB_OK; i++) {
+            rc = s_fetch_part(self, sess, src, p0 + i, top, &cuts[i], err);
+            if (cuts[i].epoch > top)
+                top = cuts[i].epoch;
+        }
+        self->cut_rereads++;
+    }
+    hb_val_t *row = hb_malloc(HB_SQL_MAX_COLS * sizeof *row);
+    for (uint32_t i = 0; i < np && rc == HB_OK; i++) {
+        for (uint32_t g = 0; g < cuts[i].n && rc == HB_OK; g++) {
+            const hb_scan_result_t *res = cuts[i].pages[g];
+            for (uint32_t k = 0; k < res->nrows && rc == HB_OK; k++) {
+                const hb_scan_row_t *sr = &res->rows[k];
                 uint32_t ncols = 0;
                 if (raw) {
-                    rc = fn(arg, res->rows[i].key, res->rows[i].klen, res->rows[i].val,
-                            res->rows[i].vlen, NULL, 0);
+                    rc = fn(arg, sr->key, sr->klen, sr->val, sr->vlen, NULL, 0);
                     continue;
                 }
-                if (hb_row_decode(res->rows[i].val, res->rows[i].vlen, row, HB_SQL_MAX_COLS,
-                                  &ncols) != HB_OK) {
+                if (hb_row_decode(sr->val, sr->vlen, row, HB_SQL_MAX_COLS, &ncols) != HB_OK) {
                     rc = hb_sqlerr_set(err, "XX001", "corrupt row in table \"%s\"",
-                                       src->table->name);
+                                       src->table ? src->table->name : "?");
                     break;
                 }
                 bool pass = true;
@@ -487,25 +560,17 @@ s_read_any(sqlf_front_t *self, s_session_t *sess, const sqlf_source_t *src, bool
                         break;
                 }
                 if (pass)
-                    rc = fn(arg, res->rows[i].key, res->rows[i].klen, res->rows[i].val,
-                            res->rows[i].vlen, row, ncols);
+                    rc = fn(arg, sr->key, sr->klen, sr->val, sr->vlen, row, ncols);
             }
-            bool more = rc == HB_OK && !src->point && res->nrows > 0 &&
-                        res->nrows == S_SCAN_PAGE;
-            if (more) {
-                const hb_scan_row_t *last = &res->rows[res->nrows - 1];
-                memcpy(start, last->key, last->klen);
-                start[last->klen] = 0;
-                slen = last->klen + 1;
-            }
-            hb_scan_result_destroy(&res);
-            if (!more)
-                break;
-            give_up = s_now_ms() + S_READ_WAIT_MS;
         }
     }
     hb_free(row);
-    *epoch_out = min_epoch == UINT64_MAX ? 0 : min_epoch;
+    for (uint32_t i = 0; i < np; i++) {
+        s_cut_clear(&cuts[i]);
+        hb_free(cuts[i].pages);
+    }
+    hb_free(cuts);
+    *epoch_out = top;
     return rc;
 }
 
@@ -524,17 +589,13 @@ s_read_entries(sqlf_front_t *self, s_session_t *sess, const sqlf_source_t *src, 
     return s_read_any(self, sess, src, false, true, fn, arg, epoch_out, err);
 }
 
-/* An index read: each entry names a row key; the row is read at a
- * snapshot and filtered like a table read. */
+/* Index entries collected for one read: the row keys they name. */
 typedef struct {
-    sqlf_front_t *self;
-    s_session_t *sess;
-    const sqlf_source_t *src; /* the statement's source (table, where) */
-    bool filter;
-    s_row_fn fn;
-    void *arg;
-    hb_sqlerr_t *err;
-} s_ixread_t;
+    s_chunk_t *arena;
+    uint8_t **keys;
+    uint32_t *lens;
+    uint32_t n, cap;
+} s_ixkeys_t;
 
 static hb_rc_t
 s_ix_entry(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw, uint32_t rawlen,
@@ -544,21 +605,25 @@ s_ix_entry(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw, uin
     (void)klen;
     (void)row;
     (void)ncols;
-    s_ixread_t *ix = arg;
-    const sqlf_table_t *t = ix->src->table;
-    /* An entry's stored value is the row's key. */
+    s_ixkeys_t *ks = arg;
     if (rawlen < 4 || rawlen > HB_KEY_MAX)
-        return hb_sqlerr_set(ix->err, "XX001", "corrupt index entry of \"%s\"", t->name);
-    sqlf_source_t one = {.table = t, .partition = -1, .point = true, .where = ix->src->where};
-    memcpy(one.start.buf, raw, rawlen);
-    one.start.len = rawlen;
-    one.plen = sqlf_table_plen(t, raw, rawlen);
-    uint64_t ep;
-    return s_read(ix->self, ix->sess, &one, ix->filter, ix->fn, ix->arg, &ep, ix->err);
+        return HB_CORRUPT; /* an entry's value is its row's key */
+    if (ks->n == ks->cap) {
+        ks->cap = ks->cap ? ks->cap * 2 : 64;
+        ks->keys = hb_realloc(ks->keys, ks->cap * sizeof *ks->keys);
+        ks->lens = hb_realloc(ks->lens, ks->cap * sizeof *ks->lens);
+    }
+    ks->keys[ks->n] = s_arena_alloc(&ks->arena, rawlen);
+    memcpy(ks->keys[ks->n], raw, rawlen);
+    ks->lens[ks->n++] = rawlen;
+    return HB_OK;
 }
 
 /* Reads src through its index when it has one (outside blocks), else as
- * s_read. Entries are read raw: the reader decodes rows, not entries. */
+ * s_read. The entries are read at one cut (epoch E); every row they name
+ * must then be read at E too (entries live on their row's partition), or
+ * the whole read starts again: a row and its entries are never seen at
+ * two different epochs. */
 static hb_rc_t
 s_read_src(sqlf_front_t *self, s_session_t *sess, const sqlf_source_t *src, bool filter,
            s_row_fn fn, void *arg, uint64_t *epoch_out, hb_sqlerr_t *err)
@@ -566,15 +631,74 @@ s_read_src(sqlf_front_t *self, s_session_t *sess, const sqlf_source_t *src, bool
     if (!src->use_index)
         return s_read(self, sess, src, filter, fn, arg, epoch_out, err);
     self->index_reads++;
-    sqlf_source_t isrc = {.table = src->table, .partition = -1};
+    const sqlf_table_t *t = src->table;
+    sqlf_source_t isrc = {.table = t, .partition = -1};
     isrc.start = src->ix_start;
     isrc.end = src->ix_end;
     if (src->ix_partition >= 0) {
         isrc.has_fixed = true;
         isrc.fixed = hb_key_partition(src->ix_pkey.buf, src->ix_pkey.len, self->nparts);
     }
-    s_ixread_t ix = {self, sess, src, filter, fn, arg, err};
-    return s_read_entries(self, sess, &isrc, s_ix_entry, &ix, epoch_out, err);
+    hb_rc_t rc = HB_OK;
+    for (int attempt = 0;; attempt++) {
+        s_ixkeys_t ks = {0};
+        uint64_t e;
+        rc = s_read_entries(self, sess, &isrc, s_ix_entry, &ks, &e, err);
+        if (rc == HB_CORRUPT)
+            rc = hb_sqlerr_set(err, "XX001", "corrupt index entry of \"%s\"", t->name);
+        s_cut_t *rows = hb_calloc(ks.n ? ks.n : 1, sizeof *rows);
+        bool moved = false;
+        for (uint32_t i = 0; i < ks.n && rc == HB_OK && !moved; i++) {
+            sqlf_source_t one = {.table = t, .partition = -1, .point = true};
+            memcpy(one.start.buf, ks.keys[i], ks.lens[i]);
+            one.start.len = ks.lens[i];
+            one.plen = sqlf_table_plen(t, ks.keys[i], ks.lens[i]);
+            rc = s_fetch_part(self, sess, &one,
+                              hb_key_partition(one.start.buf, one.plen, self->nparts), e,
+                              &rows[i], err);
+            moved = rc == HB_OK && rows[i].epoch != e;
+        }
+        hb_val_t *row = hb_malloc(HB_SQL_MAX_COLS * sizeof *row);
+        for (uint32_t i = 0; i < ks.n && rc == HB_OK && !moved; i++) {
+            const hb_scan_result_t *res = rows[i].n ? rows[i].pages[0] : NULL;
+            if (!res || res->nrows != 1)
+                continue; /* the entry's row is gone: a stale entry cannot be, but skip */
+            const hb_scan_row_t *sr = &res->rows[0];
+            uint32_t ncols = 0;
+            if (hb_row_decode(sr->val, sr->vlen, row, HB_SQL_MAX_COLS, &ncols) != HB_OK) {
+                rc = hb_sqlerr_set(err, "XX001", "corrupt row in table \"%s\"", t->name);
+                break;
+            }
+            bool pass = true;
+            if (filter && src->where.p) {
+                s_chunk_t *tmp = NULL;
+                hb_expr_env_t env = {.row = row, .ncols = ncols, .alloc = s_arena_alloc,
+                                     .alloc_arg = &tmp, .err = err};
+                rc = hb_expr_test(src->where.p, src->where.len, &env, &pass);
+                s_arena_free(&tmp);
+            }
+            if (rc == HB_OK && pass)
+                rc = fn(arg, sr->key, sr->klen, sr->val, sr->vlen, row, ncols);
+        }
+        hb_free(row);
+        for (uint32_t i = 0; i < ks.n; i++) {
+            s_cut_clear(&rows[i]);
+            hb_free(rows[i].pages);
+        }
+        hb_free(rows);
+        hb_free(ks.keys);
+        hb_free(ks.lens);
+        s_arena_free(&ks.arena);
+        *epoch_out = e;
+        if (!moved || rc != HB_OK)
+            return rc;
+        self->cut_rereads++;
+        if (attempt == 200) {
+            self->torn_avoided++;
+            return hb_sqlerr_set(err, "40001", "could not read the index and its rows at one "
+                                               "epoch; try again");
+        }
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -2063,6 +2187,12 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
     r->committing = false;
     if (res->epoch > sess->epoch)
         sess->epoch = res->epoch; /* the retry must read what made it fail */
+    if (was_commit && strncmp(msg, "XXCAT", 5) == 0 && r->block_retries < S_BLOCK_RETRIES) {
+        /* A DDL committed first: plan the block again on the new catalog. */
+        self->cat_reloads++;
+        sqlf_catalog_load(self->cat, self->cli, 5000);
+        msg = "40001"; /* and run it again, below */
+    }
     if (was_commit && strncmp(msg, "40001", 5) == 0 && r->block_retries < S_BLOCK_RETRIES) {
         /* What the block read changed before it ran: run it again from its
          * BEGIN, on newer snapshots (its results were not sent yet). */
@@ -2355,6 +2485,8 @@ sqlf_front_stats(const sqlf_front_t *self, hb_wire_stat_t *out, uint32_t cap)
         {"sql_block_retries", self->block_retries},
         {"sql_index_reads", self->index_reads},
         {"sql_index_backfilled", self->index_backfilled},
+        {"sql_cut_rereads", self->cut_rereads},
+        {"sql_cut_failures", self->torn_avoided},
     };
     uint32_t n = 0;
     for (size_t i = 0; i < sizeof s / sizeof *s && n < cap; i++, n++) {
