@@ -30,7 +30,7 @@ slow: build
 asan: deps
 	[ -f build-asan/build.ninja ] || meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
 	ninja -C build-asan
-	meson test -C build-asan --suite unit --print-errorlogs
+	meson test -C build-asan --suite unit --print-errorlogs --timeout-multiplier 5
 
 clean:
 	rm -rf $(BUILD) build-asan
