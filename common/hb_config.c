@@ -573,6 +573,25 @@ s_endpoint_claim(s_ctx_t *ctx, zconfig_t *c, const char *path, zhashx_t *endpoin
     return HB_OK;
 }
 
+/* Checks key c of section spath against keys[nkeys]: known, not seen
+ * before (seen[] remembers), a leaf. Writes its path (S_PATH_LEN bytes)
+ * and returns HB_OK with its index in *k, or the error. */
+static hb_rc_t
+s_section_key(s_ctx_t *ctx, zconfig_t *c, const char *spath, const char *const *keys,
+              int nkeys, zconfig_t **seen, char *path, int *k)
+{
+    const char *key = zconfig_name(c);
+    snprintf(path, S_PATH_LEN, "%s/%.64s", spath, key);
+    *k = s_key_index(keys, nkeys, key);
+    if (*k < 0)
+        return s_fail(ctx, s_line(ctx, c), path, "unknown key");
+    if (seen[*k])
+        return s_fail(ctx, s_line(ctx, c), path, "duplicate key (first at line %d)",
+                      s_line(ctx, seen[*k]));
+    seen[*k] = c;
+    return s_leaf(ctx, c, path);
+}
+
 /* Validates one slot section (index idx in document order) and stores it.
  * first_line[r*P+p] holds the line of the slot that defined (r,p) or 0. */
 static hb_rc_t
@@ -591,16 +610,8 @@ s_slot(s_ctx_t *ctx, zconfig_t *sec, int idx, hb_config_t *cfg, int *first_line,
     if ((rc = s_section(ctx, sec, spath)))
         return rc;
     for (zconfig_t *c = zconfig_child(sec); c; c = zconfig_next(c)) {
-        const char *key = zconfig_name(c);
-        snprintf(path, sizeof path, "%s/%.64s", spath, key);
-        int k = s_key_index(s_slot_keys, S_N, key);
-        if (k < 0)
-            return s_fail(ctx, s_line(ctx, c), path, "unknown key");
-        if (seen[k])
-            return s_fail(ctx, s_line(ctx, c), path, "duplicate key (first at line %d)",
-                          s_line(ctx, seen[k]));
-        seen[k] = c;
-        if ((rc = s_leaf(ctx, c, path)))
+        int k;
+        if ((rc = s_section_key(ctx, c, spath, s_slot_keys, S_N, seen, path, &k)))
             return rc;
         switch (k) {
         case S_REPLICA:
@@ -665,16 +676,8 @@ s_sqlfront(s_ctx_t *ctx, zconfig_t *sec, int idx, hb_config_t *cfg, int *id_line
     if ((rc = s_section(ctx, sec, spath)))
         return rc;
     for (zconfig_t *c = zconfig_child(sec); c; c = zconfig_next(c)) {
-        const char *key = zconfig_name(c);
-        snprintf(path, sizeof path, "%s/%.64s", spath, key);
-        int k = s_key_index(s_sqlfront_keys, F_N, key);
-        if (k < 0)
-            return s_fail(ctx, s_line(ctx, c), path, "unknown key");
-        if (seen[k])
-            return s_fail(ctx, s_line(ctx, c), path, "duplicate key (first at line %d)",
-                          s_line(ctx, seen[k]));
-        seen[k] = c;
-        if ((rc = s_leaf(ctx, c, path)))
+        int k;
+        if ((rc = s_section_key(ctx, c, spath, s_sqlfront_keys, F_N, seen, path, &k)))
             return rc;
         switch (k) {
         case F_ID:

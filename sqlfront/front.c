@@ -25,6 +25,7 @@
 
 #include "catalog.h"
 #include "hb_alloc.h"
+#include "hb_arena.h"
 #include "hb_key.h"
 #include "hb_log.h"
 #include "hb_mp.h"
@@ -41,55 +42,12 @@
 #define S_PARSE_CACHE    512 /* parsed texts kept */
 #define S_BLOCK_RETRIES  20  /* re-runs of a block whose reads changed */
 
-/* ------------------------------------------------------------------ */
-/* Arena (per request)                                                  */
-/* ------------------------------------------------------------------ */
-
-typedef struct s_chunk {
-    struct s_chunk *next;
-    size_t cap, used;
-    _Alignas(16) uint8_t data[];
-} s_chunk_t;
-
-static void *
-s_arena_alloc(void *arg, size_t size)
-{
-    s_chunk_t **head = arg;
-    size_t need = (size + 15) & ~(size_t)15;
-    if (!need)
-        need = 16;
-    s_chunk_t *c = *head;
-    if (!c || c->cap - c->used < need) {
-        size_t cap = need > (64u << 10) ? need : (64u << 10);
-        c = hb_malloc(sizeof *c + cap);
-        c->cap = cap;
-        c->used = 0;
-        c->next = *head;
-        *head = c;
-    }
-    void *p = c->data + c->used;
-    c->used += need;
-    return p;
-}
-
-static void
-s_arena_free(s_chunk_t **head)
-{
-    s_chunk_t *c = *head;
-    while (c) {
-        s_chunk_t *next = c->next;
-        hb_free(c);
-        c = next;
-    }
-    *head = NULL;
-}
-
 /* Copies v's bytes into the arena so it outlives a scan frame. */
 static hb_val_t
-s_keep(s_chunk_t **arena, hb_val_t v)
+s_keep(hb_arena_t **arena, hb_val_t v)
 {
     if ((v.type == HB_VAL_STR || v.type == HB_VAL_BIN) && v.u.s.len) {
-        uint8_t *p = s_arena_alloc(arena, v.u.s.len);
+        uint8_t *p = hb_arena_alloc(arena, v.u.s.len);
         memcpy(p, v.u.s.ptr, v.u.s.len);
         v.u.s.ptr = p;
     }
@@ -159,7 +117,7 @@ typedef struct s_req {
     PgQuery__ParseResult *tree;      /* parsed->tree */
     uint32_t next;             /* next statement */
     int cat_retries;           /* re-plans after XXCAT */
-    s_chunk_t *arena;          /* reply values and copies */
+    hb_arena_t *arena;          /* reply values and copies */
     hb_val_t *vals;            /* reply values */
     uint32_t nvals, capvals;
     uint64_t epoch;            /* reply epoch (last statement's) */
@@ -285,7 +243,7 @@ static void
 s_push_str(s_req_t *r, const char *s)
 {
     size_t n = strlen(s);
-    char *p = s_arena_alloc(&r->arena, n ? n : 1);
+    char *p = hb_arena_alloc(&r->arena, n ? n : 1);
     memcpy(p, s, n);
     s_push(r, hb_val_str(p, (uint32_t)n));
 }
@@ -299,7 +257,7 @@ s_push_cell(s_req_t *r, hb_val_t v, hb_type_t t)
         (v.type == HB_VAL_INT && (t == HB_T_DATE || t == HB_T_TIMESTAMP))) {
         char buf[64];
         size_t n = hb_val_format_as(&v, t, buf, sizeof buf);
-        char *p = s_arena_alloc(&r->arena, n ? n : 1);
+        char *p = hb_arena_alloc(&r->arena, n ? n : 1);
         memcpy(p, buf, n);
         v = hb_val_str(p, (uint32_t)n);
     }
@@ -339,7 +297,7 @@ s_req_free(s_req_t *r)
         r->parsed->refs--;
     if (r->body_parsed)
         r->body_parsed->refs--;
-    s_arena_free(&r->arena);
+    hb_arena_free(&r->arena);
     hb_free(r->vals);
     hb_free(r->frame);
     hb_free(r->sql);
@@ -484,6 +442,29 @@ restart:
     }
 }
 
+/* Decodes one read row into row (HB_SQL_MAX_COLS values) and gives it to
+ * fn when it passes src's filter (if filter). */
+static hb_rc_t
+s_emit_row(const sqlf_source_t *src, bool filter, const hb_scan_row_t *sr, hb_val_t *row,
+           s_row_fn fn, void *arg, hb_sqlerr_t *err)
+{
+    uint32_t ncols = 0;
+    if (hb_row_decode(sr->val, sr->vlen, row, HB_SQL_MAX_COLS, &ncols) != HB_OK)
+        return hb_sqlerr_set(err, "XX001", "corrupt row in table \"%s\"",
+                             src->table ? src->table->name : "?");
+    bool pass = true;
+    if (filter && src->where.p) {
+        hb_arena_t *tmp = NULL;
+        hb_expr_env_t env = {.row = row, .ncols = ncols, .alloc = hb_arena_alloc,
+                             .alloc_arg = &tmp, .err = err};
+        hb_rc_t rc = hb_expr_test(src->where.p, src->where.len, &env, &pass);
+        hb_arena_free(&tmp);
+        if (rc)
+            return rc;
+    }
+    return pass ? fn(arg, sr->key, sr->klen, sr->val, sr->vlen, row, ncols) : HB_OK;
+}
+
 /* Reads src at one consistent cut: every partition it spans at the same
  * applied epoch (LevelDB holds exactly the state after that epoch), then
  * gives the rows that pass (filter) to fn in key order per partition.
@@ -539,28 +520,8 @@ s_read_any(sqlf_front_t *self, s_session_t *sess, const sqlf_source_t *src, bool
             const hb_scan_result_t *res = cuts[i].pages[g];
             for (uint32_t k = 0; k < res->nrows && rc == HB_OK; k++) {
                 const hb_scan_row_t *sr = &res->rows[k];
-                uint32_t ncols = 0;
-                if (raw) {
-                    rc = fn(arg, sr->key, sr->klen, sr->val, sr->vlen, NULL, 0);
-                    continue;
-                }
-                if (hb_row_decode(sr->val, sr->vlen, row, HB_SQL_MAX_COLS, &ncols) != HB_OK) {
-                    rc = hb_sqlerr_set(err, "XX001", "corrupt row in table \"%s\"",
-                                       src->table ? src->table->name : "?");
-                    break;
-                }
-                bool pass = true;
-                if (filter && src->where.p) {
-                    s_chunk_t *tmp = NULL;
-                    hb_expr_env_t env = {.row = row, .ncols = ncols, .alloc = s_arena_alloc,
-                                         .alloc_arg = &tmp, .err = err};
-                    rc = hb_expr_test(src->where.p, src->where.len, &env, &pass);
-                    s_arena_free(&tmp);
-                    if (rc)
-                        break;
-                }
-                if (pass)
-                    rc = fn(arg, sr->key, sr->klen, sr->val, sr->vlen, row, ncols);
+                rc = raw ? fn(arg, sr->key, sr->klen, sr->val, sr->vlen, NULL, 0)
+                         : s_emit_row(src, filter, sr, row, fn, arg, err);
             }
         }
     }
@@ -591,7 +552,7 @@ s_read_entries(sqlf_front_t *self, s_session_t *sess, const sqlf_source_t *src, 
 
 /* Index entries collected for one read: the row keys they name. */
 typedef struct {
-    s_chunk_t *arena;
+    hb_arena_t *arena;
     uint8_t **keys;
     uint32_t *lens;
     uint32_t n, cap;
@@ -613,7 +574,7 @@ s_ix_entry(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw, uin
         ks->keys = hb_realloc(ks->keys, ks->cap * sizeof *ks->keys);
         ks->lens = hb_realloc(ks->lens, ks->cap * sizeof *ks->lens);
     }
-    ks->keys[ks->n] = s_arena_alloc(&ks->arena, rawlen);
+    ks->keys[ks->n] = hb_arena_alloc(&ks->arena, rawlen);
     memcpy(ks->keys[ks->n], raw, rawlen);
     ks->lens[ks->n++] = rawlen;
     return HB_OK;
@@ -663,22 +624,7 @@ s_read_src(sqlf_front_t *self, s_session_t *sess, const sqlf_source_t *src, bool
             const hb_scan_result_t *res = rows[i].n ? rows[i].pages[0] : NULL;
             if (!res || res->nrows != 1)
                 continue; /* the entry's row is gone: a stale entry cannot be, but skip */
-            const hb_scan_row_t *sr = &res->rows[0];
-            uint32_t ncols = 0;
-            if (hb_row_decode(sr->val, sr->vlen, row, HB_SQL_MAX_COLS, &ncols) != HB_OK) {
-                rc = hb_sqlerr_set(err, "XX001", "corrupt row in table \"%s\"", t->name);
-                break;
-            }
-            bool pass = true;
-            if (filter && src->where.p) {
-                s_chunk_t *tmp = NULL;
-                hb_expr_env_t env = {.row = row, .ncols = ncols, .alloc = s_arena_alloc,
-                                     .alloc_arg = &tmp, .err = err};
-                rc = hb_expr_test(src->where.p, src->where.len, &env, &pass);
-                s_arena_free(&tmp);
-            }
-            if (rc == HB_OK && pass)
-                rc = fn(arg, sr->key, sr->klen, sr->val, sr->vlen, row, ncols);
+            rc = s_emit_row(src, filter, &res->rows[0], row, fn, arg, err);
         }
         hb_free(row);
         for (uint32_t i = 0; i < ks.n; i++) {
@@ -688,7 +634,7 @@ s_read_src(sqlf_front_t *self, s_session_t *sess, const sqlf_source_t *src, bool
         hb_free(rows);
         hb_free(ks.keys);
         hb_free(ks.lens);
-        s_arena_free(&ks.arena);
+        hb_arena_free(&ks.arena);
         *epoch_out = e;
         if (!moved || rc != HB_OK)
             return rc;
@@ -721,7 +667,7 @@ typedef struct {
     sqlf_front_t *self;
     const sqlf_stmt_t *st;
     s_req_t *req;
-    s_chunk_t **arena;
+    hb_arena_t **arena;
     hb_val_t **rows;    /* each nout + nhidden values */
     uint32_t nrows, caprows;
     s_group_t *groups;
@@ -736,8 +682,8 @@ s_sel_emit(s_sel_t *s, const hb_val_t *in, uint32_t nin)
     uint32_t w = st->nout + st->nhidden;
     if (s->nrows >= S_MAX_ROWS)
         return hb_sqlerr_set(s->err, "54000", "result has more than %d rows", S_MAX_ROWS);
-    hb_val_t *out = s_arena_alloc(s->arena, (w ? w : 1) * sizeof *out);
-    hb_expr_env_t env = {.row = in, .ncols = nin, .alloc = s_arena_alloc, .alloc_arg = s->arena,
+    hb_val_t *out = hb_arena_alloc(s->arena, (w ? w : 1) * sizeof *out);
+    hb_expr_env_t env = {.row = in, .ncols = nin, .alloc = hb_arena_alloc, .alloc_arg = s->arena,
                          .err = s->err};
     for (uint32_t i = 0; i < w; i++) {
         if (hb_expr_eval(st->out[i].p, st->out[i].len, &env, &out[i]) != HB_OK)
@@ -768,7 +714,7 @@ s_accumulate(s_sel_t *s, s_acc_t *acc, const sqlf_agg_t *agg, const hb_val_t *in
         return HB_OK;
     }
     hb_val_t v;
-    hb_expr_env_t env = {.row = in, .ncols = nin, .alloc = s_arena_alloc, .alloc_arg = s->arena,
+    hb_expr_env_t env = {.row = in, .ncols = nin, .alloc = hb_arena_alloc, .alloc_arg = s->arena,
                          .err = s->err};
     if (hb_expr_eval(agg->arg.p, agg->arg.len, &env, &v) != HB_OK)
         return HB_INVALID;
@@ -812,7 +758,7 @@ s_sel_row(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw, uint
         return s_sel_emit(s, row, ncols);
     hb_val_t gk[64];
     uint32_t ng = st->ngroup < 64 ? st->ngroup : 64;
-    hb_expr_env_t env = {.row = row, .ncols = ncols, .alloc = s_arena_alloc,
+    hb_expr_env_t env = {.row = row, .ncols = ncols, .alloc = hb_arena_alloc,
                          .alloc_arg = s->arena, .err = s->err};
     for (uint32_t g = 0; g < ng; g++)
         if (hb_expr_eval(st->group[g].p, st->group[g].len, &env, &gk[g]) != HB_OK)
@@ -833,10 +779,10 @@ s_sel_row(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw, uint
             s->groups = hb_realloc(s->groups, s->capgroups * sizeof *s->groups);
         }
         grp = &s->groups[s->ngroups++];
-        grp->key = s_arena_alloc(s->arena, (ng ? ng : 1) * sizeof *grp->key);
+        grp->key = hb_arena_alloc(s->arena, (ng ? ng : 1) * sizeof *grp->key);
         for (uint32_t g = 0; g < ng; g++)
             grp->key[g] = s_keep(s->arena, gk[g]);
-        grp->acc = s_arena_alloc(s->arena, (st->naggs ? st->naggs : 1) * sizeof *grp->acc);
+        grp->acc = hb_arena_alloc(s->arena, (st->naggs ? st->naggs : 1) * sizeof *grp->acc);
         memset(grp->acc, 0, (st->naggs ? st->naggs : 1) * sizeof *grp->acc);
     }
     for (uint32_t a = 0; a < st->naggs; a++)
@@ -855,7 +801,7 @@ s_sel_groups(s_sel_t *s)
         s->capgroups = 1;
         s->ngroups = 1;
         s->groups[0].key = NULL;
-        s->groups[0].acc = s_arena_alloc(s->arena, (st->naggs ? st->naggs : 1) * sizeof(s_acc_t));
+        s->groups[0].acc = hb_arena_alloc(s->arena, (st->naggs ? st->naggs : 1) * sizeof(s_acc_t));
         memset(s->groups[0].acc, 0, (st->naggs ? st->naggs : 1) * sizeof(s_acc_t));
     }
     uint32_t w = st->ngroup + st->naggs;
@@ -899,7 +845,7 @@ s_sel_groups(s_sel_t *s)
             break;
         if (st->having.p) {
             bool pass;
-            hb_expr_env_t env = {.row = grow, .ncols = w, .alloc = s_arena_alloc,
+            hb_expr_env_t env = {.row = grow, .ncols = w, .alloc = hb_arena_alloc,
                                  .alloc_arg = s->arena, .err = s->err};
             if ((rc = hb_expr_test(st->having.p, st->having.len, &env, &pass)) != HB_OK)
                 break;
@@ -1071,7 +1017,7 @@ s_write_group(s_req_t *r, const sqlf_stmt_t *st, const hb_val_t *res, uint32_t n
                 continue;
             uint32_t ncols = 0;
             hb_row_decode(res[i].u.s.ptr, res[i].u.s.len, row, HB_SQL_MAX_COLS, &ncols);
-            hb_expr_env_t env = {.row = row, .ncols = ncols, .alloc = s_arena_alloc,
+            hb_expr_env_t env = {.row = row, .ncols = ncols, .alloc = hb_arena_alloc,
                                  .alloc_arg = &r->arena, .err = err};
             for (uint32_t c = 0; c < st->nout; c++) {
                 hb_val_t v;
@@ -1197,7 +1143,7 @@ s_ov_get(s_req_t *r, const uint8_t *key, uint32_t klen, uint32_t plen)
     }
     ov = &r->ov[r->nov++];
     memset(ov, 0, sizeof *ov);
-    ov->key = s_arena_alloc(&r->arena, klen);
+    ov->key = hb_arena_alloc(&r->arena, klen);
     memcpy(ov->key, key, klen);
     ov->klen = klen;
     ov->plen = plen;
@@ -1212,7 +1158,7 @@ s_ov_set_base(s_req_t *r, s_ov_t *ov, bool present, const uint8_t *raw, size_t l
     ov->have_base = true;
     ov->base_present = present;
     if (present) {
-        uint8_t *p = s_arena_alloc(&r->arena, len ? len : 1);
+        uint8_t *p = hb_arena_alloc(&r->arena, len ? len : 1);
         memcpy(p, raw, len);
         ov->base = p;
         ov->baselen = len;
@@ -1253,7 +1199,7 @@ s_block_add_op(s_req_t *r, const uint8_t *op, size_t len, hb_sqlerr_t *err)
 
 /* A point read of one key at the session's snapshot into *present/raw. */
 typedef struct {
-    s_chunk_t **arena;
+    hb_arena_t **arena;
     bool found;
     uint8_t *raw;
     uint32_t len;
@@ -1269,7 +1215,7 @@ s_point_row(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw, ui
     (void)ncols;
     s_point_t *pt = arg;
     pt->found = true;
-    pt->raw = s_arena_alloc(pt->arena, rawlen ? rawlen : 1);
+    pt->raw = hb_arena_alloc(pt->arena, rawlen ? rawlen : 1);
     memcpy(pt->raw, raw, rawlen);
     pt->len = rawlen;
     return HB_OK;
@@ -1299,7 +1245,7 @@ s_ov_current(sqlf_front_t *self, s_req_t *r, s_session_t *sess, s_ov_t *ov, bool
         hb_sqlop_effect_t eff;
         uint32_t k = ov->ops[i];
         if (hb_sqlop_apply((const uint8_t *)r->block_ops.data + r->opofs[k], r->oplen[k], p, cur,
-                           cl, 0, s_arena_alloc, &r->arena, &eff, err) != HB_OK)
+                           cl, 0, hb_arena_alloc, &r->arena, &eff, err) != HB_OK)
             return HB_INVALID;
         if (eff.write == 1) {
             p = true;
@@ -1343,7 +1289,7 @@ s_bscan_emit(s_bscan_t *b, s_ov_t *ov)
         return hb_sqlerr_set(b->err, "XX001", "corrupt row");
     bool pass = true;
     if (b->src->where.p) {
-        hb_expr_env_t env = {.row = cols, .ncols = ncols, .alloc = s_arena_alloc,
+        hb_expr_env_t env = {.row = cols, .ncols = ncols, .alloc = hb_arena_alloc,
                              .alloc_arg = &b->r->arena, .err = b->err};
         if ((rc = hb_expr_test(b->src->where.p, b->src->where.len, &env, &pass)) != HB_OK)
             return rc;
@@ -1461,7 +1407,7 @@ s_block_add_data_op(sqlf_front_t *self, s_req_t *r, s_session_t *sess, const sql
     ov = s_ov_find(r, h.key, h.klen); /* the array may have moved */
     if ((rc = s_ov_current(self, r, sess, ov, &has, &after, &alen, err)))
         return rc;
-    hb_val_t *o = s_arena_alloc(&r->arena, 2 * HB_SQL_MAX_COLS * sizeof *o), *nw = o + HB_SQL_MAX_COLS;
+    hb_val_t *o = hb_arena_alloc(&r->arena, 2 * HB_SQL_MAX_COLS * sizeof *o), *nw = o + HB_SQL_MAX_COLS;
     uint32_t no = 0, nn = 0;
     if ((had && hb_row_decode(before, blen, o, HB_SQL_MAX_COLS, &no) != HB_OK) ||
         (has && hb_row_decode(after, alen, nw, HB_SQL_MAX_COLS, &nn) != HB_OK))
@@ -1592,11 +1538,11 @@ s_call_enter(sqlf_front_t *self, s_req_t *r, const sqlf_stmt_t *st, hb_sqlerr_t 
     if (r->body_parsed)
         r->body_parsed->refs--;
     r->body_parsed = pb;
-    hb_val_t *args = s_arena_alloc(&r->arena, (st->call_nargs + 1) * sizeof *args);
+    hb_val_t *args = hb_arena_alloc(&r->arena, (st->call_nargs + 1) * sizeof *args);
     for (uint32_t i = 0; i < st->call_nargs; i++)
         args[i] = s_keep(&r->arena, st->call_args[i]);
     char(*names)[SQLF_NAME_MAX] =
-        s_arena_alloc(&r->arena, (st->call_nargs + 1) * sizeof *names);
+        hb_arena_alloc(&r->arena, (st->call_nargs + 1) * sizeof *names);
     memcpy(names, st->call_pnames, st->call_nargs * sizeof *names);
     r->depth = 1;
     r->f_tree = r->tree;
@@ -2116,7 +2062,7 @@ s_op_results(s_req_t *r, const hb_result_t *res, uint32_t *n)
     hb_mp_reader_init(&rd, res->vals[0].u.s.ptr, res->vals[0].u.s.len);
     if (hb_mp_read_array(&rd, &cnt) != HB_OK || cnt > HB_SQL_MAX_OPS)
         return NULL;
-    hb_val_t *v = s_arena_alloc(&r->arena, (cnt ? cnt : 1) * sizeof *v);
+    hb_val_t *v = hb_arena_alloc(&r->arena, (cnt ? cnt : 1) * sizeof *v);
     for (uint32_t i = 0; i < cnt; i++)
         if (hb_mp_read_val(&rd, &v[i]) != HB_OK)
             return NULL;
@@ -2406,7 +2352,7 @@ sqlf_front_on_submit(sqlf_front_t *self, const uint8_t *peer, size_t peerlen,
         if (a[i].type == HB_VAL_STR || a[i].type == HB_VAL_BIN)
             bytes += a[i].u.s.len;
     r->frame = hb_malloc(bytes ? bytes : 1);
-    r->params = s_arena_alloc(&r->arena, (n ? n : 1) * sizeof *r->params);
+    r->params = hb_arena_alloc(&r->arena, (n ? n : 1) * sizeof *r->params);
     size_t off = 0;
     for (uint32_t i = 1; i < n; i++) {
         r->params[i - 1] = a[i];

@@ -25,40 +25,20 @@
 #include <strings.h>
 
 #include "hb_alloc.h"
+#include "hb_arena.h"
 #include "hb_mp.h"
 #include "hb_rc.h"
 
-#define S_CHUNK (32u << 10)
 
 /* ------------------------------------------------------------------ */
 /* Arena                                                                */
 /* ------------------------------------------------------------------ */
 
-typedef struct s_chunk {
-    struct s_chunk *next;
-    size_t cap, used;
-    _Alignas(16) uint8_t data[];
-} s_chunk_t;
-
 void *
 sqlf_stmt_alloc(void *arg, size_t size)
 {
     sqlf_stmt_t *st = arg;
-    size_t need = (size + 15) & ~(size_t)15;
-    if (!need)
-        need = 16;
-    s_chunk_t *c = st->arena_;
-    if (!c || c->cap - c->used < need) {
-        size_t cap = need > S_CHUNK ? need : S_CHUNK;
-        c = hb_malloc(sizeof *c + cap);
-        c->cap = cap;
-        c->used = 0;
-        c->next = st->arena_;
-        st->arena_ = c;
-    }
-    void *p = c->data + c->used;
-    c->used += need;
-    return p;
+    return hb_arena_alloc(&st->arena_, size);
 }
 
 void
@@ -68,12 +48,7 @@ sqlf_stmt_free(sqlf_stmt_t *st)
         sqlf_stmt_free(st->sub);
         hb_free(st->sub);
     }
-    s_chunk_t *c = st->arena_;
-    while (c) {
-        s_chunk_t *next = c->next;
-        hb_free(c);
-        c = next;
-    }
+    hb_arena_free((hb_arena_t **)&st->arena_);
     msgpack_sbuffer_destroy(&st->ops);
     msgpack_sbuffer_destroy(&st->ddl_def);
     memset(st, 0, sizeof *st);

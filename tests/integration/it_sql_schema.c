@@ -36,29 +36,12 @@ static uint64_t s_seed;
 static int s_grp[MAXID];
 static atomic_int s_done_writers, s_torn, s_reads, s_conflicts, s_ddl_done;
 
-static hb_sql_result_t *
-s_exec(hb_sql_t *db, const char *sql)
-{
-    hb_sql_result_t *res = NULL;
-    if (hb_sql_exec(db, sql, NULL, 0, 60000, &res) != HB_OK)
-        return NULL;
-    return res;
-}
-
-static const hb_sql_result_t *
-s_last(const hb_sql_result_t *r)
-{
-    while (r && r->next)
-        r = r->next;
-    return r;
-}
-
 static bool
 s_ok(hb_sql_t *db, const char *sql, bool conflict_ok)
 {
-    hb_sql_result_t *res = s_exec(db, sql);
+    hb_sql_result_t *res = it_sql(db, sql);
     IT_CHECK(res, "no answer to %s: %s", sql, hb_sql_last_error(db));
-    const hb_sql_result_t *l = s_last(res);
+    const hb_sql_result_t *l = it_sql_last(res);
     bool ok = strcmp(l->sqlstate, "00000") == 0;
     if (!ok) {
         IT_CHECK(conflict_ok && strcmp(l->sqlstate, "40001") == 0, "%s: %s %s", sql,
@@ -122,9 +105,9 @@ s_reader(void *arg)
     hb_sql_t *db = hb_sql_connect(s_config, 0, err, sizeof err);
     IT_CHECK(db, "connect: %s", err);
     while (s_done_writers < WRITERS || !s_ddl_done) {
-        hb_sql_result_t *res = s_exec(db, "SELECT sum(val), count(*) FROM items");
+        hb_sql_result_t *res = it_sql(db, "SELECT sum(val), count(*) FROM items");
         IT_CHECK(res, "no answer: %s", hb_sql_last_error(db));
-        const hb_sql_result_t *l = s_last(res);
+        const hb_sql_result_t *l = it_sql_last(res);
         if (strcmp(l->sqlstate, "00000") == 0) {
             if (l->cells[0].u.i != ROWS * 100) {
                 fprintf(stderr, "torn read: sum %lld over %lld rows\n",
@@ -168,9 +151,9 @@ s_ddl(void *arg)
 static void
 s_ids(hb_sql_t *db, const char *sql, char *out, size_t cap)
 {
-    hb_sql_result_t *res = s_exec(db, sql);
-    IT_CHECK(res && strcmp(s_last(res)->sqlstate, "00000") == 0, "%s: %s", sql,
-             res ? s_last(res)->message : "no answer");
+    hb_sql_result_t *res = it_sql(db, sql);
+    IT_CHECK(res && strcmp(it_sql_last(res)->sqlstate, "00000") == 0, "%s: %s", sql,
+             res ? it_sql_last(res)->message : "no answer");
     size_t off = 0;
     out[0] = '\0';
     for (uint32_t i = 0; i < res->nrows && off < cap; i++)
@@ -233,7 +216,7 @@ main(int argc, char **argv)
                  "group %d: index finds [%s], writers committed [%s]", g, by_index, want);
     }
     long long ireads = it_status_int(&c, 4, 0, 0, "sql_index_reads") - ireads0;
-    hb_sql_result_t *res = s_exec(db, "SELECT sum(val), count(*) FROM items");
+    hb_sql_result_t *res = it_sql(db, "SELECT sum(val), count(*) FROM items");
     IT_CHECK(res && res->nrows == 1, "final read");
     IT_CHECK(res->cells[0].u.i == ROWS * 100, "sum %lld", (long long)res->cells[0].u.i);
     IT_CHECK(res->cells[1].u.i == expected, "%lld rows, %d committed",

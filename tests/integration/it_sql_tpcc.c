@@ -39,41 +39,13 @@ static const char *s_config;
 static uint64_t s_seed;
 static atomic_llong s_neworders, s_payments, s_conflicts, s_cents;
 
-static hb_sql_result_t *
-s_exec(hb_sql_t *db, const char *sql)
-{
-    hb_sql_result_t *res = NULL;
-    if (hb_sql_exec(db, sql, NULL, 0, 60000, &res) != HB_OK)
-        return NULL;
-    return res;
-}
-
-static const hb_sql_result_t *
-s_last(const hb_sql_result_t *r)
-{
-    while (r && r->next)
-        r = r->next;
-    return r;
-}
-
-/* Runs sql, which must succeed. */
-static void
-s_ok(hb_sql_t *db, const char *sql)
-{
-    hb_sql_result_t *res = s_exec(db, sql);
-    IT_CHECK(res, "no answer to: %.200s", sql);
-    IT_CHECK(strcmp(s_last(res)->sqlstate, "00000") == 0, "%s: %s\n  %.300s",
-             s_last(res)->sqlstate, s_last(res)->message, sql);
-    hb_sql_result_free(&res);
-}
-
 /* Runs a query and returns its result (caller frees); must succeed. */
 static hb_sql_result_t *
 s_query(hb_sql_t *db, const char *sql)
 {
-    hb_sql_result_t *res = s_exec(db, sql);
-    IT_CHECK(res && strcmp(s_last(res)->sqlstate, "00000") == 0, "query failed: %s: %s",
-             sql, res ? s_last(res)->message : "no answer");
+    hb_sql_result_t *res = it_sql(db, sql);
+    IT_CHECK(res && strcmp(it_sql_last(res)->sqlstate, "00000") == 0, "query failed: %s: %s",
+             sql, res ? it_sql_last(res)->message : "no answer");
     return res;
 }
 
@@ -123,9 +95,9 @@ s_session(void *arg)
             snprintf(sql, sizeof sql, "CALL payment(%d, %d, %d, %d, %d, %lld.%02lld)", w, d, cw,
                      cd, c, cents / 100, cents % 100);
         }
-        hb_sql_result_t *res = s_exec(db, sql);
+        hb_sql_result_t *res = it_sql(db, sql);
         IT_CHECK(res, "no answer: %s", hb_sql_last_error(db));
-        const hb_sql_result_t *l = s_last(res);
+        const hb_sql_result_t *l = it_sql_last(res);
         if (strcmp(l->sqlstate, "40001") == 0) {
             s_conflicts++;
         } else {
@@ -227,25 +199,25 @@ main(int argc, char **argv)
     hb_sql_t *db = hb_sql_connect(cl.config, 0, err, sizeof err);
     IT_CHECK(db, "connect: %s", err);
     for (size_t i = 0; i < sizeof s_schema / sizeof *s_schema; i++)
-        s_ok(db, s_schema[i]);
+        it_sql_ok(db, s_schema[i]);
     for (int w = 1; w <= W; w++) {
         snprintf(sql, sizeof sql, "INSERT INTO warehouse VALUES (%d, 300000.00)", w);
-        s_ok(db, sql);
+        it_sql_ok(db, sql);
         for (int d = 1; d <= D; d++) {
             snprintf(sql, sizeof sql, "INSERT INTO district VALUES (%d, %d, 30000.00, 1)", w, d);
-            s_ok(db, sql);
+            it_sql_ok(db, sql);
             size_t off = (size_t)snprintf(sql, sizeof sql, "INSERT INTO customer VALUES ");
             for (int c = 1; c <= C; c++)
                 off += (size_t)snprintf(sql + off, sizeof sql - off,
                                         "%s(%d, %d, %d, -10.00, 10.00, 1)", c > 1 ? ", " : "",
                                         w, d, c);
-            s_ok(db, sql);
+            it_sql_ok(db, sql);
         }
         size_t off = (size_t)snprintf(sql, sizeof sql, "INSERT INTO stock VALUES ");
         for (int i = 1; i <= ITEMS; i++)
             off += (size_t)snprintf(sql + off, sizeof sql - off, "%s(%d, %d, 50, 0, 0, 0)",
                                     i > 1 ? ", " : "", w, i);
-        s_ok(db, sql);
+        it_sql_ok(db, sql);
     }
 
     pthread_t th[SESSIONS];

@@ -34,25 +34,6 @@ static uint64_t s_seed;
 static atomic_llong s_committed, s_serial_fail, s_other_fail, s_torn;
 static atomic_llong s_delta[ACCOUNTS];
 
-/* Runs sql; returns the result list (caller frees) or NULL on transport
- * failure. */
-static hb_sql_result_t *
-s_exec(hb_sql_t *db, const char *sql)
-{
-    hb_sql_result_t *res = NULL;
-    if (hb_sql_exec(db, sql, NULL, 0, 60000, &res) != HB_OK)
-        return NULL;
-    return res;
-}
-
-static const hb_sql_result_t *
-s_last(const hb_sql_result_t *r)
-{
-    while (r && r->next)
-        r = r->next;
-    return r;
-}
-
 static void *
 s_incs(void *arg)
 {
@@ -61,10 +42,10 @@ s_incs(void *arg)
     hb_sql_t *db = hb_sql_connect(s_config, 0, err, sizeof err);
     IT_CHECK(db, "connect: %s", err);
     for (int i = 0; i < INCS; i++) {
-        hb_sql_result_t *res = s_exec(db, "BEGIN; UPDATE hits SET n = n + 1 WHERE id = 0; "
+        hb_sql_result_t *res = it_sql(db, "BEGIN; UPDATE hits SET n = n + 1 WHERE id = 0; "
                                           "UPDATE hits SET n = n + 1 WHERE id = 1; COMMIT");
         IT_CHECK(res, "exec failed: %s", hb_sql_last_error(db));
-        const hb_sql_result_t *l = s_last(res);
+        const hb_sql_result_t *l = it_sql_last(res);
         IT_CHECK(strcmp(l->sqlstate, "00000") == 0 && strcmp(l->tag, "COMMIT") == 0,
                  "blind increments must not conflict: %s %s", l->sqlstate, l->message);
         hb_sql_result_free(&res);
@@ -92,9 +73,9 @@ s_xfers(void *arg)
                  "UPDATE acct SET bal = bal + %d WHERE id = %d; "
                  "SELECT sum(bal) FROM acct; COMMIT",
                  amount, a, amount, b);
-        hb_sql_result_t *res = s_exec(db, sql);
+        hb_sql_result_t *res = it_sql(db, sql);
         IT_CHECK(res, "exec failed: %s", hb_sql_last_error(db));
-        const hb_sql_result_t *l = s_last(res);
+        const hb_sql_result_t *l = it_sql_last(res);
         if (strcmp(l->sqlstate, "40001") == 0) {
             s_serial_fail++;
         } else if (strcmp(l->sqlstate, "00000") != 0) {
@@ -144,9 +125,9 @@ main(int argc, char **argv)
                            "INSERT INTO hits VALUES (0, 0), (1, 0)",
                            "CREATE TABLE acct (id int PRIMARY KEY, bal bigint NOT NULL)", sql};
     for (size_t i = 0; i < sizeof setup / sizeof *setup; i++) {
-        hb_sql_result_t *res = s_exec(db, setup[i]);
-        IT_CHECK(res && strcmp(s_last(res)->sqlstate, "00000") == 0, "setup %zu: %s", i,
-                 res ? s_last(res)->message : "timeout");
+        hb_sql_result_t *res = it_sql(db, setup[i]);
+        IT_CHECK(res && strcmp(it_sql_last(res)->sqlstate, "00000") == 0, "setup %zu: %s", i,
+                 res ? it_sql_last(res)->message : "timeout");
         hb_sql_result_free(&res);
     }
 
@@ -155,7 +136,7 @@ main(int argc, char **argv)
         pthread_create(&th[i], NULL, s_incs, NULL);
     for (int i = 0; i < SESSIONS; i++)
         pthread_join(th[i], NULL);
-    hb_sql_result_t *res = s_exec(db, "SELECT n FROM hits ORDER BY id");
+    hb_sql_result_t *res = it_sql(db, "SELECT n FROM hits ORDER BY id");
     IT_CHECK(res && res->nrows == 2, "read hits");
     IT_CHECK(res->cells[0].u.i == SESSIONS * INCS && res->cells[1].u.i == SESSIONS * INCS,
              "counters %lld, %lld, want %d", (long long)res->cells[0].u.i,
@@ -168,7 +149,7 @@ main(int argc, char **argv)
         pthread_create(&th[i], NULL, s_xfers, (void *)(intptr_t)i);
     for (int i = 0; i < SESSIONS; i++)
         pthread_join(th[i], NULL);
-    res = s_exec(db, "SELECT id, bal FROM acct ORDER BY id");
+    res = it_sql(db, "SELECT id, bal FROM acct ORDER BY id");
     IT_CHECK(res && res->nrows == ACCOUNTS, "read accounts");
     long long total = 0;
     for (int i = 0; i < ACCOUNTS; i++) {
@@ -180,11 +161,11 @@ main(int argc, char **argv)
     hb_sql_result_free(&res);
     /* A strict read is a transaction; a default read is not. */
     long long txns0 = it_status_int(&c, 4, 0, 0, "sql_txns");
-    res = s_exec(db, "SELECT sum(bal) FROM acct");
+    res = it_sql(db, "SELECT sum(bal) FROM acct");
     IT_CHECK(res && res->nrows == 1, "snapshot read");
     hb_sql_result_free(&res);
     long long txns1 = it_status_int(&c, 4, 0, 0, "sql_txns");
-    res = s_exec(db, "SET hobbes.strict_reads = on; SELECT sum(bal) FROM acct");
+    res = it_sql(db, "SET hobbes.strict_reads = on; SELECT sum(bal) FROM acct");
     IT_CHECK(res && res->next && res->next->nrows == 1 &&
                  res->next->cells[0].u.i == (long long)ACCOUNTS * BALANCE,
              "strict read");

@@ -274,3 +274,31 @@ it_status_int(it_cluster_t *c, int role, int replica, int partition, const char 
     hb_client_destroy(&cl);
     return v;
 }
+
+hb_sql_result_t *
+it_sql(hb_sql_t *db, const char *sql)
+{
+    hb_sql_result_t *res = NULL;
+    if (hb_sql_exec(db, sql, NULL, 0, 60000, &res) != HB_OK)
+        return NULL;
+    return res;
+}
+
+const hb_sql_result_t *
+it_sql_last(const hb_sql_result_t *r)
+{
+    while (r && r->next)
+        r = r->next;
+    return r;
+}
+
+void
+it_sql_ok(hb_sql_t *db, const char *sql)
+{
+    hb_sql_result_t *res = it_sql(db, sql);
+    IT_CHECK(res, "no answer to: %.200s (%s)", sql, hb_sql_last_error(db));
+    const hb_sql_result_t *l = it_sql_last(res);
+    IT_CHECK(strcmp(l->sqlstate, "00000") == 0, "%s: %s\n  %.300s", l->sqlstate, l->message,
+             sql);
+    hb_sql_result_free(&res);
+}

@@ -76,4 +76,15 @@ long long it_status_int(it_cluster_t *c, int role, int replica, int partition,
 
 void it_sleep_ms(long ms);
 
+/* SQL helpers for tests over hb_sql sessions (client/hobbes.h). */
+typedef struct hb_sql hb_sql_t;
+typedef struct hb_sql_result hb_sql_result_t;
+/* Runs sql (60 s timeout); returns the results (caller frees with
+ * hb_sql_result_free) or NULL when the sqlfront did not answer. */
+hb_sql_result_t *it_sql(hb_sql_t *db, const char *sql);
+/* Returns the last result of a list (the failing one, if any). */
+const hb_sql_result_t *it_sql_last(const hb_sql_result_t *r);
+/* Runs sql, which must succeed (else the test fails, naming it). */
+void it_sql_ok(hb_sql_t *db, const char *sql);
+
 #endif
