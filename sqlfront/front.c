@@ -648,6 +648,173 @@ s_read_src(sqlf_front_t *self, s_session_t *sess, const sqlf_source_t *src, bool
 }
 
 /* ------------------------------------------------------------------ */
+/* Joins                                                                */
+/* ------------------------------------------------------------------ */
+
+/* One run of a nested-loop join at one epoch. */
+typedef struct {
+    sqlf_front_t *self;
+    s_session_t *sess;
+    const sqlf_stmt_t *st;
+    hb_arena_t **arena;
+    hb_val_t *row;         /* the joined row being built */
+    uint64_t epoch;        /* the epoch every read must be at (0: the first sets it) */
+    uint64_t seen;         /* the newest epoch a read met */
+    bool moved;            /* a read was at another epoch: run again */
+    hb_val_t **out;        /* joined rows that passed the filter */
+    uint32_t nout, capout;
+    uint32_t width;        /* columns of a joined row */
+    hb_sqlerr_t *err;
+} s_join_t;
+
+static bool
+s_key_put_val(hb_key_t *k, const hb_val_t *v)
+{
+    if (v->type == HB_VAL_INT)
+        hb_key_put_i64(k, v->u.i);
+    else if (v->type == HB_VAL_BOOL)
+        hb_key_put_bool(k, v->u.b);
+    else if (v->type == HB_VAL_STR || v->type == HB_VAL_BIN)
+        hb_key_put_str(k, v->u.s.ptr, v->u.s.len);
+    else
+        return false;
+    return !k->overflow;
+}
+
+static hb_rc_t
+s_join_level(s_join_t *jn, uint32_t k)
+{
+    const sqlf_stmt_t *st = jn->st;
+    if (k == st->njoin) {
+        bool pass = true;
+        if (st->src.where.p) {
+            hb_expr_env_t env = {.row = jn->row, .ncols = jn->width, .alloc = hb_arena_alloc,
+                                 .alloc_arg = jn->arena, .err = jn->err};
+            hb_rc_t rc = hb_expr_test(st->src.where.p, st->src.where.len, &env, &pass);
+            if (rc)
+                return rc;
+        }
+        if (!pass)
+            return HB_OK;
+        if (jn->nout >= S_MAX_ROWS)
+            return hb_sqlerr_set(jn->err, "54000", "a join of more than %d rows", S_MAX_ROWS);
+        hb_val_t *copy = hb_arena_alloc(jn->arena, jn->width * sizeof *copy);
+        for (uint32_t c = 0; c < jn->width; c++)
+            copy[c] = s_keep(jn->arena, jn->row[c]);
+        if (jn->nout == jn->capout) {
+            jn->capout = jn->capout ? jn->capout * 2 : 64;
+            jn->out = hb_realloc(jn->out, jn->capout * sizeof *jn->out);
+        }
+        jn->out[jn->nout++] = copy;
+        return HB_OK;
+    }
+    const sqlf_join_t *j = &st->join[k];
+    const sqlf_table_t *t = j->table;
+    sqlf_source_t src = {.table = t, .partition = -1};
+    hb_key_init(&src.start, t->id);
+    hb_key_t pkey;
+    hb_key_init(&pkey, t->id);
+    hb_expr_env_t env = {.row = jn->row, .ncols = j->off, .alloc = hb_arena_alloc,
+                         .alloc_arg = jn->arena, .err = jn->err};
+    for (uint32_t b = 0; b < j->nbound; b++) {
+        hb_val_t v, c;
+        const sqlf_col_t *col = &t->cols[t->pk[b]];
+        if (hb_expr_eval(j->bind[b].p, j->bind[b].len, &env, &v) != HB_OK ||
+            hb_val_coerce(&v, col->type, col->typmod, hb_arena_alloc, jn->arena, &c,
+                          jn->err) != HB_OK)
+            return HB_INVALID;
+        if (c.type == HB_VAL_NIL)
+            return HB_OK; /* key = NULL matches nothing */
+        if (!s_key_put_val(&src.start, &c))
+            return hb_sqlerr_set(jn->err, "0A000", "join key of an unsupported type");
+        if (b < t->npart)
+            s_key_put_val(&pkey, &c);
+    }
+    if (j->nbound == t->npk) {
+        src.point = true;
+        src.plen = sqlf_table_plen(t, src.start.buf, src.start.len);
+    } else if (j->nbound > 0) {
+        if (src.start.len + 9 > HB_KEY_MAX)
+            return hb_sqlerr_set(jn->err, "54000", "key prefix is too long");
+        src.end = src.start;
+        for (int i = 0; i < 9; i++)
+            src.end.buf[src.end.len++] = 0xFF;
+    } else {
+        hb_key_init(&src.end, t->id + 1);
+    }
+    uint32_t p0 = 0, p1 = jn->self->nparts;
+    if (j->nbound >= t->npart) {
+        p0 = hb_key_partition(pkey.buf, pkey.len, jn->self->nparts);
+        p1 = p0 + 1;
+    }
+    hb_rc_t rc = HB_OK;
+    for (uint32_t p = p0; p < p1 && rc == HB_OK && !jn->moved; p++) {
+        s_cut_t cut = {0};
+        rc = s_fetch_part(jn->self, jn->sess, &src, p, jn->epoch, &cut, jn->err);
+        if (rc == HB_OK) {
+            if (cut.epoch > jn->seen)
+                jn->seen = cut.epoch;
+            if (!jn->epoch)
+                jn->epoch = cut.epoch;
+            else if (cut.epoch != jn->epoch)
+                jn->moved = true;
+        }
+        for (uint32_t g = 0; g < cut.n && rc == HB_OK && !jn->moved; g++) {
+            const hb_scan_result_t *res = cut.pages[g];
+            for (uint32_t i = 0; i < res->nrows && rc == HB_OK && !jn->moved; i++) {
+                uint32_t ncols = 0;
+                if (hb_row_decode(res->rows[i].val, res->rows[i].vlen, jn->row + j->off,
+                                  t->ncols, &ncols) != HB_OK) {
+                    rc = hb_sqlerr_set(jn->err, "XX001", "corrupt row in table \"%s\"", t->name);
+                    break;
+                }
+                for (uint32_t c = ncols; c < t->ncols; c++)
+                    jn->row[j->off + c] = hb_val_nil();
+                rc = s_join_level(jn, k + 1);
+            }
+        }
+        s_cut_clear(&cut);
+        hb_free(cut.pages);
+    }
+    return rc;
+}
+
+/* Runs the join of st, every table read at the same epoch (a consistent
+ * cut across tables and partitions), and gives the joined rows that pass
+ * the filter to fn. */
+static hb_rc_t
+s_join_read(sqlf_front_t *self, s_session_t *sess, const sqlf_stmt_t *st, hb_arena_t **arena,
+            s_row_fn fn, void *arg, uint64_t *epoch_out, hb_sqlerr_t *err)
+{
+    const sqlf_join_t *last = &st->join[st->njoin - 1];
+    uint32_t width = last->off + last->table->ncols;
+    uint64_t target = 0;
+    self->reads++;
+    for (int attempt = 0;; attempt++) {
+        s_join_t jn = {self, sess, st, arena, NULL, target, 0, false, NULL, 0, 0, width, err};
+        jn.row = hb_calloc(width ? width : 1, sizeof *jn.row);
+        hb_rc_t rc = s_join_level(&jn, 0);
+        hb_free(jn.row);
+        if (rc == HB_OK && !jn.moved) {
+            for (uint32_t i = 0; i < jn.nout && rc == HB_OK; i++)
+                rc = fn(arg, NULL, 0, NULL, 0, jn.out[i], width);
+            hb_free(jn.out);
+            *epoch_out = jn.epoch;
+            return rc;
+        }
+        hb_free(jn.out);
+        if (rc)
+            return rc;
+        self->cut_rereads++;
+        target = jn.seen; /* start at the newest epoch a read met */
+        if (attempt == 200) {
+            self->torn_avoided++;
+            return hb_sqlerr_set(err, "40001", "could not read the join at one epoch; try again");
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
 /* Computing SELECT results                                             */
 /* ------------------------------------------------------------------ */
 
@@ -655,6 +822,8 @@ typedef struct {
     int64_t count;   /* rows counted (non-NULL args) */
     hb_val_t sum;    /* running sum (NIL: none yet) */
     hb_val_t best;   /* min / max so far (NIL: none) */
+    hb_val_t *seen;  /* count(DISTINCT): the values met (arena) */
+    uint32_t nseen, capseen;
 } s_acc_t;
 
 typedef struct {
@@ -720,6 +889,20 @@ s_accumulate(s_sel_t *s, s_acc_t *acc, const sqlf_agg_t *agg, const hb_val_t *in
         return HB_INVALID;
     if (v.type == HB_VAL_NIL)
         return HB_OK;
+    if (agg->distinct) {
+        for (uint32_t i = 0; i < acc->nseen; i++)
+            if (acc->seen[i].type == v.type && hb_val_cmp(&acc->seen[i], &v) == 0)
+                return HB_OK;
+        if (acc->nseen == acc->capseen) {
+            uint32_t cap = acc->capseen ? acc->capseen * 2 : 16;
+            hb_val_t *n = hb_arena_alloc(s->arena, cap * sizeof *n);
+            if (acc->nseen)
+                memcpy(n, acc->seen, acc->nseen * sizeof *n);
+            acc->seen = n;
+            acc->capseen = cap;
+        }
+        acc->seen[acc->nseen++] = s_keep(s->arena, v);
+    }
     acc->count++;
     switch (agg->kind) {
     case SQLF_AGG_SUM:
@@ -945,7 +1128,9 @@ s_run_select(sqlf_front_t *self, s_req_t *r, s_session_t *sess, const sqlf_stmt_
     s_sel_t s = {.self = self, .st = st, .req = r, .arena = &r->arena, .err = err};
     uint64_t epoch = 0;
     hb_rc_t rc;
-    if (st->src.table) {
+    if (st->njoin) {
+        rc = s_join_read(self, sess, st, &r->arena, s_sel_row, &s, &epoch, err);
+    } else if (st->src.table) {
         rc = s_read_src(self, sess, &st->src, true, s_sel_row, &s, &epoch, err);
     } else {
         rc = s_sel_row(&s, NULL, 0, NULL, 0, NULL, 0);
@@ -1704,6 +1889,12 @@ s_advance(sqlf_front_t *self, s_req_t *r)
                 return;
             continue;
         case SQLF_ST_SELECT:
+            if (st.njoin && (r->in_block || sess->strict)) {
+                sqlf_stmt_free(&st);
+                s_fail(self, r, HB_INVALID, "0A000",
+                       "joins inside transaction blocks and strict reads are not supported yet");
+                return;
+            }
             if (sess->strict && !r->in_block && st.src.table)
                 s_implicit_block(r); /* sequenced: its rows are CHECKed at commit */
             if (r->in_block && st.src.table) {

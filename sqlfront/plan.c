@@ -65,6 +65,8 @@ typedef struct {
     bool is_const;  /* a constant: cval */
     hb_val_t cval;
     int col;        /* a plain column reference: its index; else -1 */
+    int tab;        /* a plain column reference in a join: its table; else -1 */
+    int maxtab;     /* the highest join table it reads, -1 for none */
 } s_ex_t;
 
 typedef struct {
@@ -81,6 +83,12 @@ typedef struct {
     bool agg_mode;           /* compiling over the group row */
     bool in_agg;             /* inside an aggregate's argument */
     bool in_default;         /* a column DEFAULT: CURRENT_TIMESTAMP stays a node */
+    /* A join: the tables of FROM, each with its alias and the offset of
+     * its columns in the joined row (nscope 0: one table, t). */
+    uint32_t nscope;
+    const sqlf_table_t *scope[SQLF_MAX_JOIN];
+    const char *salias[SQLF_MAX_JOIN];
+    uint32_t soff[SQLF_MAX_JOIN];
     int64_t now_us;          /* CURRENT_TIMESTAMP of this statement */
     int depth;
 } s_cc_t;
@@ -106,7 +114,7 @@ s_err(s_cc_t *cc, int32_t loc, const char *sqlstate, const char *fmt, ...)
 static s_ex_t
 s_finish(s_cc_t *cc, msgpack_sbuffer *sb, hb_type_t type)
 {
-    s_ex_t e = {.type = type, .col = -1};
+    s_ex_t e = {.type = type, .col = -1, .tab = -1, .maxtab = -1};
     e.p = sqlf_stmt_alloc(cc->st, sb->size);
     memcpy(e.p, sb->data, sb->size);
     e.len = (uint32_t)sb->size;
@@ -176,6 +184,9 @@ s_mk_op(s_cc_t *cc, hb_ex_op_t op, const int64_t *pre, uint32_t npre, const s_ex
             msgpack_sbuffer_write(&sb, (const char *)kids[k].p, kids[k].len);
     }
     s_ex_t e = s_finish(cc, &sb, type);
+    for (uint32_t k = 0; k < nkids; k++)
+        if (kids[k].maxtab > e.maxtab)
+            e.maxtab = kids[k].maxtab;
     if (all_const) {
         hb_expr_env_t env = {.alloc = sqlf_stmt_alloc, .alloc_arg = cc->st, .err = cc->err,
                              .now_us = cc->now_us};
@@ -449,6 +460,55 @@ s_column(s_cc_t *cc, const PgQuery__ColumnRef *cr, s_ex_t *out)
     }
     if (!name)
         return s_err(cc, cr->location, "0A000", "this column reference is not supported");
+    if (cc->nscope) {
+        int tab = -1, c = -1;
+        for (uint32_t k = 0; k < cc->nscope; k++) {
+            if (qual && strcmp(qual, cc->salias[k]) != 0)
+                continue;
+            int ck = sqlf_table_col(cc->scope[k], name);
+            if (ck < 0)
+                continue;
+            if (tab >= 0)
+                return s_err(cc, cr->location, "42702", "column reference \"%s\" is ambiguous",
+                             name);
+            tab = (int)k;
+            c = ck;
+        }
+        if (tab < 0) {
+            for (uint32_t k = 0; qual && k < cc->nscope; k++)
+                if (strcmp(qual, cc->salias[k]) == 0)
+                    return s_err(cc, cr->location, "42703", "column %s.%s does not exist", qual,
+                                 name);
+            if (qual)
+                return s_err(cc, cr->location, "42P01",
+                             "missing FROM-clause entry for table \"%s\"", qual);
+            return s_err(cc, cr->location, "42703", "column \"%s\" does not exist", name);
+        }
+        uint32_t g = cc->soff[tab] + (uint32_t)c;
+        hb_type_t ty = cc->scope[tab]->cols[c].type;
+        if (cc->agg_mode && !cc->in_agg) {
+            for (uint32_t k = 0; k < cc->st->ngroup; k++) {
+                hb_mp_reader_t r;
+                uint32_t n;
+                uint64_t op, col;
+                hb_mp_reader_init(&r, cc->st->group[k].p, cc->st->group[k].len);
+                if (hb_mp_read_array(&r, &n) == HB_OK && n == 2 &&
+                    hb_mp_read_uint(&r, &op) == HB_OK && op == HB_EX_COL &&
+                    hb_mp_read_uint(&r, &col) == HB_OK && col == g) {
+                    *out = s_mk_col(cc, k, ty);
+                    return HB_OK;
+                }
+            }
+            return s_err(cc, cr->location, "42803",
+                         "column \"%s.%s\" must appear in the GROUP BY clause or be used in "
+                         "an aggregate function",
+                         cc->salias[tab], name);
+        }
+        *out = s_mk_col(cc, g, ty);
+        out->tab = tab;
+        out->maxtab = tab;
+        return HB_OK;
+    }
     bool excl = false;
     if (qual) {
         if (cc->excluded && strcmp(qual, "excluded") == 0)
@@ -538,11 +598,13 @@ s_aggregate(s_cc_t *cc, const PgQuery__FuncCall *f, sqlf_agg_kind_t kind, s_ex_t
         return s_err(cc, f->location, "42803", "aggregate functions are not allowed here");
     if (cc->in_agg)
         return s_err(cc, f->location, "42803", "aggregate function calls cannot be nested");
-    if (f->agg_distinct || f->agg_filter || f->n_agg_order || f->over)
+    if ((f->agg_distinct && kind != SQLF_AGG_COUNT) || f->agg_filter || f->n_agg_order ||
+        f->over)
         return s_err(cc, f->location, "0A000",
-                     "DISTINCT, FILTER, ORDER BY and OVER in aggregates are not supported");
+                     "DISTINCT (but in count), FILTER, ORDER BY and OVER in aggregates are not "
+                     "supported");
     sqlf_stmt_t *st = cc->st;
-    sqlf_agg_t a = {.kind = kind};
+    sqlf_agg_t a = {.kind = kind, .distinct = f->agg_distinct};
     hb_type_t t;
     if (f->agg_star) {
         if (kind != SQLF_AGG_COUNT)
@@ -1228,6 +1290,161 @@ sqlf_index_key(const sqlf_table_t *t, const sqlf_index_t *ix, const hb_val_t *ro
 }
 
 /* ------------------------------------------------------------------ */
+/* Joins                                                                */
+/* ------------------------------------------------------------------ */
+
+/* Flattens FROM items (tables and INNER JOIN ... ON) into the scope, and
+ * the ON conditions into quals. */
+static hb_rc_t
+s_join_items(s_cc_t *cc, const PgQuery__Node *n, const PgQuery__Node **quals, uint32_t *nq)
+{
+    hb_rc_t rc;
+    if (n->node_case == PG_QUERY__NODE__NODE_JOIN_EXPR) {
+        const PgQuery__JoinExpr *j = n->join_expr;
+        if (j->jointype != PG_QUERY__JOIN_TYPE__JOIN_INNER || j->is_natural ||
+            j->n_using_clause)
+            return s_err(cc, -1, "0A000", "only INNER JOIN ... ON (and comma joins) are "
+                                          "supported");
+        if ((rc = s_join_items(cc, j->larg, quals, nq)) ||
+            (rc = s_join_items(cc, j->rarg, quals, nq)))
+            return rc;
+        if (j->quals) {
+            if (*nq == 64)
+                return s_err(cc, -1, "54001", "too many join conditions");
+            quals[(*nq)++] = j->quals;
+        }
+        return HB_OK;
+    }
+    if (n->node_case != PG_QUERY__NODE__NODE_RANGE_VAR)
+        return s_err(cc, -1, "0A000", "subqueries in FROM are not supported yet");
+    if (cc->nscope == SQLF_MAX_JOIN)
+        return s_err(cc, -1, "54001", "at most %d tables in a join", SQLF_MAX_JOIN);
+    const PgQuery__RangeVar *rv = n->range_var;
+    const sqlf_table_t *t;
+    if ((rc = s_table(cc, rv, &t)))
+        return rc;
+    uint32_t k = cc->nscope;
+    uint32_t off = k ? cc->soff[k - 1] + cc->scope[k - 1]->ncols : 0;
+    if (off + t->ncols > HB_SQL_MAX_COLS)
+        return s_err(cc, -1, "54011", "a join reads at most %d columns", HB_SQL_MAX_COLS);
+    const char *alias = rv->alias && rv->alias->aliasname ? rv->alias->aliasname : t->name;
+    for (uint32_t i = 0; i < k; i++)
+        if (strcmp(cc->salias[i], alias) == 0)
+            return s_err(cc, rv->location, "42712", "table name \"%s\" specified more than once",
+                         alias);
+    cc->scope[k] = t;
+    cc->salias[k] = alias;
+    cc->soff[k] = off;
+    cc->nscope++;
+    return HB_OK;
+}
+
+/* Adds the top-level AND terms of n to terms. */
+static void
+s_and_terms(const PgQuery__Node *n, const PgQuery__Node **terms, uint32_t *nt, uint32_t cap)
+{
+    if (n && n->node_case == PG_QUERY__NODE__NODE_BOOL_EXPR &&
+        n->bool_expr->boolop == PG_QUERY__BOOL_EXPR_TYPE__AND_EXPR) {
+        for (size_t i = 0; i < n->bool_expr->n_args; i++)
+            s_and_terms(n->bool_expr->args[i], terms, nt, cap);
+    } else if (n && *nt < cap) {
+        terms[(*nt)++] = n;
+    }
+}
+
+/* Plans the FROM of a join: its tables, the filter (WHERE and ON), and for
+ * each table the key prefix the tables before it (or constants) bind. */
+static hb_rc_t
+s_plan_join(s_cc_t *cc, const PgQuery__SelectStmt *s)
+{
+    sqlf_stmt_t *st = cc->st;
+    const PgQuery__Node *quals[64];
+    uint32_t nq = 0;
+    hb_rc_t rc;
+    cc->t = NULL;
+    for (size_t i = 0; i < s->n_from_clause; i++)
+        if ((rc = s_join_items(cc, s->from_clause[i], quals, &nq)))
+            return rc;
+    const PgQuery__Node *terms[256];
+    uint32_t nt = 0;
+    s_and_terms(s->where_clause, terms, &nt, 256);
+    for (uint32_t i = 0; i < nq; i++)
+        s_and_terms(quals[i], terms, &nt, 256);
+    if (nt == 256)
+        return s_err(cc, -1, "54001", "too many conditions");
+    /* The filter: every term, ANDed. */
+    s_ex_t all = {0};
+    bool have = false;
+    s_ex_t *lhs = sqlf_stmt_alloc(st, (nt + 1) * sizeof *lhs);
+    s_ex_t *rhs = sqlf_stmt_alloc(st, (nt + 1) * sizeof *rhs);
+    bool *eq = sqlf_stmt_alloc(st, (nt + 1) * sizeof *eq);
+    for (uint32_t i = 0; i < nt; i++) {
+        s_ex_t w;
+        if ((rc = s_expr(cc, terms[i], &w)) || (rc = s_coerce_const(cc, &w, HB_T_BOOL, -1)))
+            return rc;
+        if (w.type != HB_T_BOOL && w.type != HB_T_UNKNOWN)
+            return s_err(cc, -1, "42804", "argument of WHERE must be type boolean, not type %s",
+                         hb_type_name(w.type));
+        if (have) {
+            s_ex_t kids[2] = {all, w};
+            if ((rc = s_mk_op(cc, HB_EX_AND, NULL, 0, kids, 2, HB_T_BOOL, -1, &all)))
+                return rc;
+        } else {
+            all = w;
+            have = true;
+        }
+        const PgQuery__Node *n = terms[i];
+        eq[i] = n->node_case == PG_QUERY__NODE__NODE_A_EXPR &&
+                n->a_expr->kind == PG_QUERY__A__EXPR__KIND__AEXPR_OP && n->a_expr->n_name == 1 &&
+                s_str(n->a_expr->name[0]) && strcmp(s_str(n->a_expr->name[0]), "=") == 0 &&
+                n->a_expr->lexpr;
+        if (eq[i] && ((rc = s_expr(cc, n->a_expr->lexpr, &lhs[i])) ||
+                      (rc = s_expr(cc, n->a_expr->rexpr, &rhs[i]))))
+            return rc;
+    }
+    if (have)
+        st->src.where = s_pub(&all);
+    st->njoin = cc->nscope;
+    st->join = sqlf_stmt_alloc(st, cc->nscope * sizeof *st->join);
+    for (uint32_t k = 0; k < cc->nscope; k++) {
+        sqlf_join_t *j = &st->join[k];
+        const sqlf_table_t *t = cc->scope[k];
+        j->table = t;
+        j->off = cc->soff[k];
+        j->bind = sqlf_stmt_alloc(st, t->npk * sizeof *j->bind);
+        j->nbound = 0;
+        for (uint32_t pk = 0; pk < t->npk; pk++) {
+            uint32_t want = cc->soff[k] + t->pk[pk];
+            bool found = false;
+            for (uint32_t i = 0; i < nt && !found; i++) {
+                if (!eq[i])
+                    continue;
+                s_ex_t *col = NULL, *val = NULL;
+                if (lhs[i].tab == (int)k && lhs[i].col == (int)want && rhs[i].maxtab < (int)k) {
+                    col = &lhs[i];
+                    val = &rhs[i];
+                } else if (rhs[i].tab == (int)k && rhs[i].col == (int)want &&
+                           lhs[i].maxtab < (int)k) {
+                    col = &rhs[i];
+                    val = &lhs[i];
+                }
+                if (!col || (val->is_const && val->cval.type == HB_VAL_NIL))
+                    continue;
+                s_ex_t v = *val;
+                if ((rc = s_coerce_const(cc, &v, t->cols[t->pk[pk]].type, -1)))
+                    return rc;
+                j->bind[pk] = s_pub(&v);
+                found = true;
+            }
+            if (!found)
+                break;
+            j->nbound++;
+        }
+    }
+    return HB_OK;
+}
+
+/* ------------------------------------------------------------------ */
 /* SELECT                                                               */
 /* ------------------------------------------------------------------ */
 
@@ -1335,6 +1552,19 @@ s_targets(s_cc_t *cc, PgQuery__Node **list, size_t n, uint32_t *cap)
                     v->column_ref->n_fields >= 1 &&
                     v->column_ref->fields[v->column_ref->n_fields - 1]->node_case ==
                         PG_QUERY__NODE__NODE_A_STAR;
+        if (star && cc->nscope) {
+            if (cc->agg_mode)
+                return s_err(cc, rt->location, "42803",
+                             "SELECT * cannot be used with GROUP BY or aggregates");
+            for (uint32_t k = 0; k < cc->nscope; k++) {
+                for (uint32_t c = 0; c < cc->scope[k]->ncols; c++) {
+                    s_ex_t e = s_mk_col(cc, cc->soff[k] + c, cc->scope[k]->cols[c].type);
+                    s_add_out(st, &e, cc->scope[k]->cols[c].name, cap);
+                    st->nout++;
+                }
+            }
+            continue;
+        }
         if (star) {
             if (!cc->t)
                 return s_err(cc, rt->location, "42601",
@@ -1383,6 +1613,8 @@ s_limit(s_cc_t *cc, const PgQuery__Node *n, int64_t *out, const char *what)
     return HB_OK;
 }
 
+static hb_rc_t s_plan_join(s_cc_t *cc, const PgQuery__SelectStmt *s);
+
 static hb_rc_t
 s_plan_select(s_cc_t *cc, const PgQuery__SelectStmt *s)
 {
@@ -1405,12 +1637,16 @@ s_plan_select(s_cc_t *cc, const PgQuery__SelectStmt *s)
         return s_err(cc, -1, "0A000", "window functions are not supported");
     if (s->into_clause)
         return s_err(cc, -1, "0A000", "SELECT INTO is not supported");
-    if (s->n_from_clause > 1)
-        return s_err(cc, -1, "0A000", "joins are not supported yet");
-    if (s->n_from_clause == 1) {
+    bool joined = s->n_from_clause > 1 ||
+                  (s->n_from_clause == 1 &&
+                   s->from_clause[0]->node_case == PG_QUERY__NODE__NODE_JOIN_EXPR);
+    if (joined) {
+        if ((rc = s_plan_join(cc, s)))
+            return rc;
+    } else if (s->n_from_clause == 1) {
         const PgQuery__Node *f = s->from_clause[0];
         if (f->node_case != PG_QUERY__NODE__NODE_RANGE_VAR)
-            return s_err(cc, -1, "0A000", "joins and subqueries in FROM are not supported yet");
+            return s_err(cc, -1, "0A000", "subqueries in FROM are not supported yet");
         if ((rc = s_table(cc, f->range_var, &cc->t)))
             return rc;
         cc->alias = f->range_var->alias && f->range_var->alias->aliasname
@@ -1419,7 +1655,7 @@ s_plan_select(s_cc_t *cc, const PgQuery__SelectStmt *s)
         if ((rc = s_source(cc, s->where_clause, &st->src)))
             return rc;
     }
-    if (s->where_clause) {
+    if (s->where_clause && !joined) {
         s_ex_t w;
         if ((rc = s_expr(cc, s->where_clause, &w)) ||
             (rc = s_coerce_const(cc, &w, HB_T_BOOL, -1)))

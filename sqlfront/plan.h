@@ -42,12 +42,25 @@ typedef struct {
     hb_type_t type; /* result type */
 } sqlf_expr_t;
 
+#define SQLF_MAX_JOIN 8
+
+/* One table of a join, read once per row of the tables before it: its
+ * primary-key prefix comes from expressions over the joined row so far
+ * (constants for the first table). */
+typedef struct {
+    const sqlf_table_t *table;
+    uint32_t off;        /* its first column in the joined row */
+    uint32_t nbound;     /* leading key columns bound */
+    sqlf_expr_t *bind;   /* nbound expressions over the joined row */
+} sqlf_join_t;
+
 typedef enum { SQLF_AGG_COUNT_STAR, SQLF_AGG_COUNT, SQLF_AGG_SUM, SQLF_AGG_MIN, SQLF_AGG_MAX,
                SQLF_AGG_AVG } sqlf_agg_kind_t;
 
 typedef struct {
     sqlf_agg_kind_t kind; /* function */
     sqlf_expr_t arg;      /* argument over the input row (absent for count(*)) */
+    bool distinct;        /* count(DISTINCT arg) */
 } sqlf_agg_t;
 
 typedef struct {
@@ -80,6 +93,9 @@ typedef struct sqlf_stmt {
     sqlf_stmt_kind_t kind;
     char tag[32];                /* command tag stem: "SELECT", "INSERT", "CREATE TABLE" */
     sqlf_source_t src;           /* SELECT, and UPDATE / DELETE */
+    uint32_t njoin;              /* a join (SELECT only): its tables in order; the
+                                  * filter is src.where over the joined row */
+    sqlf_join_t *join;
 
     /* Output (SELECT targets, or RETURNING of a write). */
     uint32_t nout;               /* visible output columns */
