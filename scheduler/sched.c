@@ -54,6 +54,8 @@ struct sched {
     s_inflight_t *head;            /* in-flight list, submit order */
     s_inflight_t *tail;
     uint64_t *prev_missing; /* per group: replay epoch seen last tick (0: none) */
+    uint32_t *replay_wait;  /* per group: stall ticks to wait before asking again */
+    uint32_t *replay_idle;  /* per group: stall ticks since the last REPLAY */
     msgpack_sbuffer sbuf;   /* reused encode buffer */
     sched_stats_t st;       /* counters and status */
 };
@@ -421,6 +423,8 @@ s_on_hello(sched_t *self, const hb_msg_t *msg)
     s_inflight_clear(self);
     sched_merge_reset(self->merge, applied);
     memset(self->prev_missing, 0, self->partitions * sizeof *self->prev_missing);
+    memset(self->replay_wait, 0, self->partitions * sizeof *self->replay_wait);
+    memset(self->replay_idle, 0, self->partitions * sizeof *self->replay_idle);
     self->st.storage_ready = true;
     self->st.incarnation = inc;
     self->st.applied_epoch = applied;
@@ -478,11 +482,24 @@ s_stall_tick(sched_t *self)
         return;
     for (uint16_t g = 0; g < self->partitions; g++) {
         uint64_t from = sched_merge_missing(self->merge, g);
-        /* Missing now and already at the last tick without progress. */
+        /* Missing now and already at the last tick without progress. A
+         * REPLAY can be large (every batch since `from`) and a sequencer
+         * that is still catching up may not have it yet: ask again for the
+         * same epoch only after twice as many ticks each time (up to 32),
+         * so a lagging sequencer is not buried in replays. */
         if (from != 0 && from == self->prev_missing[g]) {
-            hb_info("group %u lags at epoch %llu: REPLAY", g, (unsigned long long)from);
-            s_send_replay(self, g, from);
-            self->st.stall_replays++;
+            if (++self->replay_idle[g] >= self->replay_wait[g]) {
+                hb_info("group %u lags at epoch %llu: REPLAY", g, (unsigned long long)from);
+                s_send_replay(self, g, from);
+                self->st.stall_replays++;
+                self->replay_idle[g] = 0;
+                self->replay_wait[g] = self->replay_wait[g] ? self->replay_wait[g] * 2 : 1;
+                if (self->replay_wait[g] > 32)
+                    self->replay_wait[g] = 32;
+            }
+        } else {
+            self->replay_wait[g] = 0;
+            self->replay_idle[g] = 0;
         }
         self->prev_missing[g] = from;
     }
@@ -540,6 +557,8 @@ sched_new_with_policy(const hb_config_t *cfg, hb_node_t self_node, const hb_env_
     self->merge = sched_merge_new(cfg->partitions, SCHED_MERGE_MAX_PENDING_DEFAULT);
     self->batches = hb_calloc(cfg->partitions, sizeof *self->batches);
     self->prev_missing = hb_calloc(cfg->partitions, sizeof *self->prev_missing);
+    self->replay_wait = hb_calloc(cfg->partitions, sizeof *self->replay_wait);
+    self->replay_idle = hb_calloc(cfg->partitions, sizeof *self->replay_idle);
     self->nbuckets = 1024;
     self->buckets = hb_calloc(self->nbuckets, sizeof *self->buckets);
     if (!self->merge || s_policy_create(self) != HB_OK) {
@@ -584,6 +603,8 @@ sched_destroy(sched_t **self_p)
     hb_free(self->epochv);
     hb_free(self->buckets);
     hb_free(self->prev_missing);
+    hb_free(self->replay_wait);
+    hb_free(self->replay_idle);
     msgpack_sbuffer_destroy(&self->sbuf);
     hb_free(self);
     *self_p = NULL;
