@@ -124,7 +124,7 @@ typedef struct s_req {
     /* The transaction in flight. */
     uint64_t txn_req;          /* hb_client request id; 0: none */
     int64_t deadline_ms;
-    sqlf_stmt_t cur;           /* the statement it is for (not a block) */
+    sqlf_stmt_t *cur;          /* the statement it is for (not a block), when cur_live */
     bool cur_live;
     bool committing;           /* the txn is the block's COMMIT */
     /* The open block. */
@@ -276,11 +276,29 @@ s_group_tag(s_req_t *r, const char *tag, uint64_t epoch)
         r->epoch = epoch;
 }
 
+/* Keeps st (taken) as the statement r waits for. */
+static void
+s_cur_set(s_req_t *r, sqlf_stmt_t *st)
+{
+    r->cur = hb_malloc(sizeof *r->cur);
+    *r->cur = *st;
+    r->cur_live = true;
+}
+
+static void
+s_cur_drop(s_req_t *r)
+{
+    sqlf_stmt_free(r->cur);
+    hb_free(r->cur);
+    r->cur = NULL;
+    r->cur_live = false;
+}
+
 static void
 s_req_free(s_req_t *r)
 {
     if (r->cur_live)
-        sqlf_stmt_free(&r->cur);
+        s_cur_drop(r);
     for (uint32_t i = 0; i < r->nblock; i++) {
         sqlf_stmt_free(&r->block[i].st);
         hb_free(r->block[i].vals);
@@ -2021,8 +2039,7 @@ s_advance(sqlf_front_t *self, s_req_t *r)
                        hb_client_last_error(self->cli));
                 return;
             }
-            r->cur = st;
-            r->cur_live = true;
+            s_cur_set(r, &st);
             s_park(self, r);
             return;
         }
@@ -2048,8 +2065,7 @@ s_advance(sqlf_front_t *self, s_req_t *r)
                        hb_client_last_error(self->cli));
                 return;
             }
-            r->cur = st;
-            r->cur_live = true;
+            s_cur_set(r, &st);
             s_park(self, r);
             return;
         }
@@ -2111,9 +2127,9 @@ s_bf_row(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw, uint3
 static const sqlf_index_t *
 s_bf_index(sqlf_front_t *self, s_req_t *r, const sqlf_table_t **t)
 {
-    *t = sqlf_catalog_find(self->cat, r->cur.ddl_name);
+    *t = sqlf_catalog_find(self->cat, r->cur->ddl_name);
     for (uint32_t i = 0; *t && i < (*t)->nidx; i++)
-        if ((*t)->idx[i].no == r->cur.ix_no)
+        if ((*t)->idx[i].no == r->cur->ix_no)
             return &(*t)->idx[i];
     s_fail(self, r, HB_ABORTED, "40001",
            "the table or index changed while CREATE INDEX was filling it");
@@ -2176,7 +2192,7 @@ s_backfill_step(sqlf_front_t *self, s_req_t *r)
      * keeps them: reads may use the index now. */
     sqlf_table_t nt = *t;
     for (uint32_t i = 0; i < nt.nidx; i++)
-        if (nt.idx[i].no == r->cur.ix_no)
+        if (nt.idx[i].no == r->cur->ix_no)
             nt.idx[i].ready = true;
     msgpack_sbuffer def;
     msgpack_packer pk;
@@ -2220,9 +2236,8 @@ s_backfill_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
         self->cat_reloads++;
         sqlf_catalog_load(self->cat, self->cli, 5000);
         r->ix_phase = 0;
-        s_group_tag(r, r->cur.tag, res->epoch);
-        sqlf_stmt_free(&r->cur);
-        r->cur_live = false;
+        s_group_tag(r, r->cur->tag, res->epoch);
+        s_cur_drop(r);
         r->next++;
         s_advance(self, r);
         return;
@@ -2277,7 +2292,7 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
         if (res->epoch > sess->epoch)
             sess->epoch = res->epoch;
         uint32_t nops = 0;
-        hb_val_t *ops = r->cur.kind == SQLF_ST_DDL && !r->committing
+        hb_val_t *ops = r->cur_live && r->cur->kind == SQLF_ST_DDL && !r->committing
                             ? NULL
                             : s_op_results(r, res, &nops);
         bool was_commit = r->committing;
@@ -2292,10 +2307,10 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
                 s_group_tag(r, "COMMIT", res->epoch);
             else if (res->epoch)
                 r->epoch = res->epoch;
-        } else if (r->cur.kind == SQLF_ST_DDL) {
+        } else if (r->cur_live && r->cur->kind == SQLF_ST_DDL) {
             self->cat_reloads++;
             sqlf_catalog_load(self->cat, self->cli, 5000);
-            if (r->cur.ix_create) {
+            if (r->cur->ix_create) {
                 /* The index exists (writes keep it from now on): fill it
                  * with the rows written before, then mark it ready. */
                 r->ix_phase = 1;
@@ -2305,13 +2320,12 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
                 s_backfill_step(self, r);
                 return;
             }
-            s_group_tag(r, r->cur.tag, res->epoch);
+            s_group_tag(r, r->cur->tag, res->epoch);
         } else {
-            s_write_group(r, &r->cur, ops, nops, res->epoch, &err);
+            s_write_group(r, r->cur, ops, nops, res->epoch, &err);
         }
         if (r->cur_live) {
-            sqlf_stmt_free(&r->cur);
-            r->cur_live = false;
+            s_cur_drop(r);
         }
         if (!was_commit)
             r->next++; /* a commit moved past its statement when it was sent */
@@ -2347,8 +2361,7 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
         r->cat_retries++;
         sqlf_catalog_load(self->cat, self->cli, 5000);
         if (r->cur_live) {
-            sqlf_stmt_free(&r->cur);
-            r->cur_live = false;
+            s_cur_drop(r);
         }
         if (!was_commit) {
             s_advance(self, r); /* plan statement r->next again */
@@ -2359,21 +2372,19 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
                "could not serialize access: the catalog changed during the transaction block");
         return;
     }
-    bool ddl = r->cur_live && r->cur.kind == SQLF_ST_DDL;
-    if (ddl && r->cur.missing_ok &&
+    bool ddl = r->cur_live && r->cur->kind == SQLF_ST_DDL;
+    if (ddl && r->cur->missing_ok &&
         (strncmp(msg, "42P07", 5) == 0 || strncmp(msg, "42P01", 5) == 0 ||
          strncmp(msg, "42883", 5) == 0)) {
         /* IF [NOT] EXISTS: a notice in PostgreSQL, success here. */
-        s_group_tag(r, r->cur.tag, res->epoch);
-        sqlf_stmt_free(&r->cur);
-        r->cur_live = false;
+        s_group_tag(r, r->cur->tag, res->epoch);
+        s_cur_drop(r);
         r->next++;
         s_advance(self, r);
         return;
     }
     if (r->cur_live) {
-        sqlf_stmt_free(&r->cur);
-        r->cur_live = false;
+        s_cur_drop(r);
     }
     if (was_commit)
         s_block_reset(r);
