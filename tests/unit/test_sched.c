@@ -797,6 +797,46 @@ START_TEST(test_sched_stall_replay)
 }
 END_TEST
 
+/* An epoch that stays missing is asked for again less and less often (a
+ * sequencer still catching up must not get a full replay every tick), and
+ * a new lag is asked for at once again. */
+START_TEST(test_sched_stall_replay_backoff)
+{
+    t_start(1);
+    t_expect_resync(1);
+    t_ready(1, 0);
+    t_batch(0, 1, 0, NULL, 0);
+    t_batch(0, 2, 1, NULL, 0);
+    t_batch(2, 1, 0, NULL, 0);
+    t_batch(2, 2, 1, NULL, 0);
+    t_expect_none(); /* g1 never sends */
+    uint32_t sent = 0;
+    for (int tick = 0; tick < 100; tick++) {
+        sched_on_timer(t_sched, SCHED_TIMER_STALL);
+        sched_stats_t st = t_stats();
+        while (st.stall_replays > sent) {
+            t_expect_replay(1, 1, 1);
+            sent++;
+        }
+        t_expect_none();
+    }
+    /* Without the back-off: 99 REPLAYs; with it, waits of 1, 2, 4 .. 32
+     * ticks between them. */
+    ck_assert_uint_ge(sent, 6);
+    ck_assert_uint_le(sent, 9);
+    /* g1 catches up to 1 and then lags at 2: asked at the second sighting,
+     * as a fresh lag. */
+    t_batch(1, 1, 0, NULL, 0);
+    t_expect_epoch(1, 1, 1, 0);
+    t_expect_none();
+    sched_on_timer(t_sched, SCHED_TIMER_STALL);
+    t_expect_none();
+    sched_on_timer(t_sched, SCHED_TIMER_STALL);
+    t_expect_replay(1, 1, 2);
+    t_expect_none();
+}
+END_TEST
+
 START_TEST(test_sched_incarnations)
 {
     t_start(1);
@@ -1281,6 +1321,7 @@ t_suite(void)
         {"test_sched_conflicts_wait_for_done", test_sched_conflicts_wait_for_done},
         {"test_sched_multipartition_local_locks", test_sched_multipartition_local_locks},
         {"test_sched_stall_replay", test_sched_stall_replay},
+        {"test_sched_stall_replay_backoff", test_sched_stall_replay_backoff},
         {"test_sched_incarnations", test_sched_incarnations},
         {"test_sched_bad_txn", test_sched_bad_txn},
         {"test_sched_bad_setup", test_sched_bad_setup},
