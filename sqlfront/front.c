@@ -64,6 +64,9 @@ typedef struct {
     uint64_t epoch;      /* epoch of its last commit */
     uint64_t last_use;   /* request counter at last use (eviction) */
     bool strict;         /* SET hobbes.strict_reads = on: reads are sequenced */
+    bool busy;           /* a request of it is running */
+    uint64_t serial;     /* requests so far */
+    struct s_blk *blk;   /* its transaction block (allocated on first use) */
 } s_session_t;
 
 /* A statement of an open block: its plan, its ops' range, and its result
@@ -75,6 +78,7 @@ typedef struct {
     hb_val_t *vals;    /* its result group */
     uint32_t nvals, capvals;
     bool hidden;       /* a statement of a procedure body: no group of its own */
+    uint64_t serial;   /* the request it came in (its group goes in that reply) */
 } s_blockstmt_t;
 
 /* A key an open block has read or written: the value its snapshot read
@@ -104,6 +108,31 @@ typedef struct {
     uint64_t last_use;           /* for eviction */
 } s_parsed_t;
 
+/* A session's open transaction block. It can span requests: statements
+ * of later requests join it until COMMIT or ROLLBACK. */
+typedef struct s_blk {
+    bool in_block;
+    bool block_failed;         /* an error happened: 25P02 until ROLLBACK */
+    uint64_t began_in;         /* serial of the request whose BEGIN opened it */
+    uint32_t block_begin;      /* index of its BEGIN statement in that request */
+    uint32_t block_nvals;      /* that request's nvals at its BEGIN */
+    int block_retries;         /* re-runs after a failed CHECK (40001) */
+    s_blockstmt_t *block;
+    uint32_t nblock, capblock;
+    msgpack_sbuffer block_ops; /* its writes, packed back to back */
+    uint32_t block_nops;
+    uint32_t *opofs, *oplen;   /* each op's offset and length in block_ops */
+    uint32_t capops;
+    msgpack_sbuffer block_checks; /* CHECK ops for what it read */
+    uint32_t block_nchecks;
+    s_ov_t *ov;                /* keys it touched */
+    uint32_t nov, capov;
+    uint64_t scan_stamp;
+    bool implicit;             /* the block was opened by a statement (CALL, INSERT ...
+                                * SELECT), not BEGIN: it commits with it */
+    hb_arena_t *arena;         /* its own memory (keys, rows read, op copies) */
+} s_blk_t;
+
 typedef struct s_req {
     struct s_req *link;        /* in the pending list */
     uint8_t peer[256];
@@ -127,25 +156,9 @@ typedef struct s_req {
     sqlf_stmt_t *cur;          /* the statement it is for (not a block), when cur_live */
     bool cur_live;
     bool committing;           /* the txn is the block's COMMIT */
-    /* The open block. */
-    bool in_block;
-    bool block_failed;         /* an error happened: 25P02 until ROLLBACK */
-    uint32_t block_begin;      /* index of its BEGIN statement */
-    uint32_t block_nvals;      /* r->nvals at its BEGIN */
-    int block_retries;         /* re-runs after a failed CHECK (40001) */
-    s_blockstmt_t *block;
-    uint32_t nblock, capblock;
-    msgpack_sbuffer block_ops; /* its writes, packed back to back */
-    uint32_t block_nops;
-    uint32_t *opofs, *oplen;   /* each op's offset and length in block_ops */
-    uint32_t capops;
-    msgpack_sbuffer block_checks; /* CHECK ops for what it read */
-    uint32_t block_nchecks;
-    s_ov_t *ov;                /* keys it touched */
-    uint32_t nov, capov;
-    uint64_t scan_stamp;
-    bool implicit;             /* the block was opened by a statement (CALL, INSERT ...
-                                * SELECT), not BEGIN: it commits with it */
+    s_blk_t *b;                /* its session's transaction block */
+    s_session_t *sess;         /* its session (sessions never move) */
+    uint64_t serial;           /* this request's number in its session */
     bool commit_tag;           /* the commit answers "COMMIT" */
     /* A CALL in progress: the statements of its body run in place of the
      * request's, with its arguments as parameters. */
@@ -198,6 +211,26 @@ s_now_ms(void)
 /* Sessions                                                             */
 /* ------------------------------------------------------------------ */
 
+/* Frees what a block holds (the block struct stays). */
+static void
+s_blk_clear(s_blk_t *b)
+{
+    for (uint32_t i = 0; i < b->nblock; i++) {
+        sqlf_stmt_free(&b->block[i].st);
+        hb_free(b->block[i].vals);
+    }
+    hb_free(b->block);
+    msgpack_sbuffer_destroy(&b->block_ops);
+    msgpack_sbuffer_destroy(&b->block_checks);
+    hb_free(b->opofs);
+    hb_free(b->oplen);
+    for (uint32_t i = 0; i < b->nov; i++)
+        hb_free(b->ov[i].ops);
+    hb_free(b->ov);
+    hb_arena_free(&b->arena);
+    memset(b, 0, sizeof *b);
+}
+
 static s_session_t *
 s_session(sqlf_front_t *self, const uint8_t *peer, size_t peerlen)
 {
@@ -213,10 +246,18 @@ s_session(sqlf_front_t *self, const uint8_t *peer, size_t peerlen)
     if (self->nsessions < S_MAX_SESSIONS) {
         s = &self->sessions[self->nsessions++];
     } else {
-        s = &self->sessions[0];
-        for (uint32_t i = 1; i < self->nsessions; i++)
-            if (self->sessions[i].last_use < s->last_use)
+        /* The least recently used session goes, with any block it left
+         * open (as if its connection closed); never one that is running. */
+        s = NULL;
+        for (uint32_t i = 0; i < self->nsessions; i++)
+            if (!self->sessions[i].busy && (!s || self->sessions[i].last_use < s->last_use))
                 s = &self->sessions[i];
+        if (!s)
+            return NULL;
+        if (s->blk) {
+            s_blk_clear(s->blk);
+            hb_free(s->blk);
+        }
     }
     memset(s, 0, sizeof *s);
     memcpy(s->peer, peer, peerlen);
@@ -299,18 +340,8 @@ s_req_free(s_req_t *r)
 {
     if (r->cur_live)
         s_cur_drop(r);
-    for (uint32_t i = 0; i < r->nblock; i++) {
-        sqlf_stmt_free(&r->block[i].st);
-        hb_free(r->block[i].vals);
-    }
-    hb_free(r->block);
-    msgpack_sbuffer_destroy(&r->block_ops);
-    msgpack_sbuffer_destroy(&r->block_checks);
-    hb_free(r->opofs);
-    hb_free(r->oplen);
-    for (uint32_t i = 0; i < r->nov; i++)
-        hb_free(r->ov[i].ops);
-    hb_free(r->ov);
+    if (r->sess)
+        r->sess->busy = false;
     if (r->parsed)
         r->parsed->refs--;
     if (r->body_parsed)
@@ -322,10 +353,21 @@ s_req_free(s_req_t *r)
     hb_free(r);
 }
 
-/* Sends the reply (rc/msg for a failure) and frees the request. */
+static void s_block_reset(s_req_t *r);
+
+/* Sends the reply (rc/msg for a failure) and frees the request. A failure
+ * inside the session's open block aborts it: a block a statement opened
+ * (CALL, INSERT ... SELECT) is discarded, one BEGIN opened answers 25P02
+ * until ROLLBACK, as in PostgreSQL. */
 static void
 s_finish(sqlf_front_t *self, s_req_t *r, hb_rc_t rc, const char *msg)
 {
+    if (rc != HB_OK && r->b && r->b->in_block) {
+        if (r->b->implicit)
+            s_block_reset(r);
+        else
+            r->b->block_failed = true;
+    }
     hb_msg_t m = {.type = HB_MSG_RESULT};
     m.u.result.req_id = r->client_req;
     m.u.result.epoch = r->epoch;
@@ -1268,6 +1310,7 @@ s_park(sqlf_front_t *self, s_req_t *r)
 /* ------------------------------------------------------------------ */
 
 static void s_advance(sqlf_front_t *self, s_req_t *r);
+static void s_block_answer_open(sqlf_front_t *self, s_req_t *r, s_session_t *sess);
 static s_parsed_t *s_parse(sqlf_front_t *self, const char *text, hb_sqlerr_t *err);
 
 /* ------------------------------------------------------------------ */
@@ -1278,16 +1321,17 @@ static s_parsed_t *s_parse(sqlf_front_t *self, const char *text, hb_sqlerr_t *er
 static s_blockstmt_t *
 s_block_add(s_req_t *r, sqlf_stmt_t *st, uint32_t nops_before)
 {
-    if (r->nblock == r->capblock) {
-        r->capblock = r->capblock ? r->capblock * 2 : 8;
-        r->block = hb_realloc(r->block, r->capblock * sizeof *r->block);
+    if (r->b->nblock == r->b->capblock) {
+        r->b->capblock = r->b->capblock ? r->b->capblock * 2 : 8;
+        r->b->block = hb_realloc(r->b->block, r->b->capblock * sizeof *r->b->block);
     }
-    s_blockstmt_t *b = &r->block[r->nblock++];
+    s_blockstmt_t *b = &r->b->block[r->b->nblock++];
     memset(b, 0, sizeof *b);
     b->st = *st;
     b->first_op = nops_before;
-    b->nops = r->block_nops - nops_before;
+    b->nops = r->b->block_nops - nops_before;
     b->hidden = r->depth > 0;
+    b->serial = r->serial;
     return b;
 }
 
@@ -1308,29 +1352,30 @@ s_swap_vals(s_req_t *r, s_blockstmt_t *b)
 static void
 s_block_reset(s_req_t *r)
 {
-    for (uint32_t i = 0; i < r->nblock; i++) {
-        sqlf_stmt_free(&r->block[i].st);
-        hb_free(r->block[i].vals);
+    for (uint32_t i = 0; i < r->b->nblock; i++) {
+        sqlf_stmt_free(&r->b->block[i].st);
+        hb_free(r->b->block[i].vals);
     }
-    r->nblock = 0;
-    r->block_ops.size = 0;
-    r->block_nops = 0;
-    r->block_checks.size = 0;
-    r->block_nchecks = 0;
-    for (uint32_t i = 0; i < r->nov; i++)
-        hb_free(r->ov[i].ops);
-    r->nov = 0;
-    r->in_block = false;
-    r->block_failed = false;
-    r->implicit = false;
+    r->b->nblock = 0;
+    r->b->block_ops.size = 0;
+    r->b->block_nops = 0;
+    r->b->block_checks.size = 0;
+    r->b->block_nchecks = 0;
+    for (uint32_t i = 0; i < r->b->nov; i++)
+        hb_free(r->b->ov[i].ops);
+    r->b->nov = 0;
+    hb_arena_free(&r->b->arena);
+    r->b->in_block = false;
+    r->b->block_failed = false;
+    r->b->implicit = false;
 }
 
 static s_ov_t *
 s_ov_find(s_req_t *r, const uint8_t *key, uint32_t klen)
 {
-    for (uint32_t i = 0; i < r->nov; i++)
-        if (r->ov[i].klen == klen && memcmp(r->ov[i].key, key, klen) == 0)
-            return &r->ov[i];
+    for (uint32_t i = 0; i < r->b->nov; i++)
+        if (r->b->ov[i].klen == klen && memcmp(r->b->ov[i].key, key, klen) == 0)
+            return &r->b->ov[i];
     return NULL;
 }
 
@@ -1340,13 +1385,13 @@ s_ov_get(s_req_t *r, const uint8_t *key, uint32_t klen, uint32_t plen)
     s_ov_t *ov = s_ov_find(r, key, klen);
     if (ov)
         return ov;
-    if (r->nov == r->capov) {
-        r->capov = r->capov ? r->capov * 2 : 16;
-        r->ov = hb_realloc(r->ov, r->capov * sizeof *r->ov);
+    if (r->b->nov == r->b->capov) {
+        r->b->capov = r->b->capov ? r->b->capov * 2 : 16;
+        r->b->ov = hb_realloc(r->b->ov, r->b->capov * sizeof *r->b->ov);
     }
-    ov = &r->ov[r->nov++];
+    ov = &r->b->ov[r->b->nov++];
     memset(ov, 0, sizeof *ov);
-    ov->key = hb_arena_alloc(&r->arena, klen);
+    ov->key = hb_arena_alloc(&r->b->arena, klen);
     memcpy(ov->key, key, klen);
     ov->klen = klen;
     ov->plen = plen;
@@ -1361,16 +1406,16 @@ s_ov_set_base(s_req_t *r, s_ov_t *ov, bool present, const uint8_t *raw, size_t l
     ov->have_base = true;
     ov->base_present = present;
     if (present) {
-        uint8_t *p = hb_arena_alloc(&r->arena, len ? len : 1);
+        uint8_t *p = hb_arena_alloc(&r->b->arena, len ? len : 1);
         memcpy(p, raw, len);
         ov->base = p;
         ov->baselen = len;
     }
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &r->block_checks, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, &r->b->block_checks, msgpack_sbuffer_write);
     hb_sqlop_pack_check(&pk, ov->key, ov->klen, ov->plen, present ? ov->base : NULL,
                         present ? len : 0);
-    r->block_nchecks++;
+    r->b->block_nchecks++;
 }
 
 /* Appends one op (len bytes) to the block and to its key's history. */
@@ -1380,23 +1425,23 @@ s_block_add_op(s_req_t *r, const uint8_t *op, size_t len, hb_sqlerr_t *err)
     hb_sqlop_head_t h;
     if (hb_sqlop_head(op, len, &h) != HB_OK)
         return hb_sqlerr_set(err, "XX000", "malformed op in block");
-    if (r->block_nops + r->block_nchecks >= HB_SQL_MAX_OPS)
+    if (r->b->block_nops + r->b->block_nchecks >= HB_SQL_MAX_OPS)
         return hb_sqlerr_set(err, "54000", "transaction block changes too many rows");
-    if (r->block_nops == r->capops) {
-        r->capops = r->capops ? r->capops * 2 : 64;
-        r->opofs = hb_realloc(r->opofs, r->capops * sizeof *r->opofs);
-        r->oplen = hb_realloc(r->oplen, r->capops * sizeof *r->oplen);
+    if (r->b->block_nops == r->b->capops) {
+        r->b->capops = r->b->capops ? r->b->capops * 2 : 64;
+        r->b->opofs = hb_realloc(r->b->opofs, r->b->capops * sizeof *r->b->opofs);
+        r->b->oplen = hb_realloc(r->b->oplen, r->b->capops * sizeof *r->b->oplen);
     }
-    r->opofs[r->block_nops] = (uint32_t)r->block_ops.size;
-    r->oplen[r->block_nops] = (uint32_t)len;
-    msgpack_sbuffer_write(&r->block_ops, (const char *)op, len);
+    r->b->opofs[r->b->block_nops] = (uint32_t)r->b->block_ops.size;
+    r->b->oplen[r->b->block_nops] = (uint32_t)len;
+    msgpack_sbuffer_write(&r->b->block_ops, (const char *)op, len);
     s_ov_t *ov = s_ov_get(r, h.key, h.klen, h.plen);
     if (ov->nops == ov->capops) {
         ov->capops = ov->capops ? ov->capops * 2 : 4;
         ov->ops = hb_realloc(ov->ops, ov->capops * sizeof *ov->ops);
     }
-    ov->ops[ov->nops++] = r->block_nops;
-    r->block_nops++;
+    ov->ops[ov->nops++] = r->b->block_nops;
+    r->b->block_nops++;
     return HB_OK;
 }
 
@@ -1447,7 +1492,7 @@ s_ov_current(sqlf_front_t *self, s_req_t *r, s_session_t *sess, s_ov_t *ov, bool
     for (uint32_t i = 0; i < ov->nops; i++) {
         hb_sqlop_effect_t eff;
         uint32_t k = ov->ops[i];
-        if (hb_sqlop_apply((const uint8_t *)r->block_ops.data + r->opofs[k], r->oplen[k], p, cur,
+        if (hb_sqlop_apply((const uint8_t *)r->b->block_ops.data + r->b->opofs[k], r->b->oplen[k], p, cur,
                            cl, 0, hb_arena_alloc, &r->arena, &eff, err) != HB_OK)
             return HB_INVALID;
         if (eff.write == 1) {
@@ -1512,7 +1557,7 @@ s_bscan_row(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw, ui
     s_ov_t *ov = s_ov_get(b->r, key, klen, sqlf_table_plen(b->src->table, key, klen));
     if (!ov->have_base)
         s_ov_set_base(b->r, ov, true, raw, rawlen);
-    ov->stamp = b->r->scan_stamp;
+    ov->stamp = b->r->b->scan_stamp;
     return s_bscan_emit(b, ov);
 }
 
@@ -1542,16 +1587,16 @@ s_block_read(sqlf_front_t *self, s_req_t *r, s_session_t *sess, const sqlf_sourc
         s_ov_t *ov = s_ov_get(r, src->start.buf, (uint32_t)src->start.len, src->plen);
         return s_bscan_emit(&b, ov);
     }
-    r->scan_stamp++;
+    r->b->scan_stamp++;
     uint64_t ep;
-    uint32_t nov_before = r->nov;
+    uint32_t nov_before = r->b->nov;
     hb_rc_t rc = s_read(self, sess, src, false, s_bscan_row, &b, &ep, err);
     if (rc)
         return rc;
     /* Keys of the range the snapshot does not have: the block's inserts. */
     for (uint32_t i = 0; i < nov_before && rc == HB_OK; i++) {
-        s_ov_t *ov = &r->ov[i];
-        if (ov->stamp == r->scan_stamp || !s_in_range(src, ov->key, ov->klen))
+        s_ov_t *ov = &r->b->ov[i];
+        if (ov->stamp == r->b->scan_stamp || !s_in_range(src, ov->key, ov->klen))
             continue;
         if (!ov->have_base)
             s_ov_set_base(r, ov, false, NULL, 0);
@@ -1659,9 +1704,9 @@ s_submit_block(sqlf_front_t *self, s_req_t *r)
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, r->block_nchecks + r->block_nops);
-    msgpack_sbuffer_write(&sb, r->block_checks.data, r->block_checks.size);
-    msgpack_sbuffer_write(&sb, r->block_ops.data, r->block_ops.size);
+    msgpack_pack_array(&pk, r->b->block_nchecks + r->b->block_nops);
+    msgpack_sbuffer_write(&sb, r->b->block_checks.data, r->b->block_checks.size);
+    msgpack_sbuffer_write(&sb, r->b->block_ops.data, r->b->block_ops.size);
     hb_val_t args[2] = {hb_val_int(sqlf_catalog_version(self->cat)), {.type = HB_VAL_BIN}};
     args[1].u.s.ptr = (const uint8_t *)sb.data;
     args[1].u.s.len = (uint32_t)sb.size;
@@ -1675,10 +1720,10 @@ static void
 s_block_groups(s_req_t *r, const hb_val_t *ops, uint32_t nops, uint64_t epoch,
                hb_sqlerr_t *err)
 {
-    for (uint32_t i = 0; i < r->nblock; i++) {
-        s_blockstmt_t *b = &r->block[i];
-        if (b->hidden)
-            continue;
+    for (uint32_t i = 0; i < r->b->nblock; i++) {
+        s_blockstmt_t *b = &r->b->block[i];
+        if (b->hidden || b->serial != r->serial)
+            continue; /* earlier requests answered for their statements */
         if (b->st.kind == SQLF_ST_WRITE) {
             const hb_val_t *v = b->first_op + b->nops <= nops ? &ops[b->first_op] : NULL;
             s_swap_vals(r, b);
@@ -1696,7 +1741,7 @@ s_block_groups(s_req_t *r, const hb_val_t *ops, uint32_t nops, uint64_t epoch,
 static bool
 s_commit(sqlf_front_t *self, s_req_t *r, bool tag, hb_sqlerr_t *err)
 {
-    if (r->block_nops + r->block_nchecks == 0) {
+    if (r->b->block_nops + r->b->block_nchecks == 0) {
         s_block_groups(r, NULL, 0, 0, err);
         s_block_reset(r);
         if (tag)
@@ -1719,13 +1764,14 @@ s_commit(sqlf_front_t *self, s_req_t *r, bool tag, hb_sqlerr_t *err)
 static void
 s_implicit_block(s_req_t *r)
 {
-    if (r->in_block)
+    if (r->b->in_block)
         return;
-    r->in_block = true;
-    r->implicit = true;
-    r->block_failed = false;
-    r->block_begin = r->next;
-    r->block_nvals = r->nvals;
+    r->b->in_block = true;
+    r->b->implicit = true;
+    r->b->block_failed = false;
+    r->b->began_in = r->serial;
+    r->b->block_begin = r->next;
+    r->b->block_nvals = r->nvals;
 }
 
 /* Starts running the body of a CALL (st) in place of r's statements. */
@@ -1776,7 +1822,7 @@ s_call_leave(s_req_t *r)
     msgpack_sbuffer_init(&none.ops);
     msgpack_sbuffer_init(&none.ddl_def);
     none.kind = SQLF_ST_EMPTY;
-    s_blockstmt_t *b = s_block_add(r, &none, r->block_nops);
+    s_blockstmt_t *b = s_block_add(r, &none, r->b->block_nops);
     s_swap_vals(r, b);
     s_group_tag(r, "CALL", 0);
     s_swap_vals(r, b);
@@ -1804,17 +1850,71 @@ s_plan_stmt(sqlf_front_t *self, s_req_t *r, const PgQuery__Node *node, sqlf_stmt
     return rc;
 }
 
+/* The request ends inside its session's open block, which stays open for
+ * the session's next requests. Its statements answer now: reads with what
+ * they read, writes with what they will do when the block commits, if the
+ * rows they touch are as the block sees them then (what it read, else a
+ * snapshot peek that is not validated: a blind write stays blind). */
+static void
+s_block_answer_open(sqlf_front_t *self, s_req_t *r, s_session_t *sess)
+{
+    s_blk_t *b = r->b;
+    hb_sqlerr_t err = {{0}, {0}};
+    hb_val_t *pred = hb_arena_alloc(&r->arena, (b->block_nops + 1) * sizeof *pred);
+    for (uint32_t i = 0; i < b->block_nops; i++)
+        pred[i] = hb_val_int(0);
+    for (uint32_t v = 0; v < b->nov; v++) {
+        s_ov_t *ov = &b->ov[v];
+        const uint8_t *kp = ov->key;
+        uint32_t table = 0;
+        if (ov->nops == 0 || hb_key_get_table(&kp, ov->key + ov->klen, &table) != HB_OK ||
+            table == HB_TABLE_INDEX)
+            continue;
+        bool p = ov->base_present;
+        const uint8_t *cur = ov->base;
+        size_t cl = ov->baselen;
+        if (!ov->have_base) {
+            sqlf_source_t src = {.partition = -1, .point = true, .plen = ov->plen};
+            memcpy(src.start.buf, ov->key, ov->klen);
+            src.start.len = ov->klen;
+            s_point_t pt = {.arena = &r->arena};
+            uint64_t ep;
+            if (s_read(self, sess, &src, false, s_point_row, &pt, &ep, &err) != HB_OK)
+                continue; /* no prediction: the statement answers 0 rows */
+            p = pt.found;
+            cur = pt.raw;
+            cl = pt.len;
+        }
+        for (uint32_t i = 0; i < ov->nops; i++) {
+            uint32_t k = ov->ops[i];
+            hb_sqlop_effect_t eff;
+            if (hb_sqlop_apply((const uint8_t *)b->block_ops.data + b->opofs[k], b->oplen[k], p,
+                               cur, cl, 0, hb_arena_alloc, &r->arena, &eff, &err) != HB_OK)
+                break;
+            pred[k] = s_keep(&r->arena, eff.result);
+            if (eff.write == 1) {
+                p = true;
+                cur = eff.row;
+                cl = eff.rowlen;
+            } else if (eff.write == 2) {
+                p = false;
+            }
+        }
+    }
+    s_block_groups(r, pred, b->block_nops, 0, &err);
+}
+
 static void
 s_advance(sqlf_front_t *self, s_req_t *r)
 {
-    s_session_t *sess = s_session(self, r->peer, r->peerlen);
+    s_session_t *sess = r->sess;
     for (;;) {
         if (r->next >= r->tree->n_stmts) {
             if (!r->depth)
                 break;
             /* A procedure body ended. */
             s_call_leave(r);
-            if (r->implicit) {
+            if (r->b->implicit) {
                 hb_sqlerr_t cerr;
                 if (s_commit(self, r, false, &cerr))
                     return;
@@ -1825,7 +1925,7 @@ s_advance(sqlf_front_t *self, s_req_t *r)
         sqlf_stmt_t st;
         hb_sqlerr_t err;
         self->statements++;
-        if (r->in_block && r->block_failed) {
+        if (r->b->in_block && r->b->block_failed) {
             /* Only ROLLBACK (or COMMIT, which rolls back) is accepted. */
             if (node->node_case == PG_QUERY__NODE__NODE_TRANSACTION_STMT &&
                 (node->transaction_stmt->kind ==
@@ -1843,8 +1943,8 @@ s_advance(sqlf_front_t *self, s_req_t *r)
             return;
         }
         if (s_plan_stmt(self, r, node, &st, &err) != HB_OK) {
-            if (r->in_block)
-                r->block_failed = true;
+            if (r->b->in_block)
+                r->b->block_failed = true;
             s_fail_err(self, r, &err);
             return;
         }
@@ -1880,11 +1980,12 @@ s_advance(sqlf_front_t *self, s_req_t *r)
             r->next++;
             continue;
         case SQLF_ST_BEGIN:
-            if (!r->in_block) {
-                r->in_block = true;
-                r->block_failed = false;
-                r->block_begin = r->next;
-                r->block_nvals = r->nvals;
+            if (!r->b->in_block) {
+                r->b->in_block = true;
+                r->b->block_failed = false;
+                r->b->began_in = r->serial;
+                r->b->block_begin = r->next;
+                r->b->block_nvals = r->nvals;
             }
             s_group_tag(r, "BEGIN", 0);
             sqlf_stmt_free(&st);
@@ -1899,7 +2000,7 @@ s_advance(sqlf_front_t *self, s_req_t *r)
         case SQLF_ST_COMMIT:
             sqlf_stmt_free(&st);
             r->next++;
-            if (!r->in_block) {
+            if (!r->b->in_block) {
                 s_group_tag(r, "COMMIT", 0); /* PostgreSQL warns; no block open */
                 continue;
             }
@@ -1907,18 +2008,20 @@ s_advance(sqlf_front_t *self, s_req_t *r)
                 return;
             continue;
         case SQLF_ST_SELECT:
-            if (st.njoin && (r->in_block || sess->strict)) {
+            if (st.njoin && (r->b->in_block || sess->strict)) {
                 sqlf_stmt_free(&st);
+                if (r->b->in_block)
+                    r->b->block_failed = true;
                 s_fail(self, r, HB_INVALID, "0A000",
                        "joins inside transaction blocks and strict reads are not supported yet");
                 return;
             }
-            if (sess->strict && !r->in_block && st.src.table)
+            if (sess->strict && !r->b->in_block && st.src.table)
                 s_implicit_block(r); /* sequenced: its rows are CHECKed at commit */
-            if (r->in_block && st.src.table) {
+            if (r->b->in_block && st.src.table) {
                 /* Answered now from the block's view; its CHECKs make the
                  * commit fail (40001) if what it read changes first. */
-                s_blockstmt_t *b = s_block_add(r, &st, r->block_nops);
+                s_blockstmt_t *b = s_block_add(r, &st, r->b->block_nops);
                 s_sel_t sel = {.self = self, .st = &b->st, .req = r, .arena = &r->arena,
                                .err = &err};
                 hb_rc_t rc = s_block_read(self, r, sess, &b->st.src, s_sel_row, &sel, &err);
@@ -1932,14 +2035,14 @@ s_advance(sqlf_front_t *self, s_req_t *r)
                 hb_free(sel.rows);
                 hb_free(sel.groups);
                 if (rc) {
-                    r->block_failed = true;
-                    if (r->implicit)
+                    r->b->block_failed = true;
+                    if (r->b->implicit)
                         s_block_reset(r);
                     s_fail_err(self, r, &err);
                     return;
                 }
                 r->next++;
-                if (r->implicit && !r->depth && s_commit(self, r, false, &err))
+                if (r->b->implicit && !r->depth && s_commit(self, r, false, &err))
                     return;
                 continue;
             }
@@ -1978,8 +2081,8 @@ s_advance(sqlf_front_t *self, s_req_t *r)
                 hb_free(sel.groups);
                 if (rc) {
                     sqlf_stmt_free(&st);
-                    r->block_failed = true;
-                    if (r->implicit)
+                    r->b->block_failed = true;
+                    if (r->b->implicit)
                         s_block_reset(r);
                     s_fail_err(self, r, &err);
                     return;
@@ -1987,7 +2090,7 @@ s_advance(sqlf_front_t *self, s_req_t *r)
             }
             if (st.ollp && !st.sub) {
                 uint64_t ep;
-                hb_rc_t rc = r->in_block
+                hb_rc_t rc = r->b->in_block
                                  ? s_block_read(self, r, sess, &st.src, s_recon_row, &st, &err)
                                  : s_read_src(self, sess, &st.src, true, s_recon_row, &st, &ep,
                                               &err);
@@ -1996,15 +2099,15 @@ s_advance(sqlf_front_t *self, s_req_t *r)
                                   HB_SQL_MAX_OPS);
                 if (rc) {
                     sqlf_stmt_free(&st);
-                    if (r->in_block)
-                        r->block_failed = true;
+                    if (r->b->in_block)
+                        r->b->block_failed = true;
                     s_fail_err(self, r, &err);
                     return;
                 }
                 self->ollp_rows += st.nops;
             }
-            if (r->in_block) {
-                uint32_t before = r->block_nops;
+            if (r->b->in_block) {
+                uint32_t before = r->b->block_nops;
                 hb_mp_reader_t rd;
                 hb_mp_reader_init(&rd, st.ops.data, st.ops.size);
                 hb_rc_t rc = HB_OK;
@@ -2017,13 +2120,13 @@ s_advance(sqlf_front_t *self, s_req_t *r)
                 }
                 if (rc) {
                     sqlf_stmt_free(&st);
-                    r->block_failed = true;
+                    r->b->block_failed = true;
                     s_fail_err(self, r, &err);
                     return;
                 }
                 s_block_add(r, &st, before);
                 r->next++;
-                if (r->implicit && !r->depth && s_commit(self, r, false, &err))
+                if (r->b->implicit && !r->depth && s_commit(self, r, false, &err))
                     return;
                 continue;
             }
@@ -2044,9 +2147,9 @@ s_advance(sqlf_front_t *self, s_req_t *r)
             return;
         }
         case SQLF_ST_DDL: {
-            if (r->in_block) {
+            if (r->b->in_block) {
                 sqlf_stmt_free(&st);
-                r->block_failed = true;
+                r->b->block_failed = true;
                 s_fail(self, r, HB_INVALID, "0A000",
                        "DDL inside a transaction block is not supported");
                 return;
@@ -2071,11 +2174,8 @@ s_advance(sqlf_front_t *self, s_req_t *r)
         }
         }
     }
-    if (r->in_block) {
-        /* A request ends inside an open block: like a connection closing,
-         * the block is discarded. */
-        s_block_reset(r);
-    }
+    if (r->b->in_block)
+        s_block_answer_open(self, r, sess);
     s_finish(self, r, HB_OK, NULL);
 }
 
@@ -2141,7 +2241,7 @@ s_bf_index(sqlf_front_t *self, s_req_t *r, const sqlf_table_t **t)
 static void
 s_backfill_step(sqlf_front_t *self, s_req_t *r)
 {
-    s_session_t *sess = s_session(self, r->peer, r->peerlen);
+    s_session_t *sess = r->sess;
     const sqlf_table_t *t;
     const sqlf_index_t *ix = s_bf_index(self, r, &t);
     if (!ix)
@@ -2217,7 +2317,7 @@ s_backfill_step(sqlf_front_t *self, s_req_t *r)
 static void
 s_backfill_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
 {
-    s_session_t *sess = s_session(self, r->peer, r->peerlen);
+    s_session_t *sess = r->sess;
     const char *msg = res->msg ? res->msg : "";
     r->txn_req = 0;
     if (res->epoch > sess->epoch)
@@ -2284,7 +2384,7 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
         s_backfill_result(self, r, res);
         return;
     }
-    s_session_t *sess = s_session(self, r->peer, r->peerlen);
+    s_session_t *sess = r->sess;
     hb_sqlerr_t err = {{0}, {0}};
     r->txn_req = 0;
     const char *msg = res->msg ? res->msg : "";
@@ -2298,11 +2398,11 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
         bool was_commit = r->committing;
         if (r->committing) {
             /* Results: the CHECKs' first, then the block's ops'. */
-            uint32_t skip = r->block_nchecks < nops ? r->block_nchecks : nops;
+            uint32_t skip = r->b->block_nchecks < nops ? r->b->block_nchecks : nops;
             s_block_groups(r, ops ? ops + skip : NULL, nops - skip, res->epoch, &err);
             s_block_reset(r);
             r->committing = false;
-            r->block_retries = 0;
+            r->b->block_retries = 0;
             if (r->commit_tag)
                 s_group_tag(r, "COMMIT", res->epoch);
             else if (res->epoch)
@@ -2338,18 +2438,22 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
     r->committing = false;
     if (res->epoch > sess->epoch)
         sess->epoch = res->epoch; /* the retry must read what made it fail */
-    if (was_commit && strncmp(msg, "XXCAT", 5) == 0 && r->block_retries < S_BLOCK_RETRIES) {
-        /* A DDL committed first: plan the block again on the new catalog. */
+    if (was_commit && strncmp(msg, "XXCAT", 5) == 0 && r->b->block_retries < S_BLOCK_RETRIES) {
+        /* A DDL committed first: plan the block again on the new catalog
+         * (if it began in this request; else the client gets 40001). */
         self->cat_reloads++;
         sqlf_catalog_load(self->cat, self->cli, 5000);
         msg = "40001"; /* and run it again, below */
     }
-    if (was_commit && strncmp(msg, "40001", 5) == 0 && r->block_retries < S_BLOCK_RETRIES) {
+    if (was_commit && strncmp(msg, "40001", 5) == 0 && r->b->block_retries < S_BLOCK_RETRIES &&
+        r->b->began_in == r->serial) {
+        /* (A block begun in an earlier request cannot run again: that
+         * request's answers are out; the client retries, on 40001.) */
         /* What the block read changed before it ran: run it again from its
          * BEGIN, on newer snapshots (its results were not sent yet). */
         self->block_retries++;
-        r->block_retries++;
-        uint32_t begin = r->block_begin, nvals = r->block_nvals;
+        r->b->block_retries++;
+        uint32_t begin = r->b->block_begin, nvals = r->b->block_nvals;
         s_block_reset(r);
         r->next = begin;
         r->nvals = nvals;
@@ -2511,6 +2615,12 @@ sqlf_front_destroy(sqlf_front_t **self_p)
         }
     }
     hb_free(self->parsed);
+    for (uint32_t i = 0; i < self->nsessions; i++) {
+        if (self->sessions[i].blk) {
+            s_blk_clear(self->sessions[i].blk);
+            hb_free(self->sessions[i].blk);
+        }
+    }
     sqlf_catalog_destroy(&self->cat);
     hb_client_destroy(&self->cli);
     hb_free(self->sessions);
@@ -2527,9 +2637,21 @@ sqlf_front_on_submit(sqlf_front_t *self, const uint8_t *peer, size_t peerlen,
     memcpy(r->peer, peer, peerlen < sizeof r->peer ? peerlen : sizeof r->peer);
     r->peerlen = peerlen < sizeof r->peer ? peerlen : sizeof r->peer;
     r->client_req = msg->u.submit.req_id;
-    msgpack_sbuffer_init(&r->block_ops);
-    msgpack_sbuffer_init(&r->block_checks);
     const hb_val_t *a = msg->u.submit.args;
+    s_session_t *sess = s_session(self, peer, peerlen);
+    if (!sess || sess->busy) {
+        self->bad_requests++;
+        r->b = NULL;
+        s_fail(self, r, HB_BUSY, sess ? "55006" : "53300",
+               sess ? "the session is already running a request" : "too many sessions");
+        return;
+    }
+    sess->busy = true;
+    r->sess = sess;
+    r->serial = ++sess->serial;
+    if (!sess->blk)
+        sess->blk = hb_calloc(1, sizeof *sess->blk);
+    r->b = sess->blk;
     uint32_t n = msg->u.submit.nargs;
     if (msg->u.submit.proc_len != 3 || memcmp(msg->u.submit.proc, "sql", 3) != 0 || n < 1 ||
         a[0].type != HB_VAL_STR) {
