@@ -19,7 +19,7 @@
 #include "hb_log.h"
 #include "hb_mp.h"
 
-hb_wire_stats_t hb_wire_stats;
+_Thread_local hb_wire_stats_t hb_wire_stats;
 
 /* Number of fields after [version, type] for each message type. */
 static const uint32_t s_nfields[HB_MSG_TYPE_MAX_] = {
@@ -403,7 +403,7 @@ s_decode_fields(s_dec_t *d, hb_msg_t *msg)
 #define HB_WIRE_LOG_EVERY 1000
 
 static uint64_t s_log_burst = 100;
-static uint64_t s_log_suppressed;
+static _Thread_local uint64_t s_log_suppressed;
 
 void
 hb_wire_log_burst(uint64_t burst)

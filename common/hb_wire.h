@@ -180,8 +180,9 @@ typedef struct {
     } u;
 } hb_msg_t;
 
-/* Counters of decoded and rejected frames since start (per process; plain
- * integers, updated by whichever thread decodes — one per process today).
+/* Counters of decoded and rejected frames since start (per thread: a
+ * process that decodes on several threads, sqlfront's workers or a
+ * multi-threaded client, counts each thread's frames apart).
  * frames_rejected counts every rejection; exactly one of bad_version,
  * bad_type, malformed (HB_PROTO) or too_big (HB_TOOBIG) counts it too. */
 typedef struct {
@@ -193,7 +194,7 @@ typedef struct {
     uint64_t too_big;
 } hb_wire_stats_t;
 
-extern hb_wire_stats_t hb_wire_stats;
+extern _Thread_local hb_wire_stats_t hb_wire_stats;
 
 /* Decodes frame into *msg (zeroed first). Returns HB_OK; on HB_PROTO or
  * HB_TOOBIG logs one warning, counts it, and leaves *msg cleared. */

@@ -17,6 +17,7 @@
 
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,7 +182,13 @@ typedef struct s_req {
     int ix_retries;
 } s_req_t;
 
+/* Bumped whenever an engine of this process commits DDL: the other
+ * engines (sqlfront's workers) reload their catalog before their next
+ * request, so a table dropped through one is gone for all. */
+static atomic_uint_fast64_t s_catalog_gen;
+
 struct sqlf_front {
+    uint64_t catalog_gen;      /* s_catalog_gen when its catalog was loaded */
     hb_client_t *cli;          /* to the sequencers and storages */
     sqlf_catalog_t *cat;       /* cached catalog */
     uint32_t nparts;
@@ -2334,6 +2341,8 @@ s_backfill_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
         }
         /* Ready. */
         self->cat_reloads++;
+        atomic_fetch_add(&s_catalog_gen, 1);
+        self->catalog_gen = atomic_load(&s_catalog_gen);
         sqlf_catalog_load(self->cat, self->cli, 5000);
         r->ix_phase = 0;
         s_group_tag(r, r->cur->tag, res->epoch);
@@ -2409,6 +2418,8 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
                 r->epoch = res->epoch;
         } else if (r->cur_live && r->cur->kind == SQLF_ST_DDL) {
             self->cat_reloads++;
+            atomic_fetch_add(&s_catalog_gen, 1);
+            self->catalog_gen = atomic_load(&s_catalog_gen);
             sqlf_catalog_load(self->cat, self->cli, 5000);
             if (r->cur->ix_create) {
                 /* The index exists (writes keep it from now on): fill it
@@ -2633,6 +2644,12 @@ sqlf_front_on_submit(sqlf_front_t *self, const uint8_t *peer, size_t peerlen,
                      const hb_msg_t *msg)
 {
     self->requests++;
+    uint64_t gen = atomic_load(&s_catalog_gen);
+    if (gen != self->catalog_gen) {
+        self->catalog_gen = gen;
+        self->cat_reloads++;
+        sqlf_catalog_load(self->cat, self->cli, 5000);
+    }
     s_req_t *r = hb_calloc(1, sizeof *r);
     memcpy(r->peer, peer, peerlen < sizeof r->peer ? peerlen : sizeof r->peer);
     r->peerlen = peerlen < sizeof r->peer ? peerlen : sizeof r->peer;

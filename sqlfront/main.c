@@ -1,15 +1,24 @@
 /* main.c — hobbes-sqlfront: the SQL gateway process.
  *
- * `hobbes-sqlfront --config FILE --id N [--data DIR] [--log-level L]
- * [--pidfile F]` binds one ROUTER at the endpoint of sqlfront N in the
- * config, answers STATUS_REQ itself, and hands every SUBMIT to the engine
- * (front.c), which answers through s_reply. Frames that do not decode are
- * counted by the wire layer and dropped; a client may send several frames
- * in one multipart message.
+ * `hobbes-sqlfront --config FILE --id N [--threads T] [--data DIR]
+ * [--log-level L] [--pidfile F]` binds one ROUTER at the endpoint of
+ * sqlfront N and runs T workers (default 2), each a thread with its own
+ * engine (front.c): its own connection to the cluster, catalog cache,
+ * parse cache and sessions. A session belongs to one worker (chosen by a
+ * hash of the client's routing id), so its requests stay in order and its
+ * transaction block in one place; workers overlap their waits on the
+ * cluster (snapshot reads are synchronous within a worker).
+ *
+ * The main thread only routes: it peeks at each frame's type (no decoding),
+ * answers STATUS_REQ itself with the workers' counters summed, and passes
+ * everything else to the session's worker over an inproc pair; workers'
+ * replies come back the same way.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +27,15 @@
 #include <zmq.h>
 
 #include "front.h"
+#include "hb_alloc.h"
 #include "hb_config.h"
+#include "hb_hash.h"
 #include "hb_log.h"
-#include "hb_util.h"
+#include "hb_mp.h"
 #include "hb_wire.h"
+
+#define S_MAX_THREADS 64
+#define S_MAX_STATS   40
 
 static volatile sig_atomic_t s_stop;
 
@@ -32,22 +46,157 @@ s_on_signal(int sig)
     s_stop = 1;
 }
 
+/* One worker thread. */
+typedef struct {
+    int index;
+    const char *config_path;
+    uint16_t replica;
+    void *zctx;
+    void *pair;                         /* its end of the inproc pair */
+    char endpoint[64];                  /* inproc://sqlf-<index> */
+    pthread_t thread;
+    atomic_int state;                   /* 0 starting, 1 running, -1 failed */
+    pthread_mutex_t mu;                 /* guards stats */
+    hb_wire_stat_t stats[S_MAX_STATS];  /* its counters, copied each loop turn */
+    uint32_t nstats;
+} s_worker_t;
+
+/* Sends [peer][frame] back to the main thread (worker side). */
+static void
+s_worker_reply(void *arg, const uint8_t *peer, size_t peerlen, const void *frame, size_t len)
+{
+    s_worker_t *w = arg;
+    if (zmq_send(w->pair, peer, peerlen, ZMQ_SNDMORE) < 0 || zmq_send(w->pair, frame, len, 0) < 0)
+        hb_warn("worker %d: reply dropped: %s", w->index, zmq_strerror(zmq_errno()));
+}
+
+static void *
+s_worker_main(void *arg)
+{
+    s_worker_t *w = arg;
+    w->pair = zmq_socket(w->zctx, ZMQ_PAIR);
+    int zero = 0;
+    zmq_setsockopt(w->pair, ZMQ_LINGER, &zero, sizeof zero);
+    if (zmq_connect(w->pair, w->endpoint) < 0) {
+        hb_error("worker %d: cannot connect %s", w->index, w->endpoint);
+        atomic_store(&w->state, -1);
+        zmq_close(w->pair);
+        return NULL;
+    }
+    hb_config_t *cfg = NULL;
+    char err[512];
+    sqlf_front_t *front = NULL;
+    if (hb_config_load(w->config_path, &cfg, err, sizeof err) == HB_OK)
+        front = sqlf_front_new(w->config_path, w->replica, s_worker_reply, w);
+    if (!front) {
+        atomic_store(&w->state, -1);
+        hb_config_destroy(&cfg);
+        zmq_close(w->pair);
+        return NULL;
+    }
+    atomic_store(&w->state, 1);
+    uint8_t peer[256];
+    zmq_pollitem_t item = {w->pair, 0, ZMQ_POLLIN, 0};
+    while (!s_stop) {
+        bool busy = sqlf_front_pending(front) > 0;
+        if (zmq_poll(&item, 1, busy ? 0 : 20) < 0 && zmq_errno() != EINTR)
+            break;
+        for (int i = 0; i < 256 && !s_stop; i++) {
+            zmq_msg_t part;
+            zmq_msg_init(&part);
+            if (zmq_msg_recv(&part, w->pair, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&part);
+                break;
+            }
+            size_t peerlen = zmq_msg_size(&part);
+            if (peerlen > sizeof peer)
+                peerlen = sizeof peer;
+            memcpy(peer, zmq_msg_data(&part), peerlen);
+            while (zmq_msg_more(&part)) {
+                zmq_msg_close(&part);
+                zmq_msg_init(&part);
+                if (zmq_msg_recv(&part, w->pair, 0) < 0)
+                    break;
+                if (zmq_msg_size(&part) == 0)
+                    continue; /* the router's end-of-message filler */
+                hb_msg_t msg;
+                if (hb_msg_decode(zmq_msg_data(&part), zmq_msg_size(&part), &cfg->limits,
+                                  &msg) != HB_OK)
+                    continue;
+                if (msg.type == HB_MSG_SUBMIT)
+                    sqlf_front_on_submit(front, peer, peerlen, &msg);
+                else
+                    hb_debug("ignoring a %s frame", hb_msg_type_str(msg.type));
+                hb_msg_clear(&msg);
+            }
+            zmq_msg_close(&part);
+        }
+        sqlf_front_poll(front, busy ? 1 : 0);
+        pthread_mutex_lock(&w->mu);
+        w->nstats = sqlf_front_stats(front, w->stats, S_MAX_STATS - 2);
+        w->stats[w->nstats].name = "frames_ok";
+        w->stats[w->nstats].name_len = 9;
+        w->stats[w->nstats++].val = hb_val_int((int64_t)hb_wire_stats.frames_ok);
+        w->stats[w->nstats].name = "frames_rejected";
+        w->stats[w->nstats].name_len = 15;
+        w->stats[w->nstats++].val = hb_val_int((int64_t)hb_wire_stats.frames_rejected);
+        pthread_mutex_unlock(&w->mu);
+    }
+    sqlf_front_destroy(&front);
+    hb_config_destroy(&cfg);
+    zmq_close(w->pair);
+    return NULL;
+}
+
 /* Sends [peer][frame] on the ROUTER; a peer that is gone is dropped. */
 static void
-s_reply(void *arg, const uint8_t *peer, size_t peerlen, const void *frame, size_t len)
+s_send_router(void *router, const uint8_t *peer, size_t peerlen, const void *frame, size_t len)
 {
-    void *router = arg;
     if (zmq_send(router, peer, peerlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
         zmq_send(router, frame, len, ZMQ_DONTWAIT) < 0)
         hb_debug("reply dropped: %s", zmq_strerror(zmq_errno()));
 }
 
+/* Returns the type of frame (msgpack [version, type, ...]) without
+ * decoding the rest, or -1. */
+static int
+s_peek_type(const void *frame, size_t len)
+{
+    hb_mp_reader_t r;
+    uint32_t n = 0;
+    uint64_t version = 0, type = 0;
+    hb_mp_reader_init(&r, frame, len);
+    if (hb_mp_read_array(&r, &n) != HB_OK || n < 2 || hb_mp_read_uint(&r, &version) != HB_OK ||
+        hb_mp_read_uint(&r, &type) != HB_OK || type > 255)
+        return -1;
+    return (int)type;
+}
+
+/* Answers a STATUS_REQ with every worker's counters summed. */
 static void
-s_status(void *router, const uint8_t *peer, size_t peerlen, sqlf_front_t *front,
+s_status(void *router, const uint8_t *peer, size_t peerlen, s_worker_t *w, int nw,
          int64_t started, uint16_t id)
 {
-    hb_wire_stat_t st[40];
-    uint32_t n = sqlf_front_stats(front, st, 32);
+    hb_wire_stat_t st[S_MAX_STATS + 8];
+    uint32_t n = 0;
+    for (int i = 0; i < nw; i++) {
+        pthread_mutex_lock(&w[i].mu);
+        for (uint32_t k = 0; k < w[i].nstats; k++) {
+            uint32_t j = 0;
+            while (j < n && strcmp(st[j].name, w[i].stats[k].name) != 0)
+                j++;
+            if (j == n && n < S_MAX_STATS) {
+                st[n] = w[i].stats[k];
+                n++;
+            } else if (j < n && strcmp(st[j].name, "catalog_version") == 0) {
+                if (w[i].stats[k].val.u.i > st[j].val.u.i)
+                    st[j].val.u.i = w[i].stats[k].val.u.i; /* the newest any worker saw */
+            } else if (j < n) {
+                st[j].val.u.i += w[i].stats[k].val.u.i;
+            }
+        }
+        pthread_mutex_unlock(&w[i].mu);
+    }
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     const struct {
@@ -57,18 +206,16 @@ s_status(void *router, const uint8_t *peer, size_t peerlen, sqlf_front_t *front,
         {"pid", getpid()},
         {"uptime_ms", (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - started},
         {"sqlfront_id", id},
-        {"frames_ok", (int64_t)hb_wire_stats.frames_ok},
-        {"frames_rejected", (int64_t)hb_wire_stats.frames_rejected},
+        {"threads", nw},
     };
     for (size_t i = 0; i < sizeof extra / sizeof *extra; i++, n++) {
         st[n].name = extra[i].name;
         st[n].name_len = (uint32_t)strlen(extra[i].name);
         st[n].val = hb_val_int(extra[i].v);
     }
-    const char *role = "sqlfront";
     st[n].name = "role";
     st[n].name_len = 4;
-    st[n].val = hb_val_str(role, (uint32_t)strlen(role));
+    st[n].val = hb_val_str("sqlfront", 8);
     n++;
     hb_msg_t m = {.type = HB_MSG_STATUS};
     m.u.status.nstats = n;
@@ -76,15 +223,35 @@ s_status(void *router, const uint8_t *peer, size_t peerlen, sqlf_front_t *front,
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     if (hb_msg_encode(&m, &sb) == HB_OK)
-        s_reply(router, peer, peerlen, sb.data, sb.size);
+        s_send_router(router, peer, peerlen, sb.data, sb.size);
     msgpack_sbuffer_destroy(&sb);
+}
+
+/* Moves one multipart message from `from` to `to` (the routing id first). */
+static void
+s_forward(void *from, void *to, int first_flags)
+{
+    int more = 1;
+    bool first = true;
+    while (more) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, from, first ? first_flags : 0) < 0) {
+            zmq_msg_close(&part);
+            return;
+        }
+        more = zmq_msg_more(&part);
+        first = false;
+        if (zmq_msg_send(&part, to, more ? ZMQ_SNDMORE : 0) < 0)
+            zmq_msg_close(&part);
+    }
 }
 
 static void
 s_usage(const char *argv0)
 {
     fprintf(stderr,
-            "usage: %s --config FILE --id N [--data DIR]\n"
+            "usage: %s --config FILE --id N [--threads T] [--data DIR]\n"
             "          [--log-level debug|info|warn|error] [--pidfile FILE]\n",
             argv0);
 }
@@ -93,14 +260,14 @@ int
 main(int argc, char **argv)
 {
     const char *config_path = NULL, *level = NULL, *pidfile = NULL;
-    long id = -1;
+    long id = -1, threads = 2;
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},    {"id", required_argument, NULL, 'i'},
-        {"data", required_argument, NULL, 'd'},      {"log-level", required_argument, NULL, 'l'},
-        {"pidfile", required_argument, NULL, 'f'},   {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"threads", required_argument, NULL, 't'},   {"data", required_argument, NULL, 'd'},
+        {"log-level", required_argument, NULL, 'l'}, {"pidfile", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "c:i:d:l:f:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:i:t:d:l:f:h", longopts, NULL)) != -1) {
         char *end;
         switch (c) {
         case 'c': config_path = optarg; break;
@@ -109,13 +276,18 @@ main(int argc, char **argv)
             if (*end || id < 0 || id > 65535)
                 id = -2;
             break;
+        case 't':
+            threads = strtol(optarg, &end, 10);
+            if (*end || threads < 1 || threads > S_MAX_THREADS)
+                threads = -1;
+            break;
         case 'd': break; /* the gateway keeps no data; accepted like the others */
         case 'l': level = optarg; break;
         case 'f': pidfile = optarg; break;
         default: s_usage(argv[0]); return 2;
         }
     }
-    if (!config_path || id < 0) {
+    if (!config_path || id < 0 || threads < 1) {
         s_usage(argv[0]);
         return 2;
     }
@@ -151,17 +323,41 @@ main(int argc, char **argv)
     zmq_setsockopt(router, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(router, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
-    int exit_code = 0;
-    sqlf_front_t *front = NULL;
+    int exit_code = 0, nw = 0;
+    s_worker_t *w = hb_calloc((size_t)threads, sizeof *w);
+    void **pairs = hb_calloc((size_t)threads, sizeof *pairs);
     if (zmq_bind(router, me->endpoint) < 0) {
         hb_error("cannot bind %s: %s", me->endpoint, zmq_strerror(zmq_errno()));
         exit_code = 1;
         goto out;
     }
-    front = sqlf_front_new(config_path, me->replica, s_reply, router);
-    if (!front) {
-        exit_code = 1;
-        goto out;
+    for (; nw < threads; nw++) {
+        s_worker_t *wk = &w[nw];
+        wk->index = nw;
+        wk->config_path = config_path;
+        wk->replica = me->replica;
+        wk->zctx = zctx;
+        pthread_mutex_init(&wk->mu, NULL);
+        snprintf(wk->endpoint, sizeof wk->endpoint, "inproc://sqlf-%d", nw);
+        pairs[nw] = zmq_socket(zctx, ZMQ_PAIR);
+        zmq_setsockopt(pairs[nw], ZMQ_LINGER, &zero, sizeof zero);
+        if (zmq_bind(pairs[nw], wk->endpoint) < 0 ||
+            pthread_create(&wk->thread, NULL, s_worker_main, wk) != 0) {
+            hb_error("cannot start worker %d", nw);
+            zmq_close(pairs[nw]);
+            exit_code = 1;
+            goto out;
+        }
+    }
+    /* Wait until every worker has its engine (or one failed). */
+    for (int i = 0; i < nw; i++) {
+        while (atomic_load(&w[i].state) == 0 && !s_stop)
+            usleep(1000);
+        if (atomic_load(&w[i].state) < 0) {
+            hb_error("worker %d could not start", i);
+            exit_code = 1;
+            goto out;
+        }
     }
     if (pidfile) {
         FILE *f = fopen(pidfile, "w");
@@ -173,20 +369,25 @@ main(int argc, char **argv)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     int64_t started = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    hb_info("started (pid %d) on %s, submitting to replica %u", (int)getpid(), me->endpoint,
-            me->replica);
+    hb_info("started (pid %d) on %s, %d workers, submitting to replica %u", (int)getpid(),
+            me->endpoint, nw, me->replica);
 
+    zmq_pollitem_t *items = hb_calloc((size_t)nw + 1, sizeof *items);
+    items[0] = (zmq_pollitem_t){router, 0, ZMQ_POLLIN, 0};
+    for (int i = 0; i < nw; i++)
+        items[i + 1] = (zmq_pollitem_t){pairs[i], 0, ZMQ_POLLIN, 0};
     uint8_t peer[256];
-    zmq_pollitem_t item = {router, 0, ZMQ_POLLIN, 0};
     while (!s_stop) {
-        /* With transactions in flight, poll the cluster's answers often. */
-        bool busy = sqlf_front_pending(front) > 0;
-        if (zmq_poll(&item, 1, busy ? 0 : 20) < 0 && zmq_errno() != EINTR) {
+        if (zmq_poll(items, nw + 1, 100) < 0 && zmq_errno() != EINTR) {
             hb_error("poll failed: %s", zmq_strerror(zmq_errno()));
             exit_code = 1;
             break;
         }
-        for (int i = 0; i < 1024 && !s_stop; i++) {
+        /* Replies first: they free a client to send the next request. */
+        for (int i = 0; i < nw; i++)
+            for (int k = 0; k < 1024 && (zmq_poll(&items[i + 1], 1, 0) > 0); k++)
+                s_forward(pairs[i], router, ZMQ_DONTWAIT);
+        for (int k = 0; k < 1024 && !s_stop; k++) {
             zmq_msg_t part;
             zmq_msg_init(&part);
             if (zmq_msg_recv(&part, router, ZMQ_DONTWAIT) < 0) {
@@ -197,30 +398,47 @@ main(int argc, char **argv)
             if (peerlen > sizeof peer)
                 peerlen = sizeof peer;
             memcpy(peer, zmq_msg_data(&part), peerlen);
+            int wi = (int)(hb_hash64(peer, peerlen, 0) % (uint64_t)nw);
+            bool sent_peer = false;
             while (zmq_msg_more(&part)) {
                 zmq_msg_close(&part);
                 zmq_msg_init(&part);
                 if (zmq_msg_recv(&part, router, 0) < 0)
                     break;
-                hb_msg_t msg;
-                if (hb_msg_decode(zmq_msg_data(&part), zmq_msg_size(&part), &cfg->limits,
-                                  &msg) != HB_OK)
+                bool more = zmq_msg_more(&part);
+                if (s_peek_type(zmq_msg_data(&part), zmq_msg_size(&part)) == HB_MSG_STATUS_REQ) {
+                    s_status(router, peer, peerlen, w, nw, started, (uint16_t)id);
+                    if (!more && sent_peer) {
+                        /* End the message we were forwarding. */
+                        zmq_send(pairs[wi], "", 0, 0);
+                    }
                     continue;
-                if (msg.type == HB_MSG_STATUS_REQ)
-                    s_status(router, peer, peerlen, front, started, (uint16_t)id);
-                else if (msg.type == HB_MSG_SUBMIT)
-                    sqlf_front_on_submit(front, peer, peerlen, &msg);
-                else
-                    hb_debug("ignoring a %s frame", hb_msg_type_str(msg.type));
-                hb_msg_clear(&msg);
+                }
+                if (!sent_peer) {
+                    zmq_send(pairs[wi], peer, peerlen, ZMQ_SNDMORE);
+                    sent_peer = true;
+                }
+                zmq_msg_t copy;
+                zmq_msg_init(&copy);
+                zmq_msg_move(&copy, &part);
+                if (zmq_msg_send(&copy, pairs[wi], more ? ZMQ_SNDMORE : 0) < 0)
+                    zmq_msg_close(&copy);
             }
             zmq_msg_close(&part);
         }
-        sqlf_front_poll(front, busy ? 1 : 0);
     }
+    hb_free(items);
     hb_info("stopping");
 out:
-    sqlf_front_destroy(&front);
+    s_stop = 1;
+    for (int i = 0; i < nw; i++)
+        pthread_join(w[i].thread, NULL);
+    for (int i = 0; i < nw; i++) {
+        zmq_close(pairs[i]);
+        pthread_mutex_destroy(&w[i].mu);
+    }
+    hb_free(pairs);
+    hb_free(w);
     zmq_close(router);
     zmq_ctx_term(zctx);
     hb_config_destroy(&cfg);
