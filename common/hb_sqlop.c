@@ -188,7 +188,7 @@ hb_sqlop_apply(const uint8_t *op, size_t len, bool present, const uint8_t *old,
         eff->write = 1;
         eff->row = rowkey;
         eff->rowlen = rklen;
-        eff->result = hb_val_int(1);
+        eff->result = hb_val_nil(); /* index entries are not rows: not counted */
         return HB_OK;
     }
     case HB_SQLOP_IDEL: {
@@ -197,7 +197,7 @@ hb_sqlop_apply(const uint8_t *op, size_t len, bool present, const uint8_t *old,
         if (n != 4 || hb_mp_read_bin(&r, &pkey, &pklen) != HB_OK)
             return s_malformed(err);
         eff->write = present ? 2 : 0;
-        eff->result = hb_val_int(present ? 1 : 0);
+        eff->result = hb_val_nil();
         return HB_OK;
     }
     case HB_SQLOP_CHECK: {

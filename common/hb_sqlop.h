@@ -33,7 +33,7 @@ typedef struct {
     size_t rowlen;
     hb_val_t result;     /* the op's result: the row it returns (bin), else int
                           * 1 if it changed a row and 0 if not; GET of an
-                          * absent row: nil */
+                          * absent row, and index entry ops: nil */
 } hb_sqlop_effect_t;
 
 /* Reads the head of the op in len bytes at op. Returns HB_OK or HB_PROTO. */

@@ -203,7 +203,7 @@ struct sqlf_front {
     /* Counters */
     uint64_t requests, statements, errors, txns, reads, cat_reloads, ollp_rows, bad_requests;
     uint64_t parses, parse_hits, block_retries, index_reads, index_backfilled;
-    uint64_t cut_rereads, torn_avoided;
+    uint64_t cut_rereads, torn_avoided, index_fallbacks;
 };
 
 static int64_t
@@ -706,10 +706,11 @@ s_read_src(sqlf_front_t *self, s_session_t *sess, const sqlf_source_t *src, bool
         if (!moved || rc != HB_OK)
             return rc;
         self->cut_rereads++;
-        if (attempt == 200) {
-            self->torn_avoided++;
-            return hb_sqlerr_set(err, "40001", "could not read the index and its rows at one "
-                                               "epoch; try again");
+        if (attempt == 2) {
+            /* The rows could not be fetched within one epoch (many entries,
+             * or epochs are short): read the table at one cut instead. */
+            self->index_fallbacks++;
+            return s_read(self, sess, src, filter, fn, arg, epoch_out, err);
         }
     }
 }
@@ -2774,6 +2775,7 @@ sqlf_front_stats(const sqlf_front_t *self, hb_wire_stat_t *out, uint32_t cap)
         {"sql_index_backfilled", self->index_backfilled},
         {"sql_cut_rereads", self->cut_rereads},
         {"sql_cut_failures", self->torn_avoided},
+        {"sql_index_fallbacks", self->index_fallbacks},
     };
     uint32_t n = 0;
     for (size_t i = 0; i < sizeof s / sizeof *s && n < cap; i++, n++) {

@@ -1142,8 +1142,14 @@ s_col_terms(s_cc_t *cc, const PgQuery__Node *w, hb_val_t *vals, bool *bound)
     if (val->cval.type == HB_VAL_NIL)
         return HB_OK; /* `k = NULL` matches nothing; the filter says so */
     if (hb_val_coerce(&val->cval, c->type, c->typmod, sqlf_stmt_alloc, cc->st, &v, cc->err) !=
-        HB_OK)
-        return HB_INVALID;
+        HB_OK) {
+        if (strcmp(cc->err->sqlstate, "22003") != 0 && strcmp(cc->err->sqlstate, "22001") != 0)
+            return HB_INVALID;
+        /* A value the column cannot hold (3000000000 for an integer) is
+         * no key: the filter says the term matches nothing. */
+        memset(cc->err, 0, sizeof *cc->err);
+        return HB_OK;
+    }
     /* A value that does not fit the column (1.5 for an integer) is left to
      * the filter. */
     hb_val_t back;
@@ -1220,9 +1226,13 @@ s_source(s_cc_t *cc, const PgQuery__Node *where, sqlf_source_t *src)
         hb_key_init(&k, HB_TABLE_INDEX);
         hb_key_put_i64(&k, t->id);
         hb_key_put_i64(&k, ix->no);
-        for (uint32_t i = 0; i < best_n; i++)
+        for (uint32_t i = 0; i < best_n; i++) {
+            if (k.len >= HB_KEY_MAX)
+                return s_err(cc, -1, "54000", "index key is too long");
+            k.buf[k.len++] = 0x01; /* a value, not NULL (sqlf_index_key) */
             if ((rc = s_key_put(cc, &k, &t->cols[ix->cols[i]], &vals[ix->cols[i]])))
                 return rc;
+        }
         src->ix_start = k;
         if ((rc = s_range_end(cc, &k, &src->ix_end)))
             return rc;
@@ -1274,8 +1284,18 @@ sqlf_index_key(const sqlf_table_t *t, const sqlf_index_t *ix, const hb_val_t *ro
         for (uint32_t i = 0; i < n; i++) {
             uint32_t c = pass == 0 ? ix->cols[i] : t->pk[i];
             const hb_val_t *v = c < ncols ? &row[c] : NULL;
-            if (!v || v->type == HB_VAL_NIL)
-                return false; /* NULLs are not indexed */
+            bool null = !v || v->type == HB_VAL_NIL;
+            if (pass == 0) {
+                /* Index columns carry a tag, 0x00 NULL (sorting first) or
+                 * 0x01 a value, so rows with NULLs have entries too. */
+                if (out->len >= HB_KEY_MAX)
+                    return false;
+                out->buf[out->len++] = null ? 0x00 : 0x01;
+                if (null)
+                    continue;
+            } else if (null) {
+                return false; /* key columns are never NULL */
+            }
             if (v->type == HB_VAL_INT)
                 hb_key_put_i64(out, v->u.i);
             else if (v->type == HB_VAL_BOOL)

@@ -175,8 +175,10 @@ hb_rc_t sqlf_plan(const sqlf_catalog_t *cat, const char *sql, const PgQuery__Nod
 /* Frees what a plan holds; the struct may be reused. */
 void sqlf_stmt_free(sqlf_stmt_t *st);
 
-/* Builds the entry key of row (ncols values) in index ix of t into out.
- * Returns false when the row has no entry (a NULL in an indexed column). */
+/* Builds the entry key of row (ncols values) in index ix of t into out:
+ * [HB_TABLE_INDEX][table id][index no] then per index column a tag (0x00
+ * NULL, 0x01 value) and the value, then the key columns. Returns false
+ * only for a row it cannot encode (too long, an unsupported type). */
 bool sqlf_index_key(const sqlf_table_t *t, const sqlf_index_t *ix, const hb_val_t *row,
                     uint32_t ncols, hb_key_t *out);
 
