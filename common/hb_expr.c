@@ -374,8 +374,10 @@ s_parse_datetime(const char *s, size_t len, bool want_time, int64_t *out)
             p++;
         if (*p) {
             long hh = strtol(p, &end, 10);
-            if (end == p || *end != ':' || hh < 0 || hh > 24)
+            if (end == p || *end != ':')
                 return 1;
+            if (hh < 0 || hh > 24)
+                return 2;
             p = end + 1;
             long mi = strtol(p, &end, 10);
             if (end == p || mi < 0 || mi > 59)
@@ -384,11 +386,17 @@ s_parse_datetime(const char *s, size_t len, bool want_time, int64_t *out)
             double sec = 0;
             if (*p == ':') {
                 p++;
+                if (*p < '0' || *p > '9')
+                    return 1; /* no "nan", "inf", signs */
                 sec = strtod(p, &end);
-                if (end == p || sec < 0 || sec >= 61)
+                if (end == p || !isfinite(sec))
                     return 1;
+                if (sec < 0 || sec >= 60)
+                    return 2;
                 p = end;
             }
+            if (hh == 24 && (mi != 0 || sec != 0))
+                return 2;
             us = (int64_t)hh * 3600000000LL + (int64_t)mi * 60000000LL +
                  (int64_t)(sec * 1e6 + 0.5);
         }
@@ -669,8 +677,18 @@ hb_val_coerce(const hb_val_t *v, hb_type_t t, int32_t typmod,
             memcpy(buf, v->u.s.ptr, len);
             buf[len] = '\0';
             char *end;
+            const char *q = buf;
+            while (*q == ' ')
+                q++;
+            if (*q == '+' || *q == '-')
+                q++;
+            bool hex = q[0] == '0' && (q[1] == 'x' || q[1] == 'X');
+            errno = 0;
             d = strtod(buf, &end);
-            bool digits = end != buf;
+            bool digits = end != buf && !hex;
+            if (digits && errno == ERANGE)
+                return hb_sqlerr_set(err, "22003", "\"%s\" is out of range for type %s", buf,
+                                     hb_type_name(t));
             while (*end == ' ')
                 end++;
             if (!digits || *end)
@@ -786,6 +804,8 @@ hb_val_coerce(const hb_val_t *v, hb_type_t t, int32_t typmod,
     case HB_T_NUMERIC: {
         int prec = typmod > 0 ? typmod >> 16 : 0;
         int scale = typmod > 0 ? typmod & 0xffff : -1;
+        if (typmod < 0 || (typmod > 0 && (prec < 1 || prec > 18 || scale > prec)))
+            return hb_sqlerr_set(err, "22023", "invalid numeric type modifier %d", typmod);
         hb_val_t d;
         bool overflow = false;
         if (v->type == HB_VAL_INT || v->type == HB_VAL_DEC) {
@@ -866,12 +886,15 @@ hb_row_decode(const uint8_t *val, size_t len, hb_val_t *cols, uint32_t cap, uint
     return HB_OK;
 }
 
-void
+hb_rc_t
 hb_row_pack(msgpack_packer *pk, const hb_val_t *cols, uint32_t n)
 {
     msgpack_pack_array(pk, n);
+    hb_rc_t rc = HB_OK;
     for (uint32_t i = 0; i < n; i++)
-        hb_mp_pack_val(pk, &cols[i]);
+        if (hb_mp_pack_val(pk, &cols[i]) != HB_OK && rc == HB_OK)
+            rc = HB_INVALID; /* keep the array whole; the caller discards it */
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */

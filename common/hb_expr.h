@@ -164,8 +164,10 @@ hb_rc_t hb_val_coerce(const hb_val_t *v, hb_type_t t, int32_t typmod,
  * Strings borrow from val. Returns HB_OK and *n, or HB_CORRUPT. */
 hb_rc_t hb_row_decode(const uint8_t *val, size_t len, hb_val_t *cols, uint32_t cap,
                       uint32_t *n);
-/* Appends a row (msgpack array of n values) to pk. */
-void hb_row_pack(msgpack_packer *pk, const hb_val_t *cols, uint32_t n);
+/* Appends a row (msgpack array of n values) to pk. Returns HB_OK, or
+ * HB_INVALID when a value cannot be encoded (the bytes are then not a
+ * valid row: the caller must discard them). */
+hb_rc_t hb_row_pack(msgpack_packer *pk, const hb_val_t *cols, uint32_t n);
 
 /* Formats days since 2000-01-01 as YYYY-MM-DD into out (cap >= 16). */
 size_t hb_date_format(int64_t days, char *out, size_t cap);

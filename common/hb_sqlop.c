@@ -87,21 +87,27 @@ s_sets(s_app_t *a, hb_mp_reader_t *r, uint32_t ntable)
     return HB_OK;
 }
 
-/* Packs a->row (n columns) into alloc memory as the effect's new row. */
-static void
+/* Packs a->row (n columns) into alloc memory as the effect's new row.
+ * Returns HB_OK or HB_ABORTED (a value that cannot be stored). */
+static hb_rc_t
 s_store(s_app_t *a, uint32_t n, hb_sqlop_effect_t *eff)
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    hb_row_pack(&pk, a->row, n);
+    if (hb_row_pack(&pk, a->row, n) != HB_OK) {
+        msgpack_sbuffer_destroy(&sb);
+        hb_sqlerr_set(a->err, "22003", "a value cannot be stored");
+        return HB_ABORTED;
+    }
     uint8_t *p = a->alloc(a->arg, sb.size ? sb.size : 1);
     memcpy(p, sb.data, sb.size);
     eff->write = 1;
     eff->row = p;
     eff->rowlen = sb.size;
     msgpack_sbuffer_destroy(&sb);
+    return HB_OK;
 }
 
 static hb_val_t
@@ -250,9 +256,8 @@ hb_sqlop_apply(const uint8_t *op, size_t len, bool present, const uint8_t *old,
             return rc;
         if (!pass)
             return HB_OK;
-        if ((rc = s_sets(a, &sets, ntable)) != HB_OK)
+        if ((rc = s_sets(a, &sets, ntable)) != HB_OK || (rc = s_store(a, ntable, eff)) != HB_OK)
             return rc;
-        s_store(a, ntable, eff);
         eff->result = returning ? s_bin(eff->row, eff->rowlen) : hb_val_int(1);
         return HB_OK;
     }
@@ -268,9 +273,8 @@ hb_sqlop_apply(const uint8_t *op, size_t len, bool present, const uint8_t *old,
             return rc;
         if (!pass)
             return HB_OK;
-        if ((rc = s_sets(a, &sets, ntable)) != HB_OK)
+        if ((rc = s_sets(a, &sets, ntable)) != HB_OK || (rc = s_store(a, ntable, eff)) != HB_OK)
             return rc;
-        s_store(a, ntable, eff);
         eff->result = returning ? s_bin(eff->row, eff->rowlen) : hb_val_int(1);
         return HB_OK;
     }

@@ -132,6 +132,8 @@ typedef struct s_blk {
     bool implicit;             /* the block was opened by a statement (CALL, INSERT ...
                                 * SELECT), not BEGIN: it commits with it */
     hb_arena_t *arena;         /* its own memory (keys, rows read, op copies) */
+    bool have_catver;          /* its statements were planned at catalog version catver */
+    int64_t catver;
 } s_blk_t;
 
 typedef struct s_req {
@@ -253,12 +255,15 @@ s_session(sqlf_front_t *self, const uint8_t *peer, size_t peerlen)
     if (self->nsessions < S_MAX_SESSIONS) {
         s = &self->sessions[self->nsessions++];
     } else {
-        /* The least recently used session goes, with any block it left
-         * open (as if its connection closed); never one that is running. */
+        /* The least recently used session goes; never one that is running
+         * or has a transaction block open (its COMMIT must find it). */
         s = NULL;
-        for (uint32_t i = 0; i < self->nsessions; i++)
-            if (!self->sessions[i].busy && (!s || self->sessions[i].last_use < s->last_use))
+        for (uint32_t i = 0; i < self->nsessions; i++) {
+            const s_session_t *c = &self->sessions[i];
+            bool open = c->blk && c->blk->in_block;
+            if (!c->busy && !open && (!s || c->last_use < s->last_use))
                 s = &self->sessions[i];
+        }
         if (!s)
             return NULL;
         if (s->blk) {
@@ -1007,8 +1012,8 @@ s_sel_row(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw, uint
     const sqlf_stmt_t *st = s->st;
     if (!st->agg)
         return s_sel_emit(s, row, ncols);
-    hb_val_t gk[64];
-    uint32_t ng = st->ngroup < 64 ? st->ngroup : 64;
+    hb_val_t gk[SQLF_MAX_GROUP];
+    uint32_t ng = st->ngroup; /* <= SQLF_MAX_GROUP: the planner says so */
     hb_expr_env_t env = {.row = row, .ncols = ncols, .alloc = hb_arena_alloc,
                          .alloc_arg = s->arena, .err = s->err};
     for (uint32_t g = 0; g < ng; g++)
@@ -1373,6 +1378,7 @@ s_block_reset(s_req_t *r)
         hb_free(r->b->ov[i].ops);
     r->b->nov = 0;
     hb_arena_free(&r->b->arena);
+    r->b->have_catver = false;
     r->b->in_block = false;
     r->b->block_failed = false;
     r->b->implicit = false;
@@ -1715,7 +1721,10 @@ s_submit_block(sqlf_front_t *self, s_req_t *r)
     msgpack_pack_array(&pk, r->b->block_nchecks + r->b->block_nops);
     msgpack_sbuffer_write(&sb, r->b->block_checks.data, r->b->block_checks.size);
     msgpack_sbuffer_write(&sb, r->b->block_ops.data, r->b->block_ops.size);
-    hb_val_t args[2] = {hb_val_int(sqlf_catalog_version(self->cat)), {.type = HB_VAL_BIN}};
+    /* The version its statements were planned at: storage rejects the
+     * block (XXCAT) if a DDL came in between. */
+    int64_t catver = r->b->have_catver ? r->b->catver : sqlf_catalog_version(self->cat);
+    hb_val_t args[2] = {hb_val_int(catver), {.type = HB_VAL_BIN}};
     args[1].u.s.ptr = (const uint8_t *)sb.data;
     args[1].u.s.len = (uint32_t)sb.size;
     hb_rc_t rc = hb_client_submit(self->cli, "sql.exec", args, 2, &r->txn_req);
@@ -1855,14 +1864,27 @@ s_plan_stmt(sqlf_front_t *self, s_req_t *r, const PgQuery__Node *node, sqlf_stmt
             rc = sqlf_plan(self->cat, r->sql, node, r->params, r->nparams,
                            (const char(*)[SQLF_NAME_MAX])r->pnames, now_us, st, err);
     }
+    if (rc == HB_OK && r->b->in_block && st->kind != SQLF_ST_ROLLBACK &&
+        st->kind != SQLF_ST_COMMIT) {
+        /* Every statement of a block is planned on one catalog. */
+        int64_t v = sqlf_catalog_version(self->cat);
+        if (!r->b->have_catver) {
+            r->b->have_catver = true;
+            r->b->catver = v;
+        } else if (r->b->catver != v) {
+            sqlf_stmt_free(st);
+            return hb_sqlerr_set(err, "40001", "could not serialize access: the catalog changed "
+                                               "during the transaction block");
+        }
+    }
     return rc;
 }
 
 /* The request ends inside its session's open block, which stays open for
  * the session's next requests. Its statements answer now: reads with what
- * they read, writes with what they will do when the block commits, if the
- * rows they touch are as the block sees them then (what it read, else a
- * snapshot peek that is not validated: a blind write stays blind). */
+ * they read, writes with what they will do when the block commits; the
+ * rows those answers come from are CHECKed at COMMIT like every read (so
+ * across requests a blind write is no longer blind). */
 static void
 s_block_answer_open(sqlf_front_t *self, s_req_t *r, s_session_t *sess)
 {
@@ -1882,6 +1904,8 @@ s_block_answer_open(sqlf_front_t *self, s_req_t *r, s_session_t *sess)
         const uint8_t *cur = ov->base;
         size_t cl = ov->baselen;
         if (!ov->have_base) {
+            /* What it answers now is checked at COMMIT like any read, so
+             * the answer and the outcome cannot disagree. */
             sqlf_source_t src = {.partition = -1, .point = true, .plen = ov->plen};
             memcpy(src.start.buf, ov->key, ov->klen);
             src.start.len = ov->klen;
@@ -1889,9 +1913,10 @@ s_block_answer_open(sqlf_front_t *self, s_req_t *r, s_session_t *sess)
             uint64_t ep;
             if (s_read(self, sess, &src, false, s_point_row, &pt, &ep, &err) != HB_OK)
                 continue; /* no prediction: the statement answers 0 rows */
-            p = pt.found;
-            cur = pt.raw;
-            cl = pt.len;
+            s_ov_set_base(r, ov, pt.found, pt.raw, pt.len);
+            p = ov->base_present;
+            cur = ov->base;
+            cl = ov->baselen;
         }
         for (uint32_t i = 0; i < ov->nops; i++) {
             uint32_t k = ov->ops[i];
@@ -2455,7 +2480,8 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
          * (if it began in this request; else the client gets 40001). */
         self->cat_reloads++;
         sqlf_catalog_load(self->cat, self->cli, 5000);
-        msg = "40001"; /* and run it again, below */
+        msg = "40001 could not serialize access: the catalog changed during the transaction "
+              "block"; /* and run it again below, if it can */
     }
     if (was_commit && strncmp(msg, "40001", 5) == 0 && r->b->block_retries < S_BLOCK_RETRIES &&
         r->b->began_in == r->serial) {
@@ -2511,8 +2537,11 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
     if (has_state)
         s_finish(self, r, res->rc, msg);
     else
-        s_fail(self, r, res->rc, res->rc == HB_TIMEOUT ? "08006" : "XX000", "%s: %s",
-               hb_rc_str(res->rc), msg);
+        s_fail(self, r, res->rc,
+               res->rc == HB_TIMEOUT  ? "08006"
+               : res->rc == HB_TOOBIG ? "54000"
+                                      : "XX000",
+               "%s: %s", hb_rc_str(res->rc), msg);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2526,6 +2555,38 @@ s_text_hash(const char *s)
     for (; *s; s++)
         h = (h ^ (uint8_t)*s) * 1099511628211ULL;
     return h;
+}
+
+/* Counts operator characters and parentheses outside quotes and comments:
+ * a cheap bound on how deep the parse tree can nest. libpg_query's tree
+ * comes back as protobuf, and unpacking it recurses once per level: a
+ * statement of thousands of chained operators would overflow the stack. */
+static bool
+s_too_complex(const char *t)
+{
+    uint32_t ops = 0;
+    for (const char *p = t; *p; p++) {
+        if (*p == '\'' || *p == '"') {
+            char q = *p;
+            for (p++; *p && *p != q; p++)
+                ;
+            if (!*p)
+                break;
+        } else if (*p == '-' && p[1] == '-') {
+            while (*p && *p != '\n')
+                p++;
+            if (!*p)
+                break;
+        } else if (*p == '$' && p[1] == '$') {
+            const char *end = strstr(p + 2, "$$");
+            if (!end)
+                break;
+            p = end + 1; /* a body is checked when it is parsed itself */
+        } else if (strchr("+-*/%<>=|&^~!(", *p)) {
+            ops++;
+        }
+    }
+    return ops > 2000;
 }
 
 /* Returns the parse of text from the cache, parsing it on a miss; NULL
@@ -2547,6 +2608,10 @@ s_parse(sqlf_front_t *self, const char *text, hb_sqlerr_t *err)
             victim = p;
     }
     self->parses++;
+    if (s_too_complex(text)) {
+        hb_sqlerr_set(err, "54001", "statement is too complex (more than 2000 operators)");
+        return NULL;
+    }
     PgQueryProtobufParseResult pres = pg_query_parse_protobuf(text);
     if (pres.error) {
         hb_sqlerr_set(err, "42601", "%s at character %d", pres.error->message,

@@ -1691,6 +1691,8 @@ s_plan_select(s_cc_t *cc, const PgQuery__SelectStmt *s)
     uint32_t cap = 0;
     if (agg) {
         st->agg = true;
+        if (s->n_group_clause > SQLF_MAX_GROUP)
+            return s_err(cc, -1, "54011", "at most %d GROUP BY expressions", SQLF_MAX_GROUP);
         st->group = sqlf_stmt_alloc(st, (s->n_group_clause + 1) * sizeof *st->group);
         for (size_t i = 0; i < s->n_group_clause; i++) {
             s_ex_t g;
@@ -1814,10 +1816,18 @@ s_sets(s_cc_t *cc, PgQuery__Node **list, size_t n, sqlf_expr_t *out)
         const sqlf_col_t *col = &t->cols[c];
         s_ex_t e;
         if (rt->val && rt->val->node_case == PG_QUERY__NODE__NODE_SET_TO_DEFAULT) {
-            hb_val_t nil = hb_val_nil();
-            e = col->def ? (s_ex_t){.p = col->def, .len = col->deflen, .type = col->type,
-                                    .col = -1}
-                         : s_mk_const(cc, &nil, col->type);
+            /* The default, evaluated now (CURRENT_TIMESTAMP is the
+             * statement's), so storage and a block's view agree. */
+            hb_val_t v = hb_val_nil();
+            if (col->def) {
+                hb_expr_env_t env = {.alloc = sqlf_stmt_alloc, .alloc_arg = cc->st,
+                                     .err = cc->err, .now_us = cc->now_us};
+                if (hb_expr_eval(col->def, col->deflen, &env, &v) != HB_OK) {
+                    rc = HB_INVALID;
+                    break;
+                }
+            }
+            e = s_mk_const(cc, &v, col->type);
         } else if ((rc = s_expr(cc, rt->val, &e)) ||
                    (rc = s_coerce_const(cc, &e, col->type, rt->location))) {
             break;
@@ -1910,7 +1920,10 @@ s_insert_row(sqlf_stmt_t *st, hb_val_t *vals, const bool *given_in, hb_sqlerr_t 
     msgpack_packer rpk, pk;
     msgpack_sbuffer_init(&rowsb);
     msgpack_packer_init(&rpk, &rowsb, msgpack_sbuffer_write);
-    hb_row_pack(&rpk, row, t->ncols);
+    if (hb_row_pack(&rpk, row, t->ncols) != HB_OK) {
+        msgpack_sbuffer_destroy(&rowsb);
+        return hb_sqlerr_set(err, "22003", "a value cannot be stored");
+    }
     msgpack_packer_init(&pk, &st->ops, msgpack_sbuffer_write);
     msgpack_pack_array(&pk, 9);
     msgpack_pack_uint8(&pk, HB_SQLOP_INSERT);
@@ -2029,6 +2042,8 @@ s_plan_insert(s_cc_t *cc, const PgQuery__InsertStmt *ins)
         if (sub->nout != ncols)
             return s_err(cc, -1, "42601", "INSERT has %s expressions than target columns",
                          sub->nout > ncols ? "more" : "fewer");
+        if (sub->njoin)
+            return s_err(cc, -1, "0A000", "INSERT ... SELECT from a join is not supported yet");
         st->ollp = true;
         return HB_OK;
     }

@@ -43,6 +43,7 @@ typedef struct {
 } sqlf_expr_t;
 
 #define SQLF_MAX_JOIN 8
+#define SQLF_MAX_GROUP 32 /* GROUP BY expressions */
 
 /* One table of a join, read once per row of the tables before it: its
  * primary-key prefix comes from expressions over the joined row so far

@@ -174,6 +174,24 @@ main(int argc, char **argv)
     IT_CHECK(txns1 == txns0 && txns2 == txns1 + 1,
              "transactions: %lld, %lld after a snapshot read, %lld after a strict one", txns0,
              txns1, txns2);
+    /* A block open across requests while another session changes the
+     * table's definition: its COMMIT must fail (40001), not write into the
+     * old table. */
+    hb_sql_t *other = hb_sql_connect(c.config, 0, err, sizeof err);
+    IT_CHECK(other, "connect: %s", err);
+    it_sql_ok(db, "CREATE TABLE tr (id int PRIMARY KEY, v int)");
+    it_sql_ok(db, "BEGIN");
+    it_sql_ok(db, "INSERT INTO tr VALUES (2, 2)");
+    it_sql_ok(other, "TRUNCATE tr");
+    res = it_sql(db, "COMMIT");
+    IT_CHECK(res && strcmp(it_sql_last(res)->sqlstate, "40001") == 0,
+             "COMMIT after a concurrent TRUNCATE: %s %s", res ? it_sql_last(res)->sqlstate : "-",
+             res ? it_sql_last(res)->message : "no answer");
+    hb_sql_result_free(&res);
+    res = it_sql(db, "SELECT count(*) FROM tr");
+    IT_CHECK(res && res->nrows == 1 && res->cells[0].u.i == 0, "tr is empty");
+    hb_sql_result_free(&res);
+    hb_sql_destroy(&other);
     long long retries = it_status_int(&c, 4, 0, 0, "sql_block_retries");
     printf("transfers: %lld committed, %lld answered 40001, %lld re-runs inside sqlfront, "
            "%lld torn reads, total %lld\n",

@@ -2232,6 +2232,25 @@ START_TEST(test_expr_fuzz)
 }
 END_TEST
 
+/* A numeric type modifier out of range (only hand-made bytecode can carry
+ * one: the planner checks p <= 18) is an error, never an index past the
+ * powers of ten. */
+START_TEST(test_expr_numeric_bad_typmod)
+{
+    hb_sqlerr_t err;
+    hb_val_t v = hb_val_int(0), out;
+    const int32_t bad[] = {(1 << 16) | 65535, (19 << 16) | 2, (5 << 16) | 6, -1, 1};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        memset(&err, 0, sizeof err);
+        ck_assert_int_eq(hb_val_coerce(&v, HB_T_NUMERIC, bad[i], s_alloc, NULL, &out, &err),
+                         HB_INVALID);
+        ck_assert_str_eq(err.sqlstate, "22023");
+    }
+    ck_assert_int_eq(hb_val_coerce(&v, HB_T_NUMERIC, (18 << 16) | 18, s_alloc, NULL, &out, &err),
+                     HB_OK);
+}
+END_TEST
+
 static Suite *
 s_suite(void)
 {
@@ -2270,6 +2289,7 @@ s_suite(void)
         {"test_expr_row", test_expr_row},
         {"test_expr_malformed", test_expr_malformed},
         {"test_expr_deep", test_expr_deep},
+        {"test_expr_numeric_bad_typmod", test_expr_numeric_bad_typmod},
         {"test_expr_skip_deep_operand", test_expr_skip_deep_operand},
         {"test_expr_fuzz", test_expr_fuzz},
     };
