@@ -8,6 +8,8 @@
 #include "catalog.h"
 
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "hb_alloc.h"
 #include "hb_key.h"
@@ -220,7 +222,7 @@ s_decode_table(const uint8_t *val, size_t vlen, sqlf_table_t *t)
 }
 
 hb_rc_t
-sqlf_catalog_load(sqlf_catalog_t *self, hb_client_t *cli, int timeout_ms)
+sqlf_catalog_load(sqlf_catalog_t *self, hb_client_t *cli, int timeout_ms, uint64_t min_epoch)
 {
     hb_key_t start, end;
     hb_key_init(&start, HB_TABLE_CATALOG);
@@ -228,14 +230,27 @@ sqlf_catalog_load(sqlf_catalog_t *self, hb_client_t *cli, int timeout_ms)
     hb_key_init(&end, HB_TABLE_CATALOG);
     hb_key_put_i64(&end, 1);
     hb_scan_result_t *res = NULL;
-    hb_rc_t rc = hb_client_scan(cli, 0, start.buf, start.len, end.buf, end.len, 100000,
-                                timeout_ms, &res);
-    if (rc != HB_OK)
-        return rc;
-    if (res->rc != HB_OK) {
-        rc = res->rc;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        hb_rc_t rc = hb_client_scan(cli, 0, start.buf, start.len, end.buf, end.len, 100000,
+                                    timeout_ms, &res);
+        if (rc != HB_OK)
+            return rc;
+        if (res->rc != HB_OK) {
+            rc = res->rc;
+            hb_scan_result_destroy(&res);
+            return rc;
+        }
+        if (res->epoch >= min_epoch)
+            break;
+        /* Partition 0 has not applied the DDL we know of yet: wait. */
         hb_scan_result_destroy(&res);
-        return rc;
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 > timeout_ms)
+            return HB_TIMEOUT;
+        usleep(500);
     }
     s_clear(self);
     self->version = 0;

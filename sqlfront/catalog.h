@@ -83,9 +83,11 @@ sqlf_catalog_t *sqlf_catalog_new(void);
 void sqlf_catalog_destroy(sqlf_catalog_t **self_p);
 
 /* Replaces the catalog's contents with a fresh read of partition 0 through
- * cli (a snapshot scan). Returns HB_OK, or the scan's error (the old
- * contents are kept). */
-hb_rc_t sqlf_catalog_load(sqlf_catalog_t *self, hb_client_t *cli, int timeout_ms);
+ * cli (a snapshot scan), at an applied epoch >= min_epoch (the epoch of the
+ * newest DDL the caller knows of; it waits for it). Returns HB_OK, or the
+ * scan's error or HB_TIMEOUT (the old contents are kept). */
+hb_rc_t sqlf_catalog_load(sqlf_catalog_t *self, hb_client_t *cli, int timeout_ms,
+                          uint64_t min_epoch);
 
 /* Returns the version of the loaded contents. */
 int64_t sqlf_catalog_version(const sqlf_catalog_t *self);

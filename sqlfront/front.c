@@ -188,6 +188,14 @@ typedef struct s_req {
  * engines (sqlfront's workers) reload their catalog before their next
  * request, so a table dropped through one is gone for all. */
 static atomic_uint_fast64_t s_catalog_gen;
+/* The epoch of the newest DDL commit (or catalog mismatch) seen in this
+ * process: a reload must read the catalog at least at it. */
+static atomic_uint_fast64_t s_catalog_epoch;
+
+/* Reloads the engine's catalog at an epoch >= at (and >= any DDL this
+ * process saw). */
+static void
+s_reload(struct sqlf_front *self, uint64_t at);
 
 struct sqlf_front {
     uint64_t catalog_gen;      /* s_catalog_gen when its catalog was loaded */
@@ -207,6 +215,25 @@ struct sqlf_front {
     uint64_t parses, parse_hits, block_retries, index_reads, index_backfilled;
     uint64_t cut_rereads, torn_avoided, index_fallbacks;
 };
+
+static hb_rc_t
+s_reload_rc(struct sqlf_front *self, uint64_t at)
+{
+    uint64_t e = atomic_load(&s_catalog_epoch);
+    if (at > e) {
+        /* Publish it: other engines must not read an older catalog. */
+        while (at > e && !atomic_compare_exchange_weak(&s_catalog_epoch, &e, at))
+            ;
+        e = at;
+    }
+    return sqlf_catalog_load(self->cat, self->cli, 5000, e);
+}
+
+static void
+s_reload(struct sqlf_front *self, uint64_t at)
+{
+    (void)s_reload_rc(self, at);
+}
 
 static int64_t
 s_now_ms(void)
@@ -1860,7 +1887,7 @@ s_plan_stmt(sqlf_front_t *self, s_req_t *r, const PgQuery__Node *node, sqlf_stmt
                            (const char(*)[SQLF_NAME_MAX])r->pnames, now_us, st, err);
     if (rc && (strcmp(err->sqlstate, "42P01") == 0 || strcmp(err->sqlstate, "42883") == 0)) {
         self->cat_reloads++;
-        if (sqlf_catalog_load(self->cat, self->cli, 5000) == HB_OK)
+        if (s_reload_rc(self, 0) == HB_OK)
             rc = sqlf_plan(self->cat, r->sql, node, r->params, r->nparams,
                            (const char(*)[SQLF_NAME_MAX])r->pnames, now_us, st, err);
     }
@@ -2369,7 +2396,7 @@ s_backfill_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
         self->cat_reloads++;
         atomic_fetch_add(&s_catalog_gen, 1);
         self->catalog_gen = atomic_load(&s_catalog_gen);
-        sqlf_catalog_load(self->cat, self->cli, 5000);
+        s_reload(self, res->epoch);
         r->ix_phase = 0;
         s_group_tag(r, r->cur->tag, res->epoch);
         s_cur_drop(r);
@@ -2382,7 +2409,7 @@ s_backfill_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
         /* A row changed under the batch, or the catalog moved: read again. */
         if (strncmp(msg, "XXCAT", 5) == 0) {
             self->cat_reloads++;
-            sqlf_catalog_load(self->cat, self->cli, 5000);
+            s_reload(self, res->epoch);
         }
         s_backfill_step(self, r);
         return;
@@ -2446,7 +2473,7 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
             self->cat_reloads++;
             atomic_fetch_add(&s_catalog_gen, 1);
             self->catalog_gen = atomic_load(&s_catalog_gen);
-            sqlf_catalog_load(self->cat, self->cli, 5000);
+            s_reload(self, res->epoch);
             if (r->cur->ix_create) {
                 /* The index exists (writes keep it from now on): fill it
                  * with the rows written before, then mark it ready. */
@@ -2479,7 +2506,7 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
         /* A DDL committed first: plan the block again on the new catalog
          * (if it began in this request; else the client gets 40001). */
         self->cat_reloads++;
-        sqlf_catalog_load(self->cat, self->cli, 5000);
+        s_reload(self, res->epoch);
         msg = "40001 could not serialize access: the catalog changed during the transaction "
               "block"; /* and run it again below, if it can */
     }
@@ -2501,7 +2528,7 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
     if (strncmp(msg, "XXCAT", 5) == 0 && r->cat_retries < S_CAT_RETRIES) {
         self->cat_reloads++;
         r->cat_retries++;
-        sqlf_catalog_load(self->cat, self->cli, 5000);
+        s_reload(self, res->epoch);
         if (r->cur_live) {
             s_cur_drop(r);
         }
@@ -2669,7 +2696,7 @@ sqlf_front_new(const char *config_path, uint16_t replica, sqlf_reply_fn reply, v
     self->parsed = hb_calloc(S_PARSE_CACHE, sizeof *self->parsed);
     /* The catalog may not be readable yet (storage starting): planning
      * reloads it when a table is missing. */
-    if (sqlf_catalog_load(self->cat, cli, 2000) != HB_OK)
+    if (sqlf_catalog_load(self->cat, cli, 2000, 0) != HB_OK)
         hb_warn("catalog not loaded yet; will retry on first use");
     return self;
 }
@@ -2714,7 +2741,7 @@ sqlf_front_on_submit(sqlf_front_t *self, const uint8_t *peer, size_t peerlen,
     if (gen != self->catalog_gen) {
         self->catalog_gen = gen;
         self->cat_reloads++;
-        sqlf_catalog_load(self->cat, self->cli, 5000);
+        s_reload(self, 0);
     }
     s_req_t *r = hb_calloc(1, sizeof *r);
     memcpy(r->peer, peer, peerlen < sizeof r->peer ? peerlen : sizeof r->peer);
