@@ -831,6 +831,7 @@ s_scan_result_from(hb_client_t *self, zmq_msg_t *zm, uint64_t req_id)
         res->req_id = req_id;
         res->rc = (hb_rc_t)m.u.scan_result.rc;
         res->epoch = m.u.scan_result.epoch;
+        res->catver = m.u.scan_result.catver;
         res->msg = hb_malloc(m.u.scan_result.msg_len + 1);
         memcpy(res->msg, m.u.scan_result.msg, m.u.scan_result.msg_len);
         res->msg[m.u.scan_result.msg_len] = '\0';

@@ -135,6 +135,7 @@ typedef struct {
     hb_rc_t rc;          /* HB_OK, or the storage's error (HB_IO ...) */
     char *msg;           /* error text, "" on success (owned by the result) */
     uint64_t epoch;      /* applied epoch the rows were read at */
+    uint64_t catver;     /* the SQL catalog version at that epoch (0: none) */
     uint32_t nrows;      /* number of rows */
     hb_scan_row_t *rows; /* rows in key order (owned by the result) */
     void *frame_;        /* private: the frame the rows point into */

@@ -28,7 +28,7 @@ static const uint32_t s_nfields[HB_MSG_TYPE_MAX_] = {
     [HB_MSG_DONE] = 4,   [HB_MSG_HELLO] = 2,    [HB_MSG_RESET] = 2,
     [HB_MSG_RESYNC] = 0, [HB_MSG_REPLY] = 6,    [HB_MSG_STATUS_REQ] = 0,
     [HB_MSG_STATUS] = 1, [HB_MSG_RREAD] = 5,     [HB_MSG_RREQ] = 2,
-    [HB_MSG_SCAN] = 4,   [HB_MSG_SCAN_RESULT] = 5, [HB_MSG_APPLIED] = 2,
+    [HB_MSG_SCAN] = 4,   [HB_MSG_SCAN_RESULT] = 6, [HB_MSG_APPLIED] = 2,
     [HB_MSG_PAXOS] = 3,  [HB_MSG_FORWARD] = 2,
 };
 
@@ -389,6 +389,7 @@ s_decode_fields(s_dec_t *d, hb_msg_t *msg)
             msg->u.scan_result.rc = (uint32_t)rc;
         s_str(d, &msg->u.scan_result.msg, &msg->u.scan_result.msg_len, "msg is not a str");
         s_kvs(d, HB_WIRE_MAX_SCAN, &msg->u.scan_result.nkvs, &msg->u.scan_result.kvs);
+        s_u64(d, &msg->u.scan_result.catver, "catver is not a uint64");
         break;
     default:
         s_fail_as(d, HB_PROTO, &hb_wire_stats.bad_type, "unknown type");
@@ -713,6 +714,7 @@ s_encode_fields(const hb_msg_t *msg, msgpack_packer *pk, msgpack_sbuffer *sbuf)
         rc = s_pack_str(pk, msg->u.scan_result.msg, msg->u.scan_result.msg_len);
         if (rc == HB_OK)
             rc = s_pack_kvs(pk, msg->u.scan_result.nkvs, msg->u.scan_result.kvs);
+        w |= msgpack_pack_uint64(pk, msg->u.scan_result.catver);
         break;
     default:
         rc = HB_INVALID;

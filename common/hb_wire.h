@@ -157,7 +157,7 @@ typedef struct {
             uint32_t end_len;
             uint32_t limit;
         } scan;
-        struct { /* SCAN_RESULT: [req_id, epoch, rc, msg, [[key, val]...]] */
+        struct { /* SCAN_RESULT: [req_id, epoch, rc, msg, [[key, val]...], catver] */
             uint64_t req_id;
             uint64_t epoch; /* applied epoch the rows were read at */
             uint32_t rc;
@@ -165,6 +165,7 @@ typedef struct {
             uint32_t msg_len;
             uint32_t nkvs;
             hb_wire_kv_t *kvs; /* owned by the message */
+            uint64_t catver;   /* the SQL catalog version in the same snapshot */
         } scan_result;
         struct { /* PAXOS: [replica, group, frame(bin)] */
             uint16_t replica;     /* sending replica */

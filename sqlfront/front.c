@@ -213,7 +213,8 @@ struct sqlf_front {
     /* Counters */
     uint64_t requests, statements, errors, txns, reads, cat_reloads, ollp_rows, bad_requests;
     uint64_t parses, parse_hits, block_retries, index_reads, index_backfilled;
-    uint64_t cut_rereads, torn_avoided, index_fallbacks;
+    uint64_t cut_rereads, torn_avoided, index_fallbacks, read_replans;
+    uint64_t read_catver_epoch; /* epoch of the last read that met a newer catalog */
 };
 
 static hb_rc_t
@@ -525,6 +526,17 @@ restart:
                 goto restart;
             usleep(500);
             continue;
+        }
+        if ((int64_t)res->catver != sqlf_catalog_version(self->cat)) {
+            /* The partition's catalog at this epoch is not the one the
+             * statement was planned on (DDL through another gateway):
+             * plan again (XXCAT, as storage says to writes). */
+            uint64_t ver = res->catver, at = res->epoch;
+            hb_scan_result_destroy(&res);
+            self->read_catver_epoch = at;
+            return hb_sqlerr_set(err, "XXCAT", "catalog version %" PRIu64 " at epoch %" PRIu64
+                                               ", planned at %" PRId64,
+                                 ver, at, sqlf_catalog_version(self->cat));
         }
         if (cut->n == cut->cap) {
             cut->cap = cut->cap ? cut->cap * 2 : 4;
@@ -1964,6 +1976,28 @@ s_block_answer_open(sqlf_front_t *self, s_req_t *r, s_session_t *sess)
     s_block_groups(r, pred, b->block_nops, 0, &err);
 }
 
+/* A read met a newer catalog than its statement was planned on (XXCAT):
+ * reloads and says whether to plan the statement again. Inside a block
+ * the block's plans are stale too: the error becomes 40001. */
+static bool
+s_replan_after_read(sqlf_front_t *self, s_req_t *r, hb_sqlerr_t *err)
+{
+    if (strcmp(err->sqlstate, "XXCAT") != 0)
+        return false;
+    s_reload(self, self->read_catver_epoch);
+    bool fresh = !r->b->in_block || r->b->implicit; /* nothing planned before it */
+    if (fresh && r->cat_retries < S_CAT_RETRIES) {
+        if (r->b->in_block)
+            s_block_reset(r); /* the statement opens its block again */
+        r->cat_retries++;
+        self->read_replans++;
+        return true;
+    }
+    hb_sqlerr_set(err, "40001", "could not serialize access: the catalog changed during the "
+                                "transaction block");
+    return false;
+}
+
 static void
 s_advance(sqlf_front_t *self, s_req_t *r)
 {
@@ -2095,6 +2129,8 @@ s_advance(sqlf_front_t *self, s_req_t *r)
                 hb_free(sel.rows);
                 hb_free(sel.groups);
                 if (rc) {
+                    if (s_replan_after_read(self, r, &err))
+                        continue; /* an implicit block: the statement again */
                     r->b->block_failed = true;
                     if (r->b->implicit)
                         s_block_reset(r);
@@ -2108,6 +2144,8 @@ s_advance(sqlf_front_t *self, s_req_t *r)
             }
             if (s_run_select(self, r, sess, &st, &err) != HB_OK) {
                 sqlf_stmt_free(&st);
+                if (s_replan_after_read(self, r, &err))
+                    continue; /* the same statement, on the newer catalog */
                 s_fail_err(self, r, &err);
                 return;
             }
@@ -2159,6 +2197,8 @@ s_advance(sqlf_front_t *self, s_req_t *r)
                                   HB_SQL_MAX_OPS);
                 if (rc) {
                     sqlf_stmt_free(&st);
+                    if (s_replan_after_read(self, r, &err))
+                        continue;
                     if (r->b->in_block)
                         r->b->block_failed = true;
                     s_fail_err(self, r, &err);
@@ -2180,6 +2220,8 @@ s_advance(sqlf_front_t *self, s_req_t *r)
                 }
                 if (rc) {
                     sqlf_stmt_free(&st);
+                    if (s_replan_after_read(self, r, &err))
+                        continue; /* an implicit block: the statement again */
                     r->b->block_failed = true;
                     s_fail_err(self, r, &err);
                     return;
@@ -2329,6 +2371,12 @@ s_backfill_step(sqlf_front_t *self, s_req_t *r)
         hb_rc_t rc = s_read(self, sess, &src, false, s_bf_row, &b, &ep, &err);
         if (rc != HB_OK && rc != HB_BUSY) {
             msgpack_sbuffer_destroy(&ops);
+            if (strcmp(err.sqlstate, "XXCAT") == 0 && r->ix_retries++ < S_BACKFILL_RETRIES) {
+                s_reload(self, self->read_catver_epoch);
+                if (!(ix = s_bf_index(self, r, &t)))
+                    return;
+                continue; /* the same batch on the newer catalog */
+            }
             s_fail_err(self, r, &err);
             return;
         }
@@ -2868,6 +2916,7 @@ sqlf_front_stats(const sqlf_front_t *self, hb_wire_stat_t *out, uint32_t cap)
         {"sql_cut_rereads", self->cut_rereads},
         {"sql_cut_failures", self->torn_avoided},
         {"sql_index_fallbacks", self->index_fallbacks},
+        {"sql_read_replans", self->read_replans},
     };
     uint32_t n = 0;
     for (size_t i = 0; i < sizeof s / sizeof *s && n < cap; i++, n++) {

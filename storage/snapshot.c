@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "hb_alloc.h"
+#include "hb_key.h"
+#include "hb_mp.h"
 #include "hb_log.h"
 
 /* Bytes kept free in a frame for the header and per-row msgpack overhead. */
@@ -132,6 +134,31 @@ hb_rc_t stor_snapshot_scan(stor_engine_t *eng, const hb_msg_t *scan, uint32_t ma
         rows.n = 0;
     }
 
+    /* The catalog version in the same snapshot: this partition's version
+     * record [CATALOG][p][""] sorts first among its catalog keys, so that
+     * readers can tell a plan made for another catalog (sqlfront). */
+    uint64_t catver = 0;
+    {
+        static const uint8_t cat[4] = {0, 0, 0, HB_TABLE_CATALOG};
+        leveldb_iterator_t *ci = leveldb_create_iterator(db, ro);
+        leveldb_iter_seek(ci, (const char *)cat, sizeof cat);
+        if (leveldb_iter_valid(ci)) {
+            size_t klen, vlen;
+            const uint8_t *k = (const uint8_t *)leveldb_iter_key(ci, &klen);
+            if (klen == 4 + 8 + 2 && memcmp(k, cat, 4) == 0 && k[12] == 0 && k[13] == 1) {
+                const uint8_t *v = (const uint8_t *)leveldb_iter_value(ci, &vlen);
+                hb_mp_reader_t r;
+                uint32_t n = 0;
+                int64_t ver = 0;
+                hb_mp_reader_init(&r, v, vlen);
+                if (hb_mp_read_array(&r, &n) == HB_OK && n == 2 &&
+                    hb_mp_read_int(&r, &ver) == HB_OK && ver >= 0)
+                    catver = (uint64_t)ver;
+            }
+        }
+        leveldb_iter_destroy(ci);
+    }
+
     hb_wire_kv_t *kvs = rows.n ? hb_malloc(rows.n * sizeof *kvs) : NULL;
     for (uint32_t i = 0; i < rows.n; i++)
         kvs[i] = (hb_wire_kv_t){.key = rows.buf + rows.off[i],
@@ -147,6 +174,7 @@ hb_rc_t stor_snapshot_scan(stor_engine_t *eng, const hb_msg_t *scan, uint32_t ma
     out.u.scan_result.msg_len = (uint32_t)strlen(msg);
     out.u.scan_result.nkvs = rows.n;
     out.u.scan_result.kvs = kvs;
+    out.u.scan_result.catver = catver;
     hb_rc_t erc = hb_msg_encode(&out, sbuf);
     if (erc != HB_OK)
         hb_warn("scan: cannot encode the answer: %s", hb_rc_str(erc));

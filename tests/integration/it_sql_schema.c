@@ -47,6 +47,10 @@ s_ok(hb_sql_t *db, const char *sql, bool conflict_ok)
         IT_CHECK(conflict_ok && strcmp(l->sqlstate, "40001") == 0, "%s: %s %s", sql,
                  l->sqlstate, l->message);
         s_conflicts++;
+        /* As in PostgreSQL, a block that failed before its COMMIT stays open
+         * (aborted) until ROLLBACK. */
+        hb_sql_result_t *rb = it_sql(db, "ROLLBACK");
+        hb_sql_result_free(&rb);
     }
     hb_sql_result_free(&res);
     return ok;
@@ -168,6 +172,13 @@ main(int argc, char **argv)
     s_seed = hb_test_seed("it_sql_schema");
     it_cluster_t c;
     IT_CHECK(it_cluster_init_sql(&c, argv[1], 1, 3, "calvin", 5) == 0, "init");
+    /* A second gateway, for DDL that the first learns of only from the
+     * data it reads. */
+    FILE *cf = fopen(c.config, "a");
+    IT_CHECK(cf, "open %s", c.config);
+    fprintf(cf, "sqlfront\n    id = 1\n    replica = 0\n    endpoint = tcp://127.0.0.1:%d\n",
+            20000 + (int)(getpid() % 20000));
+    fclose(cf);
     IT_CHECK(it_cluster_up(&c) == 0, "cluster up");
     s_config = c.config;
     char err[256];
@@ -229,6 +240,27 @@ main(int argc, char **argv)
            it_status_int(&c, 4, 0, 0, "sql_cut_rereads"));
     IT_CHECK(s_torn == 0, "%d torn reads", (int)s_torn);
     IT_CHECK(ireads >= GROUPS, "the lookups did not use the index (%lld index reads)", ireads);
+
+    /* DDL through the other gateway: this one's next read must see the new
+     * table, not the dropped one's rows. */
+    hb_sql_t *g1 = hb_sql_connect(c.config, 1, err, sizeof err);
+    IT_CHECK(g1, "connect gateway 1: %s", err);
+    it_sql_ok(db, "CREATE TABLE g (id int PRIMARY KEY, v int)");
+    it_sql_ok(db, "INSERT INTO g VALUES (1, 1), (2, 2)");
+    res = it_sql(db, "SELECT count(*) FROM g");
+    IT_CHECK(res && res->nrows == 1 && res->cells[0].u.i == 2, "two rows");
+    hb_sql_result_free(&res);
+    it_sql_ok(g1, "DROP TABLE g");
+    it_sql_ok(g1, "CREATE TABLE g (id int PRIMARY KEY, w text)");
+    it_sql_ok(g1, "INSERT INTO g VALUES (7, 'new')");
+    res = it_sql(db, "SELECT * FROM g");
+    IT_CHECK(res && strcmp(it_sql_last(res)->sqlstate, "00000") == 0, "read after DDL: %s",
+             res ? it_sql_last(res)->message : "no answer");
+    IT_CHECK(res->ncols == 2 && strcmp(res->colnames[1], "w") == 0 && res->nrows == 1 &&
+                 res->cells[0].u.i == 7,
+             "gateway 0 read the old table: %u columns, %u rows", res->ncols, res->nrows);
+    hb_sql_result_free(&res);
+    hb_sql_destroy(&g1);
     hb_sql_destroy(&db);
     it_cluster_cleanup(&c);
     return 0;

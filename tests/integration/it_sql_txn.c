@@ -78,6 +78,8 @@ s_xfers(void *arg)
         const hb_sql_result_t *l = it_sql_last(res);
         if (strcmp(l->sqlstate, "40001") == 0) {
             s_serial_fail++;
+            hb_sql_result_t *rb = it_sql(db, "ROLLBACK"); /* in case it failed before COMMIT */
+            hb_sql_result_free(&rb);
         } else if (strcmp(l->sqlstate, "00000") != 0) {
             s_other_fail++;
             fprintf(stderr, "unexpected %s: %s\n", l->sqlstate, l->message);
