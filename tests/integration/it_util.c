@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -22,20 +23,35 @@ it_sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+/* Returns a loopback port that was free a moment ago and that this
+ * process has not handed out before: the kernel may give the same
+ * ephemeral port to two binds in a row once the first socket is closed. */
 static int
 s_free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
+    static int given[256];
+    static int ngiven;
+    for (int tries = 0; tries < 64; tries++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof a;
+        int port = -1;
+        if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+            getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+            port = ntohs(a.sin_port);
+        if (fd >= 0)
+            close(fd);
+        bool seen = false;
+        for (int i = 0; i < ngiven && !seen; i++)
+            seen = given[i] == port;
+        if (port > 0 && !seen) {
+            if (ngiven < (int)(sizeof given / sizeof *given))
+                given[ngiven++] = port;
+            return port;
+        }
+    }
+    return -1;
 }
 
 static int
