@@ -592,6 +592,20 @@ s_section_key(s_ctx_t *ctx, zconfig_t *c, const char *spath, const char *const *
     return s_leaf(ctx, c, path);
 }
 
+/* Fails on the first of keys[nkeys] that section sec (path spath) lacks. */
+static hb_rc_t
+s_section_complete(s_ctx_t *ctx, zconfig_t *sec, const char *spath,
+                   const char *const *keys, int nkeys, zconfig_t *const *seen)
+{
+    for (int k = 0; k < nkeys; k++)
+        if (!seen[k]) {
+            char path[S_PATH_LEN];
+            snprintf(path, sizeof path, "%s/%s", spath, keys[k]);
+            return s_fail(ctx, s_line(ctx, sec), path, "missing required key");
+        }
+    return HB_OK;
+}
+
 /* Validates one slot section (index idx in document order) and stores it.
  * first_line[r*P+p] holds the line of the slot that defined (r,p) or 0. */
 static hb_rc_t
@@ -636,11 +650,8 @@ s_slot(s_ctx_t *ctx, zconfig_t *sec, int idx, hb_config_t *cfg, int *first_line,
             (rc = s_endpoint_claim(ctx, c, path, endpoints, uses, nuses)))
             return rc;
     }
-    for (int k = 0; k < S_N; k++)
-        if (!seen[k]) {
-            snprintf(path, sizeof path, "%s/%s", spath, s_slot_keys[k]);
-            return s_fail(ctx, s_line(ctx, sec), path, "missing required key");
-        }
+    if ((rc = s_section_complete(ctx, sec, spath, s_slot_keys, S_N, seen)))
+        return rc;
     size_t at = (size_t)r * cfg->partitions + (size_t)p;
     if (first_line[at])
         return s_fail(ctx, s_line(ctx, sec), spath,
@@ -701,11 +712,8 @@ s_sqlfront(s_ctx_t *ctx, zconfig_t *sec, int idx, hb_config_t *cfg, int *id_line
         if (rc)
             return rc;
     }
-    for (int k = 0; k < F_N; k++)
-        if (!seen[k]) {
-            snprintf(path, sizeof path, "%s/%s", spath, s_sqlfront_keys[k]);
-            return s_fail(ctx, s_line(ctx, sec), path, "missing required key");
-        }
+    if ((rc = s_section_complete(ctx, sec, spath, s_sqlfront_keys, F_N, seen)))
+        return rc;
     f.id = (uint16_t)id;
     f.replica = (uint16_t)r;
     cfg->sqlfronts[cfg->nsqlfronts++] = f;

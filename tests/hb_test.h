@@ -5,14 +5,18 @@
  * otherwise a fresh one from the clock and pid; never 0 (xorshift states
  * must not be). It prints "<who>: HOBBES_SEED=<n>" so any failure can be
  * replayed. hb_test_run runs a suite and returns main()'s exit status.
+ * hb_test_rmdir and hb_test_rmroot remove the LevelDB directories a test
+ * made, even ones a database is still open in.
  */
 #ifndef HB_TEST_H
 #define HB_TEST_H
 
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +31,48 @@ hb_test_seed(const char *who)
     printf("%s: HOBBES_SEED=%" PRIu64 "\n", who, seed);
     fflush(stdout);
     return seed;
+}
+
+/* Removes a log directory (flat: LevelDB makes no subdirectories), even
+ * one a database is still open in; idempotent (clears dir). */
+static inline void
+hb_test_rmdir(char *dir)
+{
+    if (!dir[0])
+        return;
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        char path[600];
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+                snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+                unlink(path);
+            }
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+    dir[0] = '\0';
+}
+
+/* Removes root and the log directories in it. */
+static inline void
+hb_test_rmroot(char *root)
+{
+    DIR *d = opendir(root);
+    if (d) {
+        struct dirent *e;
+        char path[600];
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+                snprintf(path, sizeof path, "%s/%s", root, e->d_name);
+                hb_test_rmdir(path);
+            }
+        }
+        closedir(d);
+    }
+    hb_test_rmdir(root);
 }
 
 #ifdef CHECK_H

@@ -24,7 +24,6 @@
 #include <check.h>
 
 #include "../hb_test.h"
-#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -286,55 +285,13 @@ s_clear(void)
     s_nsent = 0;
 }
 
-/* Removes a log directory (flat: LevelDB makes no subdirectories), even
- * one a database is still open in; idempotent (clears dir). */
-static void
-s_rmdir(char *dir)
-{
-    if (!dir[0])
-        return;
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        char path[600];
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-                snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-                unlink(path);
-            }
-        }
-        closedir(d);
-    }
-    rmdir(dir);
-    dir[0] = '\0';
-}
-
-/* Removes root and the log directories in it. */
-static void
-s_rmroot(char *root)
-{
-    DIR *d = opendir(root);
-    if (d) {
-        struct dirent *e;
-        char path[600];
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-                snprintf(path, sizeof path, "%s/%s", root, e->d_name);
-                s_rmdir(path);
-            }
-        }
-        closedir(d);
-    }
-    s_rmdir(root);
-}
-
 /* Removes every sequencer's log directory. */
 static void
 s_cleanup(void)
 {
     for (int r = 0; r < S_R; r++)
         for (int g = 0; g < S_P; g++)
-            s_rmdir(s_nodes[r][g].dir);
+            hb_test_rmdir(s_nodes[r][g].dir);
 }
 
 static void
@@ -1257,6 +1214,6 @@ main(void)
         return EXIT_FAILURE;
     }
     int rc = hb_test_run(s_suite());
-    s_rmroot(s_root);
+    hb_test_rmroot(s_root);
     return rc;
 }

@@ -15,7 +15,6 @@
 #include <check.h>
 
 #include "../hb_test.h"
-#include <dirent.h>
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,54 +34,12 @@ static char s_root[256];
 static char s_dir[300];
 static char s_dir2[300]; /* a reference log that never crashes */
 
-/* Removes a log directory (flat: LevelDB makes no subdirectories), even
- * one a database is still open in; idempotent (clears dir). */
-static void
-s_rmdir(char *dir)
-{
-    if (!dir[0])
-        return;
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        char path[600];
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-                snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-                unlink(path);
-            }
-        }
-        closedir(d);
-    }
-    rmdir(dir);
-    dir[0] = '\0';
-}
-
-/* Removes root and the log directories in it. */
-static void
-s_rmroot(char *root)
-{
-    DIR *d = opendir(root);
-    if (d) {
-        struct dirent *e;
-        char path[600];
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-                snprintf(path, sizeof path, "%s/%s", root, e->d_name);
-                s_rmdir(path);
-            }
-        }
-        closedir(d);
-    }
-    s_rmdir(root);
-}
-
 /* Removes both test logs. */
 static void
 s_cleanup(void)
 {
-    s_rmdir(s_dir);
-    s_rmdir(s_dir2);
+    hb_test_rmdir(s_dir);
+    hb_test_rmdir(s_dir2);
 }
 
 static void
@@ -743,6 +700,6 @@ main(void)
         return EXIT_FAILURE;
     }
     int rc = hb_test_run(s_suite());
-    s_rmroot(s_root);
+    hb_test_rmroot(s_root);
     return rc;
 }
