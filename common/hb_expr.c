@@ -909,22 +909,6 @@ s_bad(hb_expr_env_t *env)
     return hb_sqlerr_set(env->err, "XX000", "malformed expression bytecode");
 }
 
-static hb_val_t
-s_bool(bool b)
-{
-    hb_val_t v = {.type = HB_VAL_BOOL};
-    v.u.b = b;
-    return v;
-}
-
-static hb_val_t
-s_double(double d)
-{
-    hb_val_t v = {.type = HB_VAL_DOUBLE};
-    v.u.d = d;
-    return v;
-}
-
 static hb_rc_t
 s_optype(hb_expr_env_t *env, const char *op, const hb_val_t *a, const hb_val_t *b)
 {
@@ -1083,7 +1067,7 @@ s_arith(hb_expr_env_t *env, hb_ex_op_t op, const hb_val_t *a, const hb_val_t *b,
     }
     if (isinf(z) && !isinf(x) && !isinf(y))
         return hb_sqlerr_set(env->err, "22003", "value out of range: overflow");
-    *out = s_double(z);
+    *out = hb_val_double(z);
     return HB_OK;
 }
 
@@ -1207,7 +1191,7 @@ s_func(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, uint64_t fn, uint32_t n
                 return hb_sqlerr_set(env->err, "22003", "numeric field overflow");
             *out = hb_val_dec(a[0].u.dec.m < 0 ? -a[0].u.dec.m : a[0].u.dec.m, a[0].u.dec.scale);
         } else {
-            *out = s_double(fabs(a[0].u.d));
+            *out = hb_val_double(fabs(a[0].u.d));
         }
         return HB_OK;
     case HB_FN_SUBSTR: {
@@ -1311,7 +1295,7 @@ s_eval(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, hb_val_t *out)
         else if (a.type == HB_VAL_NIL || b.type == HB_VAL_NIL)
             *out = hb_val_nil();
         else
-            *out = s_bool(op == HB_EX_AND);
+            *out = hb_val_bool(op == HB_EX_AND);
         return HB_OK;
     }
     case HB_EX_ADD:
@@ -1360,7 +1344,7 @@ s_eval(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, hb_val_t *out)
         if (op == HB_EX_LIKE) {
             if (a.type != HB_VAL_STR || b.type != HB_VAL_STR)
                 return s_optype(env, "~~", &a, &b);
-            *out = s_bool(s_like(a.u.s.ptr, a.u.s.len, b.u.s.ptr, b.u.s.len));
+            *out = hb_val_bool(s_like(a.u.s.ptr, a.u.s.len, b.u.s.ptr, b.u.s.len));
             return HB_OK;
         }
         {
@@ -1376,7 +1360,7 @@ s_eval(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, hb_val_t *out)
                        : op == HB_EX_LE ? c <= 0
                        : op == HB_EX_GT ? c > 0
                                         : c >= 0;
-            *out = s_bool(res);
+            *out = hb_val_bool(res);
             return HB_OK;
         }
     case HB_EX_NOT:
@@ -1388,7 +1372,7 @@ s_eval(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, hb_val_t *out)
         if ((rc = s_eval(r, env, depth + 1, &a)))
             return rc;
         if (op == HB_EX_ISNULL || op == HB_EX_NOTNULL) {
-            *out = s_bool((a.type == HB_VAL_NIL) == (op == HB_EX_ISNULL));
+            *out = hb_val_bool((a.type == HB_VAL_NIL) == (op == HB_EX_ISNULL));
             return HB_OK;
         }
         if (a.type == HB_VAL_NIL) {
@@ -1400,7 +1384,7 @@ s_eval(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, hb_val_t *out)
                 return hb_sqlerr_set(env->err, "42804", "argument of NOT must be type boolean, "
                                                         "not type %s",
                                      s_val_type_name(&a));
-            *out = s_bool(!a.u.b);
+            *out = hb_val_bool(!a.u.b);
             return HB_OK;
         }
         if (a.type == HB_VAL_INT) {
@@ -1408,7 +1392,7 @@ s_eval(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, hb_val_t *out)
                 return hb_sqlerr_set(env->err, "22003", "bigint out of range");
             *out = hb_val_int(-a.u.i);
         } else if (a.type == HB_VAL_DOUBLE) {
-            *out = s_double(-a.u.d);
+            *out = hb_val_double(-a.u.d);
         } else if (a.type == HB_VAL_DEC) {
             if (a.u.dec.m == INT64_MIN)
                 return hb_sqlerr_set(env->err, "22003", "numeric field overflow");
@@ -1441,7 +1425,7 @@ s_eval(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, hb_val_t *out)
                 return s_optype(env, "=", &a, &b);
             found = hb_val_cmp(&a, &b) == 0;
         }
-        *out = found ? s_bool(true) : saw_null ? hb_val_nil() : s_bool(false);
+        *out = found ? hb_val_bool(true) : saw_null ? hb_val_nil() : hb_val_bool(false);
         return HB_OK;
     }
     case HB_EX_CASE: {

@@ -110,15 +110,6 @@ s_store(s_app_t *a, uint32_t n, hb_sqlop_effect_t *eff)
     return HB_OK;
 }
 
-static hb_val_t
-s_bin(const uint8_t *p, size_t len)
-{
-    hb_val_t v = {.type = HB_VAL_BIN};
-    v.u.s.ptr = p;
-    v.u.s.len = (uint32_t)len;
-    return v;
-}
-
 static hb_rc_t
 s_where(s_app_t *a, const uint8_t *where, uint32_t wlen, bool *pass)
 {
@@ -183,7 +174,7 @@ hb_sqlop_apply(const uint8_t *op, size_t len, bool present, const uint8_t *old,
     case HB_SQLOP_GET:
         if (n != 3)
             return s_malformed(err);
-        eff->result = present ? s_bin(old, oldlen) : hb_val_nil();
+        eff->result = present ? hb_val_bin(old, (uint32_t)oldlen) : hb_val_nil();
         return HB_OK;
     case HB_SQLOP_IPUT: {
         const uint8_t *pkey, *rowkey;
@@ -237,7 +228,7 @@ hb_sqlop_apply(const uint8_t *op, size_t len, bool present, const uint8_t *old,
             eff->write = 1;
             eff->row = rowb;
             eff->rowlen = rlen;
-            eff->result = returning ? s_bin(rowb, rlen) : hb_val_int(1);
+            eff->result = returning ? hb_val_bin(rowb, (uint32_t)rlen) : hb_val_int(1);
             return HB_OK;
         }
         if (conflict == 0) {
@@ -258,7 +249,8 @@ hb_sqlop_apply(const uint8_t *op, size_t len, bool present, const uint8_t *old,
             return HB_OK;
         if ((rc = s_sets(a, &sets, ntable)) != HB_OK || (rc = s_store(a, ntable, eff)) != HB_OK)
             return rc;
-        eff->result = returning ? s_bin(eff->row, eff->rowlen) : hb_val_int(1);
+        eff->result =
+            returning ? hb_val_bin(eff->row, (uint32_t)eff->rowlen) : hb_val_int(1);
         return HB_OK;
     }
     case HB_SQLOP_UPDATE: {
@@ -275,7 +267,8 @@ hb_sqlop_apply(const uint8_t *op, size_t len, bool present, const uint8_t *old,
             return HB_OK;
         if ((rc = s_sets(a, &sets, ntable)) != HB_OK || (rc = s_store(a, ntable, eff)) != HB_OK)
             return rc;
-        eff->result = returning ? s_bin(eff->row, eff->rowlen) : hb_val_int(1);
+        eff->result =
+            returning ? hb_val_bin(eff->row, (uint32_t)eff->rowlen) : hb_val_int(1);
         return HB_OK;
     }
     case HB_SQLOP_DELETE:
@@ -289,7 +282,7 @@ hb_sqlop_apply(const uint8_t *op, size_t len, bool present, const uint8_t *old,
         if (!pass)
             return HB_OK;
         eff->write = 2;
-        eff->result = returning ? s_bin(old, oldlen) : hb_val_int(1);
+        eff->result = returning ? hb_val_bin(old, (uint32_t)oldlen) : hb_val_int(1);
         return HB_OK;
     default:
         return s_malformed(err);

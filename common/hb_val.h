@@ -48,9 +48,34 @@ hb_val_int(int64_t i)
 }
 
 static inline hb_val_t
+hb_val_bool(bool b)
+{
+    hb_val_t v = {.type = HB_VAL_BOOL};
+    v.u.b = b;
+    return v;
+}
+
+static inline hb_val_t
+hb_val_double(double d)
+{
+    hb_val_t v = {.type = HB_VAL_DOUBLE};
+    v.u.d = d;
+    return v;
+}
+
+static inline hb_val_t
 hb_val_str(const void *ptr, uint32_t len)
 {
     hb_val_t v = {.type = HB_VAL_STR};
+    v.u.s.ptr = ptr;
+    v.u.s.len = len;
+    return v;
+}
+
+static inline hb_val_t
+hb_val_bin(const void *ptr, uint32_t len)
+{
+    hb_val_t v = {.type = HB_VAL_BIN};
     v.u.s.ptr = ptr;
     v.u.s.len = len;
     return v;

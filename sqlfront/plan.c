@@ -1027,11 +1027,9 @@ s_expr(s_cc_t *cc, const PgQuery__Node *n, s_ex_t *out)
                          b->location, out);
             break;
         }
-        hb_val_t want = {.type = HB_VAL_BOOL};
-        want.u.b = k == 1 || k == 2;
+        hb_val_t want = hb_val_bool(k == 1 || k == 2);
         s_ex_t c = s_mk_const(cc, &want, HB_T_BOOL);
-        hb_val_t negv = {.type = HB_VAL_BOOL};
-        negv.u.b = k == 2 || k == 4;
+        hb_val_t negv = hb_val_bool(k == 2 || k == 4);
         if ((rc = s_binary(cc, HB_EX_EQ, &x, &c, b->location, &eq)) ||
             (rc = s_mk_op(cc, HB_EX_ISNULL, NULL, 0, &x, 1, HB_T_BOOL, b->location, &isn)))
             break;

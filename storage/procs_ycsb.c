@@ -121,8 +121,7 @@ static void s_result(stor_ctx_t *ctx, const s_record_t *rec, bool present)
     v = hb_val_int(rec->n);
     stor_ctx_result(ctx, &v);
     for (uint32_t i = 0; i < rec->n; i++) {
-        v = hb_val_str(rec->field[i], rec->len[i]);
-        v.type = HB_VAL_BIN;
+        v = hb_val_bin(rec->field[i], rec->len[i]);
         stor_ctx_result(ctx, &v);
     }
 }

@@ -259,14 +259,6 @@ s_fill(uint64_t *rng, uint8_t *p, size_t n)
     }
 }
 
-static hb_val_t
-s_bin(const void *p, uint32_t len)
-{
-    hb_val_t v = hb_val_str(p, len);
-    v.type = HB_VAL_BIN;
-    return v;
-}
-
 /* Submits an insert of keynum with fresh random fields. */
 static hb_rc_t
 s_submit_insert(s_client_t *c, int64_t keynum, uint64_t *req)
@@ -278,7 +270,7 @@ s_submit_insert(s_client_t *c, int64_t keynum, uint64_t *req)
     args[0] = hb_val_str(name, len);
     s_fill(&c->rng, c->vals, (size_t)o->fields * o->field_len);
     for (uint32_t f = 0; f < o->fields; f++)
-        args[1 + f] = s_bin(c->vals + (size_t)f * o->field_len, o->field_len);
+        args[1 + f] = hb_val_bin(c->vals + (size_t)f * o->field_len, o->field_len);
     return hb_client_submit(c->cl, "ycsb.insert", args, 1 + o->fields, req);
 }
 
@@ -314,7 +306,7 @@ s_submit_point(s_client_t *c, ycsb_op_t op, uint64_t *req)
     for (int r = 0; r < nrec; r++) {
         args[nargs++] = hb_val_str(name[r], len[r]);
         args[nargs++] = hb_val_int(ycsb_uniform(&c->rng, 0, (int64_t)o->fields - 1));
-        args[nargs++] = s_bin(c->vals + (size_t)r * o->field_len, o->field_len);
+        args[nargs++] = hb_val_bin(c->vals + (size_t)r * o->field_len, o->field_len);
     }
     return hb_client_submit(c->cl, op == YCSB_OP_UPDATE ? "ycsb.update" : "ycsb.rmw", args,
                             nargs, req);

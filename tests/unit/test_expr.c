@@ -117,9 +117,7 @@ I(int64_t i)
 static hb_val_t
 D(double d)
 {
-    hb_val_t v = {.type = HB_VAL_DOUBLE};
-    v.u.d = d;
-    return v;
+    return hb_val_double(d);
 }
 
 static hb_val_t
@@ -137,17 +135,13 @@ N(void)
 static hb_val_t
 B(bool b)
 {
-    hb_val_t v = {.type = HB_VAL_BOOL};
-    v.u.b = b;
-    return v;
+    return hb_val_bool(b);
 }
 
 static hb_val_t
 X(const void *p, uint32_t len)
 {
-    hb_val_t v = hb_val_str(p, len);
-    v.type = HB_VAL_BIN;
-    return v;
+    return hb_val_bin(p, len);
 }
 
 /* Starts a new expression in s_sb. */

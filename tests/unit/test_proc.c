@@ -42,30 +42,6 @@ s_str(const char *s)
     return hb_val_str(s, (uint32_t)strlen(s));
 }
 
-static hb_val_t
-s_bin(const void *p, uint32_t len)
-{
-    hb_val_t v = hb_val_str(p, len);
-    v.type = HB_VAL_BIN;
-    return v;
-}
-
-static hb_val_t
-s_bool(bool b)
-{
-    hb_val_t v = {.type = HB_VAL_BOOL};
-    v.u.b = b;
-    return v;
-}
-
-static hb_val_t
-s_double(double d)
-{
-    hb_val_t v = {.type = HB_VAL_DOUBLE};
-    v.u.d = d;
-    return v;
-}
-
 /* Plans proc by name; returns rc and leaves the message in err. */
 static hb_rc_t
 s_plan(const char *name, const hb_val_t *args, uint32_t nargs, uint32_t nparts,
@@ -191,7 +167,7 @@ START_TEST(test_proc_types)
     hb_val_t key = s_str("k");
 
     /* KEY: str, bin or int; 1..512 bytes. */
-    hb_val_t bad_keys[] = {hb_val_nil(), s_bool(true), s_double(1.5)};
+    hb_val_t bad_keys[] = {hb_val_nil(), hb_val_bool(true), hb_val_double(1.5)};
     for (size_t i = 0; i < 3; i++) {
         s_expect_invalid("kv.get", &bad_keys[i], 1,
                          "kv.get: KEY must be a string, bytes or an integer");
@@ -201,19 +177,19 @@ START_TEST(test_proc_types)
     }
     hb_val_t empty = s_str("");
     s_expect_invalid("kv.get", &empty, 1, "kv.get: KEY must be 1..512 bytes (got 0)");
-    hb_val_t huge = s_bin(big, 513);
+    hb_val_t huge = hb_val_bin(big, 513);
     s_expect_invalid("kv.get", &huge, 1, "kv.get: KEY must be 1..512 bytes (got 513)");
 
     /* VALUE: int, str or bin. */
     hb_val_t put[2] = {key, hb_val_nil()};
     s_expect_invalid("kv.put", put, 2, "kv.put: VALUE must be an integer, a string or bytes");
-    put[1] = s_double(2.0);
+    put[1] = hb_val_double(2.0);
     s_expect_invalid("kv.put", put, 2, "kv.put: VALUE must be an integer, a string or bytes");
 
     /* DELTA: int. */
     hb_val_t add[2] = {key, s_str("1")};
     s_expect_invalid("kv.add", add, 2, "kv.add: DELTA must be an integer");
-    add[1] = s_double(1.0);
+    add[1] = hb_val_double(1.0);
     s_expect_invalid("kv.add", add, 2, "kv.add: DELTA must be an integer");
 
     /* kv.transfer: keys, AMOUNT int >= 0, FROM != TO (as encoded keys). */
@@ -227,7 +203,7 @@ START_TEST(test_proc_types)
     tr[0] = hb_val_int(7);
     tr[1] = s_str("7");
     s_expect_invalid("kv.transfer", tr, 3, "kv.transfer: FROM and TO must be different keys");
-    tr[1] = s_bool(false);
+    tr[1] = hb_val_bool(false);
     s_expect_invalid("kv.transfer", tr, 3,
                      "kv.transfer: TO must be a string, bytes or an integer");
     tr[0] = hb_val_nil();
@@ -272,7 +248,7 @@ START_TEST(test_proc_kv_locks)
         hb_key_kv(&k, "-42", 3);
         s_expect_lock(&ls, 0, HB_LOCK_READ, &k, np);
         hb_lockset_clear(&ls);
-        hb_val_t gb = s_bin("a\0b", 3);
+        hb_val_t gb = hb_val_bin("a\0b", 3);
         ck_assert_int_eq(s_plan("kv.get", &gb, 1, np, &ls, err, sizeof err), HB_OK);
         hb_key_kv(&k, "a\0b", 3);
         s_expect_lock(&ls, 0, HB_LOCK_READ, &k, np);
@@ -308,7 +284,7 @@ START_TEST(test_proc_kv_locks)
     hb_lockset_t ls;
     char err[128];
     hb_lockset_init(&ls);
-    hb_val_t b = s_bin(big, sizeof big);
+    hb_val_t b = hb_val_bin(big, sizeof big);
     ck_assert_int_eq(s_plan("kv.get", &b, 1, 8, &ls, err, sizeof err), HB_OK);
     ck_assert_uint_eq(ls.n, 1);
     ck_assert_uint_le(ls.locks[0].len, HB_KEY_MAX);
@@ -461,7 +437,7 @@ START_TEST(test_proc_ycsb_locks)
     hb_lockset_init(&ls);
 
     /* ycsb.read: one READ lock per key, in argument order. */
-    hb_val_t rd[3] = {s_str("user1"), s_str("user2"), s_bin("user3", 5)};
+    hb_val_t rd[3] = {s_str("user1"), s_str("user2"), hb_val_bin("user3", 5)};
     ck_assert_int_eq(s_plan("ycsb.read", rd, 3, 8, &ls, err, sizeof err), HB_OK);
     ck_assert_uint_eq(ls.n, 3);
     const char *users[3] = {"user1", "user2", "user3"};
@@ -475,7 +451,8 @@ START_TEST(test_proc_ycsb_locks)
     ck_assert_int_ne(memcmp(ls.locks[0].key, k.buf, 4), 0);
 
     /* ycsb.update / ycsb.rmw: one WRITE lock per triple. */
-    hb_val_t up[6] = {s_str("a"), hb_val_int(0), s_str("x"), s_str("b"), hb_val_int(9), s_bin("y", 1)};
+    hb_val_t up[6] = {s_str("a"), hb_val_int(0), s_str("x"),
+                      s_str("b"), hb_val_int(9), hb_val_bin("y", 1)};
     const char *wprocs[2] = {"ycsb.update", "ycsb.rmw"};
     for (int p = 0; p < 2; p++) {
         hb_lockset_reset(&ls);
@@ -491,7 +468,7 @@ START_TEST(test_proc_ycsb_locks)
     hb_val_t ins[65];
     ins[0] = s_str("user42");
     for (int i = 1; i < 65; i++)
-        ins[i] = s_bin("vvvv", 4);
+        ins[i] = hb_val_bin("vvvv", 4);
     hb_lockset_reset(&ls);
     ck_assert_int_eq(s_plan("ycsb.insert", ins, 65, 4, &ls, err, sizeof err), HB_OK);
     ck_assert_uint_eq(ls.n, 1);
@@ -530,10 +507,11 @@ START_TEST(test_proc_ycsb_invalid)
     s_expect_invalid("ycsb.insert", insv, 3,
                      "ycsb.insert: argument 3 (V1) must be a string or bytes");
     /* A second record that is bad leaves no lock for the first either. */
-    hb_val_t two[6] = {s_str("ok"), hb_val_int(0), s_str("v"), s_str("k"), s_bool(true), s_str("v")};
+    hb_val_t two[6] = {s_str("ok"), hb_val_int(0),     s_str("v"),
+                       s_str("k"),  hb_val_bool(true), s_str("v")};
     s_expect_invalid("ycsb.update", two, 6,
                      "ycsb.update: argument 5 (FIELD) must be an integer 0..63");
-    hb_val_t dbl[3] = {s_str("k"), s_double(1.0), s_str("v")};
+    hb_val_t dbl[3] = {s_str("k"), hb_val_double(1.0), s_str("v")};
     s_expect_invalid("ycsb.update", dbl, 3,
                      "ycsb.update: argument 2 (FIELD) must be an integer 0..63");
 }
@@ -654,7 +632,7 @@ START_TEST(test_proc_sql_exec_locks)
         s_pack_op(&pk, HB_SQLOP_GET, &k[4], S_PLEN);
         s_pack_op(&pk, HB_SQLOP_GET, &k[1], S_PLEN);
         s_pack_op(&pk, HB_SQLOP_CHECK, &k[5], S_PLEN);
-        hb_val_t args[2] = {hb_val_int(3), s_bin(sb.data, (uint32_t)sb.size)};
+        hb_val_t args[2] = {hb_val_int(3), hb_val_bin(sb.data, (uint32_t)sb.size)};
         hb_lockset_t ls;
         char err[128] = "";
         hb_lockset_init(&ls);
@@ -692,7 +670,7 @@ START_TEST(test_proc_sql_exec_locks)
     msgpack_pack_array(&pk, 2);
     s_pack_op(&pk, HB_SQLOP_GET, &k[0], k[0].len);
     s_pack_op(&pk, HB_SQLOP_DELETE, &k[2], 4);
-    hb_val_t args[2] = {hb_val_int(0), s_bin(sb.data, (uint32_t)sb.size)};
+    hb_val_t args[2] = {hb_val_int(0), hb_val_bin(sb.data, (uint32_t)sb.size)};
     hb_lockset_t ls;
     char err[128];
     hb_lockset_init(&ls);
@@ -725,7 +703,7 @@ START_TEST(test_proc_sql_exec_catalog_parts)
                        (int64_t)(s_rand(&st) % 1000), (int64_t)i);
             s_pack_op(&pk, (int)(s_rand(&st) % (HB_SQLOP_CHECK + 1)), &k, S_PLEN);
         }
-        hb_val_t args[2] = {hb_val_int(1), s_bin(sb.data, (uint32_t)sb.size)};
+        hb_val_t args[2] = {hb_val_int(1), hb_val_bin(sb.data, (uint32_t)sb.size)};
         hb_lockset_t ls;
         char err[128];
         hb_lockset_init(&ls);
@@ -761,7 +739,7 @@ s_expect_invalid_prefix(const char *name, const hb_val_t *args, uint32_t nargs,
 static void
 s_expect_bad_ops(const void *ops, size_t len, const char *want)
 {
-    hb_val_t args[2] = {hb_val_int(1), s_bin(ops, (uint32_t)len)};
+    hb_val_t args[2] = {hb_val_int(1), hb_val_bin(ops, (uint32_t)len)};
     s_expect_invalid("sql.exec", args, 2, want);
 }
 
@@ -777,12 +755,12 @@ START_TEST(test_proc_sql_exec_invalid)
     s_user_key(&good, HB_TABLE_USER_FIRST, 1, 0);
 
     /* Arity and argument types. */
-    hb_val_t a[3] = {hb_val_int(0), s_bin("\x90", 1), hb_val_int(0)};
+    hb_val_t a[3] = {hb_val_int(0), hb_val_bin("\x90", 1), hb_val_int(0)};
     s_expect_invalid("sql.exec", a, 1, "sql.exec: usage: sql.exec CATVER OPS");
     s_expect_invalid("sql.exec", a, 3, "sql.exec: usage: sql.exec CATVER OPS");
     msgpack_pack_array(&pk, 1);
     s_pack_op(&pk, HB_SQLOP_GET, &good, S_PLEN);
-    hb_val_t ok_ops = s_bin(sb.data, (uint32_t)sb.size);
+    hb_val_t ok_ops = hb_val_bin(sb.data, (uint32_t)sb.size);
     hb_val_t cv[2] = {hb_val_int(-1), ok_ops};
     s_expect_invalid("sql.exec", cv, 2, "sql.exec: CATVER must be an integer >= 0");
     cv[0] = s_str("1");
@@ -873,7 +851,7 @@ START_TEST(test_proc_sql_exec_invalid)
     msgpack_pack_uint8(&pk, 0);
     hb_mp_pack_bin(&pk, max, sizeof max);
     msgpack_pack_uint8(&pk, S_PLEN);
-    hb_val_t args[2] = {hb_val_int(0), s_bin(sb.data, (uint32_t)sb.size)};
+    hb_val_t args[2] = {hb_val_int(0), hb_val_bin(sb.data, (uint32_t)sb.size)};
     hb_lockset_t ls;
     char err[128];
     hb_lockset_init(&ls);
@@ -900,7 +878,7 @@ START_TEST(test_proc_sql_exec_rollback_mode)
     msgpack_pack_array(&pk, 2);
     s_pack_op(&pk, HB_SQLOP_INSERT, &k, S_PLEN);
     msgpack_pack_nil(&pk); /* not an op */
-    hb_val_t args[2] = {hb_val_int(0), s_bin(sb.data, (uint32_t)sb.size)};
+    hb_val_t args[2] = {hb_val_int(0), hb_val_bin(sb.data, (uint32_t)sb.size)};
     hb_lockset_t ls;
     char err[128];
     hb_lockset_init(&ls);
@@ -922,7 +900,7 @@ START_TEST(test_proc_sql_ddl_locks)
         uint32_t np = nparts_list[pi];
         for (int kind = HB_SQLDDL_CREATE; kind <= HB_SQLDDL_TRUNCATE; kind++) {
             hb_val_t args[4] = {hb_val_int(5), hb_val_int(kind), s_str("accounts"),
-                                s_bin("\x90", 1)};
+                                hb_val_bin("\x90", 1)};
             hb_lockset_t ls;
             char err[128] = "";
             hb_lockset_init(&ls);
@@ -953,7 +931,7 @@ START_TEST(test_proc_sql_ddl_locks)
     memset(name, 'n', 63);
     name[63] = '\0';
     hb_val_t args[4] = {hb_val_int(0), hb_val_int(HB_SQLDDL_DROP), s_str(name),
-                        s_bin("", 0)};
+                        hb_val_bin("", 0)};
     hb_lockset_t ls;
     char err[128];
     hb_lockset_init(&ls);
@@ -968,7 +946,7 @@ START_TEST(test_proc_sql_ddl_invalid)
     char name200[201];
     memset(name200, 'n', 200);
     name200[200] = '\0';
-    hb_val_t a[5] = {hb_val_int(0), hb_val_int(0), s_str("t"), s_bin("\x90", 1),
+    hb_val_t a[5] = {hb_val_int(0), hb_val_int(0), s_str("t"), hb_val_bin("\x90", 1),
                      hb_val_int(0)};
     s_expect_invalid("sql.ddl", a, 3, "sql.ddl: usage: sql.ddl CATVER KIND NAME DEF");
     s_expect_invalid("sql.ddl", a, 5, "sql.ddl: usage: sql.ddl CATVER KIND NAME DEF");
@@ -976,7 +954,7 @@ START_TEST(test_proc_sql_ddl_invalid)
     memcpy(b, a, sizeof b);
     b[0] = hb_val_int(-1);
     s_expect_invalid("sql.ddl", b, 4, "sql.ddl: CATVER must be an integer >= 0");
-    b[0] = s_double(1.0);
+    b[0] = hb_val_double(1.0);
     s_expect_invalid("sql.ddl", b, 4, "sql.ddl: CATVER must be an integer >= 0");
     const hb_val_t kinds[] = {hb_val_int(1000), hb_val_int(-1), s_str("0"), hb_val_nil()};
     for (size_t i = 0; i < 4; i++) {
@@ -984,7 +962,8 @@ START_TEST(test_proc_sql_ddl_invalid)
         b[1] = kinds[i];
         s_expect_invalid_prefix("sql.ddl", b, 4, "sql.ddl: KIND must be 0");
     }
-    const hb_val_t names[] = {s_str(""), s_str(name200), s_bin("t", 1), hb_val_int(7)};
+    const hb_val_t names[] = {s_str(""), s_str(name200), hb_val_bin("t", 1),
+                              hb_val_int(7)};
     for (size_t i = 0; i < 4; i++) {
         memcpy(b, a, sizeof b);
         b[2] = names[i];
@@ -1012,8 +991,8 @@ START_TEST(test_proc_sql_zero_parts)
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_array(&pk, 1);
     s_pack_op(&pk, HB_SQLOP_GET, &k, S_PLEN);
-    hb_val_t ex[2] = {hb_val_int(0), s_bin(sb.data, (uint32_t)sb.size)};
-    hb_val_t ddl[4] = {hb_val_int(0), hb_val_int(0), s_str("t"), s_bin("", 0)};
+    hb_val_t ex[2] = {hb_val_int(0), hb_val_bin(sb.data, (uint32_t)sb.size)};
+    hb_val_t ddl[4] = {hb_val_int(0), hb_val_int(0), s_str("t"), hb_val_bin("", 0)};
     hb_lockset_t ls;
     char err[128];
     hb_lockset_init(&ls);

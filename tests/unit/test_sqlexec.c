@@ -71,9 +71,7 @@ s_done(const msgpack_sbuffer *sb)
 static hb_val_t
 s_bin(s_bytes_t b)
 {
-    hb_val_t v = hb_val_str(b.p, (uint32_t)b.len);
-    v.type = HB_VAL_BIN;
-    return v;
+    return hb_val_bin(b.p, (uint32_t)b.len);
 }
 
 /* A user key [S_TABLE][id][sub]. */
