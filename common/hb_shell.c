@@ -310,13 +310,8 @@ hb_shell_main(int argc, char **argv, const hb_shell_ops_t *ops)
         exit_code = 1;
         goto out;
     }
-    if (pidfile) {
-        FILE *f = fopen(pidfile, "w");
-        if (f) {
-            fprintf(f, "%d\n", (int)getpid());
-            fclose(f);
-        }
-    }
+    if (pidfile)
+        (void)hb_write_pidfile(pidfile);
     hb_info("started (pid %d, data %s, %s)", (int)getpid(), dir, hb_alloc_name());
 
     zmq_pollitem_t items[1] = {{zsock_resolve(hb_net_router(sh.net)), 0, ZMQ_POLLIN, 0}};

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int
 hb_mkdirs(const char *path)
@@ -22,6 +23,18 @@ hb_mkdirs(const char *path)
         *p = '/';
     }
     if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+int
+hb_write_pidfile(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    int n = fprintf(f, "%d\n", (int)getpid());
+    if (fclose(f) != 0 || n < 0)
         return -1;
     return 0;
 }

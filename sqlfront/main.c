@@ -32,6 +32,7 @@
 #include "hb_hash.h"
 #include "hb_log.h"
 #include "hb_mp.h"
+#include "hb_util.h"
 #include "hb_wire.h"
 
 #define S_MAX_THREADS 64
@@ -359,13 +360,8 @@ main(int argc, char **argv)
             goto out;
         }
     }
-    if (pidfile) {
-        FILE *f = fopen(pidfile, "w");
-        if (f) {
-            fprintf(f, "%d\n", (int)getpid());
-            fclose(f);
-        }
-    }
+    if (pidfile)
+        (void)hb_write_pidfile(pidfile);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     int64_t started = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
