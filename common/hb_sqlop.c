@@ -138,6 +138,26 @@ hb_sqlop_head(const uint8_t *op, size_t len, hb_sqlop_head_t *h)
     return HB_OK;
 }
 
+/* Updates the row in a (ntable columns, then any proposed ones): when it
+ * passes WHERE, applies SET, stores the new row and sets the result (the
+ * new row when RETURNING, else 1); a row WHERE rejects is left alone. */
+static hb_rc_t
+s_update(s_app_t *a, const uint8_t *where, uint32_t wlen, hb_mp_reader_t *sets,
+         uint32_t ntable, bool returning, hb_sqlop_effect_t *eff)
+{
+    bool pass;
+    hb_rc_t rc;
+    if ((rc = s_where(a, where, wlen, &pass)) != HB_OK)
+        return rc;
+    if (!pass)
+        return HB_OK;
+    if ((rc = s_sets(a, sets, ntable)) != HB_OK ||
+        (rc = s_store(a, ntable, eff)) != HB_OK)
+        return rc;
+    eff->result = returning ? hb_val_bin(eff->row, (uint32_t)eff->rowlen) : hb_val_int(1);
+    return HB_OK;
+}
+
 hb_rc_t
 hb_sqlop_apply(const uint8_t *op, size_t len, bool present, const uint8_t *old,
                size_t oldlen, int64_t now_us, void *(*alloc)(void *arg, size_t size), void *arg,
@@ -243,15 +263,7 @@ hb_sqlop_apply(const uint8_t *op, size_t len, bool present, const uint8_t *old,
         if (hb_row_decode(rowb, rlen, a->old + ntable, HB_SQL_MAX_COLS, &nprop) != HB_OK)
             return s_malformed(err);
         a->nold = ntable + nprop;
-        if ((rc = s_where(a, where, wlen, &pass)) != HB_OK)
-            return rc;
-        if (!pass)
-            return HB_OK;
-        if ((rc = s_sets(a, &sets, ntable)) != HB_OK || (rc = s_store(a, ntable, eff)) != HB_OK)
-            return rc;
-        eff->result =
-            returning ? hb_val_bin(eff->row, (uint32_t)eff->rowlen) : hb_val_int(1);
-        return HB_OK;
+        return s_update(a, where, wlen, &sets, ntable, returning, eff);
     }
     case HB_SQLOP_UPDATE: {
         if (n != 6 || s_opt_expr(&r, &where, &wlen) != HB_OK)
@@ -261,15 +273,7 @@ hb_sqlop_apply(const uint8_t *op, size_t len, bool present, const uint8_t *old,
             return s_malformed(err);
         if (!present)
             return HB_OK;
-        if ((rc = s_where(a, where, wlen, &pass)) != HB_OK)
-            return rc;
-        if (!pass)
-            return HB_OK;
-        if ((rc = s_sets(a, &sets, ntable)) != HB_OK || (rc = s_store(a, ntable, eff)) != HB_OK)
-            return rc;
-        eff->result =
-            returning ? hb_val_bin(eff->row, (uint32_t)eff->rowlen) : hb_val_int(1);
-        return HB_OK;
+        return s_update(a, where, wlen, &sets, ntable, returning, eff);
     }
     case HB_SQLOP_DELETE:
         if (n != 5 || s_opt_expr(&r, &where, &wlen) != HB_OK ||
