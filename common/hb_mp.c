@@ -583,6 +583,15 @@ hb_mp_pack_bin(msgpack_packer *pk, const void *p, size_t len)
 }
 
 void
+hb_mp_pack_bool(msgpack_packer *pk, bool b)
+{
+    if (b)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+}
+
+void
 hb_mp_pack_str(msgpack_packer *pk, const char *s, size_t len)
 {
     msgpack_pack_str(pk, len);

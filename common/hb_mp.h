@@ -82,5 +82,7 @@ hb_rc_t hb_mp_pack_val(msgpack_packer *pk, const hb_val_t *v);
 void hb_mp_pack_bin(msgpack_packer *pk, const void *p, size_t len);
 void hb_mp_pack_str(msgpack_packer *pk, const char *s, size_t len);
 void hb_mp_pack_cstr(msgpack_packer *pk, const char *s);
+/* Packs b as msgpack true / false. */
+void hb_mp_pack_bool(msgpack_packer *pk, bool b);
 
 #endif

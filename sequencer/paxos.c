@@ -803,10 +803,7 @@ s_send_promise(seq_paxos_t *p, uint32_t to, uint64_t from)
         msgpack_pack_array(&pk, 4);
         msgpack_pack_uint64(&pk, s);
         msgpack_pack_uint64(&pk, ballot);
-        if (chosen)
-            msgpack_pack_true(&pk);
-        else
-            msgpack_pack_false(&pk);
+        hb_mp_pack_bool(&pk, chosen);
         hb_mp_pack_bin(&pk, len ? v : s_empty, len);
         count++;
     }
@@ -816,10 +813,7 @@ s_send_promise(seq_paxos_t *p, uint32_t to, uint64_t from)
     msgpack_pack_uint64(&o.pk, p->promised);
     msgpack_pack_uint64(&o.pk, from);
     msgpack_pack_uint64(&o.pk, s);
-    if (more)
-        msgpack_pack_true(&o.pk);
-    else
-        msgpack_pack_false(&o.pk);
+    hb_mp_pack_bool(&o.pk, more);
     msgpack_pack_uint64(&o.pk, p->chosen_end);
     msgpack_pack_array(&o.pk, count);
     msgpack_sbuffer_write(&o.sb, page.data, page.size);

@@ -347,10 +347,7 @@ sqlf_table_pack(msgpack_packer *pk, const sqlf_table_t *t)
         hb_mp_pack_cstr(pk, col->name);
         msgpack_pack_uint32(pk, (uint32_t)col->type);
         msgpack_pack_int32(pk, col->typmod);
-        if (col->not_null)
-            msgpack_pack_true(pk);
-        else
-            msgpack_pack_false(pk);
+        hb_mp_pack_bool(pk, col->not_null);
         if (col->def)
             hb_mp_pack_bin(pk, col->def, col->deflen);
         else
@@ -369,10 +366,7 @@ sqlf_table_pack(msgpack_packer *pk, const sqlf_table_t *t)
         msgpack_pack_array(pk, ix->ncols);
         for (uint32_t k = 0; k < ix->ncols; k++)
             msgpack_pack_uint32(pk, ix->cols[k]);
-        if (ix->ready)
-            msgpack_pack_true(pk);
-        else
-            msgpack_pack_false(pk);
+        hb_mp_pack_bool(pk, ix->ready);
     }
     msgpack_pack_uint32(pk, t->next_idx);
 }

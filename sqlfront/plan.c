@@ -1770,15 +1770,6 @@ s_pack_opt(msgpack_packer *pk, const sqlf_expr_t *e)
         msgpack_pack_nil(pk);
 }
 
-static void
-s_pack_bool(msgpack_packer *pk, bool b)
-{
-    if (b)
-        msgpack_pack_true(pk);
-    else
-        msgpack_pack_false(pk);
-}
-
 /* Compiles SET targets into a packed sets list (sqlf_expr_t holding raw
  * msgpack, not an expression). */
 static hb_rc_t
@@ -1834,7 +1825,7 @@ s_sets(s_cc_t *cc, PgQuery__Node **list, size_t n, sqlf_expr_t *out)
         msgpack_pack_uint32(&pk, (uint32_t)c);
         msgpack_pack_uint32(&pk, col->type);
         msgpack_pack_int32(&pk, col->typmod);
-        s_pack_bool(&pk, col->not_null);
+        hb_mp_pack_bool(&pk, col->not_null);
         hb_mp_pack_bin(&pk, e.p, e.len);
     }
     if (rc) {
@@ -1935,7 +1926,7 @@ s_insert_row(sqlf_stmt_t *st, hb_val_t *vals, const bool *given_in, hb_sqlerr_t 
     else
         msgpack_pack_array(&pk, 0);
     s_pack_opt(&pk, &st->ins_where);
-    s_pack_bool(&pk, st->returning);
+    hb_mp_pack_bool(&pk, st->returning);
     st->nops++;
     msgpack_sbuffer_destroy(&rowsb);
     return HB_OK;
@@ -2106,14 +2097,14 @@ sqlf_stmt_add_row_op(sqlf_stmt_t *st, const uint8_t *key, size_t klen)
         msgpack_pack_uint32(&pk, plen);
         s_pack_opt(&pk, &st->src.where);
         msgpack_sbuffer_write(&st->ops, (const char *)st->upd_sets.p, st->upd_sets.len);
-        s_pack_bool(&pk, st->returning);
+        hb_mp_pack_bool(&pk, st->returning);
     } else {
         msgpack_pack_array(&pk, 5);
         msgpack_pack_uint8(&pk, HB_SQLOP_DELETE);
         hb_mp_pack_bin(&pk, key, klen);
         msgpack_pack_uint32(&pk, plen);
         s_pack_opt(&pk, &st->src.where);
-        s_pack_bool(&pk, st->returning);
+        hb_mp_pack_bool(&pk, st->returning);
     }
     st->nops++;
 }

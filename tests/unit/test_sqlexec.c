@@ -154,10 +154,7 @@ s_pack_sets(msgpack_packer *pk, const s_set_t *sets, uint32_t n)
         msgpack_pack_uint32(pk, sets[i].col);
         msgpack_pack_uint32(pk, sets[i].type);
         msgpack_pack_int32(pk, -1);
-        if (sets[i].notnull)
-            msgpack_pack_true(pk);
-        else
-            msgpack_pack_false(pk);
+        hb_mp_pack_bool(pk, sets[i].notnull);
         hb_mp_pack_bin(pk, sets[i].expr.p, sets[i].expr.len);
     }
 }
@@ -169,15 +166,6 @@ s_pack_opt(msgpack_packer *pk, const s_bytes_t *e)
         hb_mp_pack_bin(pk, e->p, e->len);
     else
         msgpack_pack_nil(pk);
-}
-
-static void
-s_pack_bool(msgpack_packer *pk, bool b)
-{
-    if (b)
-        msgpack_pack_true(pk);
-    else
-        msgpack_pack_false(pk);
 }
 
 /* The ops of one sql.exec, packed in order by the s_op_* helpers. */
@@ -239,7 +227,7 @@ s_op_insert(const hb_key_t *k, s_bytes_t row, int conflict, const s_set_t *sets,
     msgpack_pack_uint8(&s_opk, (uint8_t)conflict);
     s_pack_sets(&s_opk, sets, nsets);
     s_pack_opt(&s_opk, where);
-    s_pack_bool(&s_opk, returning);
+    hb_mp_pack_bool(&s_opk, returning);
 }
 
 static void
@@ -249,7 +237,7 @@ s_op_update(const hb_key_t *k, const s_bytes_t *where, const s_set_t *sets,
     s_op_head(HB_SQLOP_UPDATE, 6, k);
     s_pack_opt(&s_opk, where);
     s_pack_sets(&s_opk, sets, nsets);
-    s_pack_bool(&s_opk, returning);
+    hb_mp_pack_bool(&s_opk, returning);
 }
 
 static void
@@ -257,7 +245,7 @@ s_op_delete(const hb_key_t *k, const s_bytes_t *where, bool returning)
 {
     s_op_head(HB_SQLOP_DELETE, 5, k);
     s_pack_opt(&s_opk, where);
-    s_pack_bool(&s_opk, returning);
+    hb_mp_pack_bool(&s_opk, returning);
 }
 
 static void
