@@ -144,7 +144,7 @@ s_decode_table(const uint8_t *val, size_t vlen, sqlf_table_t *t)
     t->id = (uint32_t)id;
     hb_mp_reader_init(&d, def, deflen);
     uint32_t nfields = 0;
-    if (hb_mp_read_array(&d, &nfields) != HB_OK || (nfields != 3 && nfields != 5) ||
+    if (hb_mp_read_array(&d, &nfields) != HB_OK || (nfields != 3 && nfields != 5 && nfields != 6) ||
         hb_mp_read_array(&d, &ncols) != HB_OK || ncols == 0 || ncols > HB_SQL_MAX_COLS)
         return false;
     t->cols = hb_calloc(ncols, sizeof *t->cols);
@@ -187,7 +187,7 @@ s_decode_table(const uint8_t *val, size_t vlen, sqlf_table_t *t)
     if (hb_mp_read_uint(&d, &npart) != HB_OK || npart == 0 || npart > npk)
         return false;
     t->npart = (uint32_t)npart;
-    if (nfields == 5) {
+    if (nfields >= 5) {
         uint32_t nidx = 0;
         uint64_t next = 0;
         if (hb_mp_read_array(&d, &nidx) != HB_OK || nidx > SQLF_MAX_INDEXES)
@@ -217,6 +217,35 @@ s_decode_table(const uint8_t *val, size_t vlen, sqlf_table_t *t)
             return false;
         t->nidx = nidx;
         t->next_idx = (uint32_t)next;
+    }
+    if (nfields == 6) {
+        uint64_t pinned = 0;
+        if (hb_mp_read_array(&d, &n) != HB_OK || n != 3 ||
+            hb_mp_read_bool(&d, &t->rowid) != HB_OK || hb_mp_read_uint(&d, &pinned) != HB_OK ||
+            pinned > UINT32_MAX || (pinned && pinned < HB_TABLE_USER_FIRST))
+            return false;
+        if (t->rowid && (t->npk != 1 || t->pk[0] != ncols - 1 || ncols < 2))
+            return false;
+        if (hb_mp_peek(&d) == HB_MP_NIL) {
+            hb_mp_read_nil(&d);
+        } else {
+            uint32_t nrw = 0;
+            if (!pinned || hb_mp_read_array(&d, &nrw) != HB_OK || nrw == 0 ||
+                nrw > SQLF_MAX_PK || !t->rowid)
+                return false;
+            for (uint32_t i = 0; i < nrw; i++) {
+                uint64_t c;
+                if (hb_mp_read_uint(&d, &c) != HB_OK || c + 1 >= ncols)
+                    return false;
+                t->rw_pk[i] = (uint32_t)c;
+            }
+            t->rw_npk = nrw;
+            t->rw_id = t->id;
+        }
+        if (pinned) {
+            t->id = (uint32_t)pinned;
+            t->id_pinned = true;
+        }
     }
     return hb_mp_remaining(&d) == 0;
 }
@@ -339,7 +368,7 @@ sqlf_catalog_size(const sqlf_catalog_t *self)
 void
 sqlf_table_pack(msgpack_packer *pk, const sqlf_table_t *t)
 {
-    msgpack_pack_array(pk, 5);
+    msgpack_pack_array(pk, 6);
     msgpack_pack_array(pk, t->ncols);
     for (uint32_t c = 0; c < t->ncols; c++) {
         const sqlf_col_t *col = &t->cols[c];
@@ -369,6 +398,16 @@ sqlf_table_pack(msgpack_packer *pk, const sqlf_table_t *t)
         hb_mp_pack_bool(pk, ix->ready);
     }
     msgpack_pack_uint32(pk, t->next_idx);
+    msgpack_pack_array(pk, 3);
+    hb_mp_pack_bool(pk, t->rowid);
+    msgpack_pack_uint32(pk, t->id_pinned ? t->id : 0);
+    if (t->rw_id) {
+        msgpack_pack_array(pk, t->rw_npk);
+        for (uint32_t i = 0; i < t->rw_npk; i++)
+            msgpack_pack_uint32(pk, t->rw_pk[i]);
+    } else {
+        msgpack_pack_nil(pk);
+    }
 }
 
 const sqlf_table_t *
@@ -406,10 +445,16 @@ sqlf_proc_pack(msgpack_packer *pk, const sqlf_proc_t *p)
     hb_mp_pack_cstr(pk, p->body);
 }
 
+uint32_t
+sqlf_table_nvis(const sqlf_table_t *t)
+{
+    return t->rowid ? t->ncols - 1 : t->ncols;
+}
+
 int
 sqlf_table_col(const sqlf_table_t *t, const char *name)
 {
-    for (uint32_t c = 0; c < t->ncols; c++)
+    for (uint32_t c = 0; c < sqlf_table_nvis(t); c++)
         if (strcmp(t->cols[c].name, name) == 0)
             return (int)c;
     return -1;

@@ -182,6 +182,7 @@ typedef struct s_req {
     uint32_t ix_last_len;
     uint32_t ix_batch;             /* rows in it */
     int ix_retries;
+    uint32_t ddl_item;             /* the item of a DDL of several tables in flight */
 } s_req_t;
 
 /* Bumped whenever an engine of this process commits DDL: the other
@@ -201,6 +202,8 @@ struct sqlf_front {
     uint64_t catalog_gen;      /* s_catalog_gen when its catalog was loaded */
     hb_client_t *cli;          /* to the sequencers and storages */
     sqlf_catalog_t *cat;       /* cached catalog */
+    sqlf_rowid_t rowids;       /* row ids of tables without a key (this engine's) */
+    uint32_t engine;           /* this engine's index in the process */
     uint32_t nparts;
     sqlf_reply_fn reply;
     void *reply_arg;
@@ -1357,6 +1360,45 @@ s_park(sqlf_front_t *self, s_req_t *r)
     self->txns++;
 }
 
+/* Submits item i of DDL statement st (sql.ddl at the current catalog
+ * version). */
+static hb_rc_t
+s_submit_ddl(sqlf_front_t *self, s_req_t *r, const sqlf_stmt_t *st, uint32_t i)
+{
+    const char *name = st->ddl_n ? st->ddl_names[i] : st->ddl_name;
+    hb_val_t args[4] = {hb_val_int(sqlf_catalog_version(self->cat)), hb_val_int(st->ddl),
+                        hb_val_str(name, (uint32_t)strlen(name)), {.type = HB_VAL_BIN}};
+    if (st->ddl_n && st->ddl_defs[i].p) {
+        args[3].u.s.ptr = st->ddl_defs[i].p;
+        args[3].u.s.len = st->ddl_defs[i].len;
+    } else if (!st->ddl_n) {
+        args[3].u.s.ptr = (const uint8_t *)st->ddl_def.data;
+        args[3].u.s.len = (uint32_t)st->ddl_def.size;
+    }
+    if (!args[3].u.s.ptr)
+        args[3].u.s.ptr = (const uint8_t *)"";
+    return hb_client_submit(self->cli, "sql.ddl", args, 4, &r->txn_req);
+}
+
+/* After item r->ddl_item of r's DDL statement: submits the next one and
+ * parks r (true), or says there is none (false). Each table of a DROP
+ * TABLE / TRUNCATE of several is its own transaction. */
+static bool
+s_ddl_next(sqlf_front_t *self, s_req_t *r)
+{
+    const sqlf_stmt_t *st = r->cur;
+    if (!r->cur_live || st->kind != SQLF_ST_DDL || r->ddl_item + 1 >= st->ddl_n)
+        return false;
+    r->ddl_item++;
+    if (s_submit_ddl(self, r, st, r->ddl_item) != HB_OK) {
+        s_fail(self, r, HB_INVALID, "XX000", "cannot submit: %s",
+               hb_client_last_error(self->cli));
+        return true; /* r is gone */
+    }
+    s_park(self, r);
+    return true;
+}
+
 /* ------------------------------------------------------------------ */
 /* The statement loop                                                   */
 /* ------------------------------------------------------------------ */
@@ -1896,12 +1938,14 @@ s_plan_stmt(sqlf_front_t *self, s_req_t *r, const PgQuery__Node *node, sqlf_stmt
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - HB_PG_EPOCH_US;
     hb_rc_t rc = sqlf_plan(self->cat, r->sql, node, r->params, r->nparams,
-                           (const char(*)[SQLF_NAME_MAX])r->pnames, now_us, st, err);
+                           (const char(*)[SQLF_NAME_MAX])r->pnames, now_us, &self->rowids,
+                           NULL, st, err);
     if (rc && (strcmp(err->sqlstate, "42P01") == 0 || strcmp(err->sqlstate, "42883") == 0)) {
         self->cat_reloads++;
         if (s_reload_rc(self, 0) == HB_OK)
             rc = sqlf_plan(self->cat, r->sql, node, r->params, r->nparams,
-                           (const char(*)[SQLF_NAME_MAX])r->pnames, now_us, st, err);
+                           (const char(*)[SQLF_NAME_MAX])r->pnames, now_us, &self->rowids,
+                           NULL, st, err);
     }
     if (rc == HB_OK && r->b->in_block && st->kind != SQLF_ST_ROLLBACK &&
         st->kind != SQLF_ST_COMMIT) {
@@ -2256,15 +2300,8 @@ s_advance(sqlf_front_t *self, s_req_t *r)
                        "DDL inside a transaction block is not supported");
                 return;
             }
-            hb_val_t args[4] = {hb_val_int(sqlf_catalog_version(self->cat)),
-                                hb_val_int(st.ddl),
-                                hb_val_str(st.ddl_name, (uint32_t)strlen(st.ddl_name)),
-                                {.type = HB_VAL_BIN}};
-            args[3].u.s.ptr = (const uint8_t *)st.ddl_def.data;
-            args[3].u.s.len = (uint32_t)st.ddl_def.size;
-            if (!args[3].u.s.ptr)
-                args[3].u.s.ptr = (const uint8_t *)"";
-            if (hb_client_submit(self->cli, "sql.ddl", args, 4, &r->txn_req) != HB_OK) {
+            r->ddl_item = 0;
+            if (s_submit_ddl(self, r, &st, 0) != HB_OK) {
                 sqlf_stmt_free(&st);
                 s_fail(self, r, HB_INVALID, "XX000", "cannot submit: %s",
                        hb_client_last_error(self->cli));
@@ -2532,6 +2569,8 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
                 s_backfill_step(self, r);
                 return;
             }
+            if (s_ddl_next(self, r))
+                return;
             s_group_tag(r, r->cur->tag, res->epoch);
         } else {
             s_write_group(r, r->cur, ops, nops, res->epoch, &err);
@@ -2594,6 +2633,8 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
         (strncmp(msg, "42P07", 5) == 0 || strncmp(msg, "42P01", 5) == 0 ||
          strncmp(msg, "42883", 5) == 0)) {
         /* IF [NOT] EXISTS: a notice in PostgreSQL, success here. */
+        if (s_ddl_next(self, r))
+            return;
         s_group_tag(r, r->cur->tag, res->epoch);
         s_cur_drop(r);
         r->next++;
@@ -2725,6 +2766,42 @@ s_parse(sqlf_front_t *self, const char *text, hb_sqlerr_t *err)
 /* Entry points                                                         */
 /* ------------------------------------------------------------------ */
 
+/* Engines made in this process so far: each one's index goes into its row
+ * ids (sqlf_rowid_t). */
+static atomic_uint s_engines;
+
+/* The --id N of this process's command line (hobbes-sqlfront's), or 0:
+ * the default sqlfront id of row ids until main sets it
+ * (sqlf_front_set_node). */
+static uint32_t
+s_cmdline_id(void)
+{
+    char buf[4096];
+    FILE *f = fopen("/proc/self/cmdline", "rb");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    for (size_t i = 0; i < n;) {
+        const char *a = buf + i;
+        size_t len = strlen(a);
+        if (strcmp(a, "--id") == 0 && i + len + 1 < n)
+            return (uint32_t)strtoul(a + len + 1, NULL, 10);
+        if (strncmp(a, "--id=", 5) == 0)
+            return (uint32_t)strtoul(a + 5, NULL, 10);
+        i += len + 1;
+    }
+    return 0;
+}
+
+void
+sqlf_front_set_node(sqlf_front_t *self, uint32_t sqlfront_id)
+{
+    self->rowids.node = ((uint64_t)(sqlfront_id & 0x7F) << 4 | (self->engine & 0xF)) &
+                        SQLF_ROWID_NODE_MASK;
+}
+
 sqlf_front_t *
 sqlf_front_new(const char *config_path, uint16_t replica, sqlf_reply_fn reply, void *reply_arg)
 {
@@ -2742,6 +2819,8 @@ sqlf_front_new(const char *config_path, uint16_t replica, sqlf_reply_fn reply, v
     self->reply_arg = reply_arg;
     self->sessions = hb_calloc(S_MAX_SESSIONS, sizeof *self->sessions);
     self->parsed = hb_calloc(S_PARSE_CACHE, sizeof *self->parsed);
+    self->engine = atomic_fetch_add(&s_engines, 1);
+    sqlf_front_set_node(self, s_cmdline_id());
     /* The catalog may not be readable yet (storage starting): planning
      * reloads it when a table is missing. */
     if (sqlf_catalog_load(self->cat, cli, 2000, 0) != HB_OK)

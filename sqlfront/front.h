@@ -34,6 +34,11 @@ typedef void (*sqlf_reply_fn)(void *arg, const uint8_t *peer, size_t peerlen,
  * with a logged error. */
 sqlf_front_t *sqlf_front_new(const char *config_path, uint16_t replica, sqlf_reply_fn reply,
                              void *reply_arg);
+/* Sets the sqlfront id that goes into the row ids this engine makes for
+ * tables without a primary key (with its engine index; plan.h,
+ * sqlf_rowid_t). Defaults to the --id of the process's command line. */
+void sqlf_front_set_node(sqlf_front_t *self, uint32_t sqlfront_id);
+
 /* Frees; accepts NULL; sets *self_p = NULL. Requests in flight are dropped
  * (their clients time out). */
 void sqlf_front_destroy(sqlf_front_t **self_p);

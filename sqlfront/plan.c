@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "hb_alloc.h"
 #include "hb_arena.h"
@@ -55,6 +56,24 @@ sqlf_stmt_free(sqlf_stmt_t *st)
 }
 
 /* ------------------------------------------------------------------ */
+/* Row ids                                                              */
+/* ------------------------------------------------------------------ */
+
+int64_t
+sqlf_rowid_next(sqlf_rowid_t *g)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - SQLF_ROWID_EPOCH_US;
+    uint64_t t = us > 0 ? (uint64_t)us : 0;
+    if (t <= g->last)
+        t = g->last + 1; /* several per microsecond, or the clock went back */
+    t &= (1ULL << SQLF_ROWID_TIME_BITS) - 1;
+    g->last = t;
+    return (int64_t)((g->node & SQLF_ROWID_NODE_MASK) << SQLF_ROWID_TIME_BITS | t);
+}
+
+/* ------------------------------------------------------------------ */
 /* Compile context                                                      */
 /* ------------------------------------------------------------------ */
 
@@ -67,6 +86,7 @@ typedef struct {
     int col;        /* a plain column reference: its index; else -1 */
     int tab;        /* a plain column reference in a join: its table; else -1 */
     int maxtab;     /* the highest join table it reads, -1 for none */
+    int param;      /* Describe: a bare $n (n), planned as NULL; else 0 */
 } s_ex_t;
 
 typedef struct {
@@ -91,6 +111,9 @@ typedef struct {
     uint32_t soff[SQLF_MAX_JOIN];
     int64_t now_us;          /* CURRENT_TIMESTAMP of this statement */
     int depth;
+    sqlf_rowid_t *rowids;    /* row ids for tables without a key, or NULL */
+    sqlf_describe_t *desc;   /* Describe: $n have no values; their types go here */
+    int32_t coerce_mod;      /* typmod for the next literal made a char(n) (s_binary) */
 } s_cc_t;
 
 static hb_rc_t
@@ -108,6 +131,15 @@ s_err(s_cc_t *cc, int32_t loc, const char *sqlstate, const char *fmt, ...)
     if (loc >= 0)
         return hb_sqlerr_set(cc->err, sqlstate, "%s at character %d", msg, loc + 1);
     return hb_sqlerr_set(cc->err, sqlstate, "%s", msg);
+}
+
+/* Describe: $n (e->param) is used as type t, the first use that says. */
+static void
+s_note_param(s_cc_t *cc, const s_ex_t *e, hb_type_t t)
+{
+    if (cc->desc && e->param > 0 && t != HB_T_UNKNOWN &&
+        cc->desc->ptypes[e->param - 1] == HB_T_UNKNOWN)
+        cc->desc->ptypes[e->param - 1] = t;
 }
 
 /* Copies an sbuffer's bytes into the arena as an s_ex_t. */
@@ -326,11 +358,13 @@ static hb_rc_t s_now(s_cc_t *cc, bool date, int32_t loc, s_ex_t *out);
 static hb_rc_t
 s_coerce_const(s_cc_t *cc, s_ex_t *e, hb_type_t t, int32_t loc)
 {
+    s_note_param(cc, e, t);
     if (!e->is_const || e->type != HB_T_UNKNOWN || t == HB_T_UNKNOWN ||
         e->cval.type == HB_VAL_NIL)
         return HB_OK;
     hb_val_t v;
-    if (hb_val_coerce(&e->cval, t, 0, sqlf_stmt_alloc, cc->st, &v, cc->err) != HB_OK) {
+    if (hb_val_coerce(&e->cval, t, t == HB_T_CHAR ? cc->coerce_mod : 0, sqlf_stmt_alloc, cc->st,
+                      &v, cc->err) != HB_OK) {
         if (loc >= 0) {
             char m[sizeof cc->err->msg];
             snprintf(m, sizeof m, "%s", cc->err->msg);
@@ -368,11 +402,38 @@ s_arith_type(hb_ex_op_t op, hb_type_t a, hb_type_t b)
     return s_is_int(a) ? a : s_is_int(b) ? b : HB_T_UNKNOWN;
 }
 
+/* The typmod of a plain column reference of the scope table, else 0. */
+static int32_t
+s_col_typmod(const s_cc_t *cc, const s_ex_t *e)
+{
+    if (e->col < 0)
+        return 0;
+    if (cc->nscope)
+        return e->tab >= 0 && (uint32_t)e->tab < cc->nscope &&
+                       (uint32_t)e->col >= cc->soff[e->tab] &&
+                       (uint32_t)e->col - cc->soff[e->tab] < cc->scope[e->tab]->ncols
+                   ? cc->scope[e->tab]->cols[e->col - cc->soff[e->tab]].typmod
+                   : 0;
+    return cc->t && (uint32_t)e->col < cc->t->ncols ? cc->t->cols[e->col].typmod : 0;
+}
+
 static hb_rc_t
 s_binary(s_cc_t *cc, hb_ex_op_t op, s_ex_t *a, s_ex_t *b, int32_t loc, s_ex_t *out)
 {
     hb_rc_t rc;
-    if ((rc = s_coerce_const(cc, a, b->type, loc)) || (rc = s_coerce_const(cc, b, a->type, loc)))
+    /* A literal compared with a char(n) column is a char(n) too: padded,
+     * so 'ab' equals the stored 'ab  ' (bpchar semantics for =, <, ...). */
+    if (op >= HB_EX_EQ && op <= HB_EX_GE) {
+        if (a->type == HB_T_CHAR && b->is_const && b->type == HB_T_UNKNOWN)
+            cc->coerce_mod = s_col_typmod(cc, a);
+        else if (b->type == HB_T_CHAR && a->is_const && a->type == HB_T_UNKNOWN)
+            cc->coerce_mod = s_col_typmod(cc, b);
+    }
+    rc = s_coerce_const(cc, a, b->type, loc);
+    if (rc == HB_OK)
+        rc = s_coerce_const(cc, b, a->type, loc);
+    cc->coerce_mod = 0;
+    if (rc)
         return rc;
     hb_type_t t;
     if (op >= HB_EX_ADD && op <= HB_EX_MOD)
@@ -861,6 +922,19 @@ s_expr(s_cc_t *cc, const PgQuery__Node *n, s_ex_t *out)
         break;
     case PG_QUERY__NODE__NODE_PARAM_REF: {
         int32_t k = n->param_ref->number;
+        if (cc->desc) {
+            if (k < 1 || k > SQLF_DESC_MAX_PARAMS) {
+                rc = s_err(cc, n->param_ref->location, "42P02", "there is no parameter $%d", k);
+                break;
+            }
+            if ((uint32_t)k > cc->desc->nparams)
+                cc->desc->nparams = (uint32_t)k;
+            hb_val_t nil = hb_val_nil();
+            *out = s_mk_const(cc, &nil, HB_T_UNKNOWN);
+            out->param = k;
+            rc = HB_OK;
+            break;
+        }
         if (k < 1 || (uint32_t)k > cc->nparams) {
             rc = s_err(cc, n->param_ref->location, "42P02", "there is no parameter $%d", k);
             break;
@@ -921,6 +995,7 @@ s_expr(s_cc_t *cc, const PgQuery__Node *n, s_ex_t *out)
         if ((rc = s_expr(cc, n->type_cast->arg, &x)) ||
             (rc = s_type(cc, n->type_cast->type_name, &t, &mod)))
             break;
+        s_note_param(cc, &x, t);
         if ((x.type == HB_T_DATE || x.type == HB_T_TIMESTAMP) &&
             (s_is_text(t) || t == HB_T_DATE)) {
             int64_t fpre[2] = {x.type == HB_T_DATE ? (t == HB_T_DATE ? -1 : HB_FN_DATE_OUT)
@@ -1575,7 +1650,7 @@ s_targets(s_cc_t *cc, PgQuery__Node **list, size_t n, uint32_t *cap)
                 return s_err(cc, rt->location, "42803",
                              "SELECT * cannot be used with GROUP BY or aggregates");
             for (uint32_t k = 0; k < cc->nscope; k++) {
-                for (uint32_t c = 0; c < cc->scope[k]->ncols; c++) {
+                for (uint32_t c = 0; c < sqlf_table_nvis(cc->scope[k]); c++) {
                     s_ex_t e = s_mk_col(cc, cc->soff[k] + c, cc->scope[k]->cols[c].type);
                     s_add_out(st, &e, cc->scope[k]->cols[c].name, cap);
                     st->nout++;
@@ -1590,7 +1665,7 @@ s_targets(s_cc_t *cc, PgQuery__Node **list, size_t n, uint32_t *cap)
             if (cc->agg_mode)
                 return s_err(cc, rt->location, "42803",
                              "SELECT * cannot be used with GROUP BY or aggregates");
-            for (uint32_t c = 0; c < cc->t->ncols; c++) {
+            for (uint32_t c = 0; c < sqlf_table_nvis(cc->t); c++) {
                 s_ex_t e = s_mk_col(cc, c, cc->t->cols[c].type);
                 s_add_out(st, &e, cc->t->cols[c].name, cap);
                 st->nout++;
@@ -1620,6 +1695,7 @@ s_limit(s_cc_t *cc, const PgQuery__Node *n, int64_t *out, const char *what)
         return rc;
     if (!e.is_const)
         return s_err(cc, -1, "42601", "argument of %s must be a constant", what);
+    s_note_param(cc, &e, HB_T_INT8);
     if (e.cval.type == HB_VAL_NIL)
         return HB_OK; /* LIMIT NULL / ALL */
     hb_val_t v;
@@ -1864,6 +1940,13 @@ s_insert_row(sqlf_stmt_t *st, hb_val_t *vals, const bool *given_in, hb_sqlerr_t 
             return HB_INVALID;
         given[st->ins_map[i]] = true;
     }
+    if (t->rowid) {
+        /* A fresh row id: unique without coordination (sqlf_rowid_next). */
+        if (!st->rowids)
+            return hb_sqlerr_set(err, "0A000", "no row ids for table \"%s\"", t->name);
+        row[t->ncols - 1] = hb_val_int(sqlf_rowid_next(st->rowids));
+        given[t->ncols - 1] = true;
+    }
     for (uint32_t c = 0; c < t->ncols; c++) {
         const sqlf_col_t *col = &t->cols[c];
         if (!given[c]) {
@@ -1980,9 +2063,15 @@ s_plan_insert(s_cc_t *cc, const PgQuery__InsertStmt *ins)
             map[ncols++] = (uint32_t)c;
         }
     } else {
-        for (uint32_t c = 0; c < t->ncols; c++)
+        for (uint32_t c = 0; c < sqlf_table_nvis(t); c++)
             map[ncols++] = c;
     }
+    if (t->rw_id)
+        return s_err(cc, -1, "55006", "table \"%s\" is being rewritten by ALTER TABLE",
+                     t->name);
+    if (t->rowid && !cc->rowids && !cc->desc)
+        return s_err(cc, -1, "0A000", "no row ids here for table \"%s\"", t->name);
+    st->rowids = cc->rowids;
     st->ins_map = map;
     st->ins_ncols = ncols;
     const PgQuery__Node *sel = ins->select_stmt;
@@ -2056,9 +2145,10 @@ s_plan_insert(s_cc_t *cc, const PgQuery__InsertStmt *ins)
                 return rc;
             if (!e.is_const)
                 return s_err(cc, -1, "0A000", "VALUES must be constants");
+            s_note_param(cc, &e, t->cols[map[i]].type);
             vals[i] = e.cval;
         }
-        if ((rc = s_insert_row(st, vals, given, cc->err)))
+        if (!cc->desc && (rc = s_insert_row(st, vals, given, cc->err)))
             return rc;
     }
     cc->t = t;
@@ -2119,6 +2209,9 @@ s_plan_upd_del(s_cc_t *cc, const PgQuery__RangeVar *rel, const PgQuery__Node *wh
     if ((rc = s_table(cc, rel, &cc->t)))
         return rc;
     cc->alias = rel->alias && rel->alias->aliasname ? rel->alias->aliasname : cc->t->name;
+    if (cc->t->rw_id && !cc->desc)
+        return s_err(cc, -1, "55006", "table \"%s\" is being rewritten by ALTER TABLE",
+                     cc->t->name);
     if ((rc = s_source(cc, where, &st->src)))
         return rc;
     if (where) {
@@ -2156,6 +2249,22 @@ s_plan_create(s_cc_t *cc, const PgQuery__CreateStmt *cs)
     snprintf(st->tag, sizeof st->tag, "CREATE TABLE");
     if (cs->n_inh_relations || cs->partbound || cs->of_typename)
         return s_err(cc, -1, "0A000", "INHERITS, PARTITION OF and OF are not supported");
+    for (size_t i = 0; i < cs->n_options; i++) {
+        /* Storage parameters: fillfactor means nothing to an LSM; accepted. */
+        const PgQuery__DefElem *d = cs->options[i]->node_case == PG_QUERY__NODE__NODE_DEF_ELEM
+                                        ? cs->options[i]->def_elem
+                                        : NULL;
+        if (!d || !d->defname || strcmp(d->defname, "fillfactor") != 0)
+            return s_err(cc, d ? d->location : -1, "22023", "unrecognized parameter \"%s\"",
+                         d && d->defname ? d->defname : "?");
+        const PgQuery__Node *a = d->arg;
+        int64_t ff = -1;
+        if (a && a->node_case == PG_QUERY__NODE__NODE_INTEGER)
+            ff = a->integer->ival;
+        if (ff < 10 || ff > 100)
+            return s_err(cc, d->location, "22023",
+                         "value for fillfactor must be an integer between 10 and 100");
+    }
     if (cs->relation->schemaname && *cs->relation->schemaname &&
         strcmp(cs->relation->schemaname, "public") != 0)
         return s_err(cc, cs->relation->location, "3F000", "schema \"%s\" does not exist",
@@ -2261,10 +2370,20 @@ s_plan_create(s_cc_t *cc, const PgQuery__CreateStmt *cs)
             t.pk[t.npk++] = (uint32_t)c;
         }
     }
-    if (t.npk == 0)
-        return s_err(cc, -1, "0A000",
-                     "tables without a PRIMARY KEY are not supported yet (table \"%s\")",
-                     t.name);
+    if (t.npk == 0) {
+        /* No primary key: a hidden row id is the key (sqlf_rowid_next). */
+        if (cs->partspec)
+            return s_err(cc, -1, "42P16", "PARTITION BY needs a PRIMARY KEY to partition by");
+        if (t.ncols == HB_SQL_MAX_COLS)
+            return s_err(cc, -1, "54011", "tables can have at most %d columns",
+                         HB_SQL_MAX_COLS - 1);
+        sqlf_col_t *rc_ = &t.cols[t.ncols];
+        snprintf(rc_->name, sizeof rc_->name, "rowid");
+        rc_->type = HB_T_INT8;
+        rc_->not_null = true;
+        t.pk[t.npk++] = t.ncols++;
+        t.rowid = true;
+    }
     for (uint32_t k = 0; k < t.npk; k++) {
         sqlf_col_t *c = &t.cols[t.pk[k]];
         c->not_null = true;
@@ -2309,6 +2428,9 @@ s_plan_create_index(s_cc_t *cc, const PgQuery__IndexStmt *is)
     const sqlf_table_t *tab;
     if ((rc = s_table(cc, is->relation, &tab)))
         return rc;
+    if (tab->rw_id)
+        return s_err(cc, -1, "55006", "table \"%s\" is being rewritten by ALTER TABLE",
+                     tab->name);
     if (is->unique || is->primary)
         return s_err(cc, -1, "0A000",
                      "UNIQUE indexes are not supported (the primary key is the unique key)");
@@ -2472,6 +2594,7 @@ s_plan_call(s_cc_t *cc, const PgQuery__CallStmt *cs)
             return rc;
         if (!e.is_const)
             return s_err(cc, f->location, "0A000", "CALL arguments must be constants");
+        s_note_param(cc, &e, p->ptypes[i]);
         if (hb_val_coerce(&e.cval, p->ptypes[i], p->pmods[i], sqlf_stmt_alloc, st,
                           &st->call_args[i], cc->err) != HB_OK)
             return HB_INVALID;
@@ -2487,6 +2610,17 @@ s_plan_call(s_cc_t *cc, const PgQuery__CallStmt *cs)
 /* ------------------------------------------------------------------ */
 /* Entry point                                                          */
 /* ------------------------------------------------------------------ */
+
+/* Makes room for n DDL items in st. */
+static void
+s_ddl_items(sqlf_stmt_t *st, uint32_t n)
+{
+    st->ddl_n = n;
+    st->ddl_names = sqlf_stmt_alloc(st, n * sizeof *st->ddl_names);
+    memset(st->ddl_names, 0, n * sizeof *st->ddl_names);
+    st->ddl_defs = sqlf_stmt_alloc(st, n * sizeof *st->ddl_defs);
+    memset(st->ddl_defs, 0, n * sizeof *st->ddl_defs);
+}
 
 static hb_rc_t
 s_plan(s_cc_t *cc, const PgQuery__Node *n)
@@ -2569,31 +2703,78 @@ s_plan(s_cc_t *cc, const PgQuery__Node *n)
         if (d->remove_type != PG_QUERY__OBJECT_TYPE__OBJECT_TABLE)
             return s_err(cc, -1, "0A000",
                          "only DROP TABLE, DROP INDEX and DROP PROCEDURE are supported");
-        if (d->n_objects != 1 || d->objects[0]->node_case != PG_QUERY__NODE__NODE_LIST)
-            return s_err(cc, -1, "0A000", "DROP TABLE of several tables is not supported");
-        const PgQuery__List *l = d->objects[0]->list;
-        const char *name = l->n_items ? s_str(l->items[l->n_items - 1]) : NULL;
+        if (d->n_objects == 0 || d->n_objects > SQLF_MAX_DDL_ITEMS)
+            return s_err(cc, -1, "54000", "DROP TABLE names 1..%d tables", SQLF_MAX_DDL_ITEMS);
         st->kind = SQLF_ST_DDL;
         st->ddl = HB_SQLDDL_DROP;
         st->missing_ok = d->missing_ok;
         snprintf(st->tag, sizeof st->tag, "DROP TABLE");
-        return s_name(cc, name, -1, st->ddl_name);
+        s_ddl_items(st, (uint32_t)d->n_objects);
+        for (size_t i = 0; i < d->n_objects; i++) {
+            if (d->objects[i]->node_case != PG_QUERY__NODE__NODE_LIST)
+                return s_err(cc, -1, "42601", "bad DROP TABLE name");
+            const PgQuery__List *l = d->objects[i]->list;
+            const char *name = l->n_items ? s_str(l->items[l->n_items - 1]) : NULL;
+            hb_rc_t rc = s_name(cc, name, -1, st->ddl_names[i]);
+            if (rc)
+                return rc;
+            /* Every table must exist before any is dropped (as in
+             * PostgreSQL); a missing one is planned again after a reload. */
+            if (!d->missing_ok && !sqlf_catalog_find(cc->cat, st->ddl_names[i]))
+                return s_err(cc, -1, "42P01", "table \"%s\" does not exist", st->ddl_names[i]);
+        }
+        snprintf(st->ddl_name, sizeof st->ddl_name, "%s", st->ddl_names[0]);
+        return HB_OK;
     }
     case PG_QUERY__NODE__NODE_TRUNCATE_STMT: {
-        const PgQuery__TruncateStmt *t = n->truncate_stmt;
-        if (t->n_relations != 1)
-            return s_err(cc, -1, "0A000", "TRUNCATE of several tables is not supported");
-        const sqlf_table_t *tab;
-        hb_rc_t rc = s_table(cc, t->relations[0]->range_var, &tab);
-        if (rc)
-            return rc;
+        const PgQuery__TruncateStmt *tr = n->truncate_stmt;
+        if (tr->n_relations == 0 || tr->n_relations > SQLF_MAX_DDL_ITEMS)
+            return s_err(cc, -1, "54000", "TRUNCATE names 1..%d tables", SQLF_MAX_DDL_ITEMS);
         st->kind = SQLF_ST_DDL;
         st->ddl = HB_SQLDDL_TRUNCATE;
         snprintf(st->tag, sizeof st->tag, "TRUNCATE TABLE");
-        snprintf(st->ddl_name, sizeof st->ddl_name, "%s", tab->name);
-        msgpack_packer pk;
-        msgpack_packer_init(&pk, &st->ddl_def, msgpack_sbuffer_write);
-        sqlf_table_pack(&pk, tab);
+        s_ddl_items(st, (uint32_t)tr->n_relations);
+        for (size_t i = 0; i < tr->n_relations; i++) {
+            const sqlf_table_t *tab;
+            hb_rc_t rc = s_table(cc, tr->relations[i]->range_var, &tab);
+            if (rc)
+                return rc;
+            if (tab->rw_id)
+                return s_err(cc, -1, "55006",
+                             "cannot TRUNCATE \"%s\": ALTER TABLE is rewriting it", tab->name);
+            snprintf(st->ddl_names[i], sizeof st->ddl_names[i], "%s", tab->name);
+            /* A truncated table gets a new id: its definition must not pin
+             * the old one. */
+            sqlf_table_t t = *tab;
+            t.id_pinned = false;
+            msgpack_sbuffer sb;
+            msgpack_packer pk;
+            msgpack_sbuffer_init(&sb);
+            msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+            sqlf_table_pack(&pk, &t);
+            s_ex_t e = s_finish(cc, &sb, HB_T_UNKNOWN);
+            st->ddl_defs[i] = s_pub(&e);
+        }
+        snprintf(st->ddl_name, sizeof st->ddl_name, "%s", st->ddl_names[0]);
+        msgpack_sbuffer_write(&st->ddl_def, (const char *)st->ddl_defs[0].p, st->ddl_defs[0].len);
+        return HB_OK;
+    }
+    case PG_QUERY__NODE__NODE_VACUUM_STMT: {
+        /* Nothing to reclaim or gather statistics for: accepted, after
+         * checking that the tables exist. */
+        const PgQuery__VacuumStmt *vs = n->vacuum_stmt;
+        st->kind = SQLF_ST_EMPTY;
+        snprintf(st->tag, sizeof st->tag, "%s", vs->is_vacuumcmd ? "VACUUM" : "ANALYZE");
+        for (size_t i = 0; i < vs->n_rels; i++) {
+            const PgQuery__Node *rn = vs->rels[i];
+            const sqlf_table_t *tab;
+            if (rn->node_case != PG_QUERY__NODE__NODE_VACUUM_RELATION ||
+                !rn->vacuum_relation->relation)
+                continue;
+            hb_rc_t rc = s_table(cc, rn->vacuum_relation->relation, &tab);
+            if (rc)
+                return rc;
+        }
         return HB_OK;
     }
     case PG_QUERY__NODE__NODE_TRANSACTION_STMT:
@@ -2652,11 +2833,15 @@ s_plan(s_cc_t *cc, const PgQuery__Node *n)
 hb_rc_t
 sqlf_plan(const sqlf_catalog_t *cat, const char *sql, const PgQuery__Node *stmt,
           const hb_val_t *params, uint32_t nparams, const char (*pnames)[SQLF_NAME_MAX],
-          int64_t now_us, sqlf_stmt_t *st, hb_sqlerr_t *err)
+          int64_t now_us, sqlf_rowid_t *rowids, sqlf_describe_t *desc, sqlf_stmt_t *st,
+          hb_sqlerr_t *err)
 {
     memset(st, 0, sizeof *st); /* also what msgpack_sbuffer_init does to ops, ddl_def */
     s_cc_t cc = {.st = st, .cat = cat, .sql = sql, .params = params, .nparams = nparams,
-                 .pnames = pnames, .err = err, .now_us = now_us};
+                 .pnames = pnames, .err = err, .now_us = now_us, .rowids = rowids,
+                 .desc = desc};
+    if (desc)
+        memset(desc, 0, sizeof *desc);
     memset(err, 0, sizeof *err);
     st->now_us = now_us;
     hb_rc_t rc = s_plan(&cc, stmt);

@@ -43,6 +43,7 @@ typedef struct {
 } sqlf_expr_t;
 
 #define SQLF_MAX_JOIN 8
+#define SQLF_MAX_DDL_ITEMS 64 /* tables of one DROP TABLE / TRUNCATE */
 #define SQLF_MAX_GROUP 32 /* GROUP BY expressions */
 
 /* One table of a join, read once per row of the tables before it: its
@@ -89,6 +90,34 @@ typedef struct {
     bool has_fixed;            /* read only partition `fixed` (index reads) */
     uint32_t fixed;
 } sqlf_source_t;
+
+/* Row ids of tables without a primary key (their hidden last column):
+ * node << 52 | time, the time part max(last + 1, microseconds since
+ * 2020-01-01 on this gateway's clock). node is 11 bits: the sqlfront's id
+ * (7 bits) and its engine (worker) index (4 bits), so gateways and their
+ * workers never hand out the same id, and ids keep growing across
+ * restarts. Made at planning time: the plan is the replicated input, so
+ * replicas agree. */
+typedef struct {
+    uint64_t node; /* (sqlfront id << 4 | engine) & SQLF_ROWID_NODE_MASK */
+    uint64_t last; /* the time part of the last id */
+} sqlf_rowid_t;
+
+#define SQLF_ROWID_TIME_BITS 52
+#define SQLF_ROWID_NODE_MASK 0x7FFULL
+#define SQLF_ROWID_EPOCH_US  1577836800000000LL /* 2020-01-01 00:00:00 UTC, Unix us */
+
+/* Returns the next row id of g. */
+int64_t sqlf_rowid_next(sqlf_rowid_t *g);
+
+#define SQLF_DESC_MAX_PARAMS 1024
+
+/* What Describe reports of a statement's parameters: the highest $n
+ * named, and each one's type (HB_T_UNKNOWN: nothing constrains it). */
+typedef struct {
+    uint32_t nparams;
+    hb_type_t ptypes[SQLF_DESC_MAX_PARAMS];
+} sqlf_describe_t;
 
 typedef struct sqlf_stmt {
     sqlf_stmt_kind_t kind;
@@ -137,6 +166,7 @@ typedef struct sqlf_stmt {
     sqlf_expr_t ins_where;       /* DO UPDATE ... WHERE */
     struct sqlf_stmt *sub;       /* INSERT ... SELECT: the SELECT (owned) */
     int64_t now_us;              /* the statement's CURRENT_TIMESTAMP */
+    sqlf_rowid_t *rowids;        /* INSERT into a table without a key: its ids (borrowed) */
 
     /* CALL */
     const char *call_body;       /* the procedure's text (arena) */
@@ -157,6 +187,11 @@ typedef struct sqlf_stmt {
     char ddl_name[SQLF_NAME_MAX + 1]; /* table, or "\x01" + procedure name */
     msgpack_sbuffer ddl_def;
     bool missing_ok;             /* DROP ... IF EXISTS / CREATE ... IF NOT EXISTS */
+    /* DROP TABLE / TRUNCATE of several tables: one sql.ddl each, in order
+     * (item 0 is ddl_name / ddl_def too). */
+    uint32_t ddl_n;
+    char (*ddl_names)[SQLF_NAME_MAX + 1];
+    sqlf_expr_t *ddl_defs;       /* packed definitions (raw msgpack; len 0: none) */
 
     void *arena_;                /* private */
 } sqlf_stmt_t;
@@ -164,14 +199,18 @@ typedef struct sqlf_stmt {
 /* Plans stmt (one RawStmt's node) of text sql against cat, with params
  * $1..$nparams (borrowed; strings must outlive the plan; inside a
  * procedure body they also go by the names pnames, else NULL) and now_us as the
- * statement's CURRENT_TIMESTAMP (us since 2000-01-01). Returns HB_OK and
+ * statement's CURRENT_TIMESTAMP (us since 2000-01-01). rowids (borrowed,
+ * may be NULL: INSERT into a table without a key fails) hands out row ids.
+ * With desc, the statement is planned for Describe: $n have no values (NULL
+ * is planned in their place) and desc gets their inferred types; the plan
+ * is only for its output columns, never to run. Returns HB_OK and
  * fills *st (caller frees with sqlf_stmt_free), or HB_INVALID with err set
  * (42601 with the position, 42P01, 42703, 0A000 naming the construct ...);
  * *st is then freed already. */
 hb_rc_t sqlf_plan(const sqlf_catalog_t *cat, const char *sql, const PgQuery__Node *stmt,
                   const hb_val_t *params, uint32_t nparams,
-                  const char (*pnames)[SQLF_NAME_MAX], int64_t now_us, sqlf_stmt_t *st,
-                  hb_sqlerr_t *err);
+                  const char (*pnames)[SQLF_NAME_MAX], int64_t now_us, sqlf_rowid_t *rowids,
+                  sqlf_describe_t *desc, sqlf_stmt_t *st, hb_sqlerr_t *err);
 
 /* Frees what a plan holds; the struct may be reused. */
 void sqlf_stmt_free(sqlf_stmt_t *st);
