@@ -665,8 +665,35 @@ s_slot(s_ctx_t *ctx, zconfig_t *sec, int idx, hb_config_t *cfg, int *first_line,
     return HB_OK;
 }
 
-enum { F_ID, F_REPLICA, F_ENDPOINT, F_N };
-static const char *const s_sqlfront_keys[F_N] = {"id", "replica", "endpoint"};
+enum { F_ID, F_REPLICA, F_ENDPOINT, F_REQUIRED, F_PG_LISTEN = F_REQUIRED, F_PG_AUTH,
+       F_PG_USERS, F_PG_MAX_CONN, F_PG_AUTH_TIMEOUT, F_PG_SESSION_MEM, F_N };
+static const char *const s_sqlfront_keys[F_N] = {
+    "id",       "replica",            "endpoint",           "pg_listen",
+    "pg_auth",  "pg_users",           "pg_max_connections", "pg_auth_timeout_ms",
+    "pg_session_memory"};
+
+/* Parses "host:port" (IPv4 dotted quad or a name, port 1..65535) or "off"
+ * for pg_listen into out ("" for off). */
+static hb_rc_t
+s_hostport(s_ctx_t *ctx, zconfig_t *node, const char *path, char *out)
+{
+    const char *v = zconfig_value(node);
+    int line = s_line(ctx, node);
+    if (!v || !*v)
+        return s_fail(ctx, line, path, "missing value (expected host:port or off)");
+    if (strcmp(v, "off") == 0) {
+        out[0] = '\0';
+        return HB_OK;
+    }
+    const char *colon = strrchr(v, ':');
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : 0;
+    if (!colon || colon == v || !end || *end || port < 1 || port > 65535 ||
+        strlen(v) >= HB_ENDPOINT_MAX || strpbrk(v, " \t"))
+        return s_fail(ctx, line, path, "'%.64s' is not host:port (or off)", v);
+    snprintf(out, HB_ENDPOINT_MAX, "%s", v);
+    return HB_OK;
+}
 
 /* Validates one sqlfront section (index idx in document order) and appends
  * it to cfg->sqlfronts. id_line[id] holds the line of the id key that
@@ -683,6 +710,11 @@ s_sqlfront(s_ctx_t *ctx, zconfig_t *sec, int idx, hb_config_t *cfg, int *id_line
     hb_rc_t rc;
 
     memset(&f, 0, sizeof f);
+    f.pg_auth = HB_PG_AUTH_TRUST;
+    f.pg_max_connections = 100;
+    f.pg_auth_timeout_ms = 10000;
+    f.pg_session_memory = 64u << 20;
+    int64_t n = 0;
     snprintf(spath, sizeof spath, "sqlfront[%d]", idx);
     if ((rc = s_section(ctx, sec, spath)))
         return rc;
@@ -708,12 +740,50 @@ s_sqlfront(s_ctx_t *ctx, zconfig_t *sec, int idx, hb_config_t *cfg, int *id_line
                 return rc;
             rc = s_endpoint_claim(ctx, c, path, endpoints, uses, nuses);
             break;
+        case F_PG_LISTEN:
+            rc = s_hostport(ctx, c, path, f.pg_listen);
+            break;
+        case F_PG_AUTH: {
+            static const char *const m[] = {"trust", "password", "md5", "scram-sha-256"};
+            const char *v = zconfig_value(c);
+            int i = 0;
+            while (i < 4 && (!v || strcmp(v, m[i]) != 0))
+                i++;
+            if (i == 4)
+                rc = s_fail(ctx, s_line(ctx, c), path,
+                            "'%.64s' is not trust, password, md5 or scram-sha-256", v ? v : "");
+            f.pg_auth = i;
+            break;
+        }
+        case F_PG_USERS: {
+            const char *v = zconfig_value(c);
+            if (!v || strlen(v) >= sizeof f.pg_users)
+                rc = s_fail(ctx, s_line(ctx, c), path, "expected at most %zu bytes of "
+                            "name:secret pairs", sizeof f.pg_users - 1);
+            else
+                snprintf(f.pg_users, sizeof f.pg_users, "%s", v);
+            break;
+        }
+        case F_PG_MAX_CONN:
+            rc = s_int(ctx, c, path, 1, 10000, &n);
+            f.pg_max_connections = (uint32_t)n;
+            break;
+        case F_PG_AUTH_TIMEOUT:
+            rc = s_int(ctx, c, path, 10, 3600000, &n);
+            f.pg_auth_timeout_ms = (uint32_t)n;
+            break;
+        case F_PG_SESSION_MEM:
+            rc = s_int(ctx, c, path, 65536, (int64_t)1 << 40, &n);
+            f.pg_session_memory = (uint64_t)n;
+            break;
         }
         if (rc)
             return rc;
     }
-    if ((rc = s_section_complete(ctx, sec, spath, s_sqlfront_keys, F_N, seen)))
+    if ((rc = s_section_complete(ctx, sec, spath, s_sqlfront_keys, F_REQUIRED, seen)))
         return rc;
+    if (!seen[F_PG_LISTEN])
+        snprintf(f.pg_listen, sizeof f.pg_listen, "127.0.0.1:%d", 5433 + (int)id);
     f.id = (uint16_t)id;
     f.replica = (uint16_t)r;
     cfg->sqlfronts[cfg->nsqlfronts++] = f;

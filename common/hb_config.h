@@ -61,7 +61,16 @@ typedef struct {
     uint16_t id;                       /* 0..HB_SQLFRONT_MAX-1, unique */
     uint16_t replica;                  /* replica whose sequencers it submits to */
     char endpoint[HB_ENDPOINT_MAX];    /* ROUTER endpoint of hobbes-sqlfront */
+    /* PostgreSQL wire protocol (sqlfront/pgwire.h). */
+    char pg_listen[HB_ENDPOINT_MAX];   /* "host:port", "" when off */
+    int pg_auth;                       /* HB_PG_AUTH_* */
+    char pg_users[1024];               /* "name:secret ..." (secret: password, md5..., SCRAM-SHA-256$...) */
+    uint32_t pg_max_connections;       /* beyond: 53300 */
+    uint32_t pg_auth_timeout_ms;       /* start-up and authentication must finish within */
+    uint64_t pg_session_memory;        /* bytes one connection may hold */
 } hb_sqlfront_cfg_t;
+
+enum { HB_PG_AUTH_TRUST, HB_PG_AUTH_PASSWORD, HB_PG_AUTH_MD5, HB_PG_AUTH_SCRAM };
 
 typedef struct hb_config {
     char path[HB_PATH_MAX];     /* file it was read from */

@@ -34,6 +34,7 @@
 #include "hb_mp.h"
 #include "hb_util.h"
 #include "hb_wire.h"
+#include "pgwire.h"
 
 #define S_MAX_THREADS 64
 #define S_MAX_STATS   40
@@ -176,9 +177,9 @@ s_peek_type(const void *frame, size_t len)
 /* Answers a STATUS_REQ with every worker's counters summed. */
 static void
 s_status(void *router, const uint8_t *peer, size_t peerlen, s_worker_t *w, int nw,
-         int64_t started, uint16_t id)
+         int64_t started, uint16_t id, sqlf_pg_t *pg)
 {
-    hb_wire_stat_t st[S_MAX_STATS + 8];
+    hb_wire_stat_t st[S_MAX_STATS + 32];
     uint32_t n = 0;
     for (int i = 0; i < nw; i++) {
         pthread_mutex_lock(&w[i].mu);
@@ -214,6 +215,8 @@ s_status(void *router, const uint8_t *peer, size_t peerlen, s_worker_t *w, int n
         st[n].name_len = (uint32_t)strlen(extra[i].name);
         st[n].val = hb_val_int(extra[i].v);
     }
+    if (pg)
+        n += sqlf_pg_stats(pg, st + n, 20);
     st[n].name = "role";
     st[n].name_len = 4;
     st[n].val = hb_val_str("sqlfront", 8);
@@ -228,9 +231,10 @@ s_status(void *router, const uint8_t *peer, size_t peerlen, s_worker_t *w, int n
     msgpack_sbuffer_destroy(&sb);
 }
 
-/* Moves one multipart message from `from` to `to` (the routing id first). */
+/* Moves one multipart message from `from` to `to` (the routing id first),
+ * or to `pg` when the routing id is a wire-protocol connection's. */
 static void
-s_forward(void *from, void *to, int first_flags)
+s_forward(void *from, void *to, void *pg, int first_flags)
 {
     int more = 1;
     bool first = true;
@@ -242,8 +246,38 @@ s_forward(void *from, void *to, int first_flags)
             return;
         }
         more = zmq_msg_more(&part);
+        if (first && pg && sqlf_pg_is_peer(zmq_msg_data(&part), zmq_msg_size(&part)))
+            to = pg;
         first = false;
         if (zmq_msg_send(&part, to, more ? ZMQ_SNDMORE : 0) < 0)
+            zmq_msg_close(&part);
+    }
+}
+
+/* Moves one [peer][frame] from the wire-protocol thread to the worker of
+ * its session. */
+static void
+s_from_pg(void *pg, void **pairs, int nw)
+{
+    zmq_msg_t peer;
+    zmq_msg_init(&peer);
+    if (zmq_msg_recv(&peer, pg, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&peer);
+        return;
+    }
+    int wi = (int)(hb_hash64(zmq_msg_data(&peer), zmq_msg_size(&peer), 0) % (uint64_t)nw);
+    bool more = zmq_msg_more(&peer);
+    if (zmq_msg_send(&peer, pairs[wi], more ? ZMQ_SNDMORE : 0) < 0)
+        zmq_msg_close(&peer);
+    while (more) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, pg, 0) < 0) {
+            zmq_msg_close(&part);
+            return;
+        }
+        more = zmq_msg_more(&part);
+        if (zmq_msg_send(&part, pairs[wi], more ? ZMQ_SNDMORE : 0) < 0)
             zmq_msg_close(&part);
     }
 }
@@ -325,6 +359,9 @@ main(int argc, char **argv)
     zmq_setsockopt(router, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     int exit_code = 0, nw = 0;
+    void *pgpair = NULL;
+    sqlf_pg_t *pg = NULL;
+    err[0] = '\0';
     s_worker_t *w = hb_calloc((size_t)threads, sizeof *w);
     void **pairs = hb_calloc((size_t)threads, sizeof *pairs);
     if (zmq_bind(router, me->endpoint) < 0) {
@@ -360,21 +397,38 @@ main(int argc, char **argv)
             goto out;
         }
     }
+    if (me->pg_listen[0]) {
+        pgpair = zmq_socket(zctx, ZMQ_PAIR);
+        zmq_setsockopt(pgpair, ZMQ_LINGER, &zero, sizeof zero);
+        if (zmq_bind(pgpair, "inproc://sqlf-pg") < 0 ||
+            !(pg = sqlf_pg_start(zctx, "inproc://sqlf-pg", me, &cfg->limits, err, sizeof err))) {
+            hb_error("PostgreSQL listener: %s", zmq_errno() && !pg && !err[0]
+                                                      ? zmq_strerror(zmq_errno())
+                                                      : err);
+            exit_code = 1;
+            goto out;
+        }
+    }
     if (pidfile)
         (void)hb_write_pidfile(pidfile);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     int64_t started = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    hb_info("started (pid %d) on %s, %d workers, submitting to replica %u", (int)getpid(),
-            me->endpoint, nw, me->replica);
+    hb_info("started (pid %d) on %s, %d workers, submitting to replica %u; PostgreSQL "
+            "protocol on %s",
+            (int)getpid(), me->endpoint, nw, me->replica,
+            me->pg_listen[0] ? me->pg_listen : "(off)");
 
-    zmq_pollitem_t *items = hb_calloc((size_t)nw + 1, sizeof *items);
+    zmq_pollitem_t *items = hb_calloc((size_t)nw + 2, sizeof *items);
     items[0] = (zmq_pollitem_t){router, 0, ZMQ_POLLIN, 0};
     for (int i = 0; i < nw; i++)
         items[i + 1] = (zmq_pollitem_t){pairs[i], 0, ZMQ_POLLIN, 0};
+    int nitems = nw + 1;
+    if (pgpair)
+        items[nitems++] = (zmq_pollitem_t){pgpair, 0, ZMQ_POLLIN, 0};
     uint8_t peer[256];
     while (!s_stop) {
-        if (zmq_poll(items, nw + 1, 100) < 0 && zmq_errno() != EINTR) {
+        if (zmq_poll(items, nitems, 100) < 0 && zmq_errno() != EINTR) {
             hb_error("poll failed: %s", zmq_strerror(zmq_errno()));
             exit_code = 1;
             break;
@@ -382,7 +436,10 @@ main(int argc, char **argv)
         /* Replies first: they free a client to send the next request. */
         for (int i = 0; i < nw; i++)
             for (int k = 0; k < 1024 && (zmq_poll(&items[i + 1], 1, 0) > 0); k++)
-                s_forward(pairs[i], router, ZMQ_DONTWAIT);
+                s_forward(pairs[i], router, pgpair, ZMQ_DONTWAIT);
+        if (pgpair)
+            for (int k = 0; k < 4096 && (zmq_poll(&items[nw + 1], 1, 0) > 0); k++)
+                s_from_pg(pgpair, pairs, nw);
         for (int k = 0; k < 1024 && !s_stop; k++) {
             zmq_msg_t part;
             zmq_msg_init(&part);
@@ -403,7 +460,7 @@ main(int argc, char **argv)
                     break;
                 bool more = zmq_msg_more(&part);
                 if (s_peek_type(zmq_msg_data(&part), zmq_msg_size(&part)) == HB_MSG_STATUS_REQ) {
-                    s_status(router, peer, peerlen, w, nw, started, (uint16_t)id);
+                    s_status(router, peer, peerlen, w, nw, started, (uint16_t)id, pg);
                     if (!more && sent_peer) {
                         /* End the message we were forwarding. */
                         zmq_send(pairs[wi], "", 0, 0);
@@ -427,6 +484,9 @@ main(int argc, char **argv)
     hb_info("stopping");
 out:
     s_stop = 1;
+    sqlf_pg_stop(&pg);
+    if (pgpair)
+        zmq_close(pgpair);
     for (int i = 0; i < nw; i++)
         pthread_join(w[i].thread, NULL);
     for (int i = 0; i < nw; i++) {

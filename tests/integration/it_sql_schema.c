@@ -176,7 +176,8 @@ main(int argc, char **argv)
      * data it reads. */
     FILE *cf = fopen(c.config, "a");
     IT_CHECK(cf, "open %s", c.config);
-    fprintf(cf, "sqlfront\n    id = 1\n    replica = 0\n    endpoint = tcp://127.0.0.1:%d\n",
+    fprintf(cf, "sqlfront\n    id = 1\n    replica = 0\n    endpoint = tcp://127.0.0.1:%d\n"
+                "    pg_listen = off\n",
             20000 + (int)(getpid() % 12000)); /* below the ephemeral ports it_util uses */
     fclose(cf);
     IT_CHECK(it_cluster_up(&c) == 0, "cluster up");

@@ -129,8 +129,10 @@ s_init(it_cluster_t *c, const char *build_root, int replicas, int partitions,
                     r, p, s_free_port(), s_free_port(), s_free_port());
     if (sql) {
         snprintf(c->sqlfront, sizeof c->sqlfront, "tcp://127.0.0.1:%d", s_free_port());
-        fprintf(f, "sqlfront\n    id = 0\n    replica = 0\n    endpoint = %s\n",
-                c->sqlfront);
+        c->pg_port = s_free_port();
+        fprintf(f, "sqlfront\n    id = 0\n    replica = 0\n    endpoint = %s\n"
+                   "    pg_listen = 127.0.0.1:%d\n",
+                c->sqlfront, c->pg_port);
     }
     fclose(f);
     s_current = c;

@@ -34,6 +34,7 @@ typedef struct {
     int replicas;       /* R */
     int partitions;     /* P */
     char sqlfront[64];  /* endpoint of sqlfront 0 (it_cluster_init_sql), else "" */
+    int pg_port;        /* its PostgreSQL listener on 127.0.0.1 (it_cluster_init_sql) */
 } it_cluster_t;
 
 /* Called by IT_CHECK before exiting: prints process logs of the current
