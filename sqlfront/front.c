@@ -183,6 +183,7 @@ typedef struct s_req {
     uint32_t ix_batch;             /* rows in it */
     int ix_retries;
     uint32_t ddl_item;             /* the item of a DDL of several tables in flight */
+    struct s_rw *rw;               /* ALTER TABLE ADD PRIMARY KEY copying rows, or NULL */
 } s_req_t;
 
 /* Bumped whenever an engine of this process commits DDL: the other
@@ -204,6 +205,9 @@ struct sqlf_front {
     sqlf_catalog_t *cat;       /* cached catalog */
     sqlf_rowid_t rowids;       /* row ids of tables without a key (this engine's) */
     uint32_t engine;           /* this engine's index in the process */
+    uint32_t max_locks;        /* limits/max_locks: the most keys one transaction locks */
+    uint32_t max_value;        /* limits/max_value_bytes: the largest argument */
+    uint64_t rw_rows;          /* rows ALTER TABLE ADD PRIMARY KEY copied */
     uint32_t nparts;
     sqlf_reply_fn reply;
     void *reply_arg;
@@ -378,9 +382,12 @@ s_cur_drop(s_req_t *r)
     r->cur_live = false;
 }
 
+static void s_rw_free(struct s_rw **rw_p);
+
 static void
 s_req_free(s_req_t *r)
 {
+    s_rw_free(&r->rw);
     if (r->cur_live)
         s_cur_drop(r);
     if (r->sess)
@@ -2502,6 +2509,473 @@ s_backfill_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
     s_fail(self, r, res->rc, again ? "40001" : "XX000", "CREATE INDEX: %s", msg);
 }
 
+/* ------------------------------------------------------------------ */
+/* ALTER TABLE ADD PRIMARY KEY: copying the rows                        */
+/* ------------------------------------------------------------------ */
+
+/* The table is frozen while it rewrites (every write answers 55006, and
+ * one planned before the DDL aborts XXCAT), so the copy needs no CHECKs:
+ * each old row becomes one INSERT into the new id (conflict: 23505), and
+ * the INSERTs are grouped by the partition of their new key, so every
+ * batch is a single-partition transaction of at most max_locks - 1 keys.
+ * Up to S_RW_INFLIGHT batches are in flight at once. */
+
+#define S_RW_INFLIGHT 8
+#define S_RW_PAGE     10000
+#define S_RW_RETRIES  100
+
+typedef struct {
+    uint64_t txn;        /* hb_client request id; 0: free slot */
+    msgpack_sbuffer ops; /* its ops, kept for a retry after XXCAT */
+    uint32_t n;
+    int retries;
+} s_rw_batch_t;
+
+typedef struct s_rw {
+    char name[SQLF_NAME_MAX];
+    uint32_t old_id, new_id;
+    uint32_t ncols;               /* columns of the old rows (with the row id) */
+    uint32_t npk;                 /* the new key's columns */
+    uint32_t pk[SQLF_MAX_PK];
+    sqlf_table_t final;           /* the definition once done (cols: colbuf) */
+    sqlf_col_t *colbuf;
+    sqlf_table_t undo;            /* the definition if it fails (cols: undobuf) */
+    sqlf_col_t *undobuf;
+    uint32_t part;                /* old partition being read */
+    uint8_t cursor[HB_KEY_MAX + 1];
+    uint32_t cursor_len;
+    bool read_done;
+    uint32_t nparts;
+    msgpack_sbuffer *bucket;      /* per target partition: ops not yet sent */
+    uint32_t *bucket_n;
+    s_rw_batch_t fly[S_RW_INFLIGHT];
+    uint32_t nfly;
+    msgpack_sbuffer *ready;       /* full batches waiting for a free slot (FIFO) */
+    uint32_t *ready_n;
+    uint32_t nready, capready;
+    uint32_t batch_ops;           /* ops per batch */
+    char failmsg[512];            /* the ALTER failed: undo, then answer this */
+    hb_rc_t failrc;
+    int phase;                    /* 0 copying, 1 final DDL, 2 undo DDL */
+    uint64_t ddl_txn;
+} s_rw_t;
+
+static void
+s_rw_free(s_rw_t **rw_p)
+{
+    s_rw_t *rw = *rw_p;
+    if (!rw)
+        return;
+    for (uint32_t i = 0; i < S_RW_INFLIGHT; i++)
+        msgpack_sbuffer_destroy(&rw->fly[i].ops);
+    for (uint32_t p = 0; rw->bucket && p < rw->nparts; p++)
+        msgpack_sbuffer_destroy(&rw->bucket[p]);
+    hb_free(rw->bucket);
+    hb_free(rw->bucket_n);
+    for (uint32_t i = 0; i < rw->nready; i++)
+        msgpack_sbuffer_destroy(&rw->ready[i]);
+    hb_free(rw->ready);
+    hb_free(rw->ready_n);
+    for (uint32_t c = 0; rw->colbuf && c < rw->ncols; c++) {
+        hb_free(rw->colbuf[c].def);
+        hb_free(rw->undobuf[c].def);
+    }
+    hb_free(rw->colbuf);
+    hb_free(rw->undobuf);
+    hb_free(rw);
+    *rw_p = NULL;
+}
+
+static bool
+s_rw_owns(const s_rw_t *rw, uint64_t id)
+{
+    if (!rw || id == 0)
+        return false;
+    if (rw->ddl_txn == id)
+        return true;
+    for (uint32_t i = 0; i < S_RW_INFLIGHT; i++)
+        if (rw->fly[i].txn == id)
+            return true;
+    return false;
+}
+
+static void s_rw_pump(sqlf_front_t *self, s_req_t *r);
+
+/* Ends the ALTER with a failure: once nothing is in flight, the undo DDL
+ * gives the table back its old definition (and rows). */
+static void
+s_rw_fail(s_rw_t *rw, hb_rc_t rc, const char *msg)
+{
+    if (rw->failmsg[0])
+        return;
+    snprintf(rw->failmsg, sizeof rw->failmsg, "%s", msg);
+    rw->failrc = rc;
+}
+
+static void
+s_rw_start(sqlf_front_t *self, s_req_t *r)
+{
+    const sqlf_table_t *t = sqlf_catalog_find(self->cat, r->cur->ddl_name);
+    if (!t || !t->rw_id || !t->rowid) {
+        s_fail(self, r, HB_ABORTED, "40001", "the table changed while ALTER TABLE started");
+        return;
+    }
+    s_rw_t *rw = hb_calloc(1, sizeof *rw);
+    r->rw = rw;
+    snprintf(rw->name, sizeof rw->name, "%s", t->name);
+    rw->old_id = t->id;
+    rw->new_id = t->rw_id;
+    rw->ncols = t->ncols;
+    rw->npk = t->rw_npk;
+    memcpy(rw->pk, t->rw_pk, sizeof rw->pk);
+    /* After: the visible columns, keyed by the new key. */
+    rw->final = *t;
+    rw->colbuf = hb_calloc(t->ncols, sizeof *rw->colbuf);
+    memcpy(rw->colbuf, t->cols, t->ncols * sizeof *rw->colbuf);
+    rw->final.cols = rw->colbuf;
+    rw->final.ncols = t->ncols - 1;
+    rw->final.rowid = false;
+    rw->final.id_pinned = false;
+    rw->final.rw_id = 0;
+    rw->final.id = t->rw_id;
+    rw->final.npk = t->rw_npk;
+    memcpy(rw->final.pk, t->rw_pk, sizeof rw->final.pk);
+    rw->final.npart = t->rw_npk;
+    for (uint32_t k = 0; k < rw->npk; k++)
+        rw->colbuf[rw->pk[k]].not_null = true;
+    /* If it fails: as before, the rows under the old id. */
+    rw->undo = *t;
+    rw->undobuf = hb_calloc(t->ncols, sizeof *rw->undobuf);
+    memcpy(rw->undobuf, t->cols, t->ncols * sizeof *rw->undobuf);
+    rw->undo.cols = rw->undobuf;
+    rw->undo.rw_id = 0;
+    rw->undo.rw_npk = 0;
+    rw->undo.id_pinned = true;
+    /* The defaults' bytes belong to the catalog, which reloads free. */
+    for (uint32_t c = 0; c < t->ncols; c++) {
+        if (t->cols[c].def) {
+            rw->colbuf[c].def = hb_malloc(t->cols[c].deflen ? t->cols[c].deflen : 1);
+            memcpy(rw->colbuf[c].def, t->cols[c].def, t->cols[c].deflen);
+            rw->undobuf[c].def = hb_malloc(t->cols[c].deflen ? t->cols[c].deflen : 1);
+            memcpy(rw->undobuf[c].def, t->cols[c].def, t->cols[c].deflen);
+        }
+    }
+    uint32_t locks = self->max_locks > 2 ? self->max_locks - 2 : 1;
+    rw->batch_ops = locks < HB_SQL_MAX_OPS ? locks : HB_SQL_MAX_OPS;
+    rw->nparts = self->nparts;
+    rw->bucket = hb_calloc(self->nparts, sizeof *rw->bucket);
+    rw->bucket_n = hb_calloc(self->nparts, sizeof *rw->bucket_n);
+    for (uint32_t p = 0; p < self->nparts; p++)
+        msgpack_sbuffer_init(&rw->bucket[p]);
+    s_rw_pump(self, r);
+}
+
+/* Submits (or resubmits) batch b. */
+static hb_rc_t
+s_rw_submit(sqlf_front_t *self, s_rw_batch_t *b)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, b->n);
+    msgpack_sbuffer_write(&sb, b->ops.data, b->ops.size);
+    hb_val_t args[2] = {hb_val_int(sqlf_catalog_version(self->cat)), {.type = HB_VAL_BIN}};
+    args[1].u.s.ptr = (const uint8_t *)sb.data;
+    args[1].u.s.len = (uint32_t)sb.size;
+    hb_rc_t rc = hb_client_submit(self->cli, "sql.exec", args, 2, &b->txn);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+/* Moves bucket p (its ops) to the end of the ready queue. */
+static void
+s_rw_seal(s_rw_t *rw, uint32_t p)
+{
+    if (rw->nready == rw->capready) {
+        rw->capready = rw->capready ? rw->capready * 2 : 16;
+        rw->ready = hb_realloc(rw->ready, rw->capready * sizeof *rw->ready);
+        rw->ready_n = hb_realloc(rw->ready_n, rw->capready * sizeof *rw->ready_n);
+    }
+    rw->ready[rw->nready] = rw->bucket[p];
+    rw->ready_n[rw->nready++] = rw->bucket_n[p];
+    msgpack_sbuffer_init(&rw->bucket[p]);
+    rw->bucket_n[p] = 0;
+}
+
+/* Sends the first ready batch (a slot is free). */
+static hb_rc_t
+s_rw_send(sqlf_front_t *self, s_rw_t *rw)
+{
+    s_rw_batch_t *b = NULL;
+    for (uint32_t i = 0; i < S_RW_INFLIGHT && !b; i++)
+        if (!rw->fly[i].txn)
+            b = &rw->fly[i];
+    msgpack_sbuffer_destroy(&b->ops);
+    b->ops = rw->ready[0];
+    b->n = rw->ready_n[0];
+    b->retries = 0;
+    rw->nready--;
+    memmove(rw->ready, rw->ready + 1, rw->nready * sizeof *rw->ready);
+    memmove(rw->ready_n, rw->ready_n + 1, rw->nready * sizeof *rw->ready_n);
+    rw->nfly++;
+    return s_rw_submit(self, b);
+}
+
+/* Adds the INSERT of one old row into its bucket. */
+static hb_rc_t
+s_rw_row(sqlf_front_t *self, s_rw_t *rw, const hb_scan_row_t *sr, hb_sqlerr_t *err)
+{
+    hb_val_t row[HB_SQL_MAX_COLS];
+    uint32_t n = 0;
+    if (hb_row_decode(sr->val, sr->vlen, row, HB_SQL_MAX_COLS, &n) != HB_OK)
+        return hb_sqlerr_set(err, "XX001", "corrupt row in table \"%s\"", rw->name);
+    for (uint32_t c = n; c < rw->ncols; c++)
+        row[c] = hb_val_nil();
+    hb_key_t key;
+    hb_key_init(&key, rw->new_id);
+    for (uint32_t k = 0; k < rw->npk; k++) {
+        const hb_val_t *v = &row[rw->pk[k]];
+        if (v->type == HB_VAL_NIL)
+            return hb_sqlerr_set(err, "23502",
+                                 "column \"%s\" of relation \"%s\" contains null values",
+                                 rw->final.cols[rw->pk[k]].name, rw->name);
+        if (!s_key_put_val(&key, v))
+            return hb_sqlerr_set(err, "54000", "primary key is too long or of an unsupported "
+                                               "type");
+    }
+    msgpack_sbuffer rsb;
+    msgpack_packer rpk;
+    msgpack_sbuffer_init(&rsb);
+    msgpack_packer_init(&rpk, &rsb, msgpack_sbuffer_write);
+    if (hb_row_pack(&rpk, row, rw->ncols - 1) != HB_OK) {
+        msgpack_sbuffer_destroy(&rsb);
+        return hb_sqlerr_set(err, "XX001", "a row of \"%s\" cannot be stored", rw->name);
+    }
+    uint32_t p = hb_key_partition(key.buf, key.len, self->nparts);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &rw->bucket[p], msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 9);
+    msgpack_pack_uint8(&pk, HB_SQLOP_INSERT);
+    hb_mp_pack_bin(&pk, key.buf, key.len);
+    msgpack_pack_uint32(&pk, (uint32_t)key.len);
+    hb_mp_pack_cstr(&pk, rw->name);
+    hb_mp_pack_bin(&pk, rsb.data, rsb.size);
+    msgpack_pack_uint64(&pk, 0);
+    msgpack_pack_array(&pk, 0);
+    msgpack_pack_nil(&pk);
+    hb_mp_pack_bool(&pk, false);
+    msgpack_sbuffer_destroy(&rsb);
+    rw->bucket_n[p]++;
+    self->rw_rows++;
+    if (rw->bucket_n[p] >= rw->batch_ops || rw->bucket[p].size > self->max_value / 2)
+        s_rw_seal(rw, p);
+    return HB_OK;
+}
+
+/* Reads the next page of old rows into the buckets. */
+static hb_rc_t
+s_rw_read(sqlf_front_t *self, s_req_t *r, hb_sqlerr_t *err)
+{
+    s_rw_t *rw = r->rw;
+    uint8_t start[HB_KEY_MAX + 1];
+    size_t slen;
+    hb_key_t end;
+    hb_key_init(&end, rw->old_id + 1);
+    if (rw->cursor_len) {
+        memcpy(start, rw->cursor, rw->cursor_len);
+        slen = rw->cursor_len;
+    } else {
+        hb_key_t k;
+        hb_key_init(&k, rw->old_id);
+        memcpy(start, k.buf, k.len);
+        slen = k.len;
+    }
+    int64_t give_up = s_now_ms() + S_READ_WAIT_MS;
+    hb_scan_result_t *res = NULL;
+    for (;;) {
+        hb_rc_t rc = hb_client_scan(self->cli, (uint16_t)rw->part, start, slen, end.buf,
+                                    end.len, S_RW_PAGE, 5000, &res);
+        if (rc != HB_OK)
+            return hb_sqlerr_set(err, "08006", "read of partition %u failed: %s", rw->part,
+                                 hb_rc_str(rc));
+        if (res->rc != HB_OK) {
+            rc = hb_sqlerr_set(err, "XX000", "read of partition %u failed: %s", rw->part,
+                               res->msg);
+            hb_scan_result_destroy(&res);
+            return rc;
+        }
+        /* The copy reads after the DDL that froze the table. */
+        if (res->epoch >= r->sess->epoch)
+            break;
+        hb_scan_result_destroy(&res);
+        if (s_now_ms() > give_up)
+            return hb_sqlerr_set(err, "57014", "partition %u is behind", rw->part);
+        usleep(500);
+    }
+    hb_rc_t rc = HB_OK;
+    for (uint32_t i = 0; i < res->nrows && rc == HB_OK; i++)
+        rc = s_rw_row(self, rw, &res->rows[i], err);
+    if (rc == HB_OK && res->nrows == S_RW_PAGE) {
+        const hb_scan_row_t *last = &res->rows[res->nrows - 1];
+        memcpy(rw->cursor, last->key, last->klen);
+        rw->cursor[last->klen] = 0;
+        rw->cursor_len = last->klen + 1;
+    } else if (rc == HB_OK) {
+        rw->part++;
+        rw->cursor_len = 0;
+        rw->read_done = rw->part >= self->nparts;
+    }
+    hb_scan_result_destroy(&res);
+    return rc;
+}
+
+/* Submits a definition of the table (the final one or the undo) with
+ * sql.ddl ALTER. */
+static hb_rc_t
+s_rw_ddl(sqlf_front_t *self, s_rw_t *rw, const sqlf_table_t *t)
+{
+    msgpack_sbuffer def;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&def);
+    msgpack_packer_init(&pk, &def, msgpack_sbuffer_write);
+    sqlf_table_pack(&pk, t);
+    hb_val_t args[4] = {hb_val_int(sqlf_catalog_version(self->cat)), hb_val_int(HB_SQLDDL_ALTER),
+                        hb_val_str(rw->name, (uint32_t)strlen(rw->name)), {.type = HB_VAL_BIN}};
+    args[3].u.s.ptr = (const uint8_t *)def.data;
+    args[3].u.s.len = (uint32_t)def.size;
+    hb_rc_t rc = hb_client_submit(self->cli, "sql.ddl", args, 4, &rw->ddl_txn);
+    msgpack_sbuffer_destroy(&def);
+    return rc;
+}
+
+/* Moves the copy on as far as it can without waiting: fills free batch
+ * slots, then (everything sent and answered) the final or undo DDL.
+ * Parks r when something is in flight. */
+static void
+s_rw_pump(sqlf_front_t *self, s_req_t *r)
+{
+    s_rw_t *rw = r->rw;
+    hb_sqlerr_t err = {{0}, {0}};
+    while (!rw->failmsg[0] && rw->phase == 0) {
+        if (rw->nready) {
+            if (rw->nfly == S_RW_INFLIGHT)
+                break;
+            if (s_rw_send(self, rw) != HB_OK)
+                s_rw_fail(rw, HB_INVALID, "XX000 cannot submit a batch");
+            continue;
+        }
+        if (rw->read_done) {
+            bool left = false;
+            for (uint32_t p = 0; p < self->nparts; p++) {
+                if (rw->bucket_n[p]) {
+                    s_rw_seal(rw, p);
+                    left = true;
+                }
+            }
+            if (left)
+                continue;
+            if (rw->nfly)
+                break;
+            rw->phase = 1; /* every row is in: the new definition */
+            break;
+        }
+        if (s_rw_read(self, r, &err) != HB_OK) {
+            char m[sizeof rw->failmsg];
+            snprintf(m, sizeof m, "%s %s", err.sqlstate, err.msg);
+            s_rw_fail(rw, HB_ABORTED, m);
+        }
+    }
+    if (rw->failmsg[0] && rw->phase == 0 && rw->nfly == 0)
+        rw->phase = 2;
+    if ((rw->phase == 1 || rw->phase == 2) && !rw->ddl_txn) {
+        if (s_rw_ddl(self, rw, rw->phase == 1 ? &rw->final : &rw->undo) != HB_OK) {
+            s_fail(self, r, HB_INVALID, "XX000", "cannot submit: %s",
+                   hb_client_last_error(self->cli));
+            return;
+        }
+    }
+    s_park(self, r);
+}
+
+/* A result for a request in ALTER TABLE ADD PRIMARY KEY. */
+static void
+s_rw_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
+{
+    s_rw_t *rw = r->rw;
+    s_session_t *sess = r->sess;
+    const char *msg = res->msg ? res->msg : "";
+    bool ok = res->rc == HB_OK || res->rc == HB_EXISTS;
+    if (res->epoch > sess->epoch)
+        sess->epoch = res->epoch;
+    if (rw->ddl_txn && res->req_id == rw->ddl_txn) {
+        rw->ddl_txn = 0;
+        if (ok || strncmp(msg, "XXCAT", 5) == 0) {
+            self->cat_reloads++;
+            atomic_fetch_add(&s_catalog_gen, 1);
+            self->catalog_gen = atomic_load(&s_catalog_gen);
+            s_reload(self, res->epoch);
+        }
+        if (!ok) {
+            if (strncmp(msg, "XXCAT", 5) == 0 && rw->fly[0].retries++ < S_RW_RETRIES) {
+                const sqlf_table_t *t = sqlf_catalog_find(self->cat, rw->name);
+                if (t && t->rw_id == rw->new_id) {
+                    s_rw_pump(self, r); /* the same DDL at the new version */
+                    return;
+                }
+            }
+            s_fail(self, r, res->rc, "XX000", "ALTER TABLE: %s", msg);
+            return;
+        }
+        if (rw->phase == 2) {
+            char m[sizeof rw->failmsg];
+            snprintf(m, sizeof m, "%s", rw->failmsg);
+            s_finish(self, r, rw->failrc, m);
+            return;
+        }
+        s_group_tag(r, "ALTER TABLE", res->epoch);
+        s_rw_free(&r->rw);
+        s_cur_drop(r);
+        r->next++;
+        r->cat_retries = 0;
+        s_advance(self, r);
+        return;
+    }
+    s_rw_batch_t *b = NULL;
+    for (uint32_t i = 0; i < S_RW_INFLIGHT && !b; i++)
+        if (rw->fly[i].txn == res->req_id)
+            b = &rw->fly[i];
+    if (!b) {
+        s_park(self, r);
+        return;
+    }
+    b->txn = 0;
+    if (!ok && strncmp(msg, "XXCAT", 5) == 0 && !rw->failmsg[0] && b->retries < S_RW_RETRIES) {
+        /* Another DDL committed (any table's): go on at the new version
+         * if this table is still the one being rewritten. */
+        self->cat_reloads++;
+        s_reload(self, res->epoch);
+        const sqlf_table_t *t = sqlf_catalog_find(self->cat, rw->name);
+        if (t && t->rw_id == rw->new_id) {
+            b->retries++;
+            if (s_rw_submit(self, b) == HB_OK) {
+                s_park(self, r);
+                return;
+            }
+        }
+        msg = "40001 the table changed while ALTER TABLE was copying it";
+    }
+    rw->nfly--;
+    if (!ok) {
+        size_t len = strlen(msg);
+        bool has_state = len >= 6 && msg[5] == ' ';
+        char m[512];
+        snprintf(m, sizeof m, has_state ? "%s" : "XX000 %s", msg);
+        s_rw_fail(rw, res->rc ? res->rc : HB_ABORTED, m);
+    }
+    s_rw_pump(self, r);
+}
+
 /* Decodes sql.exec's one result (a bin holding a msgpack array of one
  * value per op) into the request's arena; values borrow from res. */
 static hb_val_t *
@@ -2529,6 +3003,10 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
 {
     if (r->ix_phase) {
         s_backfill_result(self, r, res);
+        return;
+    }
+    if (r->rw) {
+        s_rw_result(self, r, res);
         return;
     }
     s_session_t *sess = r->sess;
@@ -2567,6 +3045,11 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
                 r->ix_cursor_len = 0;
                 r->ix_retries = 0;
                 s_backfill_step(self, r);
+                return;
+            }
+            if (r->cur->rw_create) {
+                /* The table is rewriting: copy its rows into the new id. */
+                s_rw_start(self, r);
                 return;
             }
             if (s_ddl_next(self, r))
@@ -2820,6 +3303,15 @@ sqlf_front_new(const char *config_path, uint16_t replica, sqlf_reply_fn reply, v
     self->sessions = hb_calloc(S_MAX_SESSIONS, sizeof *self->sessions);
     self->parsed = hb_calloc(S_PARSE_CACHE, sizeof *self->parsed);
     self->engine = atomic_fetch_add(&s_engines, 1);
+    hb_config_t *cfg = NULL;
+    char cerr[256];
+    self->max_locks = HB_LIMITS_DEFAULT.max_locks;
+    self->max_value = HB_LIMITS_DEFAULT.max_value_bytes;
+    if (hb_config_load(config_path, &cfg, cerr, sizeof cerr) == HB_OK) {
+        self->max_locks = cfg->limits.max_locks;
+        self->max_value = cfg->limits.max_value_bytes;
+        hb_config_destroy(&cfg);
+    }
     sqlf_front_set_node(self, s_cmdline_id());
     /* The catalog may not be readable yet (storage starting): planning
      * reloads it when a table is missing. */
@@ -2942,7 +3434,7 @@ sqlf_front_poll(sqlf_front_t *self, int timeout_ms)
     while (self->npending && hb_client_poll(self->cli, wait, &res) == HB_OK) {
         wait = 0;
         s_req_t **pp = &self->pending;
-        while (*pp && (*pp)->txn_req != res->req_id)
+        while (*pp && (*pp)->txn_req != res->req_id && !s_rw_owns((*pp)->rw, res->req_id))
             pp = &(*pp)->link;
         if (*pp) {
             s_req_t *r = *pp;
@@ -2996,6 +3488,7 @@ sqlf_front_stats(const sqlf_front_t *self, hb_wire_stat_t *out, uint32_t cap)
         {"sql_cut_failures", self->torn_avoided},
         {"sql_index_fallbacks", self->index_fallbacks},
         {"sql_read_replans", self->read_replans},
+        {"sql_rewrite_rows", self->rw_rows},
     };
     uint32_t n = 0;
     for (size_t i = 0; i < sizeof s / sizeof *s && n < cap; i++, n++) {

@@ -2487,6 +2487,71 @@ s_plan_create_index(s_cc_t *cc, const PgQuery__IndexStmt *is)
     return HB_OK;
 }
 
+/* ALTER TABLE t ADD PRIMARY KEY (cols) of a table with the hidden row
+ * id: a TRUNCATE-kind sql.ddl gives the table a new id and the state
+ * "rewriting" (its rows stay under the old, pinned id; writes answer
+ * 55006); sqlfront then copies the rows into the new id keyed by the new
+ * key (front.c, s_rw_pump) and installs the new definition. */
+static hb_rc_t
+s_plan_add_pkey(s_cc_t *cc, const PgQuery__AlterTableStmt *as)
+{
+    sqlf_stmt_t *st = cc->st;
+    const sqlf_table_t *tab;
+    hb_rc_t rc;
+    if (as->objtype != PG_QUERY__OBJECT_TYPE__OBJECT_TABLE || as->n_cmds != 1 ||
+        as->cmds[0]->node_case != PG_QUERY__NODE__NODE_ALTER_TABLE_CMD)
+        return s_err(cc, -1, "0A000", "only ALTER TABLE ... ADD PRIMARY KEY is supported");
+    const PgQuery__AlterTableCmd *cmd = as->cmds[0]->alter_table_cmd;
+    const PgQuery__Constraint *c =
+        cmd->def && cmd->def->node_case == PG_QUERY__NODE__NODE_CONSTRAINT ? cmd->def->constraint
+                                                                           : NULL;
+    if (cmd->subtype != PG_QUERY__ALTER_TABLE_TYPE__AT_AddConstraint || !c ||
+        c->contype != PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY)
+        return s_err(cc, -1, "0A000", "only ALTER TABLE ... ADD PRIMARY KEY is supported");
+    if ((rc = s_table(cc, as->relation, &tab)))
+        return rc;
+    if (!tab->rowid)
+        return s_err(cc, -1, "42P16", "multiple primary keys for table \"%s\" are not allowed",
+                     tab->name);
+    if (tab->nidx)
+        return s_err(cc, -1, "0A000",
+                     "ADD PRIMARY KEY on a table with secondary indexes is not supported "
+                     "(drop them first)");
+    if (c->n_keys == 0 || c->n_keys > SQLF_MAX_PK)
+        return s_err(cc, c->location, "54011", "a primary key has 1..%d columns", SQLF_MAX_PK);
+    sqlf_table_t t = *tab;
+    t.rw_npk = 0;
+    for (size_t k = 0; k < c->n_keys; k++) {
+        const char *name = s_str(c->keys[k]);
+        int col = name ? sqlf_table_col(&t, name) : -1;
+        if (col < 0)
+            return s_err(cc, c->location, "42703", "column \"%s\" named in key does not exist",
+                         name ? name : "?");
+        for (uint32_t j = 0; j < t.rw_npk; j++)
+            if (t.rw_pk[j] == (uint32_t)col)
+                return s_err(cc, c->location, "42701",
+                             "column \"%s\" appears twice in primary key constraint", name);
+        hb_type_t ty = t.cols[col].type;
+        if (ty == HB_T_FLOAT4 || ty == HB_T_FLOAT8 || ty == HB_T_NUMERIC)
+            return s_err(cc, c->location, "0A000",
+                         "primary-key columns of type %s are not supported", hb_type_name(ty));
+        t.rw_pk[t.rw_npk++] = (uint32_t)col;
+    }
+    /* A second ADD PRIMARY KEY while one is rewriting (or after its gateway
+     * died) starts over from the same old rows. */
+    t.id_pinned = true;
+    t.rw_id = 1; /* the DDL gives the record its new id */
+    st->kind = SQLF_ST_DDL;
+    st->ddl = HB_SQLDDL_TRUNCATE;
+    st->rw_create = true;
+    snprintf(st->tag, sizeof st->tag, "ALTER TABLE");
+    snprintf(st->ddl_name, sizeof st->ddl_name, "%s", t.name);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &st->ddl_def, msgpack_sbuffer_write);
+    sqlf_table_pack(&pk, &t);
+    return HB_OK;
+}
+
 /* ------------------------------------------------------------------ */
 /* Procedures                                                           */
 /* ------------------------------------------------------------------ */
@@ -2825,6 +2890,8 @@ s_plan(s_cc_t *cc, const PgQuery__Node *n)
     }
     case PG_QUERY__NODE__NODE_INDEX_STMT:
         return s_plan_create_index(cc, n->index_stmt);
+    case PG_QUERY__NODE__NODE_ALTER_TABLE_STMT:
+        return s_plan_add_pkey(cc, n->alter_table_stmt);
     default:
         return s_err(cc, -1, "0A000", "statement type %d is not supported", (int)n->node_case);
     }

@@ -174,6 +174,10 @@ typedef struct sqlf_stmt {
     uint32_t call_nargs;
     char (*call_pnames)[SQLF_NAME_MAX]; /* parameter names (arena) */
 
+    /* ALTER TABLE ADD PRIMARY KEY: the rows are copied once the DDL
+     * committed (front.c) */
+    bool rw_create;
+
     /* CREATE INDEX: the new index, to backfill once the DDL committed */
     bool ix_create;
     uint32_t ix_no;
