@@ -96,6 +96,7 @@ typedef struct {
     uint64_t id;          /* (serial << 16) | slot */
     int phase;
     bool reject;          /* over max_connections: 53300 after the start-up packet */
+    bool counted;         /* counts toward max_connections */
     int64_t deadline_ms;  /* start-up and authentication */
     s_buf_t in, out;
     char user[S_NAME_MAX], db[S_NAME_MAX], app[S_NAME_MAX];
@@ -763,7 +764,7 @@ s_close(sqlf_pg_t *self, s_conn_t *c)
         (void)s_submit(self, c, 0, "sql", &a, 1);
     }
     close(c->fd);
-    if (c->phase != P_STARTUP || !c->reject)
+    if (c->counted)
         self->nconns--;
     while (c->stmts) {
         s_stmt_t *s = c->stmts;
@@ -1806,16 +1807,16 @@ s_copy_out_group(s_conn_t *c, const s_group_t *g, void *arg)
 }
 
 /* Sends the batch as one multi-row INSERT on a free side session. */
-static void
+static bool
 s_copy_send(sqlf_pg_t *self, s_conn_t *c)
 {
     if (c->copy_batch_rows == 0)
-        return;
+        return false;
     uint32_t sub = 1;
     while (sub <= S_SUBS && c->sub_busy[sub])
         sub++;
     if (sub > S_SUBS)
-        return; /* the caller waits for one */
+        return false; /* the caller waits for one */
     s_buf_t t = {0};
     s_put(&t, c->copy_prefix, strlen(c->copy_prefix));
     uint32_t k = 1;
@@ -1849,12 +1850,14 @@ s_copy_send(sqlf_pg_t *self, s_conn_t *c)
     c->copy_batch_rows = 0;
     c->copy_nfields = 0;
     c->copy_cells.len = c->copy_cells.off = 0;
+    return id != 0;
 }
 
+/* Whether the batch is full (it waits for a free side session). */
 static bool
-s_copy_all_busy(const s_conn_t *c)
+s_copy_full(const s_conn_t *c)
 {
-    return c->copy_inflight >= S_SUBS;
+    return c->copy_batch_rows >= c->copy_rows_per;
 }
 
 static void
@@ -1952,39 +1955,43 @@ s_copy_row(sqlf_pg_t *self, s_conn_t *c, const uint8_t *line, size_t n)
         c->copy_nfields = before;
         return;
     }
-    if (++c->copy_batch_rows >= c->copy_rows_per)
-        s_copy_send(self, c);
+    c->copy_batch_rows++;
+    (void)self;
 }
 
+/* Takes complete lines (and at CopyDone the last one) while the batch has
+ * room. */
 static void
-s_copy_data(sqlf_pg_t *self, s_conn_t *c, const uint8_t *p, uint32_t len)
+s_copy_drain(sqlf_pg_t *self, s_conn_t *c)
 {
-    if (c->copy_failed || c->copy_eod)
-        return;
-    s_put(&c->copy_line, p, len);
-    size_t at = c->copy_line.off;
-    for (;;) {
-        const uint8_t *nl = memchr(c->copy_line.p + at, '\n', c->copy_line.len - at);
-        if (!nl)
+    s_buf_t *l = &c->copy_line;
+    while (!c->copy_failed && !c->copy_eod && !s_copy_full(c)) {
+        const uint8_t *nl = memchr(l->p + l->off, '\n', l->len - l->off);
+        if (!nl) {
+            if (c->copy_end && l->len > l->off) { /* the last line has no newline */
+                s_copy_row(self, c, l->p + l->off, l->len - l->off);
+                l->off = l->len;
+            }
             break;
-        size_t n = (size_t)(nl - (c->copy_line.p + at));
-        s_copy_row(self, c, c->copy_line.p + at, n);
-        at += n + 1;
-        if (c->copy_failed || c->copy_eod)
-            break;
+        }
+        size_t n = (size_t)(nl - (l->p + l->off));
+        s_copy_row(self, c, l->p + l->off, n);
+        l->off += n + 1;
     }
-    /* Keep the partial line at the front. */
-    size_t rest = c->copy_line.len - at;
-    memmove(c->copy_line.p, c->copy_line.p + at, rest);
-    c->copy_line.len = rest;
-    c->copy_line.off = 0;
+    if (c->copy_failed || c->copy_eod)
+        l->off = l->len; /* the rest is ignored */
+    memmove(l->p, l->p + l->off, l->len - l->off);
+    l->len -= l->off;
+    l->off = 0;
 }
 
-/* COPY FROM is over once CopyDone came and every chunk answered. */
+/* COPY FROM is over once CopyDone came, every row was sent and every chunk
+ * answered. */
 static void
 s_copy_maybe_finish(s_conn_t *c)
 {
-    if (!c->copy_end || c->copy_inflight)
+    if (!c->copy_end || c->copy_inflight ||
+        (!c->copy_failed && (c->copy_batch_rows || c->copy_line.len)))
         return;
     if (c->copy_failed) {
         s_error(c, "ERROR", c->copy_state, "%s", c->copy_msg);
@@ -2002,18 +2009,40 @@ s_copy_maybe_finish(s_conn_t *c)
         s_ready(c);
 }
 
+/* Moves rows from the line buffer into batches and batches to free side
+ * sessions, as far as they go. */
+static void
+s_copy_pump(sqlf_pg_t *self, s_conn_t *c)
+{
+    for (;;) {
+        s_copy_drain(self, c);
+        if (c->copy_failed) {
+            c->copy_batch_rows = c->copy_nfields = 0;
+            c->copy_cells.len = 0;
+            break;
+        }
+        bool last = c->copy_end && c->copy_line.len == 0 && c->copy_batch_rows > 0;
+        if (!(s_copy_full(c) || last) || !s_copy_send(self, c))
+            break;
+    }
+    s_copy_maybe_finish(c);
+}
+
+static void
+s_copy_data(sqlf_pg_t *self, s_conn_t *c, const uint8_t *p, uint32_t len)
+{
+    if (c->copy_failed || c->copy_eod)
+        return;
+    s_put(&c->copy_line, p, len);
+    s_copy_pump(self, c);
+}
+
 static void
 s_copy_done(sqlf_pg_t *self, s_conn_t *c)
 {
-    if (!c->copy_failed && !c->copy_eod && c->copy_line.len > 0) {
-        s_copy_row(self, c, c->copy_line.p, c->copy_line.len); /* last line without \n */
-        c->copy_line.len = 0;
-    }
     c->copy_end = true;
     c->copy_in = false;
-    if (!c->copy_failed)
-        s_copy_send(self, c);
-    s_copy_maybe_finish(c);
+    s_copy_pump(self, c);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2053,9 +2082,7 @@ s_on_result(sqlf_pg_t *self, s_conn_t *c, uint32_t sub, const uint8_t *frame, si
             }
             if (m.u.result.epoch > c->max_epoch)
                 c->max_epoch = m.u.result.epoch;
-            if (c->copy_in && !c->copy_failed && c->copy_batch_rows >= c->copy_rows_per)
-                s_copy_send(self, c);
-            s_copy_maybe_finish(c);
+            s_copy_pump(self, c);
         }
         goto out;
     }
@@ -2206,7 +2233,7 @@ out:
 static bool
 s_paused(const s_conn_t *c)
 {
-    return c->waiting || c->copy_end || (c->copy_in && s_copy_all_busy(c)) ||
+    return c->waiting || c->copy_end || (c->copy_in && s_copy_full(c)) ||
            c->out.len - c->out.off > S_OUT_PAUSE;
 }
 
@@ -2388,7 +2415,8 @@ s_accept(sqlf_pg_t *self)
         if (self->nconns >= self->cfg.pg_max_connections)
             c->reject = true;
         else
-            self->nconns++;
+            c->counted = true;
+        self->nconns += c->counted;
         self->conns[slot] = c;
         S_COUNT(self, c_accepted);
     }
