@@ -91,8 +91,9 @@ typedef enum {
  *    1 do nothing, 2 do update), sets, where(bin|nil), returning(bool)]
  *   [UPDATE, key, plen, where(bin|nil), sets, returning]
  *   [DELETE, key, plen, where(bin|nil), returning]
- *   [CHECK, key, plen, row(bin|nil)] -> aborts "40001" unless the row is
- *                                    exactly row (nil: absent): how a block
+ *   [CHECK, key, plen, row(bin|nil|true)] -> aborts "40001" unless the row
+ *                                    is exactly row (nil: absent; true:
+ *                                    present, any bytes): how a block
  *                                    validates what it read (OLLP)
  *   [IPUT, key, 0, pkey(bin), rowkey(bin)] and [IDEL, key, 0, pkey(bin)]
  *                                    store / delete a secondary index

@@ -220,10 +220,21 @@ hb_sqlop_apply(const uint8_t *op, size_t len, bool present, const uint8_t *old,
     case HB_SQLOP_CHECK: {
         const uint8_t *want = NULL;
         uint32_t wantlen = 0;
-        if (n != 4 || s_opt_expr(&r, &want, &wantlen) != HB_OK)
+        bool same;
+        if (n != 4)
             return s_malformed(err);
-        bool same = want ? present && oldlen == wantlen && memcmp(old, want, wantlen) == 0
-                         : !present;
+        if (hb_mp_peek(&r) == HB_MP_BOOL) {
+            /* [CHECK, key, plen, true]: the row must exist (any bytes). */
+            bool must = false;
+            if (hb_mp_read_bool(&r, &must) != HB_OK || !must)
+                return s_malformed(err);
+            same = present;
+        } else {
+            if (s_opt_expr(&r, &want, &wantlen) != HB_OK)
+                return s_malformed(err);
+            same = want ? present && oldlen == wantlen && memcmp(old, want, wantlen) == 0
+                        : !present;
+        }
         if (!same) {
             hb_sqlerr_set(err, "40001",
                           "could not serialize access due to concurrent update");
@@ -303,6 +314,20 @@ hb_sqlop_pack_check(msgpack_packer *pk, const uint8_t *key, size_t klen, uint32_
     msgpack_pack_uint32(pk, plen);
     if (row)
         hb_mp_pack_bin(pk, row, rowlen);
+    else
+        msgpack_pack_nil(pk);
+}
+
+void
+hb_sqlop_pack_check_exists(msgpack_packer *pk, const uint8_t *key, size_t klen, uint32_t plen,
+                           bool present)
+{
+    msgpack_pack_array(pk, 4);
+    msgpack_pack_uint8(pk, HB_SQLOP_CHECK);
+    hb_mp_pack_bin(pk, key, klen);
+    msgpack_pack_uint32(pk, plen);
+    if (present)
+        msgpack_pack_true(pk);
     else
         msgpack_pack_nil(pk);
 }

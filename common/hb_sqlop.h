@@ -54,4 +54,11 @@ hb_rc_t hb_sqlop_apply(const uint8_t *op, size_t len, bool present, const uint8_
 void hb_sqlop_pack_check(msgpack_packer *pk, const uint8_t *key, size_t klen, uint32_t plen,
                          const uint8_t *row, size_t rowlen);
 
+/* Packs a CHECK op on existence only: the row at key must be present (any
+ * bytes: [CHECK, key, plen, true]) or, with present false, absent. How a
+ * block validates an answer that depends only on whether a row exists (a
+ * blind point UPDATE / DELETE, a plain INSERT). */
+void hb_sqlop_pack_check_exists(msgpack_packer *pk, const uint8_t *key, size_t klen,
+                                uint32_t plen, bool present);
+
 #endif

@@ -43,6 +43,11 @@
 #define S_PARSE_CACHE    512 /* parsed texts kept */
 #define S_BLOCK_RETRIES  20  /* re-runs of a block whose reads changed */
 
+/* What the CHECK of a row a block used validates (s_ov_t.check). */
+#define S_CK_NONE   0 /* nothing: a fresh row id no one else can write */
+#define S_CK_EXISTS 1 /* only whether the row exists (blind writes' answers) */
+#define S_CK_FULL   2 /* the row's bytes (reads) */
+
 /* Copies v's bytes into the arena so it outlives a scan frame. */
 static hb_val_t
 s_keep(hb_arena_t **arena, hb_val_t v)
@@ -90,6 +95,7 @@ typedef struct {
     uint32_t klen;
     uint32_t plen;
     bool have_base;       /* read from a snapshot (a CHECK op says so) */
+    int check;            /* what its CHECK validates: S_CK_NONE, _EXISTS, _FULL */
     bool base_present;
     const uint8_t *base;  /* arena */
     size_t baselen;
@@ -1503,21 +1509,34 @@ s_ov_get(s_req_t *r, const uint8_t *key, uint32_t klen, uint32_t plen)
 /* Records what the snapshot holds at ov's key, and the CHECK that the
  * commit will validate it with. */
 static void
-s_ov_set_base(s_req_t *r, s_ov_t *ov, bool present, const uint8_t *raw, size_t len)
+s_ov_set_base_ck(s_req_t *r, s_ov_t *ov, bool present, const uint8_t *raw, size_t len,
+                 int check)
 {
     ov->have_base = true;
     ov->base_present = present;
+    ov->check = check;
     if (present) {
         uint8_t *p = hb_arena_alloc(&r->b->arena, len ? len : 1);
         memcpy(p, raw, len);
         ov->base = p;
         ov->baselen = len;
     }
+    if (check == S_CK_NONE)
+        return;
     msgpack_packer pk;
     msgpack_packer_init(&pk, &r->b->block_checks, msgpack_sbuffer_write);
-    hb_sqlop_pack_check(&pk, ov->key, ov->klen, ov->plen, present ? ov->base : NULL,
-                        present ? len : 0);
+    if (check == S_CK_EXISTS)
+        hb_sqlop_pack_check_exists(&pk, ov->key, ov->klen, ov->plen, present);
+    else
+        hb_sqlop_pack_check(&pk, ov->key, ov->klen, ov->plen, present ? ov->base : NULL,
+                            present ? len : 0);
     r->b->block_nchecks++;
+}
+
+static void
+s_ov_set_base(s_req_t *r, s_ov_t *ov, bool present, const uint8_t *raw, size_t len)
+{
+    s_ov_set_base_ck(r, ov, present, raw, len, S_CK_FULL);
 }
 
 /* Appends one op (len bytes) to the block and to its key's history. */
@@ -1577,7 +1596,9 @@ static hb_rc_t
 s_ov_current(sqlf_front_t *self, s_req_t *r, s_session_t *sess, s_ov_t *ov, bool *present,
              const uint8_t **row, size_t *len, hb_sqlerr_t *err)
 {
-    if (!ov->have_base) {
+    if (!ov->have_base || ov->check != S_CK_FULL) {
+        /* The row's bytes matter now: read it (again, if only its
+         * existence was checked so far: that check stays) and CHECK them. */
         sqlf_source_t src = {.partition = -1, .point = true, .plen = ov->plen};
         memcpy(src.start.buf, ov->key, ov->klen);
         src.start.len = ov->klen;
@@ -1970,6 +1991,67 @@ s_plan_stmt(sqlf_front_t *self, s_req_t *r, const PgQuery__Node *node, sqlf_stmt
     return rc;
 }
 
+/* Returns true if what op (len bytes) answers depends only on whether its
+ * row exists: a plain INSERT (error or DO NOTHING), an UPDATE or DELETE
+ * without WHERE (a point write by the key alone), none with RETURNING. */
+static bool
+s_op_existence_only(const uint8_t *op, size_t len)
+{
+    hb_mp_reader_t rd;
+    uint32_t n = 0;
+    uint64_t kind = 0, conflict = 0;
+    bool ret = true;
+    hb_mp_reader_init(&rd, op, len);
+    if (hb_mp_read_array(&rd, &n) != HB_OK || hb_mp_read_uint(&rd, &kind) != HB_OK ||
+        hb_mp_skip(&rd) != HB_OK || hb_mp_skip(&rd) != HB_OK) /* key, plen */
+        return false;
+    switch (kind) {
+    case HB_SQLOP_INSERT:
+        return n == 9 && hb_mp_skip(&rd) == HB_OK && hb_mp_skip(&rd) == HB_OK &&
+               hb_mp_read_uint(&rd, &conflict) == HB_OK && conflict <= 1 &&
+               hb_mp_skip(&rd) == HB_OK && hb_mp_skip(&rd) == HB_OK &&
+               hb_mp_read_bool(&rd, &ret) == HB_OK && !ret;
+    case HB_SQLOP_UPDATE:
+        return n == 6 && hb_mp_peek(&rd) == HB_MP_NIL && hb_mp_skip(&rd) == HB_OK &&
+               hb_mp_skip(&rd) == HB_OK && hb_mp_read_bool(&rd, &ret) == HB_OK && !ret;
+    case HB_SQLOP_DELETE:
+        return n == 5 && hb_mp_peek(&rd) == HB_MP_NIL && hb_mp_skip(&rd) == HB_OK &&
+               hb_mp_read_bool(&rd, &ret) == HB_OK && !ret;
+    default:
+        return false;
+    }
+}
+
+/* The CHECK the answer of ov's ops at the end of a request needs:
+ * nothing for INSERTs of fresh row ids (tables without a key), existence
+ * for existence-only ops, else the row's bytes. */
+static int
+s_ov_answer_check(sqlf_front_t *self, const s_blk_t *b, const s_ov_t *ov)
+{
+    bool exists_only = true, inserts = true;
+    for (uint32_t i = 0; i < ov->nops && exists_only; i++) {
+        const uint8_t *op = (const uint8_t *)b->block_ops.data + b->opofs[ov->ops[i]];
+        hb_sqlop_head_t h;
+        exists_only = s_op_existence_only(op, b->oplen[ov->ops[i]]);
+        inserts = inserts && hb_sqlop_head(op, b->oplen[ov->ops[i]], &h) == HB_OK &&
+                  h.kind == HB_SQLOP_INSERT;
+    }
+    if (!exists_only)
+        return S_CK_FULL;
+    if (inserts) {
+        const uint8_t *kp = ov->key;
+        uint32_t table = 0;
+        if (hb_key_get_table(&kp, ov->key + ov->klen, &table) == HB_OK) {
+            for (uint32_t i = 0; i < sqlf_catalog_size(self->cat); i++) {
+                const sqlf_table_t *t = sqlf_catalog_at(self->cat, i);
+                if (t->id == table && t->rowid)
+                    return S_CK_NONE;
+            }
+        }
+    }
+    return S_CK_EXISTS;
+}
+
 /* The request ends inside its session's open block, which stays open for
  * the session's next requests. Its statements answer now: reads with what
  * they read, writes with what they will do when the block commits; the
@@ -1993,9 +2075,16 @@ s_block_answer_open(sqlf_front_t *self, s_req_t *r, s_session_t *sess)
         bool p = ov->base_present;
         const uint8_t *cur = ov->base;
         size_t cl = ov->baselen;
-        if (!ov->have_base) {
+        int ck = s_ov_answer_check(self, b, ov);
+        if (!ov->have_base && ck == S_CK_NONE) {
+            /* A fresh row id: absent, and no one else can write it. */
+            s_ov_set_base_ck(r, ov, false, NULL, 0, S_CK_NONE);
+            p = false;
+        } else if (!ov->have_base) {
             /* What it answers now is checked at COMMIT like any read, so
-             * the answer and the outcome cannot disagree. */
+             * the answer and the outcome cannot disagree: only whether the
+             * row exists, when that is all the answer depends on (blind
+             * writes of other sessions then do not conflict with it). */
             sqlf_source_t src = {.partition = -1, .point = true, .plen = ov->plen};
             memcpy(src.start.buf, ov->key, ov->klen);
             src.start.len = ov->klen;
@@ -2003,7 +2092,7 @@ s_block_answer_open(sqlf_front_t *self, s_req_t *r, s_session_t *sess)
             uint64_t ep;
             if (s_read(self, sess, &src, false, s_point_row, &pt, &ep, &err) != HB_OK)
                 continue; /* no prediction: the statement answers 0 rows */
-            s_ov_set_base(r, ov, pt.found, pt.raw, pt.len);
+            s_ov_set_base_ck(r, ov, pt.found, pt.raw, pt.len, ck);
             p = ov->base_present;
             cur = ov->base;
             cl = ov->baselen;

@@ -1258,6 +1258,9 @@ s_indexable(hb_type_t t)
            t == HB_T_TIMESTAMP;
 }
 
+static void s_and_terms(const PgQuery__Node *n, const PgQuery__Node **terms, uint32_t *nt,
+                        uint32_t cap);
+
 /* Fills src's range from where's key terms, and an index range when no
  * primary-key prefix is bound but a ready index's leading columns are. */
 static hb_rc_t
@@ -1336,8 +1339,15 @@ s_source(s_cc_t *cc, const PgQuery__Node *where, sqlf_source_t *src)
             src->plen = (uint32_t)k.len;
     }
     src->start = k;
-    if (prefix == t->npk)
+    if (prefix == t->npk) {
         src->point = true;
+        /* Each AND term binds at most one key column: as many terms as key
+         * columns, all bound, means WHERE says nothing the key does not. */
+        const PgQuery__Node *terms[SQLF_MAX_PK + 1];
+        uint32_t nt = 0;
+        s_and_terms(where, terms, &nt, SQLF_MAX_PK + 1);
+        src->key_only = nt == t->npk;
+    }
     else if ((rc = s_range_end(cc, &k, &src->end)))
         return rc;
     if (prefix >= t->npart)
@@ -2214,7 +2224,9 @@ s_plan_upd_del(s_cc_t *cc, const PgQuery__RangeVar *rel, const PgQuery__Node *wh
                      cc->t->name);
     if ((rc = s_source(cc, where, &st->src)))
         return rc;
-    if (where) {
+    if (where && !st->src.key_only) {
+        /* (A point write by the key alone carries no WHERE: its outcome
+         * depends only on whether the row exists.) */
         s_ex_t w;
         if ((rc = s_expr(cc, where, &w)) || (rc = s_coerce_const(cc, &w, HB_T_BOOL, -1)))
             return rc;

@@ -76,6 +76,7 @@ typedef struct {
     const sqlf_table_t *table; /* NULL: no FROM (one empty row) */
     int32_t partition;         /* the one partition to read, or -1: all */
     bool point;                /* exactly the key start (a primary-key lookup) */
+    bool key_only;             /* point, and WHERE is nothing but the key terms */
     hb_key_t start;            /* first key (inclusive) */
     hb_key_t end;              /* key bound (exclusive; unused for point) */
     uint32_t plen;             /* point: bytes of start that are the partition key */

@@ -255,6 +255,14 @@ s_op_check(const hb_key_t *k, const s_bytes_t *row)
     s_pack_opt(&s_opk, row);
 }
 
+/* [CHECK, key, plen, true]: the row must exist, whatever its bytes. */
+static void
+s_op_check_exists(const hb_key_t *k)
+{
+    s_op_head(HB_SQLOP_CHECK, 4, k);
+    msgpack_pack_true(&s_opk);
+}
+
 /* ------------------------------------------------------------------ */
 /* The transaction and the context                                      */
 /* ------------------------------------------------------------------ */
@@ -828,6 +836,37 @@ START_TEST(test_sqlexec_check)
 }
 END_TEST
 
+/* An existence CHECK passes whatever the row's bytes became (another
+ * block's blind update), fails (40001) when the row is gone. */
+START_TEST(test_sqlexec_check_exists)
+{
+    hb_key_t k = s_key(21, 0);
+    hb_val_t res[4];
+    s_ops_begin();
+    s_op_check_exists(&k);
+    s_start_exec(0, s_ops_end());
+    s_feed_key(&k, s_row2(21, 7));
+    ck_assert_int_eq(s_run(HB_PROC_SQL_EXEC), HB_OK);
+    ck_assert_uint_eq(s_results(res, 4), 1);
+    s_expect_int_result(&res[0], 1);
+    s_ops_begin();
+    s_op_check_exists(&k);
+    s_start_exec(0, s_ops_end());
+    s_expect_abort(s_run(HB_PROC_SQL_EXEC), "40001");
+    /* It takes a read lock, like any CHECK. */
+    s_ops_begin();
+    s_op_check_exists(&k);
+    s_start_exec(0, s_ops_end());
+    bool found = false;
+    for (uint32_t i = 0; i < s_ls.n; i++)
+        if (s_ls.locks[i].len == k.len && memcmp(s_ls.locks[i].key, k.buf, k.len) == 0) {
+            ck_assert_int_eq(s_ls.locks[i].mode, HB_LOCK_READ);
+            found = true;
+        }
+    ck_assert(found);
+}
+END_TEST
+
 START_TEST(test_sqlexec_catalog)
 {
     hb_key_t k = s_key(30, 0), k2 = s_key(31, 0);
@@ -1071,6 +1110,7 @@ s_suite(void)
         {"test_sqlexec_delete", test_sqlexec_delete},
         {"test_sqlexec_get", test_sqlexec_get},
         {"test_sqlexec_check", test_sqlexec_check},
+        {"test_sqlexec_check_exists", test_sqlexec_check_exists},
         {"test_sqlexec_catalog", test_sqlexec_catalog},
         {"test_sqlexec_malformed", test_sqlexec_malformed},
         {"test_sqlexec_ddl", test_sqlexec_ddl},
