@@ -401,7 +401,7 @@ main(int argc, char **argv)
         pgpair = zmq_socket(zctx, ZMQ_PAIR);
         zmq_setsockopt(pgpair, ZMQ_LINGER, &zero, sizeof zero);
         if (zmq_bind(pgpair, "inproc://sqlf-pg") < 0 ||
-            !(pg = sqlf_pg_start(zctx, "inproc://sqlf-pg", me, &cfg->limits, err, sizeof err))) {
+            !(pg = sqlf_pg_start(zctx, "inproc://sqlf-pg", config_path, me, &cfg->limits, err, sizeof err))) {
             hb_error("PostgreSQL listener: %s", zmq_errno() && !pg && !err[0]
                                                       ? zmq_strerror(zmq_errno())
                                                       : err);

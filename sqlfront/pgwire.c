@@ -39,6 +39,8 @@
 #include "hb_expr.h"
 #include "hb_log.h"
 #include "hb_mp.h"
+#include "catalog.h"
+#include "hobbes.h"
 #include "pgauth.h"
 
 #define S_SUBS          8        /* COPY chunk sessions per connection */
@@ -143,6 +145,9 @@ typedef struct {
 
 struct sqlf_pg {
     hb_sqlfront_cfg_t cfg;
+    char config_path[1024];
+    hb_client_t *cli;     /* for psql's catalog queries (made on first use) */
+    sqlf_catalog_t *cat;
     hb_limits_t lim;
     void *zctx;
     char pair_ep[64];
@@ -1069,6 +1074,304 @@ s_auth_msg(sqlf_pg_t *self, s_conn_t *c, const uint8_t *p, uint32_t len)
 }
 
 /* ------------------------------------------------------------------ */
+/* psql's describe queries                                              */
+/* ------------------------------------------------------------------ */
+
+static void s_emit_group(s_conn_t *c, const s_group_t *g, void *arg);
+
+/* A result built here, in the engine's group layout. */
+typedef struct {
+    hb_val_t *v;
+    uint32_t n, cap;
+    char **strs;
+    uint32_t nstrs, capstrs;
+    uint32_t rows_at; /* index of the nrows value of the open group */
+} s_res_t;
+
+static void
+s_res_push(s_res_t *r, hb_val_t v)
+{
+    if (r->n == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 64;
+        r->v = hb_realloc(r->v, r->cap * sizeof *r->v);
+    }
+    r->v[r->n++] = v;
+}
+
+static void
+s_res_str(s_res_t *r, const char *s)
+{
+    if (!s) {
+        s_res_push(r, hb_val_nil());
+        return;
+    }
+    size_t n = strlen(s);
+    char *c = hb_malloc(n + 1);
+    memcpy(c, s, n + 1);
+    if (r->nstrs == r->capstrs) {
+        r->capstrs = r->capstrs ? r->capstrs * 2 : 32;
+        r->strs = hb_realloc(r->strs, r->capstrs * sizeof *r->strs);
+    }
+    r->strs[r->nstrs++] = c;
+    s_res_push(r, hb_val_str(c, (uint32_t)n));
+}
+
+/* Opens a group with the given "name:type" columns. */
+static void
+s_res_group(s_res_t *r, const char *const *cols, uint32_t ncols)
+{
+    s_res_str(r, "SELECT");
+    s_res_push(r, hb_val_int(ncols));
+    for (uint32_t i = 0; i < ncols; i++) {
+        char name[64];
+        const char *colon = strchr(cols[i], ':');
+        snprintf(name, sizeof name, "%.*s", (int)(colon - cols[i]), cols[i]);
+        s_res_str(r, name);
+        s_res_str(r, colon + 1);
+    }
+    r->rows_at = r->n;
+    s_res_push(r, hb_val_int(0));
+}
+
+static void
+s_res_end(s_res_t *r, uint32_t ncols)
+{
+    uint32_t nrows = ncols ? (r->n - r->rows_at - 1) / ncols : 0;
+    char tag[32];
+    snprintf(tag, sizeof tag, "SELECT %u", nrows);
+    r->v[r->rows_at] = hb_val_int(nrows);
+    /* the tag was pushed first: replace it */
+    uint32_t tag_at = r->rows_at - 2 * ncols - 2;
+    s_res_str(r, tag);
+    r->v[tag_at] = r->v[--r->n];
+    s_res_push(r, hb_val_int(0)); /* epoch */
+}
+
+static void
+s_res_free(s_res_t *r)
+{
+    for (uint32_t i = 0; i < r->nstrs; i++)
+        hb_free(r->strs[i]);
+    hb_free(r->strs);
+    hb_free(r->v);
+}
+
+/* PostgreSQL's format_type of a column. */
+static void
+s_format_type(const sqlf_col_t *col, char *out, size_t cap)
+{
+    const char *base = hb_type_name(col->type);
+    if ((col->type == HB_T_VARCHAR || col->type == HB_T_CHAR) && col->typmod > 0)
+        snprintf(out, cap, "%s(%d)", base, col->typmod);
+    else if (col->type == HB_T_NUMERIC && col->typmod > 0)
+        snprintf(out, cap, "numeric(%d,%d)", col->typmod >> 16, col->typmod & 0xffff);
+    else
+        snprintf(out, cap, "%s", base);
+}
+
+/* Whether name matches psql's pattern regex ^(...)$ (letters, digits, _,
+ * and .* for psql's *). */
+static bool
+s_pattern_match(const char *re, const char *name)
+{
+    if (*re == '\0')
+        return *name == '\0';
+    if (re[0] == '.' && re[1] == '*') {
+        for (const char *n = name;; n++) {
+            if (s_pattern_match(re + 2, n))
+                return true;
+            if (!*n)
+                return false;
+        }
+    }
+    if (re[0] == '.')
+        return *name && s_pattern_match(re + 1, name + 1);
+    return *re == *name && s_pattern_match(re + 1, name + 1);
+}
+
+/* The pattern of "c.relname OPERATOR(pg_catalog.~) '^(...)$'", or NULL. */
+static bool
+s_relname_pattern(const char *text, char *out, size_t cap)
+{
+    const char *p = strstr(text, "OPERATOR(pg_catalog.~) '^(");
+    if (!p)
+        return false;
+    p += strlen("OPERATOR(pg_catalog.~) '^(");
+    const char *e = strstr(p, ")$'");
+    if (!e || (size_t)(e - p) >= cap)
+        return false;
+    snprintf(out, cap, "%.*s", (int)(e - p), p);
+    return true;
+}
+
+static const sqlf_table_t *
+s_table_by_oid(const sqlf_catalog_t *cat, const char *text, const char *key)
+{
+    const char *p = strstr(text, key);
+    if (!p)
+        return NULL;
+    long oid = strtol(p + strlen(key), NULL, 10);
+    for (uint32_t i = 0; i < sqlf_catalog_size(cat); i++) {
+        const sqlf_table_t *t = sqlf_catalog_at(cat, i);
+        if (t && 16384 + (long)t->id == oid)
+            return t;
+    }
+    return NULL;
+}
+
+/* Answers the pg_catalog queries psql sends for \dt and \d TABLE from the
+ * cluster's catalog. Returns false for any other text. */
+static bool
+s_psql_catalog(sqlf_pg_t *self, s_conn_t *c, const char *text)
+{
+    bool list = strstr(text, "pg_catalog.pg_get_userbyid(c.relowner) as \"Owner\"") &&
+                strstr(text, "FROM pg_catalog.pg_class c");
+    bool find = !list && strstr(text, "SELECT c.oid,") && strstr(text, "c.relname") &&
+                strstr(text, "FROM pg_catalog.pg_class c");
+    bool rel = strstr(text, "SELECT c.relchecks, c.relkind, c.relhasindex");
+    bool att = strstr(text, "SELECT a.attname,") &&
+               strstr(text, "pg_catalog.format_type(a.atttypid, a.atttypmod)");
+    bool idx = strstr(text, "SELECT c2.relname, i.indisprimary, i.indisunique");
+    bool empty = strstr(text, "FROM pg_catalog.pg_policy pol") ||
+                 strstr(text, "FROM pg_catalog.pg_statistic_ext") ||
+                 strstr(text, "SELECT pubname") || strstr(text, "pg_catalog.pg_inherits") ||
+                 strstr(text, "FROM pg_catalog.pg_trigger") ||
+                 strstr(text, "FROM pg_catalog.pg_constraint r");
+    if (!list && !find && !rel && !att && !idx && !empty)
+        return false;
+    char err[256];
+    if (!self->cli) {
+        self->cli = hb_client_new(self->config_path, self->cfg.replica, err, sizeof err);
+        self->cat = sqlf_catalog_new();
+    }
+    if (!self->cli || sqlf_catalog_load(self->cat, self->cli, 2000, 0) != HB_OK) {
+        s_error(c, "ERROR", "58000", "cannot read the catalog");
+        return true;
+    }
+    const sqlf_catalog_t *cat = self->cat;
+    s_res_t r = {0};
+    char pat[128] = "";
+    bool has_pat = s_relname_pattern(text, pat, sizeof pat);
+    uint32_t nc = 0;
+    if (list || find) {
+        static const char *const lc[] = {"Schema:name", "Name:name", "Type:text", "Owner:name"};
+        static const char *const fc[] = {"oid:oid", "nspname:name", "relname:name"};
+        nc = list ? 4 : 3;
+        s_res_group(&r, list ? lc : fc, nc);
+        for (uint32_t i = 0; i < sqlf_catalog_size(cat); i++) {
+            const sqlf_table_t *t = sqlf_catalog_at(cat, i);
+            if (!t || (has_pat && !s_pattern_match(pat, t->name)))
+                continue;
+            if (list) {
+                s_res_str(&r, "public");
+                s_res_str(&r, t->name);
+                s_res_str(&r, "table");
+                s_res_str(&r, c->user);
+            } else {
+                char oid[24];
+                snprintf(oid, sizeof oid, "%u", 16384 + t->id);
+                s_res_str(&r, oid);
+                s_res_str(&r, "public");
+                s_res_str(&r, t->name);
+            }
+        }
+    } else if (rel) {
+        static const char *const cols[] = {
+            "relchecks:smallint", "relkind:char", "relhasindex:boolean", "relhasrules:boolean",
+            "relhastriggers:boolean", "relrowsecurity:boolean", "relforcerowsecurity:boolean",
+            "relhasoids:boolean", "relispartition:boolean", "?column?:text",
+            "reltablespace:oid", "reloftype:text", "relpersistence:char",
+            "relreplident:char", "amname:name"};
+        nc = 15;
+        s_res_group(&r, cols, nc);
+        const sqlf_table_t *t = s_table_by_oid(cat, text, "WHERE c.oid = '");
+        if (t) {
+            const char *v[] = {"0", "r", t->rowid && !t->nidx ? "f" : "t", "f", "f", "f", "f",
+                               "f", "f", "", "0", "", "p", "d", "heap"};
+            for (int i = 0; i < 15; i++)
+                s_res_str(&r, v[i]);
+        }
+    } else if (att) {
+        static const char *const cols[] = {"attname:name", "format_type:text",
+                                           "pg_get_expr:text", "attnotnull:boolean",
+                                           "attcollation:name", "attidentity:char",
+                                           "attgenerated:char"};
+        nc = 7;
+        s_res_group(&r, cols, nc);
+        const sqlf_table_t *t = s_table_by_oid(cat, text, "WHERE a.attrelid = '");
+        for (uint32_t i = 0; t && i < sqlf_table_nvis(t); i++) {
+            char ty[64];
+            s_format_type(&t->cols[i], ty, sizeof ty);
+            s_res_str(&r, t->cols[i].name);
+            s_res_str(&r, ty);
+            s_res_str(&r, t->cols[i].def ? "(expression)" : NULL);
+            s_res_str(&r, t->cols[i].not_null ? "t" : "f");
+            s_res_str(&r, NULL);
+            s_res_str(&r, "");
+            s_res_str(&r, "");
+        }
+    } else if (idx) {
+        static const char *const cols[] = {
+            "relname:name", "indisprimary:boolean", "indisunique:boolean",
+            "indisclustered:boolean", "indisvalid:boolean", "pg_get_indexdef:text",
+            "pg_get_constraintdef:text", "contype:char", "condeferrable:boolean",
+            "condeferred:boolean", "indisreplident:boolean", "reltablespace:oid"};
+        nc = 12;
+        s_res_group(&r, cols, nc);
+        const sqlf_table_t *t = s_table_by_oid(cat, text, "WHERE c.oid = '");
+        for (uint32_t k = 0; t && k <= t->nidx; k++) {
+            const uint32_t *kc;
+            uint32_t nk;
+            char name[160];
+            if (k == 0) {
+                if (t->rowid)
+                    continue;
+                kc = t->pk;
+                nk = t->npk;
+                snprintf(name, sizeof name, "%s_pkey", t->name);
+            } else {
+                kc = t->idx[k - 1].cols;
+                nk = t->idx[k - 1].ncols;
+                snprintf(name, sizeof name, "%s", t->idx[k - 1].name);
+            }
+            char list_[512] = "";
+            for (uint32_t j = 0; j < nk; j++) {
+                size_t l = strlen(list_);
+                snprintf(list_ + l, sizeof list_ - l, "%s%s", j ? ", " : "", t->cols[kc[j]].name);
+            }
+            char def[800], con[600];
+            snprintf(def, sizeof def, "CREATE %sINDEX %s ON public.%s USING btree (%s)",
+                     k == 0 ? "UNIQUE " : "", name, t->name, list_);
+            snprintf(con, sizeof con, "PRIMARY KEY (%s)", list_);
+            s_res_str(&r, name);
+            s_res_str(&r, k == 0 ? "t" : "f");
+            s_res_str(&r, k == 0 ? "t" : "f");
+            s_res_str(&r, "f");
+            s_res_str(&r, k == 0 || t->idx[k - 1].ready ? "t" : "f");
+            s_res_str(&r, def);
+            s_res_str(&r, k == 0 ? con : NULL);
+            s_res_str(&r, k == 0 ? "p" : NULL);
+            s_res_str(&r, "f");
+            s_res_str(&r, "f");
+            s_res_str(&r, "f");
+            s_res_str(&r, "0");
+        }
+    } else {
+        static const char *const cols[] = {"?column?:text"};
+        nc = 1;
+        s_res_group(&r, cols, nc);
+    }
+    s_res_end(&r, nc);
+    hb_msg_t m = {.type = HB_MSG_RESULT};
+    m.u.result.vals = r.v;
+    m.u.result.nvals = r.n;
+    if (!s_groups(&m, s_emit_group, c, NULL))
+        s_error(c, "ERROR", "XX000", "malformed catalog answer");
+    s_res_free(&r);
+    return true;
+}
+
+/* ------------------------------------------------------------------ */
 /* Simple query                                                         */
 /* ------------------------------------------------------------------ */
 
@@ -1135,6 +1438,10 @@ s_query(sqlf_pg_t *self, s_conn_t *c, const uint8_t *p, uint32_t len)
     }
     if (s_starts_word(s, "copy")) {
         s_copy_start(self, c, text, true);
+        return;
+    }
+    if (strstr(text, "pg_catalog.") && s_psql_catalog(self, c, text)) {
+        s_ready(c);
         return;
     }
     if (!s_request(self, c, "sql", text, len - 1, NULL, 0, K_SIMPLE))
@@ -2529,10 +2836,11 @@ s_main(void *arg)
 }
 
 sqlf_pg_t *
-sqlf_pg_start(void *zctx, const char *pair_endpoint, const hb_sqlfront_cfg_t *cfg,
-              const hb_limits_t *lim, char *err, size_t errlen)
+sqlf_pg_start(void *zctx, const char *pair_endpoint, const char *config_path,
+              const hb_sqlfront_cfg_t *cfg, const hb_limits_t *lim, char *err, size_t errlen)
 {
     sqlf_pg_t *self = hb_calloc(1, sizeof *self);
+    snprintf(self->config_path, sizeof self->config_path, "%s", config_path);
     self->cfg = *cfg;
     self->lim = *lim;
     self->zctx = zctx;
@@ -2597,6 +2905,8 @@ sqlf_pg_stop(sqlf_pg_t **self_p)
     pthread_join(self->thread, NULL);
     zmq_close(self->pair);
     close(self->lfd);
+    sqlf_catalog_destroy(&self->cat);
+    hb_client_destroy(&self->cli);
     hb_free(self->conns);
     free(self->users);
     pthread_mutex_destroy(&self->mu);

@@ -38,9 +38,12 @@ sqlf_pg_is_peer(const uint8_t *peer, size_t len)
 /* Binds cfg->pg_listen and starts the protocol thread, which connects a
  * PAIR to pair_endpoint (bound by the caller) to send [peer][SUBMIT] and
  * receive [peer][RESULT]. Returns the listener, or NULL with err set
- * (cannot bind, bad pg_users). */
-sqlf_pg_t *sqlf_pg_start(void *zctx, const char *pair_endpoint, const hb_sqlfront_cfg_t *cfg,
-                         const hb_limits_t *lim, char *err, size_t errlen);
+ * (cannot bind, bad pg_users). psql's catalog queries (\dt, \d TABLE) are
+ * answered from the cluster's catalog, read through a client of
+ * config_path. */
+sqlf_pg_t *sqlf_pg_start(void *zctx, const char *pair_endpoint, const char *config_path,
+                         const hb_sqlfront_cfg_t *cfg, const hb_limits_t *lim, char *err,
+                         size_t errlen);
 
 /* Stops the thread and closes every connection; accepts NULL. */
 void sqlf_pg_stop(sqlf_pg_t **self_p);

@@ -115,6 +115,15 @@ r = psql("-c", "\\timing on", "-c", "SELECT count(*) FROM kv")
 check("Time:" in r.stdout and " 2\n" in r.stdout, "psql \\timing: %r" % r.stdout)
 r = psql("-c", "\\conninfo")
 check("port \"%d\"" % PG[0] in r.stdout and "tester" in r.stdout, "\\conninfo: %r" % r.stdout)
+psql("-c", "CREATE INDEX kv_v ON kv (v)")
+r = psql("-c", "\\dt")
+check("public | kv   | table | tester" in r.stdout, "\\dt: %r" % r.stdout)
+r = psql("-c", "\\d kv")
+check('Table "public.kv"' in r.stdout and "numeric(10,2)" in r.stdout and
+      "| not null |" in r.stdout and '"kv_pkey" PRIMARY KEY, btree (k)' in r.stdout and
+      '"kv_v" btree (v)' in r.stdout, "\\d kv: %r" % r.stdout)
+r = psql("-c", "\\d nosuch", check_rc=False)
+check("Did not find any relation named" in r.stderr, "\\d nosuch: %r" % r.stderr)
 r = psql("-c", "SELECT * FROM nosuch", check_rc=False)
 check(r.returncode != 0 and "does not exist" in r.stderr, "psql error: %r" % r.stderr)
 # Several statements in one simple query, one failing: the ones before it ran.
