@@ -2389,7 +2389,13 @@ s_advance(sqlf_front_t *self, s_req_t *r)
             return;
         }
         case SQLF_ST_DDL: {
-            if (r->b->in_block) {
+            /* TRUNCATE before anything else of a BEGIN block takes effect
+             * at once and is not rolled back (pgbench -i's begin; truncate
+             * ...; insert ...; commit). */
+            bool early_truncate = r->b->in_block && !r->b->implicit &&
+                                  st.ddl == HB_SQLDDL_TRUNCATE && r->b->nblock == 0 &&
+                                  r->b->block_nops == 0 && r->b->block_nchecks == 0;
+            if (r->b->in_block && !early_truncate) {
                 sqlf_stmt_free(&st);
                 r->b->block_failed = true;
                 s_fail(self, r, HB_INVALID, "0A000",
@@ -3143,6 +3149,9 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
             }
             if (s_ddl_next(self, r))
                 return;
+            if (r->b->in_block && r->b->nblock == 0)
+                r->b->have_catver =
+                    false; /* an early TRUNCATE: plan on the new catalog */
             s_group_tag(r, r->cur->tag, res->epoch);
         } else {
             s_write_group(r, r->cur, ops, nops, res->epoch, &err);
@@ -3440,11 +3449,151 @@ sqlf_front_destroy(sqlf_front_t **self_p)
     *self_p = NULL;
 }
 
+/* Sends a RESULT with rc, msg and vals to peer. */
+static void
+s_reply(sqlf_front_t *self, const uint8_t *peer, size_t peerlen, uint64_t req_id,
+        hb_rc_t rc, const char *msg, const hb_val_t *vals, uint32_t nvals)
+{
+    hb_msg_t m = {.type = HB_MSG_RESULT};
+    m.u.result.req_id = req_id;
+    m.u.result.rc = (uint32_t)rc;
+    m.u.result.msg = msg ? msg : "";
+    m.u.result.msg_len = (uint32_t)strlen(m.u.result.msg);
+    m.u.result.nvals = nvals;
+    m.u.result.vals = (hb_val_t *)vals;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    if (hb_msg_encode(&m, &sb) == HB_OK)
+        self->reply(self->reply_arg, peer, peerlen, sb.data, sb.size);
+    else
+        hb_error("could not encode a SQL result");
+    msgpack_sbuffer_destroy(&sb);
+    if (rc)
+        self->errors++;
+}
+
+/* sql.describe [text]: plans the one statement of text without parameter
+ * values and answers nparams, their types, ncols, (name, type) pairs. */
+static void
+s_describe(sqlf_front_t *self, const uint8_t *peer, size_t peerlen, const hb_msg_t *msg)
+{
+    const hb_val_t *a = msg->u.submit.args;
+    uint64_t req_id = msg->u.submit.req_id;
+    char emsg[600];
+    if (msg->u.submit.nargs != 1 || a[0].type != HB_VAL_STR ||
+        memchr(a[0].u.s.ptr, '\0', a[0].u.s.len)) {
+        self->bad_requests++;
+        s_reply(self, peer, peerlen, req_id, HB_INVALID,
+                "08P01 sql.describe takes one argument: the statement's text", NULL, 0);
+        return;
+    }
+    char *sql = hb_malloc(a[0].u.s.len + 1);
+    memcpy(sql, a[0].u.s.ptr, a[0].u.s.len);
+    sql[a[0].u.s.len] = '\0';
+    hb_sqlerr_t err = {{0}, {0}};
+    sqlf_describe_t *desc = hb_calloc(1, sizeof *desc);
+    hb_arena_t *arena = NULL;
+    hb_val_t *vals = NULL;
+    uint32_t nvals = 0;
+    hb_rc_t rc = HB_OK;
+    sqlf_stmt_t st;
+    bool planned = false;
+    s_parsed_t *pp = s_parse(self, sql, &err);
+    if (!pp) {
+        rc = HB_INVALID;
+    } else if (pp->tree->n_stmts > 1) {
+        rc = hb_sqlerr_set(&err, "42601",
+                           "cannot insert multiple commands into a prepared statement");
+    } else if (pp->tree->n_stmts == 1) {
+        const PgQuery__Node *node = pp->tree->stmts[0]->stmt;
+        rc = sqlf_plan(self->cat, sql, node, NULL, 0, NULL, 0, NULL, desc, &st, &err);
+        if (rc &&
+            (strcmp(err.sqlstate, "42P01") == 0 || strcmp(err.sqlstate, "42883") == 0)) {
+            self->cat_reloads++;
+            if (s_reload_rc(self, 0) == HB_OK)
+                rc = sqlf_plan(self->cat, sql, node, NULL, 0, NULL, 0, NULL, desc, &st,
+                               &err);
+        }
+        planned = rc == HB_OK;
+    }
+    if (rc == HB_OK) {
+        bool cols = planned && (st.kind == SQLF_ST_SELECT ||
+                                (st.kind == SQLF_ST_WRITE && st.returning));
+        uint32_t ncols = cols ? st.nout : 0;
+        vals = hb_calloc(2 + desc->nparams + 2 * ncols, sizeof *vals);
+        vals[nvals++] = hb_val_int(desc->nparams);
+        for (uint32_t i = 0; i < desc->nparams; i++) {
+            const char *tn = hb_type_name(desc->ptypes[i]);
+            vals[nvals++] = hb_val_str(tn, (uint32_t)strlen(tn));
+        }
+        vals[nvals++] = hb_val_int(ncols);
+        for (uint32_t c = 0; c < ncols; c++) {
+            size_t n = strlen(st.out_names[c]);
+            char *p = hb_arena_alloc(&arena, n ? n : 1);
+            memcpy(p, st.out_names[c], n);
+            vals[nvals++] = hb_val_str(p, (uint32_t)n);
+            hb_type_t t = st.out[c].type == HB_T_UNKNOWN ? HB_T_TEXT : st.out[c].type;
+            const char *tn = hb_type_name(t);
+            vals[nvals++] = hb_val_str(tn, (uint32_t)strlen(tn));
+        }
+        s_reply(self, peer, peerlen, req_id, HB_OK, NULL, vals, nvals);
+    } else {
+        snprintf(emsg, sizeof emsg, "%s %s", err.sqlstate[0] ? err.sqlstate : "XX000",
+                 err.msg);
+        s_reply(self, peer, peerlen, req_id, HB_INVALID, emsg, NULL, 0);
+    }
+    if (planned)
+        sqlf_stmt_free(&st);
+    hb_free(vals);
+    hb_arena_free(&arena);
+    hb_free(desc);
+    hb_free(sql);
+}
+
+/* sql.close: ends peer's session (its open block is rolled back). */
+static void
+s_close(sqlf_front_t *self, const uint8_t *peer, size_t peerlen, const hb_msg_t *msg)
+{
+    for (uint32_t i = 0; i < self->nsessions; i++) {
+        s_session_t *s = &self->sessions[i];
+        if (s->peerlen != peerlen || memcmp(s->peer, peer, peerlen) != 0)
+            continue;
+        if (s->busy) {
+            s_reply(self, peer, peerlen, msg->u.submit.req_id, HB_BUSY,
+                    "55006 the session is running a request", NULL, 0);
+            return;
+        }
+        if (s->blk) {
+            s_blk_clear(s->blk);
+            hb_free(s->blk);
+        }
+        /* The slot stays (sessions never move): empty, first to be reused. */
+        memset(s, 0, sizeof *s);
+        break;
+    }
+    s_reply(self, peer, peerlen, msg->u.submit.req_id, HB_OK, NULL, NULL, 0);
+}
+
 void
 sqlf_front_on_submit(sqlf_front_t *self, const uint8_t *peer, size_t peerlen,
                      const hb_msg_t *msg)
 {
     self->requests++;
+    if (msg->u.submit.proc_len == 12 &&
+        memcmp(msg->u.submit.proc, "sql.describe", 12) == 0) {
+        uint64_t g = atomic_load(&s_catalog_gen);
+        if (g != self->catalog_gen) {
+            self->catalog_gen = g;
+            self->cat_reloads++;
+            s_reload(self, 0);
+        }
+        s_describe(self, peer, peerlen, msg);
+        return;
+    }
+    if (msg->u.submit.proc_len == 9 && memcmp(msg->u.submit.proc, "sql.close", 9) == 0) {
+        s_close(self, peer, peerlen, msg);
+        return;
+    }
     uint64_t gen = atomic_load(&s_catalog_gen);
     if (gen != self->catalog_gen) {
         self->catalog_gen = gen;

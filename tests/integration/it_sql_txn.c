@@ -17,6 +17,8 @@
  *    BEGIN / UPDATE account / SELECT it / UPDATE teller / UPDATE the one
  *    branch / INSERT history / END. Every block commits (the branch's
  *    UPDATE is validated on existence only), and the balances add up.
+ * 4. sql.describe and sql.close (the wire protocol's Describe and
+ *    Terminate), sent as raw SUBMITs on a session of their own.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -24,7 +26,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zmq.h>
+
+#include "hb_expr.h"
 #include "hb_util.h"
+#include "hb_wire.h"
 #include "hobbes.h"
 #include "it_util.h"
 
@@ -111,6 +117,89 @@ s_tpcb(void *arg)
     }
     hb_sql_destroy(&db);
     return NULL;
+}
+
+/* Sends SUBMIT proc [arg] on sock (a DEALER to the sqlfront) and returns
+ * the RESULT's text "rc|msg|v1|v2|..." in out. */
+static void
+s_raw(void *sock, const char *proc, const char *arg, char *out, size_t cap)
+{
+    static uint64_t req = 100;
+    hb_msg_t m = {.type = HB_MSG_SUBMIT};
+    hb_val_t a = hb_val_str(arg ? arg : "", arg ? (uint32_t)strlen(arg) : 0);
+    m.u.submit.req_id = ++req;
+    m.u.submit.proc = proc;
+    m.u.submit.proc_len = (uint32_t)strlen(proc);
+    m.u.submit.args = &a;
+    m.u.submit.nargs = arg ? 1 : 0;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    IT_CHECK(hb_msg_encode(&m, &sb) == HB_OK, "encode");
+    IT_CHECK(zmq_send(sock, sb.data, sb.size, 0) == (int)sb.size, "send");
+    msgpack_sbuffer_destroy(&sb);
+    static uint8_t buf[1 << 16];
+    int n = zmq_recv(sock, buf, sizeof buf, 0);
+    IT_CHECK(n > 0, "no answer to %s", proc);
+    hb_msg_t r;
+    hb_limits_t lim = HB_LIMITS_DEFAULT;
+    IT_CHECK(hb_msg_decode(buf, (size_t)n, &lim, &r) == HB_OK &&
+                 r.type == HB_MSG_RESULT && r.u.result.req_id == req,
+             "a RESULT");
+    size_t off = (size_t)snprintf(out, cap, "%u|%.*s", r.u.result.rc,
+                                  (int)r.u.result.msg_len, r.u.result.msg);
+    for (uint32_t i = 0; i < r.u.result.nvals && off < cap; i++) {
+        char v[128];
+        hb_val_format(&r.u.result.vals[i], v, sizeof v);
+        off += (size_t)snprintf(out + off, cap - off, "|%s", v);
+    }
+    hb_msg_clear(&r);
+}
+
+static void
+s_describe_cases(const it_cluster_t *c)
+{
+    void *zctx = zmq_ctx_new();
+    void *sock = zmq_socket(zctx, ZMQ_DEALER);
+    int zero = 0, tmo = 10000;
+    uint8_t rid[8] = {0x81, 2, 3, 4, 5, 6, 7, 8};
+    zmq_setsockopt(sock, ZMQ_ROUTING_ID, rid, sizeof rid);
+    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
+    IT_CHECK(zmq_connect(sock, it_sqlfront_endpoint(c)) == 0, "connect");
+    static const struct {
+        const char *sql, *want;
+    } cases[] = {
+        {"UPDATE pa SET abalance = abalance + $1 WHERE aid = $2",
+         "0||2|integer|integer|0"},
+        {"SELECT abalance FROM pa WHERE aid = $1", "0||1|integer|1|abalance|integer"},
+        {"INSERT INTO ph (tid, bid, aid, delta, mtime) VALUES ($1, $2, $3, $4, "
+         "CURRENT_TIMESTAMP)",
+         "0||4|integer|integer|integer|integer|0"},
+        {"SELECT $1, count(*) AS n FROM pb", "0||1|unknown|2|?column?|text|n|bigint"},
+        {"DELETE FROM pt WHERE tid = $1::bigint RETURNING tid, tbalance",
+         "0||1|bigint|2|tid|integer|tbalance|integer"},
+        {"BEGIN", "0||0|0"},
+        {"SELECT * FROM nosuch",
+         "9|42P01 relation \"nosuch\" does not exist at character 15"},
+        {"SELECT 1; SELECT 2",
+         "9|42601 cannot insert multiple commands into a prepared statement"},
+    };
+    char got[1024];
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        s_raw(sock, "sql.describe", cases[i].sql, got, sizeof got);
+        IT_CHECK(strcmp(got, cases[i].want) == 0, "describe %s: got %s, want %s",
+                 cases[i].sql, got, cases[i].want);
+    }
+    /* An open block of this session is rolled back by sql.close. */
+    s_raw(sock, "sql", "BEGIN; UPDATE pb SET bbalance = bbalance + 1000 WHERE bid = 1",
+          got, sizeof got);
+    IT_CHECK(strncmp(got, "0|", 2) == 0, "block: %s", got);
+    s_raw(sock, "sql.close", NULL, got, sizeof got);
+    IT_CHECK(strcmp(got, "0|") == 0, "close: %s", got);
+    s_raw(sock, "sql", "COMMIT", got, sizeof got); /* a new session: no block */
+    IT_CHECK(strncmp(got, "0||COMMIT", 9) == 0, "after close: %s", got);
+    zmq_close(sock);
+    zmq_ctx_term(zctx);
 }
 
 static long long
@@ -311,6 +400,10 @@ main(int argc, char **argv)
     IT_CHECK(s_int(db, "SELECT count(*) FROM ph") == SESSIONS * TPCB_BLOCKS, "history rows");
     printf("tpcb-like blocks over requests: %d committed, no conflicts, branch %lld\n",
            SESSIONS * TPCB_BLOCKS, want);
+    s_describe_cases(&c);
+    IT_CHECK(s_int(db, "SELECT bbalance FROM pb WHERE bid = 1") == want,
+             "sql.close rolled the block back");
+    printf("sql.describe and sql.close: ok\n");
     hb_sql_destroy(&db);
     it_cluster_cleanup(&c);
     return 0;
