@@ -319,8 +319,8 @@ hb_sqlop_pack_check(msgpack_packer *pk, const uint8_t *key, size_t klen, uint32_
 }
 
 void
-hb_sqlop_pack_check_exists(msgpack_packer *pk, const uint8_t *key, size_t klen, uint32_t plen,
-                           bool present)
+hb_sqlop_pack_check_exists(msgpack_packer *pk, const uint8_t *key, size_t klen,
+                           uint32_t plen, bool present)
 {
     msgpack_pack_array(pk, 4);
     msgpack_pack_uint8(pk, HB_SQLOP_CHECK);

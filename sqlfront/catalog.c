@@ -144,7 +144,8 @@ s_decode_table(const uint8_t *val, size_t vlen, sqlf_table_t *t)
     t->id = (uint32_t)id;
     hb_mp_reader_init(&d, def, deflen);
     uint32_t nfields = 0;
-    if (hb_mp_read_array(&d, &nfields) != HB_OK || (nfields != 3 && nfields != 5 && nfields != 6) ||
+    if (hb_mp_read_array(&d, &nfields) != HB_OK ||
+        (nfields != 3 && nfields != 5 && nfields != 6) ||
         hb_mp_read_array(&d, &ncols) != HB_OK || ncols == 0 || ncols > HB_SQL_MAX_COLS)
         return false;
     t->cols = hb_calloc(ncols, sizeof *t->cols);
@@ -221,8 +222,9 @@ s_decode_table(const uint8_t *val, size_t vlen, sqlf_table_t *t)
     if (nfields == 6) {
         uint64_t pinned = 0;
         if (hb_mp_read_array(&d, &n) != HB_OK || n != 3 ||
-            hb_mp_read_bool(&d, &t->rowid) != HB_OK || hb_mp_read_uint(&d, &pinned) != HB_OK ||
-            pinned > UINT32_MAX || (pinned && pinned < HB_TABLE_USER_FIRST))
+            hb_mp_read_bool(&d, &t->rowid) != HB_OK ||
+            hb_mp_read_uint(&d, &pinned) != HB_OK || pinned > UINT32_MAX ||
+            (pinned && pinned < HB_TABLE_USER_FIRST))
             return false;
         if (t->rowid && (t->npk != 1 || t->pk[0] != ncols - 1 || ncols < 2))
             return false;

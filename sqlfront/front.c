@@ -188,8 +188,8 @@ typedef struct s_req {
     uint32_t ix_last_len;
     uint32_t ix_batch;             /* rows in it */
     int ix_retries;
-    uint32_t ddl_item;             /* the item of a DDL of several tables in flight */
-    struct s_rw *rw;               /* ALTER TABLE ADD PRIMARY KEY copying rows, or NULL */
+    uint32_t ddl_item; /* the item of a DDL of several tables in flight */
+    struct s_rw *rw;   /* ALTER TABLE ADD PRIMARY KEY copying rows, or NULL */
 } s_req_t;
 
 /* Bumped whenever an engine of this process commits DDL: the other
@@ -1379,8 +1379,10 @@ static hb_rc_t
 s_submit_ddl(sqlf_front_t *self, s_req_t *r, const sqlf_stmt_t *st, uint32_t i)
 {
     const char *name = st->ddl_n ? st->ddl_names[i] : st->ddl_name;
-    hb_val_t args[4] = {hb_val_int(sqlf_catalog_version(self->cat)), hb_val_int(st->ddl),
-                        hb_val_str(name, (uint32_t)strlen(name)), {.type = HB_VAL_BIN}};
+    hb_val_t args[4] = {hb_val_int(sqlf_catalog_version(self->cat)),
+                        hb_val_int(st->ddl),
+                        hb_val_str(name, (uint32_t)strlen(name)),
+                        {.type = HB_VAL_BIN}};
     if (st->ddl_n && st->ddl_defs[i].p) {
         args[3].u.s.ptr = st->ddl_defs[i].p;
         args[3].u.s.len = st->ddl_defs[i].len;
@@ -2629,29 +2631,29 @@ typedef struct {
 typedef struct s_rw {
     char name[SQLF_NAME_MAX];
     uint32_t old_id, new_id;
-    uint32_t ncols;               /* columns of the old rows (with the row id) */
-    uint32_t npk;                 /* the new key's columns */
+    uint32_t ncols; /* columns of the old rows (with the row id) */
+    uint32_t npk;   /* the new key's columns */
     uint32_t pk[SQLF_MAX_PK];
-    sqlf_table_t final;           /* the definition once done (cols: colbuf) */
+    sqlf_table_t final; /* the definition once done (cols: colbuf) */
     sqlf_col_t *colbuf;
-    sqlf_table_t undo;            /* the definition if it fails (cols: undobuf) */
+    sqlf_table_t undo; /* the definition if it fails (cols: undobuf) */
     sqlf_col_t *undobuf;
-    uint32_t part;                /* old partition being read */
+    uint32_t part; /* old partition being read */
     uint8_t cursor[HB_KEY_MAX + 1];
     uint32_t cursor_len;
     bool read_done;
     uint32_t nparts;
-    msgpack_sbuffer *bucket;      /* per target partition: ops not yet sent */
+    msgpack_sbuffer *bucket; /* per target partition: ops not yet sent */
     uint32_t *bucket_n;
     s_rw_batch_t fly[S_RW_INFLIGHT];
     uint32_t nfly;
-    msgpack_sbuffer *ready;       /* full batches waiting for a free slot (FIFO) */
+    msgpack_sbuffer *ready; /* full batches waiting for a free slot (FIFO) */
     uint32_t *ready_n;
     uint32_t nready, capready;
-    uint32_t batch_ops;           /* ops per batch */
-    char failmsg[512];            /* the ALTER failed: undo, then answer this */
+    uint32_t batch_ops; /* ops per batch */
+    char failmsg[512];  /* the ALTER failed: undo, then answer this */
     hb_rc_t failrc;
-    int phase;                    /* 0 copying, 1 final DDL, 2 undo DDL */
+    int phase; /* 0 copying, 1 final DDL, 2 undo DDL */
     uint64_t ddl_txn;
 } s_rw_t;
 
@@ -2712,7 +2714,8 @@ s_rw_start(sqlf_front_t *self, s_req_t *r)
 {
     const sqlf_table_t *t = sqlf_catalog_find(self->cat, r->cur->ddl_name);
     if (!t || !t->rw_id || !t->rowid) {
-        s_fail(self, r, HB_ABORTED, "40001", "the table changed while ALTER TABLE started");
+        s_fail(self, r, HB_ABORTED, "40001",
+               "the table changed while ALTER TABLE started");
         return;
     }
     s_rw_t *rw = hb_calloc(1, sizeof *rw);
@@ -2775,7 +2778,8 @@ s_rw_submit(sqlf_front_t *self, s_rw_batch_t *b)
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_array(&pk, b->n);
     msgpack_sbuffer_write(&sb, b->ops.data, b->ops.size);
-    hb_val_t args[2] = {hb_val_int(sqlf_catalog_version(self->cat)), {.type = HB_VAL_BIN}};
+    hb_val_t args[2] = {hb_val_int(sqlf_catalog_version(self->cat)),
+                        {.type = HB_VAL_BIN}};
     args[1].u.s.ptr = (const uint8_t *)sb.data;
     args[1].u.s.len = (uint32_t)sb.size;
     hb_rc_t rc = hb_client_submit(self->cli, "sql.exec", args, 2, &b->txn);
@@ -2836,8 +2840,9 @@ s_rw_row(sqlf_front_t *self, s_rw_t *rw, const hb_scan_row_t *sr, hb_sqlerr_t *e
                                  "column \"%s\" of relation \"%s\" contains null values",
                                  rw->final.cols[rw->pk[k]].name, rw->name);
         if (!s_key_put_val(&key, v))
-            return hb_sqlerr_set(err, "54000", "primary key is too long or of an unsupported "
-                                               "type");
+            return hb_sqlerr_set(err, "54000",
+                                 "primary key is too long or of an unsupported "
+                                 "type");
     }
     msgpack_sbuffer rsb;
     msgpack_packer rpk;
@@ -2892,8 +2897,8 @@ s_rw_read(sqlf_front_t *self, s_req_t *r, hb_sqlerr_t *err)
         hb_rc_t rc = hb_client_scan(self->cli, (uint16_t)rw->part, start, slen, end.buf,
                                     end.len, S_RW_PAGE, 5000, &res);
         if (rc != HB_OK)
-            return hb_sqlerr_set(err, "08006", "read of partition %u failed: %s", rw->part,
-                                 hb_rc_str(rc));
+            return hb_sqlerr_set(err, "08006", "read of partition %u failed: %s",
+                                 rw->part, hb_rc_str(rc));
         if (res->rc != HB_OK) {
             rc = hb_sqlerr_set(err, "XX000", "read of partition %u failed: %s", rw->part,
                                res->msg);
@@ -2935,8 +2940,10 @@ s_rw_ddl(sqlf_front_t *self, s_rw_t *rw, const sqlf_table_t *t)
     msgpack_sbuffer_init(&def);
     msgpack_packer_init(&pk, &def, msgpack_sbuffer_write);
     sqlf_table_pack(&pk, t);
-    hb_val_t args[4] = {hb_val_int(sqlf_catalog_version(self->cat)), hb_val_int(HB_SQLDDL_ALTER),
-                        hb_val_str(rw->name, (uint32_t)strlen(rw->name)), {.type = HB_VAL_BIN}};
+    hb_val_t args[4] = {hb_val_int(sqlf_catalog_version(self->cat)),
+                        hb_val_int(HB_SQLDDL_ALTER),
+                        hb_val_str(rw->name, (uint32_t)strlen(rw->name)),
+                        {.type = HB_VAL_BIN}};
     args[3].u.s.ptr = (const uint8_t *)def.data;
     args[3].u.s.len = (uint32_t)def.size;
     hb_rc_t rc = hb_client_submit(self->cli, "sql.ddl", args, 4, &rw->ddl_txn);
@@ -3045,7 +3052,8 @@ s_rw_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
         return;
     }
     b->txn = 0;
-    if (!ok && strncmp(msg, "XXCAT", 5) == 0 && !rw->failmsg[0] && b->retries < S_RW_RETRIES) {
+    if (!ok && strncmp(msg, "XXCAT", 5) == 0 && !rw->failmsg[0] &&
+        b->retries < S_RW_RETRIES) {
         /* Another DDL committed (any table's): go on at the new version
          * if this table is still the one being rewritten. */
         self->cat_reloads++;
@@ -3712,13 +3720,19 @@ sqlf_front_stats(const sqlf_front_t *self, hb_wire_stat_t *out, uint32_t cap)
         const char *name;
         uint64_t v;
     } s[] = {
-        {"sql_requests", self->requests},     {"sql_statements", self->statements},
-        {"sql_errors", self->errors},         {"sql_txns", self->txns},
-        {"sql_reads", self->reads},           {"sql_catalog_reloads", self->cat_reloads},
-        {"sql_ollp_rows", self->ollp_rows},   {"sql_bad_requests", self->bad_requests},
-        {"sql_pending", self->npending},      {"sql_sessions", self->nsessions},
+        {"sql_requests", self->requests},
+        {"sql_statements", self->statements},
+        {"sql_errors", self->errors},
+        {"sql_txns", self->txns},
+        {"sql_reads", self->reads},
+        {"sql_catalog_reloads", self->cat_reloads},
+        {"sql_ollp_rows", self->ollp_rows},
+        {"sql_bad_requests", self->bad_requests},
+        {"sql_pending", self->npending},
+        {"sql_sessions", self->nsessions},
         {"catalog_version", (uint64_t)sqlf_catalog_version(self->cat)},
-        {"sql_parses", self->parses},         {"sql_parse_cache_hits", self->parse_hits},
+        {"sql_parses", self->parses},
+        {"sql_parse_cache_hits", self->parse_hits},
         {"sql_block_retries", self->block_retries},
         {"sql_index_reads", self->index_reads},
         {"sql_index_backfilled", self->index_backfilled},

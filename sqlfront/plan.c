@@ -111,9 +111,9 @@ typedef struct {
     uint32_t soff[SQLF_MAX_JOIN];
     int64_t now_us;          /* CURRENT_TIMESTAMP of this statement */
     int depth;
-    sqlf_rowid_t *rowids;    /* row ids for tables without a key, or NULL */
-    sqlf_describe_t *desc;   /* Describe: $n have no values; their types go here */
-    int32_t coerce_mod;      /* typmod for the next literal made a char(n) (s_binary) */
+    sqlf_rowid_t *rowids;  /* row ids for tables without a key, or NULL */
+    sqlf_describe_t *desc; /* Describe: $n have no values; their types go here */
+    int32_t coerce_mod;    /* typmod for the next literal made a char(n) (s_binary) */
 } s_cc_t;
 
 static hb_rc_t
@@ -363,8 +363,8 @@ s_coerce_const(s_cc_t *cc, s_ex_t *e, hb_type_t t, int32_t loc)
         e->cval.type == HB_VAL_NIL)
         return HB_OK;
     hb_val_t v;
-    if (hb_val_coerce(&e->cval, t, t == HB_T_CHAR ? cc->coerce_mod : 0, sqlf_stmt_alloc, cc->st,
-                      &v, cc->err) != HB_OK) {
+    if (hb_val_coerce(&e->cval, t, t == HB_T_CHAR ? cc->coerce_mod : 0, sqlf_stmt_alloc,
+                      cc->st, &v, cc->err) != HB_OK) {
         if (loc >= 0) {
             char m[sizeof cc->err->msg];
             snprintf(m, sizeof m, "%s", cc->err->msg);
@@ -924,7 +924,8 @@ s_expr(s_cc_t *cc, const PgQuery__Node *n, s_ex_t *out)
         int32_t k = n->param_ref->number;
         if (cc->desc) {
             if (k < 1 || k > SQLF_DESC_MAX_PARAMS) {
-                rc = s_err(cc, n->param_ref->location, "42P02", "there is no parameter $%d", k);
+                rc = s_err(cc, n->param_ref->location, "42P02",
+                           "there is no parameter $%d", k);
                 break;
             }
             if ((uint32_t)k > cc->desc->nparams)
@@ -1347,8 +1348,7 @@ s_source(s_cc_t *cc, const PgQuery__Node *where, sqlf_source_t *src)
         uint32_t nt = 0;
         s_and_terms(where, terms, &nt, SQLF_MAX_PK + 1);
         src->key_only = nt == t->npk;
-    }
-    else if ((rc = s_range_end(cc, &k, &src->end)))
+    } else if ((rc = s_range_end(cc, &k, &src->end)))
         return rc;
     if (prefix >= t->npart)
         src->partition = 0; /* the caller's exec computes it from plen */
@@ -2263,11 +2263,13 @@ s_plan_create(s_cc_t *cc, const PgQuery__CreateStmt *cs)
         return s_err(cc, -1, "0A000", "INHERITS, PARTITION OF and OF are not supported");
     for (size_t i = 0; i < cs->n_options; i++) {
         /* Storage parameters: fillfactor means nothing to an LSM; accepted. */
-        const PgQuery__DefElem *d = cs->options[i]->node_case == PG_QUERY__NODE__NODE_DEF_ELEM
-                                        ? cs->options[i]->def_elem
-                                        : NULL;
+        const PgQuery__DefElem *d =
+            cs->options[i]->node_case == PG_QUERY__NODE__NODE_DEF_ELEM
+                ? cs->options[i]->def_elem
+                : NULL;
         if (!d || !d->defname || strcmp(d->defname, "fillfactor") != 0)
-            return s_err(cc, d ? d->location : -1, "22023", "unrecognized parameter \"%s\"",
+            return s_err(cc, d ? d->location : -1, "22023",
+                         "unrecognized parameter \"%s\"",
                          d && d->defname ? d->defname : "?");
         const PgQuery__Node *a = d->arg;
         int64_t ff = -1;
@@ -2385,7 +2387,8 @@ s_plan_create(s_cc_t *cc, const PgQuery__CreateStmt *cs)
     if (t.npk == 0) {
         /* No primary key: a hidden row id is the key (sqlf_rowid_next). */
         if (cs->partspec)
-            return s_err(cc, -1, "42P16", "PARTITION BY needs a PRIMARY KEY to partition by");
+            return s_err(cc, -1, "42P16",
+                         "PARTITION BY needs a PRIMARY KEY to partition by");
         if (t.ncols == HB_SQL_MAX_COLS)
             return s_err(cc, -1, "54011", "tables can have at most %d columns",
                          HB_SQL_MAX_COLS - 1);
@@ -2512,41 +2515,47 @@ s_plan_add_pkey(s_cc_t *cc, const PgQuery__AlterTableStmt *as)
     hb_rc_t rc;
     if (as->objtype != PG_QUERY__OBJECT_TYPE__OBJECT_TABLE || as->n_cmds != 1 ||
         as->cmds[0]->node_case != PG_QUERY__NODE__NODE_ALTER_TABLE_CMD)
-        return s_err(cc, -1, "0A000", "only ALTER TABLE ... ADD PRIMARY KEY is supported");
+        return s_err(cc, -1, "0A000",
+                     "only ALTER TABLE ... ADD PRIMARY KEY is supported");
     const PgQuery__AlterTableCmd *cmd = as->cmds[0]->alter_table_cmd;
     const PgQuery__Constraint *c =
-        cmd->def && cmd->def->node_case == PG_QUERY__NODE__NODE_CONSTRAINT ? cmd->def->constraint
-                                                                           : NULL;
+        cmd->def && cmd->def->node_case == PG_QUERY__NODE__NODE_CONSTRAINT
+            ? cmd->def->constraint
+            : NULL;
     if (cmd->subtype != PG_QUERY__ALTER_TABLE_TYPE__AT_AddConstraint || !c ||
         c->contype != PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY)
-        return s_err(cc, -1, "0A000", "only ALTER TABLE ... ADD PRIMARY KEY is supported");
+        return s_err(cc, -1, "0A000",
+                     "only ALTER TABLE ... ADD PRIMARY KEY is supported");
     if ((rc = s_table(cc, as->relation, &tab)))
         return rc;
     if (!tab->rowid)
-        return s_err(cc, -1, "42P16", "multiple primary keys for table \"%s\" are not allowed",
-                     tab->name);
+        return s_err(cc, -1, "42P16",
+                     "multiple primary keys for table \"%s\" are not allowed", tab->name);
     if (tab->nidx)
         return s_err(cc, -1, "0A000",
                      "ADD PRIMARY KEY on a table with secondary indexes is not supported "
                      "(drop them first)");
     if (c->n_keys == 0 || c->n_keys > SQLF_MAX_PK)
-        return s_err(cc, c->location, "54011", "a primary key has 1..%d columns", SQLF_MAX_PK);
+        return s_err(cc, c->location, "54011", "a primary key has 1..%d columns",
+                     SQLF_MAX_PK);
     sqlf_table_t t = *tab;
     t.rw_npk = 0;
     for (size_t k = 0; k < c->n_keys; k++) {
         const char *name = s_str(c->keys[k]);
         int col = name ? sqlf_table_col(&t, name) : -1;
         if (col < 0)
-            return s_err(cc, c->location, "42703", "column \"%s\" named in key does not exist",
-                         name ? name : "?");
+            return s_err(cc, c->location, "42703",
+                         "column \"%s\" named in key does not exist", name ? name : "?");
         for (uint32_t j = 0; j < t.rw_npk; j++)
             if (t.rw_pk[j] == (uint32_t)col)
                 return s_err(cc, c->location, "42701",
-                             "column \"%s\" appears twice in primary key constraint", name);
+                             "column \"%s\" appears twice in primary key constraint",
+                             name);
         hb_type_t ty = t.cols[col].type;
         if (ty == HB_T_FLOAT4 || ty == HB_T_FLOAT8 || ty == HB_T_NUMERIC)
             return s_err(cc, c->location, "0A000",
-                         "primary-key columns of type %s are not supported", hb_type_name(ty));
+                         "primary-key columns of type %s are not supported",
+                         hb_type_name(ty));
         t.rw_pk[t.rw_npk++] = (uint32_t)col;
     }
     /* A second ADD PRIMARY KEY while one is rewriting (or after its gateway
@@ -2781,7 +2790,8 @@ s_plan(s_cc_t *cc, const PgQuery__Node *n)
             return s_err(cc, -1, "0A000",
                          "only DROP TABLE, DROP INDEX and DROP PROCEDURE are supported");
         if (d->n_objects == 0 || d->n_objects > SQLF_MAX_DDL_ITEMS)
-            return s_err(cc, -1, "54000", "DROP TABLE names 1..%d tables", SQLF_MAX_DDL_ITEMS);
+            return s_err(cc, -1, "54000", "DROP TABLE names 1..%d tables",
+                         SQLF_MAX_DDL_ITEMS);
         st->kind = SQLF_ST_DDL;
         st->ddl = HB_SQLDDL_DROP;
         st->missing_ok = d->missing_ok;
@@ -2798,7 +2808,8 @@ s_plan(s_cc_t *cc, const PgQuery__Node *n)
             /* Every table must exist before any is dropped (as in
              * PostgreSQL); a missing one is planned again after a reload. */
             if (!d->missing_ok && !sqlf_catalog_find(cc->cat, st->ddl_names[i]))
-                return s_err(cc, -1, "42P01", "table \"%s\" does not exist", st->ddl_names[i]);
+                return s_err(cc, -1, "42P01", "table \"%s\" does not exist",
+                             st->ddl_names[i]);
         }
         snprintf(st->ddl_name, sizeof st->ddl_name, "%s", st->ddl_names[0]);
         return HB_OK;
@@ -2806,7 +2817,8 @@ s_plan(s_cc_t *cc, const PgQuery__Node *n)
     case PG_QUERY__NODE__NODE_TRUNCATE_STMT: {
         const PgQuery__TruncateStmt *tr = n->truncate_stmt;
         if (tr->n_relations == 0 || tr->n_relations > SQLF_MAX_DDL_ITEMS)
-            return s_err(cc, -1, "54000", "TRUNCATE names 1..%d tables", SQLF_MAX_DDL_ITEMS);
+            return s_err(cc, -1, "54000", "TRUNCATE names 1..%d tables",
+                         SQLF_MAX_DDL_ITEMS);
         st->kind = SQLF_ST_DDL;
         st->ddl = HB_SQLDDL_TRUNCATE;
         snprintf(st->tag, sizeof st->tag, "TRUNCATE TABLE");
@@ -2818,7 +2830,8 @@ s_plan(s_cc_t *cc, const PgQuery__Node *n)
                 return rc;
             if (tab->rw_id)
                 return s_err(cc, -1, "55006",
-                             "cannot TRUNCATE \"%s\": ALTER TABLE is rewriting it", tab->name);
+                             "cannot TRUNCATE \"%s\": ALTER TABLE is rewriting it",
+                             tab->name);
             snprintf(st->ddl_names[i], sizeof st->ddl_names[i], "%s", tab->name);
             /* A truncated table gets a new id: its definition must not pin
              * the old one. */
@@ -2833,7 +2846,8 @@ s_plan(s_cc_t *cc, const PgQuery__Node *n)
             st->ddl_defs[i] = s_pub(&e);
         }
         snprintf(st->ddl_name, sizeof st->ddl_name, "%s", st->ddl_names[0]);
-        msgpack_sbuffer_write(&st->ddl_def, (const char *)st->ddl_defs[0].p, st->ddl_defs[0].len);
+        msgpack_sbuffer_write(&st->ddl_def, (const char *)st->ddl_defs[0].p,
+                              st->ddl_defs[0].len);
         return HB_OK;
     }
     case PG_QUERY__NODE__NODE_VACUUM_STMT: {
@@ -2916,8 +2930,15 @@ sqlf_plan(const sqlf_catalog_t *cat, const char *sql, const PgQuery__Node *stmt,
           hb_sqlerr_t *err)
 {
     memset(st, 0, sizeof *st); /* also what msgpack_sbuffer_init does to ops, ddl_def */
-    s_cc_t cc = {.st = st, .cat = cat, .sql = sql, .params = params, .nparams = nparams,
-                 .pnames = pnames, .err = err, .now_us = now_us, .rowids = rowids,
+    s_cc_t cc = {.st = st,
+                 .cat = cat,
+                 .sql = sql,
+                 .params = params,
+                 .nparams = nparams,
+                 .pnames = pnames,
+                 .err = err,
+                 .now_us = now_us,
+                 .rowids = rowids,
                  .desc = desc};
     if (desc)
         memset(desc, 0, sizeof *desc);

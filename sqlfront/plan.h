@@ -167,7 +167,7 @@ typedef struct sqlf_stmt {
     sqlf_expr_t ins_where;       /* DO UPDATE ... WHERE */
     struct sqlf_stmt *sub;       /* INSERT ... SELECT: the SELECT (owned) */
     int64_t now_us;              /* the statement's CURRENT_TIMESTAMP */
-    sqlf_rowid_t *rowids;        /* INSERT into a table without a key: its ids (borrowed) */
+    sqlf_rowid_t *rowids; /* INSERT into a table without a key: its ids (borrowed) */
 
     /* CALL */
     const char *call_body;       /* the procedure's text (arena) */
@@ -196,7 +196,7 @@ typedef struct sqlf_stmt {
      * (item 0 is ddl_name / ddl_def too). */
     uint32_t ddl_n;
     char (*ddl_names)[SQLF_NAME_MAX + 1];
-    sqlf_expr_t *ddl_defs;       /* packed definitions (raw msgpack; len 0: none) */
+    sqlf_expr_t *ddl_defs; /* packed definitions (raw msgpack; len 0: none) */
 
     void *arena_;                /* private */
 } sqlf_stmt_t;
@@ -214,8 +214,9 @@ typedef struct sqlf_stmt {
  * *st is then freed already. */
 hb_rc_t sqlf_plan(const sqlf_catalog_t *cat, const char *sql, const PgQuery__Node *stmt,
                   const hb_val_t *params, uint32_t nparams,
-                  const char (*pnames)[SQLF_NAME_MAX], int64_t now_us, sqlf_rowid_t *rowids,
-                  sqlf_describe_t *desc, sqlf_stmt_t *st, hb_sqlerr_t *err);
+                  const char (*pnames)[SQLF_NAME_MAX], int64_t now_us,
+                  sqlf_rowid_t *rowids, sqlf_describe_t *desc, sqlf_stmt_t *st,
+                  hb_sqlerr_t *err);
 
 /* Frees what a plan holds; the struct may be reused. */
 void sqlf_stmt_free(sqlf_stmt_t *st);

@@ -74,7 +74,8 @@ s_must(hb_sql_t *db, const char *sql)
     hb_sql_result_t *res = it_sql(db, sql);
     IT_CHECK(res, "exec failed: %s", hb_sql_last_error(db));
     const hb_sql_result_t *l = it_sql_last(res);
-    IT_CHECK(strcmp(l->sqlstate, "00000") == 0, "%s: %s %s", sql, l->sqlstate, l->message);
+    IT_CHECK(strcmp(l->sqlstate, "00000") == 0, "%s: %s %s", sql, l->sqlstate,
+             l->message);
     return res;
 }
 
@@ -88,8 +89,8 @@ s_tpcb(void *arg)
     for (int i = 0; i < TPCB_BLOCKS; i++) {
         int aid = id * 100 + i + 1, tid = id + 1, delta = i + 1;
         hb_sql_result_free(&(hb_sql_result_t *){s_must(db, "BEGIN")});
-        snprintf(sql, sizeof sql,
-                 "UPDATE pa SET abalance = abalance + %d WHERE aid = %d", delta, aid);
+        snprintf(sql, sizeof sql, "UPDATE pa SET abalance = abalance + %d WHERE aid = %d",
+                 delta, aid);
         hb_sql_result_t *res = s_must(db, sql);
         IT_CHECK(strcmp(res->tag, "UPDATE 1") == 0, "tag %s", res->tag);
         hb_sql_result_free(&res);
@@ -97,11 +98,11 @@ s_tpcb(void *arg)
         res = s_must(db, sql);
         IT_CHECK(res->nrows == 1 && res->cells[0].u.i == delta, "abalance in the block");
         hb_sql_result_free(&res);
-        snprintf(sql, sizeof sql,
-                 "UPDATE pt SET tbalance = tbalance + %d WHERE tid = %d", delta, tid);
+        snprintf(sql, sizeof sql, "UPDATE pt SET tbalance = tbalance + %d WHERE tid = %d",
+                 delta, tid);
         hb_sql_result_free(&(hb_sql_result_t *){s_must(db, sql)});
-        snprintf(sql, sizeof sql,
-                 "UPDATE pb SET bbalance = bbalance + %d WHERE bid = 1", delta);
+        snprintf(sql, sizeof sql, "UPDATE pb SET bbalance = bbalance + %d WHERE bid = 1",
+                 delta);
         hb_sql_result_free(&(hb_sql_result_t *){s_must(db, sql)});
         snprintf(sql, sizeof sql,
                  "INSERT INTO ph (tid, bid, aid, delta, mtime) VALUES (%d, 1, %d, %d, "
@@ -364,9 +365,11 @@ main(int argc, char **argv)
     /* Two open blocks increment the same row; both commit. */
     it_sql_ok(db, "CREATE TABLE pb (bid int PRIMARY KEY, bbalance int)");
     it_sql_ok(db, "CREATE TABLE pt (tid int PRIMARY KEY, bid int, tbalance int)");
-    it_sql_ok(db, "CREATE TABLE pa (aid int NOT NULL, bid int, abalance int, filler char(84))");
-    it_sql_ok(db, "CREATE TABLE ph (tid int, bid int, aid int, delta int, mtime timestamp, "
-                  "filler char(22))");
+    it_sql_ok(
+        db, "CREATE TABLE pa (aid int NOT NULL, bid int, abalance int, filler char(84))");
+    it_sql_ok(db,
+              "CREATE TABLE ph (tid int, bid int, aid int, delta int, mtime timestamp, "
+              "filler char(22))");
     it_sql_ok(db, "INSERT INTO pb VALUES (1, 0)");
     other = hb_sql_connect(c.config, 0, err, sizeof err);
     IT_CHECK(other, "connect: %s", err);
@@ -383,7 +386,8 @@ main(int argc, char **argv)
         snprintf(sql, sizeof sql, "INSERT INTO pt VALUES (%d, 1, 0)", t + 1);
         it_sql_ok(db, sql);
         for (int i = 0; i < TPCB_BLOCKS; i++) {
-            snprintf(sql, sizeof sql, "INSERT INTO pa VALUES (%d, 1, 0, '')", t * 100 + i + 1);
+            snprintf(sql, sizeof sql, "INSERT INTO pa VALUES (%d, 1, 0, '')",
+                     t * 100 + i + 1);
             it_sql_ok(db, sql);
         }
     }
@@ -393,11 +397,13 @@ main(int argc, char **argv)
     for (int i = 0; i < SESSIONS; i++)
         pthread_join(th[i], NULL);
     long long want = (long long)SESSIONS * TPCB_BLOCKS * (TPCB_BLOCKS + 1) / 2;
-    IT_CHECK(s_int(db, "SELECT bbalance FROM pb WHERE bid = 1") == want, "branch balance");
+    IT_CHECK(s_int(db, "SELECT bbalance FROM pb WHERE bid = 1") == want,
+             "branch balance");
     IT_CHECK(s_int(db, "SELECT sum(tbalance) FROM pt") == want, "teller balances");
     IT_CHECK(s_int(db, "SELECT sum(abalance) FROM pa") == want, "account balances");
     IT_CHECK(s_int(db, "SELECT sum(delta) FROM ph") == want, "history");
-    IT_CHECK(s_int(db, "SELECT count(*) FROM ph") == SESSIONS * TPCB_BLOCKS, "history rows");
+    IT_CHECK(s_int(db, "SELECT count(*) FROM ph") == SESSIONS * TPCB_BLOCKS,
+             "history rows");
     printf("tpcb-like blocks over requests: %d committed, no conflicts, branch %lld\n",
            SESSIONS * TPCB_BLOCKS, want);
     s_describe_cases(&c);
