@@ -53,6 +53,7 @@ typedef struct {
     int index;
     const char *config_path;
     uint16_t replica;
+    uint32_t sqlfront_id;
     void *zctx;
     void *pair;                         /* its end of the inproc pair */
     char endpoint[64];                  /* inproc://sqlf-<index> */
@@ -90,6 +91,8 @@ s_worker_main(void *arg)
     sqlf_front_t *front = NULL;
     if (hb_config_load(w->config_path, &cfg, err, sizeof err) == HB_OK)
         front = sqlf_front_new(w->config_path, w->replica, s_worker_reply, w);
+    if (front)
+        sqlf_front_set_node(front, w->sqlfront_id);
     if (!front) {
         atomic_store(&w->state, -1);
         hb_config_destroy(&cfg);
@@ -374,6 +377,7 @@ main(int argc, char **argv)
         wk->index = nw;
         wk->config_path = config_path;
         wk->replica = me->replica;
+        wk->sqlfront_id = me->id;
         wk->zctx = zctx;
         pthread_mutex_init(&wk->mu, NULL);
         snprintf(wk->endpoint, sizeof wk->endpoint, "inproc://sqlf-%d", nw);

@@ -1234,10 +1234,14 @@ s_psql_catalog(sqlf_pg_t *self, s_conn_t *c, const char *text)
     bool idx = strstr(text, "SELECT c2.relname, i.indisprimary, i.indisunique");
     bool empty = strstr(text, "FROM pg_catalog.pg_policy pol") ||
                  strstr(text, "FROM pg_catalog.pg_statistic_ext") ||
-                 strstr(text, "SELECT pubname") || strstr(text, "pg_catalog.pg_inherits") ||
+                 strstr(text, "SELECT pubname") ||
+                 strstr(text, "FROM pg_catalog.pg_class c, pg_catalog.pg_inherits i") ||
                  strstr(text, "FROM pg_catalog.pg_trigger") ||
                  strstr(text, "FROM pg_catalog.pg_constraint r");
-    if (!list && !find && !rel && !att && !idx && !empty)
+    /* pgbench's start-up check of how pgbench_accounts is partitioned */
+    bool part = strstr(text, "select o.n, p.partstrat, pg_catalog.count(i.inhparent)") &&
+                strstr(text, "where c.relname = '");
+    if (!list && !find && !rel && !att && !idx && !empty && !part)
         return false;
     char err[256];
     if (!self->cli) {
@@ -1274,6 +1278,19 @@ s_psql_catalog(sqlf_pg_t *self, s_conn_t *c, const char *text)
                 s_res_str(&r, "public");
                 s_res_str(&r, t->name);
             }
+        }
+    } else if (part) {
+        static const char *const cols[] = {"n:integer", "partstrat:char", "count:bigint"};
+        nc = 3;
+        s_res_group(&r, cols, nc);
+        const char *q = strstr(text, "where c.relname = '") + strlen("where c.relname = '");
+        char name[SQLF_NAME_MAX];
+        size_t n = strcspn(q, "'");
+        snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name ? n : sizeof name - 1), q);
+        if (sqlf_catalog_find(cat, name)) {
+            s_res_str(&r, "1");
+            s_res_str(&r, NULL);
+            s_res_str(&r, "0");
         }
     } else if (rel) {
         static const char *const cols[] = {
