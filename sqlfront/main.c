@@ -57,6 +57,8 @@ typedef struct {
     void *zctx;
     void *pair;                         /* its end of the inproc pair */
     char endpoint[64];                  /* inproc://sqlf-<index> */
+    void *pgpair;                       /* its pair with the wire-protocol thread, or NULL */
+    bool pg;                            /* the wire protocol is on */
     pthread_t thread;
     atomic_int state;                   /* 0 starting, 1 running, -1 failed */
     pthread_mutex_t mu;                 /* guards stats */
@@ -64,13 +66,53 @@ typedef struct {
     uint32_t nstats;
 } s_worker_t;
 
-/* Sends [peer][frame] back to the main thread (worker side). */
+/* Sends [peer][frame] back to the main thread, or to the wire-protocol
+ * thread for its connections (worker side). */
 static void
 s_worker_reply(void *arg, const uint8_t *peer, size_t peerlen, const void *frame, size_t len)
 {
     s_worker_t *w = arg;
-    if (zmq_send(w->pair, peer, peerlen, ZMQ_SNDMORE) < 0 || zmq_send(w->pair, frame, len, 0) < 0)
+    void *sock = w->pgpair && sqlf_pg_is_peer(peer, peerlen) ? w->pgpair : w->pair;
+    if (zmq_send(sock, peer, peerlen, ZMQ_SNDMORE) < 0 || zmq_send(sock, frame, len, 0) < 0)
         hb_warn("worker %d: reply dropped: %s", w->index, zmq_strerror(zmq_errno()));
+}
+
+/* Takes up to 256 [peer][frame...] messages from sock into the engine. */
+static void
+s_worker_take(s_worker_t *w, void *sock, sqlf_front_t *front, const hb_config_t *cfg)
+{
+    uint8_t peer[256];
+    for (int i = 0; i < 256 && !s_stop; i++) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&part);
+            break;
+        }
+        size_t peerlen = zmq_msg_size(&part);
+        if (peerlen > sizeof peer)
+            peerlen = sizeof peer;
+        memcpy(peer, zmq_msg_data(&part), peerlen);
+        while (zmq_msg_more(&part)) {
+            zmq_msg_close(&part);
+            zmq_msg_init(&part);
+            if (zmq_msg_recv(&part, sock, 0) < 0)
+                break;
+            if (zmq_msg_size(&part) == 0)
+                continue; /* the router's end-of-message filler */
+            hb_msg_t msg;
+            if (hb_msg_decode(zmq_msg_data(&part), zmq_msg_size(&part), &cfg->limits, &msg) !=
+                HB_OK)
+                continue;
+            if (msg.type == HB_MSG_SUBMIT)
+                sqlf_front_on_submit(front, peer, peerlen, &msg);
+            else
+                hb_debug("ignoring a %s frame", hb_msg_type_str(msg.type));
+            hb_msg_clear(&msg);
+        }
+        zmq_msg_close(&part);
+    }
+    (void)w;
 }
 
 static void *
@@ -99,43 +141,23 @@ s_worker_main(void *arg)
         zmq_close(w->pair);
         return NULL;
     }
+    if (w->pg) {
+        char ep[64];
+        snprintf(ep, sizeof ep, "inproc://sqlf-pg-%d", w->index);
+        w->pgpair = zmq_socket(w->zctx, ZMQ_PAIR);
+        zmq_setsockopt(w->pgpair, ZMQ_LINGER, &zero, sizeof zero);
+        if (zmq_connect(w->pgpair, ep) < 0)
+            hb_error("worker %d: cannot connect %s", w->index, ep);
+    }
     atomic_store(&w->state, 1);
-    uint8_t peer[256];
-    zmq_pollitem_t item = {w->pair, 0, ZMQ_POLLIN, 0};
+    zmq_pollitem_t items[2] = {{w->pair, 0, ZMQ_POLLIN, 0}, {w->pgpair, 0, ZMQ_POLLIN, 0}};
     while (!s_stop) {
         bool busy = sqlf_front_pending(front) > 0;
-        if (zmq_poll(&item, 1, busy ? 0 : 20) < 0 && zmq_errno() != EINTR)
+        if (zmq_poll(items, w->pgpair ? 2 : 1, busy ? 0 : 20) < 0 && zmq_errno() != EINTR)
             break;
-        for (int i = 0; i < 256 && !s_stop; i++) {
-            zmq_msg_t part;
-            zmq_msg_init(&part);
-            if (zmq_msg_recv(&part, w->pair, ZMQ_DONTWAIT) < 0) {
-                zmq_msg_close(&part);
-                break;
-            }
-            size_t peerlen = zmq_msg_size(&part);
-            if (peerlen > sizeof peer)
-                peerlen = sizeof peer;
-            memcpy(peer, zmq_msg_data(&part), peerlen);
-            while (zmq_msg_more(&part)) {
-                zmq_msg_close(&part);
-                zmq_msg_init(&part);
-                if (zmq_msg_recv(&part, w->pair, 0) < 0)
-                    break;
-                if (zmq_msg_size(&part) == 0)
-                    continue; /* the router's end-of-message filler */
-                hb_msg_t msg;
-                if (hb_msg_decode(zmq_msg_data(&part), zmq_msg_size(&part), &cfg->limits,
-                                  &msg) != HB_OK)
-                    continue;
-                if (msg.type == HB_MSG_SUBMIT)
-                    sqlf_front_on_submit(front, peer, peerlen, &msg);
-                else
-                    hb_debug("ignoring a %s frame", hb_msg_type_str(msg.type));
-                hb_msg_clear(&msg);
-            }
-            zmq_msg_close(&part);
-        }
+        s_worker_take(w, w->pair, front, cfg);
+        if (w->pgpair)
+            s_worker_take(w, w->pgpair, front, cfg);
         sqlf_front_poll(front, busy ? 1 : 0);
         pthread_mutex_lock(&w->mu);
         w->nstats = sqlf_front_stats(front, w->stats, S_MAX_STATS - 2);
@@ -150,6 +172,8 @@ s_worker_main(void *arg)
     sqlf_front_destroy(&front);
     hb_config_destroy(&cfg);
     zmq_close(w->pair);
+    if (w->pgpair)
+        zmq_close(w->pgpair);
     return NULL;
 }
 
@@ -234,10 +258,9 @@ s_status(void *router, const uint8_t *peer, size_t peerlen, s_worker_t *w, int n
     msgpack_sbuffer_destroy(&sb);
 }
 
-/* Moves one multipart message from `from` to `to` (the routing id first),
- * or to `pg` when the routing id is a wire-protocol connection's. */
+/* Moves one multipart message from `from` to `to` (the routing id first). */
 static void
-s_forward(void *from, void *to, void *pg, int first_flags)
+s_forward(void *from, void *to, int first_flags)
 {
     int more = 1;
     bool first = true;
@@ -249,38 +272,8 @@ s_forward(void *from, void *to, void *pg, int first_flags)
             return;
         }
         more = zmq_msg_more(&part);
-        if (first && pg && sqlf_pg_is_peer(zmq_msg_data(&part), zmq_msg_size(&part)))
-            to = pg;
         first = false;
         if (zmq_msg_send(&part, to, more ? ZMQ_SNDMORE : 0) < 0)
-            zmq_msg_close(&part);
-    }
-}
-
-/* Moves one [peer][frame] from the wire-protocol thread to the worker of
- * its session. */
-static void
-s_from_pg(void *pg, void **pairs, int nw)
-{
-    zmq_msg_t peer;
-    zmq_msg_init(&peer);
-    if (zmq_msg_recv(&peer, pg, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&peer);
-        return;
-    }
-    int wi = (int)(hb_hash64(zmq_msg_data(&peer), zmq_msg_size(&peer), 0) % (uint64_t)nw);
-    bool more = zmq_msg_more(&peer);
-    if (zmq_msg_send(&peer, pairs[wi], more ? ZMQ_SNDMORE : 0) < 0)
-        zmq_msg_close(&peer);
-    while (more) {
-        zmq_msg_t part;
-        zmq_msg_init(&part);
-        if (zmq_msg_recv(&part, pg, 0) < 0) {
-            zmq_msg_close(&part);
-            return;
-        }
-        more = zmq_msg_more(&part);
-        if (zmq_msg_send(&part, pairs[wi], more ? ZMQ_SNDMORE : 0) < 0)
             zmq_msg_close(&part);
     }
 }
@@ -362,7 +355,6 @@ main(int argc, char **argv)
     zmq_setsockopt(router, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     int exit_code = 0, nw = 0;
-    void *pgpair = NULL;
     sqlf_pg_t *pg = NULL;
     err[0] = '\0';
     s_worker_t *w = hb_calloc((size_t)threads, sizeof *w);
@@ -372,8 +364,18 @@ main(int argc, char **argv)
         exit_code = 1;
         goto out;
     }
+    /* The wire-protocol thread binds one pair per worker before they start:
+     * its connections' requests go straight to their session's worker. */
+    if (me->pg_listen[0] &&
+        !(pg = sqlf_pg_start(zctx, (int)threads, config_path, me, &cfg->limits, err,
+                             sizeof err))) {
+        hb_error("PostgreSQL listener: %s", err);
+        exit_code = 1;
+        goto out;
+    }
     for (; nw < threads; nw++) {
         s_worker_t *wk = &w[nw];
+        wk->pg = pg != NULL;
         wk->index = nw;
         wk->config_path = config_path;
         wk->replica = me->replica;
@@ -401,18 +403,6 @@ main(int argc, char **argv)
             goto out;
         }
     }
-    if (me->pg_listen[0]) {
-        pgpair = zmq_socket(zctx, ZMQ_PAIR);
-        zmq_setsockopt(pgpair, ZMQ_LINGER, &zero, sizeof zero);
-        if (zmq_bind(pgpair, "inproc://sqlf-pg") < 0 ||
-            !(pg = sqlf_pg_start(zctx, "inproc://sqlf-pg", config_path, me, &cfg->limits, err, sizeof err))) {
-            hb_error("PostgreSQL listener: %s", zmq_errno() && !pg && !err[0]
-                                                      ? zmq_strerror(zmq_errno())
-                                                      : err);
-            exit_code = 1;
-            goto out;
-        }
-    }
     if (pidfile)
         (void)hb_write_pidfile(pidfile);
     struct timespec ts;
@@ -423,13 +413,11 @@ main(int argc, char **argv)
             (int)getpid(), me->endpoint, nw, me->replica,
             me->pg_listen[0] ? me->pg_listen : "(off)");
 
-    zmq_pollitem_t *items = hb_calloc((size_t)nw + 2, sizeof *items);
+    zmq_pollitem_t *items = hb_calloc((size_t)nw + 1, sizeof *items);
     items[0] = (zmq_pollitem_t){router, 0, ZMQ_POLLIN, 0};
     for (int i = 0; i < nw; i++)
         items[i + 1] = (zmq_pollitem_t){pairs[i], 0, ZMQ_POLLIN, 0};
     int nitems = nw + 1;
-    if (pgpair)
-        items[nitems++] = (zmq_pollitem_t){pgpair, 0, ZMQ_POLLIN, 0};
     uint8_t peer[256];
     while (!s_stop) {
         if (zmq_poll(items, nitems, 100) < 0 && zmq_errno() != EINTR) {
@@ -440,10 +428,7 @@ main(int argc, char **argv)
         /* Replies first: they free a client to send the next request. */
         for (int i = 0; i < nw; i++)
             for (int k = 0; k < 1024 && (zmq_poll(&items[i + 1], 1, 0) > 0); k++)
-                s_forward(pairs[i], router, pgpair, ZMQ_DONTWAIT);
-        if (pgpair)
-            for (int k = 0; k < 4096 && (zmq_poll(&items[nw + 1], 1, 0) > 0); k++)
-                s_from_pg(pgpair, pairs, nw);
+                s_forward(pairs[i], router, ZMQ_DONTWAIT);
         for (int k = 0; k < 1024 && !s_stop; k++) {
             zmq_msg_t part;
             zmq_msg_init(&part);
@@ -488,11 +473,9 @@ main(int argc, char **argv)
     hb_info("stopping");
 out:
     s_stop = 1;
-    sqlf_pg_stop(&pg);
-    if (pgpair)
-        zmq_close(pgpair);
     for (int i = 0; i < nw; i++)
         pthread_join(w[i].thread, NULL);
+    sqlf_pg_stop(&pg);
     for (int i = 0; i < nw; i++) {
         zmq_close(pairs[i]);
         pthread_mutex_destroy(&w[i].mu);

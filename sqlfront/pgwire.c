@@ -37,6 +37,7 @@
 
 #include "hb_alloc.h"
 #include "hb_expr.h"
+#include "hb_hash.h"
 #include "hb_log.h"
 #include "hb_mp.h"
 #include "catalog.h"
@@ -150,8 +151,8 @@ struct sqlf_pg {
     sqlf_catalog_t *cat;
     hb_limits_t lim;
     void *zctx;
-    char pair_ep[64];
-    void *pair;
+    void **pairs;         /* one per worker */
+    int nworkers;
     int lfd;
     pthread_t thread;
     atomic_int stop;
@@ -495,7 +496,7 @@ s_cell_binary(s_buf_t *b, const hb_val_t *v, uint32_t oid)
     if (v->type == HB_VAL_STR && (oid == OID_DATE || oid == OID_TIMESTAMP || oid == OID_NUMERIC)) {
         hb_type_t t = oid == OID_DATE ? HB_T_DATE : oid == OID_TIMESTAMP ? HB_T_TIMESTAMP
                                                                          : HB_T_NUMERIC;
-        if (hb_val_coerce(v, t, -1, s_alloc_cb, NULL, &x, &err) != HB_OK)
+        if (hb_val_coerce(v, t, 0, s_alloc_cb, NULL, &x, &err) != HB_OK)
             x = *v;
     }
     size_t at = b->len;
@@ -691,8 +692,9 @@ s_submit(sqlf_pg_t *self, s_conn_t *c, uint32_t sub, const char *proc, const hb_
     if (hb_msg_encode(&m, &sb) == HB_OK && sb.size <= self->lim.max_frame_bytes) {
         uint8_t peer[SQLF_PG_PEER_LEN];
         s_peer(c->id | ((uint64_t)sub << 56), peer);
-        if (zmq_send(self->pair, peer, sizeof peer, ZMQ_SNDMORE) >= 0 &&
-            zmq_send(self->pair, sb.data, sb.size, 0) >= 0)
+        void *pair = self->pairs[hb_hash64(peer, sizeof peer, 0) % (uint64_t)self->nworkers];
+        if (zmq_send(pair, peer, sizeof peer, ZMQ_SNDMORE) >= 0 &&
+            zmq_send(pair, sb.data, sb.size, 0) >= 0)
             id = m.u.submit.req_id;
     }
     msgpack_sbuffer_destroy(&sb);
@@ -2747,21 +2749,21 @@ s_accept(sqlf_pg_t *self)
 }
 
 static void
-s_pair_in(sqlf_pg_t *self)
+s_pair_in(sqlf_pg_t *self, void *pair)
 {
     for (int k = 0; k < 4096; k++) {
         zmq_msg_t peer, frame;
         zmq_msg_init(&peer);
-        if (zmq_msg_recv(&peer, self->pair, ZMQ_DONTWAIT) < 0) {
+        if (zmq_msg_recv(&peer, pair, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&peer);
             return;
         }
         zmq_msg_init(&frame);
-        bool ok = zmq_msg_more(&peer) && zmq_msg_recv(&frame, self->pair, 0) >= 0;
+        bool ok = zmq_msg_more(&peer) && zmq_msg_recv(&frame, pair, 0) >= 0;
         while (ok && zmq_msg_more(&frame)) { /* drain anything unexpected */
             zmq_msg_t extra;
             zmq_msg_init(&extra);
-            zmq_msg_recv(&extra, self->pair, 0);
+            zmq_msg_recv(&extra, pair, 0);
             bool more = zmq_msg_more(&extra);
             zmq_msg_close(&extra);
             if (!more)
@@ -2789,11 +2791,13 @@ static void *
 s_main(void *arg)
 {
     sqlf_pg_t *self = arg;
-    zmq_pollitem_t *items = hb_calloc(self->nslots + 2, sizeof *items);
-    s_conn_t **which = hb_calloc(self->nslots + 2, sizeof *which);
+    uint32_t fixed = (uint32_t)self->nworkers + 1;
+    zmq_pollitem_t *items = hb_calloc(self->nslots + fixed, sizeof *items);
+    s_conn_t **which = hb_calloc(self->nslots + fixed, sizeof *which);
     while (!atomic_load(&self->stop)) {
         uint32_t n = 0;
-        items[n++] = (zmq_pollitem_t){self->pair, 0, ZMQ_POLLIN, 0};
+        for (int i = 0; i < self->nworkers; i++)
+            items[n++] = (zmq_pollitem_t){self->pairs[i], 0, ZMQ_POLLIN, 0};
         items[n++] = (zmq_pollitem_t){NULL, self->lfd, ZMQ_POLLIN, 0};
         for (uint32_t i = 0; i < self->nslots; i++) {
             s_conn_t *c = self->conns[i];
@@ -2809,12 +2813,13 @@ s_main(void *arg)
         }
         if (zmq_poll(items, (int)n, 50) < 0 && zmq_errno() != EINTR)
             break;
-        if (items[0].revents & ZMQ_POLLIN)
-            s_pair_in(self);
-        if (items[1].revents & ZMQ_POLLIN)
+        for (int i = 0; i < self->nworkers; i++)
+            if (items[i].revents & ZMQ_POLLIN)
+                s_pair_in(self, self->pairs[i]);
+        if (items[fixed - 1].revents & ZMQ_POLLIN)
             s_accept(self);
         int64_t now = s_now_ms();
-        for (uint32_t i = 2; i < n; i++) {
+        for (uint32_t i = fixed; i < n; i++) {
             s_conn_t *c = which[i];
             if (!c || self->conns[c->id & 0xffff] != c)
                 continue;
@@ -2853,7 +2858,7 @@ s_main(void *arg)
 }
 
 sqlf_pg_t *
-sqlf_pg_start(void *zctx, const char *pair_endpoint, const char *config_path,
+sqlf_pg_start(void *zctx, int nworkers, const char *config_path,
               const hb_sqlfront_cfg_t *cfg, const hb_limits_t *lim, char *err, size_t errlen)
 {
     sqlf_pg_t *self = hb_calloc(1, sizeof *self);
@@ -2891,18 +2896,29 @@ sqlf_pg_start(void *zctx, const char *pair_endpoint, const char *config_path,
     if (self->nslots > 65535)
         self->nslots = 65535;
     self->conns = hb_calloc(self->nslots, sizeof *self->conns);
-    self->pair = zmq_socket(zctx, ZMQ_PAIR);
+    self->nworkers = nworkers;
+    self->pairs = hb_calloc((size_t)nworkers, sizeof *self->pairs);
     int zero = 0;
-    zmq_setsockopt(self->pair, ZMQ_LINGER, &zero, sizeof zero);
-    if (zmq_connect(self->pair, pair_endpoint) < 0 ||
-        pthread_create(&self->thread, NULL, s_main, self) != 0) {
+    for (int i = 0; i < nworkers; i++) {
+        char ep[64];
+        snprintf(ep, sizeof ep, "inproc://sqlf-pg-%d", i);
+        self->pairs[i] = zmq_socket(zctx, ZMQ_PAIR);
+        zmq_setsockopt(self->pairs[i], ZMQ_LINGER, &zero, sizeof zero);
+        if (zmq_bind(self->pairs[i], ep) < 0) {
+            snprintf(err, errlen, "cannot bind %s: %s", ep, zmq_strerror(zmq_errno()));
+            goto fail;
+        }
+    }
+    if (pthread_create(&self->thread, NULL, s_main, self) != 0) {
         snprintf(err, errlen, "cannot start the wire protocol thread");
-        zmq_close(self->pair);
-        self->pair = NULL;
         goto fail;
     }
     return self;
 fail:
+    for (int i = 0; self->pairs && i < nworkers; i++)
+        if (self->pairs[i])
+            zmq_close(self->pairs[i]);
+    hb_free(self->pairs);
     if (self->lfd >= 0)
         close(self->lfd);
     hb_free(self->conns);
@@ -2920,7 +2936,9 @@ sqlf_pg_stop(sqlf_pg_t **self_p)
     sqlf_pg_t *self = *self_p;
     atomic_store(&self->stop, 1);
     pthread_join(self->thread, NULL);
-    zmq_close(self->pair);
+    for (int i = 0; i < self->nworkers; i++)
+        zmq_close(self->pairs[i]);
+    hb_free(self->pairs);
     close(self->lfd);
     sqlf_catalog_destroy(&self->cat);
     hb_client_destroy(&self->cli);

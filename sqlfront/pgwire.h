@@ -6,10 +6,9 @@
  * extended query protocol, COPY FROM STDIN / TO STDOUT. It runs no SQL
  * itself: each statement becomes a SUBMIT {proc "sql"} (or "sql.describe")
  * to the engines, as a libhobbes SQL client would send it, over an inproc
- * PAIR to main.c's router, which hands it to the session's worker and
- * routes the RESULT back. A connection is one engine session: its routing
- * id is sqlf_pg_peer's, so main.c can tell the protocol thread's replies
- * from the ROUTER's.
+ * PAIR straight to the session's worker, which answers on the same pair. A connection is one engine session: its routing
+ * id is sqlf_pg_is_peer's, so a worker can tell the protocol thread's
+ * requests from the ROUTER's.
  */
 #ifndef SQLF_PGWIRE_H
 #define SQLF_PGWIRE_H
@@ -35,13 +34,15 @@ sqlf_pg_is_peer(const uint8_t *peer, size_t len)
     return len == SQLF_PG_PEER_LEN && peer[0] == 0 && peer[1] == 'P';
 }
 
-/* Binds cfg->pg_listen and starts the protocol thread, which connects a
- * PAIR to pair_endpoint (bound by the caller) to send [peer][SUBMIT] and
- * receive [peer][RESULT]. Returns the listener, or NULL with err set
+/* Binds cfg->pg_listen and one PAIR per engine worker (inproc://sqlf-pg-<i>,
+ * i < nworkers, which worker i connects), and starts the protocol thread,
+ * which sends [peer][SUBMIT] to the worker of hb_hash64(peer) % nworkers
+ * (the router's choice too) and receives [peer][RESULT] from it. Returns
+ * the listener, or NULL with err set
  * (cannot bind, bad pg_users). psql's catalog queries (\dt, \d TABLE) are
  * answered from the cluster's catalog, read through a client of
  * config_path. */
-sqlf_pg_t *sqlf_pg_start(void *zctx, const char *pair_endpoint, const char *config_path,
+sqlf_pg_t *sqlf_pg_start(void *zctx, int nworkers, const char *config_path,
                          const hb_sqlfront_cfg_t *cfg, const hb_limits_t *lim, char *err,
                          size_t errlen);
 
