@@ -86,6 +86,7 @@ with open(CFG, "w") as f:
         f.write("sqlfront\n    id = %d\n    replica = 0\n    endpoint = tcp://127.0.0.1:%d\n"
                 "    pg_listen = 127.0.0.1:%d\n    %s\n" % (i, eps[i], PG[i], extra[i]))
 
+__import__("atexit").register(down)  # also when a client raises
 r = subprocess.run([CTL, "up", "--config", CFG], capture_output=True, text=True)
 if r.returncode != 0:
     fail("hobbesctl up: " + r.stdout + r.stderr)

@@ -57,7 +57,7 @@ q() { psql -X -At -v ON_ERROR_STOP=1 -c "$1" 2>&1 || fail "psql: $1"; }
 "$CTL" up --config "$CFG" >/dev/null || fail "hobbesctl up"
 
 # ---- pgbench -i: client-side generation (COPY), then server-side.
-for steps in dtgvp dtGvp; do
+for steps in ${HOBBES_PGBENCH_STEPS:-dtgvp dtGvp}; do
     out=$(timeout 300 pgbench -i -s 1 -I "$steps" 2>&1) || fail "pgbench -i -I $steps: $out"
     echo "pgbench -i -I $steps: $(echo "$out" | tail -1)"
     [ "$(q 'select count(*) from pgbench_accounts')" = 100000 ] || fail "$steps: accounts"
@@ -73,11 +73,11 @@ err=$(psql -X -c "insert into pgbench_accounts (aid, bid, abalance) values (1, 1
 echo "$err" | grep -q "duplicate key" || fail "duplicate aid: $err"
 
 sums() {
-    q "select (select coalesce(sum(abalance),0) from pgbench_accounts) || ' ' ||
-              (select coalesce(sum(bbalance),0) from pgbench_branches) || ' ' ||
-              (select coalesce(sum(tbalance),0) from pgbench_tellers) || ' ' ||
-              (select coalesce(sum(delta),0) from pgbench_history) || ' ' ||
-              (select count(*) from pgbench_history)"
+    echo "$(q 'select coalesce(sum(abalance),0) from pgbench_accounts')" \
+         "$(q 'select coalesce(sum(bbalance),0) from pgbench_branches')" \
+         "$(q 'select coalesce(sum(tbalance),0) from pgbench_tellers')" \
+         "$(q 'select coalesce(sum(delta),0) from pgbench_history')" \
+         "$(q 'select count(*) from pgbench_history')"
 }
 
 run() { # run SCRIPT MODE
