@@ -163,6 +163,10 @@ struct sqlf_pg {
     uint32_t nconns;      /* authenticated or starting */
     uint64_t serial;
     uint64_t next_req;
+    /* Connections that went away while a request of theirs ran: their
+     * session is closed when its answer comes. */
+    uint64_t orphans[64];
+    uint32_t norphans;
     /* counters */
     pthread_mutex_t mu;
     uint64_t c_accepted, c_rejected, c_auth_fail, c_proto_err, c_timeouts, c_queries,
@@ -765,10 +769,13 @@ s_copy_reset(s_conn_t *c)
 static void
 s_close(sqlf_pg_t *self, s_conn_t *c)
 {
-    if (c->phase == P_READY && (c->txn != 'I' || c->waiting)) {
-        /* An open block goes away with its connection. */
-        hb_val_t a = hb_val_str("ROLLBACK", 8);
-        (void)s_submit(self, c, 0, "sql", &a, 1);
+    if (c->phase == P_READY) {
+        /* The session (and an open block) goes away with its connection;
+         * a session still running a request is closed when it answers. */
+        if (!c->waiting)
+            (void)s_submit(self, c, 0, "sql.close", NULL, 0);
+        else if (self->norphans < sizeof self->orphans / sizeof *self->orphans)
+            self->orphans[self->norphans++] = c->id;
     }
     close(c->fd);
     if (c->counted)
@@ -2780,6 +2787,15 @@ s_pair_in(sqlf_pg_t *self, void *pair)
             if (c && c->id == id && c->phase == P_READY) {
                 s_on_result(self, c, sub, zmq_msg_data(&frame), zmq_msg_size(&frame));
                 s_process(self, c);
+            } else if (sub == 0) {
+                for (uint32_t i = 0; i < self->norphans; i++) {
+                    if (self->orphans[i] != id)
+                        continue;
+                    s_conn_t gone = {.id = id};
+                    (void)s_submit(self, &gone, 0, "sql.close", NULL, 0);
+                    self->orphans[i] = self->orphans[--self->norphans];
+                    break;
+                }
             }
         }
         zmq_msg_close(&frame);
