@@ -854,6 +854,15 @@ hb_client_scan(hb_client_t *self, uint16_t partition, const void *start, size_t 
                const void *end, size_t end_len, uint32_t limit, int timeout_ms,
                hb_scan_result_t **out)
 {
+    return hb_client_scan_at(self, partition, start, start_len, end, end_len, limit, 0,
+                             timeout_ms, out);
+}
+
+hb_rc_t
+hb_client_scan_at(hb_client_t *self, uint16_t partition, const void *start,
+                  size_t start_len, const void *end, size_t end_len, uint32_t limit,
+                  uint64_t at_epoch, int timeout_ms, hb_scan_result_t **out)
+{
     *out = NULL;
     self->err[0] = '\0';
     if (partition >= self->cfg->partitions) {
@@ -887,6 +896,7 @@ hb_client_scan(hb_client_t *self, uint16_t partition, const void *start, size_t 
     m.u.scan.end = end;
     m.u.scan.end_len = (uint32_t)end_len;
     m.u.scan.limit = limit;
+    m.u.scan.at_epoch = at_epoch;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     hb_rc_t rc = hb_msg_encode(&m, &sb);

@@ -154,6 +154,17 @@ hb_rc_t hb_client_scan(hb_client_t *self, uint16_t partition, const void *start,
                        size_t start_len, const void *end, size_t end_len, uint32_t limit,
                        int timeout_ms, hb_scan_result_t **out);
 
+/* As hb_client_scan, but read at applied epoch at_epoch (0: the current
+ * one, as hb_client_scan) when the storage still keeps a snapshot of that
+ * epoch (it keeps the last few, for a few seconds), so that the pages of
+ * one large read form one consistent cut. When it no longer has one the
+ * rows are read at the current epoch: compare (*out)->epoch with at_epoch
+ * and restart the read on a mismatch. Returns as hb_client_scan. */
+hb_rc_t hb_client_scan_at(hb_client_t *self, uint16_t partition, const void *start,
+                          size_t start_len, const void *end, size_t end_len,
+                          uint32_t limit, uint64_t at_epoch, int timeout_ms,
+                          hb_scan_result_t **out);
+
 /* Frees a scan result; accepts NULL; sets *self_p = NULL. */
 void hb_scan_result_destroy(hb_scan_result_t **self_p);
 

@@ -63,6 +63,7 @@ typedef struct {
     hb_rc_t rc;             /* HB_OK until the first failure */
     uint64_t *counter;      /* the specific hb_wire_stats counter to bump */
     const char *problem;    /* first problem, for the log line */
+    uint32_t nfields;       /* fields after [version, type] in this frame */
 } s_dec_t;
 
 /* Records the first failure and poisons the reader. Returns the rc. */
@@ -381,6 +382,8 @@ s_decode_fields(s_dec_t *d, hb_msg_t *msg)
         s_u32(d, &msg->u.scan.limit, "limit is not a uint32");
         if (d->rc == HB_OK && msg->u.scan.limit > HB_WIRE_MAX_SCAN)
             s_toobig(d, "limit above HB_WIRE_MAX_SCAN");
+        if (d->nfields > s_nfields[HB_MSG_SCAN])
+            s_u64(d, &msg->u.scan.at_epoch, "at_epoch is not a uint64");
         break;
     case HB_MSG_SCAN_RESULT:
         s_u64(d, &msg->u.scan_result.req_id, "req_id is not a uint64");
@@ -464,7 +467,10 @@ hb_msg_decode(const void *frame, size_t len, const hb_limits_t *lim, hb_msg_t *m
         goto out;
     }
     msg->type = (hb_msg_type_t)type;
-    if (n - 2 != s_nfields[type]) {
+    d.nfields = n - 2;
+    /* SCAN's at_epoch is optional (absent from older peers' frames). */
+    if (d.nfields != s_nfields[type] &&
+        !(type == HB_MSG_SCAN && d.nfields == s_nfields[type] + 1)) {
         s_malformed(&d, "wrong field count");
         goto out;
     }
@@ -706,6 +712,8 @@ s_encode_fields(const hb_msg_t *msg, msgpack_packer *pk, msgpack_sbuffer *sbuf)
         hb_mp_pack_bin(pk, msg->u.scan.end ? msg->u.scan.end : (const uint8_t *)"",
                        msg->u.scan.end_len);
         w |= msgpack_pack_uint32(pk, msg->u.scan.limit);
+        if (msg->u.scan.at_epoch)
+            w |= msgpack_pack_uint64(pk, msg->u.scan.at_epoch);
         break;
     case HB_MSG_SCAN_RESULT:
         w |= msgpack_pack_uint64(pk, msg->u.scan_result.req_id);
@@ -735,7 +743,12 @@ hb_msg_encode(const hb_msg_t *msg, msgpack_sbuffer *sbuf)
         return HB_INVALID;
     size_t start = sbuf->size;
     msgpack_packer_init(&pk, sbuf, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 2 + s_nfields[msg->type]);
+    /* A SCAN carries at_epoch only when set, so that peers that predate it
+     * still read the frames of current readers. */
+    uint32_t nfields = s_nfields[msg->type];
+    if (msg->type == HB_MSG_SCAN && msg->u.scan.at_epoch)
+        nfields++;
+    msgpack_pack_array(&pk, 2 + nfields);
     msgpack_pack_uint8(&pk, HB_WIRE_VERSION);
     msgpack_pack_uint8(&pk, (uint8_t)msg->type);
     rc = s_encode_fields(msg, &pk, sbuf);

@@ -149,13 +149,15 @@ typedef struct {
             uint16_t partition; /* the requester / the reporter */
             uint64_t epoch;     /* RREQ: resend from; APPLIED: applied epoch */
         } rreq;
-        struct { /* SCAN: [req_id, start, end, limit]; end empty = unbounded */
+        struct { /* SCAN: [req_id, start, end, limit(, at_epoch)]; end empty =
+                  * unbounded; at_epoch is encoded only when non-zero */
             uint64_t req_id;
             const uint8_t *start;
             uint32_t start_len;
             const uint8_t *end;
             uint32_t end_len;
             uint32_t limit;
+            uint64_t at_epoch; /* read at this applied epoch if still kept; 0 = current */
         } scan;
         struct { /* SCAN_RESULT: [req_id, epoch, rc, msg, [[key, val]...], catver] */
             uint64_t req_id;

@@ -2,12 +2,18 @@
  *
  * The storage core is single-threaded and flushes epochs on the same
  * thread, so the applied epoch read just before taking the snapshot is the
- * epoch the snapshot holds. Rows are copied out of the iterator into one
- * growing buffer (iterator memory is only valid until the next step) and
- * then encoded with hb_msg_encode.
+ * epoch the snapshot holds; and LevelDB's user rows change only with a
+ * flush, which advances the applied epoch, so a kept snapshot of the
+ * current applied epoch is as good as a new one. The kept snapshots are a
+ * small unordered array (slots 0..n-1 in use): the one to evict when it is
+ * full is the least recently used, so that a read paging through one
+ * snapshot keeps it while scans at newer epochs come and go. Rows are
+ * copied out of the iterator into one growing buffer (iterator memory is
+ * only valid until the next step) and then encoded with hb_msg_encode.
  */
 #include "snapshot.h"
 
+#include <assert.h>
 #include <leveldb/c.h>
 #include <stdbool.h>
 #include <string.h>
@@ -76,11 +82,149 @@ static bool s_before_end(const char *k, size_t klen, const uint8_t *end, uint32_
     return c < 0 || (c == 0 && klen < end_len);
 }
 
-hb_rc_t stor_snapshot_scan(stor_engine_t *eng, const hb_msg_t *scan, uint32_t max_frame_bytes,
-                           msgpack_sbuffer *sbuf, stor_snapshot_stats_t *stats)
+/* ------------------------------------------------------------------ */
+/* Kept snapshots                                                       */
+/* ------------------------------------------------------------------ */
+
+/* One kept snapshot. */
+typedef struct {
+    const leveldb_snapshot_t *snap; /* LevelDB's (released by the ring) */
+    uint64_t epoch;                 /* applied epoch it holds */
+    uint64_t created_us;            /* monotonic time it was taken */
+    uint64_t used;                  /* ring tick of its last use (LRU) */
+} s_kept_t;
+
+struct stor_snapshot_ring {
+    stor_engine_t *eng;                /* whose LevelDB (borrowed) */
+    leveldb_t *db;                     /* the handle the snapshots belong to */
+    s_kept_t kept[STOR_SNAPSHOT_KEEP]; /* slots 0..n-1 in use, any order */
+    size_t n;                          /* kept snapshots */
+    uint64_t tick;                     /* use counter, for LRU eviction */
+};
+
+stor_snapshot_ring_t *
+stor_snapshot_ring_new(stor_engine_t *eng)
+{
+    stor_snapshot_ring_t *ring = hb_calloc(1, sizeof *ring);
+    ring->eng = eng;
+    ring->db = stor_engine_db(eng);
+    return ring;
+}
+
+/* Releases slot i; the last slot moves into it. */
+static void
+s_release(stor_snapshot_ring_t *ring, size_t i)
+{
+    leveldb_release_snapshot(ring->db, ring->kept[i].snap);
+    ring->kept[i] = ring->kept[--ring->n];
+    ring->kept[ring->n] = (s_kept_t){0};
+}
+
+void
+stor_snapshot_ring_clear(stor_snapshot_ring_t *self)
+{
+    while (self->n)
+        s_release(self, self->n - 1);
+}
+
+void
+stor_snapshot_ring_destroy(stor_snapshot_ring_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    stor_snapshot_ring_clear(*self_p);
+    hb_free(*self_p);
+    *self_p = NULL;
+}
+
+void
+stor_snapshot_ring_expire(stor_snapshot_ring_t *self, uint64_t now_us)
+{
+    for (size_t i = 0; i < self->n;) {
+        uint64_t born = self->kept[i].created_us;
+        if (now_us > born && now_us - born > STOR_SNAPSHOT_MAX_AGE_US)
+            s_release(self, i);
+        else
+            i++;
+    }
+}
+
+size_t
+stor_snapshot_ring_size(const stor_snapshot_ring_t *self)
+{
+    return self->n;
+}
+
+/* Returns the snapshot to answer a SCAN with at_epoch (0: current) from,
+ * kept in the ring (never NULL), and its epoch in *epoch. */
+static const leveldb_snapshot_t *
+s_pick(stor_snapshot_ring_t *ring, uint64_t at_epoch, uint64_t now_us,
+       stor_snapshot_stats_t *stats, uint64_t *epoch)
+{
+    /* Snapshots of a closed handle would be dangling: whoever replaces
+     * the engine's LevelDB clears the ring first. */
+    assert(stor_engine_db(ring->eng) == ring->db);
+    uint64_t applied = stor_engine_applied_epoch(ring->eng);
+    stor_snapshot_ring_expire(ring, now_us);
+    s_kept_t *newest = NULL, *want = NULL;
+    for (size_t i = 0; i < ring->n;) {
+        s_kept_t *k = &ring->kept[i];
+        if (k->epoch > applied) {
+            /* The applied epoch never goes back; should it, what such a
+             * snapshot holds is no longer a state of this shard. */
+            s_release(ring, i);
+            newest = want = NULL;
+            i = 0;
+            continue;
+        }
+        if (!newest || k->epoch > newest->epoch)
+            newest = k;
+        if (at_epoch && k->epoch == at_epoch)
+            want = k;
+        i++;
+    }
+    s_kept_t *k = want;
+    if (!k && newest && newest->epoch == applied) {
+        k = newest;
+        stats->reused += at_epoch == 0;
+    }
+    if (!k) {
+        if (ring->n == STOR_SNAPSHOT_KEEP) {
+            size_t lru = 0;
+            for (size_t i = 1; i < ring->n; i++)
+                if (ring->kept[i].used < ring->kept[lru].used)
+                    lru = i;
+            s_release(ring, lru);
+        }
+        k = &ring->kept[ring->n++];
+        *k = (s_kept_t){.snap = leveldb_create_snapshot(ring->db),
+                        .epoch = applied,
+                        .created_us = now_us};
+        stats->snapshots++;
+    }
+    k->used = ++ring->tick;
+    if (at_epoch) {
+        stats->at_hits += k->epoch == at_epoch;
+        stats->at_misses += k->epoch != at_epoch;
+    }
+    *epoch = k->epoch;
+    return k->snap;
+}
+
+/* ------------------------------------------------------------------ */
+/* Scans                                                                */
+/* ------------------------------------------------------------------ */
+
+hb_rc_t
+stor_snapshot_scan(stor_snapshot_ring_t *ring, const hb_msg_t *scan, uint64_t now_us,
+                   uint32_t max_frame_bytes, msgpack_sbuffer *sbuf,
+                   stor_snapshot_stats_t *stats)
 {
     if (!scan || scan->type != HB_MSG_SCAN)
         return HB_INVALID;
+    stor_snapshot_stats_t scratch = {0};
+    if (!stats)
+        stats = &scratch;
     const uint8_t *start = scan->u.scan.start, *end = scan->u.scan.end;
     uint32_t start_len = scan->u.scan.start_len, end_len = scan->u.scan.end_len;
     uint32_t limit = scan->u.scan.limit;
@@ -90,9 +234,10 @@ hb_rc_t stor_snapshot_scan(stor_engine_t *eng, const hb_msg_t *scan, uint32_t ma
     char *lerr = NULL;
     bool truncated = false;
 
-    leveldb_t *db = stor_engine_db(eng);
-    uint64_t epoch = stor_engine_applied_epoch(eng);
-    const leveldb_snapshot_t *snap = leveldb_create_snapshot(db);
+    leveldb_t *db = ring->db;
+    uint64_t epoch = 0;
+    const leveldb_snapshot_t *snap =
+        s_pick(ring, scan->u.scan.at_epoch, now_us, stats, &epoch);
     leveldb_readoptions_t *ro = leveldb_readoptions_create();
     leveldb_readoptions_set_snapshot(ro, snap);
     leveldb_readoptions_set_fill_cache(ro, 1);
@@ -178,12 +323,10 @@ hb_rc_t stor_snapshot_scan(stor_engine_t *eng, const hb_msg_t *scan, uint32_t ma
     hb_rc_t erc = hb_msg_encode(&out, sbuf);
     if (erc != HB_OK)
         hb_warn("scan: cannot encode the answer: %s", hb_rc_str(erc));
-    if (stats) {
-        stats->scans++;
-        stats->rows += rows.n;
-        stats->errors += rc != HB_OK;
-        stats->truncated += truncated;
-    }
+    stats->scans++;
+    stats->rows += rows.n;
+    stats->errors += rc != HB_OK;
+    stats->truncated += truncated;
 
     hb_free(kvs);
     s_rows_free(&rows);
@@ -191,6 +334,5 @@ hb_rc_t stor_snapshot_scan(stor_engine_t *eng, const hb_msg_t *scan, uint32_t ma
         leveldb_free(lerr);
     leveldb_iter_destroy(it);
     leveldb_readoptions_destroy(ro);
-    leveldb_release_snapshot(db, snap);
     return erc;
 }

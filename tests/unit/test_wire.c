@@ -865,6 +865,17 @@ START_TEST(test_wire_round_trip_exchange)
     ck_assert_mem_eq(out.u.scan.start, k1, sizeof k1);
     ck_assert_uint_eq(out.u.scan.end_len, 0);
     ck_assert_uint_eq(out.u.scan.limit, HB_WIRE_MAX_SCAN);
+    ck_assert_uint_eq(out.u.scan.at_epoch, 0);
+    /* Without at_epoch the frame keeps the four fields older peers read. */
+    ck_assert_uint_eq((uint8_t)sb.data[0], 0x90 | (2 + 4));
+    hb_msg_clear(&out);
+    msgpack_sbuffer_destroy(&sb);
+    m.u.scan.at_epoch = UINT64_MAX - 1;
+    s_round_trip(&m, &sb, &out);
+    ck_assert_uint_eq((uint8_t)sb.data[0], 0x90 | (2 + 5));
+    ck_assert(out.u.scan.at_epoch == UINT64_MAX - 1);
+    ck_assert_uint_eq(out.u.scan.limit, HB_WIRE_MAX_SCAN);
+    ck_assert_mem_eq(out.u.scan.start, k1, sizeof k1);
     hb_msg_clear(&out);
     msgpack_sbuffer_destroy(&sb);
 
@@ -1013,6 +1024,24 @@ START_TEST(test_wire_reject_exchange)
         s_expect_reject(b.sb.data, b.sb.size, &lim, bad == 2 ? HB_TOOBIG : HB_PROTO,
                         bad == 2 ? &hb_wire_stats.too_big : &hb_wire_stats.malformed,
                         "scan");
+        s_buf_free(&b);
+    }
+
+    /* SCAN: at_epoch not a uint; a sixth field. */
+    for (int bad = 0; bad < 2; bad++) {
+        s_frame(&b, HB_MSG_SCAN, bad ? 6 : 5);
+        msgpack_pack_uint8(&b.pk, 1);
+        s_pack_bin(&b, "a", 1);
+        s_pack_bin(&b, "", 0);
+        msgpack_pack_uint32(&b.pk, 10);
+        if (bad == 0) {
+            msgpack_pack_int(&b.pk, -3);
+        } else {
+            msgpack_pack_uint64(&b.pk, 5);
+            msgpack_pack_uint64(&b.pk, 5);
+        }
+        s_expect_reject(b.sb.data, b.sb.size, NULL, HB_PROTO, &hb_wire_stats.malformed,
+                        "scan at_epoch");
         s_buf_free(&b);
     }
 
@@ -1460,11 +1489,12 @@ START_TEST(test_wire_reject_version_type_count)
                     "one element");
     s_expect_reject(NULL, 0, NULL, HB_PROTO, &hb_wire_stats.malformed, "empty");
 
-    /* Every type with every wrong field count 0..7 (fields are nils). */
+    /* Every type with every wrong field count 0..7 (fields are nils);
+     * SCAN also takes 5 (at_epoch). */
     static const uint32_t want[] = {0, 3, 5, 4, 3, 5, 3, 4, 2, 2, 0, 6, 0, 1, 5, 2, 4, 6, 2, 3, 2};
     for (int type = 1; type < HB_MSG_TYPE_MAX_; type++) {
         for (uint32_t k = 0; k <= 7; k++) {
-            if (k == want[type])
+            if (k == want[type] || (type == HB_MSG_SCAN && k == want[type] + 1))
                 continue;
             s_buf_t b;
             s_buf_init(&b);
