@@ -1397,6 +1397,62 @@ s_psql_catalog(sqlf_pg_t *self, s_conn_t *c, const char *text)
     return true;
 }
 
+static const char *s_skip_blank(const char *s);
+
+/* SHOW name: the settings a client can read (those of ParameterStatus,
+ * and the isolation level, which is always serializable). */
+static void
+s_show(sqlf_pg_t *self, s_conn_t *c, const char *text)
+{
+    char name[S_NAME_MAX] = "";
+    const char *p = s_skip_blank(text) + 4;
+    while (*p == ' ' || *p == '\t' || *p == '\n')
+        p++;
+    size_t n = strcspn(p, " \t\n;");
+    snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name ? n : sizeof name - 1), p);
+    for (char *q = name; *q; q++)
+        *q = (char)(*q >= 'A' && *q <= 'Z' ? *q + 32 : *q);
+    if (strcmp(name, "transaction") == 0) /* SHOW TRANSACTION ISOLATION LEVEL */
+        snprintf(name, sizeof name, "transaction_isolation");
+    char maxc[16];
+    snprintf(maxc, sizeof maxc, "%u", self->cfg.pg_max_connections);
+    const struct {
+        const char *k, *v;
+    } set[] = {
+        {"server_version", "15.0"},          {"server_encoding", "UTF8"},
+        {"client_encoding", "UTF8"},         {"datestyle", "ISO, MDY"},
+        {"integer_datetimes", "on"},         {"standard_conforming_strings", "on"},
+        {"timezone", "UTC"},                 {"intervalstyle", "postgres"},
+        {"application_name", c->app},        {"is_superuser", "on"},
+        {"session_authorization", c->user},  {"default_transaction_read_only", "off"},
+        {"transaction_read_only", "off"},    {"in_hot_standby", "off"},
+        {"transaction_isolation", "serializable"},
+        {"default_transaction_isolation", "serializable"},
+        {"max_connections", maxc},           {"search_path", "public"},
+        {"server_version_num", "150000"},    {"lc_messages", "C"},
+    };
+    for (size_t i = 0; i < sizeof set / sizeof *set; i++) {
+        if (strcmp(set[i].k, name) != 0)
+            continue;
+        s_res_t r = {0};
+        char col[S_NAME_MAX + 8];
+        snprintf(col, sizeof col, "%s:text", set[i].k);
+        const char *cols[] = {col};
+        s_res_group(&r, cols, 1);
+        s_res_str(&r, set[i].v);
+        s_res_end(&r, 1);
+        /* The tag of SHOW is "SHOW". */
+        r.v[0] = hb_val_str("SHOW", 4);
+        hb_msg_t m = {.type = HB_MSG_RESULT};
+        m.u.result.vals = r.v;
+        m.u.result.nvals = r.n;
+        s_groups(&m, s_emit_group, c, NULL);
+        s_res_free(&r);
+        return;
+    }
+    s_error(c, "ERROR", "42704", "unrecognized configuration parameter \"%s\"", name);
+}
+
 /* ------------------------------------------------------------------ */
 /* Simple query                                                         */
 /* ------------------------------------------------------------------ */
@@ -1464,6 +1520,11 @@ s_query(sqlf_pg_t *self, s_conn_t *c, const uint8_t *p, uint32_t len)
     }
     if (s_starts_word(s, "copy")) {
         s_copy_start(self, c, text, true);
+        return;
+    }
+    if (s_starts_word(s, "show") && !strchr(s, ';')) {
+        s_show(self, c, text);
+        s_ready(c);
         return;
     }
     if (strstr(text, "pg_catalog.") && s_psql_catalog(self, c, text)) {
@@ -1688,7 +1749,7 @@ s_bind_msg(s_conn_t *c, const uint8_t *p, uint32_t len)
     if (nf > 1 && nf != np)
         goto bad;
     if (np != st->nparams && st->nparams) {
-        s_error(c, "08P01", "08P01",
+        s_error(c, "ERROR", "08P01",
                 "bind message supplies %u parameters, but prepared statement \"%s\" requires %u",
                 np, sname, st->nparams);
         s_ext_error(c);
@@ -1729,7 +1790,7 @@ s_bind_msg(s_conn_t *c, const uint8_t *p, uint32_t len)
             pt->params[i] = hb_val_nil();
             continue;
         }
-        int16_t f = (int16_t)s_fmt((const int16_t *)NULL, 0, 0);
+        int16_t f = 0;
         if (nf == 1)
             f = (int16_t)s_get16(fmts);
         else if (nf > 1)

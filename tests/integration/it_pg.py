@@ -174,6 +174,9 @@ got = got[:5] + (bytes(got[5]),) + got[6:]
 check(got == row, "psycopg2 round trip: %r != %r" % (got, row))
 cur.execute("SELECT owner FROM acct WHERE id = %s AND owner = %s", (7, row[2]))
 check(cur.fetchone() == (row[2],), "psycopg2 text parameter")
+cur.execute("SHOW transaction_isolation")
+check(cur.fetchone() == ("serializable",), "SHOW transaction_isolation")
+check(c.server_version == 150000, "server_version %d" % c.server_version)
 cur.execute("INSERT INTO acct (id, bal) VALUES (%s, %s), (%s, %s)", (1, 100, 2, 100))
 check(cur.rowcount == 2, "rowcount %d" % cur.rowcount)
 
@@ -181,7 +184,7 @@ check(cur.rowcount == 2, "rowcount %d" % cur.rowcount)
 for sql, code in [("SELECT * FROM nosuch", "42P01"), ("SELECT 1/0", "22012"),
                   ("INSERT INTO acct (id, bal) VALUES (1, 5)", "23505"),
                   ("INSERT INTO acct (id) VALUES (9)", "23502"), ("SELEKT 1", "42601"),
-                  ("SELECT nosuchcol FROM acct", "42703")]:
+                  ("SELECT nosuchcol FROM acct", "42703"), ("SHOW nosuch", "42704")]:
     try:
         cur.execute(sql)
         fail("%s succeeded" % sql)
