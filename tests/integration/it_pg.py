@@ -309,10 +309,13 @@ def msg(t, body=b""):
     return t + struct.pack("!i", len(body) + 4) + body
 
 
+LEFTOVER = {}
+
+
 def read_msgs(s, until=b"Z", limit=5.0):
     """Reads messages until one of type `until` (or close); returns [(type, body)]."""
     s.settimeout(limit)
-    buf, out = b"", []
+    buf, out = LEFTOVER.pop(s.fileno(), b""), []
     while True:
         while len(buf) >= 5:
             n = struct.unpack("!i", buf[1:5])[0]
@@ -321,6 +324,7 @@ def read_msgs(s, until=b"Z", limit=5.0):
             out.append((buf[:1], buf[5:1 + n]))
             buf = buf[1 + n:]
             if out[-1][0] == until:
+                LEFTOVER[s.fileno()] = buf  # what came after, for the next call
                 return out
         chunk = s.recv(65536)
         if not chunk:
@@ -330,6 +334,7 @@ def read_msgs(s, until=b"Z", limit=5.0):
 
 def raw():
     s = socket.create_connection(("127.0.0.1", PG[0]), timeout=5)
+    LEFTOVER.pop(s.fileno(), None)
     s.sendall(startup())
     got = read_msgs(s)
     check(got and got[-1] == (b"Z", b"I"), "raw start-up: %r" % got[-3:])
