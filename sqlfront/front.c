@@ -137,6 +137,9 @@ typedef struct s_blk {
     uint64_t scan_stamp;
     bool implicit;             /* the block was opened by a statement (CALL, INSERT ...
                                 * SELECT), not BEGIN: it commits with it */
+    bool no_rerun;             /* a statement of it committed on its own (DDL at its
+                                * start, a batched INSERT ... SELECT): a failed COMMIT
+                                * cannot run it again from its BEGIN */
     hb_arena_t *arena;         /* its own memory (keys, rows read, op copies) */
     bool have_catver;          /* its statements were planned at catalog version catver */
     int64_t catver;
@@ -190,6 +193,7 @@ typedef struct s_req {
     int ix_retries;
     uint32_t ddl_item; /* the item of a DDL of several tables in flight */
     struct s_rw *rw;   /* ALTER TABLE ADD PRIMARY KEY copying rows, or NULL */
+    struct s_bulk *bulk; /* INSERT ... SELECT loading in batches, or NULL */
 } s_req_t;
 
 /* Bumped whenever an engine of this process commits DDL: the other
@@ -389,11 +393,13 @@ s_cur_drop(s_req_t *r)
 }
 
 static void s_rw_free(struct s_rw **rw_p);
+static void s_bulk_free(struct s_bulk **bulk_p);
 
 static void
 s_req_free(s_req_t *r)
 {
     s_rw_free(&r->rw);
+    s_bulk_free(&r->bulk);
     if (r->cur_live)
         s_cur_drop(r);
     if (r->sess)
@@ -519,8 +525,11 @@ restart:
     }
     for (;;) {
         hb_scan_result_t *res = NULL;
-        hb_rc_t rc = hb_client_scan(self->cli, (uint16_t)p, start, slen, end, elen,
-                                    src->point ? 1 : S_SCAN_PAGE, 5000, &res);
+        /* Pages after the first ask for the first's epoch: storage keeps
+         * recent snapshots, so a long read is one consistent cut. */
+        hb_rc_t rc = hb_client_scan_at(self->cli, (uint16_t)p, start, slen, end, elen,
+                                       src->point ? 1 : S_SCAN_PAGE,
+                                       cut->n ? cut->epoch : 0, 5000, &res);
         if (rc != HB_OK)
             return hb_sqlerr_set(err, "08006", "snapshot read of partition %u failed: %s", p,
                                  hb_rc_str(rc));
@@ -1248,6 +1257,40 @@ s_sel_group(s_req_t *r, const sqlf_stmt_t *st, s_sel_t *s, uint64_t epoch)
         r->epoch = epoch;
 }
 
+/* Returns the i-th value of src's series. */
+static int64_t
+s_series_val(const sqlf_source_t *src, uint64_t i)
+{
+    return (int64_t)((uint64_t)src->ser_start + i * (uint64_t)src->ser_step);
+}
+
+/* Gives the rows of src's generate_series (one integer column) that pass
+ * its filter to fn, in order. */
+static hb_rc_t
+s_series_read(const sqlf_source_t *src, s_row_fn fn, void *arg, hb_sqlerr_t *err)
+{
+    hb_arena_t *tmp = NULL;
+    hb_rc_t rc = HB_OK;
+    for (uint64_t i = 0; i < src->ser_count && rc == HB_OK; i++) {
+        hb_val_t row = hb_val_int(s_series_val(src, i));
+        bool pass = true;
+        if (src->where.p) {
+            hb_expr_env_t env = {.row = &row,
+                                 .ncols = 1,
+                                 .alloc = hb_arena_alloc,
+                                 .alloc_arg = &tmp,
+                                 .err = err};
+            rc = hb_expr_test(src->where.p, src->where.len, &env, &pass);
+            if ((i & 1023) == 1023)
+                hb_arena_free(&tmp);
+        }
+        if (rc == HB_OK && pass)
+            rc = fn(arg, NULL, 0, NULL, 0, &row, 1);
+    }
+    hb_arena_free(&tmp);
+    return rc;
+}
+
 /* Runs a SELECT at a snapshot and appends its group. */
 static hb_rc_t
 s_run_select(sqlf_front_t *self, s_req_t *r, s_session_t *sess, const sqlf_stmt_t *st,
@@ -1258,6 +1301,8 @@ s_run_select(sqlf_front_t *self, s_req_t *r, s_session_t *sess, const sqlf_stmt_
     hb_rc_t rc;
     if (st->njoin) {
         rc = s_join_read(self, sess, st, &r->arena, s_sel_row, &s, &epoch, err);
+    } else if (st->src.series) {
+        rc = s_series_read(&st->src, s_sel_row, &s, err);
     } else if (st->src.table) {
         rc = s_read_src(self, sess, &st->src, true, s_sel_row, &s, &epoch, err);
     } else {
@@ -1420,6 +1465,11 @@ s_ddl_next(sqlf_front_t *self, s_req_t *r)
 
 static void s_advance(sqlf_front_t *self, s_req_t *r);
 static void s_block_answer_open(sqlf_front_t *self, s_req_t *r, s_session_t *sess);
+static bool s_bulk_ok(const s_req_t *r, const sqlf_stmt_t *st);
+static uint64_t s_bulk_threshold(const sqlf_front_t *self, const sqlf_table_t *t);
+static hb_rc_t s_series_rows(const sqlf_stmt_t *q, uint64_t *n, hb_sqlerr_t *err);
+static void s_bulk_start(sqlf_front_t *self, s_req_t *r, sqlf_stmt_t *st, hb_val_t **rows,
+                         uint64_t nrows);
 static s_parsed_t *s_parse(sqlf_front_t *self, const char *text, hb_sqlerr_t *err);
 
 /* ------------------------------------------------------------------ */
@@ -1478,6 +1528,7 @@ s_block_reset(s_req_t *r)
     r->b->in_block = false;
     r->b->block_failed = false;
     r->b->implicit = false;
+    r->b->no_rerun = false;
 }
 
 static s_ov_t *
@@ -2211,6 +2262,13 @@ s_advance(sqlf_front_t *self, s_req_t *r)
                     sess->strict = strcmp(v, "on") == 0 || strcmp(v, "true") == 0 ||
                                    strcmp(v, "1") == 0;
             }
+            if (strcmp(st.set_name, "hobbes.read_after") == 0 && st.set_value[0]) {
+                /* Reads wait for this epoch from now on (the wire protocol
+                 * after a COPY, which commits through other sessions). */
+                uint64_t e = strtoull(st.set_value, NULL, 10);
+                if (e > sess->epoch)
+                    sess->epoch = e;
+            }
             s_group_tag(r, st.tag, 0);
             sqlf_stmt_free(&st);
             r->next++;
@@ -2228,6 +2286,8 @@ s_advance(sqlf_front_t *self, s_req_t *r)
             r->next++;
             continue;
         case SQLF_ST_ROLLBACK:
+            if (r->b->in_block)
+                s_block_answer_open(self, r, sess); /* what ran in this request answers */
             s_block_reset(r);
             s_group_tag(r, "ROLLBACK", 0);
             sqlf_stmt_free(&st);
@@ -2254,13 +2314,19 @@ s_advance(sqlf_front_t *self, s_req_t *r)
             }
             if (sess->strict && !r->b->in_block && st.src.table)
                 s_implicit_block(r); /* sequenced: its rows are CHECKed at commit */
-            if (r->b->in_block && st.src.table) {
+            if (r->b->in_block) {
                 /* Answered now from the block's view; its CHECKs make the
-                 * commit fail (40001) if what it read changes first. */
+                 * commit fail (40001) if what it read changes first. (A
+                 * SELECT that reads no table joins the block too: its group
+                 * comes in order with the others'.) */
                 s_blockstmt_t *b = s_block_add(r, &st, r->b->block_nops);
                 s_sel_t sel = {.self = self, .st = &b->st, .req = r, .arena = &r->arena,
                                .err = &err};
-                hb_rc_t rc = s_block_read(self, r, sess, &b->st.src, s_sel_row, &sel, &err);
+                hb_rc_t rc =
+                    b->st.src.table
+                        ? s_block_read(self, r, sess, &b->st.src, s_sel_row, &sel, &err)
+                    : b->st.src.series ? s_series_read(&b->st.src, s_sel_row, &sel, &err)
+                                       : s_sel_row(&sel, NULL, 0, NULL, 0, NULL, 0);
                 if (rc == HB_OK && b->st.agg)
                     rc = s_sel_groups(&sel);
                 if (rc == HB_OK) {
@@ -2295,9 +2361,26 @@ s_advance(sqlf_front_t *self, s_req_t *r)
             r->next++;
             continue;
         case SQLF_ST_WRITE: {
+            const sqlf_table_t *wt = st.ins_table ? st.ins_table : st.src.table;
+            bool had_block = r->b->in_block;
+            bool bulk = st.sub && s_bulk_ok(r, &st);
+            if (bulk && !st.sub->agg && !st.sub->nsort) {
+                /* INSERT ... SELECT from generate_series: more rows than one
+                 * transaction takes load in batches, made as they go. */
+                uint64_t n = 0;
+                if (s_series_rows(st.sub, &n, &err) != HB_OK) {
+                    sqlf_stmt_free(&st);
+                    s_fail_err(self, r, &err);
+                    return;
+                }
+                if (n > s_bulk_threshold(self, st.ins_table)) {
+                    s_bulk_start(self, r, &st, NULL, 0);
+                    return;
+                }
+                bulk = false; /* few rows: one transaction, below */
+            }
             /* Writes to a table with indexes run as a block: the row's value
              * before the write (validated) says which entries change. */
-            const sqlf_table_t *wt = st.ins_table ? st.ins_table : st.src.table;
             if (wt && wt->nidx > 0)
                 s_implicit_block(r);
             if (st.sub) {
@@ -2306,16 +2389,29 @@ s_advance(sqlf_front_t *self, s_req_t *r)
                 s_implicit_block(r);
                 sqlf_stmt_t *q = st.sub;
                 s_sel_t sel = {.self = self, .st = q, .req = r, .arena = &r->arena, .err = &err};
-                hb_rc_t rc = q->src.table
-                                 ? s_block_read(self, r, sess, &q->src, s_sel_row, &sel, &err)
-                                 : s_sel_row(&sel, NULL, 0, NULL, 0, NULL, 0);
+                hb_rc_t rc =
+                    q->src.table
+                        ? s_block_read(self, r, sess, &q->src, s_sel_row, &sel, &err)
+                    : q->src.series ? s_series_read(&q->src, s_sel_row, &sel, &err)
+                                    : s_sel_row(&sel, NULL, 0, NULL, 0, NULL, 0);
                 if (rc == HB_OK && q->agg)
                     rc = s_sel_groups(&sel);
                 if (rc == HB_OK) {
                     uint64_t from, to;
                     s_sel_finish(&sel, q, &from, &to);
+                    if (bulk && to - from > s_bulk_threshold(self, st.ins_table)) {
+                        /* Sorted or grouped series rows, too many for one
+                         * transaction: they load in batches too. */
+                        if (!had_block)
+                            s_block_reset(r);
+                        hb_free(sel.groups);
+                        s_bulk_start(self, r, &st, sel.rows + from, to - from);
+                        hb_free(sel.rows);
+                        return;
+                    }
                     for (uint64_t i = from; i < to && rc == HB_OK; i++)
-                        rc = sqlf_stmt_insert_row(&st, sel.rows[i], q->nout, &err);
+                        rc = sqlf_stmt_insert_row(&st, sel.rows[i], q->nout, NULL, NULL,
+                                                  &err);
                 }
                 hb_free(sel.rows);
                 hb_free(sel.groups);
@@ -2391,18 +2487,24 @@ s_advance(sqlf_front_t *self, s_req_t *r)
             return;
         }
         case SQLF_ST_DDL: {
-            /* TRUNCATE before anything else of a BEGIN block takes effect
-             * at once and is not rolled back (pgbench -i's begin; truncate
-             * ...; insert ...; commit). */
-            bool early_truncate = r->b->in_block && !r->b->implicit &&
-                                  st.ddl == HB_SQLDDL_TRUNCATE && r->b->nblock == 0 &&
-                                  r->b->block_nops == 0 && r->b->block_nchecks == 0;
-            if (r->b->in_block && !early_truncate) {
+            /* DDL before anything else of a BEGIN block takes effect at
+             * once and is not rolled back: drivers open a block before
+             * every statement (psycopg2), and pgbench -i sends begin;
+             * truncate ...; insert ...; commit. Several in a row are fine;
+             * after any other statement of the block it is 0A000. */
+            bool early = r->b->in_block && !r->b->implicit && r->b->nblock == 0 &&
+                         r->b->block_nops == 0 && r->b->block_nchecks == 0;
+            if (r->b->in_block && !early) {
                 sqlf_stmt_free(&st);
                 r->b->block_failed = true;
                 s_fail(self, r, HB_INVALID, "0A000",
-                       "DDL inside a transaction block is not supported");
+                       "DDL inside a transaction block is not supported after its first "
+                       "statement");
                 return;
+            }
+            if (early) {
+                r->b->have_catver = false; /* the block plans on the catalog after it */
+                r->b->no_rerun = true;
             }
             r->ddl_item = 0;
             if (s_submit_ddl(self, r, &st, 0) != HB_OK) {
@@ -3079,6 +3181,479 @@ s_rw_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
     s_rw_pump(self, r);
 }
 
+/* ------------------------------------------------------------------ */
+/* INSERT ... SELECT in batches                                         */
+/* ------------------------------------------------------------------ */
+
+/* An INSERT ... SELECT whose rows come from generate_series (nothing read
+ * to validate) and are more than one transaction takes loads like COPY
+ * FROM STDIN: in batches, each one single-partition sql.exec of at most
+ * max_locks - 2 keys (a row's INSERT and its index entries), up to
+ * S_BULK_INFLIGHT at once, committed as they go and NOT atomically, also
+ * inside a BEGIN block (whose own writes stay for its COMMIT). The first
+ * failure stops it: batches not yet sent are dropped, the ones committed
+ * stay, and the statement answers the error once none is in flight. Rows
+ * are made a chunk at a time (streamed from the series, or taken from
+ * the query's finished rows when it sorts or groups). */
+
+#define S_BULK_ROWS     2000 /* more rows than this load in batches */
+#define S_BULK_INFLIGHT 8
+#define S_BULK_CHUNK    4096 /* rows made per step */
+#define S_BULK_RETRIES  100  /* resubmits of a batch after XXCAT */
+
+typedef struct s_bulk {
+    sqlf_table_t t; /* the target's definition, copied (cols: cols) */
+    sqlf_col_t *cols;
+    bool stream;          /* rows from the series: values next..count */
+    uint64_t next, count; /* stream: the next value's index; else the next row's */
+    uint64_t skip, left;  /* stream: OFFSET still to skip, LIMIT left (UINT64_MAX none) */
+    hb_val_t **rows;      /* !stream: the query's rows (values in the request's arena) */
+    bool done;            /* every row is made */
+    uint32_t nparts;
+    msgpack_sbuffer *bucket; /* per partition: ops not sent yet */
+    uint32_t *bucket_n;
+    s_rw_batch_t fly[S_BULK_INFLIGHT];
+    uint32_t nfly;
+    msgpack_sbuffer *ready; /* full batches waiting for a free slot (FIFO) */
+    uint32_t *ready_n;
+    uint32_t nready, capready;
+    uint32_t batch_ops; /* keys per batch */
+    uint64_t inserted;  /* rows the committed batches inserted */
+    uint64_t epoch;     /* the newest commit */
+    char failmsg[512];  /* "SSSSS text" of the first failure */
+    hb_rc_t failrc;
+} s_bulk_t;
+
+static void
+s_bulk_free(s_bulk_t **bulk_p)
+{
+    s_bulk_t *bk = *bulk_p;
+    if (!bk)
+        return;
+    for (uint32_t i = 0; i < S_BULK_INFLIGHT; i++)
+        msgpack_sbuffer_destroy(&bk->fly[i].ops);
+    for (uint32_t p = 0; bk->bucket && p < bk->nparts; p++)
+        msgpack_sbuffer_destroy(&bk->bucket[p]);
+    hb_free(bk->bucket);
+    hb_free(bk->bucket_n);
+    for (uint32_t i = 0; i < bk->nready; i++)
+        msgpack_sbuffer_destroy(&bk->ready[i]);
+    hb_free(bk->ready);
+    hb_free(bk->ready_n);
+    for (uint32_t c = 0; bk->cols && c < bk->t.ncols; c++)
+        hb_free(bk->cols[c].def);
+    hb_free(bk->cols);
+    hb_free(bk->rows);
+    hb_free(bk);
+    *bulk_p = NULL;
+}
+
+static bool
+s_bulk_owns(const s_bulk_t *bk, uint64_t id)
+{
+    for (uint32_t i = 0; bk && id && i < S_BULK_INFLIGHT; i++)
+        if (bk->fly[i].txn == id)
+            return true;
+    return false;
+}
+
+/* Whether INSERT ... SELECT st may load in batches: its rows come from
+ * generate_series, outside a procedure body (whose CALL is atomic),
+ * without RETURNING, and its index entries can be made blind (no ON
+ * CONFLICT into a table with indexes). */
+static bool
+s_bulk_ok(const s_req_t *r, const sqlf_stmt_t *st)
+{
+    const sqlf_table_t *t = st->ins_table;
+    return st->sub && st->sub->src.series && !r->depth && !st->returning && t &&
+           (t->nidx == 0 || st->ins_conflict == 0) && !(r->b->in_block && r->b->implicit);
+}
+
+/* Returns the most rows into t one transaction takes (more load in
+ * batches). */
+static uint64_t
+s_bulk_threshold(const sqlf_front_t *self, const sqlf_table_t *t)
+{
+    uint64_t keys =
+        self->max_locks > self->nparts + 2 ? self->max_locks - self->nparts - 2 : 1;
+    uint64_t rows = keys / (1 + t->nidx);
+    return rows < S_BULK_ROWS ? rows : S_BULK_ROWS;
+}
+
+static hb_rc_t
+s_count_row(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw,
+            uint32_t rawlen, const hb_val_t *row, uint32_t ncols)
+{
+    (void)key;
+    (void)klen;
+    (void)raw;
+    (void)rawlen;
+    (void)row;
+    (void)ncols;
+    (*(uint64_t *)arg)++;
+    return HB_OK;
+}
+
+/* The rows q (over a series, neither sorted nor grouped) gives: the
+ * values that pass its WHERE, after OFFSET, at most LIMIT. */
+static hb_rc_t
+s_series_rows(const sqlf_stmt_t *q, uint64_t *n, hb_sqlerr_t *err)
+{
+    uint64_t pass = q->src.ser_count;
+    if (q->src.where.p) {
+        pass = 0;
+        hb_rc_t rc = s_series_read(&q->src, s_count_row, &pass, err);
+        if (rc)
+            return rc;
+    }
+    pass = pass > (uint64_t)q->offset ? pass - (uint64_t)q->offset : 0;
+    if (q->limit >= 0 && (uint64_t)q->limit < pass)
+        pass = (uint64_t)q->limit;
+    *n = pass;
+    return HB_OK;
+}
+
+static void
+s_bulk_fail(s_bulk_t *bk, hb_rc_t rc, const char *msg)
+{
+    if (bk->failmsg[0])
+        return;
+    size_t len = strlen(msg);
+    bool has_state = len >= 6 && msg[5] == ' ';
+    snprintf(bk->failmsg, sizeof bk->failmsg, has_state ? "%s" : "XX000 %s", msg);
+    bk->failrc = rc ? rc : HB_ABORTED;
+}
+
+/* Moves bucket p to the end of the ready queue. */
+static void
+s_bulk_seal(s_bulk_t *bk, uint32_t p)
+{
+    if (bk->nready == bk->capready) {
+        bk->capready = bk->capready ? bk->capready * 2 : 16;
+        bk->ready = hb_realloc(bk->ready, bk->capready * sizeof *bk->ready);
+        bk->ready_n = hb_realloc(bk->ready_n, bk->capready * sizeof *bk->ready_n);
+    }
+    bk->ready[bk->nready] = bk->bucket[p];
+    bk->ready_n[bk->nready++] = bk->bucket_n[p];
+    msgpack_sbuffer_init(&bk->bucket[p]);
+    bk->bucket_n[p] = 0;
+}
+
+/* Sends the first ready batch in a free slot. */
+static hb_rc_t
+s_bulk_send(sqlf_front_t *self, s_bulk_t *bk)
+{
+    s_rw_batch_t *b = NULL;
+    for (uint32_t i = 0; i < S_BULK_INFLIGHT && !b; i++)
+        if (!bk->fly[i].txn)
+            b = &bk->fly[i];
+    msgpack_sbuffer_destroy(&b->ops);
+    b->ops = bk->ready[0];
+    b->n = bk->ready_n[0];
+    b->retries = 0;
+    bk->nready--;
+    memmove(bk->ready, bk->ready + 1, bk->nready * sizeof *bk->ready);
+    memmove(bk->ready_n, bk->ready_n + 1, bk->nready * sizeof *bk->ready_n);
+    bk->nfly++;
+    hb_rc_t rc = s_rw_submit(self, b);
+    if (rc != HB_OK) {
+        b->txn = 0;
+        bk->nfly--;
+    }
+    return rc;
+}
+
+/* Adds the INSERT of one row (n values for the target columns) and its
+ * index entries to the bucket of its partition. */
+static hb_rc_t
+s_bulk_row(sqlf_front_t *self, s_bulk_t *bk, sqlf_stmt_t *st, const hb_val_t *vals,
+           uint32_t n, hb_arena_t **tmp, hb_sqlerr_t *err)
+{
+    st->ops.size = 0;
+    st->nops = 0;
+    hb_rc_t rc = sqlf_stmt_insert_row(st, vals, n, hb_arena_alloc, tmp, err);
+    if (rc)
+        return rc;
+    hb_sqlop_head_t h;
+    if (hb_sqlop_head((const uint8_t *)st->ops.data, st->ops.size, &h) != HB_OK)
+        return hb_sqlerr_set(err, "XX000", "malformed insert op");
+    uint32_t p = hb_key_partition(h.key, h.plen, self->nparts);
+    msgpack_sbuffer_write(&bk->bucket[p], st->ops.data, st->ops.size);
+    bk->bucket_n[p]++;
+    if (bk->t.nidx) {
+        /* The row is new (an existing key aborts the batch): its entries
+         * are only added. */
+        hb_mp_reader_t rd;
+        uint32_t nf = 0, rlen = 0, ncols = 0;
+        const uint8_t *raw = NULL;
+        hb_val_t row[HB_SQL_MAX_COLS];
+        hb_mp_reader_init(&rd, st->ops.data, st->ops.size);
+        if (hb_mp_read_array(&rd, &nf) != HB_OK || nf < 5 || hb_mp_skip(&rd) != HB_OK ||
+            hb_mp_skip(&rd) != HB_OK || hb_mp_skip(&rd) != HB_OK ||
+            hb_mp_skip(&rd) != HB_OK || hb_mp_read_bin(&rd, &raw, &rlen) != HB_OK ||
+            hb_row_decode(raw, rlen, row, HB_SQL_MAX_COLS, &ncols) != HB_OK)
+            return hb_sqlerr_set(err, "XX000", "malformed insert op");
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &bk->bucket[p], msgpack_sbuffer_write);
+        for (uint32_t x = 0; x < bk->t.nidx; x++) {
+            hb_key_t ek;
+            if (!sqlf_index_key(&bk->t, &bk->t.idx[x], row, ncols, &ek))
+                continue;
+            msgpack_pack_array(&pk, 5);
+            msgpack_pack_uint8(&pk, HB_SQLOP_IPUT);
+            hb_mp_pack_bin(&pk, ek.buf, ek.len);
+            msgpack_pack_uint32(&pk, 0);
+            hb_mp_pack_bin(&pk, h.key, h.plen);
+            hb_mp_pack_bin(&pk, h.key, h.klen);
+            bk->bucket_n[p]++;
+        }
+    }
+    if (bk->bucket_n[p] + 1 + bk->t.nidx > bk->batch_ops ||
+        bk->bucket[p].size > self->max_value / 2)
+        s_bulk_seal(bk, p);
+    return HB_OK;
+}
+
+/* Makes up to S_BULK_CHUNK more rows into the buckets. */
+static hb_rc_t
+s_bulk_make(sqlf_front_t *self, s_req_t *r, hb_sqlerr_t *err)
+{
+    s_bulk_t *bk = r->bulk;
+    sqlf_stmt_t *st = r->cur;
+    const sqlf_stmt_t *q = st->sub;
+    hb_arena_t *tmp = NULL;
+    hb_val_t *out = hb_malloc((q->nout ? q->nout : 1) * sizeof *out);
+    hb_rc_t rc = HB_OK;
+    for (uint32_t made = 0; made < S_BULK_CHUNK && rc == HB_OK;) {
+        if (bk->next == bk->count || (bk->stream && bk->left == 0)) {
+            bk->done = true;
+            break;
+        }
+        const hb_val_t *vals;
+        if (bk->stream) {
+            hb_val_t in = hb_val_int(s_series_val(&q->src, bk->next++));
+            hb_expr_env_t env = {.row = &in,
+                                 .ncols = 1,
+                                 .alloc = hb_arena_alloc,
+                                 .alloc_arg = &tmp,
+                                 .err = err};
+            bool pass = true;
+            if (q->src.where.p && (rc = hb_expr_test(q->src.where.p, q->src.where.len,
+                                                     &env, &pass)) != HB_OK)
+                break;
+            if (!pass)
+                continue;
+            if (bk->skip) {
+                bk->skip--;
+                continue;
+            }
+            if (bk->left != UINT64_MAX)
+                bk->left--;
+            for (uint32_t c = 0; c < q->nout && rc == HB_OK; c++)
+                if (hb_expr_eval(q->out[c].p, q->out[c].len, &env, &out[c]) != HB_OK)
+                    rc = HB_INVALID;
+            if (rc)
+                break;
+            vals = out;
+        } else {
+            vals = bk->rows[bk->next++];
+        }
+        rc = s_bulk_row(self, bk, st, vals, q->nout, &tmp, err);
+        made++;
+    }
+    hb_free(out);
+    hb_arena_free(&tmp);
+    return rc;
+}
+
+/* Appends the statement's group: in the open block as a statement of its
+ * own (its groups come in order), else to the reply. */
+static void
+s_bulk_group(s_req_t *r, const char *tag, uint64_t epoch)
+{
+    if (!r->b->in_block) {
+        s_group_tag(r, tag, epoch);
+        return;
+    }
+    sqlf_stmt_t none;
+    memset(&none, 0, sizeof none);
+    none.kind = SQLF_ST_EMPTY;
+    s_blockstmt_t *b = s_block_add(r, &none, r->b->block_nops);
+    s_swap_vals(r, b);
+    s_group_tag(r, tag, epoch);
+    s_swap_vals(r, b);
+}
+
+/* Moves the load on as far as it can without waiting: sends ready
+ * batches into free slots, makes rows when none is ready; parks r while
+ * batches are in flight, else answers (the count, or the failure). */
+static void
+s_bulk_pump(sqlf_front_t *self, s_req_t *r)
+{
+    s_bulk_t *bk = r->bulk;
+    hb_sqlerr_t err = {{0}, {0}};
+    while (!bk->failmsg[0]) {
+        if (bk->nready) {
+            if (bk->nfly == S_BULK_INFLIGHT)
+                break;
+            if (s_bulk_send(self, bk) != HB_OK)
+                s_bulk_fail(bk, HB_INVALID, "XX000 cannot submit a batch");
+            continue;
+        }
+        if (bk->done) {
+            bool left = false;
+            for (uint32_t p = 0; p < bk->nparts; p++) {
+                if (bk->bucket_n[p]) {
+                    s_bulk_seal(bk, p);
+                    left = true;
+                }
+            }
+            if (!left)
+                break;
+            continue;
+        }
+        if (s_bulk_make(self, r, &err) != HB_OK) {
+            char m[sizeof bk->failmsg];
+            snprintf(m, sizeof m, "%s %s", err.sqlstate[0] ? err.sqlstate : "XX000",
+                     err.msg);
+            s_bulk_fail(bk, HB_INVALID, m);
+        }
+    }
+    if (bk->nfly) {
+        s_park(self, r);
+        return;
+    }
+    if (bk->failmsg[0]) {
+        char m[sizeof bk->failmsg];
+        snprintf(m, sizeof m, "%s", bk->failmsg);
+        s_finish(self, r, bk->failrc, m);
+        return;
+    }
+    char tag[48];
+    snprintf(tag, sizeof tag, "INSERT 0 %" PRIu64, bk->inserted);
+    s_bulk_group(r, tag, bk->epoch);
+    s_bulk_free(&r->bulk);
+    s_cur_drop(r);
+    r->next++;
+    r->cat_retries = 0;
+    s_advance(self, r);
+}
+
+/* Starts loading INSERT ... SELECT st (taken) in batches: its rows are
+ * rows[0..nrows) (the array is copied; NULL: streamed from the series). */
+static void
+s_bulk_start(sqlf_front_t *self, s_req_t *r, sqlf_stmt_t *st, hb_val_t **rows,
+             uint64_t nrows)
+{
+    s_cur_set(r, st);
+    s_bulk_t *bk = hb_calloc(1, sizeof *bk);
+    r->bulk = bk;
+    if (r->b->in_block)
+        r->b->no_rerun = true;
+    /* The definition is kept: the catalog may reload while it loads. */
+    const sqlf_table_t *t = r->cur->ins_table;
+    bk->t = *t;
+    bk->cols = hb_calloc(t->ncols ? t->ncols : 1, sizeof *bk->cols);
+    memcpy(bk->cols, t->cols, t->ncols * sizeof *bk->cols);
+    for (uint32_t c = 0; c < t->ncols; c++) {
+        if (t->cols[c].def) {
+            bk->cols[c].def = hb_malloc(t->cols[c].deflen ? t->cols[c].deflen : 1);
+            memcpy(bk->cols[c].def, t->cols[c].def, t->cols[c].deflen);
+        }
+    }
+    bk->t.cols = bk->cols;
+    r->cur->ins_table = &bk->t;
+    const sqlf_stmt_t *q = r->cur->sub;
+    if (rows) {
+        bk->rows = hb_malloc((nrows ? nrows : 1) * sizeof *bk->rows);
+        memcpy(bk->rows, rows, nrows * sizeof *bk->rows);
+        bk->count = nrows;
+    } else {
+        bk->stream = true;
+        bk->count = q->src.ser_count;
+        bk->skip = (uint64_t)q->offset;
+        bk->left = q->limit >= 0 ? (uint64_t)q->limit : UINT64_MAX;
+    }
+    uint32_t locks = self->max_locks > 2 ? self->max_locks - 2 : 1;
+    bk->batch_ops = locks < HB_SQL_MAX_OPS ? locks : HB_SQL_MAX_OPS;
+    if (bk->batch_ops < 1 + t->nidx)
+        bk->batch_ops = 1 + t->nidx;
+    bk->nparts = self->nparts;
+    bk->bucket = hb_calloc(self->nparts, sizeof *bk->bucket);
+    bk->bucket_n = hb_calloc(self->nparts, sizeof *bk->bucket_n);
+    for (uint32_t p = 0; p < self->nparts; p++)
+        msgpack_sbuffer_init(&bk->bucket[p]);
+    s_bulk_pump(self, r);
+}
+
+/* Counts the rows a batch's results say it inserted. */
+static uint64_t
+s_bulk_count(const hb_result_t *res)
+{
+    if (res->nvals != 1 || res->vals[0].type != HB_VAL_BIN)
+        return 0;
+    hb_mp_reader_t rd;
+    uint32_t cnt = 0;
+    uint64_t n = 0;
+    hb_mp_reader_init(&rd, res->vals[0].u.s.ptr, res->vals[0].u.s.len);
+    if (hb_mp_read_array(&rd, &cnt) != HB_OK)
+        return 0;
+    for (uint32_t i = 0; i < cnt; i++) {
+        hb_val_t v;
+        if (hb_mp_read_val(&rd, &v) != HB_OK)
+            break;
+        n += (v.type == HB_VAL_INT && v.u.i) || v.type == HB_VAL_BIN;
+    }
+    return n;
+}
+
+/* A batch's result. */
+static void
+s_bulk_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
+{
+    s_bulk_t *bk = r->bulk;
+    s_session_t *sess = r->sess;
+    const char *msg = res->msg ? res->msg : "";
+    bool ok = res->rc == HB_OK || res->rc == HB_EXISTS;
+    if (res->epoch > sess->epoch)
+        sess->epoch = res->epoch;
+    s_rw_batch_t *b = NULL;
+    for (uint32_t i = 0; i < S_BULK_INFLIGHT && !b; i++)
+        if (bk->fly[i].txn == res->req_id)
+            b = &bk->fly[i];
+    if (!b) {
+        s_park(self, r);
+        return;
+    }
+    b->txn = 0;
+    if (!ok && strncmp(msg, "XXCAT", 5) == 0 && !bk->failmsg[0] &&
+        b->retries < S_BULK_RETRIES) {
+        /* Another DDL committed (any table's): the same batch at the new
+         * version, if the table is still the one planned. */
+        self->cat_reloads++;
+        s_reload(self, res->epoch);
+        const sqlf_table_t *t = sqlf_catalog_find(self->cat, bk->t.name);
+        if (t && t->id == bk->t.id && t->ncols == bk->t.ncols && t->nidx == bk->t.nidx &&
+            !t->rw_id) {
+            b->retries++;
+            if (s_rw_submit(self, b) == HB_OK) {
+                s_park(self, r);
+                return;
+            }
+        }
+        msg = "40001 the table changed while INSERT ... SELECT was loading it";
+    }
+    bk->nfly--;
+    if (ok) {
+        bk->inserted += s_bulk_count(res);
+        if (res->epoch > bk->epoch)
+            bk->epoch = res->epoch;
+    } else {
+        s_bulk_fail(bk, res->rc, msg);
+    }
+    s_bulk_pump(self, r);
+}
+
 /* Decodes sql.exec's one result (a bin holding a msgpack array of one
  * value per op) into the request's arena; values borrow from res. */
 static hb_val_t *
@@ -3110,6 +3685,10 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
     }
     if (r->rw) {
         s_rw_result(self, r, res);
+        return;
+    }
+    if (r->bulk) {
+        s_bulk_result(self, r, res);
         return;
     }
     s_session_t *sess = r->sess;
@@ -3159,7 +3738,7 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
                 return;
             if (r->b->in_block && r->b->nblock == 0)
                 r->b->have_catver =
-                    false; /* an early TRUNCATE: plan on the new catalog */
+                    false; /* DDL at a block's start: plan on the new catalog */
             s_group_tag(r, r->cur->tag, res->epoch);
         } else {
             s_write_group(r, r->cur, ops, nops, res->epoch, &err);
@@ -3186,8 +3765,9 @@ s_on_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
         msg = "40001 could not serialize access: the catalog changed during the transaction "
               "block"; /* and run it again below, if it can */
     }
-    if (was_commit && strncmp(msg, "40001", 5) == 0 && r->b->block_retries < S_BLOCK_RETRIES &&
-        r->b->began_in == r->serial) {
+    if (was_commit && strncmp(msg, "40001", 5) == 0 &&
+        r->b->block_retries < S_BLOCK_RETRIES && r->b->began_in == r->serial &&
+        !r->b->no_rerun) {
         /* (A block begun in an earlier request cannot run again: that
          * request's answers are out; the client retries, on 40001.) */
         /* What the block read changed before it ran: run it again from its
@@ -3680,7 +4260,9 @@ sqlf_front_poll(sqlf_front_t *self, int timeout_ms)
     while (self->npending && hb_client_poll(self->cli, wait, &res) == HB_OK) {
         wait = 0;
         s_req_t **pp = &self->pending;
-        while (*pp && (*pp)->txn_req != res->req_id && !s_rw_owns((*pp)->rw, res->req_id))
+        while (*pp && (*pp)->txn_req != res->req_id &&
+               !s_rw_owns((*pp)->rw, res->req_id) &&
+               !s_bulk_owns((*pp)->bulk, res->req_id))
             pp = &(*pp)->link;
         if (*pp) {
             s_req_t *r = *pp;
@@ -3701,6 +4283,9 @@ sqlf_front_poll(sqlf_front_t *self, int timeout_ms)
         *pp = r->link;
         self->npending--;
         hb_client_forget(self->cli, r->txn_req);
+        for (uint32_t i = 0; r->bulk && i < S_BULK_INFLIGHT; i++)
+            if (r->bulk->fly[i].txn)
+                hb_client_forget(self->cli, r->bulk->fly[i].txn);
         s_fail(self, r, HB_TIMEOUT, "08006",
                "no answer from the cluster within %d ms: the transaction's outcome is unknown",
                S_TXN_TIMEOUT_MS);

@@ -1719,6 +1719,104 @@ s_limit(s_cc_t *cc, const PgQuery__Node *n, int64_t *out, const char *what)
 
 static hb_rc_t s_plan_join(s_cc_t *cc, const PgQuery__SelectStmt *s);
 
+/* FROM generate_series(start, stop [, step]) [AS alias [(column)]]: src
+ * becomes a series (its rows are made, not read) and cc->t a one-column
+ * table of it (in the arena), named by the alias, else
+ * "generate_series". The arguments are integer constants or parameters;
+ * a NULL one gives no rows. The column is integer, bigint when a value
+ * does not fit. */
+static hb_rc_t
+s_series(s_cc_t *cc, const PgQuery__RangeFunction *rf, sqlf_source_t *src)
+{
+    const PgQuery__Node *fn = rf->n_functions == 1 ? rf->functions[0] : NULL;
+    if (fn && fn->node_case == PG_QUERY__NODE__NODE_LIST && fn->list->n_items >= 1)
+        fn = fn->list->items[0];
+    const PgQuery__FuncCall *f =
+        fn && fn->node_case == PG_QUERY__NODE__NODE_FUNC_CALL ? fn->func_call : NULL;
+    const char *fname = f ? s_func_name(f) : NULL;
+    if (!fname || strcmp(fname, "generate_series") != 0 || rf->is_rowsfrom ||
+        rf->ordinality || rf->lateral)
+        return s_err(cc, -1, "0A000",
+                     "functions in FROM other than generate_series are not supported");
+    if (f->n_args < 2 || f->n_args > 3 || f->agg_star || f->agg_distinct ||
+        f->agg_filter || f->over || f->n_agg_order)
+        return s_err(cc, f->location, "42883",
+                     "function generate_series takes (start, stop [, step])");
+    if (rf->n_coldeflist)
+        return s_err(cc, -1, "42601",
+                     "a column definition list is only allowed for functions "
+                     "returning \"record\"");
+    int64_t v[3] = {0, 0, 1};
+    bool null = false, wide = false;
+    for (size_t i = 0; i < f->n_args; i++) {
+        s_ex_t e;
+        hb_val_t c;
+        hb_rc_t rc = s_expr(cc, f->args[i], &e);
+        if (rc)
+            return rc;
+        if (!e.is_const)
+            return s_err(
+                cc, f->location, "0A000",
+                "the arguments of generate_series must be constants or parameters");
+        s_note_param(cc, &e, HB_T_INT4);
+        if (e.cval.type == HB_VAL_NIL) {
+            null = true;
+            continue;
+        }
+        if (e.type != HB_T_UNKNOWN && !s_is_int(e.type))
+            return s_err(
+                cc, f->location, "42883",
+                "function generate_series(%s) does not exist: integer arguments only",
+                hb_type_name(e.type));
+        if (hb_val_coerce(&e.cval, HB_T_INT8, 0, sqlf_stmt_alloc, cc->st, &c, cc->err) !=
+            HB_OK)
+            return HB_INVALID;
+        v[i] = c.u.i;
+        wide = wide || v[i] < INT32_MIN || v[i] > INT32_MAX;
+    }
+    if (!null && v[2] == 0)
+        return s_err(cc, f->location, "22023", "step size cannot equal zero");
+    uint64_t count = 0;
+    if (!null && (v[2] > 0 ? v[0] <= v[1] : v[0] >= v[1])) {
+        uint64_t span =
+            v[2] > 0 ? (uint64_t)v[1] - (uint64_t)v[0] : (uint64_t)v[0] - (uint64_t)v[1];
+        uint64_t step = v[2] > 0 ? (uint64_t)v[2] : 0 - (uint64_t)v[2];
+        count = span / step + 1;
+    }
+    if (count > SQLF_SERIES_MAX)
+        return s_err(cc, f->location, "54000",
+                     "generate_series of more than %d rows is not supported",
+                     SQLF_SERIES_MAX);
+    const PgQuery__Alias *al = rf->alias;
+    const char *alias =
+        al && al->aliasname && *al->aliasname ? al->aliasname : "generate_series";
+    const char *col = alias;
+    if (al && al->n_colnames > 1)
+        return s_err(cc, -1, "42P10",
+                     "too many column aliases specified for function "
+                     "generate_series");
+    if (al && al->n_colnames == 1 && s_str(al->colnames[0]))
+        col = s_str(al->colnames[0]);
+    sqlf_table_t *t = sqlf_stmt_alloc(cc->st, sizeof *t);
+    sqlf_col_t *c = sqlf_stmt_alloc(cc->st, sizeof *c);
+    memset(t, 0, sizeof *t);
+    memset(c, 0, sizeof *c);
+    snprintf(t->name, sizeof t->name, "%s", alias);
+    snprintf(c->name, sizeof c->name, "%s", col);
+    c->type = wide ? HB_T_INT8 : HB_T_INT4;
+    t->ncols = 1;
+    t->cols = c;
+    cc->t = t;
+    cc->alias = t->name;
+    src->partition = -1;
+    src->ix_partition = -1;
+    src->series = true;
+    src->ser_start = v[0];
+    src->ser_step = v[2];
+    src->ser_count = count;
+    return HB_OK;
+}
+
 static hb_rc_t
 s_plan_select(s_cc_t *cc, const PgQuery__SelectStmt *s)
 {
@@ -1746,6 +1844,10 @@ s_plan_select(s_cc_t *cc, const PgQuery__SelectStmt *s)
                    s->from_clause[0]->node_case == PG_QUERY__NODE__NODE_JOIN_EXPR);
     if (joined) {
         if ((rc = s_plan_join(cc, s)))
+            return rc;
+    } else if (s->n_from_clause == 1 &&
+               s->from_clause[0]->node_case == PG_QUERY__NODE__NODE_RANGE_FUNCTION) {
+        if ((rc = s_series(cc, s->from_clause[0]->range_function, &st->src)))
             return rc;
     } else if (s->n_from_clause == 1) {
         const PgQuery__Node *f = s->from_clause[0];
@@ -1934,9 +2036,11 @@ s_returning(s_cc_t *cc, PgQuery__Node **list, size_t n)
 }
 
 /* Builds the INSERT op of one proposed row (vals[i] for target column
- * map[i]; DEFAULT where given[] is false) into st->ops. */
+ * map[i]; DEFAULT where given[] is false) into st->ops; the row's values
+ * take memory from alloc / arg. */
 static hb_rc_t
-s_insert_row(sqlf_stmt_t *st, hb_val_t *vals, const bool *given_in, hb_sqlerr_t *err)
+s_insert_row(sqlf_stmt_t *st, hb_val_t *vals, const bool *given_in,
+             void *(*alloc)(void *arg, size_t size), void *arg, hb_sqlerr_t *err)
 {
     const sqlf_table_t *t = st->ins_table;
     hb_val_t row[HB_SQL_MAX_COLS];
@@ -1945,7 +2049,7 @@ s_insert_row(sqlf_stmt_t *st, hb_val_t *vals, const bool *given_in, hb_sqlerr_t 
         if (given_in && !given_in[i])
             continue;
         const sqlf_col_t *col = &t->cols[st->ins_map[i]];
-        if (hb_val_coerce(&vals[i], col->type, col->typmod, sqlf_stmt_alloc, st,
+        if (hb_val_coerce(&vals[i], col->type, col->typmod, alloc, arg,
                           &row[st->ins_map[i]], err) != HB_OK)
             return HB_INVALID;
         given[st->ins_map[i]] = true;
@@ -1962,12 +2066,12 @@ s_insert_row(sqlf_stmt_t *st, hb_val_t *vals, const bool *given_in, hb_sqlerr_t 
         if (!given[c]) {
             row[c] = hb_val_nil();
             if (col->def) {
-                hb_expr_env_t env = {.alloc = sqlf_stmt_alloc, .alloc_arg = st, .err = err,
-                                     .now_us = st->now_us};
+                hb_expr_env_t env = {
+                    .alloc = alloc, .alloc_arg = arg, .err = err, .now_us = st->now_us};
                 hb_val_t v;
                 if (hb_expr_eval(col->def, col->deflen, &env, &v) != HB_OK ||
-                    hb_val_coerce(&v, col->type, col->typmod, sqlf_stmt_alloc, st, &row[c],
-                                  err) != HB_OK)
+                    hb_val_coerce(&v, col->type, col->typmod, alloc, arg, &row[c], err) !=
+                        HB_OK)
                     return HB_INVALID;
             }
         }
@@ -2025,15 +2129,28 @@ s_insert_row(sqlf_stmt_t *st, hb_val_t *vals, const bool *given_in, hb_sqlerr_t 
     return HB_OK;
 }
 
+/* The 42601 of a row of n values for ncols target columns. */
+static hb_rc_t
+s_arity_err(hb_sqlerr_t *err, uint32_t n, uint32_t ncols)
+{
+    return hb_sqlerr_set(err, "42601", "INSERT has more %s than %s",
+                         n > ncols ? "expressions" : "target columns",
+                         n > ncols ? "target columns" : "expressions");
+}
+
 hb_rc_t
-sqlf_stmt_insert_row(sqlf_stmt_t *st, const hb_val_t *vals, uint32_t n, hb_sqlerr_t *err)
+sqlf_stmt_insert_row(sqlf_stmt_t *st, const hb_val_t *vals, uint32_t n,
+                     void *(*alloc)(void *arg, size_t size), void *arg, hb_sqlerr_t *err)
 {
     if (n != st->ins_ncols)
-        return hb_sqlerr_set(err, "42601", "INSERT has %s expressions than target columns",
-                             n > st->ins_ncols ? "more" : "fewer");
+        return s_arity_err(err, n, st->ins_ncols);
     hb_val_t copy[HB_SQL_MAX_COLS];
     memcpy(copy, vals, n * sizeof *copy);
-    return s_insert_row(st, copy, NULL, err);
+    if (!alloc) {
+        alloc = sqlf_stmt_alloc;
+        arg = st;
+    }
+    return s_insert_row(st, copy, NULL, alloc, arg, err);
 }
 
 static hb_rc_t s_plan(s_cc_t *cc, const PgQuery__Node *n);
@@ -2127,9 +2244,10 @@ s_plan_insert(s_cc_t *cc, const PgQuery__InsertStmt *ins)
         st->sub = sub; /* calloc'd: its sbuffers are initialised (all zero) */
         if ((rc = s_plan(&sc, sel)))
             return rc;
+        if (!ins->n_cols && sub->nout < ncols)
+            st->ins_ncols = ncols = sub->nout; /* the rest get their defaults */
         if (sub->nout != ncols)
-            return s_err(cc, -1, "42601", "INSERT has %s expressions than target columns",
-                         sub->nout > ncols ? "more" : "fewer");
+            return s_arity_err(cc->err, sub->nout, ncols);
         if (sub->njoin)
             return s_err(cc, -1, "0A000", "INSERT ... SELECT from a join is not supported yet");
         st->ollp = true;
@@ -2143,9 +2261,13 @@ s_plan_insert(s_cc_t *cc, const PgQuery__InsertStmt *ins)
         if (ln->node_case != PG_QUERY__NODE__NODE_LIST)
             return s_err(cc, -1, "42601", "bad VALUES list");
         const PgQuery__List *vl = ln->list;
+        if (r == 0 && !ins->n_cols && vl->n_items < ncols)
+            st->ins_ncols = ncols =
+                (uint32_t)vl->n_items; /* the rest get their defaults */
+        if (r > 0 && vl->n_items != vs->values_lists[0]->list->n_items)
+            return s_err(cc, -1, "42601", "VALUES lists must all be the same length");
         if (vl->n_items != ncols)
-            return s_err(cc, -1, "42601", "INSERT has %s expressions than target columns",
-                         vl->n_items > ncols ? "more" : "fewer");
+            return s_arity_err(cc->err, (uint32_t)vl->n_items, ncols);
         for (uint32_t i = 0; i < ncols; i++) {
             given[i] = vl->items[i]->node_case != PG_QUERY__NODE__NODE_SET_TO_DEFAULT;
             if (!given[i])
@@ -2158,7 +2280,8 @@ s_plan_insert(s_cc_t *cc, const PgQuery__InsertStmt *ins)
             s_note_param(cc, &e, t->cols[map[i]].type);
             vals[i] = e.cval;
         }
-        if (!cc->desc && (rc = s_insert_row(st, vals, given, cc->err)))
+        if (!cc->desc &&
+            (rc = s_insert_row(st, vals, given, sqlf_stmt_alloc, st, cc->err)))
             return rc;
     }
     cc->t = t;
@@ -2903,6 +3026,22 @@ s_plan(s_cc_t *cc, const PgQuery__Node *n)
             else if (c->val_case == PG_QUERY__A__CONST__VAL_BOOLVAL)
                 snprintf(st->set_value, sizeof st->set_value, "%s",
                          c->boolval->boolval ? "on" : "off");
+        }
+        if (strcmp(st->set_name, "hobbes.read_after") == 0 && !reset &&
+            vs->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE) {
+            /* An epoch: digits only (a number too big for int4 comes as
+             * a "float" node with its text). */
+            const PgQuery__AConst *c =
+                vs->n_args == 1 && vs->args[0]->node_case == PG_QUERY__NODE__NODE_A_CONST
+                    ? vs->args[0]->a_const
+                    : NULL;
+            if (c && c->val_case == PG_QUERY__A__CONST__VAL_FVAL)
+                snprintf(st->set_value, sizeof st->set_value, "%s", c->fval->fval);
+            size_t len = strlen(st->set_value);
+            if (!c || len == 0 || len > 19 || strspn(st->set_value, "0123456789") != len)
+                return s_err(cc, -1, "22023",
+                             "parameter \"hobbes.read_after\" requires an epoch (a "
+                             "non-negative integer)");
         }
         if (strcmp(st->set_name, "hobbes.strict_reads") == 0 && !reset &&
             vs->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE) {

@@ -90,7 +90,15 @@ typedef struct {
     hb_key_t ix_pkey;          /* the rows' partition prefix when bound */
     bool has_fixed;            /* read only partition `fixed` (index reads) */
     uint32_t fixed;
+    /* FROM generate_series(start, stop [, step]): no table and no read;
+     * the rows are [start + i * step] for i < ser_count (one integer
+     * column), filtered by where. */
+    bool series;
+    int64_t ser_start, ser_step;
+    uint64_t ser_count; /* <= SQLF_SERIES_MAX */
 } sqlf_source_t;
+
+#define SQLF_SERIES_MAX 10000000 /* rows of one generate_series (54000 beyond) */
 
 /* Row ids of tables without a primary key (their hidden last column):
  * node << 52 | time, the time part max(last + 1, microseconds since
@@ -232,8 +240,10 @@ bool sqlf_index_key(const sqlf_table_t *t, const sqlf_index_t *ix, const hb_val_
 uint32_t sqlf_table_plen(const sqlf_table_t *t, const uint8_t *key, size_t klen);
 
 /* INSERT ... SELECT: adds the INSERT op of one row the query produced (n
- * values for the target columns). Returns HB_OK or HB_INVALID + err. */
+ * values for the target columns) to st->ops, the row's memory from alloc /
+ * arg (NULL: st's arena). Returns HB_OK or HB_INVALID + err. */
 hb_rc_t sqlf_stmt_insert_row(sqlf_stmt_t *st, const hb_val_t *vals, uint32_t n,
+                             void *(*alloc)(void *arg, size_t size), void *arg,
                              hb_sqlerr_t *err);
 
 /* Packs one OLLP op of st for the row at key (klen bytes) into st->ops. */
