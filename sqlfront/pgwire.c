@@ -52,7 +52,7 @@
 #define S_NAME_MAX      64
 
 enum { P_STARTUP, P_AUTH, P_READY, P_CLOSING };
-enum { K_NONE, K_SIMPLE, K_RUN, K_DESCRIBE, K_COPY_COLS, K_COPY_OUT, K_IGNORE };
+enum { K_NONE, K_SIMPLE, K_RUN, K_DESCRIBE, K_COPY_COLS, K_COPY_OUT, K_COPY_FIN, K_IGNORE };
 
 typedef struct {
     uint8_t *p;
@@ -141,7 +141,8 @@ typedef struct {
     uint32_t copy_inflight;
     bool sub_busy[S_SUBS + 1];
     uint64_t sub_req[S_SUBS + 1];
-    uint64_t max_epoch;
+    uint64_t max_epoch;   /* newest epoch a COPY chunk committed at */
+    uint64_t copy_done_rows; /* a finished COPY's count, until its tag is sent */
 } s_conn_t;
 
 struct sqlf_pg {
@@ -2379,10 +2380,19 @@ s_copy_drain(sqlf_pg_t *self, s_conn_t *c)
     l->off = 0;
 }
 
+static void
+s_copy_tag(s_conn_t *c, uint64_t rows)
+{
+    char tag[40];
+    snprintf(tag, sizeof tag, "COPY %llu", (unsigned long long)rows);
+    hb_val_t t = hb_val_str(tag, (uint32_t)strlen(tag));
+    s_complete(c, &t);
+}
+
 /* COPY FROM is over once CopyDone came, every row was sent and every chunk
  * answered. */
 static void
-s_copy_maybe_finish(s_conn_t *c)
+s_copy_maybe_finish(sqlf_pg_t *self, s_conn_t *c)
 {
     if (!c->copy_end || c->copy_inflight ||
         (!c->copy_failed && (c->copy_batch_rows || c->copy_line.len)))
@@ -2391,11 +2401,24 @@ s_copy_maybe_finish(s_conn_t *c)
         s_error(c, "ERROR", c->copy_state, "%s", c->copy_msg);
         if (!c->copy_simple)
             s_ext_error(c);
+    } else if (c->max_epoch) {
+        /* The chunks committed through other sessions: the connection's
+         * own reads must see them too (read your writes). */
+        char set[64];
+        int n = snprintf(set, sizeof set, "SET hobbes.read_after = %llu",
+                         (unsigned long long)c->max_epoch);
+        c->copy_done_rows = c->copy_rows;
+        bool simple = c->copy_simple;
+        s_copy_reset(c);
+        c->copy_simple = simple;
+        if (s_request(self, c, "sql", set, (size_t)n, NULL, 0, K_COPY_FIN))
+            return;
+        s_copy_tag(c, c->copy_done_rows);
+        if (simple)
+            s_ready(c);
+        return;
     } else {
-        char tag[40];
-        snprintf(tag, sizeof tag, "COPY %llu", (unsigned long long)c->copy_rows);
-        hb_val_t t = hb_val_str(tag, (uint32_t)strlen(tag));
-        s_complete(c, &t);
+        s_copy_tag(c, c->copy_rows);
     }
     bool simple = c->copy_simple;
     s_copy_reset(c);
@@ -2419,7 +2442,7 @@ s_copy_pump(sqlf_pg_t *self, s_conn_t *c)
         if (!(s_copy_full(c) || last) || !s_copy_send(self, c))
             break;
     }
-    s_copy_maybe_finish(c);
+    s_copy_maybe_finish(self, c);
 }
 
 static void
@@ -2599,6 +2622,12 @@ s_on_result(sqlf_pg_t *self, s_conn_t *c, uint32_t sub, const uint8_t *frame, si
         s_end(&c->out, at);
         break;
     }
+    case K_COPY_FIN:
+        s_copy_tag(c, c->copy_done_rows);
+        c->max_epoch = 0;
+        if (c->copy_simple)
+            s_ready(c);
+        break;
     case K_COPY_OUT:
         if (failed) {
             s_engine_error(c, m.u.result.msg, m.u.result.msg_len);

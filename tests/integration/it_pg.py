@@ -180,6 +180,13 @@ check(c.server_version == 150000, "server_version %d" % c.server_version)
 cur.execute("INSERT INTO acct (id, bal) VALUES (%s, %s), (%s, %s)", (1, 100, 2, 100))
 check(cur.rowcount == 2, "rowcount %d" % cur.rowcount)
 
+# COPY through psycopg2, then the same session reads all of it at once.
+import io
+cur.execute("CREATE TABLE bulk (k int PRIMARY KEY, v text)")
+cur.copy_expert("COPY bulk FROM STDIN", io.StringIO("".join("%d\tx%d\n" % (k, k) for k in range(5000))))
+cur.execute("SELECT count(*), sum(k) FROM bulk")
+check(cur.fetchone() == (5000, sum(range(5000))), "read after COPY in the same session")
+
 # Errors carry their SQLSTATE.
 for sql, code in [("SELECT * FROM nosuch", "42P01"), ("SELECT 1/0", "22012"),
                   ("INSERT INTO acct (id, bal) VALUES (1, 5)", "23505"),
