@@ -505,7 +505,7 @@ s_cut_clear(s_cut_t *c)
  * least at epoch `at_least`. */
 static hb_rc_t
 s_fetch_part(sqlf_front_t *self, s_session_t *sess, const sqlf_source_t *src, uint32_t p,
-             uint64_t at_least, s_cut_t *cut, hb_sqlerr_t *err)
+             uint64_t at_least, uint64_t exact, s_cut_t *cut, hb_sqlerr_t *err)
 {
     uint8_t start[HB_KEY_MAX + 1], end[HB_KEY_MAX + 1];
     size_t slen, elen;
@@ -529,7 +529,7 @@ restart:
          * recent snapshots, so a long read is one consistent cut. */
         hb_rc_t rc = hb_client_scan_at(self->cli, (uint16_t)p, start, slen, end, elen,
                                        src->point ? 1 : S_SCAN_PAGE,
-                                       cut->n ? cut->epoch : 0, 5000, &res);
+                                       cut->n ? cut->epoch : exact, 5000, &res);
         if (rc != HB_OK)
             return hb_sqlerr_set(err, "08006", "snapshot read of partition %u failed: %s", p,
                                  hb_rc_str(rc));
@@ -623,7 +623,7 @@ s_read_any(sqlf_front_t *self, s_session_t *sess, const sqlf_source_t *src, bool
     hb_rc_t rc = HB_OK;
     uint64_t top = 0;
     for (uint32_t i = 0; i < np && rc == HB_OK; i++) {
-        rc = s_fetch_part(self, sess, src, p0 + i, 0, &cuts[i], err);
+        rc = s_fetch_part(self, sess, src, p0 + i, 0, 0, &cuts[i], err);
         if (cuts[i].epoch > top)
             top = cuts[i].epoch;
     }
@@ -644,7 +644,9 @@ s_read_any(sqlf_front_t *self, s_session_t *sess, const sqlf_source_t *src, bool
         for (uint32_t i = 0; i < np && rc == HB_OK; i++) {
             if (cuts[i].epoch == top)
                 continue;
-            rc = s_fetch_part(self, sess, src, p0 + i, top, &cuts[i], err);
+            /* Storage keeps recent epochs' snapshots while reads come:
+             * ask for exactly the newest epoch seen. */
+            rc = s_fetch_part(self, sess, src, p0 + i, top, top, &cuts[i], err);
             if (cuts[i].epoch > top)
                 top = cuts[i].epoch;
         }
@@ -751,7 +753,7 @@ s_read_src(sqlf_front_t *self, s_session_t *sess, const sqlf_source_t *src, bool
             one.start.len = ks.lens[i];
             one.plen = sqlf_table_plen(t, ks.keys[i], ks.lens[i]);
             rc = s_fetch_part(self, sess, &one,
-                              hb_key_partition(one.start.buf, one.plen, self->nparts), e,
+                              hb_key_partition(one.start.buf, one.plen, self->nparts), e, e,
                               &rows[i], err);
             moved = rc == HB_OK && rows[i].epoch != e;
         }
@@ -887,7 +889,7 @@ s_join_level(s_join_t *jn, uint32_t k)
     hb_rc_t rc = HB_OK;
     for (uint32_t p = p0; p < p1 && rc == HB_OK && !jn->moved; p++) {
         s_cut_t cut = {0};
-        rc = s_fetch_part(jn->self, jn->sess, &src, p, jn->epoch, &cut, jn->err);
+        rc = s_fetch_part(jn->self, jn->sess, &src, p, jn->epoch, jn->epoch, &cut, jn->err);
         if (rc == HB_OK) {
             if (cut.epoch > jn->seen)
                 jn->seen = cut.epoch;

@@ -113,6 +113,8 @@ static void s_on_message(void *core, const uint8_t *peer, size_t peerlen,
     else if (stor_snapshot_ring_size(node->snaps))
         stor_snapshot_ring_expire(node->snaps, s_mono_us());
     stor_executor_on_message(node->exec, msg);
+    if (msg->type != HB_MSG_RESYNC) /* readers are about: keep the epoch it applied */
+        stor_snapshot_ring_note(node->snaps, s_mono_us(), &node->scan_stats);
 }
 
 static void s_on_timer(void *core, uint64_t token)

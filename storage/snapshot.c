@@ -100,6 +100,7 @@ struct stor_snapshot_ring {
     s_kept_t kept[STOR_SNAPSHOT_KEEP]; /* slots 0..n-1 in use, any order */
     size_t n;                          /* kept snapshots */
     uint64_t tick;                     /* use counter, for LRU eviction */
+    uint64_t last_scan_us;             /* when the last SCAN came (0: never) */
 };
 
 stor_snapshot_ring_t *
@@ -211,6 +212,15 @@ s_pick(stor_snapshot_ring_t *ring, uint64_t at_epoch, uint64_t now_us,
     return k->snap;
 }
 
+void
+stor_snapshot_ring_note(stor_snapshot_ring_t *self, uint64_t now_us, stor_snapshot_stats_t *stats)
+{
+    if (!self->last_scan_us || now_us - self->last_scan_us > STOR_SNAPSHOT_NOTE_US)
+        return;
+    uint64_t epoch;
+    (void)s_pick(self, 0, now_us, stats, &epoch);
+}
+
 /* ------------------------------------------------------------------ */
 /* Scans                                                                */
 /* ------------------------------------------------------------------ */
@@ -225,6 +235,7 @@ stor_snapshot_scan(stor_snapshot_ring_t *ring, const hb_msg_t *scan, uint64_t no
     stor_snapshot_stats_t scratch = {0};
     if (!stats)
         stats = &scratch;
+    ring->last_scan_us = now_us ? now_us : 1;
     const uint8_t *start = scan->u.scan.start, *end = scan->u.scan.end;
     uint32_t start_len = scan->u.scan.start_len, end_len = scan->u.scan.end_len;
     uint32_t limit = scan->u.scan.limit;

@@ -63,6 +63,14 @@ void stor_snapshot_ring_clear(stor_snapshot_ring_t *self);
  * before now_us (a monotonic clock, the one given to stor_snapshot_scan). */
 void stor_snapshot_ring_expire(stor_snapshot_ring_t *self, uint64_t now_us);
 
+/* While SCANs keep coming (one within STOR_SNAPSHOT_NOTE_US), keeps a
+ * snapshot of every applied epoch it is called at (the node calls it after
+ * each message), so that a reader that met epoch E on one partition finds
+ * E kept on the others (sqlfront's consistent cut across partitions). */
+#define STOR_SNAPSHOT_NOTE_US 2000000
+void stor_snapshot_ring_note(stor_snapshot_ring_t *self, uint64_t now_us,
+                             stor_snapshot_stats_t *stats);
+
 /* Returns the number of kept snapshots. */
 size_t stor_snapshot_ring_size(const stor_snapshot_ring_t *self);
 
