@@ -8,19 +8,8 @@ set -u
 BUILD=$1
 DIR=$(mktemp -d /tmp/hobbes-bench-it-XXXXXX)
 CFG=$DIR/cluster.cfg
-ports=($(python3 -c 'import socket
-ss=[socket.socket() for _ in range(9)]
-[s.bind(("127.0.0.1",0)) for s in ss]
-print(" ".join(str(s.getsockname()[1]) for s in ss))'))
-{
-    printf 'cluster\n    name = bench\n    replicas = 1\n    partitions = 3\n    data_dir = %s/data\n' "$DIR"
-    for p in 0 1 2; do
-        printf 'slot\n    replica = 0\n    partition = %d\n' $p
-        printf '    sequencer = tcp://127.0.0.1:%s\n' "${ports[$((p*3))]}"
-        printf '    scheduler = tcp://127.0.0.1:%s\n' "${ports[$((p*3+1))]}"
-        printf '    storage = tcp://127.0.0.1:%s\n' "${ports[$((p*3+2))]}"
-    done
-} > "$CFG"
+. "$(dirname "$0")/it_config.sh"
+it_config "$CFG" bench "$DIR" 3
 CTL="$BUILD/tools/hobbesctl"
 BENCH="$BUILD/tools/hobbes-bench"
 trap '"$CTL" down --config "$CFG" >/dev/null 2>&1' EXIT

@@ -6,29 +6,8 @@ set -u
 BUILD=$1
 DIR=$(mktemp -d /tmp/hobbes-cli-XXXXXX)
 CFG=$DIR/cluster.cfg
-ports=($(python3 -c 'import socket
-ss=[socket.socket() for _ in range(6)]
-[s.bind(("127.0.0.1",0)) for s in ss]
-print(" ".join(str(s.getsockname()[1]) for s in ss))'))
-cat > "$CFG" <<CFG
-cluster
-    name = cli
-    replicas = 1
-    partitions = 2
-    data_dir = $DIR/data
-slot
-    replica = 0
-    partition = 0
-    sequencer = tcp://127.0.0.1:${ports[0]}
-    scheduler = tcp://127.0.0.1:${ports[1]}
-    storage = tcp://127.0.0.1:${ports[2]}
-slot
-    replica = 0
-    partition = 1
-    sequencer = tcp://127.0.0.1:${ports[3]}
-    scheduler = tcp://127.0.0.1:${ports[4]}
-    storage = tcp://127.0.0.1:${ports[5]}
-CFG
+. "$(dirname "$0")/it_config.sh"
+it_config "$CFG" cli "$DIR" 2
 CTL="$BUILD/tools/hobbesctl"
 CLI="$BUILD/tools/hobbes-cli"
 trap '"$CTL" down --config "$CFG" >/dev/null 2>&1' EXIT

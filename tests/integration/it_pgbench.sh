@@ -13,36 +13,10 @@ BUILD=$1
 DUR=${HOBBES_PGBENCH_SECONDS:-10}
 DIR=$(mktemp -d /tmp/hobbes-pgbench-XXXXXX)
 CFG=$DIR/cluster.cfg
-ports=($(python3 -c 'import socket
-ss=[socket.socket() for _ in range(8)]
-[s.bind(("127.0.0.1",0)) for s in ss]
-print(" ".join(str(s.getsockname()[1]) for s in ss))'))
-cat > "$CFG" <<CFG
-cluster
-    name = pgbench
-    replicas = 1
-    partitions = 2
-    data_dir = $DIR/data
-slot
-    replica = 0
-    partition = 0
-    sequencer = tcp://127.0.0.1:${ports[0]}
-    scheduler = tcp://127.0.0.1:${ports[1]}
-    storage = tcp://127.0.0.1:${ports[2]}
-slot
-    replica = 0
-    partition = 1
-    sequencer = tcp://127.0.0.1:${ports[3]}
-    scheduler = tcp://127.0.0.1:${ports[4]}
-    storage = tcp://127.0.0.1:${ports[5]}
-sqlfront
-    id = 0
-    replica = 0
-    endpoint = tcp://127.0.0.1:${ports[6]}
-    pg_listen = 127.0.0.1:${ports[7]}
-CFG
+. "$(dirname "$0")/it_config.sh"
+it_config "$CFG" pgbench "$DIR" 2 pg
 CTL="$BUILD/tools/hobbesctl"
-PGPORT=${ports[7]}
+PGPORT=$IT_PG_PORT
 export PGHOST=127.0.0.1 PGPORT PGUSER=bench PGDATABASE=bench PGCONNECT_TIMEOUT=10
 trap '"$CTL" down --config "$CFG" >/dev/null 2>&1; [ -n "${HOBBES_KEEP:-}" ] || rm -rf "$DIR"' EXIT
 fail() {
