@@ -534,6 +534,53 @@ START_TEST(test_config_sqlfront)
 }
 END_TEST
 
+START_TEST(test_config_sqlfront_pg)
+{
+    /* The wire-protocol keys are optional, with defaults. */
+    char err[256] = "";
+    hb_config_t *cfg = NULL;
+    ck_assert_int_eq(hb_config_parse(CLUSTER11 SLOT(0, 0, 700) SQLF(3, 0, 7300)
+                                         "sqlfront\n    id = 4\n    replica = 0\n"
+                                         "    endpoint = tcp://127.0.0.1:7400\n"
+                                         "    pg_listen = 0.0.0.0:6000\n"
+                                         "    pg_auth = scram-sha-256\n"
+                                         "    pg_users = a:b c:md5x\n"
+                                         "    pg_max_connections = 7\n"
+                                         "    pg_auth_timeout_ms = 500\n"
+                                         "    pg_session_memory = 1048576\n"
+                                         "sqlfront\n    id = 5\n    replica = 0\n"
+                                         "    endpoint = tcp://127.0.0.1:7500\n"
+                                         "    pg_listen = off\n",
+                                     "f.cfg", &cfg, err, sizeof err),
+                     HB_OK);
+    const hb_sqlfront_cfg_t *f = hb_config_sqlfront(cfg, 3);
+    ck_assert_str_eq(f->pg_listen, "127.0.0.1:5436"); /* 5433 + id */
+    ck_assert_int_eq(f->pg_auth, HB_PG_AUTH_TRUST);
+    ck_assert_uint_eq(f->pg_max_connections, 100);
+    ck_assert_uint_eq(f->pg_auth_timeout_ms, 10000);
+    ck_assert_uint_eq(f->pg_session_memory, 64u << 20);
+    f = hb_config_sqlfront(cfg, 4);
+    ck_assert_str_eq(f->pg_listen, "0.0.0.0:6000");
+    ck_assert_int_eq(f->pg_auth, HB_PG_AUTH_SCRAM);
+    ck_assert_str_eq(f->pg_users, "a:b c:md5x");
+    ck_assert_uint_eq(f->pg_max_connections, 7);
+    ck_assert_uint_eq(f->pg_auth_timeout_ms, 500);
+    ck_assert_uint_eq(f->pg_session_memory, 1048576);
+    ck_assert_str_eq(hb_config_sqlfront(cfg, 5)->pg_listen, "");
+    hb_config_destroy(&cfg);
+
+    s_expect_err(CLUSTER11 SLOT(0, 0, 700) SQLF(0, 0, 7300) "    pg_auth = kerberos\n",
+                 "x.cfg:14: sqlfront[0]/pg_auth: 'kerberos' is not trust, password, md5 or "
+                 "scram-sha-256");
+    s_expect_err(CLUSTER11 SLOT(0, 0, 700) SQLF(0, 0, 7300) "    pg_listen = 5433\n",
+                 "x.cfg:14: sqlfront[0]/pg_listen: '5433' is not host:port (or off)");
+    s_expect_err(CLUSTER11 SLOT(0, 0, 700) SQLF(0, 0, 7300) "    pg_listen = h:70000\n",
+                 "x.cfg:14: sqlfront[0]/pg_listen: 'h:70000' is not host:port (or off)");
+    s_expect_err(CLUSTER11 SLOT(0, 0, 700) SQLF(0, 0, 7300) "    pg_max_connections = 0\n",
+                 "x.cfg:14: sqlfront[0]/pg_max_connections: 0 is out of range 1..10000");
+}
+END_TEST
+
 START_TEST(test_config_sqlfront_errors)
 {
     /* CLUSTER11 SLOT: lines 1-9; a sqlfront after it starts on line 10. */
@@ -702,6 +749,7 @@ s_suite(void)
         {"test_config_syntax_error", test_config_syntax_error},
         {"test_config_load_file", test_config_load_file},
         {"test_config_sqlfront", test_config_sqlfront},
+        {"test_config_sqlfront_pg", test_config_sqlfront_pg},
         {"test_config_sqlfront_errors", test_config_sqlfront_errors},
         {"test_config_local_cfg", test_config_local_cfg},
         {"test_config_local_3x2_cfg", test_config_local_3x2_cfg},
