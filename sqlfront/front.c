@@ -289,15 +289,20 @@ static s_session_t *
 s_session(sqlf_front_t *self, const uint8_t *peer, size_t peerlen)
 {
     self->counter++;
+    s_session_t *freed = NULL; /* a slot sql.close emptied */
     for (uint32_t i = 0; i < self->nsessions; i++) {
         s_session_t *s = &self->sessions[i];
         if (s->peerlen == peerlen && memcmp(s->peer, peer, peerlen) == 0) {
             s->last_use = self->counter;
             return s;
         }
+        if (!freed && s->peerlen == 0 && !s->busy)
+            freed = s;
     }
     s_session_t *s;
-    if (self->nsessions < S_MAX_SESSIONS) {
+    if (freed) {
+        s = freed;
+    } else if (self->nsessions < S_MAX_SESSIONS) {
         s = &self->sessions[self->nsessions++];
     } else {
         /* The least recently used session goes; never one that is running

@@ -473,9 +473,9 @@ main(int argc, char **argv)
     hb_info("stopping");
 out:
     s_stop = 1;
+    sqlf_pg_stop(&pg); /* first: its connections close their sessions on live workers */
     for (int i = 0; i < nw; i++)
         pthread_join(w[i].thread, NULL);
-    sqlf_pg_stop(&pg);
     for (int i = 0; i < nw; i++) {
         zmq_close(pairs[i]);
         pthread_mutex_destroy(&w[i].mu);

@@ -248,6 +248,10 @@ sqlf_scram_first(sqlf_scram_t *s, const sqlf_pguser_t *u, const char *msg, size_
     if (!c2)
         return -1;
     const char *bare = c2 + 1;
+    if ((size_t)(bare - m) >= sizeof s->gs2)
+        return -1;
+    memcpy(s->gs2, m, (size_t)(bare - m));
+    s->gs2[bare - m] = '\0';
     char cnonce[256];
     if (!s_attr(bare, 'r', cnonce, sizeof cnonce) || !cnonce[0] ||
         strlen(cnonce) + strlen(server_nonce) >= sizeof s->nonce)
@@ -278,9 +282,11 @@ sqlf_scram_final(sqlf_scram_t *s, const char *msg, size_t len, char *out, size_t
     memcpy(m, msg, len);
     m[len] = '\0';
     char nonce[384], cb[64], proof64[128];
+    char gs2_64[96];
+    s_b64((const uint8_t *)s->gs2, strlen(s->gs2), gs2_64);
     if (!s_attr(m, 'r', nonce, sizeof nonce) || strcmp(nonce, s->nonce) != 0 ||
-        !s_attr(m, 'c', cb, sizeof cb) || (strcmp(cb, "biws") != 0 && strcmp(cb, "eSws") != 0))
-        return -1;
+        !s_attr(m, 'c', cb, sizeof cb) || strcmp(cb, gs2_64) != 0)
+        return -1; /* c= must echo the gs2 header of the first message */
     const char *pp = strstr(m, ",p=");
     if (!pp || !s_attr(pp + 1, 'p', proof64, sizeof proof64))
         return -1;

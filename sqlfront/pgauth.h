@@ -54,6 +54,7 @@ typedef struct {
     char client_first_bare[512];
     char server_first[640];
     char nonce[384];              /* client nonce + server nonce */
+    char gs2[64];                 /* the gs2 header sent ("n,," ...), echoed as c= */
 } sqlf_scram_t;
 
 /* Takes the client-first-message (len bytes) and writes the

@@ -52,7 +52,9 @@
 #define S_NAME_MAX      64
 
 enum { P_STARTUP, P_AUTH, P_READY, P_CLOSING };
-enum { K_NONE, K_SIMPLE, K_RUN, K_DESCRIBE, K_COPY_COLS, K_COPY_OUT, K_COPY_FIN, K_IGNORE };
+enum { K_NONE, K_SIMPLE, K_RUN, K_DESCRIBE, K_DESCRIBE_P, K_COPY_COLS, K_COPY_OUT,
+       K_COPY_FIN, K_IGNORE };
+#define S_IN_AHEAD (1u << 20) /* input read ahead while a connection waits */
 
 typedef struct {
     uint8_t *p;
@@ -65,6 +67,7 @@ typedef struct s_stmt {
     char *text;
     uint32_t nparams;
     uint32_t *oids;       /* nparams: as Parse gave them, 0 unspecified */
+    size_t bytes;         /* what it holds (the connection's memory cap) */
 } s_stmt_t;
 
 /* One result group of a RESULT (docs/protocol.md, "SQL sessions"). */
@@ -92,6 +95,7 @@ typedef struct s_portal {
     s_group_t g;          /* its last group */
     bool has_g;
     uint32_t sent;        /* rows sent so far */
+    size_t bytes;         /* what it holds (the connection's memory cap) */
 } s_portal_t;
 
 typedef struct {
@@ -100,6 +104,8 @@ typedef struct {
     int phase;
     bool reject;          /* over max_connections: 53300 after the start-up packet */
     bool counted;         /* counts toward max_connections */
+    size_t held;          /* bytes its statements and portals hold */
+    uint32_t nstmts;      /* prepared statements */
     int64_t deadline_ms;  /* start-up and authentication */
     s_buf_t in, out;
     char user[S_NAME_MAX], db[S_NAME_MAX], app[S_NAME_MAX];
@@ -111,6 +117,9 @@ typedef struct {
     const sqlf_pguser_t *pu;
     /* queries */
     char txn;             /* 'I', 'T', 'E' */
+    bool session;         /* authenticated: an engine session exists (sql.close at the end) */
+    bool local_abort;     /* an error raised here failed the engine's open block: 25P02
+                           * until ROLLBACK, and COMMIT rolls back */
     bool skip_to_sync;    /* an extended-protocol error: discard until Sync */
     bool waiting;         /* a request to the engine is out */
     int cont;             /* what its answer is for */
@@ -140,6 +149,7 @@ typedef struct {
     uint64_t copy_rows;   /* rows sent */
     uint32_t copy_inflight;
     bool sub_busy[S_SUBS + 1];
+    bool sub_used[S_SUBS + 1]; /* side sessions to close at the end */
     uint64_t sub_req[S_SUBS + 1];
     uint64_t max_epoch;   /* newest epoch a COPY chunk committed at */
     uint64_t copy_done_rows; /* a finished COPY's count, until its tag is sent */
@@ -166,8 +176,9 @@ struct sqlf_pg {
     uint64_t next_req;
     /* Connections that went away while a request of theirs ran: their
      * session is closed when its answer comes. */
-    uint64_t orphans[64];
-    uint32_t norphans;
+    int64_t accept_resume_ms; /* no accept before (out of descriptors) */
+    uint64_t *orphans;    /* ids (sub in the top byte) */
+    uint32_t norphans, caporphans;
     /* counters */
     pthread_mutex_t mu;
     uint64_t c_accepted, c_rejected, c_auth_fail, c_proto_err, c_timeouts, c_queries,
@@ -643,7 +654,7 @@ s_groups(const hb_msg_t *m, void (*fn)(s_conn_t *, const s_group_t *, void *), s
             return false;
         uint64_t nr = (uint64_t)v[i].u.i;
         i++;
-        if (nc && nr > (n - i) / nc)
+        if ((nc && nr > (n - i) / nc) || (!nc && nr))
             return false;
         g.nrows = (uint32_t)nr;
         g.cells = &v[i];
@@ -698,8 +709,8 @@ s_submit(sqlf_pg_t *self, s_conn_t *c, uint32_t sub, const char *proc, const hb_
         uint8_t peer[SQLF_PG_PEER_LEN];
         s_peer(c->id | ((uint64_t)sub << 56), peer);
         void *pair = self->pairs[hb_hash64(peer, sizeof peer, 0) % (uint64_t)self->nworkers];
-        if (zmq_send(pair, peer, sizeof peer, ZMQ_SNDMORE) >= 0 &&
-            zmq_send(pair, sb.data, sb.size, 0) >= 0)
+        if (zmq_send(pair, peer, sizeof peer, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0 &&
+            zmq_send(pair, sb.data, sb.size, ZMQ_DONTWAIT) >= 0)
             id = m.u.submit.req_id;
     }
     msgpack_sbuffer_destroy(&sb);
@@ -711,6 +722,11 @@ static bool
 s_request(sqlf_pg_t *self, s_conn_t *c, const char *proc, const char *text, size_t len,
           const hb_val_t *params, uint32_t nparams, int cont)
 {
+    if (len > self->lim.max_value_bytes) {
+        s_error(c, "ERROR", "54000", "the statement text is %zu bytes, longer than "
+                "limits/max_value_bytes (%u)", len, self->lim.max_value_bytes);
+        return false;
+    }
     if (nparams + 1 > self->lim.max_args) {
         s_error(c, "ERROR", "54023", "%u parameters: at most %u fit in one statement", nparams,
                 self->lim.max_args - 1);
@@ -736,8 +752,10 @@ s_request(sqlf_pg_t *self, s_conn_t *c, const char *proc, const char *text, size
 /* ------------------------------------------------------------------ */
 
 static void
-s_portal_free(s_portal_t *p)
+s_portal_free(s_conn_t *c, s_portal_t *p)
 {
+    if (c)
+        c->held -= p->bytes;
     hb_msg_clear(&p->res);
     hb_free(p->frame);
     hb_free(p->text);
@@ -748,8 +766,12 @@ s_portal_free(s_portal_t *p)
 }
 
 static void
-s_stmt_free(s_stmt_t *s)
+s_stmt_free(s_conn_t *c, s_stmt_t *s)
 {
+    if (c) {
+        c->held -= s->bytes;
+        c->nstmts--;
+    }
     hb_free(s->text);
     hb_free(s->oids);
     hb_free(s);
@@ -767,16 +789,32 @@ s_copy_reset(s_conn_t *c)
     c->copy_rows = 0;
 }
 
+/* Sends sql.close for side session sub (0: the main one) of connection id. */
+static void
+s_close_session(sqlf_pg_t *self, uint64_t id, uint32_t sub)
+{
+    s_conn_t gone = {.id = id};
+    (void)s_submit(self, &gone, sub, "sql.close", NULL, 0);
+}
+
 static void
 s_close(sqlf_pg_t *self, s_conn_t *c)
 {
-    if (c->phase == P_READY) {
-        /* The session (and an open block) goes away with its connection;
-         * a session still running a request is closed when it answers. */
-        if (!c->waiting)
-            (void)s_submit(self, c, 0, "sql.close", NULL, 0);
-        else if (self->norphans < sizeof self->orphans / sizeof *self->orphans)
-            self->orphans[self->norphans++] = c->id;
+    /* The sessions (and an open block) go away with the connection; one
+     * still running a request is closed when it answers. */
+    for (uint32_t sub = 0; c->session && sub <= S_SUBS; sub++) {
+        if (sub && !c->sub_used[sub])
+            continue;
+        bool busy = sub ? c->sub_busy[sub] : c->waiting;
+        if (!busy) {
+            s_close_session(self, c->id, sub);
+            continue;
+        }
+        if (self->norphans == self->caporphans) {
+            self->caporphans = self->caporphans ? self->caporphans * 2 : 64;
+            self->orphans = hb_realloc(self->orphans, self->caporphans * sizeof *self->orphans);
+        }
+        self->orphans[self->norphans++] = c->id | (uint64_t)sub << 56;
     }
     close(c->fd);
     if (c->counted)
@@ -784,12 +822,12 @@ s_close(sqlf_pg_t *self, s_conn_t *c)
     while (c->stmts) {
         s_stmt_t *s = c->stmts;
         c->stmts = s->next;
-        s_stmt_free(s);
+        s_stmt_free(NULL, s);
     }
     while (c->portals) {
         s_portal_t *p = c->portals;
         c->portals = p->next;
-        s_portal_free(p);
+        s_portal_free(NULL, p);
     }
     s_copy_reset(c);
     hb_free(c->copy_line.p);
@@ -824,12 +862,7 @@ s_flush(s_conn_t *c)
 static size_t
 s_conn_mem(const s_conn_t *c)
 {
-    size_t m = c->in.cap + c->out.cap + c->copy_line.cap + c->copy_cells.cap;
-    for (const s_stmt_t *s = c->stmts; s; s = s->next)
-        m += strlen(s->text) + 64 + s->nparams * 4;
-    for (const s_portal_t *p = c->portals; p; p = p->next)
-        m += p->framelen + strlen(p->text) + 64;
-    return m;
+    return c->in.cap + c->out.cap + c->copy_line.cap + c->copy_cells.cap + c->held;
 }
 
 /* ------------------------------------------------------------------ */
@@ -881,6 +914,7 @@ s_auth_ok(sqlf_pg_t *self, s_conn_t *c)
     s_put32(&c->out, (uint32_t)c->key_secret);
     s_end(&c->out, at);
     c->phase = P_READY;
+    c->session = true;
     c->txn = 'I';
     s_ready(c);
     (void)self;
@@ -1503,6 +1537,22 @@ s_starts_word(const char *s, const char *w)
 
 static void s_copy_start(sqlf_pg_t *self, s_conn_t *c, const char *text, bool simple);
 
+/* Whether s (past blanks) is one COMMIT / END / ROLLBACK / ABORT. */
+static bool
+s_ends_block(const char *s)
+{
+    return s_starts_word(s, "commit") || s_starts_word(s, "end") ||
+           s_starts_word(s, "rollback") || s_starts_word(s, "abort");
+}
+
+/* Whether the statement only reads (a Describe of its portal may run it). */
+static bool
+s_reads_only(const char *s)
+{
+    return s_starts_word(s, "select") || s_starts_word(s, "values") ||
+           s_starts_word(s, "show") || s_starts_word(s, "table");
+}
+
 static void
 s_query(sqlf_pg_t *self, s_conn_t *c, const uint8_t *p, uint32_t len)
 {
@@ -1517,6 +1567,18 @@ s_query(sqlf_pg_t *self, s_conn_t *c, const uint8_t *p, uint32_t len)
     if (!*s) {
         s_simple_msg(c, 'I');
         s_ready(c);
+        return;
+    }
+    if (c->local_abort) {
+        if (!s_ends_block(s)) {
+            s_error(c, "ERROR", "25P02", "current transaction is aborted, commands ignored "
+                    "until end of transaction block");
+            s_ready(c);
+            return;
+        }
+        c->local_abort = false; /* COMMIT of a failed block rolls back, as in PostgreSQL */
+        if (!s_request(self, c, "sql", "ROLLBACK", 8, NULL, 0, K_SIMPLE))
+            s_ready(c);
         return;
     }
     if (s_starts_word(s, "copy")) {
@@ -1574,6 +1636,16 @@ static void
 s_ext_error(s_conn_t *c)
 {
     c->skip_to_sync = true;
+    if (c->txn == 'T') {
+        c->txn = 'E';
+        c->local_abort = true; /* the engine's block must not commit now */
+    }
+}
+
+/* An engine error ended the statement: the engine failed the block. */
+static void
+s_engine_failed(s_conn_t *c)
+{
     if (c->txn == 'T')
         c->txn = 'E';
 }
@@ -1604,7 +1676,12 @@ s_parse_msg(s_conn_t *c, const uint8_t *p, uint32_t len)
         }
         s_stmt_t *old = *pp;
         *pp = old->next;
-        s_stmt_free(old);
+        s_stmt_free(c, old);
+    }
+    if (c->nstmts >= 10000) {
+        s_error(c, "ERROR", "53400", "more than 10000 prepared statements in one session");
+        s_ext_error(c);
+        return;
     }
     s_stmt_t *s = hb_calloc(1, sizeof *s);
     snprintf(s->name, sizeof s->name, "%s", name);
@@ -1614,6 +1691,9 @@ s_parse_msg(s_conn_t *c, const uint8_t *p, uint32_t len)
     s->oids = hb_calloc(n ? n : 1, sizeof *s->oids);
     for (uint32_t i = 0; i < n; i++)
         s->oids[i] = s_get32(p + 4 * i);
+    s->bytes = sizeof *s + strlen(text) + 1 + (size_t)n * 4;
+    c->held += s->bytes;
+    c->nstmts++;
     s->next = c->stmts;
     c->stmts = s;
     s_simple_msg(c, '1');
@@ -1749,6 +1829,9 @@ s_bind_msg(s_conn_t *c, const uint8_t *p, uint32_t len)
     p += 2;
     if (nf > 1 && nf != np)
         goto bad;
+    for (uint32_t i = 0; i < nf; i++)
+        if (s_get16(fmts + 2 * i) > 1)
+            goto bad; /* only text (0) and binary (1) exist */
     if (np != st->nparams && st->nparams) {
         s_error(c, "ERROR", "08P01",
                 "bind message supplies %u parameters, but prepared statement \"%s\" requires %u",
@@ -1804,7 +1887,7 @@ s_bind_msg(s_conn_t *c, const uint8_t *p, uint32_t len)
             uint32_t oid = i < st->nparams ? st->oids[i] : 0;
             char tmp[2100];
             if (!s_bin_param(oid, dst, l, &pt->params[i], tmp, sizeof tmp)) {
-                s_portal_free(pt);
+                s_portal_free(NULL, pt);
                 s_error(c, "ERROR", oid ? "22P03" : "0A000",
                         oid ? "incorrect binary data format in bind parameter %u"
                             : "binary format for bind parameter %u needs its type in Parse",
@@ -1815,7 +1898,7 @@ s_bind_msg(s_conn_t *c, const uint8_t *p, uint32_t len)
             if (pt->params[i].type == HB_VAL_STR && (const char *)pt->params[i].u.s.ptr == tmp) {
                 uint32_t tl = pt->params[i].u.s.len;
                 if (tl > l + 64) {
-                    s_portal_free(pt);
+                    s_portal_free(NULL, pt);
                     s_error(c, "ERROR", "22P03", "bind parameter %u is too long", i + 1);
                     s_ext_error(c);
                     return;
@@ -1830,14 +1913,21 @@ s_bind_msg(s_conn_t *c, const uint8_t *p, uint32_t len)
     p += 2;
     pt->nrfmt = nr;
     pt->rfmt = hb_calloc(nr ? nr : 1, sizeof *pt->rfmt);
-    for (uint32_t i = 0; i < nr; i++)
+    for (uint32_t i = 0; i < nr; i++) {
         pt->rfmt[i] = (int16_t)s_get16(p + 2 * i);
+        if (pt->rfmt[i] != 0 && pt->rfmt[i] != 1) {
+            s_portal_free(NULL, pt);
+            goto bad;
+        }
+    }
     s_portal_t **pp = s_find_portal(c, pname);
     if (*pp) {
         s_portal_t *old = *pp;
         *pp = old->next;
-        s_portal_free(old);
+        s_portal_free(c, old);
     }
+    pt->bytes = sizeof *pt + strlen(pt->text) + 1 + bytes + (size_t)np * sizeof *pt->params;
+    c->held += pt->bytes;
     pt->next = c->portals;
     c->portals = pt;
     s_simple_msg(c, '2');
@@ -1889,6 +1979,30 @@ s_run_portal(sqlf_pg_t *self, s_conn_t *c, s_portal_t *p, int32_t max)
             s_simple_msg(c, 'n');
         return;
     }
+    if (c->local_abort) {
+        if (!s_ends_block(s)) {
+            s_error(c, "ERROR", "25P02", "current transaction is aborted, commands ignored "
+                    "until end of transaction block");
+            c->skip_to_sync = true;
+            return;
+        }
+        c->local_abort = false;
+        c->cportal = p;
+        c->cmax = max;
+        if (!s_request(self, c, "sql", "ROLLBACK", 8, NULL, 0, K_RUN))
+            s_ext_error(c);
+        return;
+    }
+    for (uint32_t i = 0; i < p->nparams; i++) {
+        const hb_val_t *v = &p->params[i];
+        if ((v->type == HB_VAL_STR || v->type == HB_VAL_BIN) &&
+            v->u.s.len > self->lim.max_value_bytes) {
+            s_error(c, "ERROR", "54000", "parameter $%u is %u bytes, longer than "
+                    "limits/max_value_bytes (%u)", i + 1, v->u.s.len, self->lim.max_value_bytes);
+            s_ext_error(c);
+            return;
+        }
+    }
     c->cportal = p;
     c->cmax = max;
     if (!s_request(self, c, "sql", p->text, strlen(p->text), p->params, p->nparams, K_RUN))
@@ -1918,9 +2032,18 @@ s_describe_msg(sqlf_pg_t *self, s_conn_t *c, const uint8_t *p, uint32_t len)
                 s_simple_msg(c, 'n');
             return;
         }
-        /* The row description needs the plan, and the plan the values:
-         * the portal runs now, and Execute sends what it produced. */
-        s_run_portal(self, c, pt, -1);
+        /* A read runs now (the row description comes with its rows, which
+         * the Execute after it sends); a write is described by planning
+         * it without values, and runs at Execute only. */
+        const char *t = s_skip_blank(pt->text);
+        if (!*t || s_reads_only(t) || c->local_abort) {
+            s_run_portal(self, c, pt, -1);
+            return;
+        }
+        c->cportal = pt;
+        if (!s_request(self, c, "sql.describe", pt->text, strlen(pt->text), NULL, 0,
+                       K_DESCRIBE_P))
+            s_ext_error(c);
         return;
     }
     s_stmt_t *st = *s_find_stmt(c, name);
@@ -1979,14 +2102,14 @@ s_close_msg(s_conn_t *c, const uint8_t *p, uint32_t len)
         if (*pp) {
             s_stmt_t *s = *pp;
             *pp = s->next;
-            s_stmt_free(s);
+            s_stmt_free(c, s);
         }
     } else {
         s_portal_t **pp = s_find_portal(c, name);
         if (*pp) {
             s_portal_t *pt = *pp;
             *pp = pt->next;
-            s_portal_free(pt);
+            s_portal_free(c, pt);
         }
     }
     s_simple_msg(c, '3');
@@ -2002,7 +2125,7 @@ s_sync(s_conn_t *c)
     if (*pp) {
         s_portal_t *pt = *pp;
         *pp = pt->next;
-        s_portal_free(pt);
+        s_portal_free(c, pt);
     }
     s_ready(c);
 }
@@ -2172,10 +2295,10 @@ s_copy_out_group(s_conn_t *c, const s_group_t *g, void *arg)
         at = s_begin(&c->out, 'd');
         for (uint32_t i = 0; i < g->ncols; i++) {
             if (i)
-                s_put8(&c->out, '\t');
+                s_put8(&c->out, (uint8_t)c->copy_delim);
             const hb_val_t *v = &g->cells[(size_t)r * g->ncols + i];
             if (v->type == HB_VAL_NIL) {
-                s_put(&c->out, "\\N", 2);
+                s_put(&c->out, c->copy_null, strlen(c->copy_null));
                 continue;
             }
             cell.len = 0;
@@ -2184,10 +2307,13 @@ s_copy_out_group(s_conn_t *c, const s_group_t *g, void *arg)
                 uint8_t ch = cell.p[k];
                 const char *e = ch == '\\' ? "\\\\" : ch == '\t' ? "\\t" : ch == '\n' ? "\\n"
                                 : ch == '\r' ? "\\r" : NULL;
-                if (e)
+                if (e) {
                     s_put(&c->out, e, 2);
-                else
+                } else {
+                    if (ch == (uint8_t)c->copy_delim)
+                        s_put8(&c->out, '\\');
                     s_put8(&c->out, ch);
+                }
             }
         }
         s_put8(&c->out, '\n');
@@ -2238,6 +2364,7 @@ s_copy_send(sqlf_pg_t *self, s_conn_t *c)
         s_copy_fail(c, "54000", "a COPY chunk does not fit in one request");
     } else {
         c->sub_busy[sub] = true;
+        c->sub_used[sub] = true;
         c->sub_req[sub] = id;
         c->copy_inflight++;
         c->copy_rows += c->copy_batch_rows;
@@ -2325,6 +2452,11 @@ s_copy_row(sqlf_pg_t *self, s_conn_t *c, const uint8_t *line, size_t n)
         c->copy_eod = true;
         return;
     }
+    if (n > self->lim.max_value_bytes) {
+        s_copy_fail(c, "54000", "a COPY line (row %llu) is longer than limits/max_value_bytes",
+                    (unsigned long long)(c->copy_rows + c->copy_batch_rows + 1));
+        return;
+    }
     uint32_t before = c->copy_nfields;
     size_t start = 0;
     for (size_t i = 0; i <= n; i++) {
@@ -2351,7 +2483,6 @@ s_copy_row(sqlf_pg_t *self, s_conn_t *c, const uint8_t *line, size_t n)
         return;
     }
     c->copy_batch_rows++;
-    (void)self;
 }
 
 /* Takes complete lines (and at CopyDone the last one) while the batch has
@@ -2397,10 +2528,17 @@ s_copy_maybe_finish(sqlf_pg_t *self, s_conn_t *c)
     if (!c->copy_end || c->copy_inflight ||
         (!c->copy_failed && (c->copy_batch_rows || c->copy_line.len)))
         return;
+    for (uint32_t sub = 1; sub <= S_SUBS; sub++) /* the side sessions are done */
+        if (c->sub_used[sub]) {
+            s_close_session(self, c->id, sub);
+            c->sub_used[sub] = false;
+        }
     if (c->copy_failed) {
         s_error(c, "ERROR", c->copy_state, "%s", c->copy_msg);
+        s_engine_failed(c);
         if (!c->copy_simple)
             s_ext_error(c);
+        c->max_epoch = 0;
     } else if (c->max_epoch) {
         /* The chunks committed through other sessions: the connection's
          * own reads must see them too (read your writes). */
@@ -2450,6 +2588,14 @@ s_copy_data(sqlf_pg_t *self, s_conn_t *c, const uint8_t *p, uint32_t len)
 {
     if (c->copy_failed || c->copy_eod)
         return;
+    if (c->copy_line.len + len > (size_t)self->lim.max_value_bytes + 2) {
+        /* No row can be longer than one value: do not buffer past it. */
+        s_copy_fail(c, "54000", "a COPY line is longer than limits/max_value_bytes (%u)",
+                    self->lim.max_value_bytes);
+        c->copy_line.len = 0;
+        s_copy_pump(self, c);
+        return;
+    }
     s_put(&c->copy_line, p, len);
     s_copy_pump(self, c);
 }
@@ -2471,12 +2617,27 @@ s_on_result(sqlf_pg_t *self, s_conn_t *c, uint32_t sub, const uint8_t *frame, si
 {
     hb_limits_t rlim = self->lim;
     rlim.max_args = len < UINT32_MAX ? (uint32_t)len : UINT32_MAX;
+    rlim.max_value_bytes = rlim.max_args; /* a cell may be as large as the frame */
     uint8_t *copy = hb_malloc(len ? len : 1);
     memcpy(copy, frame, len);
     hb_msg_t m;
     if (hb_msg_decode(copy, len, &rlim, &m) != HB_OK || m.type != HB_MSG_RESULT) {
+        /* An answer that cannot be read still ends what waits for it (a
+         * connection has one request out per session). */
         hb_free(copy);
-        return;
+        static const char bad[] = "XX000 unreadable result from the engine";
+        memset(&m, 0, sizeof m);
+        m.type = HB_MSG_RESULT;
+        m.u.result.rc = HB_PROTO;
+        m.u.result.msg = bad;
+        m.u.result.msg_len = sizeof bad - 1;
+        if (sub && sub <= S_SUBS && c->sub_busy[sub])
+            m.u.result.req_id = c->sub_req[sub];
+        else if (!sub && c->waiting)
+            m.u.result.req_id = c->req;
+        else
+            return;
+        copy = hb_malloc(1);
     }
     bool keep = false;
     if (sub) {
@@ -2514,8 +2675,7 @@ s_on_result(sqlf_pg_t *self, s_conn_t *c, uint32_t sub, const uint8_t *frame, si
         if (!s_groups(&m, s_emit_group, c, NULL))
             s_error(c, "ERROR", "XX000", "malformed result from the engine");
         if (failed) {
-            if (c->txn == 'T')
-                c->txn = 'E';
+            s_engine_failed(c);
             s_engine_error(c, m.u.result.msg, m.u.result.msg_len);
         }
         s_ready(c);
@@ -2538,6 +2698,8 @@ s_on_result(sqlf_pg_t *self, s_conn_t *c, uint32_t sub, const uint8_t *frame, si
         p->ran = true;
         p->frame = copy;
         p->framelen = len;
+        p->bytes += len + (size_t)m.u.result.nvals * sizeof(hb_val_t);
+        c->held += len + (size_t)m.u.result.nvals * sizeof(hb_val_t);
         p->res = m;
         keep = true;
         if (c->cmax < 0) { /* Describe */
@@ -2550,49 +2712,52 @@ s_on_result(sqlf_pg_t *self, s_conn_t *c, uint32_t sub, const uint8_t *frame, si
         }
         break;
     }
-    case K_DESCRIBE: {
+    case K_DESCRIBE:
+    case K_DESCRIBE_P: {
         if (failed) {
             s_engine_error(c, m.u.result.msg, m.u.result.msg_len);
             s_ext_error(c);
             break;
         }
+        /* [nparams, type..., ncols, (name, type)...] */
         const hb_val_t *v = m.u.result.vals;
         uint32_t n = m.u.result.nvals;
-        s_stmt_t *st = c->cstmt;
-        if (n < 2 || v[0].type != HB_VAL_INT || (uint64_t)v[0].u.i + 2 > n) {
+        if (n < 2 || v[0].type != HB_VAL_INT || v[0].u.i < 0 || (uint64_t)v[0].u.i > n - 2 ||
+            v[1 + v[0].u.i].type != HB_VAL_INT || v[1 + v[0].u.i].u.i < 0 ||
+            (uint64_t)v[1 + v[0].u.i].u.i > (n - 2 - (uint64_t)v[0].u.i) / 2) {
             s_error(c, "ERROR", "XX000", "malformed describe result from the engine");
             s_ext_error(c);
             break;
         }
-        uint32_t np = (uint32_t)v[0].u.i;
-        uint32_t at = 1 + np;
-        if (v[at].type != HB_VAL_INT || at + 1 + 2 * (uint64_t)v[at].u.i > n) {
-            s_error(c, "ERROR", "XX000", "malformed describe result from the engine");
-            s_ext_error(c);
-            break;
-        }
-        uint32_t total = np > st->nparams ? np : st->nparams;
-        size_t pat = s_begin(&c->out, 't');
-        s_put16(&c->out, (uint16_t)total);
-        for (uint32_t i = 0; i < total; i++) {
-            uint32_t oid = i < st->nparams && st->oids[i] ? st->oids[i]
-                           : i < np                      ? s_oid(&v[1 + i])
-                                                         : OID_TEXT;
-            s_put32(&c->out, oid);
-        }
-        s_end(&c->out, pat);
+        uint32_t np = (uint32_t)v[0].u.i, at = 1 + np;
         s_group_t g = {.ncols = (uint32_t)v[at].u.i, .cols = &v[at + 1]};
-        if (g.ncols)
+        if (c->cont == K_DESCRIBE) {
+            s_stmt_t *st = c->cstmt;
+            uint32_t total = np > st->nparams ? np : st->nparams;
+            size_t pat = s_begin(&c->out, 't');
+            s_put16(&c->out, (uint16_t)total);
+            for (uint32_t i = 0; i < total; i++)
+                s_put32(&c->out, i < st->nparams && st->oids[i] ? st->oids[i]
+                                 : i < np                      ? s_oid(&v[1 + i])
+                                                               : OID_TEXT);
+            s_end(&c->out, pat);
+        }
+        if (!g.ncols)
+            s_simple_msg(c, 'n');
+        else if (c->cont == K_DESCRIBE)
             s_row_desc(c, &g, NULL, 0);
         else
-            s_simple_msg(c, 'n');
+            s_row_desc(c, &g, c->cportal->rfmt, c->cportal->nrfmt);
         break;
     }
     case K_COPY_COLS: {
         const hb_val_t *v = m.u.result.vals;
-        if (failed || m.u.result.nvals < 2 || v[1].type != HB_VAL_INT || v[1].u.i < 1) {
-            if (failed)
+        if (failed || m.u.result.nvals < 2 || v[1].type != HB_VAL_INT || v[1].u.i < 1 ||
+            v[1].u.i > 4096) {
+            if (failed) {
+                s_engine_failed(c);
                 s_engine_error(c, m.u.result.msg, m.u.result.msg_len);
+            }
             else
                 s_error(c, "ERROR", "XX000", "malformed result from the engine");
             if (c->copy_simple)
@@ -2630,6 +2795,7 @@ s_on_result(sqlf_pg_t *self, s_conn_t *c, uint32_t sub, const uint8_t *frame, si
         break;
     case K_COPY_OUT:
         if (failed) {
+            s_engine_failed(c);
             s_engine_error(c, m.u.result.msg, m.u.result.msg_len);
         } else if (!s_groups(&m, s_copy_out_group, c, NULL)) {
             s_error(c, "ERROR", "XX000", "malformed result from the engine");
@@ -2665,6 +2831,14 @@ static void
 s_process(sqlf_pg_t *self, s_conn_t *c)
 {
     while (c->phase != P_CLOSING && !s_paused(c)) {
+        if (c->phase == P_READY && s_conn_mem(c) > self->cfg.pg_session_memory) {
+            S_COUNT(self, c_mem_kills);
+            s_error(c, "FATAL", "53200", "out of memory: the session holds more than "
+                    "pg_session_memory (%llu bytes)",
+                    (unsigned long long)self->cfg.pg_session_memory);
+            c->phase = P_CLOSING;
+            return;
+        }
         size_t avail = c->in.len - c->in.off;
         const uint8_t *h = c->in.p + c->in.off;
         if (c->phase == P_STARTUP) {
@@ -2814,8 +2988,11 @@ s_accept(sqlf_pg_t *self)
 {
     for (int k = 0; k < 64; k++) {
         int fd = accept4(self->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                self->accept_resume_ms = s_now_ms() + 100;
             return;
+        }
         uint32_t slot = 0;
         while (slot < self->nslots && self->conns[slot])
             slot++;
@@ -2877,12 +3054,12 @@ s_pair_in(sqlf_pg_t *self, void *pair)
             if (c && c->id == id && c->phase == P_READY) {
                 s_on_result(self, c, sub, zmq_msg_data(&frame), zmq_msg_size(&frame));
                 s_process(self, c);
-            } else if (sub == 0) {
+            } else {
+                uint64_t full = id | (uint64_t)sub << 56;
                 for (uint32_t i = 0; i < self->norphans; i++) {
-                    if (self->orphans[i] != id)
+                    if (self->orphans[i] != full)
                         continue;
-                    s_conn_t gone = {.id = id};
-                    (void)s_submit(self, &gone, 0, "sql.close", NULL, 0);
+                    s_close_session(self, id, sub);
                     self->orphans[i] = self->orphans[--self->norphans];
                     break;
                 }
@@ -2904,13 +3081,17 @@ s_main(void *arg)
         uint32_t n = 0;
         for (int i = 0; i < self->nworkers; i++)
             items[n++] = (zmq_pollitem_t){self->pairs[i], 0, ZMQ_POLLIN, 0};
-        items[n++] = (zmq_pollitem_t){NULL, self->lfd, ZMQ_POLLIN, 0};
+        /* Out of file descriptors: leave the listener alone for a while. */
+        bool listen = s_now_ms() >= self->accept_resume_ms;
+        items[n++] = (zmq_pollitem_t){NULL, self->lfd, listen ? ZMQ_POLLIN : 0, 0};
         for (uint32_t i = 0; i < self->nslots; i++) {
             s_conn_t *c = self->conns[i];
             if (!c)
                 continue;
             short ev = 0;
-            if (!s_paused(c) || c->phase == P_CLOSING)
+            /* A waiting connection still reads ahead (bounded), so that a
+             * client that went away is noticed. */
+            if (!s_paused(c) || c->phase == P_CLOSING || c->in.len - c->in.off < S_IN_AHEAD)
                 ev |= ZMQ_POLLIN;
             if (c->out.len > c->out.off)
                 ev |= ZMQ_POLLOUT;
@@ -2946,12 +3127,24 @@ s_main(void *arg)
             if (!alive || (c->phase == P_CLOSING && c->out.len == c->out.off))
                 s_close(self, c);
         }
-        /* Connections moved on by engine answers flush here too. */
+        /* Connections moved on by engine answers flush here too, and one
+         * whose output drained takes up the input it had put aside. */
         for (uint32_t i = 0; i < self->nslots; i++) {
             s_conn_t *c = self->conns[i];
-            if (c && c->out.len > c->out.off && !s_flush(c))
+            if (!c)
+                continue;
+            if (c->out.len > c->out.off && !s_flush(c)) {
                 s_close(self, c);
-            else if (c && c->phase == P_CLOSING && c->out.len == c->out.off)
+                continue;
+            }
+            if (c->phase != P_CLOSING && c->in.len > c->in.off && !s_paused(c)) {
+                s_process(self, c);
+                if (!s_flush(c)) {
+                    s_close(self, c);
+                    continue;
+                }
+            }
+            if (c->phase == P_CLOSING && c->out.len == c->out.off)
                 s_close(self, c);
         }
     }
@@ -3048,6 +3241,7 @@ sqlf_pg_stop(sqlf_pg_t **self_p)
     close(self->lfd);
     sqlf_catalog_destroy(&self->cat);
     hb_client_destroy(&self->cli);
+    hb_free(self->orphans);
     hb_free(self->conns);
     free(self->users);
     pthread_mutex_destroy(&self->mu);

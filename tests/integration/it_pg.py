@@ -389,6 +389,81 @@ check(got[0][0] == b"E" and b"26000" in got[0][1] and got[1] == (b"Z", b"I"),
 got = read_msgs(s)
 check([t for t, _ in got] == [b"T", b"D", b"C", b"Z"] and got[1][1].endswith(b"42"),
       "simple query after an error: %r" % got)
+
+# A result larger than the output buffer's pause mark, pipelined with its
+# Sync in one write (as PQexecParams sends it): ReadyForQuery still comes.
+q = b"SELECT g, g FROM generate_series(1, 300000) AS g\0"
+s.sendall(msg(b"P", b"\0" + q + b"\0\0") + msg(b"B", b"\0\0" + struct.pack("!hhh", 0, 0, 0)) +
+          msg(b"E", b"\0" + struct.pack("!i", 0)) + msg(b"S"))
+got = read_msgs(s, limit=60)
+check(len(got) == 300004 and got[-2][1].startswith(b"SELECT 300000") and got[-1][0] == b"Z",
+      "a 300,000-row pipelined result: %d messages, last %r" % (len(got), got[-2:]))
+# Text longer than limits/max_value_bytes: an error, not a hang.
+s.sendall(msg(b"Q", b"SELECT '" + b"x" * 1500000 + b"'\0"))
+got = read_msgs(s, limit=30)
+check(got[0][0] == b"E" and b"54000" in got[0][1] and got[-1][0] == b"Z",
+      "an oversized statement: %r" % [(t, b[:60]) for t, b in got])
+# An error the gateway raises inside a block (a bad binary parameter) fails
+# the block: COMMIT rolls back, as in PostgreSQL.
+s.sendall(msg(b"Q", b"BEGIN; INSERT INTO kv (k, v) VALUES (7001, 'x')\0"))
+got = read_msgs(s)
+check(got[-1] == (b"Z", b"T"), "BEGIN + INSERT: %r" % got)
+s.sendall(msg(b"P", b"\0SELECT v FROM kv WHERE k = $1\0" + struct.pack("!hi", 1, 23)) +
+          msg(b"B", b"\0\0" + struct.pack("!hhhih", 1, 1, 1, 2, 7) + struct.pack("!h", 0)) +
+          msg(b"E", b"\0" + struct.pack("!i", 0)) + msg(b"S"))
+got = read_msgs(s)
+check(any(t == b"E" and b"22P03" in b for t, b in got) and got[-1] == (b"Z", b"E"),
+      "a bad binary parameter in a block: %r" % got)
+s.sendall(msg(b"Q", b"SELECT 1\0"))
+got = read_msgs(s)
+check(b"25P02" in got[0][1] and got[-1] == (b"Z", b"E"), "25P02 after it: %r" % got)
+s.sendall(msg(b"Q", b"COMMIT\0"))
+got = read_msgs(s)
+check(got[0] == (b"C", b"ROLLBACK\0") and got[-1] == (b"Z", b"I"), "COMMIT rolls back: %r" % got)
+# Describe of a write's portal does not run it; only Execute does.
+s.sendall(msg(b"P", b"\0INSERT INTO kv (k, v) VALUES (7002, 'y')\0\0\0") +
+          msg(b"B", b"\0\0" + struct.pack("!hhh", 0, 0, 0)) + msg(b"D", b"P\0") + msg(b"S"))
+got = read_msgs(s)
+check([t for t, _ in got] == [b"1", b"2", b"n", b"Z"], "Describe of an INSERT: %r" % got)
+s.sendall(msg(b"Q", b"SELECT count(*) FROM kv WHERE k IN (7001, 7002)\0"))
+got = read_msgs(s)
+check(got[1][1].endswith(b"0"), "neither the rolled-back nor the described row exists: %r" % got)
+s.close()
+
+# A COPY line longer than a value can be: 54000, and the gateway goes on.
+s = raw()
+s.sendall(msg(b"Q", b"COPY kv (k, v) FROM STDIN\0"))
+got = read_msgs(s, until=b"G")
+check(got[-1][0] == b"G", "CopyInResponse: %r" % got)
+for _ in range(3):
+    s.sendall(msg(b"d", b"9\t" + b"y" * 600000))
+s.sendall(msg(b"c"))
+got = read_msgs(s, limit=30)
+check(any(t == b"E" and b"54000" in b for t, b in got) and got[-1][0] == b"Z",
+      "an endless COPY line: %r" % [(t, b[:60]) for t, b in got])
+s.close()
+
+# Connections that end inside a block give their engine session back.
+def sessions():
+    r = subprocess.run([CTL, "status", "--config", CFG], capture_output=True, text=True)
+    import re
+    return sum(int(x) for x in re.findall(r"sql_sessions=(\d+)", r.stdout))
+
+
+def open_blocks(k):
+    for _ in range(k):
+        x = conn()
+        y = x.cursor()
+        y.execute("UPDATE kv SET v = 'z' WHERE k = 1")  # psycopg2 opened a block
+        x.close()  # Terminate, block open
+
+
+open_blocks(40)
+time.sleep(0.5)
+first = sessions()
+open_blocks(40)
+time.sleep(0.5)
+check(sessions() <= first + 4, "engine sessions grew from %d to %d" % (first, sessions()))
 s.close()
 
 

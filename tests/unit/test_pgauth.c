@@ -78,7 +78,10 @@ START_TEST(test_pgauth_scram_rejects)
     /* Malformed finals. */
     ck_assert_int_gt(sqlf_scram_first(&s, &u, S_CFIRST, strlen(S_CFIRST), S_SNONCE, out,
                                       sizeof out), 0);
+    /* c= must be base64 of the gs2 header sent ("n,," is biws; eSws is "y,,"). */
     const char *finals[] = {"c=biws", "p=abc", "c=biws,r=x,p=!!!!", "",
+                            "c=eSws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
+                            "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
                             "c=eXMs,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=AAAA"};
     for (size_t i = 0; i < sizeof finals / sizeof *finals; i++)
         ck_assert_int_eq(sqlf_scram_final(&s, finals[i], strlen(finals[i]), out, sizeof out),
