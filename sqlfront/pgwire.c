@@ -1545,6 +1545,21 @@ s_ends_block(const char *s)
            s_starts_word(s, "rollback") || s_starts_word(s, "abort");
 }
 
+/* Whether the statement surely returns no rows (a Describe of its portal
+ * answers NoData without asking the engine): transaction control, DDL,
+ * and writes without RETURNING (the word anywhere means "ask"). */
+static bool
+s_no_rows(const char *s)
+{
+    static const char *const kw[] = {"begin", "start", "commit", "end", "rollback", "abort",
+                                     "set", "reset", "create", "drop", "alter", "truncate",
+                                     "vacuum", "analyze", "insert", "update", "delete"};
+    bool any = false;
+    for (size_t i = 0; i < sizeof kw / sizeof *kw && !any; i++)
+        any = s_starts_word(s, kw[i]);
+    return any && !strcasestr(s, "returning");
+}
+
 /* Whether the statement only reads (a Describe of its portal may run it). */
 static bool
 s_reads_only(const char *s)
@@ -2038,6 +2053,10 @@ s_describe_msg(sqlf_pg_t *self, s_conn_t *c, const uint8_t *p, uint32_t len)
         const char *t = s_skip_blank(pt->text);
         if (!*t || s_reads_only(t) || c->local_abort) {
             s_run_portal(self, c, pt, -1);
+            return;
+        }
+        if (s_no_rows(t)) {
+            s_simple_msg(c, 'n');
             return;
         }
         c->cportal = pt;
