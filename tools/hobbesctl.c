@@ -771,6 +771,17 @@ main(int argc, char **argv)
                        "  %s/hobbes-cli --config %s sql\n"
                        "Gateway logs: %s/sqlf*/sqlfront.log\n",
                        ctl.bindir, config, ctl.data_abs);
+            for (uint16_t i = 0; i < ctl.cfg->nsqlfronts; i++) {
+                const hb_sqlfront_cfg_t *f = &ctl.cfg->sqlfronts[i];
+                const char *colon = strrchr(f->pg_listen, ':');
+                if (!f->pg_listen[0] || !colon)
+                    continue;
+                printf("PostgreSQL clients (sqlfront %u):\n"
+                       "  psql -h %.*s -p %s -U $USER hobbes\n"
+                       "  pgbench -h %.*s -p %s -i -s 1 hobbes\n",
+                       f->id, (int)(colon - f->pg_listen), f->pg_listen, colon + 1,
+                       (int)(colon - f->pg_listen), f->pg_listen, colon + 1);
+            }
             fflush(stdout);
             while (!s_interrupted) {
                 waitpid(-1, NULL, WNOHANG);
