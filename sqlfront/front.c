@@ -1656,9 +1656,13 @@ static hb_rc_t
 s_ov_current(sqlf_front_t *self, s_req_t *r, s_session_t *sess, s_ov_t *ov, bool *present,
              const uint8_t **row, size_t *len, hb_sqlerr_t *err)
 {
-    if (!ov->have_base || ov->check != S_CK_FULL) {
-        /* The row's bytes matter now: read it (again, if only its
-         * existence was checked so far: that check stays) and CHECK them. */
+    if (ov->have_base && ov->check == S_CK_EXISTS) {
+        /* Only its existence was checked so far, but that read kept the
+         * row's bytes: they are a snapshot value like any other, so CHECK
+         * them too (the existence check stays) instead of reading again. */
+        s_ov_set_base_ck(r, ov, ov->base_present, ov->base, ov->baselen, S_CK_FULL);
+    } else if (!ov->have_base || ov->check != S_CK_FULL) {
+        /* The row's bytes matter now: read it and CHECK them. */
         sqlf_source_t src = {.partition = -1, .point = true, .plen = ov->plen};
         memcpy(src.start.buf, ov->key, ov->klen);
         src.start.len = ov->klen;
