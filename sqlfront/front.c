@@ -2728,18 +2728,160 @@ s_backfill_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
  * each old row becomes one INSERT into the new id (conflict: 23505), and
  * the INSERTs are grouped by the partition of their new key, so every
  * batch is a single-partition transaction of at most max_locks - 1 keys.
- * Up to S_RW_INFLIGHT batches are in flight at once. */
+ * Up to S_LD_INFLIGHT batches are in flight at once. */
 
-#define S_RW_INFLIGHT 8
 #define S_RW_PAGE     10000
 #define S_RW_RETRIES  100
+
+/* Batches of sql.exec ops, one bucket per partition, so that every batch
+ * is a single-partition transaction: ALTER TABLE ADD PRIMARY KEY's copy
+ * and INSERT ... SELECT in batches both fill buckets, seal a full one into
+ * a FIFO of ready batches, and send those while a slot of S_LD_INFLIGHT
+ * is free. The first failure is kept ("SSSSS text") and ends the load. */
+#define S_LD_INFLIGHT 8
 
 typedef struct {
     uint64_t txn;        /* hb_client request id; 0: free slot */
     msgpack_sbuffer ops; /* its ops, kept for a retry after XXCAT */
     uint32_t n;
     int retries;
-} s_rw_batch_t;
+} s_ld_batch_t;
+
+typedef struct {
+    uint32_t nparts;
+    msgpack_sbuffer *bucket; /* per partition: ops not yet sent */
+    uint32_t *bucket_n;
+    s_ld_batch_t fly[S_LD_INFLIGHT];
+    uint32_t nfly;
+    msgpack_sbuffer *ready; /* full batches waiting for a free slot (FIFO) */
+    uint32_t *ready_n;
+    uint32_t nready, capready;
+    uint32_t batch_ops;      /* ops per batch */
+    char failmsg[512];       /* "SSSSS text" of the first failure, or "" */
+    hb_rc_t failrc;
+} s_ld_t;
+
+static void
+s_ld_init(s_ld_t *ld, uint32_t nparts, uint32_t batch_ops)
+{
+    ld->nparts = nparts;
+    ld->batch_ops = batch_ops;
+    ld->bucket = hb_calloc(nparts, sizeof *ld->bucket);
+    ld->bucket_n = hb_calloc(nparts, sizeof *ld->bucket_n);
+    for (uint32_t p = 0; p < nparts; p++)
+        msgpack_sbuffer_init(&ld->bucket[p]);
+}
+
+static void
+s_ld_clear(s_ld_t *ld)
+{
+    for (uint32_t i = 0; i < S_LD_INFLIGHT; i++)
+        msgpack_sbuffer_destroy(&ld->fly[i].ops);
+    for (uint32_t p = 0; ld->bucket && p < ld->nparts; p++)
+        msgpack_sbuffer_destroy(&ld->bucket[p]);
+    hb_free(ld->bucket);
+    hb_free(ld->bucket_n);
+    for (uint32_t i = 0; i < ld->nready; i++)
+        msgpack_sbuffer_destroy(&ld->ready[i]);
+    hb_free(ld->ready);
+    hb_free(ld->ready_n);
+}
+
+/* Returns the batch in flight as request id, or NULL. */
+static s_ld_batch_t *
+s_ld_batch(s_ld_t *ld, uint64_t id)
+{
+    for (uint32_t i = 0; id && i < S_LD_INFLIGHT; i++)
+        if (ld->fly[i].txn == id)
+            return &ld->fly[i];
+    return NULL;
+}
+
+/* Keeps the first failure (msg without a SQLSTATE becomes XX000). */
+static void
+s_ld_fail(s_ld_t *ld, hb_rc_t rc, const char *msg)
+{
+    if (ld->failmsg[0])
+        return;
+    size_t len = strlen(msg);
+    bool has_state = len >= 6 && msg[5] == ' ';
+    snprintf(ld->failmsg, sizeof ld->failmsg, has_state ? "%s" : "XX000 %s", msg);
+    ld->failrc = rc ? rc : HB_ABORTED;
+}
+
+/* Submits (or resubmits) batch b. */
+static hb_rc_t
+s_ld_submit(sqlf_front_t *self, s_ld_batch_t *b)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, b->n);
+    msgpack_sbuffer_write(&sb, b->ops.data, b->ops.size);
+    hb_val_t args[2] = {hb_val_int(sqlf_catalog_version(self->cat)),
+                        {.type = HB_VAL_BIN}};
+    args[1].u.s.ptr = (const uint8_t *)sb.data;
+    args[1].u.s.len = (uint32_t)sb.size;
+    hb_rc_t rc = hb_client_submit(self->cli, "sql.exec", args, 2, &b->txn);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+/* Moves bucket p to the end of the ready queue. */
+static void
+s_ld_seal(s_ld_t *ld, uint32_t p)
+{
+    if (ld->nready == ld->capready) {
+        ld->capready = ld->capready ? ld->capready * 2 : 16;
+        ld->ready = hb_realloc(ld->ready, ld->capready * sizeof *ld->ready);
+        ld->ready_n = hb_realloc(ld->ready_n, ld->capready * sizeof *ld->ready_n);
+    }
+    ld->ready[ld->nready] = ld->bucket[p];
+    ld->ready_n[ld->nready++] = ld->bucket_n[p];
+    msgpack_sbuffer_init(&ld->bucket[p]);
+    ld->bucket_n[p] = 0;
+}
+
+/* Seals every bucket that holds ops; returns whether there was one. */
+static bool
+s_ld_seal_all(s_ld_t *ld)
+{
+    bool any = false;
+    for (uint32_t p = 0; p < ld->nparts; p++) {
+        if (ld->bucket_n[p]) {
+            s_ld_seal(ld, p);
+            any = true;
+        }
+    }
+    return any;
+}
+
+/* Sends ready batches while a slot is free; a batch that cannot be
+ * submitted fails the load. */
+static void
+s_ld_send(sqlf_front_t *self, s_ld_t *ld)
+{
+    while (ld->nready && ld->nfly < S_LD_INFLIGHT && !ld->failmsg[0]) {
+        s_ld_batch_t *b = NULL;
+        for (uint32_t i = 0; i < S_LD_INFLIGHT && !b; i++)
+            if (!ld->fly[i].txn)
+                b = &ld->fly[i];
+        msgpack_sbuffer_destroy(&b->ops);
+        b->ops = ld->ready[0];
+        b->n = ld->ready_n[0];
+        b->retries = 0;
+        ld->nready--;
+        memmove(ld->ready, ld->ready + 1, ld->nready * sizeof *ld->ready);
+        memmove(ld->ready_n, ld->ready_n + 1, ld->nready * sizeof *ld->ready_n);
+        ld->nfly++;
+        if (s_ld_submit(self, b) != HB_OK) {
+            b->txn = 0;
+            ld->nfly--;
+            s_ld_fail(ld, HB_INVALID, "XX000 cannot submit a batch");
+        }
+    }
+}
 
 typedef struct s_rw {
     char name[SQLF_NAME_MAX];
@@ -2755,17 +2897,7 @@ typedef struct s_rw {
     uint8_t cursor[HB_KEY_MAX + 1];
     uint32_t cursor_len;
     bool read_done;
-    uint32_t nparts;
-    msgpack_sbuffer *bucket; /* per target partition: ops not yet sent */
-    uint32_t *bucket_n;
-    s_rw_batch_t fly[S_RW_INFLIGHT];
-    uint32_t nfly;
-    msgpack_sbuffer *ready; /* full batches waiting for a free slot (FIFO) */
-    uint32_t *ready_n;
-    uint32_t nready, capready;
-    uint32_t batch_ops; /* ops per batch */
-    char failmsg[512];  /* the ALTER failed: undo, then answer this */
-    hb_rc_t failrc;
+    s_ld_t ld;  /* the copy's batches (a failure: undo, then answer it) */
     int phase; /* 0 copying, 1 final DDL, 2 undo DDL */
     uint64_t ddl_txn;
 } s_rw_t;
@@ -2776,16 +2908,7 @@ s_rw_free(s_rw_t **rw_p)
     s_rw_t *rw = *rw_p;
     if (!rw)
         return;
-    for (uint32_t i = 0; i < S_RW_INFLIGHT; i++)
-        msgpack_sbuffer_destroy(&rw->fly[i].ops);
-    for (uint32_t p = 0; rw->bucket && p < rw->nparts; p++)
-        msgpack_sbuffer_destroy(&rw->bucket[p]);
-    hb_free(rw->bucket);
-    hb_free(rw->bucket_n);
-    for (uint32_t i = 0; i < rw->nready; i++)
-        msgpack_sbuffer_destroy(&rw->ready[i]);
-    hb_free(rw->ready);
-    hb_free(rw->ready_n);
+    s_ld_clear(&rw->ld);
     for (uint32_t c = 0; rw->colbuf && c < rw->ncols; c++) {
         hb_free(rw->colbuf[c].def);
         hb_free(rw->undobuf[c].def);
@@ -2797,30 +2920,14 @@ s_rw_free(s_rw_t **rw_p)
 }
 
 static bool
-s_rw_owns(const s_rw_t *rw, uint64_t id)
+s_rw_owns(s_rw_t *rw, uint64_t id)
 {
     if (!rw || id == 0)
         return false;
-    if (rw->ddl_txn == id)
-        return true;
-    for (uint32_t i = 0; i < S_RW_INFLIGHT; i++)
-        if (rw->fly[i].txn == id)
-            return true;
-    return false;
+    return rw->ddl_txn == id || s_ld_batch(&rw->ld, id) != NULL;
 }
 
 static void s_rw_pump(sqlf_front_t *self, s_req_t *r);
-
-/* Ends the ALTER with a failure: once nothing is in flight, the undo DDL
- * gives the table back its old definition (and rows). */
-static void
-s_rw_fail(s_rw_t *rw, hb_rc_t rc, const char *msg)
-{
-    if (rw->failmsg[0])
-        return;
-    snprintf(rw->failmsg, sizeof rw->failmsg, "%s", msg);
-    rw->failrc = rc;
-}
 
 static void
 s_rw_start(sqlf_front_t *self, s_req_t *r)
@@ -2872,66 +2979,8 @@ s_rw_start(sqlf_front_t *self, s_req_t *r)
         }
     }
     uint32_t locks = self->max_locks > 2 ? self->max_locks - 2 : 1;
-    rw->batch_ops = locks < HB_SQL_MAX_OPS ? locks : HB_SQL_MAX_OPS;
-    rw->nparts = self->nparts;
-    rw->bucket = hb_calloc(self->nparts, sizeof *rw->bucket);
-    rw->bucket_n = hb_calloc(self->nparts, sizeof *rw->bucket_n);
-    for (uint32_t p = 0; p < self->nparts; p++)
-        msgpack_sbuffer_init(&rw->bucket[p]);
+    s_ld_init(&rw->ld, self->nparts, locks < HB_SQL_MAX_OPS ? locks : HB_SQL_MAX_OPS);
     s_rw_pump(self, r);
-}
-
-/* Submits (or resubmits) batch b. */
-static hb_rc_t
-s_rw_submit(sqlf_front_t *self, s_rw_batch_t *b)
-{
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, b->n);
-    msgpack_sbuffer_write(&sb, b->ops.data, b->ops.size);
-    hb_val_t args[2] = {hb_val_int(sqlf_catalog_version(self->cat)),
-                        {.type = HB_VAL_BIN}};
-    args[1].u.s.ptr = (const uint8_t *)sb.data;
-    args[1].u.s.len = (uint32_t)sb.size;
-    hb_rc_t rc = hb_client_submit(self->cli, "sql.exec", args, 2, &b->txn);
-    msgpack_sbuffer_destroy(&sb);
-    return rc;
-}
-
-/* Moves bucket p (its ops) to the end of the ready queue. */
-static void
-s_rw_seal(s_rw_t *rw, uint32_t p)
-{
-    if (rw->nready == rw->capready) {
-        rw->capready = rw->capready ? rw->capready * 2 : 16;
-        rw->ready = hb_realloc(rw->ready, rw->capready * sizeof *rw->ready);
-        rw->ready_n = hb_realloc(rw->ready_n, rw->capready * sizeof *rw->ready_n);
-    }
-    rw->ready[rw->nready] = rw->bucket[p];
-    rw->ready_n[rw->nready++] = rw->bucket_n[p];
-    msgpack_sbuffer_init(&rw->bucket[p]);
-    rw->bucket_n[p] = 0;
-}
-
-/* Sends the first ready batch (a slot is free). */
-static hb_rc_t
-s_rw_send(sqlf_front_t *self, s_rw_t *rw)
-{
-    s_rw_batch_t *b = NULL;
-    for (uint32_t i = 0; i < S_RW_INFLIGHT && !b; i++)
-        if (!rw->fly[i].txn)
-            b = &rw->fly[i];
-    msgpack_sbuffer_destroy(&b->ops);
-    b->ops = rw->ready[0];
-    b->n = rw->ready_n[0];
-    b->retries = 0;
-    rw->nready--;
-    memmove(rw->ready, rw->ready + 1, rw->nready * sizeof *rw->ready);
-    memmove(rw->ready_n, rw->ready_n + 1, rw->nready * sizeof *rw->ready_n);
-    rw->nfly++;
-    return s_rw_submit(self, b);
 }
 
 /* Adds the INSERT of one old row into its bucket. */
@@ -2967,7 +3016,7 @@ s_rw_row(sqlf_front_t *self, s_rw_t *rw, const hb_scan_row_t *sr, hb_sqlerr_t *e
     }
     uint32_t p = hb_key_partition(key.buf, key.len, self->nparts);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &rw->bucket[p], msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, &rw->ld.bucket[p], msgpack_sbuffer_write);
     msgpack_pack_array(&pk, 9);
     msgpack_pack_uint8(&pk, HB_SQLOP_INSERT);
     hb_mp_pack_bin(&pk, key.buf, key.len);
@@ -2979,10 +3028,10 @@ s_rw_row(sqlf_front_t *self, s_rw_t *rw, const hb_scan_row_t *sr, hb_sqlerr_t *e
     msgpack_pack_nil(&pk);
     hb_mp_pack_bool(&pk, false);
     msgpack_sbuffer_destroy(&rsb);
-    rw->bucket_n[p]++;
+    rw->ld.bucket_n[p]++;
     self->rw_rows++;
-    if (rw->bucket_n[p] >= rw->batch_ops || rw->bucket[p].size > self->max_value / 2)
-        s_rw_seal(rw, p);
+    if (rw->ld.bucket_n[p] >= rw->ld.batch_ops || rw->ld.bucket[p].size > self->max_value / 2)
+        s_ld_seal(&rw->ld, p);
     return HB_OK;
 }
 
@@ -3072,36 +3121,29 @@ s_rw_pump(sqlf_front_t *self, s_req_t *r)
 {
     s_rw_t *rw = r->rw;
     hb_sqlerr_t err = {{0}, {0}};
-    while (!rw->failmsg[0] && rw->phase == 0) {
-        if (rw->nready) {
-            if (rw->nfly == S_RW_INFLIGHT)
+    s_ld_t *ld = &rw->ld;
+    while (!ld->failmsg[0] && rw->phase == 0) {
+        if (ld->nready) {
+            if (ld->nfly == S_LD_INFLIGHT)
                 break;
-            if (s_rw_send(self, rw) != HB_OK)
-                s_rw_fail(rw, HB_INVALID, "XX000 cannot submit a batch");
+            s_ld_send(self, ld);
             continue;
         }
         if (rw->read_done) {
-            bool left = false;
-            for (uint32_t p = 0; p < self->nparts; p++) {
-                if (rw->bucket_n[p]) {
-                    s_rw_seal(rw, p);
-                    left = true;
-                }
-            }
-            if (left)
+            if (s_ld_seal_all(ld))
                 continue;
-            if (rw->nfly)
+            if (ld->nfly)
                 break;
             rw->phase = 1; /* every row is in: the new definition */
             break;
         }
         if (s_rw_read(self, r, &err) != HB_OK) {
-            char m[sizeof rw->failmsg];
+            char m[sizeof ld->failmsg];
             snprintf(m, sizeof m, "%s %s", err.sqlstate, err.msg);
-            s_rw_fail(rw, HB_ABORTED, m);
+            s_ld_fail(ld, HB_ABORTED, m);
         }
     }
-    if (rw->failmsg[0] && rw->phase == 0 && rw->nfly == 0)
+    if (ld->failmsg[0] && rw->phase == 0 && ld->nfly == 0)
         rw->phase = 2;
     if ((rw->phase == 1 || rw->phase == 2) && !rw->ddl_txn) {
         if (s_rw_ddl(self, rw, rw->phase == 1 ? &rw->final : &rw->undo) != HB_OK) {
@@ -3132,7 +3174,7 @@ s_rw_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
             s_reload(self, res->epoch);
         }
         if (!ok) {
-            if (strncmp(msg, "XXCAT", 5) == 0 && rw->fly[0].retries++ < S_RW_RETRIES) {
+            if (strncmp(msg, "XXCAT", 5) == 0 && rw->ld.fly[0].retries++ < S_RW_RETRIES) {
                 const sqlf_table_t *t = sqlf_catalog_find(self->cat, rw->name);
                 if (t && t->rw_id == rw->new_id) {
                     s_rw_pump(self, r); /* the same DDL at the new version */
@@ -3143,9 +3185,9 @@ s_rw_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
             return;
         }
         if (rw->phase == 2) {
-            char m[sizeof rw->failmsg];
-            snprintf(m, sizeof m, "%s", rw->failmsg);
-            s_finish(self, r, rw->failrc, m);
+            char m[sizeof rw->ld.failmsg];
+            snprintf(m, sizeof m, "%s", rw->ld.failmsg);
+            s_finish(self, r, rw->ld.failrc, m);
             return;
         }
         s_group_tag(r, "ALTER TABLE", res->epoch);
@@ -3156,16 +3198,13 @@ s_rw_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
         s_advance(self, r);
         return;
     }
-    s_rw_batch_t *b = NULL;
-    for (uint32_t i = 0; i < S_RW_INFLIGHT && !b; i++)
-        if (rw->fly[i].txn == res->req_id)
-            b = &rw->fly[i];
+    s_ld_batch_t *b = s_ld_batch(&rw->ld, res->req_id);
     if (!b) {
         s_park(self, r);
         return;
     }
     b->txn = 0;
-    if (!ok && strncmp(msg, "XXCAT", 5) == 0 && !rw->failmsg[0] &&
+    if (!ok && strncmp(msg, "XXCAT", 5) == 0 && !rw->ld.failmsg[0] &&
         b->retries < S_RW_RETRIES) {
         /* Another DDL committed (any table's): go on at the new version
          * if this table is still the one being rewritten. */
@@ -3174,20 +3213,16 @@ s_rw_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
         const sqlf_table_t *t = sqlf_catalog_find(self->cat, rw->name);
         if (t && t->rw_id == rw->new_id) {
             b->retries++;
-            if (s_rw_submit(self, b) == HB_OK) {
+            if (s_ld_submit(self, b) == HB_OK) {
                 s_park(self, r);
                 return;
             }
         }
         msg = "40001 the table changed while ALTER TABLE was copying it";
     }
-    rw->nfly--;
+    rw->ld.nfly--;
     if (!ok) {
-        size_t len = strlen(msg);
-        bool has_state = len >= 6 && msg[5] == ' ';
-        char m[512];
-        snprintf(m, sizeof m, has_state ? "%s" : "XX000 %s", msg);
-        s_rw_fail(rw, res->rc ? res->rc : HB_ABORTED, m);
+        s_ld_fail(&rw->ld, res->rc, msg);
     }
     s_rw_pump(self, r);
 }
@@ -3200,7 +3235,7 @@ s_rw_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
  * to validate) and are more than one transaction takes loads like COPY
  * FROM STDIN: in batches, each one single-partition sql.exec of at most
  * max_locks - 2 keys (a row's INSERT and its index entries), up to
- * S_BULK_INFLIGHT at once, committed as they go and NOT atomically, also
+ * S_LD_INFLIGHT at once, committed as they go and NOT atomically, also
  * inside a BEGIN block (whose own writes stay for its COMMIT). The first
  * failure stops it: batches not yet sent are dropped, the ones committed
  * stay, and the statement answers the error once none is in flight. Rows
@@ -3208,7 +3243,6 @@ s_rw_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
  * the query's finished rows when it sorts or groups). */
 
 #define S_BULK_ROWS     2000 /* more rows than this load in batches */
-#define S_BULK_INFLIGHT 8
 #define S_BULK_CHUNK    4096 /* rows made per step */
 #define S_BULK_RETRIES  100  /* resubmits of a batch after XXCAT */
 
@@ -3220,19 +3254,9 @@ typedef struct s_bulk {
     uint64_t skip, left;  /* stream: OFFSET still to skip, LIMIT left (UINT64_MAX none) */
     hb_val_t **rows;      /* !stream: the query's rows (values in the request's arena) */
     bool done;            /* every row is made */
-    uint32_t nparts;
-    msgpack_sbuffer *bucket; /* per partition: ops not sent yet */
-    uint32_t *bucket_n;
-    s_rw_batch_t fly[S_BULK_INFLIGHT];
-    uint32_t nfly;
-    msgpack_sbuffer *ready; /* full batches waiting for a free slot (FIFO) */
-    uint32_t *ready_n;
-    uint32_t nready, capready;
-    uint32_t batch_ops; /* keys per batch */
-    uint64_t inserted;  /* rows the committed batches inserted */
-    uint64_t epoch;     /* the newest commit */
-    char failmsg[512];  /* "SSSSS text" of the first failure */
-    hb_rc_t failrc;
+    s_ld_t ld;            /* its batches (keys per batch: ld.batch_ops) */
+    uint64_t inserted;    /* rows the committed batches inserted */
+    uint64_t epoch;       /* the newest commit */
 } s_bulk_t;
 
 static void
@@ -3241,16 +3265,7 @@ s_bulk_free(s_bulk_t **bulk_p)
     s_bulk_t *bk = *bulk_p;
     if (!bk)
         return;
-    for (uint32_t i = 0; i < S_BULK_INFLIGHT; i++)
-        msgpack_sbuffer_destroy(&bk->fly[i].ops);
-    for (uint32_t p = 0; bk->bucket && p < bk->nparts; p++)
-        msgpack_sbuffer_destroy(&bk->bucket[p]);
-    hb_free(bk->bucket);
-    hb_free(bk->bucket_n);
-    for (uint32_t i = 0; i < bk->nready; i++)
-        msgpack_sbuffer_destroy(&bk->ready[i]);
-    hb_free(bk->ready);
-    hb_free(bk->ready_n);
+    s_ld_clear(&bk->ld);
     for (uint32_t c = 0; bk->cols && c < bk->t.ncols; c++)
         hb_free(bk->cols[c].def);
     hb_free(bk->cols);
@@ -3260,12 +3275,9 @@ s_bulk_free(s_bulk_t **bulk_p)
 }
 
 static bool
-s_bulk_owns(const s_bulk_t *bk, uint64_t id)
+s_bulk_owns(s_bulk_t *bk, uint64_t id)
 {
-    for (uint32_t i = 0; bk && id && i < S_BULK_INFLIGHT; i++)
-        if (bk->fly[i].txn == id)
-            return true;
-    return false;
+    return bk && s_ld_batch(&bk->ld, id) != NULL;
 }
 
 /* Whether INSERT ... SELECT st may load in batches: its rows come from
@@ -3324,56 +3336,6 @@ s_series_rows(const sqlf_stmt_t *q, uint64_t *n, hb_sqlerr_t *err)
     return HB_OK;
 }
 
-static void
-s_bulk_fail(s_bulk_t *bk, hb_rc_t rc, const char *msg)
-{
-    if (bk->failmsg[0])
-        return;
-    size_t len = strlen(msg);
-    bool has_state = len >= 6 && msg[5] == ' ';
-    snprintf(bk->failmsg, sizeof bk->failmsg, has_state ? "%s" : "XX000 %s", msg);
-    bk->failrc = rc ? rc : HB_ABORTED;
-}
-
-/* Moves bucket p to the end of the ready queue. */
-static void
-s_bulk_seal(s_bulk_t *bk, uint32_t p)
-{
-    if (bk->nready == bk->capready) {
-        bk->capready = bk->capready ? bk->capready * 2 : 16;
-        bk->ready = hb_realloc(bk->ready, bk->capready * sizeof *bk->ready);
-        bk->ready_n = hb_realloc(bk->ready_n, bk->capready * sizeof *bk->ready_n);
-    }
-    bk->ready[bk->nready] = bk->bucket[p];
-    bk->ready_n[bk->nready++] = bk->bucket_n[p];
-    msgpack_sbuffer_init(&bk->bucket[p]);
-    bk->bucket_n[p] = 0;
-}
-
-/* Sends the first ready batch in a free slot. */
-static hb_rc_t
-s_bulk_send(sqlf_front_t *self, s_bulk_t *bk)
-{
-    s_rw_batch_t *b = NULL;
-    for (uint32_t i = 0; i < S_BULK_INFLIGHT && !b; i++)
-        if (!bk->fly[i].txn)
-            b = &bk->fly[i];
-    msgpack_sbuffer_destroy(&b->ops);
-    b->ops = bk->ready[0];
-    b->n = bk->ready_n[0];
-    b->retries = 0;
-    bk->nready--;
-    memmove(bk->ready, bk->ready + 1, bk->nready * sizeof *bk->ready);
-    memmove(bk->ready_n, bk->ready_n + 1, bk->nready * sizeof *bk->ready_n);
-    bk->nfly++;
-    hb_rc_t rc = s_rw_submit(self, b);
-    if (rc != HB_OK) {
-        b->txn = 0;
-        bk->nfly--;
-    }
-    return rc;
-}
-
 /* Adds the INSERT of one row (n values for the target columns) and its
  * index entries to the bucket of its partition. */
 static hb_rc_t
@@ -3389,8 +3351,8 @@ s_bulk_row(sqlf_front_t *self, s_bulk_t *bk, sqlf_stmt_t *st, const hb_val_t *va
     if (hb_sqlop_head((const uint8_t *)st->ops.data, st->ops.size, &h) != HB_OK)
         return hb_sqlerr_set(err, "XX000", "malformed insert op");
     uint32_t p = hb_key_partition(h.key, h.plen, self->nparts);
-    msgpack_sbuffer_write(&bk->bucket[p], st->ops.data, st->ops.size);
-    bk->bucket_n[p]++;
+    msgpack_sbuffer_write(&bk->ld.bucket[p], st->ops.data, st->ops.size);
+    bk->ld.bucket_n[p]++;
     if (bk->t.nidx) {
         /* The row is new (an existing key aborts the batch): its entries
          * are only added. */
@@ -3405,7 +3367,7 @@ s_bulk_row(sqlf_front_t *self, s_bulk_t *bk, sqlf_stmt_t *st, const hb_val_t *va
             hb_row_decode(raw, rlen, row, HB_SQL_MAX_COLS, &ncols) != HB_OK)
             return hb_sqlerr_set(err, "XX000", "malformed insert op");
         msgpack_packer pk;
-        msgpack_packer_init(&pk, &bk->bucket[p], msgpack_sbuffer_write);
+        msgpack_packer_init(&pk, &bk->ld.bucket[p], msgpack_sbuffer_write);
         for (uint32_t x = 0; x < bk->t.nidx; x++) {
             hb_key_t ek;
             if (!sqlf_index_key(&bk->t, &bk->t.idx[x], row, ncols, &ek))
@@ -3416,12 +3378,12 @@ s_bulk_row(sqlf_front_t *self, s_bulk_t *bk, sqlf_stmt_t *st, const hb_val_t *va
             msgpack_pack_uint32(&pk, 0);
             hb_mp_pack_bin(&pk, h.key, h.plen);
             hb_mp_pack_bin(&pk, h.key, h.klen);
-            bk->bucket_n[p]++;
+            bk->ld.bucket_n[p]++;
         }
     }
-    if (bk->bucket_n[p] + 1 + bk->t.nidx > bk->batch_ops ||
-        bk->bucket[p].size > self->max_value / 2)
-        s_bulk_seal(bk, p);
+    if (bk->ld.bucket_n[p] + 1 + bk->t.nidx > bk->ld.batch_ops ||
+        bk->ld.bucket[p].size > self->max_value / 2)
+        s_ld_seal(&bk->ld, p);
     return HB_OK;
 }
 
@@ -3503,41 +3465,34 @@ s_bulk_pump(sqlf_front_t *self, s_req_t *r)
 {
     s_bulk_t *bk = r->bulk;
     hb_sqlerr_t err = {{0}, {0}};
-    while (!bk->failmsg[0]) {
-        if (bk->nready) {
-            if (bk->nfly == S_BULK_INFLIGHT)
+    s_ld_t *ld = &bk->ld;
+    while (!ld->failmsg[0]) {
+        if (ld->nready) {
+            if (ld->nfly == S_LD_INFLIGHT)
                 break;
-            if (s_bulk_send(self, bk) != HB_OK)
-                s_bulk_fail(bk, HB_INVALID, "XX000 cannot submit a batch");
+            s_ld_send(self, ld);
             continue;
         }
         if (bk->done) {
-            bool left = false;
-            for (uint32_t p = 0; p < bk->nparts; p++) {
-                if (bk->bucket_n[p]) {
-                    s_bulk_seal(bk, p);
-                    left = true;
-                }
-            }
-            if (!left)
+            if (!s_ld_seal_all(ld))
                 break;
             continue;
         }
         if (s_bulk_make(self, r, &err) != HB_OK) {
-            char m[sizeof bk->failmsg];
+            char m[sizeof ld->failmsg];
             snprintf(m, sizeof m, "%s %s", err.sqlstate[0] ? err.sqlstate : "XX000",
                      err.msg);
-            s_bulk_fail(bk, HB_INVALID, m);
+            s_ld_fail(ld, HB_INVALID, m);
         }
     }
-    if (bk->nfly) {
+    if (bk->ld.nfly) {
         s_park(self, r);
         return;
     }
-    if (bk->failmsg[0]) {
-        char m[sizeof bk->failmsg];
-        snprintf(m, sizeof m, "%s", bk->failmsg);
-        s_finish(self, r, bk->failrc, m);
+    if (bk->ld.failmsg[0]) {
+        char m[sizeof bk->ld.failmsg];
+        snprintf(m, sizeof m, "%s", bk->ld.failmsg);
+        s_finish(self, r, bk->ld.failrc, m);
         return;
     }
     char tag[48];
@@ -3586,14 +3541,8 @@ s_bulk_start(sqlf_front_t *self, s_req_t *r, sqlf_stmt_t *st, hb_val_t **rows,
         bk->left = q->limit >= 0 ? (uint64_t)q->limit : UINT64_MAX;
     }
     uint32_t locks = self->max_locks > 2 ? self->max_locks - 2 : 1;
-    bk->batch_ops = locks < HB_SQL_MAX_OPS ? locks : HB_SQL_MAX_OPS;
-    if (bk->batch_ops < 1 + t->nidx)
-        bk->batch_ops = 1 + t->nidx;
-    bk->nparts = self->nparts;
-    bk->bucket = hb_calloc(self->nparts, sizeof *bk->bucket);
-    bk->bucket_n = hb_calloc(self->nparts, sizeof *bk->bucket_n);
-    for (uint32_t p = 0; p < self->nparts; p++)
-        msgpack_sbuffer_init(&bk->bucket[p]);
+    uint32_t batch_ops = locks < HB_SQL_MAX_OPS ? locks : HB_SQL_MAX_OPS;
+    s_ld_init(&bk->ld, self->nparts, batch_ops < 1 + t->nidx ? 1 + t->nidx : batch_ops);
     s_bulk_pump(self, r);
 }
 
@@ -3628,16 +3577,13 @@ s_bulk_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
     bool ok = res->rc == HB_OK || res->rc == HB_EXISTS;
     if (res->epoch > sess->epoch)
         sess->epoch = res->epoch;
-    s_rw_batch_t *b = NULL;
-    for (uint32_t i = 0; i < S_BULK_INFLIGHT && !b; i++)
-        if (bk->fly[i].txn == res->req_id)
-            b = &bk->fly[i];
+    s_ld_batch_t *b = s_ld_batch(&bk->ld, res->req_id);
     if (!b) {
         s_park(self, r);
         return;
     }
     b->txn = 0;
-    if (!ok && strncmp(msg, "XXCAT", 5) == 0 && !bk->failmsg[0] &&
+    if (!ok && strncmp(msg, "XXCAT", 5) == 0 && !bk->ld.failmsg[0] &&
         b->retries < S_BULK_RETRIES) {
         /* Another DDL committed (any table's): the same batch at the new
          * version, if the table is still the one planned. */
@@ -3647,20 +3593,20 @@ s_bulk_result(sqlf_front_t *self, s_req_t *r, const hb_result_t *res)
         if (t && t->id == bk->t.id && t->ncols == bk->t.ncols && t->nidx == bk->t.nidx &&
             !t->rw_id) {
             b->retries++;
-            if (s_rw_submit(self, b) == HB_OK) {
+            if (s_ld_submit(self, b) == HB_OK) {
                 s_park(self, r);
                 return;
             }
         }
         msg = "40001 the table changed while INSERT ... SELECT was loading it";
     }
-    bk->nfly--;
+    bk->ld.nfly--;
     if (ok) {
         bk->inserted += s_bulk_count(res);
         if (res->epoch > bk->epoch)
             bk->epoch = res->epoch;
     } else {
-        s_bulk_fail(bk, res->rc, msg);
+        s_ld_fail(&bk->ld, res->rc, msg);
     }
     s_bulk_pump(self, r);
 }
@@ -4294,9 +4240,9 @@ sqlf_front_poll(sqlf_front_t *self, int timeout_ms)
         *pp = r->link;
         self->npending--;
         hb_client_forget(self->cli, r->txn_req);
-        for (uint32_t i = 0; r->bulk && i < S_BULK_INFLIGHT; i++)
-            if (r->bulk->fly[i].txn)
-                hb_client_forget(self->cli, r->bulk->fly[i].txn);
+        for (uint32_t i = 0; r->bulk && i < S_LD_INFLIGHT; i++)
+            if (r->bulk->ld.fly[i].txn)
+                hb_client_forget(self->cli, r->bulk->ld.fly[i].txn);
         s_fail(self, r, HB_TIMEOUT, "08006",
                "no answer from the cluster within %d ms: the transaction's outcome is unknown",
                S_TXN_TIMEOUT_MS);
