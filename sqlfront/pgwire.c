@@ -1560,6 +1560,21 @@ s_no_rows(const char *s)
     return any && !strcasestr(s, "returning");
 }
 
+/* A block the gateway failed (local_abort) takes only its end: returns
+ * true when s ends it (the caller sends ROLLBACK: COMMIT of a failed block
+ * rolls back, as in PostgreSQL), else answers 25P02 and returns false. */
+static bool
+s_end_failed_block(s_conn_t *c, const char *s)
+{
+    if (!s_ends_block(s)) {
+        s_error(c, "ERROR", "25P02", "current transaction is aborted, commands ignored until "
+                "end of transaction block");
+        return false;
+    }
+    c->local_abort = false;
+    return true;
+}
+
 /* Whether the statement only reads (a Describe of its portal may run it). */
 static bool
 s_reads_only(const char *s)
@@ -1585,14 +1600,8 @@ s_query(sqlf_pg_t *self, s_conn_t *c, const uint8_t *p, uint32_t len)
         return;
     }
     if (c->local_abort) {
-        if (!s_ends_block(s)) {
-            s_error(c, "ERROR", "25P02", "current transaction is aborted, commands ignored "
-                    "until end of transaction block");
-            s_ready(c);
-            return;
-        }
-        c->local_abort = false; /* COMMIT of a failed block rolls back, as in PostgreSQL */
-        if (!s_request(self, c, "sql", "ROLLBACK", 8, NULL, 0, K_SIMPLE))
+        if (!s_end_failed_block(c, s) ||
+            !s_request(self, c, "sql", "ROLLBACK", 8, NULL, 0, K_SIMPLE))
             s_ready(c);
         return;
     }
@@ -1995,16 +2004,11 @@ s_run_portal(sqlf_pg_t *self, s_conn_t *c, s_portal_t *p, int32_t max)
         return;
     }
     if (c->local_abort) {
-        if (!s_ends_block(s)) {
-            s_error(c, "ERROR", "25P02", "current transaction is aborted, commands ignored "
-                    "until end of transaction block");
-            c->skip_to_sync = true;
-            return;
-        }
-        c->local_abort = false;
         c->cportal = p;
         c->cmax = max;
-        if (!s_request(self, c, "sql", "ROLLBACK", 8, NULL, 0, K_RUN))
+        if (!s_end_failed_block(c, s))
+            c->skip_to_sync = true;
+        else if (!s_request(self, c, "sql", "ROLLBACK", 8, NULL, 0, K_RUN))
             s_ext_error(c);
         return;
     }
@@ -2845,19 +2849,27 @@ s_paused(const s_conn_t *c)
            c->out.len - c->out.off > S_OUT_PAUSE;
 }
 
+/* Ends a connection that holds more than pg_session_memory (53200). */
+static bool
+s_over_memory(sqlf_pg_t *self, s_conn_t *c)
+{
+    if (s_conn_mem(c) <= self->cfg.pg_session_memory)
+        return false;
+    S_COUNT(self, c_mem_kills);
+    s_error(c, "FATAL", "53200",
+            "out of memory: the session holds more than pg_session_memory (%llu bytes)",
+            (unsigned long long)self->cfg.pg_session_memory);
+    c->phase = P_CLOSING;
+    return true;
+}
+
 /* Handles the complete messages in c's input, as far as it can go. */
 static void
 s_process(sqlf_pg_t *self, s_conn_t *c)
 {
     while (c->phase != P_CLOSING && !s_paused(c)) {
-        if (c->phase == P_READY && s_conn_mem(c) > self->cfg.pg_session_memory) {
-            S_COUNT(self, c_mem_kills);
-            s_error(c, "FATAL", "53200", "out of memory: the session holds more than "
-                    "pg_session_memory (%llu bytes)",
-                    (unsigned long long)self->cfg.pg_session_memory);
-            c->phase = P_CLOSING;
-            return;
-        }
+        if (c->phase == P_READY && s_over_memory(self, c))
+            return; /* also after COPY messages and engine answers */
         size_t avail = c->in.len - c->in.off;
         const uint8_t *h = c->in.p + c->in.off;
         if (c->phase == P_STARTUP) {
@@ -2946,14 +2958,8 @@ s_process(sqlf_pg_t *self, s_conn_t *c)
             c->phase = P_CLOSING;
             return;
         }
-        if (s_conn_mem(c) > self->cfg.pg_session_memory) {
-            S_COUNT(self, c_mem_kills);
-            s_error(c, "FATAL", "53200", "out of memory: the session holds more than "
-                    "pg_session_memory (%llu bytes)",
-                    (unsigned long long)self->cfg.pg_session_memory);
-            c->phase = P_CLOSING;
+        if (s_over_memory(self, c))
             return;
-        }
     }
 }
 
