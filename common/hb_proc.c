@@ -11,7 +11,12 @@
  * equal keys (the stronger mode wins); keys are copied into one growable
  * buffer that the locks point into.
  *
- * Entry points: hb_proc_find, hb_proc_by_id, hb_proc_plan, hb_lockset_*.
+ * The TPC-C argument parsers (hb_tpcc_*_args) and key helpers are shared
+ * with the bodies in storage/procs_tpcc.c, so a body re-derives exactly the
+ * keys its plan locked.
+ *
+ * Entry points: hb_proc_find, hb_proc_by_id, hb_proc_plan, hb_lockset_*,
+ * hb_tpcc_*.
  */
 #include "hb_proc.h"
 
@@ -502,13 +507,315 @@ s_plan_sql_ddl(const hb_val_t *args, uint32_t nargs, uint32_t nparts, hb_lockset
 }
 
 /* ------------------------------------------------------------------ */
+/* TPC-C                                                                */
+/* ------------------------------------------------------------------ */
+
+#define S_INT4_MAX 2147483647 /* ids are SQL int columns */
+
+void
+hb_tpcc_key(hb_key_t *k, uint32_t table, const int64_t *cols, uint32_t n)
+{
+    hb_key_init(k, table);
+    for (uint32_t i = 0; i < n; i++)
+        hb_key_put_i64(k, cols[i]);
+}
+
+uint16_t
+hb_tpcc_partition(const hb_key_t *k, uint32_t nparts)
+{
+    return (uint16_t)hb_key_partition(
+        k->buf, k->len < HB_TPCC_PLEN ? k->len : HB_TPCC_PLEN, nparts);
+}
+
+void
+hb_tpcc_order_index_key(hb_key_t *k, const hb_tpcc_schema_t *s, int64_t w, int64_t d,
+                        int64_t c, int64_t o)
+{
+    /* sqlf_index_key: each index column behind a 0x01 "not NULL" tag,
+     * then the primary key columns untagged. */
+    const int64_t ix[3] = {w, d, c}, pk[3] = {w, d, o};
+    hb_key_init(k, HB_TABLE_INDEX);
+    hb_key_put_i64(k, s->orders);
+    hb_key_put_i64(k, s->ix_orders_customer);
+    for (int i = 0; i < 3; i++) {
+        k->buf[k->len++] = 0x01; /* 4 + 8 * 2 + 9 * i + 1 < HB_KEY_MAX */
+        hb_key_put_i64(k, ix[i]);
+    }
+    for (int i = 0; i < 3; i++)
+        hb_key_put_i64(k, pk[i]);
+}
+
+/* Reads integer argument i into *out, checking lo <= value <= hi. */
+static hb_rc_t
+s_tpcc_int(const char *proc, const hb_val_t *args, uint32_t i, const char *what,
+           int64_t lo, int64_t hi, int64_t *out, char *err, size_t errlen)
+{
+    if (args[i].type != HB_VAL_INT || args[i].u.i < lo || args[i].u.i > hi)
+        return s_fail(err, errlen,
+                      "%s: argument %" PRIu32 " (%s) must be an integer %" PRId64
+                      "..%" PRId64,
+                      proc, i + 1, what, lo, hi);
+    *out = args[i].u.i;
+    return HB_OK;
+}
+
+/* The 11 schema arguments: 9 distinct user table ids, 2 index numbers. */
+static hb_rc_t
+s_tpcc_schema(const char *proc, const hb_val_t *args, uint32_t nargs, hb_tpcc_schema_t *s,
+              char *err, size_t errlen)
+{
+    static const char *const names[HB_TPCC_SCHEMA_ARGS] = {
+        "warehouse table", "district table",        "customer table",     "history table",
+        "new_order table", "orders table",          "order_line table",   "item table",
+        "stock table",     "orders_customer index", "customer_name index"};
+    int64_t v[HB_TPCC_SCHEMA_ARGS];
+    if (nargs < HB_TPCC_SCHEMA_ARGS)
+        return s_fail(err, errlen, "%s: missing the %d schema arguments", proc,
+                      HB_TPCC_SCHEMA_ARGS);
+    for (uint32_t i = 0; i < HB_TPCC_SCHEMA_ARGS; i++) {
+        hb_rc_t rc = s_tpcc_int(proc, args, i, names[i], i < 9 ? HB_TABLE_USER_FIRST : 0,
+                                UINT32_MAX, &v[i], err, errlen);
+        if (rc)
+            return rc;
+        for (uint32_t j = 0; j < i && i < 9; j++)
+            if (v[j] == v[i])
+                return s_fail(err, errlen,
+                              "%s: the %s and the %s are both table %" PRId64, proc,
+                              names[j], names[i], v[i]);
+    }
+    *s = (hb_tpcc_schema_t){.warehouse = (uint32_t)v[0],
+                            .district = (uint32_t)v[1],
+                            .customer = (uint32_t)v[2],
+                            .history = (uint32_t)v[3],
+                            .new_order = (uint32_t)v[4],
+                            .orders = (uint32_t)v[5],
+                            .order_line = (uint32_t)v[6],
+                            .item = (uint32_t)v[7],
+                            .stock = (uint32_t)v[8],
+                            .ix_orders_customer = (uint32_t)v[9],
+                            .ix_customer_name = (uint32_t)v[10]};
+    return HB_OK;
+}
+
+hb_rc_t
+hb_tpcc_new_order_args(const hb_val_t *args, uint32_t nargs, hb_tpcc_new_order_t *out,
+                       char *err, size_t errlen)
+{
+    static const char *proc = "tpcc.new_order";
+    const uint32_t base = HB_TPCC_SCHEMA_ARGS + 4;
+    hb_rc_t rc;
+    memset(out, 0, sizeof *out);
+    if (nargs < base + 3 * HB_TPCC_MIN_OL || nargs > base + 3 * HB_TPCC_MAX_OL ||
+        (nargs - base) % 3 != 0)
+        return s_fail(
+            err, errlen,
+            "%s: usage: %s S1..S11 W D C ALL_LOCAL I1 SW1 Q1 .. In SWn Qn (n %d..%d)",
+            proc, proc, HB_TPCC_MIN_OL, HB_TPCC_MAX_OL);
+    if ((rc = s_tpcc_schema(proc, args, nargs, &out->s, err, errlen)))
+        return rc;
+    const uint32_t a = HB_TPCC_SCHEMA_ARGS;
+    if ((rc = s_tpcc_int(proc, args, a, "W", 1, S_INT4_MAX, &out->w, err, errlen)) ||
+        (rc = s_tpcc_int(proc, args, a + 1, "D", 1, HB_TPCC_DISTRICTS, &out->d, err,
+                         errlen)) ||
+        (rc = s_tpcc_int(proc, args, a + 2, "C", 1, S_INT4_MAX, &out->c, err, errlen)) ||
+        (rc = s_tpcc_int(proc, args, a + 3, "ALL_LOCAL", 0, 1, &out->all_local, err,
+                         errlen)))
+        return rc;
+    out->n = (nargs - base) / 3;
+    bool local = true;
+    for (uint32_t l = 0; l < out->n; l++) {
+        uint32_t i = base + 3 * l;
+        char what[3][8];
+        snprintf(what[0], sizeof what[0], "I%" PRIu32, l + 1);
+        snprintf(what[1], sizeof what[1], "SW%" PRIu32, l + 1);
+        snprintf(what[2], sizeof what[2], "Q%" PRIu32, l + 1);
+        if ((rc = s_tpcc_int(proc, args, i, what[0], 1, S_INT4_MAX, &out->ol[l].i_id, err,
+                             errlen)) ||
+            (rc = s_tpcc_int(proc, args, i + 1, what[1], 1, S_INT4_MAX,
+                             &out->ol[l].supply_w, err, errlen)) ||
+            (rc = s_tpcc_int(proc, args, i + 2, what[2], 1, 10, &out->ol[l].qty, err,
+                             errlen)))
+            return rc;
+        local = local && out->ol[l].supply_w == out->w;
+    }
+    if (out->all_local != (local ? 1 : 0))
+        return s_fail(err, errlen,
+                      "%s: ALL_LOCAL is %" PRId64 " but %s supplying warehouse is W",
+                      proc, out->all_local, local ? "every" : "not every");
+    return HB_OK;
+}
+
+hb_rc_t
+hb_tpcc_payment_args(const hb_val_t *args, uint32_t nargs, hb_tpcc_payment_t *out,
+                     char *err, size_t errlen)
+{
+    static const char *proc = "tpcc.payment";
+    const uint32_t a = HB_TPCC_SCHEMA_ARGS;
+    hb_rc_t rc;
+    memset(out, 0, sizeof *out);
+    if (nargs != a + 6)
+        return s_fail(err, errlen, "%s: usage: %s S1..S11 W D CW CD C AMOUNT", proc,
+                      proc);
+    if ((rc = s_tpcc_schema(proc, args, nargs, &out->s, err, errlen)) ||
+        (rc = s_tpcc_int(proc, args, a, "W", 1, S_INT4_MAX, &out->w, err, errlen)) ||
+        (rc = s_tpcc_int(proc, args, a + 1, "D", 1, S_INT4_MAX, &out->d, err, errlen)) ||
+        (rc =
+             s_tpcc_int(proc, args, a + 2, "CW", 1, S_INT4_MAX, &out->cw, err, errlen)) ||
+        (rc =
+             s_tpcc_int(proc, args, a + 3, "CD", 1, S_INT4_MAX, &out->cd, err, errlen)) ||
+        (rc = s_tpcc_int(proc, args, a + 4, "C", 1, S_INT4_MAX, &out->c, err, errlen)))
+        return rc;
+    /* h_amount is numeric(6,2): 0.01 .. 9999.99, at most 2 decimals. */
+    const hb_val_t *v = &args[a + 5];
+    int64_t m = -1;
+    if (v->type == HB_VAL_INT && v->u.i >= 1 && v->u.i <= 9999) {
+        m = v->u.i * 100;
+    } else if (v->type == HB_VAL_DEC && v->u.dec.scale >= 0 && v->u.dec.scale <= 2) {
+        int64_t f = v->u.dec.scale == 0 ? 100 : v->u.dec.scale == 1 ? 10 : 1;
+        if (v->u.dec.m >= 1 && v->u.dec.m <= 999999 / f)
+            m = v->u.dec.m * f;
+    }
+    if (m <= 0)
+        return s_fail(err, errlen,
+                      "%s: argument %" PRIu32
+                      " (AMOUNT) must be a decimal or an integer, "
+                      "0.01..9999.99 with at most 2 decimals",
+                      proc, a + 6);
+    out->amount = m;
+    return HB_OK;
+}
+
+hb_rc_t
+hb_tpcc_delivery_args(const hb_val_t *args, uint32_t nargs, hb_tpcc_delivery_t *out,
+                      char *err, size_t errlen)
+{
+    static const char *proc = "tpcc.delivery";
+    const uint32_t a = HB_TPCC_SCHEMA_ARGS;
+    hb_rc_t rc;
+    memset(out, 0, sizeof *out);
+    if (nargs != a + 2 + 3 * HB_TPCC_DISTRICTS)
+        return s_fail(err, errlen,
+                      "%s: usage: %s S1..S11 W CARRIER O1 C1 N1 .. O10 C10 N10", proc,
+                      proc);
+    if ((rc = s_tpcc_schema(proc, args, nargs, &out->s, err, errlen)) ||
+        (rc = s_tpcc_int(proc, args, a, "W", 1, S_INT4_MAX, &out->w, err, errlen)) ||
+        (rc =
+             s_tpcc_int(proc, args, a + 1, "CARRIER", 1, 10, &out->carrier, err, errlen)))
+        return rc;
+    for (uint32_t d = 0; d < HB_TPCC_DISTRICTS; d++) {
+        uint32_t i = a + 2 + 3 * d;
+        char what[3][8];
+        snprintf(what[0], sizeof what[0], "O%" PRIu32, d + 1);
+        snprintf(what[1], sizeof what[1], "C%" PRIu32, d + 1);
+        snprintf(what[2], sizeof what[2], "N%" PRIu32, d + 1);
+        if ((rc = s_tpcc_int(proc, args, i, what[0], 0, S_INT4_MAX, &out->d[d].o_id, err,
+                             errlen)))
+            return rc;
+        if (out->d[d].o_id == 0) {
+            /* Nothing to deliver: C and N are ignored (any integer). */
+            for (uint32_t j = 1; j <= 2; j++)
+                if (args[i + j].type != HB_VAL_INT)
+                    return s_fail(err, errlen,
+                                  "%s: argument %" PRIu32 " (%s) must be an integer",
+                                  proc, i + j + 1, what[j]);
+            continue;
+        }
+        if ((rc = s_tpcc_int(proc, args, i + 1, what[1], 1, S_INT4_MAX, &out->d[d].c_id,
+                             err, errlen)) ||
+            (rc = s_tpcc_int(proc, args, i + 2, what[2], 1, HB_TPCC_MAX_OL,
+                             &out->d[d].ol_cnt, err, errlen)))
+            return rc;
+    }
+    return HB_OK;
+}
+
+/* Adds a write (or read) lock on [table][cols..] at its TPC-C partition. */
+static void
+s_tpcc_lock(hb_lockset_t *ls, uint32_t nparts, hb_lock_mode_t mode, uint32_t table,
+            const int64_t *cols, uint32_t n)
+{
+    hb_key_t k;
+    hb_tpcc_key(&k, table, cols, n);
+    hb_lockset_add(ls, hb_tpcc_partition(&k, nparts), mode, k.buf, k.len);
+}
+
+static hb_rc_t
+s_plan_tpcc_new_order(const hb_val_t *args, uint32_t nargs, uint32_t nparts,
+                      hb_lockset_t *ls, char *err, size_t errlen)
+{
+    hb_tpcc_new_order_t a;
+    hb_rc_t rc;
+    if ((rc = s_check_nparts("tpcc.new_order", nparts, err, errlen)) ||
+        (rc = hb_tpcc_new_order_args(args, nargs, &a, err, errlen)))
+        return rc;
+    const int64_t wd[2] = {a.w, a.d}, wdc[3] = {a.w, a.d, a.c};
+    s_tpcc_lock(ls, nparts, HB_LOCK_READ, a.s.warehouse, wd, 1);
+    s_tpcc_lock(ls, nparts, HB_LOCK_WRITE, a.s.district, wd, 2);
+    s_tpcc_lock(ls, nparts, HB_LOCK_READ, a.s.customer, wdc, 3);
+    for (uint32_t l = 0; l < a.n; l++) {
+        const int64_t si[2] = {a.ol[l].supply_w, a.ol[l].i_id};
+        s_tpcc_lock(ls, nparts, HB_LOCK_READ, a.s.item, &a.ol[l].i_id, 1);
+        s_tpcc_lock(ls, nparts, HB_LOCK_WRITE, a.s.stock, si, 2);
+    }
+    /* Anchors: the partitions of the fresh orders (and its index entry),
+     * new_order and order_line rows execute the body. */
+    s_tpcc_lock(ls, nparts, HB_LOCK_WRITE, a.s.orders, wd, 2);
+    s_tpcc_lock(ls, nparts, HB_LOCK_WRITE, a.s.new_order, wd, 2);
+    s_tpcc_lock(ls, nparts, HB_LOCK_WRITE, a.s.order_line, wd, 2);
+    return HB_OK;
+}
+
+static hb_rc_t
+s_plan_tpcc_payment(const hb_val_t *args, uint32_t nargs, uint32_t nparts,
+                    hb_lockset_t *ls, char *err, size_t errlen)
+{
+    hb_tpcc_payment_t a;
+    hb_rc_t rc;
+    if ((rc = s_check_nparts("tpcc.payment", nparts, err, errlen)) ||
+        (rc = hb_tpcc_payment_args(args, nargs, &a, err, errlen)))
+        return rc;
+    const int64_t wd[2] = {a.w, a.d}, cust[3] = {a.cw, a.cd, a.c};
+    s_tpcc_lock(ls, nparts, HB_LOCK_WRITE, a.s.warehouse, wd, 1);
+    s_tpcc_lock(ls, nparts, HB_LOCK_WRITE, a.s.district, wd, 2);
+    s_tpcc_lock(ls, nparts, HB_LOCK_WRITE, a.s.customer, cust, 3);
+    s_tpcc_lock(ls, nparts, HB_LOCK_WRITE, a.s.history, cust, 3); /* anchor */
+    return HB_OK;
+}
+
+static hb_rc_t
+s_plan_tpcc_delivery(const hb_val_t *args, uint32_t nargs, uint32_t nparts,
+                     hb_lockset_t *ls, char *err, size_t errlen)
+{
+    hb_tpcc_delivery_t a;
+    hb_rc_t rc;
+    if ((rc = s_check_nparts("tpcc.delivery", nparts, err, errlen)) ||
+        (rc = hb_tpcc_delivery_args(args, nargs, &a, err, errlen)))
+        return rc;
+    for (int64_t d = 1; d <= HB_TPCC_DISTRICTS; d++) {
+        const int64_t o = a.d[d - 1].o_id;
+        if (o == 0)
+            continue;
+        int64_t k[4] = {a.w, d, o, 0};
+        s_tpcc_lock(ls, nparts, HB_LOCK_WRITE, a.s.new_order, k, 3);
+        s_tpcc_lock(ls, nparts, HB_LOCK_WRITE, a.s.orders, k, 3);
+        for (k[3] = 1; k[3] <= a.d[d - 1].ol_cnt; k[3]++)
+            s_tpcc_lock(ls, nparts, HB_LOCK_WRITE, a.s.order_line, k, 4);
+        const int64_t c[3] = {a.w, d, a.d[d - 1].c_id};
+        s_tpcc_lock(ls, nparts, HB_LOCK_WRITE, a.s.customer, c, 3);
+    }
+    return HB_OK;
+}
+
+/* ------------------------------------------------------------------ */
 /* Catalog                                                              */
 /* ------------------------------------------------------------------ */
 
 static const hb_proc_def_t s_procs[HB_PROC_COUNT_] = {
     [HB_PROC_KV_GET] = {"kv.get", HB_PROC_KV_GET, 1, 1, "kv.get KEY", s_plan_kv_get},
-    [HB_PROC_KV_PUT] = {"kv.put", HB_PROC_KV_PUT, 2, 2, "kv.put KEY VALUE", s_plan_kv_put},
-    [HB_PROC_KV_ADD] = {"kv.add", HB_PROC_KV_ADD, 2, 2, "kv.add KEY DELTA", s_plan_kv_add},
+    [HB_PROC_KV_PUT] = {"kv.put", HB_PROC_KV_PUT, 2, 2, "kv.put KEY VALUE",
+                        s_plan_kv_put},
+    [HB_PROC_KV_ADD] = {"kv.add", HB_PROC_KV_ADD, 2, 2, "kv.add KEY DELTA",
+                        s_plan_kv_add},
     [HB_PROC_KV_TRANSFER] = {"kv.transfer", HB_PROC_KV_TRANSFER, 3, 3,
                              "kv.transfer FROM TO AMOUNT", s_plan_kv_transfer},
     [HB_PROC_MICRO_RMW] = {"micro.rmw", HB_PROC_MICRO_RMW, HB_MICRO_KEYS, HB_MICRO_KEYS,
@@ -518,14 +825,31 @@ static const hb_proc_def_t s_procs[HB_PROC_COUNT_] = {
     [HB_PROC_YCSB_UPDATE] = {"ycsb.update", HB_PROC_YCSB_UPDATE, 3, 3 * HB_YCSB_MAX_KEYS,
                              "ycsb.update KEY FIELD VALUE [KEY FIELD VALUE ...]",
                              s_plan_ycsb_update},
-    [HB_PROC_YCSB_INSERT] = {"ycsb.insert", HB_PROC_YCSB_INSERT, 2, 1 + HB_YCSB_MAX_FIELDS,
-                             "ycsb.insert KEY V0 .. Vn-1", s_plan_ycsb_insert},
+    [HB_PROC_YCSB_INSERT] = {"ycsb.insert", HB_PROC_YCSB_INSERT, 2,
+                             1 + HB_YCSB_MAX_FIELDS, "ycsb.insert KEY V0 .. Vn-1",
+                             s_plan_ycsb_insert},
     [HB_PROC_YCSB_RMW] = {"ycsb.rmw", HB_PROC_YCSB_RMW, 3, 3 * HB_YCSB_MAX_KEYS,
-                          "ycsb.rmw KEY FIELD VALUE [KEY FIELD VALUE ...]", s_plan_ycsb_rmw},
+                          "ycsb.rmw KEY FIELD VALUE [KEY FIELD VALUE ...]",
+                          s_plan_ycsb_rmw},
     [HB_PROC_SQL_EXEC] = {"sql.exec", HB_PROC_SQL_EXEC, 2, 2, "sql.exec CATVER OPS",
                           s_plan_sql_exec},
     [HB_PROC_SQL_DDL] = {"sql.ddl", HB_PROC_SQL_DDL, 4, 4, "sql.ddl CATVER KIND NAME DEF",
                          s_plan_sql_ddl},
+    [HB_PROC_TPCC_NEW_ORDER] =
+        {"tpcc.new_order", HB_PROC_TPCC_NEW_ORDER,
+         HB_TPCC_SCHEMA_ARGS + 4 + 3 * HB_TPCC_MIN_OL,
+         HB_TPCC_SCHEMA_ARGS + 4 + 3 * HB_TPCC_MAX_OL,
+         "tpcc.new_order S1..S11 W D C ALL_LOCAL I1 SW1 Q1 .. In SWn Qn",
+         s_plan_tpcc_new_order},
+    [HB_PROC_TPCC_PAYMENT] = {"tpcc.payment", HB_PROC_TPCC_PAYMENT,
+                              HB_TPCC_SCHEMA_ARGS + 6, HB_TPCC_SCHEMA_ARGS + 6,
+                              "tpcc.payment S1..S11 W D CW CD C AMOUNT",
+                              s_plan_tpcc_payment},
+    [HB_PROC_TPCC_DELIVERY] = {"tpcc.delivery", HB_PROC_TPCC_DELIVERY,
+                               HB_TPCC_SCHEMA_ARGS + 2 + 3 * HB_TPCC_DISTRICTS,
+                               HB_TPCC_SCHEMA_ARGS + 2 + 3 * HB_TPCC_DISTRICTS,
+                               "tpcc.delivery S1..S11 W CARRIER O1 C1 N1 .. O10 C10 N10",
+                               s_plan_tpcc_delivery},
 };
 
 const hb_proc_def_t *

@@ -46,6 +46,26 @@
  *                                   NAME on every partition; or creates
  *                                   (3), drops (4), replaces (5) procedure
  *                                   record NAME ("\x01" + its name)
+ *
+ * TPC-C (docs/tpcc.md, "Native procedures"; bodies in storage/procs_tpcc.c).
+ * Every call starts with the 11 schema integers S.. (table ids of
+ * warehouse, district, customer, history, new_order, orders, order_line,
+ * item, stock; index numbers of orders_customer and customer_name). A key
+ * is [table id][primary key columns as hb_key_put_i64] and its partition
+ * hb_key_partition of its first 12 bytes (table id + the first column: the
+ * warehouse, or i_id for item), exactly as SQL places a row of a table
+ * PARTITION BY HASH (that column).
+ *   tpcc.new_order S.. W D C ALL_LOCAL I1 SW1 Q1 .. In SWn Qn (n 5..15)
+ *                                -> [o_id, total, c_last, c_credit,
+ *                                   c_discount, w_tax, d_tax]
+ *   tpcc.payment S.. W D CW CD C AMOUNT -> [c_balance, c_credit]
+ *   tpcc.delivery S.. W CARRIER O1 C1 N1 .. O10 C10 N10 -> [delivered]
+ * Rows they create outside their lock set (new_order's orders, index
+ * entry, new_order and order_line rows; payment's history row) are fresh
+ * writes (storage/procs.h); so that every partition holding one executes
+ * the body, the plan write-locks an *anchor* key there: the district's key
+ * prefix [table][W][D] in orders, new_order and order_line, and the
+ * customer's prefix [history][CW][CD][C] in history. No row has such a key.
  */
 #ifndef HB_PROC_H
 #define HB_PROC_H
@@ -71,6 +91,9 @@ typedef enum {
     HB_PROC_YCSB_RMW,
     HB_PROC_SQL_EXEC,
     HB_PROC_SQL_DDL,
+    HB_PROC_TPCC_NEW_ORDER,
+    HB_PROC_TPCC_PAYMENT,
+    HB_PROC_TPCC_DELIVERY,
     HB_PROC_COUNT_
 } hb_proc_id_t;
 
@@ -128,6 +151,84 @@ typedef enum {
     HB_SQLDDL_REPLACE_PROC = 5, /* CREATE OR REPLACE PROCEDURE */
     HB_SQLDDL_ALTER = 6,        /* a new definition for existing table NAME */
 } hb_sqlddl_t;
+
+/* ------------------------------------------------------------------ */
+/* TPC-C arguments, shared by the plans and the bodies                  */
+/* ------------------------------------------------------------------ */
+
+#define HB_TPCC_SCHEMA_ARGS 11
+#define HB_TPCC_MIN_OL      5 /* order lines of one order */
+#define HB_TPCC_MAX_OL      15
+#define HB_TPCC_DISTRICTS   10 /* districts per warehouse (s_dist_01..10) */
+#define HB_TPCC_PLEN        12 /* partition prefix: table id + first column */
+
+/* The schema arguments. */
+typedef struct {
+    uint32_t warehouse; /* table ids */
+    uint32_t district;
+    uint32_t customer;
+    uint32_t history;
+    uint32_t new_order;
+    uint32_t orders;
+    uint32_t order_line;
+    uint32_t item;
+    uint32_t stock;
+    uint32_t ix_orders_customer; /* index number of orders_customer */
+    uint32_t ix_customer_name;   /* index number of customer_name */
+} hb_tpcc_schema_t;
+
+/* tpcc.new_order arguments. */
+typedef struct {
+    hb_tpcc_schema_t s;
+    int64_t w, d, c;   /* warehouse, district, customer */
+    int64_t all_local; /* 0 or 1: 1 exactly when every supply_w is w */
+    uint32_t n;        /* order lines, HB_TPCC_MIN_OL..HB_TPCC_MAX_OL */
+    struct {
+        int64_t i_id;     /* item */
+        int64_t supply_w; /* supplying warehouse */
+        int64_t qty;      /* quantity, 1..10 */
+    } ol[HB_TPCC_MAX_OL];
+} hb_tpcc_new_order_t;
+
+/* tpcc.payment arguments. */
+typedef struct {
+    hb_tpcc_schema_t s;
+    int64_t w, d;      /* the paying-to warehouse and district */
+    int64_t cw, cd, c; /* the customer */
+    int64_t amount;    /* hundredths (numeric(6,2)): 1..999999 */
+} hb_tpcc_payment_t;
+
+/* tpcc.delivery arguments. */
+typedef struct {
+    hb_tpcc_schema_t s;
+    int64_t w;       /* warehouse */
+    int64_t carrier; /* 1..10 */
+    struct {
+        int64_t o_id;   /* oldest new order seen; 0: skip the district */
+        int64_t c_id;   /* its customer (>= 1 when o_id > 0) */
+        int64_t ol_cnt; /* its line count (1..HB_TPCC_MAX_OL when o_id > 0) */
+    } d[HB_TPCC_DISTRICTS];
+} hb_tpcc_delivery_t;
+
+/* Each checks a call's arguments (count, types, ranges) and fills *out.
+ * Returns HB_OK, or HB_INVALID with a message in err ("tpcc.payment: ..."). */
+hb_rc_t hb_tpcc_new_order_args(const hb_val_t *args, uint32_t nargs,
+                               hb_tpcc_new_order_t *out, char *err, size_t errlen);
+hb_rc_t hb_tpcc_payment_args(const hb_val_t *args, uint32_t nargs, hb_tpcc_payment_t *out,
+                             char *err, size_t errlen);
+hb_rc_t hb_tpcc_delivery_args(const hb_val_t *args, uint32_t nargs,
+                              hb_tpcc_delivery_t *out, char *err, size_t errlen);
+
+/* Encodes the key [table][cols[0]]..[cols[n-1]] into k. */
+void hb_tpcc_key(hb_key_t *k, uint32_t table, const int64_t *cols, uint32_t n);
+/* Returns the partition of a TPC-C row key (or anchor, or the orders row
+ * key of an index entry): hb_key_partition of its first HB_TPCC_PLEN bytes. */
+uint16_t hb_tpcc_partition(const hb_key_t *k, uint32_t nparts);
+/* Encodes the orders_customer entry of order (w, d, o) of customer c, as
+ * SQL's sqlf_index_key does: [HB_TABLE_INDEX][orders][ix no][0x01 w][0x01
+ * d][0x01 c][w][d][o]. It lives on the orders row's partition. */
+void hb_tpcc_order_index_key(hb_key_t *k, const hb_tpcc_schema_t *s, int64_t w, int64_t d,
+                             int64_t c, int64_t o);
 
 /* Encodes the catalog key of (partition, name) into k. */
 void hb_key_catalog(hb_key_t *k, uint16_t partition, const char *name, size_t len);

@@ -205,7 +205,7 @@ hb_txn_pack(msgpack_packer *pk, const hb_txn_t *txn)
         if (txn->locks[i].len && !txn->locks[i].key)
             return HB_INVALID;
     for (uint32_t i = 0; i < txn->nargs; i++)
-        if (txn->args[i].type > HB_VAL_BIN)
+        if (txn->args[i].type > HB_VAL_DEC) /* decimals too: tpcc.payment's AMOUNT */
             return HB_INVALID;
 
     int ret = 0;

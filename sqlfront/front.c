@@ -1706,6 +1706,7 @@ typedef struct {
     s_row_fn inner;
     void *inner_arg;
     hb_sqlerr_t *err;
+    uint64_t stamp; /* this scan's stamp (a join's inner reads take their own) */
 } s_bscan_t;
 
 /* Gives one key's block view to the inner callback if it passes. */
@@ -1744,7 +1745,7 @@ s_bscan_row(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw, ui
     s_ov_t *ov = s_ov_get(b->r, key, klen, sqlf_table_plen(b->src->table, key, klen));
     if (!ov->have_base)
         s_ov_set_base(b->r, ov, true, raw, rawlen);
-    ov->stamp = b->r->b->scan_stamp;
+    ov->stamp = b->stamp;
     return s_bscan_emit(b, ov);
 }
 
@@ -1769,26 +1770,166 @@ static hb_rc_t
 s_block_read(sqlf_front_t *self, s_req_t *r, s_session_t *sess, const sqlf_source_t *src,
              s_row_fn fn, void *arg, hb_sqlerr_t *err)
 {
-    s_bscan_t b = {self, r, sess, src, fn, arg, err};
+    s_bscan_t b = {self, r, sess, src, fn, arg, err, 0};
     if (src->point) {
         s_ov_t *ov = s_ov_get(r, src->start.buf, (uint32_t)src->start.len, src->plen);
         return s_bscan_emit(&b, ov);
     }
-    r->b->scan_stamp++;
+    b.stamp = ++r->b->scan_stamp;
     uint64_t ep;
     uint32_t nov_before = r->b->nov;
-    hb_rc_t rc = s_read(self, sess, src, false, s_bscan_row, &b, &ep, err);
+    hb_rc_t rc;
+    if (src->use_index) {
+        /* The index entries at a snapshot name the rows; each row is then
+         * read (and CHECKed) like a point read. */
+        sqlf_source_t isrc = {.table = src->table, .partition = -1};
+        isrc.start = src->ix_start;
+        isrc.end = src->ix_end;
+        if (src->ix_partition >= 0) {
+            isrc.has_fixed = true;
+            isrc.fixed =
+                hb_key_partition(src->ix_pkey.buf, src->ix_pkey.len, self->nparts);
+        }
+        s_ixkeys_t ks = {0};
+        rc = s_read_entries(self, sess, &isrc, s_ix_entry, &ks, &ep, err);
+        if (rc == HB_CORRUPT)
+            rc = hb_sqlerr_set(err, "XX001", "corrupt index entry of \"%s\"",
+                               src->table->name);
+        for (uint32_t i = 0; i < ks.n && rc == HB_OK; i++) {
+            s_ov_t *ov = s_ov_get(r, ks.keys[i], ks.lens[i],
+                                  sqlf_table_plen(src->table, ks.keys[i], ks.lens[i]));
+            ov->stamp = b.stamp;
+            rc = s_bscan_emit(&b, ov);
+        }
+        hb_free(ks.keys);
+        hb_free(ks.lens);
+        hb_arena_free(&ks.arena);
+    } else {
+        rc = s_read(self, sess, src, false, s_bscan_row, &b, &ep, err);
+    }
     if (rc)
         return rc;
     /* Keys of the range the snapshot does not have: the block's inserts. */
     for (uint32_t i = 0; i < nov_before && rc == HB_OK; i++) {
         s_ov_t *ov = &r->b->ov[i];
-        if (ov->stamp == r->b->scan_stamp || !s_in_range(src, ov->key, ov->klen))
+        if (ov->stamp == b.stamp || !s_in_range(src, ov->key, ov->klen))
             continue;
         if (!ov->have_base)
             s_ov_set_base(r, ov, false, NULL, 0);
         rc = s_bscan_emit(&b, ov);
     }
+    return rc;
+}
+
+/* A nested-loop join inside the open block: each table's rows are read
+ * through the block's view (s_block_read: its own writes applied, every
+ * snapshot row CHECKed at commit), bound by the rows of the tables before
+ * it, as s_join_level does at a snapshot outside blocks. */
+typedef struct {
+    sqlf_front_t *self;
+    s_req_t *r;
+    s_session_t *sess;
+    const sqlf_stmt_t *st;
+    hb_val_t *row;  /* the joined row being built */
+    uint32_t width; /* its columns */
+    uint32_t k;     /* the level whose rows come next */
+    s_row_fn fn;    /* gets each joined row that passes the filter */
+    void *arg;
+    hb_sqlerr_t *err;
+} s_bjoin_t;
+
+static hb_rc_t s_bjoin_level(s_bjoin_t *bj, uint32_t k);
+
+static hb_rc_t
+s_bjoin_row(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw,
+            uint32_t rawlen, const hb_val_t *row, uint32_t ncols)
+{
+    (void)key;
+    (void)klen;
+    (void)raw;
+    (void)rawlen;
+    s_bjoin_t *bj = arg;
+    uint32_t k = bj->k;
+    const sqlf_join_t *j = &bj->st->join[k];
+    for (uint32_t c = 0; c < j->table->ncols; c++)
+        bj->row[j->off + c] = c < ncols ? row[c] : hb_val_nil();
+    hb_rc_t rc = s_bjoin_level(bj, k + 1);
+    bj->k = k;
+    return rc;
+}
+
+static hb_rc_t
+s_bjoin_level(s_bjoin_t *bj, uint32_t k)
+{
+    const sqlf_stmt_t *st = bj->st;
+    if (k == st->njoin) {
+        bool pass = true;
+        if (st->src.where.p) {
+            hb_expr_env_t env = {.row = bj->row,
+                                 .ncols = bj->width,
+                                 .alloc = hb_arena_alloc,
+                                 .alloc_arg = &bj->r->arena,
+                                 .err = bj->err};
+            hb_rc_t rc = hb_expr_test(st->src.where.p, st->src.where.len, &env, &pass);
+            if (rc)
+                return rc;
+        }
+        return pass ? bj->fn(bj->arg, NULL, 0, NULL, 0, bj->row, bj->width) : HB_OK;
+    }
+    const sqlf_join_t *j = &st->join[k];
+    const sqlf_table_t *t = j->table;
+    sqlf_source_t src = {.table = t, .partition = -1};
+    hb_key_init(&src.start, t->id);
+    hb_key_t pkey;
+    hb_key_init(&pkey, t->id);
+    hb_expr_env_t env = {.row = bj->row,
+                         .ncols = j->off,
+                         .alloc = hb_arena_alloc,
+                         .alloc_arg = &bj->r->arena,
+                         .err = bj->err};
+    for (uint32_t b = 0; b < j->nbound; b++) {
+        hb_val_t v, c;
+        const sqlf_col_t *col = &t->cols[t->pk[b]];
+        if (hb_expr_eval(j->bind[b].p, j->bind[b].len, &env, &v) != HB_OK ||
+            hb_val_coerce(&v, col->type, col->typmod, hb_arena_alloc, &bj->r->arena, &c,
+                          bj->err) != HB_OK)
+            return HB_INVALID;
+        if (c.type == HB_VAL_NIL)
+            return HB_OK; /* key = NULL matches nothing */
+        if (!s_key_put_val(&src.start, &c))
+            return hb_sqlerr_set(bj->err, "0A000", "join key of an unsupported type");
+        if (b < t->npart)
+            s_key_put_val(&pkey, &c);
+    }
+    if (j->nbound == t->npk) {
+        src.point = true;
+        src.plen = sqlf_table_plen(t, src.start.buf, src.start.len);
+    } else if (j->nbound > 0) {
+        if (src.start.len + 9 > HB_KEY_MAX)
+            return hb_sqlerr_set(bj->err, "54000", "key prefix is too long");
+        src.end = src.start;
+        for (int i = 0; i < 9; i++)
+            src.end.buf[src.end.len++] = 0xFF;
+    } else {
+        hb_key_init(&src.end, t->id + 1);
+    }
+    if (!src.point && j->nbound >= t->npart)
+        src.partition = (int32_t)hb_key_partition(pkey.buf, pkey.len, bj->self->nparts);
+    bj->k = k;
+    return s_block_read(bj->self, bj->r, bj->sess, &src, s_bjoin_row, bj, bj->err);
+}
+
+/* Runs the join of st inside the open block, giving fn each joined row. */
+static hb_rc_t
+s_block_join(sqlf_front_t *self, s_req_t *r, s_session_t *sess, const sqlf_stmt_t *st,
+             s_row_fn fn, void *arg, hb_sqlerr_t *err)
+{
+    const sqlf_join_t *last = &st->join[st->njoin - 1];
+    uint32_t width = last->off + last->table->ncols;
+    s_bjoin_t bj = {self, r, sess, st, NULL, width, 0, fn, arg, err};
+    bj.row = hb_calloc(width ? width : 1, sizeof *bj.row);
+    hb_rc_t rc = s_bjoin_level(&bj, 0);
+    hb_free(bj.row);
     return rc;
 }
 
@@ -2315,12 +2456,10 @@ s_advance(sqlf_front_t *self, s_req_t *r)
                 return;
             continue;
         case SQLF_ST_SELECT:
-            if (st.njoin && (r->b->in_block || sess->strict)) {
+            if (st.njoin && sess->strict && !r->b->in_block) {
                 sqlf_stmt_free(&st);
-                if (r->b->in_block)
-                    r->b->block_failed = true;
                 s_fail(self, r, HB_INVALID, "0A000",
-                       "joins inside transaction blocks and strict reads are not supported yet");
+                       "strict reads of joins are not supported yet");
                 return;
             }
             if (sess->strict && !r->b->in_block && st.src.table)
@@ -2334,7 +2473,9 @@ s_advance(sqlf_front_t *self, s_req_t *r)
                 s_sel_t sel = {.self = self, .st = &b->st, .req = r, .arena = &r->arena,
                                .err = &err};
                 hb_rc_t rc =
-                    b->st.src.table
+                    b->st.njoin
+                        ? s_block_join(self, r, sess, &b->st, s_sel_row, &sel, &err)
+                    : b->st.src.table
                         ? s_block_read(self, r, sess, &b->st.src, s_sel_row, &sel, &err)
                     : b->st.src.series ? s_series_read(&b->st.src, s_sel_row, &sel, &err)
                                        : s_sel_row(&sel, NULL, 0, NULL, 0, NULL, 0);
@@ -2401,7 +2542,8 @@ s_advance(sqlf_front_t *self, s_req_t *r)
                 sqlf_stmt_t *q = st.sub;
                 s_sel_t sel = {.self = self, .st = q, .req = r, .arena = &r->arena, .err = &err};
                 hb_rc_t rc =
-                    q->src.table
+                    q->njoin ? s_block_join(self, r, sess, q, s_sel_row, &sel, &err)
+                    : q->src.table
                         ? s_block_read(self, r, sess, &q->src, s_sel_row, &sel, &err)
                     : q->src.series ? s_series_read(&q->src, s_sel_row, &sel, &err)
                                     : s_sel_row(&sel, NULL, 0, NULL, 0, NULL, 0);

@@ -509,6 +509,26 @@ s_const(s_cc_t *cc, const PgQuery__AConst *c, s_ex_t *out)
     return HB_OK;
 }
 
+/* A procedure parameter named in its body (a name no table in scope has):
+ * sets *out to its value as a constant and returns true. */
+static bool
+s_proc_param(s_cc_t *cc, const char *name, s_ex_t *out)
+{
+    for (uint32_t k = 0; cc->pnames && k < cc->nparams; k++) {
+        if (cc->pnames[k][0] && strcmp(cc->pnames[k], name) == 0) {
+            const hb_val_t *v = &cc->params[k];
+            *out = s_mk_const(cc, v,
+                              v->type == HB_VAL_INT      ? HB_T_INT8
+                              : v->type == HB_VAL_DEC    ? HB_T_NUMERIC
+                              : v->type == HB_VAL_DOUBLE ? HB_T_FLOAT8
+                              : v->type == HB_VAL_BOOL   ? HB_T_BOOL
+                                                         : HB_T_UNKNOWN);
+            return true;
+        }
+    }
+    return false;
+}
+
 static hb_rc_t
 s_column(s_cc_t *cc, const PgQuery__ColumnRef *cr, s_ex_t *out)
 {
@@ -535,6 +555,8 @@ s_column(s_cc_t *cc, const PgQuery__ColumnRef *cr, s_ex_t *out)
             tab = (int)k;
             c = ck;
         }
+        if (tab < 0 && !qual && s_proc_param(cc, name, out))
+            return HB_OK;
         if (tab < 0) {
             for (uint32_t k = 0; qual && k < cc->nscope; k++)
                 if (strcmp(qual, cc->salias[k]) == 0)
@@ -579,20 +601,8 @@ s_column(s_cc_t *cc, const PgQuery__ColumnRef *cr, s_ex_t *out)
                          "missing FROM-clause entry for table \"%s\"", qual);
     }
     int c = cc->t ? sqlf_table_col(cc->t, name) : -1;
-    if (c < 0 && !qual && cc->pnames) {
-        /* A procedure parameter named in its body. */
-        for (uint32_t k = 0; k < cc->nparams; k++) {
-            if (cc->pnames[k][0] && strcmp(cc->pnames[k], name) == 0) {
-                const hb_val_t *v = &cc->params[k];
-                *out = s_mk_const(cc, v, v->type == HB_VAL_INT      ? HB_T_INT8
-                                         : v->type == HB_VAL_DEC    ? HB_T_NUMERIC
-                                         : v->type == HB_VAL_DOUBLE ? HB_T_FLOAT8
-                                         : v->type == HB_VAL_BOOL   ? HB_T_BOOL
-                                                                    : HB_T_UNKNOWN);
-                return HB_OK;
-            }
-        }
-    }
+    if (c < 0 && !qual && s_proc_param(cc, name, out))
+        return HB_OK;
     if (c < 0)
         return s_err(cc, cr->location, "42703", "column \"%s\" does not exist", name);
     if (cc->agg_mode && !cc->in_agg) {
@@ -1262,8 +1272,9 @@ s_indexable(hb_type_t t)
 static void s_and_terms(const PgQuery__Node *n, const PgQuery__Node **terms, uint32_t *nt,
                         uint32_t cap);
 
-/* Fills src's range from where's key terms, and an index range when no
- * primary-key prefix is bound but a ready index's leading columns are. */
+/* Fills src's range from where's key terms, and an index range when a
+ * ready index's leading columns bind more than the primary key's bound
+ * prefix does (with a prefix bound, src's range is that prefix's). */
 static hb_rc_t
 s_source(s_cc_t *cc, const PgQuery__Node *where, sqlf_source_t *src)
 {
@@ -1282,10 +1293,12 @@ s_source(s_cc_t *cc, const PgQuery__Node *where, sqlf_source_t *src)
     uint32_t prefix = 0;
     while (prefix < t->npk && bound[t->pk[prefix]])
         prefix++;
-    if (prefix == 0) {
-        /* An index whose leading columns are bound? The longest wins. */
-        int best = -1;
-        uint32_t best_n = 0;
+    /* An index binding more leading columns than the primary key's bound
+     * prefix? The longest wins (customers of one district by last name:
+     * the name index, not the district's key range). */
+    int best = -1;
+    uint32_t best_n = prefix;
+    if (prefix < t->npk) {
         for (uint32_t i = 0; i < t->nidx; i++) {
             const sqlf_index_t *ix = &t->idx[i];
             uint32_t n = 0;
@@ -1296,8 +1309,8 @@ s_source(s_cc_t *cc, const PgQuery__Node *where, sqlf_source_t *src)
                 best_n = n;
             }
         }
-        if (best < 0)
-            return HB_OK;
+    }
+    if (prefix < t->npk && best >= 0) {
         const sqlf_index_t *ix = &t->idx[best];
         hb_key_t k;
         hb_key_init(&k, HB_TABLE_INDEX);
@@ -1329,7 +1342,10 @@ s_source(s_cc_t *cc, const PgQuery__Node *where, sqlf_source_t *src)
             src->ix_pkey = pk;
             src->ix_partition = 0; /* computed from ix_pkey by the reader */
         }
-        return HB_OK;
+        if (prefix == 0)
+            return HB_OK;
+        /* Also the key prefix's range: what a read that cannot use the
+         * index's entries at one cut falls back to. */
     }
     hb_key_t k;
     hb_key_init(&k, t->id);
@@ -2248,8 +2264,6 @@ s_plan_insert(s_cc_t *cc, const PgQuery__InsertStmt *ins)
             st->ins_ncols = ncols = sub->nout; /* the rest get their defaults */
         if (sub->nout != ncols)
             return s_arity_err(cc->err, sub->nout, ncols);
-        if (sub->njoin)
-            return s_err(cc, -1, "0A000", "INSERT ... SELECT from a join is not supported yet");
         st->ollp = true;
         return HB_OK;
     }

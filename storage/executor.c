@@ -536,7 +536,8 @@ static hb_rc_t s_run(stor_executor_t *ex, const hb_txn_t *txn)
     return stor_proc_run(ex->ctx, def->id, txn->args, txn->nargs);
 }
 
-/* (e) Applies this partition's writes to the overlay at epoch. */
+/* (e) Applies this partition's writes to the overlay at epoch: the lock-key
+ * writes in lock-set order, then the fresh writes in the order made. */
 static void s_apply_writes(stor_executor_t *ex, uint64_t epoch)
 {
     uint32_t n = stor_ctx_nslots(ex->ctx);
@@ -550,6 +551,19 @@ static void s_apply_writes(stor_executor_t *ex, uint64_t epoch)
         if (rc != HB_OK)
             hb_error("epoch %" PRIu64 ": write of a %zu-byte key refused: %s", epoch,
                      w.klen, hb_rc_str(rc));
+    }
+    /* Then the fresh writes (keys outside the lock set, procs.h), in the
+     * order the body made them: deterministic, and a later write of a key
+     * wins as it would in the body. */
+    n = stor_ctx_nfresh(ex->ctx);
+    for (uint32_t i = 0; i < n; i++) {
+        stor_write_t w;
+        if (!stor_ctx_fresh(ex->ctx, i, &w) || w.partition != ex->self.partition)
+            continue;
+        hb_rc_t rc = stor_engine_put(ex->engine, epoch, w.key, w.klen, w.val, w.vlen);
+        if (rc != HB_OK)
+            hb_error("epoch %" PRIu64 ": fresh write of a %zu-byte key refused: %s",
+                     epoch, w.klen, hb_rc_str(rc));
     }
 }
 

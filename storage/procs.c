@@ -26,6 +26,7 @@
 #include "hb_log.h"
 #include "hb_mp.h"
 #include "procs_sql.h"
+#include "procs_tpcc.h"
 #include "procs_ycsb.h"
 
 #define S_CHUNK_BYTES (16u << 10)
@@ -54,12 +55,24 @@ typedef struct {
     size_t wlen;         /* written value length */
 } s_slot_t;
 
+/* One fresh write (stor_ctx_write_fresh). */
+typedef struct {
+    const uint8_t *key; /* key bytes (arena) */
+    size_t klen;        /* key length */
+    uint16_t partition; /* partition of the key */
+    const uint8_t *val; /* value bytes (arena) */
+    size_t vlen;        /* value length */
+} s_fresh_t;
+
 struct stor_ctx {
     const hb_txn_t *txn;        /* transaction being executed (borrowed) */
     s_chunk_t *chunks;          /* arena, newest chunk first */
     s_slot_t *slots;            /* one per distinct lock key */
     uint32_t nslots;            /* slots used */
     uint32_t capslots;          /* slots allocated */
+    s_fresh_t *fresh;           /* fresh writes, in the order made */
+    uint32_t nfresh;            /* fresh writes used */
+    uint32_t capfresh;          /* fresh writes allocated */
     uint32_t *index;            /* open addressing: slot index + 1, 0 = empty */
     uint32_t nindex;            /* index size, power of two */
     hb_val_t *results;          /* result values */
@@ -108,6 +121,7 @@ void stor_ctx_destroy(stor_ctx_t **self_p)
     s_arena_reset(ctx);
     hb_free(ctx->chunks);
     hb_free(ctx->slots);
+    hb_free(ctx->fresh);
     hb_free(ctx->index);
     hb_free(ctx->results);
     msgpack_sbuffer_destroy(&ctx->pack);
@@ -156,6 +170,7 @@ hb_rc_t stor_ctx_reset(stor_ctx_t *ctx, const hb_txn_t *txn)
     s_arena_reset(ctx);
     ctx->txn = txn;
     ctx->nslots = 0;
+    ctx->nfresh = 0;
     ctx->nresults = 0;
     ctx->rc = HB_OK;
     ctx->msg[0] = '\0';
@@ -226,6 +241,17 @@ hb_rc_t stor_ctx_add_read(stor_ctx_t *ctx, const void *key, size_t klen,
     return HB_OK;
 }
 
+/* Returns the fresh write of key, or NULL. A linear scan: the fresh writes
+ * of a transaction are few (TPC-C's New-Order makes at most 18). */
+static const s_fresh_t *
+s_fresh_find(const stor_ctx_t *ctx, const void *key, size_t klen)
+{
+    for (uint32_t i = 0; i < ctx->nfresh; i++)
+        if (ctx->fresh[i].klen == klen && memcmp(ctx->fresh[i].key, key, klen) == 0)
+            return &ctx->fresh[i];
+    return NULL;
+}
+
 hb_rc_t stor_ctx_read(stor_ctx_t *ctx, const void *key, size_t klen, const uint8_t **val,
                       size_t *vlen)
 {
@@ -238,6 +264,14 @@ hb_rc_t stor_ctx_read(stor_ctx_t *ctx, const void *key, size_t klen, const uint8
         *val = slot->wval;
         *vlen = slot->wlen;
         return HB_OK;
+    }
+    if (!slot) {
+        const s_fresh_t *f = s_fresh_find(ctx, key, klen);
+        if (f) {
+            *val = f->val;
+            *vlen = f->vlen;
+            return HB_OK;
+        }
     }
     if (!slot || !slot->gathered)
         return stor_ctx_abort(ctx, HB_ABORTED,
@@ -282,6 +316,80 @@ hb_rc_t stor_ctx_write(stor_ctx_t *ctx, const void *key, size_t klen, const void
 hb_rc_t stor_ctx_delete(stor_ctx_t *ctx, const void *key, size_t klen)
 {
     return s_write(ctx, key, klen, NULL, 0, true);
+}
+
+hb_rc_t
+stor_ctx_write_fresh(stor_ctx_t *ctx, uint16_t partition, const void *key, size_t klen,
+                     const void *val, size_t vlen)
+{
+    s_slot_t *slot = s_slot_find(ctx, key, klen);
+    if (slot) {
+        if (slot->partition != partition)
+            return stor_ctx_abort(ctx, HB_ABORTED,
+                                  "fresh write names a lock key on another partition");
+        return s_write(ctx, key, klen, val, vlen, false);
+    }
+    static const uint8_t zero[4] = {0, 0, 0, 0};
+    if (klen < 4 || memcmp(key, zero, 4) == 0)
+        return stor_ctx_abort(ctx, HB_ABORTED, "write of a reserved metadata key");
+    if (klen > HB_KEY_MAX)
+        return stor_ctx_abort(ctx, HB_ABORTED, "fresh write of a %zu-byte key", klen);
+    bool covered = false;
+    for (uint32_t i = 0; i < ctx->nslots && !covered; i++)
+        covered =
+            ctx->slots[i].partition == partition && ctx->slots[i].mode == HB_LOCK_WRITE;
+    if (!covered)
+        return stor_ctx_abort(ctx, HB_ABORTED,
+                              "fresh write on partition %u, where the transaction holds "
+                              "no write lock",
+                              partition);
+    uint8_t *vcopy = stor_ctx_alloc(ctx, vlen);
+    if (vlen)
+        memcpy(vcopy, val, vlen);
+    s_fresh_t *f = (s_fresh_t *)s_fresh_find(ctx, key, klen);
+    if (f) {
+        f->val = vcopy;
+        f->vlen = vlen;
+        return HB_OK;
+    }
+    if (ctx->nfresh == ctx->capfresh) {
+        ctx->capfresh = ctx->capfresh ? ctx->capfresh * 2 : 16;
+        ctx->fresh = hb_realloc(ctx->fresh, ctx->capfresh * sizeof *ctx->fresh);
+    }
+    uint8_t *kcopy = stor_ctx_alloc(ctx, klen);
+    memcpy(kcopy, key, klen);
+    ctx->fresh[ctx->nfresh++] = (s_fresh_t){
+        .key = kcopy, .klen = klen, .partition = partition, .val = vcopy, .vlen = vlen};
+    return HB_OK;
+}
+
+hb_rc_t
+stor_ctx_lock_partition(const stor_ctx_t *ctx, const void *key, size_t klen,
+                        uint16_t *partition)
+{
+    const s_slot_t *slot = s_slot_find(ctx, key, klen);
+    *partition = slot ? slot->partition : 0;
+    return slot ? HB_OK : HB_NOTFOUND;
+}
+
+uint32_t
+stor_ctx_nfresh(const stor_ctx_t *ctx)
+{
+    return ctx->nfresh;
+}
+
+bool
+stor_ctx_fresh(const stor_ctx_t *ctx, uint32_t i, stor_write_t *w)
+{
+    if (i >= ctx->nfresh)
+        return false;
+    const s_fresh_t *f = &ctx->fresh[i];
+    *w = (stor_write_t){.partition = f->partition,
+                        .key = f->key,
+                        .klen = f->klen,
+                        .val = f->val,
+                        .vlen = f->vlen};
+    return true;
 }
 
 void stor_ctx_result(stor_ctx_t *ctx, const hb_val_t *v)
@@ -597,12 +705,20 @@ static hb_rc_t s_micro_rmw(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs
 }
 
 static const stor_proc_fn s_bodies[HB_PROC_COUNT_] = {
-    [HB_PROC_KV_GET] = s_kv_get,       [HB_PROC_KV_PUT] = s_kv_put,
-    [HB_PROC_KV_ADD] = s_kv_add,       [HB_PROC_KV_TRANSFER] = s_kv_transfer,
+    [HB_PROC_KV_GET] = s_kv_get,
+    [HB_PROC_KV_PUT] = s_kv_put,
+    [HB_PROC_KV_ADD] = s_kv_add,
+    [HB_PROC_KV_TRANSFER] = s_kv_transfer,
     [HB_PROC_MICRO_RMW] = s_micro_rmw,
-    [HB_PROC_YCSB_READ] = stor_ycsb_read,     [HB_PROC_YCSB_UPDATE] = stor_ycsb_update,
-    [HB_PROC_YCSB_INSERT] = stor_ycsb_insert, [HB_PROC_YCSB_RMW] = stor_ycsb_rmw,
-    [HB_PROC_SQL_EXEC] = stor_sql_exec,       [HB_PROC_SQL_DDL] = stor_sql_ddl,
+    [HB_PROC_YCSB_READ] = stor_ycsb_read,
+    [HB_PROC_YCSB_UPDATE] = stor_ycsb_update,
+    [HB_PROC_YCSB_INSERT] = stor_ycsb_insert,
+    [HB_PROC_YCSB_RMW] = stor_ycsb_rmw,
+    [HB_PROC_SQL_EXEC] = stor_sql_exec,
+    [HB_PROC_SQL_DDL] = stor_sql_ddl,
+    [HB_PROC_TPCC_NEW_ORDER] = stor_tpcc_new_order,
+    [HB_PROC_TPCC_PAYMENT] = stor_tpcc_payment,
+    [HB_PROC_TPCC_DELIVERY] = stor_tpcc_delivery,
 };
 
 stor_proc_fn stor_proc_body(hb_proc_id_t id)

@@ -9,6 +9,17 @@
  *  - stor_ctx_write / stor_ctx_delete buffer writes, allowed only on keys
  *    the transaction holds a write lock on; the executor applies those of
  *    its own partition after the body returns HB_OK;
+ *  - stor_ctx_write_fresh buffers a *fresh* write: a key outside the lock
+ *    set that, by construction, only the holder of one specific lock ever
+ *    creates (TPC-C's orders, new_order, order_line rows and index entry of
+ *    order d_next_o_id, under the district's write lock; the history row
+ *    numbered by the customer's payment count, under the customer's). No
+ *    other transaction can know the key before it exists, so no lock is
+ *    needed to order writers (one that locks such a key on a guess, before
+ *    its creator ran, is not ordered after it). It is allowed only when the transaction
+ * holds a write lock on some key of the same partition, so that partition is an executor
+ * and applies it; the executor applies the fresh writes of its partition after the slot
+ * writes, in the order they were made;
  *  - stor_ctx_result appends a result value; stor_ctx_abort ends the body
  *    with an error code and message (the writes are then discarded).
  * Everything the context hands out (values, keys, copies of result strings)
@@ -91,6 +102,30 @@ hb_rc_t stor_ctx_write(stor_ctx_t *ctx, const void *key, size_t klen, const void
 
 /* Buffers a deletion of key. Returns as stor_ctx_write. */
 hb_rc_t stor_ctx_delete(stor_ctx_t *ctx, const void *key, size_t klen);
+
+/* Buffers a fresh write of val (copied) to key (copied), a key on
+ * partition that need not be a lock key (see the file comment for when
+ * that is safe). A lock key is written as by stor_ctx_write (its partition
+ * must then be partition); writing a fresh key again replaces its value
+ * and keeps its place in the order. stor_ctx_read of the key then returns
+ * val. Returns HB_OK, or HB_ABORTED (context aborted) when the transaction
+ * has no write lock on partition, or key is reserved (table id 0) or
+ * longer than HB_KEY_MAX. */
+hb_rc_t stor_ctx_write_fresh(stor_ctx_t *ctx, uint16_t partition, const void *key,
+                             size_t klen, const void *val, size_t vlen);
+
+/* Finds the partition of lock key key: returns HB_OK and *partition, or
+ * HB_NOTFOUND (not a lock key; *partition = 0). How a body places a fresh
+ * key: on the partition of the lock (an "anchor") that covers it. */
+hb_rc_t stor_ctx_lock_partition(const stor_ctx_t *ctx, const void *key, size_t klen,
+                                uint16_t *partition);
+
+/* Returns the number of fresh writes, walked in the order they were made
+ * with stor_ctx_fresh. */
+uint32_t stor_ctx_nfresh(const stor_ctx_t *ctx);
+
+/* Returns true and fills *w (val never NULL) for fresh write i < nfresh. */
+bool stor_ctx_fresh(const stor_ctx_t *ctx, uint32_t i, stor_write_t *w);
 
 /* Appends a result value; strings are copied into the context. */
 void stor_ctx_result(stor_ctx_t *ctx, const hb_val_t *v);

@@ -36,7 +36,9 @@
 
 #include "bench_hist.h"
 #include "hb_util.h"
+#include "bench_plot.h"
 #include "bench_sql.h"
+#include "bench_tpcc.h"
 #include "bench_ycsb.h"
 #include "hb_config.h"
 #include "hb_key.h"
@@ -454,6 +456,8 @@ s_usage(void)
             "[--data DIR] ...\n");
     bench_ycsb_usage();
     bench_sql_usage();
+    bench_tpcc_usage();
+    bench_plot_usage();
 }
 
 int
@@ -463,6 +467,10 @@ main(int argc, char **argv)
         return bench_ycsb_main(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "sql") == 0)
         return bench_sql_main(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "tpcc") == 0)
+        return bench_tpcc_main(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "plot") == 0)
+        return bench_plot_main(argc, argv);
     if (argc < 2 || strcmp(argv[1], "micro") != 0) {
         s_usage();
         return 2;

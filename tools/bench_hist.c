@@ -2,6 +2,8 @@
 #include "bench_hist.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -71,6 +73,50 @@ bench_hist_quantile(const bench_hist_t *h, double q)
         }
     }
     return h->max;
+}
+
+int
+bench_hist_cdf_json(FILE *f, const bench_hist_t *h)
+{
+    static const double marks[] = {0.5, 0.9, 0.99, 0.999};
+    int bad = fputc('[', f) == EOF;
+    if (!h->count)
+        return fputc(']', f) == EOF || bad ? -1 : 0;
+    unsigned lo = 0, hi = BENCH_HIST_BUCKETS - 1;
+    while (!h->bucket[lo])
+        lo++;
+    while (!h->bucket[hi])
+        hi--;
+    double vmin = (double)(s_value(lo) ? s_value(lo) : 1);
+    double vmax = (double)(h->max > s_value(lo) ? h->max : s_value(lo) + 1);
+    /* Next point at least this factor above the last: 100 steps over the range. */
+    double step = vmax > vmin ? pow(vmax / vmin, 1.0 / 100.0) : 2.0;
+    double next_v = 0;
+    unsigned next_mark = 0;
+    uint64_t seen = 0;
+    int n = 0;
+    for (unsigned i = lo; i <= hi; i++) {
+        if (!h->bucket[i])
+            continue;
+        seen += h->bucket[i];
+        double frac = (double)seen / (double)h->count;
+        uint64_t v = i == hi ? h->max : s_value(i);
+        if (v > h->max)
+            v = h->max;
+        int crossed = 0;
+        while (next_mark < sizeof marks / sizeof marks[0] && frac >= marks[next_mark]) {
+            crossed = 1;
+            next_mark++;
+        }
+        if (i != hi && !crossed && (double)v < next_v)
+            continue;
+        if (fprintf(f, "%s[%" PRIu64 ", %.6g]", n ? ", " : "", v, i == hi ? 1.0 : frac) <
+            0)
+            bad = 1;
+        n++;
+        next_v = (double)(v ? v : 1) * step;
+    }
+    return fputc(']', f) == EOF || bad ? -1 : 0;
 }
 
 uint64_t

@@ -9,6 +9,7 @@
 #define BENCH_HIST_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #define BENCH_HIST_BUCKETS (128 + 34 * 128)
 
@@ -24,6 +25,13 @@ void bench_hist_add(bench_hist_t *h, uint64_t us);
 void bench_hist_merge(bench_hist_t *into, const bench_hist_t *from);
 /* Returns the value at quantile q (0..1), 0 when empty. */
 uint64_t bench_hist_quantile(const bench_hist_t *h, double q);
+
+/* Writes h's cumulative distribution to f as a JSON array of [us, fraction]
+ * pairs, about 100 of them log-spaced between the smallest and the largest
+ * value (plus the points where the fraction crosses 0.5, 0.9, 0.99 and
+ * 0.999), us strictly ascending, fraction in (0, 1], the last one 1. An
+ * empty histogram writes []. Returns 0, or -1 if writing to f failed. */
+int bench_hist_cdf_json(FILE *f, const bench_hist_t *h);
 
 /* Returns a monotonic clock in microseconds (benchmarks only). */
 uint64_t bench_now_us(void);

@@ -1,6 +1,7 @@
 /* bench_ycsb.c — hobbes-bench ycsb: YCSB core workloads A-F.
  *
- *   hobbes-bench ycsb --config FILE --workload a|b|c|d|e|f [--records N]
+ *   hobbes-bench ycsb --config FILE | --target postgres://USER@HOST:PORT/DB
+ *       --workload a|b|c|d|e|f [--records N]
  *       [--theta T] [--fields F] [--field-length L] [--mp PCT] [--clients N]
  *       [--window W] [--duration S] [--warmup S] [--rate OPS [--fixed]]
  *       [--load-only | --run-only] [--json FILE] [--seed N]
@@ -27,7 +28,16 @@
  * for `length` rows from the start key and merges them in key order,
  * keeping the first `length` (hb_client_scan; scans do not go through the
  * log). Progress is printed every second; the summary gives throughput and
- * p50/p95/p99/p99.9 per operation, aborts and errors; --json writes them.
+ * p50/p95/p99/p99.9 per operation, aborts and errors; --json writes them,
+ * with the per-second throughput ("timeline"), a latency CDF per operation
+ * ("latency_cdf") and a "headline" for `hobbes-bench plot`.
+ *
+ * --target postgres://... runs the same workloads against PostgreSQL
+ * (bench_ycsb_pg.c): the same generators draw the same keys, values and
+ * fields in the same order; each client is one synchronous libpq
+ * connection (--window does not apply; --rate does, one call at a time),
+ * the load is COPY in batches, and the reports are the same with target
+ * "postgres". --mp does not apply (one server).
  */
 #include "bench_ycsb.h"
 
@@ -44,6 +54,7 @@
 #include <time.h>
 
 #include "bench_hist.h"
+#include "bench_ycsb_pg.h"
 #include "hb_config.h"
 #include "hb_key.h"
 #include "hb_proc.h"
@@ -58,6 +69,8 @@
 
 typedef struct {
     const char *config;   /* cluster config */
+    const char *pg_url;   /* --target postgres://...: libpq URL, or NULL for Hobbes */
+    char pg_desc[256];    /* PostgreSQL server and address, for the reports */
     const char *json;     /* summary file, or NULL */
     const ycsb_workload_t *wl; /* workload */
     uint64_t records;     /* records loaded: keys 0..records-1 */
@@ -127,6 +140,7 @@ typedef struct {
     s_fmap_t fly;            /* calls in flight */
     uint8_t *vals;           /* fields * field_len bytes of value scratch */
     s_stats_t *stats;        /* this client's numbers (owned) */
+    bench_ycsb_pg_t *pg;     /* --target postgres: connection (instead of cl) */
     int failed;              /* could not connect */
 } s_client_t;
 
@@ -374,6 +388,36 @@ s_scan(s_client_t *c)
     return outcome;
 }
 
+/* --target postgres: runs one operation synchronously, drawing keys,
+ * values and fields from the generators in the same order as the Hobbes
+ * calls above. Returns the outcome (0 ok, 1 aborted, 2 error). */
+static int
+s_pg_op(s_client_t *c, ycsb_op_t op)
+{
+    const s_opts_t *o = &c->run->o;
+    char name[S_KEYNAME_MAX];
+    uint32_t len;
+    if (op == YCSB_OP_INSERT) {
+        int64_t k = ycsb_counter_next(c->run->inserts);
+        len = s_keyname(k, name);
+        s_fill(&c->rng, c->vals, (size_t)o->fields * o->field_len);
+        int outcome = bench_ycsb_pg_insert(c->pg, name, len, c->vals, o->field_len);
+        ycsb_counter_ack(c->run->inserts, k); /* YCSB acks whatever the outcome */
+        return outcome;
+    }
+    len = s_keyname(s_next_keynum(c), name);
+    if (op == YCSB_OP_READ)
+        return bench_ycsb_pg_read(c->pg, name, len);
+    if (op == YCSB_OP_SCAN)
+        return bench_ycsb_pg_scan(c->pg, name, len,
+                                  (uint32_t)ycsb_uniform(&c->rng, 1, o->wl->max_scan));
+    s_fill(&c->rng, c->vals, o->field_len);
+    uint32_t field = (uint32_t)ycsb_uniform(&c->rng, 0, (int64_t)o->fields - 1);
+    if (op == YCSB_OP_UPDATE)
+        return bench_ycsb_pg_update(c->pg, name, len, field, c->vals, o->field_len);
+    return bench_ycsb_pg_rmw(c->pg, name, len, field, c->vals, o->field_len);
+}
+
 /* Starts one operation at intended time t0. Returns the operation (a scan
  * has finished when this returns; the others are in flight unless they
  * could not be sent). */
@@ -381,6 +425,11 @@ static ycsb_op_t
 s_start_op(s_client_t *c, uint64_t t0)
 {
     ycsb_op_t op = ycsb_workload_next_op(c->run->o.wl, &c->rng);
+    if (c->pg) {
+        int outcome = s_pg_op(c, op);
+        s_record(c, op, bench_now_us() - t0, outcome);
+        return op;
+    }
     s_flight_t f = {.t0 = t0, .op = (uint8_t)op, .keynum = -1};
     hb_rc_t rc;
     if (op == YCSB_OP_SCAN) {
@@ -460,6 +509,30 @@ s_run_client(void *arg)
     s_run_t *run = c->run;
     const s_opts_t *o = &run->o;
     uint64_t last_check = bench_now_us();
+    if (c->pg) {
+        /* One synchronous connection: closed loop runs back to back; open
+         * loop waits for each arrival (latency from its intended time). */
+        double rate = o->rate / o->clients;
+        double next =
+            o->rate > 0 ? (double)bench_now_us() + 1e6 * ycsb_rand_double(&c->rng) / rate
+                        : 0;
+        while (atomic_load(&run->phase) != 2) {
+            if (o->rate <= 0) {
+                s_start_op(c, bench_now_us());
+                continue;
+            }
+            if (next > (double)bench_now_us()) {
+                /* Sleep in slices of at most 100 ms so the stop is seen. */
+                uint64_t cap = bench_now_us() + 100000u;
+                s_sleep_until((uint64_t)next < cap ? (uint64_t)next : cap);
+                continue;
+            }
+            s_start_op(c, (uint64_t)next);
+            next += o->fixed ? 1e6 / rate
+                             : -log(1.0 - ycsb_rand_double(&c->rng)) * 1e6 / rate;
+        }
+        return NULL;
+    }
     if (o->rate > 0) {
         /* Open loop: this client's share of the arrivals; latency counts
          * from each arrival's intended time. */
@@ -557,6 +630,50 @@ s_load_client(void *arg)
     return NULL;
 }
 
+#define S_PG_BATCH 500 /* records per COPY */
+
+/* --target postgres: loads records id, id + clients, ... in COPY batches,
+ * with the same values (same generator, same order) as the Hobbes load. */
+static void *
+s_pg_load_client(void *arg)
+{
+    s_client_t *c = arg;
+    s_run_t *run = c->run;
+    const s_opts_t *o = &run->o;
+    size_t rowbytes = (size_t)o->fields * o->field_len;
+    char(*names)[S_KEYNAME_MAX] = malloc(S_PG_BATCH * sizeof *names);
+    const char **namep = malloc(S_PG_BATCH * sizeof *namep);
+    uint8_t *vals = malloc(S_PG_BATCH * rowbytes + 1);
+    if (!names || !namep || !vals) {
+        fprintf(stderr, "hobbes-bench: load client %u: out of memory\n", c->id);
+        atomic_store(&run->stop_load, 1);
+        goto out;
+    }
+    uint64_t next = c->id;
+    while (next < o->records && !atomic_load(&run->stop_load)) {
+        size_t n = 0;
+        for (; n < S_PG_BATCH && next < o->records; n++, next += o->clients) {
+            s_keyname((int64_t)next, names[n]);
+            namep[n] = names[n];
+            s_fill(&c->rng, vals + n * rowbytes, rowbytes);
+        }
+        char err[512];
+        if (bench_ycsb_pg_load(c->pg, n, namep, vals, o->field_len, err, sizeof err) !=
+            0) {
+            fprintf(stderr, "\nhobbes-bench: load client %u: %s\n", c->id, err);
+            atomic_fetch_add(&run->load_errors, n);
+            atomic_store(&run->stop_load, 1);
+        } else
+            atomic_fetch_add(&run->load_ok, n);
+        atomic_fetch_add(&run->loaded, n);
+    }
+out:
+    free(names);
+    free(namep);
+    free(vals);
+    return NULL;
+}
+
 static void
 s_fmt_eta(double s, char *out, size_t cap)
 {
@@ -575,8 +692,16 @@ s_load(s_run_t *run, s_client_t *cl, pthread_t *th)
 {
     const s_opts_t *o = &run->o;
     uint64_t start = bench_now_us();
+    if (o->pg_url) {
+        char err[512];
+        if (bench_ycsb_pg_create_table(cl[0].pg, err, sizeof err) != 0) {
+            fprintf(stderr, "hobbes-bench: %s\n", err);
+            return 1;
+        }
+    }
     for (uint32_t i = 0; i < o->clients; i++)
-        pthread_create(&th[i], NULL, s_load_client, &cl[i]);
+        pthread_create(&th[i], NULL, o->pg_url ? s_pg_load_client : s_load_client,
+                       &cl[i]);
     uint64_t last_n = 0, last_t = start;
     double recent = 0;
     for (;;) {
@@ -597,7 +722,7 @@ s_load(s_run_t *run, s_client_t *cl, pthread_t *th)
         fprintf(stderr, "\rload [%s] %5.1f%%  %" PRIu64 "/%" PRIu64 " records  %8.0f rec/s  ETA %-8s",
                 bars, pct, n, o->records, recent, eta);
         fflush(stderr);
-        if (n >= o->records)
+        if (n >= o->records || (o->pg_url && atomic_load(&run->stop_load)))
             break;
         /* Nothing at all for 30 s: the cluster is not answering. */
         if (now - start > 30000000u && n == 0) {
@@ -654,8 +779,27 @@ s_collect(s_run_t *run, s_client_t *cl, bench_hist_t *interval, uint64_t *ab, ui
     }
 }
 
+/* Writes s as a JSON string (quoted, escaped). */
 static void
-s_write_json(const s_run_t *run, const s_sum_t *sum, double ops, double secs)
+s_json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; s && *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+/* timeline: ops/s of each measured second (n of them). */
+static void
+s_write_json(const s_run_t *run, const s_sum_t *sum, double ops, double secs,
+             const double *timeline, uint32_t n)
 {
     const s_opts_t *o = &run->o;
     FILE *f = fopen(o->json, "w");
@@ -669,18 +813,23 @@ s_write_json(const s_run_t *run, const s_sum_t *sum, double ops, double secs)
         ab += sum->aborted[op];
         er += sum->errors[op];
     }
+    fprintf(
+        f,
+        "{\n  \"workload\": \"ycsb-%c\",\n  \"target\": \"%s\",\n  \"params\": {\"%s\": ",
+        o->wl->name, o->pg_url ? "postgres" : "hobbes", o->pg_url ? "server" : "config");
+    s_json_str(f, o->pg_url ? o->pg_desc : o->config);
     fprintf(f,
-            "{\n  \"workload\": \"ycsb-%c\",\n  \"target\": \"hobbes\",\n"
-            "  \"params\": {\"config\": \"%s\", \"records\": %" PRIu64 ", \"theta\": %g, "
+            ", \"records\": %" PRIu64 ", \"theta\": %g, "
             "\"fields\": %u, \"field_length\": %u, \"mp_pct\": %u, \"clients\": %u, "
             "\"window\": %u, \"duration_s\": %u, \"warmup_s\": %u, \"rate\": %g, "
             "\"arrivals\": \"%s\", \"partitions\": %u, \"seed\": %" PRIu64 "},\n"
-            "  \"elapsed_s\": %.3f,\n  \"throughput_ops\": %.1f,\n  \"ok\": %" PRIu64
+            "  \"elapsed_s\": %.3f,\n  \"throughput_ops\": %.1f,\n"
+            "  \"headline\": {\"name\": \"ops/s\", \"value\": %.1f},\n  \"ok\": %" PRIu64
             ",\n  \"aborted\": %" PRIu64 ",\n  \"errors\": %" PRIu64 ",\n  \"ops\": {",
-            o->wl->name, o->config, o->records, o->theta, o->fields, o->field_len, o->mp_pct,
-            o->clients, o->window, o->duration, o->warmup, o->rate,
-            o->rate > 0 ? (o->fixed ? "fixed" : "poisson") : "closed", o->partitions, o->seed,
-            secs, ops, ok, ab, er);
+            o->records, o->theta, o->fields, o->field_len, o->mp_pct, o->clients,
+            o->window, o->duration, o->warmup, o->rate,
+            o->rate > 0 ? (o->fixed ? "fixed" : "poisson") : "closed", o->partitions,
+            o->seed, secs, ops, ops, ok, ab, er);
     int first = 1;
     for (int op = 0; op < YCSB_OP_COUNT_; op++) {
         const bench_hist_t *h = &sum->total[op];
@@ -698,8 +847,21 @@ s_write_json(const s_run_t *run, const s_sum_t *sum, double ops, double secs)
                 h->count ? (double)h->sum / (double)h->count : 0.0);
         first = 0;
     }
+    fprintf(f, "\n  },\n  \"timeline\": [");
+    for (uint32_t s = 0; s < n; s++)
+        fprintf(f, "%s[%u, %.1f]", s ? ", " : "", s + 1, timeline[s]);
+    fprintf(f, "],\n  \"latency_cdf\": {");
+    first = 1;
+    for (int op = 0; op < YCSB_OP_COUNT_; op++) {
+        if (o->wl->prop[op] <= 0)
+            continue;
+        fprintf(f, "%s\n    \"%s\": ", first ? "" : ",", ycsb_op_name((ycsb_op_t)op));
+        bench_hist_cdf_json(f, &sum->total[op]);
+        first = 0;
+    }
     fprintf(f, "\n  }\n}\n");
-    fclose(f);
+    if (ferror(f) | fclose(f))
+        fprintf(stderr, "hobbes-bench: error writing %s\n", o->json);
 }
 
 static int
@@ -717,14 +879,18 @@ s_run(s_run_t *run, s_client_t *cl, pthread_t *th)
         }
     }
     printf("ycsb-%c: %s, %u clients x %s, %" PRIu64 " records x %u fields x %u bytes, "
-           "theta %g, mp %u%%, %u partitions, warmup %us, duration %us, seed %" PRIu64 "\n",
-           o->wl->name, o->config, o->clients,
+           "theta %g, mp %u%%, %u partitions, warmup %us, duration %us, seed %" PRIu64
+           "\n",
+           o->wl->name, o->pg_url ? o->pg_desc : o->config, o->clients,
            o->rate > 0 ? (o->fixed ? "open loop (fixed arrivals)" : "open loop (Poisson)")
                        : "closed loop",
-           o->records, o->fields, o->field_len, o->theta, o->mp_pct, o->partitions, o->warmup,
-           o->duration, o->seed);
+           o->records, o->fields, o->field_len, o->theta, o->mp_pct, o->partitions,
+           o->warmup, o->duration, o->seed);
     if (o->rate > 0)
         printf("ycsb-%c: target %.0f ops/s\n", o->wl->name, o->rate);
+    else if (o->pg_url)
+        printf("ycsb-%c: one synchronous operation per client%s\n", o->wl->name,
+               o->window_set ? " (--window ignored for postgres)" : "");
     else
         printf("ycsb-%c: window %u per client\n", o->wl->name, o->window);
     if (o->theta != YCSB_ZIPFIAN_CONSTANT && o->wl->dist == YCSB_DIST_ZIPFIAN)
@@ -739,9 +905,12 @@ s_run(s_run_t *run, s_client_t *cl, pthread_t *th)
     uint64_t start = bench_now_us();
     bench_hist_t interval;
     uint64_t ab, er;
+    double *timeline = calloc(o->duration, sizeof *timeline);
     for (uint32_t s = 1; s <= o->duration; s++) {
         s_sleep_until(start + (uint64_t)s * 1000000u);
         s_collect(run, cl, &interval, &ab, &er, NULL);
+        if (timeline) /* successful operations, like throughput_ops */
+            timeline[s - 1] = (double)(interval.count - ab - er);
         printf("[%3us] %9.0f ops/s  p50 %7.2f ms  p99 %7.2f ms  p99.9 %7.2f ms  "
                "aborts %" PRIu64 "  errors %" PRIu64 "\n",
                s, (double)interval.count, bench_hist_quantile(&interval, 0.5) / 1000.0,
@@ -780,7 +949,8 @@ s_run(s_run_t *run, s_client_t *cl, pthread_t *th)
                bench_hist_quantile(h, 0.999) / 1000.0, (double)h->max / 1000.0);
     }
     if (o->json)
-        s_write_json(run, sum, ops, secs);
+        s_write_json(run, sum, ops, secs, timeline, timeline ? o->duration : 0);
+    free(timeline);
     free(sum);
     return ok > 0 ? 0 : 1;
 }
@@ -790,13 +960,18 @@ s_run(s_run_t *run, s_client_t *cl, pthread_t *th)
 void
 bench_ycsb_usage(void)
 {
-    fprintf(stderr,
-            "       hobbes-bench ycsb --config FILE --workload a|b|c|d|e|f [--records N] "
-            "[--theta T]\n"
-            "                         [--fields F] [--field-length L] [--mp PCT] "
-            "[--clients N] [--window W]\n"
-            "                         [--duration S] [--warmup S] [--rate OPS [--fixed]]\n"
-            "                         [--load-only | --run-only] [--json FILE] [--seed N]\n");
+    fprintf(
+        stderr,
+        "       hobbes-bench ycsb --config FILE --workload a|b|c|d|e|f [--records N] "
+        "[--theta T]\n"
+        "                         [--fields F] [--field-length L] [--mp PCT] "
+        "[--clients N] [--window W]\n"
+        "                         [--duration S] [--warmup S] [--rate OPS [--fixed]]\n"
+        "                         [--load-only | --run-only] [--json FILE] [--seed N]\n"
+        "       hobbes-bench ycsb --target postgres://USER@HOST:PORT/DB --workload ... "
+        "(same options;\n"
+        "                         PostgreSQL through libpq, table usertable; no "
+        "--config)\n");
 }
 
 static int
@@ -826,17 +1001,28 @@ bench_ycsb_main(int argc, char **argv)
     o->duration = 10;
     o->warmup = 1;
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},   {"workload", required_argument, NULL, 'W'},
-        {"records", required_argument, NULL, 'r'},  {"theta", required_argument, NULL, 't'},
-        {"fields", required_argument, NULL, 'f'},   {"field-length", required_argument, NULL, 'l'},
-        {"mp", required_argument, NULL, 'm'},       {"clients", required_argument, NULL, 'n'},
-        {"window", required_argument, NULL, 'w'},   {"duration", required_argument, NULL, 'd'},
-        {"warmup", required_argument, NULL, 'u'},   {"rate", required_argument, NULL, 'R'},
-        {"fixed", no_argument, NULL, 'F'},          {"load-only", no_argument, NULL, 'L'},
-        {"run-only", no_argument, NULL, 'U'},       {"json", required_argument, NULL, 'j'},
-        {"seed", required_argument, NULL, 's'},     {"help", no_argument, NULL, 'h'},
+        {"config", required_argument, NULL, 'c'},
+        {"workload", required_argument, NULL, 'W'},
+        {"records", required_argument, NULL, 'r'},
+        {"theta", required_argument, NULL, 't'},
+        {"fields", required_argument, NULL, 'f'},
+        {"field-length", required_argument, NULL, 'l'},
+        {"mp", required_argument, NULL, 'm'},
+        {"clients", required_argument, NULL, 'n'},
+        {"window", required_argument, NULL, 'w'},
+        {"duration", required_argument, NULL, 'd'},
+        {"warmup", required_argument, NULL, 'u'},
+        {"rate", required_argument, NULL, 'R'},
+        {"fixed", no_argument, NULL, 'F'},
+        {"load-only", no_argument, NULL, 'L'},
+        {"run-only", no_argument, NULL, 'U'},
+        {"json", required_argument, NULL, 'j'},
+        {"seed", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {"target", required_argument, NULL, 'T'},
         {NULL, 0, NULL, 0},
     };
+    const char *target = NULL;
     int c, rc = 2;
     optind = 2;
     uint64_t v;
@@ -863,6 +1049,9 @@ bench_ycsb_main(int argc, char **argv)
         case 'U': o->run_only = 1; break;
         case 'j': o->json = optarg; break;
         case 's': bad = bench_parse_u64(optarg, 0, UINT64_MAX, &v); o->seed = v; break;
+        case 'T':
+            target = optarg;
+            break;
         default: bad = 1; break;
         }
         if (bad) {
@@ -872,20 +1061,44 @@ bench_ycsb_main(int argc, char **argv)
             goto out;
         }
     }
-    if (optind != argc || !o->config || !o->wl || (o->load_only && o->run_only)) {
-        fprintf(stderr, "hobbes-bench: ycsb needs --config and --workload%s\n",
-                o->load_only && o->run_only ? " (and not both --load-only and --run-only)" : "");
+    char err[512];
+    if (target && strcmp(target, "hobbes") != 0) {
+        if (!bench_ycsb_pg_is_target(target)) {
+            fprintf(stderr,
+                    "hobbes-bench: --target is hobbes or a PostgreSQL URL "
+                    "(postgres://USER@HOST:PORT/DB), not \"%s\"\n",
+                    target);
+            goto out;
+        }
+        if (bench_ycsb_pg_check_url(target, err, sizeof err) != 0) {
+            fprintf(stderr, "hobbes-bench: --target: %s\n", err);
+            goto out;
+        }
+        o->pg_url = target;
+    }
+    if (optind != argc || (!o->config && !o->pg_url) || !o->wl ||
+        (o->load_only && o->run_only)) {
+        fprintf(stderr,
+                "hobbes-bench: ycsb needs --config (or --target URL) and --workload%s\n",
+                o->load_only && o->run_only ? " (and not both --load-only and --run-only)"
+                                            : "");
         bench_ycsb_usage();
         goto out;
     }
-    char err[512];
-    hb_config_t *cfg = NULL;
-    if (hb_config_load(o->config, &cfg, err, sizeof err) != HB_OK) {
-        fprintf(stderr, "hobbes-bench: %s\n", err);
-        goto out;
+    if (o->pg_url) {
+        o->partitions = 1;
+        if (o->mp_pct)
+            fprintf(stderr, "hobbes-bench: --mp ignored for postgres (one server)\n");
+        o->mp_pct = 0;
+    } else {
+        hb_config_t *cfg = NULL;
+        if (hb_config_load(o->config, &cfg, err, sizeof err) != HB_OK) {
+            fprintf(stderr, "hobbes-bench: %s\n", err);
+            goto out;
+        }
+        o->partitions = cfg->partitions;
+        hb_config_destroy(&cfg);
     }
-    o->partitions = cfg->partitions;
-    hb_config_destroy(&cfg);
     if (o->mp_pct && o->partitions < 2)
         fprintf(stderr, "hobbes-bench: --mp ignored: the cluster has one partition\n");
     if (o->partitions > 1024) {
@@ -908,19 +1121,40 @@ bench_ycsb_main(int argc, char **argv)
         pthread_mutex_init(&cl[i].stats->mu, NULL);
         cl[i].vals = malloc((size_t)HB_YCSB_MAX_FIELDS * (o->field_len + 1) + 16);
         s_fmap_init(&cl[i].fly, o->rate > 0 && !o->window_set ? S_OPEN_CAP : o->window);
+        if (o->pg_url) {
+            cl[i].pg = bench_ycsb_pg_new(o->pg_url, o->fields, err, sizeof err);
+            if (!cl[i].pg) {
+                fprintf(stderr, "hobbes-bench: client %u: %s\n", i, err);
+                goto done;
+            }
+            continue;
+        }
         cl[i].cl = hb_client_new(o->config, 0, err, sizeof err);
         if (!cl[i].cl) {
             fprintf(stderr, "hobbes-bench: client %u: %s\n", i, err);
             goto done;
         }
     }
+    if (o->pg_url)
+        bench_ycsb_pg_describe(cl[0].pg, o->pg_desc, sizeof o->pg_desc);
     rc = 0;
     if (!o->run_only)
         rc = s_load(run, cl, th);
+    if (o->pg_url && rc == 0 && !o->run_only &&
+        bench_ycsb_pg_analyze(cl[0].pg, err, sizeof err) != 0) {
+        fprintf(stderr, "hobbes-bench: %s\n", err);
+        rc = 1;
+    }
+    for (uint32_t i = 0; o->pg_url && !o->load_only && rc == 0 && i < o->clients; i++)
+        if (bench_ycsb_pg_prepare(cl[i].pg, err, sizeof err) != 0) {
+            fprintf(stderr, "hobbes-bench: %s\n", err);
+            rc = 1;
+        }
     if (!o->load_only && rc == 0)
         rc = s_run(run, cl, th);
 done:
     for (uint32_t i = 0; i < o->clients; i++) {
+        bench_ycsb_pg_destroy(&cl[i].pg);
         hb_client_destroy(&cl[i].cl);
         ycsb_scrambled_destroy(&cl[i].zipf);
         ycsb_latest_destroy(&cl[i].latest);

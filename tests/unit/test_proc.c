@@ -104,10 +104,10 @@ s_serialise(const hb_lockset_t *ls, uint8_t *out, size_t cap)
 
 START_TEST(test_proc_catalog)
 {
-    const char *names[HB_PROC_COUNT_] = {"kv.get",    "kv.put",      "kv.add",
-                                         "kv.transfer", "micro.rmw", "ycsb.read",
-                                         "ycsb.update", "ycsb.insert", "ycsb.rmw",
-                                         "sql.exec",    "sql.ddl"};
+    const char *names[HB_PROC_COUNT_] = {
+        "kv.get",    "kv.put",         "kv.add",       "kv.transfer",  "micro.rmw",
+        "ycsb.read", "ycsb.update",    "ycsb.insert",  "ycsb.rmw",     "sql.exec",
+        "sql.ddl",   "tpcc.new_order", "tpcc.payment", "tpcc.delivery"};
     for (int i = 0; i < HB_PROC_COUNT_; i++) {
         const hb_proc_def_t *d = hb_proc_find(names[i], strlen(names[i]));
         ck_assert_ptr_nonnull(d);
