@@ -2086,17 +2086,8 @@ s_write_json(const s_run_t *run, const s_sum_t *sum, double secs, double tpmc,
                 (uint64_t)run->tl_no[s] * 60);
     fprintf(f, "],\n  \"latency_cdf\": {");
     for (int x = 0; x < S_NTX; x++) {
-        fprintf(f, "%s\n    \"%s\": [", x ? "," : "", s_tx_name[x]);
-        const bench_hist_t *h = &sum->hist[x];
-        for (int i = 1; i <= 100 && h->count; i++) {
-            double q =
-                i == 100 ? 1.0 : 1.0 - pow(10, -(double)i / 25.0); /* denser near 1 */
-            if (i < 50)
-                q = (double)i / 50.0 * 0.9;
-            fprintf(f, "%s[%" PRIu64 ", %.4f]", i > 1 ? ", " : "",
-                    bench_hist_quantile(h, q), q);
-        }
-        fprintf(f, "]");
+        fprintf(f, "%s\n    \"%s\": ", x ? "," : "", s_tx_name[x]);
+        bench_hist_cdf_json(f, &sum->hist[x]);
     }
     fprintf(f, "\n  },\n  \"ops\": {");
     for (int x = 0; x < S_NTX; x++) {
