@@ -93,7 +93,7 @@ hb_expr_pack_op(msgpack_packer *pk, hb_ex_op_t op, uint32_t nfields)
 /* Decimals and dates                                                   */
 /* ------------------------------------------------------------------ */
 
-static const int64_t s_pow10[19] = {1LL,
+const int64_t hb_pow10[19] = {1LL,
                                     10LL,
                                     100LL,
                                     1000LL,
@@ -179,7 +179,7 @@ s_dec_cmp(const hb_val_t *a, const hb_val_t *b)
 static double
 s_dec_double(const hb_val_t *v)
 {
-    return (double)v->u.dec.m / (double)s_pow10[v->u.dec.scale];
+    return (double)v->u.dec.m / (double)hb_pow10[v->u.dec.scale];
 }
 
 /* Parses decimal text (sign, digits, point, exponent) into a decimal at
@@ -551,7 +551,7 @@ hb_val_format(const hb_val_t *v, char *out, size_t cap)
         int64_t m = v->u.dec.m;
         int sc = v->u.dec.scale;
         uint64_t a = m < 0 ? (uint64_t)0 - (uint64_t)m : (uint64_t)m;
-        uint64_t ip = a / (uint64_t)s_pow10[sc], fp = a % (uint64_t)s_pow10[sc];
+        uint64_t ip = a / (uint64_t)hb_pow10[sc], fp = a % (uint64_t)hb_pow10[sc];
         if (sc)
             n = snprintf(out, cap, "%s%" PRIu64 ".%0*" PRIu64, m < 0 ? "-" : "", ip, sc, fp);
         else
@@ -833,7 +833,7 @@ hb_val_coerce(const hb_val_t *v, hb_type_t t, int32_t typmod,
         }
         if (!overflow && prec > 0 && prec <= 18) {
             uint64_t a = d.u.dec.m < 0 ? (uint64_t)0 - (uint64_t)d.u.dec.m : (uint64_t)d.u.dec.m;
-            overflow = a >= (uint64_t)s_pow10[prec];
+            overflow = a >= (uint64_t)hb_pow10[prec];
         }
         if (overflow)
             return hb_sqlerr_set(err, "22003", "numeric field overflow");

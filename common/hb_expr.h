@@ -183,4 +183,7 @@ size_t hb_val_format_as(const hb_val_t *v, hb_type_t t, char *out, size_t cap);
  * the length written. */
 size_t hb_val_format(const hb_val_t *v, char *out, size_t cap);
 
+/* Powers of ten, 10^0 .. 10^18: the scales of HB_VAL_DEC. */
+extern const int64_t hb_pow10[19];
+
 #endif

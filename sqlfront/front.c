@@ -825,6 +825,57 @@ s_key_put_val(hb_key_t *k, const hb_val_t *v)
     return !k->overflow;
 }
 
+/* The source of join level j for the joined row so far: its primary-key
+ * prefix bound by j's expressions over row (a point read when all of the
+ * key is bound), on one partition (has_fixed, fixed) when the partition
+ * key is. *none is set when a bound value is NULL (the level matches nothing).
+ * Returns HB_OK, or an error in err. */
+static hb_rc_t
+s_join_source(const sqlf_front_t *self, const sqlf_join_t *j, const hb_val_t *row,
+              hb_arena_t **arena, sqlf_source_t *src, bool *none, hb_sqlerr_t *err)
+{
+    const sqlf_table_t *t = j->table;
+    *src = (sqlf_source_t){.table = t, .partition = -1};
+    *none = false;
+    hb_key_init(&src->start, t->id);
+    hb_key_t pkey;
+    hb_key_init(&pkey, t->id);
+    hb_expr_env_t env = {.row = (hb_val_t *)row, .ncols = j->off, .alloc = hb_arena_alloc,
+                         .alloc_arg = arena, .err = err};
+    for (uint32_t b = 0; b < j->nbound; b++) {
+        hb_val_t v, c;
+        const sqlf_col_t *col = &t->cols[t->pk[b]];
+        if (hb_expr_eval(j->bind[b].p, j->bind[b].len, &env, &v) != HB_OK ||
+            hb_val_coerce(&v, col->type, col->typmod, hb_arena_alloc, arena, &c, err) != HB_OK)
+            return HB_INVALID;
+        if (c.type == HB_VAL_NIL) {
+            *none = true; /* key = NULL matches nothing */
+            return HB_OK;
+        }
+        if (!s_key_put_val(&src->start, &c))
+            return hb_sqlerr_set(err, "0A000", "join key of an unsupported type");
+        if (b < t->npart)
+            s_key_put_val(&pkey, &c);
+    }
+    if (j->nbound == t->npk) {
+        src->point = true;
+        src->plen = sqlf_table_plen(t, src->start.buf, src->start.len);
+    } else if (j->nbound > 0) {
+        if (src->start.len + 9 > HB_KEY_MAX)
+            return hb_sqlerr_set(err, "54000", "key prefix is too long");
+        src->end = src->start;
+        for (int i = 0; i < 9; i++)
+            src->end.buf[src->end.len++] = 0xFF;
+    } else {
+        hb_key_init(&src->end, t->id + 1);
+    }
+    if (j->nbound >= t->npart) {
+        src->has_fixed = true;
+        src->fixed = hb_key_partition(pkey.buf, pkey.len, self->nparts);
+    }
+    return HB_OK;
+}
+
 static hb_rc_t
 s_join_level(s_join_t *jn, uint32_t k)
 {
@@ -854,41 +905,14 @@ s_join_level(s_join_t *jn, uint32_t k)
     }
     const sqlf_join_t *j = &st->join[k];
     const sqlf_table_t *t = j->table;
-    sqlf_source_t src = {.table = t, .partition = -1};
-    hb_key_init(&src.start, t->id);
-    hb_key_t pkey;
-    hb_key_init(&pkey, t->id);
-    hb_expr_env_t env = {.row = jn->row, .ncols = j->off, .alloc = hb_arena_alloc,
-                         .alloc_arg = jn->arena, .err = jn->err};
-    for (uint32_t b = 0; b < j->nbound; b++) {
-        hb_val_t v, c;
-        const sqlf_col_t *col = &t->cols[t->pk[b]];
-        if (hb_expr_eval(j->bind[b].p, j->bind[b].len, &env, &v) != HB_OK ||
-            hb_val_coerce(&v, col->type, col->typmod, hb_arena_alloc, jn->arena, &c,
-                          jn->err) != HB_OK)
-            return HB_INVALID;
-        if (c.type == HB_VAL_NIL)
-            return HB_OK; /* key = NULL matches nothing */
-        if (!s_key_put_val(&src.start, &c))
-            return hb_sqlerr_set(jn->err, "0A000", "join key of an unsupported type");
-        if (b < t->npart)
-            s_key_put_val(&pkey, &c);
-    }
-    if (j->nbound == t->npk) {
-        src.point = true;
-        src.plen = sqlf_table_plen(t, src.start.buf, src.start.len);
-    } else if (j->nbound > 0) {
-        if (src.start.len + 9 > HB_KEY_MAX)
-            return hb_sqlerr_set(jn->err, "54000", "key prefix is too long");
-        src.end = src.start;
-        for (int i = 0; i < 9; i++)
-            src.end.buf[src.end.len++] = 0xFF;
-    } else {
-        hb_key_init(&src.end, t->id + 1);
-    }
+    sqlf_source_t src;
+    bool none;
+    hb_rc_t brc = s_join_source(jn->self, j, jn->row, jn->arena, &src, &none, jn->err);
+    if (brc || none)
+        return brc;
     uint32_t p0 = 0, p1 = jn->self->nparts;
-    if (j->nbound >= t->npart) {
-        p0 = hb_key_partition(pkey.buf, pkey.len, jn->self->nparts);
+    if (src.has_fixed) {
+        p0 = src.fixed;
         p1 = p0 + 1;
     }
     hb_rc_t rc = HB_OK;
@@ -1876,45 +1900,12 @@ s_bjoin_level(s_bjoin_t *bj, uint32_t k)
         }
         return pass ? bj->fn(bj->arg, NULL, 0, NULL, 0, bj->row, bj->width) : HB_OK;
     }
-    const sqlf_join_t *j = &st->join[k];
-    const sqlf_table_t *t = j->table;
-    sqlf_source_t src = {.table = t, .partition = -1};
-    hb_key_init(&src.start, t->id);
-    hb_key_t pkey;
-    hb_key_init(&pkey, t->id);
-    hb_expr_env_t env = {.row = bj->row,
-                         .ncols = j->off,
-                         .alloc = hb_arena_alloc,
-                         .alloc_arg = &bj->r->arena,
-                         .err = bj->err};
-    for (uint32_t b = 0; b < j->nbound; b++) {
-        hb_val_t v, c;
-        const sqlf_col_t *col = &t->cols[t->pk[b]];
-        if (hb_expr_eval(j->bind[b].p, j->bind[b].len, &env, &v) != HB_OK ||
-            hb_val_coerce(&v, col->type, col->typmod, hb_arena_alloc, &bj->r->arena, &c,
-                          bj->err) != HB_OK)
-            return HB_INVALID;
-        if (c.type == HB_VAL_NIL)
-            return HB_OK; /* key = NULL matches nothing */
-        if (!s_key_put_val(&src.start, &c))
-            return hb_sqlerr_set(bj->err, "0A000", "join key of an unsupported type");
-        if (b < t->npart)
-            s_key_put_val(&pkey, &c);
-    }
-    if (j->nbound == t->npk) {
-        src.point = true;
-        src.plen = sqlf_table_plen(t, src.start.buf, src.start.len);
-    } else if (j->nbound > 0) {
-        if (src.start.len + 9 > HB_KEY_MAX)
-            return hb_sqlerr_set(bj->err, "54000", "key prefix is too long");
-        src.end = src.start;
-        for (int i = 0; i < 9; i++)
-            src.end.buf[src.end.len++] = 0xFF;
-    } else {
-        hb_key_init(&src.end, t->id + 1);
-    }
-    if (!src.point && j->nbound >= t->npart)
-        src.partition = (int32_t)hb_key_partition(pkey.buf, pkey.len, bj->self->nparts);
+    sqlf_source_t src;
+    bool none;
+    hb_rc_t rc = s_join_source(bj->self, &st->join[k], bj->row, &bj->r->arena, &src, &none,
+                               bj->err);
+    if (rc || none)
+        return rc;
     bj->k = k;
     return s_block_read(bj->self, bj->r, bj->sess, &src, s_bjoin_row, bj, bj->err);
 }

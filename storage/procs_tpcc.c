@@ -68,26 +68,6 @@ enum {
     S_NCOLS = 17
 };
 
-static const int64_t s_pow10[19] = {1LL,
-                                    10LL,
-                                    100LL,
-                                    1000LL,
-                                    10000LL,
-                                    100000LL,
-                                    1000000LL,
-                                    10000000LL,
-                                    100000000LL,
-                                    1000000000LL,
-                                    10000000000LL,
-                                    100000000000LL,
-                                    1000000000000LL,
-                                    10000000000000LL,
-                                    100000000000000LL,
-                                    1000000000000000LL,
-                                    10000000000000000LL,
-                                    100000000000000000LL,
-                                    1000000000000000000LL};
-
 /* One body's working state. */
 typedef struct {
     stor_ctx_t *ctx;    /* the context (borrowed) */
@@ -146,7 +126,7 @@ s_round_div(__int128 n, int k)
 static bool
 s_fits(int64_t m, int prec)
 {
-    return m > -s_pow10[prec] && m < s_pow10[prec];
+    return m > -hb_pow10[prec] && m < hb_pow10[prec];
 }
 
 /* Reads key: HB_OK with the decoded row (at least ncols columns),
@@ -203,12 +183,12 @@ s_num(s_tx_t *t, const s_row_t *row, uint32_t col, int scale, const char *what,
     const hb_val_t *v = &row->c[col];
     __int128 n;
     if (v->type == HB_VAL_INT) {
-        n = (__int128)v->u.i * s_pow10[scale];
+        n = (__int128)v->u.i * hb_pow10[scale];
     } else if (v->type == HB_VAL_DEC && v->u.dec.scale >= 0 &&
                v->u.dec.scale <= HB_DEC_MAX_SCALE) {
         n = v->u.dec.m;
         if (v->u.dec.scale <= scale)
-            n *= s_pow10[scale - v->u.dec.scale];
+            n *= hb_pow10[scale - v->u.dec.scale];
         else
             n = s_round_div(n, v->u.dec.scale - scale);
     } else {
