@@ -802,6 +802,13 @@ s_plan_tpcc_delivery(const hb_val_t *args, uint32_t nargs, uint32_t nparts,
             s_tpcc_lock(ls, nparts, HB_LOCK_WRITE, a.s.order_line, k, 4);
         const int64_t c[3] = {a.w, d, a.d[d - 1].c_id};
         s_tpcc_lock(ls, nparts, HB_LOCK_WRITE, a.s.customer, c, 3);
+        /* The district's anchors too: a New-Order of this district, whose
+         * fresh writes take no lock of their own, then runs strictly before
+         * or after this Delivery (which reads and writes order keys), on
+         * every replica alike. */
+        s_tpcc_lock(ls, nparts, HB_LOCK_WRITE, a.s.orders, k, 2);
+        s_tpcc_lock(ls, nparts, HB_LOCK_WRITE, a.s.new_order, k, 2);
+        s_tpcc_lock(ls, nparts, HB_LOCK_WRITE, a.s.order_line, k, 2);
     }
     return HB_OK;
 }

@@ -101,7 +101,6 @@ typedef struct {
     size_t baselen;
     uint32_t *ops;        /* the block's ops on this key, in order (indexes) */
     uint32_t nops, capops;
-    uint64_t stamp;       /* the last block scan that met it */
 } s_ov_t;
 
 /* A parsed text, kept for the next request with the same text: parsing
@@ -134,7 +133,6 @@ typedef struct s_blk {
     uint32_t block_nchecks;
     s_ov_t *ov;                /* keys it touched */
     uint32_t nov, capov;
-    uint64_t scan_stamp;
     bool implicit;             /* the block was opened by a statement (CALL, INSERT ...
                                 * SELECT), not BEGIN: it commits with it */
     bool no_rerun;             /* a statement of it committed on its own (DDL at its
@@ -1730,8 +1728,18 @@ typedef struct {
     s_row_fn inner;
     void *inner_arg;
     hb_sqlerr_t *err;
-    uint64_t stamp; /* this scan's stamp (a join's inner reads take their own) */
+    uint8_t *seen;  /* per block key that existed before this read: it met it */
+    uint32_t nseen; /* keys in seen */
 } s_bscan_t;
+
+/* Notes that read b met block key ov (whatever reads nested in it do). */
+static void
+s_bscan_saw(s_bscan_t *b, const s_ov_t *ov)
+{
+    uint32_t i = (uint32_t)(ov - b->r->b->ov);
+    if (i < b->nseen)
+        b->seen[i] = 1;
+}
 
 /* Gives one key's block view to the inner callback if it passes. */
 static hb_rc_t
@@ -1769,7 +1777,7 @@ s_bscan_row(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw, ui
     s_ov_t *ov = s_ov_get(b->r, key, klen, sqlf_table_plen(b->src->table, key, klen));
     if (!ov->have_base)
         s_ov_set_base(b->r, ov, true, raw, rawlen);
-    ov->stamp = b->stamp;
+    s_bscan_saw(b, ov);
     return s_bscan_emit(b, ov);
 }
 
@@ -1794,14 +1802,18 @@ static hb_rc_t
 s_block_read(sqlf_front_t *self, s_req_t *r, s_session_t *sess, const sqlf_source_t *src,
              s_row_fn fn, void *arg, hb_sqlerr_t *err)
 {
-    s_bscan_t b = {self, r, sess, src, fn, arg, err, 0};
+    s_bscan_t b = {self, r, sess, src, fn, arg, err, NULL, 0};
     if (src->point) {
         s_ov_t *ov = s_ov_get(r, src->start.buf, (uint32_t)src->start.len, src->plen);
         return s_bscan_emit(&b, ov);
     }
-    b.stamp = ++r->b->scan_stamp;
     uint64_t ep;
     uint32_t nov_before = r->b->nov;
+    /* Which of the block's keys this read meets, kept per read (not on the
+     * keys), so a read nested in it (a self-join) cannot make it emit a key
+     * twice. */
+    b.nseen = nov_before;
+    b.seen = hb_calloc(nov_before ? nov_before : 1, 1);
     hb_rc_t rc;
     if (src->use_index) {
         /* The index entries at a snapshot name the rows; each row is then
@@ -1822,7 +1834,7 @@ s_block_read(sqlf_front_t *self, s_req_t *r, s_session_t *sess, const sqlf_sourc
         for (uint32_t i = 0; i < ks.n && rc == HB_OK; i++) {
             s_ov_t *ov = s_ov_get(r, ks.keys[i], ks.lens[i],
                                   sqlf_table_plen(src->table, ks.keys[i], ks.lens[i]));
-            ov->stamp = b.stamp;
+            s_bscan_saw(&b, ov);
             rc = s_bscan_emit(&b, ov);
         }
         hb_free(ks.keys);
@@ -1831,17 +1843,19 @@ s_block_read(sqlf_front_t *self, s_req_t *r, s_session_t *sess, const sqlf_sourc
     } else {
         rc = s_read(self, sess, src, false, s_bscan_row, &b, &ep, err);
     }
-    if (rc)
-        return rc;
-    /* Keys of the range the snapshot does not have: the block's inserts. */
+    /* Keys of the range the snapshot read did not meet: the block's
+     * inserts (absent from the snapshot when the read covered the whole
+     * range), or, for an index read, rows the block wrote whose entries
+     * did not match: their base is then read as a point. */
     for (uint32_t i = 0; i < nov_before && rc == HB_OK; i++) {
         s_ov_t *ov = &r->b->ov[i];
-        if (ov->stamp == b.stamp || !s_in_range(src, ov->key, ov->klen))
+        if (b.seen[i] || !s_in_range(src, ov->key, ov->klen))
             continue;
-        if (!ov->have_base)
+        if (!ov->have_base && !src->use_index)
             s_ov_set_base(r, ov, false, NULL, 0);
         rc = s_bscan_emit(&b, ov);
     }
+    hb_free(b.seen);
     return rc;
 }
 

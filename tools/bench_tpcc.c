@@ -1739,7 +1739,9 @@ s_native_order_status(s_term_t *t)
         s_note_err(t, "order_status", "02000", "no such customer");
         return S_OUT_FAIL;
     }
-    /* The customer's newest order: the last orders_customer entry. */
+    /* The customer's newest order: the last orders_customer entry, on the
+     * partition of the order rows (a partition hashes the table id too). */
+    s_nkey(&k, s->v[S_T_ORD], t->run->nparts, &part, 1, (int64_t)t->w);
     hb_key_init(&k, HB_TABLE_INDEX);
     hb_key_put_i64(&k, s->v[S_T_ORD]);
     hb_key_put_i64(&k, s->v[9]);
@@ -1767,7 +1769,7 @@ s_native_order_status(s_term_t *t)
     hb_scan_result_destroy(&res);
     if (!o)
         return S_OUT_OK; /* a customer without orders: nothing to show */
-    s_nkey(&k, s->v[S_T_OL], t->run->nparts, NULL, 3, (int64_t)t->w, (int64_t)d, o);
+    s_nkey(&k, s->v[S_T_OL], t->run->nparts, &part, 3, (int64_t)t->w, (int64_t)d, o);
     elen = s_prefix_end(&k, end);
     if (s_snap(t->cl, part, &k, end, elen, 100, &epoch, &res) != 0)
         return S_OUT_RETRY;
@@ -1792,7 +1794,7 @@ s_native_stock_level(s_term_t *t, int threshold)
         s_note_err(t, "stock_level", "02000", "no such district");
         return S_OUT_FAIL;
     }
-    s_nkey(&k, s->v[S_T_OL], t->run->nparts, NULL, 3, (int64_t)t->w, (int64_t)t->d,
+    s_nkey(&k, s->v[S_T_OL], t->run->nparts, &part, 3, (int64_t)t->w, (int64_t)t->d,
            o - 20);
     s_nkey(&e, s->v[S_T_OL], t->run->nparts, NULL, 3, (int64_t)t->w, (int64_t)t->d, o);
     if (s_snap(t->cl, part, &k, e.buf, e.len, 1000, &epoch, &res) != 0)
@@ -1960,6 +1962,9 @@ s_terminal(void *arg)
             if (out != S_OUT_RETRY || tries >= run->o.retries || run->stop)
                 break;
             tries++;
+            /* A conflict or a read at another epoch: give the cluster an
+             * epoch or so to move on before trying again. */
+            usleep(1000u * (tries < 10 ? tries : 10));
         }
         uint64_t t1 = bench_now_us();
         if (out == S_OUT_RETRY)
@@ -2060,8 +2065,17 @@ s_write_json(const s_run_t *run, const s_sum_t *sum, double secs, double tpmc,
     }
     fprintf(f, "{\n  \"workload\": \"tpcc\",\n  \"target\": \"%s\",\n",
             o->target ? "postgres" : "hobbes");
-    if (o->label)
-        fprintf(f, "  \"label\": \"%s\",\n", o->label);
+    if (o->label) {
+        fprintf(f, "  \"label\": \"");
+        for (const unsigned char *p = (const unsigned char *)o->label; *p; p++)
+            if (*p == '"' || *p == '\\')
+                fprintf(f, "\\%c", *p);
+            else if (*p < 0x20)
+                fprintf(f, "\\u%04x", *p);
+            else
+                fputc(*p, f);
+        fprintf(f, "\",\n");
+    }
     fprintf(f,
             "  \"params\": {\"impl\": \"%s\", \"warehouses\": %u, \"clients\": %u, "
             "\"duration_s\": %u, \"warmup_s\": %u, \"spec_timing\": %s, \"retries\": %u, "

@@ -64,9 +64,14 @@ run() { # run IMPL: 20 s of the mix, then the checks
         fail "$impl: a transaction type never committed"
     [ "$(jq_ "$j" 'd["failed"] * 100 <= d["ok"]')" = True ] ||
         fail "$impl: $(jq_ "$j" 'd["failed"]') failed of $(jq_ "$j" 'd["ok"]')"
-    [ "$(jq_ "$j" 'd["ops"]["new_order"]["rolled_back"] > 0 and d["tpmc"] > 0')" = True ] ||
-        fail "$impl: no New-Order rolled back, or no tpmC"
-    # the mix: New-Order 45% and Payment 43% of what completed, within 5 points
+    [ "$(jq_ "$j" 'd["tpmc"] > 0')" = True ] || fail "$impl: no tpmC"
+    # 1% of New-Orders roll back: with 500 or more, none at all is a bug
+    # (the chance is under 1%: 0.99^500).
+    [ "$(jq_ "$j" 'd["ops"]["new_order"]["ok"] < 500 or d["ops"]["new_order"]["rolled_back"] > 0')" = True ] ||
+        fail "$impl: no New-Order rolled back"
+    # the mix: New-Order 45% and Payment 43% of what completed, within 5
+    # points (each terminal deals from a shuffled deck of 100: only the
+    # unfinished decks blur it)
     [ "$(jq_ "$j" 'abs(100.0 * (d["ops"]["new_order"]["ok"] + d["ops"]["new_order"]["rolled_back"]) / (d["ok"] + d["rolled_back"]) - 45) < 5 and abs(100.0 * d["ops"]["payment"]["ok"] / (d["ok"] + d["rolled_back"]) - 43) < 5')" = True ] ||
         fail "$impl: the mix is off"
     [ "$(wc -l < "$DIR/$impl.csv")" = 6 ] || fail "$impl: csv"
