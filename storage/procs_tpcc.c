@@ -169,7 +169,10 @@ s_bad_col(s_tx_t *t, const char *what, uint32_t col, const char *type)
 static hb_rc_t
 s_int(s_tx_t *t, const s_row_t *row, uint32_t col, const char *what, int64_t *out)
 {
-    if (row->c[col].type != HB_VAL_INT)
+    /* Every integer column of the schema is an int (int4): anything wider
+     * is a foreign row, and would make the arithmetic below overflow. */
+    if (row->c[col].type != HB_VAL_INT || row->c[col].u.i > INT32_MAX ||
+        row->c[col].u.i < INT32_MIN)
         return s_bad_col(t, what, col, "an integer");
     *out = row->c[col].u.i;
     return HB_OK;
@@ -194,8 +197,11 @@ s_num(s_tx_t *t, const s_row_t *row, uint32_t col, int scale, const char *what,
     } else {
         return s_bad_col(t, what, col, "a number");
     }
-    if (n > INT64_MAX || n < -INT64_MAX)
-        return s_bad_col(t, what, col, "a representable number");
+    /* The schema's numerics have at most 12 digits: a mantissa of 10^15 or
+     * more is a foreign row, and would make the sums and products below
+     * overflow. */
+    if (n >= hb_pow10[15] || n <= -hb_pow10[15])
+        return s_bad_col(t, what, col, "a number of at most 15 digits");
     *out = (int64_t)n;
     return HB_OK;
 }

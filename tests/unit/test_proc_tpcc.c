@@ -853,6 +853,14 @@ START_TEST(test_tpcc_new_order_bad_rows)
     s_expect_abort(s_run(HB_PROC_TPCC_NEW_ORDER), HB_CORRUPT,
                    "XX001 tpcc.new_order: column 16");
 
+    /* Values no column of the schema can hold (a foreign row): refused
+     * before any arithmetic could overflow. */
+    s_new_order_fixture(2);
+    s_customer_row(crow, 1, 3, 7, "GC", 1200, 0, 0, 1, 0, s_s("x"));
+    crow[15] = hb_val_dec(INT64_MAX / 2, 4); /* c_discount of 19 digits */
+    s_feed(&ck, crow, 21);
+    s_expect_abort(s_run(HB_PROC_TPCC_NEW_ORDER), HB_CORRUPT,
+                   "XX001 tpcc.new_order: column 16");
     s_new_order_fixture(2);
     s_args[HB_TPCC_SCHEMA_ARGS] = s_s("one");
     s_expect_abort(s_run(HB_PROC_TPCC_NEW_ORDER), HB_INVALID,
