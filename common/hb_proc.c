@@ -528,19 +528,26 @@ hb_tpcc_partition(const hb_key_t *k, uint32_t nparts)
 }
 
 void
+hb_tpcc_index_prefix(hb_key_t *k, uint32_t table, uint32_t ixno, const int64_t *cols,
+                     uint32_t n)
+{
+    /* sqlf_index_key: each index column behind a 0x01 "not NULL" tag. */
+    hb_key_init(k, HB_TABLE_INDEX);
+    hb_key_put_i64(k, table);
+    hb_key_put_i64(k, ixno);
+    for (uint32_t i = 0; i < n; i++) {
+        k->buf[k->len++] = 0x01; /* 4 + 8 * 2 + 9 * i + 1 < HB_KEY_MAX (n <= 3) */
+        hb_key_put_i64(k, cols[i]);
+    }
+}
+
+void
 hb_tpcc_order_index_key(hb_key_t *k, const hb_tpcc_schema_t *s, int64_t w, int64_t d,
                         int64_t c, int64_t o)
 {
-    /* sqlf_index_key: each index column behind a 0x01 "not NULL" tag,
-     * then the primary key columns untagged. */
+    /* The index columns, then the primary key columns untagged. */
     const int64_t ix[3] = {w, d, c}, pk[3] = {w, d, o};
-    hb_key_init(k, HB_TABLE_INDEX);
-    hb_key_put_i64(k, s->orders);
-    hb_key_put_i64(k, s->ix_orders_customer);
-    for (int i = 0; i < 3; i++) {
-        k->buf[k->len++] = 0x01; /* 4 + 8 * 2 + 9 * i + 1 < HB_KEY_MAX */
-        hb_key_put_i64(k, ix[i]);
-    }
+    hb_tpcc_index_prefix(k, s->orders, s->ix_orders_customer, ix, 3);
     for (int i = 0; i < 3; i++)
         hb_key_put_i64(k, pk[i]);
 }
@@ -739,6 +746,19 @@ s_tpcc_lock(hb_lockset_t *ls, uint32_t nparts, hb_lock_mode_t mode, uint32_t tab
     hb_lockset_add(ls, hb_tpcc_partition(&k, nparts), mode, k.buf, k.len);
 }
 
+/* Write-locks district (w, d)'s anchors: the key prefixes [orders][w][d],
+ * [new_order][w][d] and [order_line][w][d]. New-Order takes them so that
+ * the partitions of its fresh rows run its body, Delivery so that it is
+ * ordered against those fresh writes on every replica. */
+static void
+s_tpcc_lock_anchors(hb_lockset_t *ls, uint32_t nparts, const hb_tpcc_schema_t *s,
+                    const int64_t wd[2])
+{
+    s_tpcc_lock(ls, nparts, HB_LOCK_WRITE, s->orders, wd, 2);
+    s_tpcc_lock(ls, nparts, HB_LOCK_WRITE, s->new_order, wd, 2);
+    s_tpcc_lock(ls, nparts, HB_LOCK_WRITE, s->order_line, wd, 2);
+}
+
 static hb_rc_t
 s_plan_tpcc_new_order(const hb_val_t *args, uint32_t nargs, uint32_t nparts,
                       hb_lockset_t *ls, char *err, size_t errlen)
@@ -757,11 +777,7 @@ s_plan_tpcc_new_order(const hb_val_t *args, uint32_t nargs, uint32_t nparts,
         s_tpcc_lock(ls, nparts, HB_LOCK_READ, a.s.item, &a.ol[l].i_id, 1);
         s_tpcc_lock(ls, nparts, HB_LOCK_WRITE, a.s.stock, si, 2);
     }
-    /* Anchors: the partitions of the fresh orders (and its index entry),
-     * new_order and order_line rows execute the body. */
-    s_tpcc_lock(ls, nparts, HB_LOCK_WRITE, a.s.orders, wd, 2);
-    s_tpcc_lock(ls, nparts, HB_LOCK_WRITE, a.s.new_order, wd, 2);
-    s_tpcc_lock(ls, nparts, HB_LOCK_WRITE, a.s.order_line, wd, 2);
+    s_tpcc_lock_anchors(ls, nparts, &a.s, wd);
     return HB_OK;
 }
 
@@ -802,13 +818,7 @@ s_plan_tpcc_delivery(const hb_val_t *args, uint32_t nargs, uint32_t nparts,
             s_tpcc_lock(ls, nparts, HB_LOCK_WRITE, a.s.order_line, k, 4);
         const int64_t c[3] = {a.w, d, a.d[d - 1].c_id};
         s_tpcc_lock(ls, nparts, HB_LOCK_WRITE, a.s.customer, c, 3);
-        /* The district's anchors too: a New-Order of this district, whose
-         * fresh writes take no lock of their own, then runs strictly before
-         * or after this Delivery (which reads and writes order keys), on
-         * every replica alike. */
-        s_tpcc_lock(ls, nparts, HB_LOCK_WRITE, a.s.orders, k, 2);
-        s_tpcc_lock(ls, nparts, HB_LOCK_WRITE, a.s.new_order, k, 2);
-        s_tpcc_lock(ls, nparts, HB_LOCK_WRITE, a.s.order_line, k, 2);
+        s_tpcc_lock_anchors(ls, nparts, &a.s, k);
     }
     return HB_OK;
 }

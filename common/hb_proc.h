@@ -224,6 +224,11 @@ void hb_tpcc_key(hb_key_t *k, uint32_t table, const int64_t *cols, uint32_t n);
 /* Returns the partition of a TPC-C row key (or anchor, or the orders row
  * key of an index entry): hb_key_partition of its first HB_TPCC_PLEN bytes. */
 uint16_t hb_tpcc_partition(const hb_key_t *k, uint32_t nparts);
+/* Encodes the start of a TPC-C index entry into k: [HB_TABLE_INDEX][table]
+ * [ixno] then n (at most 3) integer index columns, each behind the 0x01
+ * "not NULL" tag, as sqlf_index_key does (a scan's prefix). */
+void hb_tpcc_index_prefix(hb_key_t *k, uint32_t table, uint32_t ixno, const int64_t *cols,
+                          uint32_t n);
 /* Encodes the orders_customer entry of order (w, d, o) of customer c, as
  * SQL's sqlf_index_key does: [HB_TABLE_INDEX][orders][ix no][0x01 w][0x01
  * d][0x01 c][w][d][o]. It lives on the orders row's partition. */

@@ -654,35 +654,34 @@ s_delivery(s_tx_t *t, const hb_val_t *args, uint32_t nargs)
 /* Entry points                                                        */
 /* ------------------------------------------------------------------ */
 
+/* Runs body as procedure proc in a fresh working state. */
+static hb_rc_t
+s_enter(stor_ctx_t *ctx, const char *proc,
+        hb_rc_t (*body)(s_tx_t *t, const hb_val_t *args, uint32_t nargs),
+        const hb_val_t *args, uint32_t nargs)
+{
+    s_tx_t t;
+    hb_rc_t rc = s_tx_init(&t, ctx, proc);
+    if (rc == HB_OK)
+        rc = body(&t, args, nargs);
+    s_tx_fini(&t);
+    return rc;
+}
+
 hb_rc_t
 stor_tpcc_new_order(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
 {
-    s_tx_t t;
-    hb_rc_t rc = s_tx_init(&t, ctx, "tpcc.new_order");
-    if (rc == HB_OK)
-        rc = s_new_order(&t, args, nargs);
-    s_tx_fini(&t);
-    return rc;
+    return s_enter(ctx, "tpcc.new_order", s_new_order, args, nargs);
 }
 
 hb_rc_t
 stor_tpcc_payment(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
 {
-    s_tx_t t;
-    hb_rc_t rc = s_tx_init(&t, ctx, "tpcc.payment");
-    if (rc == HB_OK)
-        rc = s_payment(&t, args, nargs);
-    s_tx_fini(&t);
-    return rc;
+    return s_enter(ctx, "tpcc.payment", s_payment, args, nargs);
 }
 
 hb_rc_t
 stor_tpcc_delivery(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
 {
-    s_tx_t t;
-    hb_rc_t rc = s_tx_init(&t, ctx, "tpcc.delivery");
-    if (rc == HB_OK)
-        rc = s_delivery(&t, args, nargs);
-    s_tx_fini(&t);
-    return rc;
+    return s_enter(ctx, "tpcc.delivery", s_delivery, args, nargs);
 }
