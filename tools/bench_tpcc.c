@@ -1440,7 +1440,7 @@ s_sql_order_status(s_term_t *t)
     int rc = s_db_exec(&t->db, sql, &r);
     uint32_t n = s_nrows(&r, -1);
     if (rc == 0 && n == 0) {
-        s_note_err(t, "order_status", "02000", "no such customer");
+        s_res_fail(&r, "02000", "no such customer"); /* s_sql_result notes it */
         rc = -1;
     }
     if (rc == 0)
