@@ -43,6 +43,20 @@ hb_realloc(void *ptr, size_t size)
     return p;
 }
 
+size_t
+hb_grow_cap(size_t cap, size_t need, size_t first, size_t elem)
+{
+    size_t n = cap ? cap : (first ? first : 1);
+    while (n < need) {
+        if (n > SIZE_MAX / 2)
+            s_oom(SIZE_MAX);
+        n *= 2;
+    }
+    if (elem && n > SIZE_MAX / elem)
+        s_oom(SIZE_MAX);
+    return n;
+}
+
 char *
 hb_strdup(const char *s)
 {
