@@ -1,4 +1,4 @@
-/* catalog.h — sqlfront's copy of the SQL catalog (DESIGN.md section 6).
+/* catalog.h — sqlfront's copy of the SQL catalog (docs/architecture.md section 6).
  *
  * The catalog lives in the cluster (table HB_TABLE_CATALOG, one copy per
  * partition, written only by sql.ddl transactions; common/hb_proc.h); a
