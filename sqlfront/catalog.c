@@ -283,12 +283,20 @@ sqlf_catalog_load(sqlf_catalog_t *self, hb_client_t *cli, int timeout_ms, uint64
             return HB_TIMEOUT;
         usleep(500);
     }
+    sqlf_catalog_load_rows(self, res->rows, res->nrows);
+    hb_scan_result_destroy(&res);
+    return HB_OK;
+}
+
+void
+sqlf_catalog_load_rows(sqlf_catalog_t *self, const hb_scan_row_t *rows, uint32_t nrows)
+{
     s_clear(self);
     self->version = 0;
-    self->tables = hb_calloc(res->nrows ? res->nrows : 1, sizeof *self->tables);
-    self->procs = hb_calloc(res->nrows ? res->nrows : 1, sizeof *self->procs);
-    for (uint32_t i = 0; i < res->nrows; i++) {
-        const uint8_t *p = res->rows[i].key, *kend = p + res->rows[i].klen;
+    self->tables = hb_calloc(nrows ? nrows : 1, sizeof *self->tables);
+    self->procs = hb_calloc(nrows ? nrows : 1, sizeof *self->procs);
+    for (uint32_t i = 0; i < nrows; i++) {
+        const uint8_t *p = rows[i].key, *kend = p + rows[i].klen;
         uint32_t table;
         int64_t part;
         uint8_t name[SQLF_NAME_MAX + 1];
@@ -302,7 +310,7 @@ sqlf_catalog_load(sqlf_catalog_t *self, hb_client_t *cli, int timeout_ms, uint64
         if (nlen == 0) {
             hb_mp_reader_t r;
             uint32_t n;
-            hb_mp_reader_init(&r, res->rows[i].val, res->rows[i].vlen);
+            hb_mp_reader_init(&r, rows[i].val, rows[i].vlen);
             if (hb_mp_read_array(&r, &n) == HB_OK && n == 2)
                 hb_mp_read_int(&r, &self->version);
             continue;
@@ -311,7 +319,7 @@ sqlf_catalog_load(sqlf_catalog_t *self, hb_client_t *cli, int timeout_ms, uint64
             sqlf_proc_t *pr = &self->procs[self->nprocs];
             memset(pr, 0, sizeof *pr);
             if (nlen < 2 || nlen - 1 >= SQLF_NAME_MAX ||
-                !s_decode_proc(res->rows[i].val, res->rows[i].vlen, pr)) {
+                !s_decode_proc(rows[i].val, rows[i].vlen, pr)) {
                 hb_warn("catalog: skipping a malformed procedure record");
                 s_proc_free(pr);
                 continue;
@@ -327,7 +335,7 @@ sqlf_catalog_load(sqlf_catalog_t *self, hb_client_t *cli, int timeout_ms, uint64
         }
         sqlf_table_t *t = &self->tables[self->ntables];
         memset(t, 0, sizeof *t);
-        if (!s_decode_table(res->rows[i].val, res->rows[i].vlen, t)) {
+        if (!s_decode_table(rows[i].val, rows[i].vlen, t)) {
             hb_warn("catalog: skipping malformed table record \"%.*s\"", (int)nlen, name);
             s_table_free(t);
             continue;
@@ -336,8 +344,6 @@ sqlf_catalog_load(sqlf_catalog_t *self, hb_client_t *cli, int timeout_ms, uint64
         t->name[nlen] = '\0';
         self->ntables++;
     }
-    hb_scan_result_destroy(&res);
-    return HB_OK;
 }
 
 int64_t

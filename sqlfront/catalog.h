@@ -102,6 +102,13 @@ void sqlf_catalog_destroy(sqlf_catalog_t **self_p);
 hb_rc_t sqlf_catalog_load(sqlf_catalog_t *self, hb_client_t *cli, int timeout_ms,
                           uint64_t min_epoch);
 
+/* Replaces the catalog's contents with the records rows (nrows, the
+ * catalog table's rows in key order, as a scan of it returns them; borrowed:
+ * the catalog copies what it keeps). Malformed records are skipped with a
+ * warning. Pure: sqlf_catalog_load's decoding, for tests and tools that
+ * hold the rows themselves. */
+void sqlf_catalog_load_rows(sqlf_catalog_t *self, const hb_scan_row_t *rows, uint32_t nrows);
+
 /* Returns the version of the loaded contents. */
 int64_t sqlf_catalog_version(const sqlf_catalog_t *self);
 

@@ -2,13 +2,12 @@
  * catalog and a statement, the access path, the keys, the lock set and the
  * ops the plan holds, and the SQLSTATE of what it refuses.
  *
- * The catalog is the real one (sqlfront/catalog.c), loaded through
- * sqlf_catalog_load from an in-memory copy of the catalog table: this file
- * defines hb_client_scan and hb_scan_result_destroy, which the linker then
- * takes instead of the client library's (nothing else of the client is
- * linked: planning is pure). The copy is built the way the cluster builds
- * it — each table record is the definition a planned CREATE TABLE / CREATE
- * INDEX produced — so the tests read like a session: DDL, then statements.
+ * The catalog is the real one (sqlfront/catalog.c), loaded with
+ * sqlf_catalog_load_rows from an in-memory copy of the catalog table's rows
+ * (what a scan of partition 0 returns to sqlf_catalog_load). The copy is
+ * built the way the cluster builds it — each table record is the
+ * definition a planned CREATE TABLE / CREATE INDEX produced — so the tests
+ * read like a session: DDL, then statements.
  *
  * Plans are checked by what they do, not by their bytes where that can be
  * helped: keys against hb_key encodings of the values, partitions against
@@ -49,7 +48,7 @@
 #define S_NOW    700000000000000LL /* 2022-03-07, us since 2000 */
 
 /* ------------------------------------------------------------------ */
-/* The catalog table, in memory, served by a fake hb_client_scan        */
+/* The catalog table, in memory                                         */
 /* ------------------------------------------------------------------ */
 
 #define S_MAX_RECS 16
@@ -66,35 +65,23 @@ static int64_t s_version;
 static uint32_t s_next_id;
 static sqlf_catalog_t *s_cat;
 
-/* The scan result and the bytes its rows point into, in one block. */
-typedef struct {
-    hb_scan_result_t res;
+/* Loads the catalog from the records, as a scan of the catalog table
+ * would return them: row 0 is the version record (name ""): [version,
+ * next id]; then [id, definition] per table. */
+static void
+s_reload(void)
+{
+    s_version++;
     hb_scan_row_t rows[S_MAX_RECS + 1];
     msgpack_sbuffer vals[S_MAX_RECS + 1];
     hb_key_t keys[S_MAX_RECS + 1];
-} s_scan_t;
-
-hb_rc_t
-hb_client_scan(hb_client_t *self, uint16_t partition, const void *start, size_t start_len,
-               const void *end, size_t end_len, uint32_t limit, int timeout_ms,
-               hb_scan_result_t **out)
-{
-    (void)self, (void)start, (void)start_len, (void)end, (void)end_len, (void)limit;
-    (void)timeout_ms;
-    ck_assert_uint_eq(partition, 0);
-    s_scan_t *s = hb_calloc(1, sizeof *s);
-    s->res.msg = "";
-    s->res.epoch = 1;
-    s->res.catver = (uint64_t)s_version;
-    s->res.rows = s->rows;
     for (uint32_t i = 0; i <= s_nrecs; i++) {
-        /* Row 0 is the version record (name ""): [version, next id]. */
         msgpack_packer pk;
-        msgpack_sbuffer_init(&s->vals[i]);
-        msgpack_packer_init(&pk, &s->vals[i], msgpack_sbuffer_write);
+        msgpack_sbuffer_init(&vals[i]);
+        msgpack_packer_init(&pk, &vals[i], msgpack_sbuffer_write);
         msgpack_pack_array(&pk, 2);
         const char *name = i ? s_recs[i - 1].name : "";
-        hb_key_catalog(&s->keys[i], 0, name, strlen(name));
+        hb_key_catalog(&keys[i], 0, name, strlen(name));
         if (i == 0) {
             msgpack_pack_int64(&pk, s_version);
             msgpack_pack_uint32(&pk, s_next_id);
@@ -102,32 +89,12 @@ hb_client_scan(hb_client_t *self, uint16_t partition, const void *start, size_t 
             msgpack_pack_uint32(&pk, s_recs[i - 1].id);
             hb_mp_pack_bin(&pk, s_recs[i - 1].def, s_recs[i - 1].len);
         }
-        s->rows[i] =
-            (hb_scan_row_t){s->keys[i].buf, (uint32_t)s->keys[i].len,
-                            (const uint8_t *)s->vals[i].data, (uint32_t)s->vals[i].size};
+        rows[i] = (hb_scan_row_t){keys[i].buf, (uint32_t)keys[i].len,
+                                  (const uint8_t *)vals[i].data, (uint32_t)vals[i].size};
     }
-    s->res.nrows = s_nrecs + 1;
-    *out = &s->res;
-    return HB_OK;
-}
-
-void
-hb_scan_result_destroy(hb_scan_result_t **self_p)
-{
-    if (!self_p || !*self_p)
-        return;
-    s_scan_t *s = (s_scan_t *)*self_p;
+    sqlf_catalog_load_rows(s_cat, rows, s_nrecs + 1);
     for (uint32_t i = 0; i <= s_nrecs; i++)
-        msgpack_sbuffer_destroy(&s->vals[i]);
-    hb_free(s);
-    *self_p = NULL;
-}
-
-static void
-s_reload(void)
-{
-    s_version++;
-    ck_assert_int_eq(sqlf_catalog_load(s_cat, (hb_client_t *)&s_cat, 1000, 0), HB_OK);
+        msgpack_sbuffer_destroy(&vals[i]);
     ck_assert_int_eq(sqlf_catalog_version(s_cat), s_version);
 }
 
