@@ -38,7 +38,7 @@
 #include "hb_util.h"
 #include "bench_plot.h"
 #include "bench_sql.h"
-#include "bench_tpcc.h"
+#include "tpcc/bench_tpcc.h"
 #include "bench_ycsb.h"
 #include "hb_config.h"
 #include "hb_key.h"
