@@ -1,6 +1,7 @@
 /* bench.c — hobbes-bench: load generators with live progress and summaries.
  *
- *   hobbes-bench micro --config FILE [--clients N] [--window W] [--duration S] [--warmup S]
+ *   hobbes-bench micro --config FILE [--clients N] [--window W] [--duration S] [--warmup
+ * S]
  *                      [--mp PCT]
  *                      [--records N] [--hot H] [--seed N] [--json FILE]
  *   hobbes-bench micro --ceiling [--config FILE | --partitions P] [--data DIR] ...
@@ -38,7 +39,7 @@
 #include "hb_util.h"
 #include "bench_plot.h"
 #include "bench_sql.h"
-#include "bench_tpcc.h"
+#include "tpcc/bench_tpcc.h"
 #include "bench_ycsb.h"
 #include "hb_config.h"
 #include "hb_key.h"
@@ -46,42 +47,42 @@
 #include "hobbes.h"
 
 typedef struct {
-    const char *config;   /* cluster config */
-    const char *json;     /* summary file, or NULL */
-    const char *data;     /* ceiling data dir */
-    int ceiling;          /* run against bare LevelDB */
-    uint32_t clients;     /* closed-loop clients */
-    uint32_t window;      /* calls each client keeps in flight */
-    uint32_t mp;          /* percent of multi-partition transactions */
-    uint32_t duration;    /* measured seconds */
-    uint32_t warmup;      /* unmeasured seconds first */
-    uint64_t records;     /* record ids 0..records-1 */
-    uint32_t hot;         /* hot records per partition */
-    uint32_t partitions;  /* P */
-    uint64_t seed;        /* workload seed */
+    const char *config;  /* cluster config */
+    const char *json;    /* summary file, or NULL */
+    const char *data;    /* ceiling data dir */
+    int ceiling;         /* run against bare LevelDB */
+    uint32_t clients;    /* closed-loop clients */
+    uint32_t window;     /* calls each client keeps in flight */
+    uint32_t mp;         /* percent of multi-partition transactions */
+    uint32_t duration;   /* measured seconds */
+    uint32_t warmup;     /* unmeasured seconds first */
+    uint64_t records;    /* record ids 0..records-1 */
+    uint32_t hot;        /* hot records per partition */
+    uint32_t partitions; /* P */
+    uint64_t seed;       /* workload seed */
 } s_opts_t;
 
 typedef struct {
-    int64_t *ids;  /* record ids of one partition, ascending */
-    size_t n;      /* count */
+    int64_t *ids; /* record ids of one partition, ascending */
+    size_t n;     /* count */
 } s_part_keys_t;
 
 typedef struct {
-    pthread_mutex_t mu;      /* guards the histograms */
-    bench_hist_t interval;   /* since the last progress line */
-    bench_hist_t total;      /* measured phase */
-    uint64_t committed;      /* measured commits */
-    uint64_t aborted;        /* measured logical aborts */
-    uint64_t errors;         /* measured failures (timeouts, busy ...) */
+    pthread_mutex_t mu;    /* guards the histograms */
+    bench_hist_t interval; /* since the last progress line */
+    bench_hist_t total;    /* measured phase */
+    uint64_t committed;    /* measured commits */
+    uint64_t aborted;      /* measured logical aborts */
+    uint64_t errors;       /* measured failures (timeouts, busy ...) */
 } s_stats_t;
 
 typedef struct s_run s_run_t;
 
 typedef struct {
-    s_run_t *run;     /* shared state */
-    uint32_t id;      /* client number */
-    uint64_t rng;     /* xorshift state */
-    s_stats_t stats;  /* this client's numbers */
+    s_run_t *run;    /* shared state */
+    uint32_t id;     /* client number */
+    uint64_t rng;    /* xorshift state */
+    s_stats_t stats; /* this client's numbers */
 } s_client_t;
 
 struct s_run {
@@ -225,7 +226,8 @@ s_ceiling_client(void *arg)
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     /* A transaction touches at most two partitions: one batch for each. */
-    leveldb_writebatch_t *wb[2] = {leveldb_writebatch_create(), leveldb_writebatch_create()};
+    leveldb_writebatch_t *wb[2] = {leveldb_writebatch_create(),
+                                   leveldb_writebatch_create()};
     while (atomic_load(&run->phase) != 2) {
         int64_t ids[HB_MICRO_KEYS];
         s_pick(c, ids);
@@ -242,7 +244,8 @@ s_ceiling_client(void *arg)
             uint32_t w = p == parts[0] ? 0 : 1;
             char *e = NULL;
             size_t vlen = 0;
-            char *v = leveldb_get(run->dbs[p], run->ro, (const char *)k.buf, k.len, &vlen, &e);
+            char *v =
+                leveldb_get(run->dbs[p], run->ro, (const char *)k.buf, k.len, &vlen, &e);
             int64_t cur = 0;
             if (v) {
                 msgpack_unpacked up;
@@ -340,24 +343,27 @@ s_write_json(const s_run_t *run, const s_stats_t *sum, double tps)
 {
     FILE *f = fopen(run->o.json, "w");
     if (!f) {
-        fprintf(stderr, "hobbes-bench: cannot write %s: %s\n", run->o.json, strerror(errno));
+        fprintf(stderr, "hobbes-bench: cannot write %s: %s\n", run->o.json,
+                strerror(errno));
         return;
     }
     fprintf(f,
             "{\n  \"workload\": \"micro\",\n  \"target\": \"%s\",\n"
-            "  \"params\": {\"clients\": %u, \"window\": %u, \"duration_s\": %u, \"warmup_s\": %u, "
-            "\"records\": %" PRIu64 ", \"hot\": %u, \"mp\": %u, \"partitions\": %u, \"seed\": %" PRIu64
-            "},\n"
-            "  \"throughput_tps\": %.1f,\n  \"committed\": %" PRIu64 ",\n  \"aborted\": %" PRIu64
-            ",\n  \"errors\": %" PRIu64 ",\n"
+            "  \"params\": {\"clients\": %u, \"window\": %u, \"duration_s\": %u, "
+            "\"warmup_s\": %u, "
+            "\"records\": %" PRIu64
+            ", \"hot\": %u, \"mp\": %u, \"partitions\": %u, \"seed\": %" PRIu64 "},\n"
+            "  \"throughput_tps\": %.1f,\n  \"committed\": %" PRIu64
+            ",\n  \"aborted\": %" PRIu64 ",\n  \"errors\": %" PRIu64 ",\n"
             "  \"latency_us\": {\"micro.rmw\": {\"p50\": %" PRIu64 ", \"p95\": %" PRIu64
             ", \"p99\": %" PRIu64 ", \"p99.9\": %" PRIu64 ", \"max\": %" PRIu64
             ", \"mean\": %.1f}}\n}\n",
-            run->o.ceiling ? "ceiling" : "hobbes", run->o.clients, run->o.window, run->o.duration,
-            run->o.warmup, run->o.records, run->o.hot, run->o.mp, run->o.partitions, run->o.seed,
-            tps,
-            sum->committed, sum->aborted, sum->errors, bench_hist_quantile(&sum->total, 0.50),
-            bench_hist_quantile(&sum->total, 0.95), bench_hist_quantile(&sum->total, 0.99),
+            run->o.ceiling ? "ceiling" : "hobbes", run->o.clients, run->o.window,
+            run->o.duration, run->o.warmup, run->o.records, run->o.hot, run->o.mp,
+            run->o.partitions, run->o.seed, tps, sum->committed, sum->aborted,
+            sum->errors, bench_hist_quantile(&sum->total, 0.50),
+            bench_hist_quantile(&sum->total, 0.95),
+            bench_hist_quantile(&sum->total, 0.99),
             bench_hist_quantile(&sum->total, 0.999), sum->total.max,
             sum->total.count ? (double)sum->total.sum / (double)sum->total.count : 0.0);
     fclose(f);
@@ -368,12 +374,14 @@ s_micro(s_run_t *run)
 {
     s_opts_t *o = &run->o;
     if (o->records < (uint64_t)o->partitions * (o->hot + HB_MICRO_KEYS) * 2) {
-        fprintf(stderr, "hobbes-bench: --records must be at least 2*partitions*(hot+10)\n");
+        fprintf(stderr,
+                "hobbes-bench: --records must be at least 2*partitions*(hot+10)\n");
         return 2;
     }
     run->parts = calloc(o->partitions, sizeof *run->parts);
     for (uint32_t p = 0; p < o->partitions; p++)
-        run->parts[p].ids = malloc(sizeof(int64_t) * (o->records / o->partitions * 2 + 64));
+        run->parts[p].ids =
+            malloc(sizeof(int64_t) * (o->records / o->partitions * 2 + 64));
     for (uint64_t id = 0; id < o->records; id++) {
         hb_key_t k;
         hb_key_micro(&k, (int64_t)id);
@@ -391,13 +399,15 @@ s_micro(s_run_t *run)
         cl[i].id = i;
         cl[i].rng = (o->seed + 1) * 0x9e3779b97f4a7c15ULL + i * 0xbf58476d1ce4e5b9ULL + 1;
         pthread_mutex_init(&cl[i].stats.mu, NULL);
-        pthread_create(&th[i], NULL, o->ceiling ? s_ceiling_client : s_cluster_client, &cl[i]);
+        pthread_create(&th[i], NULL, o->ceiling ? s_ceiling_client : s_cluster_client,
+                       &cl[i]);
     }
-    printf("micro: %s, %u clients x window %u, %" PRIu64 " records, hot %u per partition, mp %u%%, %u partitions, "
+    printf("micro: %s, %u clients x window %u, %" PRIu64
+           " records, hot %u per partition, mp %u%%, %u partitions, "
            "warmup %us, duration %us, seed %" PRIu64 "\n",
            o->ceiling ? "ceiling (LevelDB in-process)" : o->config, o->clients,
-           o->ceiling ? 1 : o->window, o->records,
-           o->hot, o->mp, o->partitions, o->warmup, o->duration, o->seed);
+           o->ceiling ? 1 : o->window, o->records, o->hot, o->mp, o->partitions,
+           o->warmup, o->duration, o->seed);
     fflush(stdout);
     struct timespec sec = {1, 0};
     for (uint32_t s = 0; s < o->warmup; s++)
@@ -426,14 +436,15 @@ s_micro(s_run_t *run)
     s_stats_t sum = {0};
     s_collect(run, cl, &interval, &sum);
     double tps = (double)sum.committed * 1e6 / (double)elapsed;
-    printf("summary: %.0f txn/s committed (%" PRIu64 " committed, %" PRIu64 " aborted, %" PRIu64
-           " errors in %.1fs)\n"
+    printf("summary: %.0f txn/s committed (%" PRIu64 " committed, %" PRIu64
+           " aborted, %" PRIu64 " errors in %.1fs)\n"
            "latency: p50 %.2f ms  p95 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  max %.2f ms\n",
            tps, sum.committed, sum.aborted, sum.errors, (double)elapsed / 1e6,
            bench_hist_quantile(&sum.total, 0.5) / 1000.0,
            bench_hist_quantile(&sum.total, 0.95) / 1000.0,
            bench_hist_quantile(&sum.total, 0.99) / 1000.0,
-           bench_hist_quantile(&sum.total, 0.999) / 1000.0, (double)sum.total.max / 1000.0);
+           bench_hist_quantile(&sum.total, 0.999) / 1000.0,
+           (double)sum.total.max / 1000.0);
     if (o->json)
         s_write_json(run, &sum, tps);
     if (run->dbs) {
@@ -449,9 +460,11 @@ static void
 s_usage(void)
 {
     fprintf(stderr,
-            "usage: hobbes-bench micro --config FILE [--clients N] [--window W] [--duration S] "
+            "usage: hobbes-bench micro --config FILE [--clients N] [--window W] "
+            "[--duration S] "
             "[--warmup S]\n"
-            "                          [--records N] [--hot H] [--mp PCT] [--seed N] [--json FILE]\n"
+            "                          [--records N] [--hot H] [--mp PCT] [--seed N] "
+            "[--json FILE]\n"
             "       hobbes-bench micro --ceiling [--config FILE | --partitions P] "
             "[--data DIR] ...\n");
     bench_ycsb_usage();
@@ -486,13 +499,20 @@ main(int argc, char **argv)
     o->hot = 100;
     o->partitions = 0;
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},   {"clients", required_argument, NULL, 'n'},
-        {"duration", required_argument, NULL, 'd'}, {"warmup", required_argument, NULL, 'w'},
-        {"records", required_argument, NULL, 'r'},  {"hot", required_argument, NULL, 'H'},
-        {"seed", required_argument, NULL, 's'},     {"json", required_argument, NULL, 'j'},
-        {"ceiling", no_argument, NULL, 'C'},        {"window", required_argument, NULL, 'W'},
-        {"mp", required_argument, NULL, 'M'},        {"data", required_argument, NULL, 'D'},
-        {"partitions", required_argument, NULL, 'P'}, {"help", no_argument, NULL, 'h'},
+        {"config", required_argument, NULL, 'c'},
+        {"clients", required_argument, NULL, 'n'},
+        {"duration", required_argument, NULL, 'd'},
+        {"warmup", required_argument, NULL, 'w'},
+        {"records", required_argument, NULL, 'r'},
+        {"hot", required_argument, NULL, 'H'},
+        {"seed", required_argument, NULL, 's'},
+        {"json", required_argument, NULL, 'j'},
+        {"ceiling", no_argument, NULL, 'C'},
+        {"window", required_argument, NULL, 'W'},
+        {"mp", required_argument, NULL, 'M'},
+        {"data", required_argument, NULL, 'D'},
+        {"partitions", required_argument, NULL, 'P'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -501,20 +521,57 @@ main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         int bad = 0;
         switch (c) {
-        case 'c': o->config = optarg; break;
-        case 'n': bad = bench_parse_u64(optarg, 1, 4096, &v); o->clients = (uint32_t)v; break;
-        case 'd': bad = bench_parse_u64(optarg, 1, 86400, &v); o->duration = (uint32_t)v; break;
-        case 'w': bad = bench_parse_u64(optarg, 0, 3600, &v); o->warmup = (uint32_t)v; break;
-        case 'r': bad = bench_parse_u64(optarg, 1, 1000000000, &v); o->records = v; break;
-        case 'H': bad = bench_parse_u64(optarg, 1, 100000000, &v); o->hot = (uint32_t)v; break;
-        case 's': bad = bench_parse_u64(optarg, 0, UINT64_MAX, &v); o->seed = v; break;
-        case 'j': o->json = optarg; break;
-        case 'C': o->ceiling = 1; break;
-        case 'W': bad = bench_parse_u64(optarg, 1, 4096, &v); o->window = (uint32_t)v; break;
-        case 'M': bad = bench_parse_u64(optarg, 0, 100, &v); o->mp = (uint32_t)v; break;
-        case 'D': o->data = optarg; break;
-        case 'P': bad = bench_parse_u64(optarg, 1, 1024, &v); o->partitions = (uint32_t)v; break;
-        default: bad = 1; break;
+        case 'c':
+            o->config = optarg;
+            break;
+        case 'n':
+            bad = bench_parse_u64(optarg, 1, 4096, &v);
+            o->clients = (uint32_t)v;
+            break;
+        case 'd':
+            bad = bench_parse_u64(optarg, 1, 86400, &v);
+            o->duration = (uint32_t)v;
+            break;
+        case 'w':
+            bad = bench_parse_u64(optarg, 0, 3600, &v);
+            o->warmup = (uint32_t)v;
+            break;
+        case 'r':
+            bad = bench_parse_u64(optarg, 1, 1000000000, &v);
+            o->records = v;
+            break;
+        case 'H':
+            bad = bench_parse_u64(optarg, 1, 100000000, &v);
+            o->hot = (uint32_t)v;
+            break;
+        case 's':
+            bad = bench_parse_u64(optarg, 0, UINT64_MAX, &v);
+            o->seed = v;
+            break;
+        case 'j':
+            o->json = optarg;
+            break;
+        case 'C':
+            o->ceiling = 1;
+            break;
+        case 'W':
+            bad = bench_parse_u64(optarg, 1, 4096, &v);
+            o->window = (uint32_t)v;
+            break;
+        case 'M':
+            bad = bench_parse_u64(optarg, 0, 100, &v);
+            o->mp = (uint32_t)v;
+            break;
+        case 'D':
+            o->data = optarg;
+            break;
+        case 'P':
+            bad = bench_parse_u64(optarg, 1, 1024, &v);
+            o->partitions = (uint32_t)v;
+            break;
+        default:
+            bad = 1;
+            break;
         }
         if (bad) {
             fprintf(stderr, "hobbes-bench: bad value for an option\n");

@@ -133,7 +133,8 @@ bench_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *s == '\0' || *s == '-' || *s == '+' || *end != '\0' || v < min || v > max)
+    if (errno || *s == '\0' || *s == '-' || *s == '+' || *end != '\0' || v < min ||
+        v > max)
         return -1;
     *out = v;
     return 0;

@@ -37,6 +37,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "hb_alloc.h"
+
 extern char **environ;
 
 #define S_MAX_FILE    (64u << 20) /* bytes of one result file */
@@ -108,14 +110,7 @@ s_jnew(s_json_t *j, s_jtype_t type)
 {
     if (j->n >= S_MAX_NODES)
         return s_jfail(j, "too many values");
-    if (j->n == j->cap) {
-        size_t cap = j->cap ? j->cap * 2 : 256;
-        s_jnode_t *nn = realloc(j->nodes, cap * sizeof *nn);
-        if (!nn)
-            return s_jfail(j, "out of memory");
-        j->nodes = nn;
-        j->cap = cap;
-    }
+    HB_GROW(j->nodes, j->cap, j->n + 1, 256);
     j->nodes[j->n] = (s_jnode_t){
         .type = (uint8_t)type, .key = S_NONE, .next = S_NONE, .first = S_NONE};
     return (uint32_t)j->n++;
@@ -408,25 +403,16 @@ s_json_load(const char *file, char *err, size_t cap)
         return NULL;
     }
     s_json_t *j = calloc(1, sizeof *j);
-    /* Grow as read (the file may be a pipe), one byte past the cap so an
-     * oversized file shows. */
+    /* Grow as read (the file may be a pipe), reading at most one byte past
+     * the cap so an oversized file shows. */
     size_t n = 0, bcap = 0;
     char *buf = NULL;
     int oom = !j;
     while (!oom && n <= S_MAX_FILE && !feof(f) && !ferror(f)) {
-        if (n == bcap) {
-            size_t ncap = bcap ? bcap * 2 : 65536;
-            if (ncap > S_MAX_FILE + 1)
-                ncap = S_MAX_FILE + 1;
-            char *nb = realloc(buf, ncap);
-            if (!nb) {
-                oom = 1;
-                break;
-            }
-            buf = nb;
-            bcap = ncap;
-        }
-        n += fread(buf + n, 1, bcap - n, f);
+        if (n == bcap)
+            HB_GROW(buf, bcap, n + 1, 65536);
+        size_t upto = bcap < S_MAX_FILE + 1 ? bcap : S_MAX_FILE + 1;
+        n += fread(buf + n, 1, upto - n, f);
         if (n == S_MAX_FILE + 1)
             break;
     }

@@ -35,9 +35,9 @@
 typedef struct {
     const char *config;
     const char *json;
-    uint16_t id;       /* sqlfront id */
-    int update;        /* op: update (else select) */
-    int native;        /* baseline without SQL */
+    uint16_t id; /* sqlfront id */
+    int update;  /* op: update (else select) */
+    int native;  /* baseline without SQL */
     uint32_t clients;
     uint32_t duration;
     uint32_t warmup;
@@ -48,7 +48,7 @@ typedef struct {
 typedef struct {
     const s_opts_t *o;
     uint32_t index;
-    bench_hist_t hist;   /* measured latencies */
+    bench_hist_t hist; /* measured latencies */
     uint64_t ok, errors;
     char err[256];
 } s_client_t;
@@ -100,8 +100,8 @@ s_client(void *arg)
                 uint8_t end[HB_KEY_MAX + 1];
                 memcpy(end, k.buf, k.len);
                 end[k.len] = 0;
-                uint16_t part = (uint16_t)hb_key_partition(k.buf, k.len,
-                                                           hb_client_partitions(nat));
+                uint16_t part =
+                    (uint16_t)hb_key_partition(k.buf, k.len, hb_client_partitions(nat));
                 hb_scan_result_t *res = NULL;
                 good = hb_client_scan(nat, part, k.buf, k.len, end, k.len + 1, 1, 10000,
                                       &res) == HB_OK &&
@@ -163,15 +163,18 @@ s_load(const s_opts_t *o)
     }
     hb_sql_result_t *res = NULL;
     int rc = -1;
-    if (hb_sql_exec(db, "CREATE TABLE IF NOT EXISTS bench_sql (id bigint PRIMARY KEY, "
-                        "v bigint NOT NULL, pad text)",
+    if (hb_sql_exec(db,
+                    "CREATE TABLE IF NOT EXISTS bench_sql (id bigint PRIMARY KEY, "
+                    "v bigint NOT NULL, pad text)",
                     NULL, 0, 10000, &res) != HB_OK ||
         strcmp(res->sqlstate, "00000") != 0) {
-        fprintf(stderr, "hobbes-bench: create: %s\n", res ? res->message : hb_sql_last_error(db));
+        fprintf(stderr, "hobbes-bench: create: %s\n",
+                res ? res->message : hb_sql_last_error(db));
         goto out;
     }
     hb_sql_result_free(&res);
-    if (hb_sql_exec(db, "SELECT count(*) FROM bench_sql", NULL, 0, 30000, &res) != HB_OK ||
+    if (hb_sql_exec(db, "SELECT count(*) FROM bench_sql", NULL, 0, 30000, &res) !=
+            HB_OK ||
         strcmp(res->sqlstate, "00000") != 0 || res->nrows != 1) {
         fprintf(stderr, "hobbes-bench: count failed\n");
         goto out;
@@ -193,8 +196,8 @@ s_load(const s_opts_t *o)
             goto out;
         }
         hb_sql_result_free(&res);
-        fprintf(stderr, "\rloading %" PRIu64 "/%" PRIu64, i + batch < o->rows ? i + batch : o->rows,
-                o->rows);
+        fprintf(stderr, "\rloading %" PRIu64 "/%" PRIu64,
+                i + batch < o->rows ? i + batch : o->rows, o->rows);
     }
     if (have < o->rows)
         fprintf(stderr, "\n");
@@ -209,24 +212,35 @@ out:
 void
 bench_sql_usage(void)
 {
-    fprintf(stderr,
-            "       hobbes-bench sql --config FILE [--id N] [--op select|update] [--clients N]\n"
-            "                        [--duration S] [--warmup S] [--rows N] [--native] [--seed N]\n"
-            "                        [--json FILE]\n");
+    fprintf(stderr, "       hobbes-bench sql --config FILE [--id N] [--op select|update] "
+                    "[--clients N]\n"
+                    "                        [--duration S] [--warmup S] [--rows N] "
+                    "[--native] [--seed N]\n"
+                    "                        [--json FILE]\n");
 }
 
 int
 bench_sql_main(int argc, char **argv)
 {
-    s_opts_t o = {.config = getenv("HOBBES_CONFIG"), .clients = 8, .duration = 10,
-                  .warmup = 1, .rows = 10000, .seed = 1};
+    s_opts_t o = {.config = getenv("HOBBES_CONFIG"),
+                  .clients = 8,
+                  .duration = 10,
+                  .warmup = 1,
+                  .rows = 10000,
+                  .seed = 1};
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},   {"id", required_argument, NULL, 'i'},
-        {"op", required_argument, NULL, 'o'},       {"clients", required_argument, NULL, 'n'},
-        {"duration", required_argument, NULL, 'd'}, {"warmup", required_argument, NULL, 'w'},
-        {"rows", required_argument, NULL, 'r'},     {"native", no_argument, NULL, 'N'},
-        {"seed", required_argument, NULL, 's'},     {"json", required_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"id", required_argument, NULL, 'i'},
+        {"op", required_argument, NULL, 'o'},
+        {"clients", required_argument, NULL, 'n'},
+        {"duration", required_argument, NULL, 'd'},
+        {"warmup", required_argument, NULL, 'w'},
+        {"rows", required_argument, NULL, 'r'},
+        {"native", no_argument, NULL, 'N'},
+        {"seed", required_argument, NULL, 's'},
+        {"json", required_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int c;
     uint64_t v;
@@ -234,20 +248,46 @@ bench_sql_main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         int bad = 0;
         switch (c) {
-        case 'c': o.config = optarg; break;
-        case 'i': bad = bench_parse_u64(optarg, 0, 63, &v); o.id = (uint16_t)v; break;
+        case 'c':
+            o.config = optarg;
+            break;
+        case 'i':
+            bad = bench_parse_u64(optarg, 0, 63, &v);
+            o.id = (uint16_t)v;
+            break;
         case 'o':
             bad = strcmp(optarg, "select") != 0 && strcmp(optarg, "update") != 0;
             o.update = strcmp(optarg, "update") == 0;
             break;
-        case 'n': bad = bench_parse_u64(optarg, 1, 1024, &v); o.clients = (uint32_t)v; break;
-        case 'd': bad = bench_parse_u64(optarg, 1, 86400, &v); o.duration = (uint32_t)v; break;
-        case 'w': bad = bench_parse_u64(optarg, 0, 3600, &v); o.warmup = (uint32_t)v; break;
-        case 'r': bad = bench_parse_u64(optarg, 1, 100000000, &v); o.rows = v; break;
-        case 'N': o.native = 1; break;
-        case 's': bad = bench_parse_u64(optarg, 0, UINT64_MAX, &v); o.seed = v; break;
-        case 'j': o.json = optarg; break;
-        default: bad = 1; break;
+        case 'n':
+            bad = bench_parse_u64(optarg, 1, 1024, &v);
+            o.clients = (uint32_t)v;
+            break;
+        case 'd':
+            bad = bench_parse_u64(optarg, 1, 86400, &v);
+            o.duration = (uint32_t)v;
+            break;
+        case 'w':
+            bad = bench_parse_u64(optarg, 0, 3600, &v);
+            o.warmup = (uint32_t)v;
+            break;
+        case 'r':
+            bad = bench_parse_u64(optarg, 1, 100000000, &v);
+            o.rows = v;
+            break;
+        case 'N':
+            o.native = 1;
+            break;
+        case 's':
+            bad = bench_parse_u64(optarg, 0, UINT64_MAX, &v);
+            o.seed = v;
+            break;
+        case 'j':
+            o.json = optarg;
+            break;
+        default:
+            bad = 1;
+            break;
         }
         if (bad) {
             fprintf(stderr, "hobbes-bench: bad value for an option\n");
@@ -292,23 +332,25 @@ bench_sql_main(int argc, char **argv)
     double rate = (double)ok * 1e6 / (double)elapsed;
     const char *what = o.native ? (o.update ? "native kv.add" : "native snapshot get")
                                 : (o.update ? "sql point update" : "sql point select");
-    printf("%s: %u clients, %.0f stmt/s, p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, %" PRIu64
-           " errors\n",
-           what, o.clients, rate, bench_hist_quantile(&all, 0.5) / 1000.0,
-           bench_hist_quantile(&all, 0.99) / 1000.0, bench_hist_quantile(&all, 0.999) / 1000.0,
-           errors);
+    printf(
+        "%s: %u clients, %.0f stmt/s, p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, %" PRIu64
+        " errors\n",
+        what, o.clients, rate, bench_hist_quantile(&all, 0.5) / 1000.0,
+        bench_hist_quantile(&all, 0.99) / 1000.0,
+        bench_hist_quantile(&all, 0.999) / 1000.0, errors);
     if (o.json) {
         FILE *f = fopen(o.json, "w");
         if (f) {
-            fprintf(f,
-                    "{\"bench\":\"sql\",\"op\":\"%s\",\"native\":%s,\"clients\":%u,"
-                    "\"duration_s\":%.3f,\"ops\":%" PRIu64 ",\"errors\":%" PRIu64
-                    ",\"ops_per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f}\n",
-                    o.update ? "update" : "select", o.native ? "true" : "false", o.clients,
-                    (double)elapsed / 1e6, ok, errors, rate,
-                    bench_hist_quantile(&all, 0.5) / 1000.0,
-                    bench_hist_quantile(&all, 0.99) / 1000.0,
-                    bench_hist_quantile(&all, 0.999) / 1000.0);
+            fprintf(
+                f,
+                "{\"bench\":\"sql\",\"op\":\"%s\",\"native\":%s,\"clients\":%u,"
+                "\"duration_s\":%.3f,\"ops\":%" PRIu64 ",\"errors\":%" PRIu64
+                ",\"ops_per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f}\n",
+                o.update ? "update" : "select", o.native ? "true" : "false", o.clients,
+                (double)elapsed / 1e6, ok, errors, rate,
+                bench_hist_quantile(&all, 0.5) / 1000.0,
+                bench_hist_quantile(&all, 0.99) / 1000.0,
+                bench_hist_quantile(&all, 0.999) / 1000.0);
             fclose(f);
         }
     }

@@ -55,6 +55,7 @@
 
 #include "bench_hist.h"
 #include "bench_ycsb_pg.h"
+#include "hb_alloc.h"
 #include "hb_config.h"
 #include "hb_key.h"
 #include "hb_proc.h"
@@ -68,59 +69,59 @@
 #define S_OPEN_CAP     4096      /* open loop: calls in flight per client by default */
 
 typedef struct {
-    const char *config;   /* cluster config */
-    const char *pg_url;   /* --target postgres://...: libpq URL, or NULL for Hobbes */
-    char pg_desc[256];    /* PostgreSQL server and address, for the reports */
-    const char *json;     /* summary file, or NULL */
+    const char *config; /* cluster config */
+    const char *pg_url; /* --target postgres://...: libpq URL, or NULL for Hobbes */
+    char pg_desc[256];  /* PostgreSQL server and address, for the reports */
+    const char *json;   /* summary file, or NULL */
     const ycsb_workload_t *wl; /* workload */
-    uint64_t records;     /* records loaded: keys 0..records-1 */
-    double theta;         /* zipfian constant */
-    uint32_t fields;      /* fields per record */
-    uint32_t field_len;   /* bytes per field */
-    uint32_t mp_pct;      /* share of multi-partition transactions, percent */
-    uint32_t clients;     /* client threads */
-    uint32_t window;      /* calls each client keeps in flight */
-    int window_set;       /* --window given */
-    uint32_t duration;    /* measured seconds */
-    uint32_t warmup;      /* unmeasured seconds before */
-    double rate;          /* open loop: total operations per second (0: closed) */
-    int fixed;            /* open loop: evenly spaced arrivals instead of Poisson */
-    int load_only;        /* only load */
-    int run_only;         /* only run */
-    uint64_t seed;        /* workload seed */
-    uint32_t partitions;  /* P of the cluster */
+    uint64_t records;          /* records loaded: keys 0..records-1 */
+    double theta;              /* zipfian constant */
+    uint32_t fields;           /* fields per record */
+    uint32_t field_len;        /* bytes per field */
+    uint32_t mp_pct;           /* share of multi-partition transactions, percent */
+    uint32_t clients;          /* client threads */
+    uint32_t window;           /* calls each client keeps in flight */
+    int window_set;            /* --window given */
+    uint32_t duration;         /* measured seconds */
+    uint32_t warmup;           /* unmeasured seconds before */
+    double rate;               /* open loop: total operations per second (0: closed) */
+    int fixed;                 /* open loop: evenly spaced arrivals instead of Poisson */
+    int load_only;             /* only load */
+    int run_only;              /* only run */
+    uint64_t seed;             /* workload seed */
+    uint32_t partitions;       /* P of the cluster */
 } s_opts_t;
 
 /* One client's numbers, guarded by mu. */
 typedef struct {
-    pthread_mutex_t mu;                   /* guards the rest */
-    bench_hist_t interval;                /* all operations since the last progress line */
-    bench_hist_t total[YCSB_OP_COUNT_];   /* measured phase, per operation */
-    uint64_t ok[YCSB_OP_COUNT_];          /* measured successes */
-    uint64_t aborted[YCSB_OP_COUNT_];     /* measured logical aborts */
-    uint64_t errors[YCSB_OP_COUNT_];      /* measured failures (timeouts, I/O ...) */
-    uint64_t int_aborted;                 /* aborts since the last progress line */
-    uint64_t int_errors;                  /* errors since the last progress line */
+    pthread_mutex_t mu;                 /* guards the rest */
+    bench_hist_t interval;              /* all operations since the last progress line */
+    bench_hist_t total[YCSB_OP_COUNT_]; /* measured phase, per operation */
+    uint64_t ok[YCSB_OP_COUNT_];        /* measured successes */
+    uint64_t aborted[YCSB_OP_COUNT_];   /* measured logical aborts */
+    uint64_t errors[YCSB_OP_COUNT_];    /* measured failures (timeouts, I/O ...) */
+    uint64_t int_aborted;               /* aborts since the last progress line */
+    uint64_t int_errors;                /* errors since the last progress line */
 } s_stats_t;
 
 typedef struct {
-    s_opts_t o;                /* options */
-    ycsb_counter_t *inserts;   /* run-phase insert key sequence (shared) */
-    atomic_int phase;          /* 0 warmup, 1 measure, 2 stop */
+    s_opts_t o;                       /* options */
+    ycsb_counter_t *inserts;          /* run-phase insert key sequence (shared) */
+    atomic_int phase;                 /* 0 warmup, 1 measure, 2 stop */
     atomic_uint_fast64_t loaded;      /* load: inserts answered */
     atomic_uint_fast64_t load_ok;     /* load: inserted */
     atomic_uint_fast64_t load_exists; /* load: record already there (aborted) */
     atomic_uint_fast64_t load_errors; /* load: failed */
     atomic_int stop_load;             /* load: give up */
-    hb_key_t scan_end;         /* end bound of every scan: the next table */
+    hb_key_t scan_end;                /* end bound of every scan: the next table */
 } s_run_t;
 
 /* One call in flight. */
 typedef struct {
-    uint64_t req;    /* request id, 0 = empty slot */
-    uint64_t t0;     /* (intended) send time, us */
-    int64_t keynum;  /* insert: key number to acknowledge */
-    uint8_t op;      /* ycsb_op_t */
+    uint64_t req;   /* request id, 0 = empty slot */
+    uint64_t t0;    /* (intended) send time, us */
+    int64_t keynum; /* insert: key number to acknowledge */
+    uint8_t op;     /* ycsb_op_t */
 } s_flight_t;
 
 /* Calls in flight by request id: linear probing, backward-shift delete. */
@@ -131,17 +132,17 @@ typedef struct {
 } s_fmap_t;
 
 typedef struct {
-    s_run_t *run;            /* shared state */
-    uint32_t id;             /* client number */
-    uint64_t rng;            /* xorshift state */
-    hb_client_t *cl;         /* connection */
-    ycsb_scrambled_t *zipf;  /* key chooser (zipfian workloads) */
-    ycsb_latest_t *latest;   /* key chooser (D) */
-    s_fmap_t fly;            /* calls in flight */
-    uint8_t *vals;           /* fields * field_len bytes of value scratch */
-    s_stats_t *stats;        /* this client's numbers (owned) */
-    bench_ycsb_pg_t *pg;     /* --target postgres: connection (instead of cl) */
-    int failed;              /* could not connect */
+    s_run_t *run;           /* shared state */
+    uint32_t id;            /* client number */
+    uint64_t rng;           /* xorshift state */
+    hb_client_t *cl;        /* connection */
+    ycsb_scrambled_t *zipf; /* key chooser (zipfian workloads) */
+    ycsb_latest_t *latest;  /* key chooser (D) */
+    s_fmap_t fly;           /* calls in flight */
+    uint8_t *vals;          /* fields * field_len bytes of value scratch */
+    s_stats_t *stats;       /* this client's numbers (owned) */
+    bench_ycsb_pg_t *pg;    /* --target postgres: connection (instead of cl) */
+    int failed;             /* could not connect */
 } s_client_t;
 
 static void
@@ -150,7 +151,8 @@ s_sleep_until(uint64_t due)
     uint64_t now = bench_now_us();
     if (due <= now)
         return;
-    struct timespec ts = {(time_t)((due - now) / 1000000u), (long)((due - now) % 1000000u) * 1000};
+    struct timespec ts = {(time_t)((due - now) / 1000000u),
+                          (long)((due - now) % 1000000u) * 1000};
     nanosleep(&ts, NULL);
 }
 
@@ -165,10 +167,10 @@ s_fhash(uint64_t req, size_t cap)
 static void
 s_fmap_init(s_fmap_t *m, size_t max_inflight)
 {
-    m->cap = 16;
-    while (m->cap < 2 * max_inflight + 2)
-        m->cap *= 2;
-    m->slot = calloc(m->cap, sizeof *m->slot);
+    /* A power of two, 16 at least, with room to spare for linear probing. */
+    m->slot = NULL;
+    m->cap = 0;
+    HB_GROW_ZERO(m->slot, m->cap, 2 * max_inflight + 2, 16);
     m->n = 0;
 }
 
@@ -322,8 +324,8 @@ s_submit_point(s_client_t *c, ycsb_op_t op, uint64_t *req)
         args[nargs++] = hb_val_int(ycsb_uniform(&c->rng, 0, (int64_t)o->fields - 1));
         args[nargs++] = hb_val_bin(c->vals + (size_t)r * o->field_len, o->field_len);
     }
-    return hb_client_submit(c->cl, op == YCSB_OP_UPDATE ? "ycsb.update" : "ycsb.rmw", args,
-                            nargs, req);
+    return hb_client_submit(c->cl, op == YCSB_OP_UPDATE ? "ycsb.update" : "ycsb.rmw",
+                            args, nargs, req);
 }
 
 /* Runs one scan (synchronously): `length` rows from a chosen start key on
@@ -486,7 +488,8 @@ s_poll(s_client_t *c, int timeout_ms)
     if (s_fmap_take(&c->fly, res->req_id, &f)) {
         uint64_t now = bench_now_us();
         if (f.keynum >= 0)
-            ycsb_counter_ack(c->run->inserts, f.keynum); /* YCSB acks whatever the outcome */
+            ycsb_counter_ack(c->run->inserts,
+                             f.keynum); /* YCSB acks whatever the outcome */
         int outcome = res->rc == HB_OK ? 0 : res->rc == HB_ABORTED ? 1 : 2;
         s_record(c, (ycsb_op_t)f.op, now > f.t0 ? now - f.t0 : 0, outcome);
     }
@@ -588,8 +591,10 @@ s_load_client(void *arg)
     const s_opts_t *o = &run->o;
     uint64_t next = c->id;
     while ((next < o->records && !atomic_load(&run->stop_load)) || c->fly.n > 0) {
-        while (next < o->records && c->fly.n < o->window && !atomic_load(&run->stop_load)) {
-            s_flight_t f = {.t0 = bench_now_us(), .op = YCSB_OP_INSERT, .keynum = (int64_t)next};
+        while (next < o->records && c->fly.n < o->window &&
+               !atomic_load(&run->stop_load)) {
+            s_flight_t f = {
+                .t0 = bench_now_us(), .op = YCSB_OP_INSERT, .keynum = (int64_t)next};
             if (s_submit_insert(c, (int64_t)next, &f.req) == HB_OK)
                 s_fmap_put(&c->fly, &f);
             else {
@@ -719,7 +724,9 @@ s_load(s_run_t *run, s_client_t *cl, pthread_t *th)
         memset(bars, '#', (size_t)bar);
         memset(bars + bar, '.', (size_t)(30 - bar));
         bars[30] = '\0';
-        fprintf(stderr, "\rload [%s] %5.1f%%  %" PRIu64 "/%" PRIu64 " records  %8.0f rec/s  ETA %-8s",
+        fprintf(stderr,
+                "\rload [%s] %5.1f%%  %" PRIu64 "/%" PRIu64
+                " records  %8.0f rec/s  ETA %-8s",
                 bars, pct, n, o->records, recent, eta);
         fflush(stderr);
         if (n >= o->records || (o->pg_url && atomic_load(&run->stop_load)))
@@ -754,8 +761,8 @@ typedef struct {
 } s_sum_t;
 
 static void
-s_collect(s_run_t *run, s_client_t *cl, bench_hist_t *interval, uint64_t *ab, uint64_t *er,
-          s_sum_t *sum)
+s_collect(s_run_t *run, s_client_t *cl, bench_hist_t *interval, uint64_t *ab,
+          uint64_t *er, s_sum_t *sum)
 {
     bench_hist_reset(interval);
     *ab = *er = 0;
@@ -840,10 +847,11 @@ s_write_json(const s_run_t *run, const s_sum_t *sum, double ops, double secs,
                 ", \"errors\": %" PRIu64 ", \"throughput_ops\": %.1f, \"latency_us\": "
                 "{\"p50\": %" PRIu64 ", \"p95\": %" PRIu64 ", \"p99\": %" PRIu64
                 ", \"p99.9\": %" PRIu64 ", \"max\": %" PRIu64 ", \"mean\": %.1f}}",
-                first ? "" : ",", ycsb_op_name((ycsb_op_t)op), sum->ok[op], sum->aborted[op],
-                sum->errors[op], secs > 0 ? (double)sum->ok[op] / secs : 0.0,
-                bench_hist_quantile(h, 0.5), bench_hist_quantile(h, 0.95),
-                bench_hist_quantile(h, 0.99), bench_hist_quantile(h, 0.999), h->max,
+                first ? "" : ",", ycsb_op_name((ycsb_op_t)op), sum->ok[op],
+                sum->aborted[op], sum->errors[op],
+                secs > 0 ? (double)sum->ok[op] / secs : 0.0, bench_hist_quantile(h, 0.5),
+                bench_hist_quantile(h, 0.95), bench_hist_quantile(h, 0.99),
+                bench_hist_quantile(h, 0.999), h->max,
                 h->count ? (double)h->sum / (double)h->count : 0.0);
         first = 0;
     }
@@ -945,7 +953,8 @@ s_run(s_run_t *run, s_client_t *cl, pthread_t *th)
                " %9.2f %9.2f %9.2f %9.2f %9.2f\n",
                ycsb_op_name((ycsb_op_t)op), sum->ok[op], (double)sum->ok[op] / secs,
                sum->aborted[op], sum->errors[op], bench_hist_quantile(h, 0.5) / 1000.0,
-               bench_hist_quantile(h, 0.95) / 1000.0, bench_hist_quantile(h, 0.99) / 1000.0,
+               bench_hist_quantile(h, 0.95) / 1000.0,
+               bench_hist_quantile(h, 0.99) / 1000.0,
                bench_hist_quantile(h, 0.999) / 1000.0, (double)h->max / 1000.0);
     }
     if (o->json)
@@ -986,11 +995,11 @@ s_dbl(const char *s, double min, double max, double *out)
     return 0;
 }
 
-int
-bench_ycsb_main(int argc, char **argv)
+/* Reads the options into o and *target. Returns 0, or -1 for bad usage
+ * (printed). */
+static int
+s_parse_args(int argc, char **argv, s_opts_t *o, const char **target)
 {
-    s_run_t *run = calloc(1, sizeof *run);
-    s_opts_t *o = &run->o;
     o->config = getenv("HOBBES_CONFIG");
     o->records = 100000;
     o->theta = YCSB_ZIPFIAN_CONSTANT;
@@ -1022,45 +1031,97 @@ bench_ycsb_main(int argc, char **argv)
         {"target", required_argument, NULL, 'T'},
         {NULL, 0, NULL, 0},
     };
-    const char *target = NULL;
-    int c, rc = 2;
+    int c;
     optind = 2;
     uint64_t v;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         int bad = 0;
         switch (c) {
-        case 'c': o->config = optarg; break;
+        case 'c':
+            o->config = optarg;
+            break;
         case 'W':
             o->wl = strlen(optarg) == 1 ? ycsb_workload(optarg[0]) : NULL;
             bad = !o->wl;
             break;
-        case 'r': bad = bench_parse_u64(optarg, 1, 2000000000, &v); o->records = v; break;
-        case 't': bad = s_dbl(optarg, 0.01, 0.999, &o->theta); break;
-        case 'f': bad = bench_parse_u64(optarg, 1, HB_YCSB_MAX_FIELDS, &v); o->fields = (uint32_t)v; break;
-        case 'l': bad = bench_parse_u64(optarg, 0, 65536, &v); o->field_len = (uint32_t)v; break;
-        case 'm': bad = bench_parse_u64(optarg, 0, 100, &v); o->mp_pct = (uint32_t)v; break;
-        case 'n': bad = bench_parse_u64(optarg, 1, 4096, &v); o->clients = (uint32_t)v; break;
-        case 'w': bad = bench_parse_u64(optarg, 1, 65536, &v); o->window = (uint32_t)v; o->window_set = 1; break;
-        case 'd': bad = bench_parse_u64(optarg, 1, 86400, &v); o->duration = (uint32_t)v; break;
-        case 'u': bad = bench_parse_u64(optarg, 0, 3600, &v); o->warmup = (uint32_t)v; break;
-        case 'R': bad = s_dbl(optarg, 0.001, 1e9, &o->rate); break;
-        case 'F': o->fixed = 1; break;
-        case 'L': o->load_only = 1; break;
-        case 'U': o->run_only = 1; break;
-        case 'j': o->json = optarg; break;
-        case 's': bad = bench_parse_u64(optarg, 0, UINT64_MAX, &v); o->seed = v; break;
-        case 'T':
-            target = optarg;
+        case 'r':
+            bad = bench_parse_u64(optarg, 1, 2000000000, &v);
+            o->records = v;
             break;
-        default: bad = 1; break;
+        case 't':
+            bad = s_dbl(optarg, 0.01, 0.999, &o->theta);
+            break;
+        case 'f':
+            bad = bench_parse_u64(optarg, 1, HB_YCSB_MAX_FIELDS, &v);
+            o->fields = (uint32_t)v;
+            break;
+        case 'l':
+            bad = bench_parse_u64(optarg, 0, 65536, &v);
+            o->field_len = (uint32_t)v;
+            break;
+        case 'm':
+            bad = bench_parse_u64(optarg, 0, 100, &v);
+            o->mp_pct = (uint32_t)v;
+            break;
+        case 'n':
+            bad = bench_parse_u64(optarg, 1, 4096, &v);
+            o->clients = (uint32_t)v;
+            break;
+        case 'w':
+            bad = bench_parse_u64(optarg, 1, 65536, &v);
+            o->window = (uint32_t)v;
+            o->window_set = 1;
+            break;
+        case 'd':
+            bad = bench_parse_u64(optarg, 1, 86400, &v);
+            o->duration = (uint32_t)v;
+            break;
+        case 'u':
+            bad = bench_parse_u64(optarg, 0, 3600, &v);
+            o->warmup = (uint32_t)v;
+            break;
+        case 'R':
+            bad = s_dbl(optarg, 0.001, 1e9, &o->rate);
+            break;
+        case 'F':
+            o->fixed = 1;
+            break;
+        case 'L':
+            o->load_only = 1;
+            break;
+        case 'U':
+            o->run_only = 1;
+            break;
+        case 'j':
+            o->json = optarg;
+            break;
+        case 's':
+            bad = bench_parse_u64(optarg, 0, UINT64_MAX, &v);
+            o->seed = v;
+            break;
+        case 'T':
+            *target = optarg;
+            break;
+        default:
+            bad = 1;
+            break;
         }
         if (bad) {
             fprintf(stderr, "hobbes-bench: bad value for --%s\n",
                     optind > 1 && optind <= argc ? argv[optind - 1] + 2 : "?");
             bench_ycsb_usage();
-            goto out;
+            return -1;
         }
     }
+    return 0;
+}
+
+/* Checks the target and the options against each other and finds the
+ * partitions (from the config, or 1 for PostgreSQL). Returns 0, or -1 for
+ * bad usage (printed). */
+static int
+s_check_opts(s_opts_t *o, const char *target, int argc)
+{
     char err[512];
     if (target && strcmp(target, "hobbes") != 0) {
         if (!bench_ycsb_pg_is_target(target)) {
@@ -1068,11 +1129,11 @@ bench_ycsb_main(int argc, char **argv)
                     "hobbes-bench: --target is hobbes or a PostgreSQL URL "
                     "(postgres://USER@HOST:PORT/DB), not \"%s\"\n",
                     target);
-            goto out;
+            return -1;
         }
         if (bench_ycsb_pg_check_url(target, err, sizeof err) != 0) {
             fprintf(stderr, "hobbes-bench: --target: %s\n", err);
-            goto out;
+            return -1;
         }
         o->pg_url = target;
     }
@@ -1083,7 +1144,7 @@ bench_ycsb_main(int argc, char **argv)
                 o->load_only && o->run_only ? " (and not both --load-only and --run-only)"
                                             : "");
         bench_ycsb_usage();
-        goto out;
+        return -1;
     }
     if (o->pg_url) {
         o->partitions = 1;
@@ -1094,7 +1155,7 @@ bench_ycsb_main(int argc, char **argv)
         hb_config_t *cfg = NULL;
         if (hb_config_load(o->config, &cfg, err, sizeof err) != HB_OK) {
             fprintf(stderr, "hobbes-bench: %s\n", err);
-            goto out;
+            return -1;
         }
         o->partitions = cfg->partitions;
         hb_config_destroy(&cfg);
@@ -1103,18 +1164,23 @@ bench_ycsb_main(int argc, char **argv)
         fprintf(stderr, "hobbes-bench: --mp ignored: the cluster has one partition\n");
     if (o->partitions > 1024) {
         fprintf(stderr, "hobbes-bench: ycsb supports at most 1024 partitions\n");
-        goto out;
+        return -1;
     }
-    hb_key_init(&run->scan_end, HB_TABLE_YCSB + 1);
-    run->inserts = ycsb_counter_new((int64_t)o->records);
+    return 0;
+}
 
-    s_client_t *cl = calloc(o->clients, sizeof *cl);
-    pthread_t *th = calloc(o->clients, sizeof *th);
-    rc = 1;
+/* Sets up every client and its connection. Returns 0, or -1 when a
+ * connection failed (printed); s_clients_close frees either way. */
+static int
+s_clients_open(s_run_t *run, s_client_t *cl)
+{
+    const s_opts_t *o = &run->o;
+    char err[512];
     for (uint32_t i = 0; i < o->clients; i++) {
         cl[i].run = run;
         cl[i].id = i;
-        cl[i].rng = (o->seed + 1) * 0x9e3779b97f4a7c15ULL + (i + 1) * 0xbf58476d1ce4e5b9ULL;
+        cl[i].rng =
+            (o->seed + 1) * 0x9e3779b97f4a7c15ULL + (i + 1) * 0xbf58476d1ce4e5b9ULL;
         if (cl[i].rng == 0)
             cl[i].rng = 1;
         cl[i].stats = calloc(1, sizeof *cl[i].stats);
@@ -1125,19 +1191,45 @@ bench_ycsb_main(int argc, char **argv)
             cl[i].pg = bench_ycsb_pg_new(o->pg_url, o->fields, err, sizeof err);
             if (!cl[i].pg) {
                 fprintf(stderr, "hobbes-bench: client %u: %s\n", i, err);
-                goto done;
+                return -1;
             }
             continue;
         }
         cl[i].cl = hb_client_new(o->config, 0, err, sizeof err);
         if (!cl[i].cl) {
             fprintf(stderr, "hobbes-bench: client %u: %s\n", i, err);
-            goto done;
+            return -1;
         }
     }
+    return 0;
+}
+
+static void
+s_clients_close(const s_run_t *run, s_client_t *cl)
+{
+    for (uint32_t i = 0; i < run->o.clients; i++) {
+        bench_ycsb_pg_destroy(&cl[i].pg);
+        hb_client_destroy(&cl[i].cl);
+        ycsb_scrambled_destroy(&cl[i].zipf);
+        ycsb_latest_destroy(&cl[i].latest);
+        if (cl[i].stats)
+            pthread_mutex_destroy(&cl[i].stats->mu);
+        free(cl[i].stats);
+        free(cl[i].vals);
+        free(cl[i].fly.slot);
+    }
+}
+
+/* Loads (unless --run-only) and runs (unless --load-only). Returns the
+ * exit code. */
+static int
+s_load_and_run(s_run_t *run, s_client_t *cl, pthread_t *th)
+{
+    const s_opts_t *o = &run->o;
+    char err[512];
+    int rc = 0;
     if (o->pg_url)
-        bench_ycsb_pg_describe(cl[0].pg, o->pg_desc, sizeof o->pg_desc);
-    rc = 0;
+        bench_ycsb_pg_describe(cl[0].pg, run->o.pg_desc, sizeof run->o.pg_desc);
     if (!o->run_only)
         rc = s_load(run, cl, th);
     if (o->pg_url && rc == 0 && !o->run_only &&
@@ -1152,18 +1244,24 @@ bench_ycsb_main(int argc, char **argv)
         }
     if (!o->load_only && rc == 0)
         rc = s_run(run, cl, th);
-done:
-    for (uint32_t i = 0; i < o->clients; i++) {
-        bench_ycsb_pg_destroy(&cl[i].pg);
-        hb_client_destroy(&cl[i].cl);
-        ycsb_scrambled_destroy(&cl[i].zipf);
-        ycsb_latest_destroy(&cl[i].latest);
-        if (cl[i].stats)
-            pthread_mutex_destroy(&cl[i].stats->mu);
-        free(cl[i].stats);
-        free(cl[i].vals);
-        free(cl[i].fly.slot);
-    }
+    return rc;
+}
+
+int
+bench_ycsb_main(int argc, char **argv)
+{
+    s_run_t *run = calloc(1, sizeof *run);
+    s_opts_t *o = &run->o;
+    const char *target = NULL;
+    int rc = 2;
+    if (s_parse_args(argc, argv, o, &target) != 0 || s_check_opts(o, target, argc) != 0)
+        goto out;
+    hb_key_init(&run->scan_end, HB_TABLE_YCSB + 1);
+    run->inserts = ycsb_counter_new((int64_t)o->records);
+    s_client_t *cl = calloc(o->clients, sizeof *cl);
+    pthread_t *th = calloc(o->clients, sizeof *th);
+    rc = s_clients_open(run, cl) == 0 ? s_load_and_run(run, cl, th) : 1;
+    s_clients_close(run, cl);
     free(cl);
     free(th);
     ycsb_counter_destroy(&run->inserts);

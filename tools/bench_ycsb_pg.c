@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hb_alloc.h"
+
 #define S_MAX_FIELDS  64 /* as HB_YCSB_MAX_FIELDS */
 #define S_SHOW_ERRORS 3  /* operation error messages printed per connection */
 
@@ -258,21 +260,12 @@ bench_ycsb_pg_count(bench_ycsb_pg_t *pg, int64_t *out, char *err, size_t cap)
 
 /* --------------------------------------------------------------- load */
 
-/* Makes room for `more` bytes after `used` in the COPY buffer. */
-static int
+/* Makes room for `more` bytes after `used` in the COPY buffer (running
+ * out of memory is fatal, as everywhere: hb_alloc.h). */
+static void
 s_reserve(bench_ycsb_pg_t *pg, size_t used, size_t more)
 {
-    if (used + more <= pg->copycap)
-        return 0;
-    size_t cap = pg->copycap ? pg->copycap : 65536;
-    while (cap < used + more)
-        cap *= 2;
-    char *b = realloc(pg->copybuf, cap);
-    if (!b)
-        return -1;
-    pg->copybuf = b;
-    pg->copycap = cap;
-    return 0;
+    HB_GROW(pg->copybuf, pg->copycap, used + more, 65536);
 }
 
 int
@@ -284,10 +277,7 @@ bench_ycsb_pg_load(bench_ycsb_pg_t *pg, size_t n, const char *const *names,
     size_t used = 0;
     for (size_t i = 0; i < n; i++) {
         size_t klen = strlen(names[i]);
-        if (s_reserve(pg, used, klen + (size_t)pg->fields * (2 * len + 1) + 1) != 0) {
-            s_msg(err, cap, "load", "out of memory");
-            return -1;
-        }
+        s_reserve(pg, used, klen + (size_t)pg->fields * (2 * len + 1) + 1);
         memcpy(pg->copybuf + used, names[i], klen);
         used += klen;
         const uint8_t *v = vals + i * (size_t)pg->fields * len;

@@ -35,6 +35,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hb_alloc.h"
 #include "hb_expr.h"
 #include "hobbes.h"
 
@@ -72,12 +73,22 @@ static void
 s_print_val(const hb_val_t *v)
 {
     switch (v->type) {
-    case HB_VAL_NIL: fputs("NULL", stdout); break;
-    case HB_VAL_INT: printf("%" PRId64, v->u.i); break;
-    case HB_VAL_BOOL: fputs(v->u.b ? "true" : "false", stdout); break;
-    case HB_VAL_DOUBLE: printf("%.17g", v->u.d); break;
+    case HB_VAL_NIL:
+        fputs("NULL", stdout);
+        break;
+    case HB_VAL_INT:
+        printf("%" PRId64, v->u.i);
+        break;
+    case HB_VAL_BOOL:
+        fputs(v->u.b ? "true" : "false", stdout);
+        break;
+    case HB_VAL_DOUBLE:
+        printf("%.17g", v->u.d);
+        break;
     case HB_VAL_STR:
-    case HB_VAL_BIN: fwrite(v->u.s.ptr, 1, v->u.s.len, stdout); break;
+    case HB_VAL_BIN:
+        fwrite(v->u.s.ptr, 1, v->u.s.len, stdout);
+        break;
     case HB_VAL_DEC: {
         char tmp[64];
         hb_val_format(v, tmp, sizeof tmp);
@@ -111,7 +122,8 @@ s_cmd_call(const char *config, long replica, long timeout, int argc, char **argv
     hb_rc_t rc = hb_client_call(client, proc, args, (uint32_t)nargs, (int)timeout, &res);
     int code = 0;
     if (rc != HB_OK) {
-        fprintf(stderr, "hobbes-cli: %s: %s\n", hb_rc_str(rc), hb_client_last_error(client));
+        fprintf(stderr, "hobbes-cli: %s: %s\n", hb_rc_str(rc),
+                hb_client_last_error(client));
         code = 1;
     } else if (res->rc != HB_OK) {
         fprintf(stderr, "hobbes-cli: %s: %s\n", hb_rc_str(res->rc), res->msg);
@@ -149,18 +161,7 @@ typedef struct {
 static void
 s_buf_add(s_buf_t *b, const void *p, size_t len)
 {
-    if (b->len + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (b->len + len + 1 > cap)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np) {
-            fprintf(stderr, "hobbes-cli: out of memory\n");
-            exit(1);
-        }
-        b->p = np;
-        b->cap = cap;
-    }
+    HB_GROW(b->p, b->cap, b->len + len + 1, 256);
     if (len)
         memcpy(b->p + b->len, p, len);
     b->len += len;
@@ -237,7 +238,8 @@ s_right_aligned(const char *type, const hb_val_t *sample)
         if (strncmp(type, numeric[i], strlen(numeric[i])) == 0 &&
             (type[strlen(numeric[i])] == '\0' || type[strlen(numeric[i])] == '('))
             return true;
-    return !*type && sample && (sample->type == HB_VAL_INT || sample->type == HB_VAL_DOUBLE);
+    return !*type && sample &&
+           (sample->type == HB_VAL_INT || sample->type == HB_VAL_DOUBLE);
 }
 
 static void
@@ -474,7 +476,8 @@ s_trim(char *s)
     while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
         s++;
     size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
+    while (n &&
+           (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
         s[--n] = '\0';
     return s;
 }
@@ -607,8 +610,9 @@ s_shell_interactive(s_shell_t *sh, const char *config, unsigned id)
     stifle_history(1000);
     if (*histfile)
         read_history(histfile);
-    printf("hobbes-cli: SQL shell on sqlfront %u of %s. Type \\? for help, \\q to quit.\n",
-           id, config);
+    printf(
+        "hobbes-cli: SQL shell on sqlfront %u of %s. Type \\? for help, \\q to quit.\n",
+        id, config);
     while (!sh->quit) {
         char *line = readline(sh->buf.len ? "hobbes-> " : "hobbes=> ");
         if (!line) {
@@ -661,8 +665,11 @@ s_cmd_sql(const char *config, long timeout, int argc, char **argv)
             strcpy(actions[nactions] + 1, optarg);
             nactions++;
             break;
-        case O_CONFIG: config = optarg; break;
-        default: goto usage;
+        case O_CONFIG:
+            config = optarg;
+            break;
+        default:
+            goto usage;
         }
     }
     if (!config || optind != argc)
@@ -730,10 +737,18 @@ main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "+c:r:t:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': config = optarg; break;
-        case 'r': replica = strtol(optarg, NULL, 10); break;
-        case 't': timeout = strtol(optarg, NULL, 10); break;
-        default: s_usage(); return 2;
+        case 'c':
+            config = optarg;
+            break;
+        case 'r':
+            replica = strtol(optarg, NULL, 10);
+            break;
+        case 't':
+            timeout = strtol(optarg, NULL, 10);
+            break;
+        default:
+            s_usage();
+            return 2;
         }
     }
     if (optind >= argc || timeout <= 0 || timeout > 86400000) {

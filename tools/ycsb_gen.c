@@ -18,7 +18,8 @@
 #define S_FNV_OFFSET 0xCBF29CE484222325ULL
 #define S_FNV_PRIME  1099511628211ULL
 
-int64_t ycsb_fnvhash64(int64_t v)
+int64_t
+ycsb_fnvhash64(int64_t v)
 {
     uint64_t val = (uint64_t)v;
     uint64_t h = S_FNV_OFFSET;
@@ -33,7 +34,8 @@ int64_t ycsb_fnvhash64(int64_t v)
     return s;
 }
 
-size_t ycsb_key_name(int64_t keynum, char *out, size_t cap)
+size_t
+ycsb_key_name(int64_t keynum, char *out, size_t cap)
 {
     int n = snprintf(out, cap, "user%lld", (long long)ycsb_fnvhash64(keynum));
     if (n < 0 || (size_t)n >= cap)
@@ -41,13 +43,15 @@ size_t ycsb_key_name(int64_t keynum, char *out, size_t cap)
     return (size_t)n;
 }
 
-double ycsb_rand_double(uint64_t *rng)
+double
+ycsb_rand_double(uint64_t *rng)
 {
     /* Java's nextDouble: 53 random bits scaled to [0, 1). */
     return (double)(hb_xorshift(rng) >> 11) * 0x1.0p-53;
 }
 
-int64_t ycsb_uniform(uint64_t *rng, int64_t lb, int64_t ub)
+int64_t
+ycsb_uniform(uint64_t *rng, int64_t lb, int64_t ub)
 {
     if (ub <= lb)
         return lb;
@@ -55,7 +59,8 @@ int64_t ycsb_uniform(uint64_t *rng, int64_t lb, int64_t ub)
     return lb + (int64_t)(hb_xorshift(rng) % interval);
 }
 
-double ycsb_zeta(int64_t st, int64_t n, double theta, double initial)
+double
+ycsb_zeta(int64_t st, int64_t n, double theta, double initial)
 {
     double sum = initial;
     for (int64_t i = st; i < n; i++)
@@ -76,7 +81,8 @@ struct ycsb_zipf {
     int64_t countforzeta; /* item count zetan was computed for */
 };
 
-ycsb_zipf_t *ycsb_zipf_new_zetan(int64_t min, int64_t max, double theta, double zetan)
+ycsb_zipf_t *
+ycsb_zipf_new_zetan(int64_t min, int64_t max, double theta, double zetan)
 {
     if (max < min || !(theta > 0.0 && theta < 1.0) || !(zetan > 0.0))
         return NULL;
@@ -88,18 +94,21 @@ ycsb_zipf_t *ycsb_zipf_new_zetan(int64_t min, int64_t max, double theta, double 
     z->alpha = 1.0 / (1.0 - theta);
     z->zetan = zetan;
     z->countforzeta = z->items;
-    z->eta = (1 - pow(2.0 / (double)z->items, 1 - theta)) / (1 - z->zeta2theta / z->zetan);
+    z->eta =
+        (1 - pow(2.0 / (double)z->items, 1 - theta)) / (1 - z->zeta2theta / z->zetan);
     return z;
 }
 
-ycsb_zipf_t *ycsb_zipf_new(int64_t min, int64_t max, double theta)
+ycsb_zipf_t *
+ycsb_zipf_new(int64_t min, int64_t max, double theta)
 {
     if (max < min || !(theta > 0.0 && theta < 1.0))
         return NULL;
     return ycsb_zipf_new_zetan(min, max, theta, ycsb_zeta(0, max - min + 1, theta, 0.0));
 }
 
-void ycsb_zipf_destroy(ycsb_zipf_t **self_p)
+void
+ycsb_zipf_destroy(ycsb_zipf_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
@@ -107,7 +116,8 @@ void ycsb_zipf_destroy(ycsb_zipf_t **self_p)
     *self_p = NULL;
 }
 
-int64_t ycsb_zipf_next_n(ycsb_zipf_t *z, int64_t itemcount, uint64_t *rng)
+int64_t
+ycsb_zipf_next_n(ycsb_zipf_t *z, int64_t itemcount, uint64_t *rng)
 {
     if (itemcount > z->countforzeta) {
         z->zetan = ycsb_zeta(z->countforzeta, itemcount, z->theta, z->zetan);
@@ -122,15 +132,18 @@ int64_t ycsb_zipf_next_n(ycsb_zipf_t *z, int64_t itemcount, uint64_t *rng)
         return z->base;
     if (uz < 1.0 + pow(0.5, z->theta))
         return z->base + 1;
-    return z->base + (int64_t)((double)itemcount * pow(z->eta * u - z->eta + 1, z->alpha));
+    return z->base +
+           (int64_t)((double)itemcount * pow(z->eta * u - z->eta + 1, z->alpha));
 }
 
-int64_t ycsb_zipf_next(ycsb_zipf_t *z, uint64_t *rng)
+int64_t
+ycsb_zipf_next(ycsb_zipf_t *z, uint64_t *rng)
 {
     return ycsb_zipf_next_n(z, z->items, rng);
 }
 
-double ycsb_zipf_zetan(const ycsb_zipf_t *z)
+double
+ycsb_zipf_zetan(const ycsb_zipf_t *z)
 {
     return z->zetan;
 }
@@ -143,7 +156,8 @@ struct ycsb_scrambled {
     int64_t itemcount; /* values returned: [min, min + itemcount) */
 };
 
-ycsb_scrambled_t *ycsb_scrambled_new(int64_t min, int64_t max, double theta)
+ycsb_scrambled_t *
+ycsb_scrambled_new(int64_t min, int64_t max, double theta)
 {
     if (max < min)
         return NULL;
@@ -161,7 +175,8 @@ ycsb_scrambled_t *ycsb_scrambled_new(int64_t min, int64_t max, double theta)
     return s;
 }
 
-void ycsb_scrambled_destroy(ycsb_scrambled_t **self_p)
+void
+ycsb_scrambled_destroy(ycsb_scrambled_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
@@ -170,7 +185,8 @@ void ycsb_scrambled_destroy(ycsb_scrambled_t **self_p)
     *self_p = NULL;
 }
 
-int64_t ycsb_scrambled_next(ycsb_scrambled_t *s, uint64_t *rng)
+int64_t
+ycsb_scrambled_next(ycsb_scrambled_t *s, uint64_t *rng)
 {
     int64_t v = ycsb_zipf_next(s->gen, rng);
     int64_t h = ycsb_fnvhash64(v) % s->itemcount; /* Java %: sign of h */
@@ -191,7 +207,8 @@ struct ycsb_counter {
     _Atomic bool *window;    /* acknowledged but not yet passed by limit */
 };
 
-ycsb_counter_t *ycsb_counter_new(int64_t start)
+ycsb_counter_t *
+ycsb_counter_new(int64_t start)
 {
     ycsb_counter_t *c = hb_calloc(1, sizeof *c);
     atomic_init(&c->counter, start);
@@ -201,7 +218,8 @@ ycsb_counter_t *ycsb_counter_new(int64_t start)
     return c;
 }
 
-void ycsb_counter_destroy(ycsb_counter_t **self_p)
+void
+ycsb_counter_destroy(ycsb_counter_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
@@ -210,12 +228,14 @@ void ycsb_counter_destroy(ycsb_counter_t **self_p)
     *self_p = NULL;
 }
 
-int64_t ycsb_counter_next(ycsb_counter_t *c)
+int64_t
+ycsb_counter_next(ycsb_counter_t *c)
 {
     return atomic_fetch_add(&c->counter, 1);
 }
 
-void ycsb_counter_ack(ycsb_counter_t *c, int64_t v)
+void
+ycsb_counter_ack(ycsb_counter_t *c, int64_t v)
 {
     atomic_store(&c->window[v & S_WINDOW_MASK], true);
     /* AcknowledgedCounterGenerator: whoever gets the lock advances the
@@ -235,7 +255,8 @@ void ycsb_counter_ack(ycsb_counter_t *c, int64_t v)
     atomic_flag_clear(&c->lock);
 }
 
-int64_t ycsb_counter_last(const ycsb_counter_t *c)
+int64_t
+ycsb_counter_last(const ycsb_counter_t *c)
 {
     return atomic_load(&((ycsb_counter_t *)c)->limit);
 }
@@ -247,7 +268,8 @@ struct ycsb_latest {
     ycsb_zipf_t *zipf;     /* zipfian over [0, last) (owned) */
 };
 
-ycsb_latest_t *ycsb_latest_new(ycsb_counter_t *basis)
+ycsb_latest_t *
+ycsb_latest_new(ycsb_counter_t *basis)
 {
     int64_t last = ycsb_counter_last(basis);
     if (last < 1)
@@ -261,7 +283,8 @@ ycsb_latest_t *ycsb_latest_new(ycsb_counter_t *basis)
     return l;
 }
 
-void ycsb_latest_destroy(ycsb_latest_t **self_p)
+void
+ycsb_latest_destroy(ycsb_latest_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
@@ -270,7 +293,8 @@ void ycsb_latest_destroy(ycsb_latest_t **self_p)
     *self_p = NULL;
 }
 
-int64_t ycsb_latest_next(ycsb_latest_t *l, uint64_t *rng)
+int64_t
+ycsb_latest_next(ycsb_latest_t *l, uint64_t *rng)
 {
     int64_t max = ycsb_counter_last(l->basis);
     int64_t next = max - ycsb_zipf_next_n(l->zipf, max, rng);
@@ -289,7 +313,8 @@ static const ycsb_workload_t s_workloads[] = {
     {'f', {[YCSB_OP_READ] = 0.5, [YCSB_OP_RMW] = 0.5}, YCSB_DIST_ZIPFIAN, 1000},
 };
 
-const ycsb_workload_t *ycsb_workload(char name)
+const ycsb_workload_t *
+ycsb_workload(char name)
 {
     if (name >= 'A' && name <= 'Z')
         name = (char)(name - 'A' + 'a');
@@ -299,7 +324,8 @@ const ycsb_workload_t *ycsb_workload(char name)
     return NULL;
 }
 
-ycsb_op_t ycsb_workload_next_op(const ycsb_workload_t *w, uint64_t *rng)
+ycsb_op_t
+ycsb_workload_next_op(const ycsb_workload_t *w, uint64_t *rng)
 {
     /* DiscreteGenerator: walk the weights subtracting each share. */
     double sum = 0;
@@ -318,8 +344,10 @@ ycsb_op_t ycsb_workload_next_op(const ycsb_workload_t *w, uint64_t *rng)
     return last;
 }
 
-const char *ycsb_op_name(ycsb_op_t op)
+const char *
+ycsb_op_name(ycsb_op_t op)
 {
-    static const char *names[YCSB_OP_COUNT_] = {"read", "update", "insert", "scan", "rmw"};
+    static const char *names[YCSB_OP_COUNT_] = {"read", "update", "insert", "scan",
+                                                "rmw"};
     return (unsigned)op < YCSB_OP_COUNT_ ? names[op] : "?";
 }

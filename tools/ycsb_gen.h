@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #define YCSB_ZIPFIAN_CONSTANT 0.99
-#define YCSB_ITEM_COUNT       10000000000LL /* ScrambledZipfian's item count */
+#define YCSB_ITEM_COUNT       10000000000LL     /* ScrambledZipfian's item count */
 #define YCSB_ZETAN            26.46902820178302 /* zeta(ITEM_COUNT, 0.99) */
 
 /* Returns YCSB's Utils.fnvhash64(v): FNV-1a-64 over v's 8 octets, least
@@ -129,10 +129,10 @@ typedef enum {
 
 /* A core workload's parameters (workloads/workload[a-f] of YCSB). */
 typedef struct {
-    char name;                      /* 'a' .. 'f' */
-    double prop[YCSB_OP_COUNT_];    /* operation proportions, sum 1 */
-    ycsb_dist_t dist;               /* request distribution */
-    uint32_t max_scan;              /* scan length is uniform 1..max_scan */
+    char name;                   /* 'a' .. 'f' */
+    double prop[YCSB_OP_COUNT_]; /* operation proportions, sum 1 */
+    ycsb_dist_t dist;            /* request distribution */
+    uint32_t max_scan;           /* scan length is uniform 1..max_scan */
 } ycsb_workload_t;
 
 /* Returns workload 'a'..'f' (either case; static), or NULL. */

@@ -1,6 +1,7 @@
 /* bench_tpcc.h — `hobbes-bench tpcc load|run|check`: TPC-C against a Hobbes
  * cluster (native or SQL procedures) or, with --target postgres://...,
- * against PostgreSQL through libpq (see bench_tpcc.c and docs/tpcc.md). */
+ * against PostgreSQL through libpq (see bench_tpcc.c, which maps tools/tpcc/,
+ * and docs/tpcc.md). */
 #ifndef BENCH_TPCC_H
 #define BENCH_TPCC_H
 
