@@ -6,9 +6,13 @@
  * extended query protocol, COPY FROM STDIN / TO STDOUT. It runs no SQL
  * itself: each statement becomes a SUBMIT {proc "sql"} (or "sql.describe")
  * to the engines, as a libhobbes SQL client would send it, over an inproc
- * PAIR straight to the session's worker, which answers on the same pair. A connection is one engine session: its routing
- * id is sqlf_pg_is_peer's, so a worker can tell the protocol thread's
- * requests from the ROUTER's.
+ * PAIR straight to the session's worker, which answers on the same pair.
+ * A connection is one engine session: its routing id is
+ * sqlf_pg_is_peer's, so a worker can tell the protocol thread's requests
+ * from the ROUTER's.
+ *
+ * The implementation is pgwire.c (connections and the loop) and the
+ * pgwire_*.c files of each concern; pgwire_int.h is what they share.
  */
 #ifndef SQLF_PGWIRE_H
 #define SQLF_PGWIRE_H
