@@ -424,144 +424,6 @@ sqlf_pl_add_pkey(sqlf_pl_cc_t *cc, const PgQuery__AlterTableStmt *as)
 }
 
 /* ------------------------------------------------------------------ */
-/* DROP TABLE / DROP INDEX / TRUNCATE                                   */
-/* ------------------------------------------------------------------ */
-
-/* Makes room for n DDL items in st. */
-static void
-s_ddl_items(sqlf_stmt_t *st, uint32_t n)
-{
-    st->ddl_n = n;
-    st->ddl_names = sqlf_stmt_alloc(st, n * sizeof *st->ddl_names);
-    memset(st->ddl_names, 0, n * sizeof *st->ddl_names);
-    st->ddl_defs = sqlf_stmt_alloc(st, n * sizeof *st->ddl_defs);
-    memset(st->ddl_defs, 0, n * sizeof *st->ddl_defs);
-}
-
-/* DROP INDEX: the table's definition without it (an ALTER). */
-static hb_rc_t
-s_drop_index(sqlf_pl_cc_t *cc, const PgQuery__DropStmt *d)
-{
-    sqlf_stmt_t *st = cc->st;
-    if (d->n_objects != 1 || d->objects[0]->node_case != PG_QUERY__NODE__NODE_LIST)
-        return sqlf_pl_err(cc, -1, "0A000",
-                           "DROP INDEX of several indexes is not supported");
-    const PgQuery__List *l = d->objects[0]->list;
-    const char *iname = l->n_items ? sqlf_pl_str(l->items[l->n_items - 1]) : NULL;
-    uint32_t which = 0;
-    const sqlf_table_t *tab =
-        iname ? sqlf_catalog_find_index(cc->cat, iname, &which) : NULL;
-    st->kind = SQLF_ST_DDL;
-    st->ddl = HB_SQLDDL_ALTER;
-    snprintf(st->tag, sizeof st->tag, "DROP INDEX");
-    if (!tab) {
-        if (d->missing_ok) {
-            st->kind = SQLF_ST_EMPTY;
-            return HB_OK;
-        }
-        return sqlf_pl_err(cc, -1, "42704", "index \"%s\" does not exist",
-                           iname ? iname : "?");
-    }
-    sqlf_table_t t = *tab;
-    for (uint32_t k = which; k + 1 < t.nidx; k++)
-        t.idx[k] = t.idx[k + 1];
-    t.nidx--;
-    snprintf(st->ddl_name, sizeof st->ddl_name, "%s", t.name);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &st->ddl_def, msgpack_sbuffer_write);
-    sqlf_table_pack(&pk, &t);
-    return HB_OK;
-}
-
-/* DROP TABLE a, b, ...: one sql.ddl per table, in order. */
-static hb_rc_t
-s_drop_tables(sqlf_pl_cc_t *cc, const PgQuery__DropStmt *d)
-{
-    sqlf_stmt_t *st = cc->st;
-    if (d->n_objects == 0 || d->n_objects > SQLF_MAX_DDL_ITEMS)
-        return sqlf_pl_err(cc, -1, "54000", "DROP TABLE names 1..%d tables",
-                           SQLF_MAX_DDL_ITEMS);
-    st->kind = SQLF_ST_DDL;
-    st->ddl = HB_SQLDDL_DROP;
-    st->missing_ok = d->missing_ok;
-    snprintf(st->tag, sizeof st->tag, "DROP TABLE");
-    s_ddl_items(st, (uint32_t)d->n_objects);
-    for (size_t i = 0; i < d->n_objects; i++) {
-        if (d->objects[i]->node_case != PG_QUERY__NODE__NODE_LIST)
-            return sqlf_pl_err(cc, -1, "42601", "bad DROP TABLE name");
-        const PgQuery__List *l = d->objects[i]->list;
-        const char *name = l->n_items ? sqlf_pl_str(l->items[l->n_items - 1]) : NULL;
-        hb_rc_t rc = sqlf_pl_name(cc, name, -1, st->ddl_names[i]);
-        if (rc)
-            return rc;
-        /* Every table must exist before any is dropped (as in
-         * PostgreSQL); a missing one is planned again after a reload. */
-        if (!d->missing_ok && !sqlf_catalog_find(cc->cat, st->ddl_names[i]))
-            return sqlf_pl_err(cc, -1, "42P01", "table \"%s\" does not exist",
-                               st->ddl_names[i]);
-    }
-    snprintf(st->ddl_name, sizeof st->ddl_name, "%s", st->ddl_names[0]);
-    return HB_OK;
-}
-
-static hb_rc_t s_drop_proc(sqlf_pl_cc_t *cc, const PgQuery__DropStmt *d);
-
-hb_rc_t
-sqlf_pl_drop(sqlf_pl_cc_t *cc, const PgQuery__DropStmt *d)
-{
-    if (d->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_PROCEDURE)
-        return s_drop_proc(cc, d);
-    if (d->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_INDEX)
-        return s_drop_index(cc, d);
-    if (d->remove_type != PG_QUERY__OBJECT_TYPE__OBJECT_TABLE)
-        return sqlf_pl_err(
-            cc, -1, "0A000",
-            "only DROP TABLE, DROP INDEX and DROP PROCEDURE are supported");
-    return s_drop_tables(cc, d);
-}
-
-/* TRUNCATE a, b, ...: one sql.ddl per table, in order, each with the
- * table's definition (st->ddl_defs). */
-hb_rc_t
-sqlf_pl_truncate(sqlf_pl_cc_t *cc, const PgQuery__TruncateStmt *tr)
-{
-    sqlf_stmt_t *st = cc->st;
-    if (tr->n_relations == 0 || tr->n_relations > SQLF_MAX_DDL_ITEMS)
-        return sqlf_pl_err(cc, -1, "54000", "TRUNCATE names 1..%d tables",
-                           SQLF_MAX_DDL_ITEMS);
-    st->kind = SQLF_ST_DDL;
-    st->ddl = HB_SQLDDL_TRUNCATE;
-    snprintf(st->tag, sizeof st->tag, "TRUNCATE TABLE");
-    s_ddl_items(st, (uint32_t)tr->n_relations);
-    for (size_t i = 0; i < tr->n_relations; i++) {
-        const sqlf_table_t *tab;
-        hb_rc_t rc = sqlf_pl_table(cc, tr->relations[i]->range_var, &tab);
-        if (rc)
-            return rc;
-        if (tab->rw_id)
-            return sqlf_pl_err(cc, -1, "55006",
-                               "cannot TRUNCATE \"%s\": ALTER TABLE is rewriting it",
-                               tab->name);
-        snprintf(st->ddl_names[i], sizeof st->ddl_names[i], "%s", tab->name);
-        /* A truncated table gets a new id: its definition must not pin
-         * the old one. */
-        sqlf_table_t t = *tab;
-        t.id_pinned = false;
-        msgpack_sbuffer sb;
-        msgpack_packer pk;
-        msgpack_sbuffer_init(&sb);
-        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        sqlf_table_pack(&pk, &t);
-        sqlf_pl_ex_t e = sqlf_pl_finish(cc, &sb, HB_T_UNKNOWN);
-        st->ddl_defs[i] = sqlf_pl_pub(&e);
-    }
-    snprintf(st->ddl_name, sizeof st->ddl_name, "%s", st->ddl_names[0]);
-    msgpack_sbuffer_write(&st->ddl_def, (const char *)st->ddl_defs[0].p,
-                          st->ddl_defs[0].len);
-    return HB_OK;
-}
-
-/* ------------------------------------------------------------------ */
 /* Procedures                                                           */
 /* ------------------------------------------------------------------ */
 
@@ -706,5 +568,141 @@ sqlf_pl_call(sqlf_pl_cc_t *cc, const PgQuery__CallStmt *cs)
     char *body = sqlf_stmt_alloc(st, blen + 1);
     memcpy(body, p->body, blen + 1);
     st->call_body = body;
+    return HB_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* DROP TABLE / DROP INDEX / TRUNCATE                                   */
+/* ------------------------------------------------------------------ */
+
+/* Makes room for n DDL items in st. */
+static void
+s_ddl_items(sqlf_stmt_t *st, uint32_t n)
+{
+    st->ddl_n = n;
+    st->ddl_names = sqlf_stmt_alloc(st, n * sizeof *st->ddl_names);
+    memset(st->ddl_names, 0, n * sizeof *st->ddl_names);
+    st->ddl_defs = sqlf_stmt_alloc(st, n * sizeof *st->ddl_defs);
+    memset(st->ddl_defs, 0, n * sizeof *st->ddl_defs);
+}
+
+/* DROP INDEX: the table's definition without it (an ALTER). */
+static hb_rc_t
+s_drop_index(sqlf_pl_cc_t *cc, const PgQuery__DropStmt *d)
+{
+    sqlf_stmt_t *st = cc->st;
+    if (d->n_objects != 1 || d->objects[0]->node_case != PG_QUERY__NODE__NODE_LIST)
+        return sqlf_pl_err(cc, -1, "0A000",
+                           "DROP INDEX of several indexes is not supported");
+    const PgQuery__List *l = d->objects[0]->list;
+    const char *iname = l->n_items ? sqlf_pl_str(l->items[l->n_items - 1]) : NULL;
+    uint32_t which = 0;
+    const sqlf_table_t *tab =
+        iname ? sqlf_catalog_find_index(cc->cat, iname, &which) : NULL;
+    st->kind = SQLF_ST_DDL;
+    st->ddl = HB_SQLDDL_ALTER;
+    snprintf(st->tag, sizeof st->tag, "DROP INDEX");
+    if (!tab) {
+        if (d->missing_ok) {
+            st->kind = SQLF_ST_EMPTY;
+            return HB_OK;
+        }
+        return sqlf_pl_err(cc, -1, "42704", "index \"%s\" does not exist",
+                           iname ? iname : "?");
+    }
+    sqlf_table_t t = *tab;
+    for (uint32_t k = which; k + 1 < t.nidx; k++)
+        t.idx[k] = t.idx[k + 1];
+    t.nidx--;
+    snprintf(st->ddl_name, sizeof st->ddl_name, "%s", t.name);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &st->ddl_def, msgpack_sbuffer_write);
+    sqlf_table_pack(&pk, &t);
+    return HB_OK;
+}
+
+/* DROP TABLE a, b, ...: one sql.ddl per table, in order. */
+static hb_rc_t
+s_drop_tables(sqlf_pl_cc_t *cc, const PgQuery__DropStmt *d)
+{
+    sqlf_stmt_t *st = cc->st;
+    if (d->n_objects == 0 || d->n_objects > SQLF_MAX_DDL_ITEMS)
+        return sqlf_pl_err(cc, -1, "54000", "DROP TABLE names 1..%d tables",
+                           SQLF_MAX_DDL_ITEMS);
+    st->kind = SQLF_ST_DDL;
+    st->ddl = HB_SQLDDL_DROP;
+    st->missing_ok = d->missing_ok;
+    snprintf(st->tag, sizeof st->tag, "DROP TABLE");
+    s_ddl_items(st, (uint32_t)d->n_objects);
+    for (size_t i = 0; i < d->n_objects; i++) {
+        if (d->objects[i]->node_case != PG_QUERY__NODE__NODE_LIST)
+            return sqlf_pl_err(cc, -1, "42601", "bad DROP TABLE name");
+        const PgQuery__List *l = d->objects[i]->list;
+        const char *name = l->n_items ? sqlf_pl_str(l->items[l->n_items - 1]) : NULL;
+        hb_rc_t rc = sqlf_pl_name(cc, name, -1, st->ddl_names[i]);
+        if (rc)
+            return rc;
+        /* Every table must exist before any is dropped (as in
+         * PostgreSQL); a missing one is planned again after a reload. */
+        if (!d->missing_ok && !sqlf_catalog_find(cc->cat, st->ddl_names[i]))
+            return sqlf_pl_err(cc, -1, "42P01", "table \"%s\" does not exist",
+                               st->ddl_names[i]);
+    }
+    snprintf(st->ddl_name, sizeof st->ddl_name, "%s", st->ddl_names[0]);
+    return HB_OK;
+}
+
+hb_rc_t
+sqlf_pl_drop(sqlf_pl_cc_t *cc, const PgQuery__DropStmt *d)
+{
+    if (d->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_PROCEDURE)
+        return s_drop_proc(cc, d);
+    if (d->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_INDEX)
+        return s_drop_index(cc, d);
+    if (d->remove_type != PG_QUERY__OBJECT_TYPE__OBJECT_TABLE)
+        return sqlf_pl_err(
+            cc, -1, "0A000",
+            "only DROP TABLE, DROP INDEX and DROP PROCEDURE are supported");
+    return s_drop_tables(cc, d);
+}
+
+/* TRUNCATE a, b, ...: one sql.ddl per table, in order, each with the
+ * table's definition (st->ddl_defs). */
+hb_rc_t
+sqlf_pl_truncate(sqlf_pl_cc_t *cc, const PgQuery__TruncateStmt *tr)
+{
+    sqlf_stmt_t *st = cc->st;
+    if (tr->n_relations == 0 || tr->n_relations > SQLF_MAX_DDL_ITEMS)
+        return sqlf_pl_err(cc, -1, "54000", "TRUNCATE names 1..%d tables",
+                           SQLF_MAX_DDL_ITEMS);
+    st->kind = SQLF_ST_DDL;
+    st->ddl = HB_SQLDDL_TRUNCATE;
+    snprintf(st->tag, sizeof st->tag, "TRUNCATE TABLE");
+    s_ddl_items(st, (uint32_t)tr->n_relations);
+    for (size_t i = 0; i < tr->n_relations; i++) {
+        const sqlf_table_t *tab;
+        hb_rc_t rc = sqlf_pl_table(cc, tr->relations[i]->range_var, &tab);
+        if (rc)
+            return rc;
+        if (tab->rw_id)
+            return sqlf_pl_err(cc, -1, "55006",
+                               "cannot TRUNCATE \"%s\": ALTER TABLE is rewriting it",
+                               tab->name);
+        snprintf(st->ddl_names[i], sizeof st->ddl_names[i], "%s", tab->name);
+        /* A truncated table gets a new id: its definition must not pin
+         * the old one. */
+        sqlf_table_t t = *tab;
+        t.id_pinned = false;
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        sqlf_table_pack(&pk, &t);
+        sqlf_pl_ex_t e = sqlf_pl_finish(cc, &sb, HB_T_UNKNOWN);
+        st->ddl_defs[i] = sqlf_pl_pub(&e);
+    }
+    snprintf(st->ddl_name, sizeof st->ddl_name, "%s", st->ddl_names[0]);
+    msgpack_sbuffer_write(&st->ddl_def, (const char *)st->ddl_defs[0].p,
+                          st->ddl_defs[0].len);
     return HB_OK;
 }
