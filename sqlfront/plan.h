@@ -6,7 +6,12 @@
  * over the rows (targets, aggregates, order, limit), what to write (the
  * sql.exec ops of common/hb_proc.h, or an op template applied to every
  * row a reconnaissance read finds: OLLP), or a DDL call. Planning is pure:
- * it reads no data; exec.c does the reading and submitting.
+ * it reads no data; the engine (front.c) does the reading and submitting.
+ *
+ * The planner's files: plan.c (entry points), plan_name.c, plan_expr.c,
+ * plan_func.c (names and expressions), plan_path.c (keys and access
+ * paths), plan_select.c, plan_dml.c, plan_ddl.c; their shared internals
+ * are in plan_int.h.
  *
  * Everything a plan points to lives in its arena, freed by
  * sqlf_stmt_free.
@@ -32,7 +37,7 @@ typedef enum {
     SQLF_ST_BEGIN,
     SQLF_ST_COMMIT,
     SQLF_ST_ROLLBACK,
-    SQLF_ST_CALL,      /* CALL proc(args): its body runs as a block */
+    SQLF_ST_CALL, /* CALL proc(args): its body runs as a block */
 } sqlf_stmt_kind_t;
 
 /* An expression: bytecode (hb_expr.h) and its inferred type. */
@@ -42,22 +47,28 @@ typedef struct {
     hb_type_t type; /* result type */
 } sqlf_expr_t;
 
-#define SQLF_MAX_JOIN 8
+#define SQLF_MAX_JOIN      8
 #define SQLF_MAX_DDL_ITEMS 64 /* tables of one DROP TABLE / TRUNCATE */
-#define SQLF_MAX_GROUP 32 /* GROUP BY expressions */
+#define SQLF_MAX_GROUP     32 /* GROUP BY expressions */
 
 /* One table of a join, read once per row of the tables before it: its
  * primary-key prefix comes from expressions over the joined row so far
  * (constants for the first table). */
 typedef struct {
     const sqlf_table_t *table;
-    uint32_t off;        /* its first column in the joined row */
-    uint32_t nbound;     /* leading key columns bound */
-    sqlf_expr_t *bind;   /* nbound expressions over the joined row */
+    uint32_t off;      /* its first column in the joined row */
+    uint32_t nbound;   /* leading key columns bound */
+    sqlf_expr_t *bind; /* nbound expressions over the joined row */
 } sqlf_join_t;
 
-typedef enum { SQLF_AGG_COUNT_STAR, SQLF_AGG_COUNT, SQLF_AGG_SUM, SQLF_AGG_MIN, SQLF_AGG_MAX,
-               SQLF_AGG_AVG } sqlf_agg_kind_t;
+typedef enum {
+    SQLF_AGG_COUNT_STAR,
+    SQLF_AGG_COUNT,
+    SQLF_AGG_SUM,
+    SQLF_AGG_MIN,
+    SQLF_AGG_MAX,
+    SQLF_AGG_AVG
+} sqlf_agg_kind_t;
 
 typedef struct {
     sqlf_agg_kind_t kind; /* function */
@@ -66,8 +77,8 @@ typedef struct {
 } sqlf_agg_t;
 
 typedef struct {
-    uint32_t col;  /* column of the output row extended with hidden sort keys */
-    bool desc;     /* DESC */
+    uint32_t col;     /* column of the output row extended with hidden sort keys */
+    bool desc;        /* DESC */
     bool nulls_first; /* NULLS FIRST (default: last for ASC, first for DESC) */
 } sqlf_sort_t;
 
@@ -84,11 +95,11 @@ typedef struct {
     /* A ready secondary index can serve the read instead (outside blocks):
      * its entries in [ix_start, ix_end) give the row keys. */
     bool use_index;
-    uint32_t ix_no;            /* the index's number */
+    uint32_t ix_no; /* the index's number */
     hb_key_t ix_start, ix_end;
-    int32_t ix_partition;      /* -1: every partition; else ix_pkey's */
-    hb_key_t ix_pkey;          /* the rows' partition prefix when bound */
-    bool has_fixed;            /* read only partition `fixed` (index reads) */
+    int32_t ix_partition; /* -1: every partition; else ix_pkey's */
+    hb_key_t ix_pkey;     /* the rows' partition prefix when bound */
+    bool has_fixed;       /* read only partition `fixed` (index reads) */
     uint32_t fixed;
     /* FROM generate_series(start, stop [, step]): no table and no read;
      * the rows are [start + i * step] for i < ser_count (one integer
@@ -130,56 +141,56 @@ typedef struct {
 
 typedef struct sqlf_stmt {
     sqlf_stmt_kind_t kind;
-    char tag[32];                /* command tag stem: "SELECT", "INSERT", "CREATE TABLE" */
-    sqlf_source_t src;           /* SELECT, and UPDATE / DELETE */
-    uint32_t njoin;              /* a join (SELECT only): its tables in order; the
-                                  * filter is src.where over the joined row */
+    char tag[32];      /* command tag stem: "SELECT", "INSERT", "CREATE TABLE" */
+    sqlf_source_t src; /* SELECT, and UPDATE / DELETE */
+    uint32_t njoin;    /* a join (SELECT only): its tables in order; the
+                        * filter is src.where over the joined row */
     sqlf_join_t *join;
 
     /* Output (SELECT targets, or RETURNING of a write). */
-    uint32_t nout;               /* visible output columns */
-    uint32_t nhidden;            /* hidden sort-key columns after them */
-    sqlf_expr_t *out;            /* nout + nhidden expressions */
+    uint32_t nout;                    /* visible output columns */
+    uint32_t nhidden;                 /* hidden sort-key columns after them */
+    sqlf_expr_t *out;                 /* nout + nhidden expressions */
     char (*out_names)[SQLF_NAME_MAX]; /* nout names */
 
     /* Aggregation: output expressions then read the group row
      * [group values..., aggregate values...]. */
     bool agg;
-    uint32_t ngroup;             /* GROUP BY expressions */
-    sqlf_expr_t *group;          /* over the input row */
+    uint32_t ngroup;    /* GROUP BY expressions */
+    sqlf_expr_t *group; /* over the input row */
     uint32_t naggs;
     sqlf_agg_t *aggs;
-    sqlf_expr_t having;          /* over the group row */
+    sqlf_expr_t having; /* over the group row */
 
     uint32_t nsort;
     sqlf_sort_t *sort;
-    int64_t limit;               /* -1: none */
+    int64_t limit; /* -1: none */
     int64_t offset;
 
     /* WRITE: ops ready to submit (point writes and INSERT), or a template
      * applied to each row the source finds (ollp). */
-    hb_sqlop_t wkind;            /* INSERT, UPDATE or DELETE */
-    bool returning;              /* out[] is a RETURNING list */
-    msgpack_sbuffer ops;         /* packed ops, back to back (not an array) */
-    uint32_t nops;               /* how many */
-    bool ollp;                   /* ops come from the source's rows */
-    sqlf_expr_t upd_sets;        /* packed sets list for UPDATE (raw msgpack) */
+    hb_sqlop_t wkind;     /* INSERT, UPDATE or DELETE */
+    bool returning;       /* out[] is a RETURNING list */
+    msgpack_sbuffer ops;  /* packed ops, back to back (not an array) */
+    uint32_t nops;        /* how many */
+    bool ollp;            /* ops come from the source's rows */
+    sqlf_expr_t upd_sets; /* packed sets list for UPDATE (raw msgpack) */
 
     /* INSERT: target table and columns, ON CONFLICT, and for INSERT ...
      * SELECT the query whose rows it inserts (sqlf_stmt_insert_row). */
     const sqlf_table_t *ins_table;
-    uint32_t *ins_map;           /* table column of each target column */
+    uint32_t *ins_map; /* table column of each target column */
     uint32_t ins_ncols;
-    uint64_t ins_conflict;       /* 0 error, 1 do nothing, 2 do update */
-    sqlf_expr_t ins_sets;        /* DO UPDATE sets (raw msgpack) */
-    sqlf_expr_t ins_where;       /* DO UPDATE ... WHERE */
-    struct sqlf_stmt *sub;       /* INSERT ... SELECT: the SELECT (owned) */
-    int64_t now_us;              /* the statement's CURRENT_TIMESTAMP */
-    sqlf_rowid_t *rowids; /* INSERT into a table without a key: its ids (borrowed) */
+    uint64_t ins_conflict; /* 0 error, 1 do nothing, 2 do update */
+    sqlf_expr_t ins_sets;  /* DO UPDATE sets (raw msgpack) */
+    sqlf_expr_t ins_where; /* DO UPDATE ... WHERE */
+    struct sqlf_stmt *sub; /* INSERT ... SELECT: the SELECT (owned) */
+    int64_t now_us;        /* the statement's CURRENT_TIMESTAMP */
+    sqlf_rowid_t *rowids;  /* INSERT into a table without a key: its ids (borrowed) */
 
     /* CALL */
-    const char *call_body;       /* the procedure's text (arena) */
-    hb_val_t *call_args;         /* its arguments, converted (arena) */
+    const char *call_body; /* the procedure's text (arena) */
+    hb_val_t *call_args;   /* its arguments, converted (arena) */
     uint32_t call_nargs;
     char (*call_pnames)[SQLF_NAME_MAX]; /* parameter names (arena) */
 
@@ -199,14 +210,14 @@ typedef struct sqlf_stmt {
     hb_sqlddl_t ddl;
     char ddl_name[SQLF_NAME_MAX + 1]; /* table, or "\x01" + procedure name */
     msgpack_sbuffer ddl_def;
-    bool missing_ok;             /* DROP ... IF EXISTS / CREATE ... IF NOT EXISTS */
+    bool missing_ok; /* DROP ... IF EXISTS / CREATE ... IF NOT EXISTS */
     /* DROP TABLE / TRUNCATE of several tables: one sql.ddl each, in order
      * (item 0 is ddl_name / ddl_def too). */
     uint32_t ddl_n;
     char (*ddl_names)[SQLF_NAME_MAX + 1];
     sqlf_expr_t *ddl_defs; /* packed definitions (raw msgpack; len 0: none) */
 
-    void *arena_;                /* private */
+    void *arena_; /* private */
 } sqlf_stmt_t;
 
 /* Plans stmt (one RawStmt's node) of text sql against cat, with params
