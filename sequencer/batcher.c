@@ -14,6 +14,10 @@
  * learner hands every chosen slot to the input log, which decides its
  * epoch, `since` and duplicates, and the batcher sends each scheduler of its
  * own replica the sub-batch touching that scheduler's partition.
+ *
+ * The core opens no LevelDB itself: its shell (main.c) opens the input log
+ * and lends it to seq_batcher_new, like storage's shell lends the engine to
+ * the executor; the log outlives the core and is closed by the shell.
  */
 #include "batcher.h"
 
@@ -52,7 +56,7 @@ struct seq_batcher {
     const hb_config_t *cfg; /* cluster config (borrowed) */
     hb_node_t self;         /* replica, group */
     const hb_env_t *env;    /* the world */
-    seq_log_t *log;         /* durable input log (the Paxos store) */
+    seq_log_t *log;         /* durable input log, the Paxos store (borrowed) */
     seq_paxos_t *paxos;     /* the group's Multi-Paxos core */
     seq_paxos_io_t pio;     /* its environment */
     int leader;             /* leader as last seen (-1 unknown) */
@@ -437,7 +441,7 @@ s_px_random(void *ctx)
 /* --------------------------------------------------------------- public */
 
 seq_batcher_t *
-seq_batcher_new(const hb_config_t *cfg, hb_node_t self_node, const char *log_dir,
+seq_batcher_new(const hb_config_t *cfg, hb_node_t self_node, seq_log_t *log,
                 const hb_env_t *env)
 {
     seq_batcher_t *self = hb_calloc(1, sizeof *self);
@@ -456,11 +460,7 @@ seq_batcher_new(const hb_config_t *cfg, hb_node_t self_node, const char *log_dir
         msgpack_sbuffer_init(&self->part[q]);
     self->part_n = hb_calloc(cfg->partitions, sizeof *self->part_n);
     self->parts = hb_calloc(cfg->partitions, sizeof *self->parts);
-    self->log = seq_log_open(log_dir, cfg->dedup_window);
-    if (!self->log) {
-        seq_batcher_destroy(&self);
-        return NULL;
-    }
+    self->log = log;
     self->last_proposed = seq_log_last(self->log);
     self->pio = (seq_paxos_io_t){
         .ctx = self,
@@ -497,7 +497,6 @@ seq_batcher_destroy(seq_batcher_t **self_p)
         return;
     seq_batcher_t *self = *self_p;
     seq_paxos_destroy(&self->paxos);
-    seq_log_destroy(&self->log);
     msgpack_sbuffer_destroy(&self->open);
     msgpack_sbuffer_destroy(&self->scratch);
     for (size_t i = 0; i < self->pending.cap; i++)

@@ -1,7 +1,8 @@
 /* test_batcher.c — unit tests of the sequencer core (sequencer/batcher.c)
  * running its Paxos core (paxos.c) over its input log (seqlog.c).
  *
- * Every sequencer runs over a real LevelDB log in a mkdtemp directory and
+ * Every sequencer runs over a real LevelDB log in a mkdtemp directory (the
+ * test opens it and lends it to the core, as sequencer/main.c does) and
  * a fake hb_env_t: one virtual clock, one-shot timers the test fires in
  * due order, a seeded PRNG (HOBBES_SEED=), and a network that hands PAXOS
  * and FORWARD frames to the other sequencers of the group in FIFO order
@@ -39,6 +40,7 @@
 #include "hb_txn.h"
 #include "hb_wire.h"
 #include "paxos.h"
+#include "seqlog.h"
 
 /* ------------------------------------------------------------ fake world */
 
@@ -56,6 +58,7 @@ typedef struct {
     bool dead;              /* no timers fire, no message gets in or out */
     uint16_t r, g;          /* replica, group */
     seq_batcher_t *b;       /* the core */
+    seq_log_t *log;         /* its input log, lent to b (as the shell does) */
     hb_env_t env;           /* its environment (ctx = this node) */
     char dir[300];          /* its input log (under s_root) */
     bool armed[S_NTOK];     /* timer pending */
@@ -262,7 +265,9 @@ s_node_start(uint16_t r, uint16_t g)
         .random = s_env_random,
     };
     memset(n->armed, 0, sizeof n->armed);
-    n->b = seq_batcher_new(s_cfg, hb_node(HB_ROLE_SEQUENCER, r, g), n->dir, &n->env);
+    n->log = seq_log_open(n->dir, s_cfg->dedup_window);
+    ck_assert_ptr_nonnull(n->log);
+    n->b = seq_batcher_new(s_cfg, hb_node(HB_ROLE_SEQUENCER, r, g), n->log, &n->env);
     ck_assert_ptr_nonnull(n->b);
     n->up = true;
     n->dead = false;
@@ -273,6 +278,7 @@ s_node_stop(uint16_t r, uint16_t g)
 {
     s_node_t *n = &s_nodes[r][g];
     seq_batcher_destroy(&n->b);
+    seq_log_destroy(&n->log);
     n->up = false;
     memset(n->armed, 0, sizeof n->armed);
 }
