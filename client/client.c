@@ -274,10 +274,7 @@ static void
 s_enqueue(hb_client_t *self, uint32_t k, uint64_t id, uint32_t attempt)
 {
     s_outq_t *q = &self->outq[k];
-    if (q->n == q->cap) {
-        q->cap = q->cap ? q->cap * 2 : 16;
-        q->ents = hb_realloc(q->ents, q->cap * sizeof *q->ents);
-    }
+    HB_GROW(q->ents, q->cap, q->n + 1, 16);
     q->ents[q->n++] = (s_qent_t){id, attempt};
 }
 
@@ -340,10 +337,7 @@ s_retry_scan(hb_client_t *self, int64_t now)
                 silent = hb_calloc(self->nsock, sizeof *silent);
             silent[c->sock] = true;
         }
-        if (nmoved == self->moved_cap) {
-            self->moved_cap = self->moved_cap ? self->moved_cap * 2 : 64;
-            self->moved = hb_realloc(self->moved, self->moved_cap * sizeof *self->moved);
-        }
+        HB_GROW(self->moved, self->moved_cap, nmoved + 1, 64);
         self->moved[nmoved++] = c->id;
     }
     for (uint32_t k = 0; silent && k < self->nsock; k++)
@@ -763,9 +757,8 @@ hb_client_status(hb_client_t *self, int role, uint16_t replica, uint16_t partiti
                     continue;
                 if ((size_t)n >= sizeof line)
                     n = sizeof line - 1;
-                while (len + (size_t)n + 1 > cap)
-                    cap *= 2;
-                text = realloc(text, cap);
+                /* hb_realloc is realloc: the caller's free() still applies. */
+                HB_GROW(text, cap, len + (size_t)n + 1, 256);
                 memcpy(text + len, line, (size_t)n + 1);
                 len += (size_t)n;
             }

@@ -136,10 +136,7 @@ s_junk(const char *s, size_t i, size_t end)
 static void
 s_lines_push(s_ctx_t *ctx, int line)
 {
-    if (ctx->nlines == ctx->caplines) {
-        ctx->caplines = ctx->caplines ? ctx->caplines * 2 : 64;
-        ctx->lines = hb_realloc(ctx->lines, ctx->caplines * sizeof *ctx->lines);
-    }
+    HB_GROW(ctx->lines, ctx->caplines, ctx->nlines + 1, 64);
     ctx->lines[ctx->nlines++] = line;
 }
 
@@ -953,10 +950,7 @@ hb_config_load(const char *path, hb_config_t **out, char *err, size_t errlen)
         goto out;
     }
     for (;;) {
-        if (len + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            text = hb_realloc(text, cap);
-        }
+        HB_GROW(text, cap, len + 4096 + 1, 8192);
         size_t n = fread(text + len, 1, cap - len - 1, f);
         len += n;
         if (len > S_FILE_MAX) {

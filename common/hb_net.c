@@ -127,10 +127,7 @@ s_peer(hb_net_t *self, hb_node_t to)
 static s_out_t *
 s_queue(hb_net_t *self, const void *frame, size_t len)
 {
-    if (self->nout == self->capout) {
-        self->capout = self->capout ? self->capout * 2 : 256;
-        self->out = hb_realloc(self->out, self->capout * sizeof *self->out);
-    }
+    HB_GROW(self->out, self->capout, self->nout + 1, 256);
     s_out_t *o = &self->out[self->nout++];
     zmq_msg_init_size(&o->msg, len);
     if (len)

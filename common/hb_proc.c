@@ -72,16 +72,9 @@ hb_lockset_add(hb_lockset_t *ls, uint16_t partition, hb_lock_mode_t mode, const 
             return;
         }
     }
-    if (ls->n == ls->cap) {
-        ls->cap = ls->cap ? ls->cap * 2 : 8;
-        ls->locks = hb_realloc(ls->locks, ls->cap * sizeof *ls->locks);
-    }
+    HB_GROW(ls->locks, ls->cap, ls->n + 1, 8);
     if (ls->keylen + len > ls->keycap) {
-        size_t cap = ls->keycap ? ls->keycap : 256;
-        while (cap < ls->keylen + len)
-            cap *= 2;
-        ls->keybuf = hb_realloc(ls->keybuf, cap);
-        ls->keycap = cap;
+        HB_GROW(ls->keybuf, ls->keycap, ls->keylen + len, 256);
         /* Keys are laid out back to back in insertion order: re-point. */
         size_t off = 0;
         for (uint32_t i = 0; i < ls->n; i++) {

@@ -74,10 +74,7 @@ s_before(const s_timer_t *a, const s_timer_t *b)
 static void
 s_heap_push(s_heap_t *h, uint64_t due, uint64_t token)
 {
-    if (h->n == h->cap) {
-        h->cap = h->cap ? h->cap * 2 : 64;
-        h->v = hb_realloc(h->v, h->cap * sizeof *h->v);
-    }
+    HB_GROW(h->v, h->cap, h->n + 1, 64);
     size_t i = h->n++;
     h->v[i] = (s_timer_t){due, h->seq++, token};
     while (i > 0) {

@@ -297,10 +297,7 @@ s_policy_create(sched_t *self)
 static void
 s_epochv_push(sched_t *self, uint32_t *n, s_inflight_t *f)
 {
-    if (*n == self->epochv_cap) {
-        self->epochv_cap = self->epochv_cap ? self->epochv_cap * 2 : 256;
-        self->epochv = hb_realloc(self->epochv, self->epochv_cap * sizeof *self->epochv);
-    }
+    HB_GROW(self->epochv, self->epochv_cap, *n + 1, 256);
     self->epochv[(*n)++] = f;
 }
 

@@ -279,10 +279,7 @@ s_adopt_put(seq_paxos_t *p, uint64_t slot, uint64_t ballot, const void *v, size_
         p->adopt[i].len = len;
         return;
     }
-    if (p->adopt_n == p->adopt_cap) {
-        p->adopt_cap = p->adopt_cap ? p->adopt_cap * 2 : 64;
-        p->adopt = hb_realloc(p->adopt, p->adopt_cap * sizeof *p->adopt);
-    }
+    HB_GROW(p->adopt, p->adopt_cap, p->adopt_n + 1, 64);
     memmove(&p->adopt[i + 1], &p->adopt[i], (p->adopt_n - i) * sizeof *p->adopt);
     p->adopt[i] = (s_adopt_t){slot, ballot, s_dup(v, len), len};
     p->adopt_n++;

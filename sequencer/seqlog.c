@@ -155,7 +155,8 @@ s_seen_add(seq_log_t *self, uint64_t client_id, uint64_t req_id, uint64_t slot, 
            uint16_t origin)
 {
     if (self->fifo_n == self->fifo_cap) {
-        size_t cap = self->fifo_cap ? self->fifo_cap * 2 : 1024;
+        /* A ring, re-laid oldest first: HB_GROW's rule, not its realloc. */
+        size_t cap = hb_grow_cap(self->fifo_cap, self->fifo_n + 1, 1024, sizeof *self->fifo);
         s_seen_t *f = hb_calloc(cap, sizeof *f);
         for (size_t i = 0; i < self->fifo_n; i++)
             f[i] = self->fifo[(self->fifo_head + i) % self->fifo_cap];
@@ -419,7 +420,8 @@ s_put_chosen(void *ctx, uint64_t slot, const void *value, size_t len)
         return HB_INTERNAL;
     }
     if (self->pend_n == self->pend_cap) {
-        size_t cap = self->pend_cap ? self->pend_cap * 2 : 64;
+        /* A ring, re-laid oldest first: HB_GROW's rule, not its realloc. */
+        size_t cap = hb_grow_cap(self->pend_cap, self->pend_n + 1, 64, sizeof *self->pend);
         s_pending_t *p = hb_calloc(cap, sizeof *p);
         for (size_t i = 0; i < self->pend_n; i++)
             p[i] = self->pend[(self->pend_head + i) % self->pend_cap];
@@ -539,10 +541,7 @@ s_rebuild(seq_log_t *self)
             self->last_epoch = epoch;
         if (slot < lo)
             break;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 256;
-            epochs = hb_realloc(epochs, cap * sizeof *epochs);
-        }
+        HB_GROW(epochs, cap, n + 1, 256);
         epochs[n++] = epoch;
     }
     leveldb_iter_destroy(it);

@@ -387,10 +387,7 @@ static hb_rc_t s_record(stor_engine_t *eng, uint64_t epoch, const void *key, siz
         v->tomb = tomb;
         return HB_OK;
     }
-    if (e->nvers == e->capvers) {
-        e->capvers = e->capvers ? e->capvers * 2 : 2;
-        e->vers = hb_realloc(e->vers, e->capvers * sizeof *e->vers);
-    }
+    HB_GROW(e->vers, e->capvers, e->nvers + 1, 2);
     memmove(&e->vers[pos + 1], &e->vers[pos], (e->nvers - pos) * sizeof *e->vers);
     e->vers[pos] =
         (s_version_t){.epoch = epoch, .val = copy, .len = tomb ? 0 : vlen, .tomb = tomb};
@@ -580,10 +577,7 @@ hb_rc_t stor_engine_stage_meta(stor_engine_t *eng, const void *key, size_t klen,
                 klen);
         return HB_INVALID;
     }
-    if (eng->nstaged == eng->capstaged) {
-        eng->capstaged = eng->capstaged ? eng->capstaged * 2 : 64;
-        eng->staged = hb_realloc(eng->staged, eng->capstaged * sizeof *eng->staged);
-    }
+    HB_GROW(eng->staged, eng->capstaged, eng->nstaged + 1, 64);
     s_staged_t *st = &eng->staged[eng->nstaged++];
     st->key = hb_memdup(key, klen);
     st->klen = klen;

@@ -170,10 +170,7 @@ static s_epoch_t *s_epoch_get(stor_executor_t *ex, uint64_t epoch)
             return &ex->epochs[pos - 1];
         pos--;
     }
-    if (ex->nepochs == ex->capepochs) {
-        ex->capepochs = ex->capepochs ? ex->capepochs * 2 : 8;
-        ex->epochs = hb_realloc(ex->epochs, ex->capepochs * sizeof *ex->epochs);
-    }
+    HB_GROW(ex->epochs, ex->capepochs, ex->nepochs + 1, 8);
     memmove(&ex->epochs[pos + 1], &ex->epochs[pos],
             (ex->nepochs - pos) * sizeof *ex->epochs);
     ex->epochs[pos] = (s_epoch_t){.epoch = epoch};
@@ -379,10 +376,7 @@ static bool s_pend_has(const s_pend_t *p, uint16_t from)
 /* Appends reads r (ownership moves to the record). */
 static void s_pend_push(stor_executor_t *ex, s_pend_t *p, s_reads_t *r)
 {
-    if (p->nreads == p->capreads) {
-        p->capreads = p->capreads ? p->capreads * 2 : 4;
-        p->reads = hb_realloc(p->reads, p->capreads * sizeof *p->reads);
-    }
+    HB_GROW(p->reads, p->capreads, p->nreads + 1, 4);
     p->reads[p->nreads++] = *r;
     if (!p->txn)
         ex->nearly++;

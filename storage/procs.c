@@ -352,10 +352,7 @@ stor_ctx_write_fresh(stor_ctx_t *ctx, uint16_t partition, const void *key, size_
         f->vlen = vlen;
         return HB_OK;
     }
-    if (ctx->nfresh == ctx->capfresh) {
-        ctx->capfresh = ctx->capfresh ? ctx->capfresh * 2 : 16;
-        ctx->fresh = hb_realloc(ctx->fresh, ctx->capfresh * sizeof *ctx->fresh);
-    }
+    HB_GROW(ctx->fresh, ctx->capfresh, ctx->nfresh + 1, 16);
     uint8_t *kcopy = stor_ctx_alloc(ctx, klen);
     memcpy(kcopy, key, klen);
     ctx->fresh[ctx->nfresh++] = (s_fresh_t){
@@ -394,10 +391,7 @@ stor_ctx_fresh(const stor_ctx_t *ctx, uint32_t i, stor_write_t *w)
 
 void stor_ctx_result(stor_ctx_t *ctx, const hb_val_t *v)
 {
-    if (ctx->nresults == ctx->capresults) {
-        ctx->capresults = ctx->capresults ? ctx->capresults * 2 : 4;
-        ctx->results = hb_realloc(ctx->results, ctx->capresults * sizeof *ctx->results);
-    }
+    HB_GROW(ctx->results, ctx->capresults, ctx->nresults + 1, 4);
     hb_val_t copy = *v;
     if ((v->type == HB_VAL_STR || v->type == HB_VAL_BIN) && v->u.s.len) {
         uint8_t *p = stor_ctx_alloc(ctx, v->u.s.len);

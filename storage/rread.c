@@ -101,10 +101,7 @@ void stor_rrlog_add(stor_rrlog_t *log, uint64_t epoch, uint16_t group, uint32_t 
 {
     if (to >= log->nparts || to == log->self || epoch <= log->applied[to])
         return;
-    if (log->nmem == log->capmem) {
-        log->capmem = log->capmem ? log->capmem * 2 : 64;
-        log->mem = hb_realloc(log->mem, log->capmem * sizeof *log->mem);
-    }
+    HB_GROW(log->mem, log->capmem, log->nmem + 1, 64);
     log->mem[log->nmem++] = (s_entry_t){.epoch = epoch,
                                         .group = group,
                                         .index = index,

@@ -42,18 +42,13 @@ typedef struct {
 static void s_rows_add(s_rows_t *r, const char *k, size_t klen, const char *v, size_t vlen)
 {
     if (r->n == r->rowcap) {
-        r->rowcap = r->rowcap ? r->rowcap * 2 : 64;
+        /* Three parallel arrays share one capacity: HB_GROW's rule, once. */
+        r->rowcap = (uint32_t)hb_grow_cap(r->rowcap, r->n + 1u, 64, sizeof *r->off);
         r->off = hb_realloc(r->off, r->rowcap * sizeof *r->off);
         r->klen = hb_realloc(r->klen, r->rowcap * sizeof *r->klen);
         r->vlen = hb_realloc(r->vlen, r->rowcap * sizeof *r->vlen);
     }
-    if (r->len + klen + vlen > r->cap) {
-        size_t cap = r->cap ? r->cap : 4096;
-        while (cap < r->len + klen + vlen)
-            cap *= 2;
-        r->buf = hb_realloc(r->buf, cap);
-        r->cap = cap;
-    }
+    HB_GROW(r->buf, r->cap, r->len + klen + vlen, 4096);
     r->off[r->n] = r->len;
     r->klen[r->n] = (uint32_t)klen;
     r->vlen[r->n] = (uint32_t)vlen;

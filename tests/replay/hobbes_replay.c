@@ -50,10 +50,7 @@ s_collect(void *arg, uint64_t epoch, uint64_t since, const uint8_t *body, size_t
 {
     (void)arg;
     (void)since;
-    if (s_nbatches == s_capbatches) {
-        s_capbatches = s_capbatches ? s_capbatches * 2 : 1024;
-        s_batches = hb_realloc(s_batches, s_capbatches * sizeof *s_batches);
-    }
+    HB_GROW(s_batches, s_capbatches, s_nbatches + 1, 1024);
     s_batches[s_nbatches++] = (s_batch_t){epoch, s_cur_group, hb_memdup(body, len), len};
 }
 
@@ -85,10 +82,7 @@ s_send(void *ctx, hb_node_t to, const void *frame, size_t len)
     (void)ctx;
     if (to.role != HB_ROLE_STORAGE)
         return HB_OK; /* DONE, REPLY, HELLO: nobody to tell */
-    if (s_qtail == s_qcap) {
-        s_qcap = s_qcap ? s_qcap * 2 : 1024;
-        s_q = hb_realloc(s_q, s_qcap * sizeof *s_q);
-    }
+    HB_GROW(s_q, s_qcap, s_qtail + 1, 1024);
     s_q[s_qtail++] = (s_pkt_t){to, hb_memdup(frame, len), len};
     return HB_OK;
 }

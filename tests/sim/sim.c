@@ -50,10 +50,7 @@ s_before(const s_event_t *a, const s_event_t *b)
 static void
 s_push(sim_t *s, s_event_t ev)
 {
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 256;
-        s->heap = hb_realloc(s->heap, s->cap * sizeof *s->heap);
-    }
+    HB_GROW(s->heap, s->cap, s->n + 1, 256);
     ev.seq = s->seq++;
     size_t i = s->n++;
     while (i > 0) {

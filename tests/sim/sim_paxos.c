@@ -64,14 +64,7 @@ s_ent_set(s_ent_t *e, uint64_t ballot, const void *v, size_t len)
 static s_ent_t *
 s_ent_at(s_ent_t **arr, size_t *cap, uint64_t slot)
 {
-    if (slot >= *cap) {
-        size_t ncap = *cap ? *cap : 64;
-        while (ncap <= slot)
-            ncap *= 2;
-        *arr = hb_realloc(*arr, ncap * sizeof **arr);
-        memset(*arr + *cap, 0, (ncap - *cap) * sizeof **arr);
-        *cap = ncap;
-    }
+    HB_GROW_ZERO(*arr, *cap, slot + 1, 64);
     return &(*arr)[slot];
 }
 
@@ -105,10 +98,7 @@ s_image_copy(s_image_t *dst, const s_image_t *src)
 static void
 s_pend(s_store_t *s, s_op_t op, uint64_t slot)
 {
-    if (s->npending == s->pending_cap) {
-        s->pending_cap = s->pending_cap ? s->pending_cap * 2 : 16;
-        s->pending = hb_realloc(s->pending, s->pending_cap * sizeof *s->pending);
-    }
+    HB_GROW(s->pending, s->pending_cap, s->npending + 1, 16);
     s->pending[s->npending++] = (s_pending_t){op, slot};
 }
 
@@ -327,14 +317,7 @@ s_value(uint64_t id, uint8_t *buf)
 static void
 s_grow(uint64_t **arr, uint64_t *cap, uint64_t need)
 {
-    if (need <= *cap)
-        return;
-    uint64_t ncap = *cap ? *cap : 64;
-    while (ncap < need)
-        ncap *= 2;
-    *arr = hb_realloc(*arr, ncap * sizeof **arr);
-    memset(*arr + *cap, 0, (ncap - *cap) * sizeof **arr);
-    *cap = ncap;
+    HB_GROW_ZERO(*arr, *cap, need, 64);
 }
 
 static void

@@ -124,20 +124,14 @@ s_env_send(void *ctx, hb_node_t to, const void *frame, size_t len)
         else
             ck_assert_int_eq(m.type, HB_MSG_PAXOS);
         hb_msg_clear(&m);
-        if (s_net_n == s_net_cap) {
-            s_net_cap = s_net_cap ? s_net_cap * 2 : 256;
-            s_net = hb_realloc(s_net, s_net_cap * sizeof *s_net);
-        }
+        HB_GROW(s_net, s_net_cap, s_net_n + 1, 256);
         s_net[s_net_n++] = (s_pkt_t){n->r, n->g, to.replica, hb_memdup(frame, len), len};
         return HB_OK;
     }
     /* Else only to the schedulers of its own replica. */
     ck_assert_int_eq(to.role, HB_ROLE_SCHEDULER);
     ck_assert_uint_eq(to.replica, n->r);
-    if (s_nsent == s_sent_cap) {
-        s_sent_cap = s_sent_cap ? s_sent_cap * 2 : 1024;
-        s_sent = hb_realloc(s_sent, s_sent_cap * sizeof *s_sent);
-    }
+    HB_GROW(s_sent, s_sent_cap, s_nsent + 1, 1024);
     s_sent[s_nsent++] = (s_sent_t){n->r, n->g, to, 0, hb_memdup(frame, len), len};
     return HB_OK;
 }
@@ -146,10 +140,7 @@ static hb_rc_t
 s_env_send_client(void *ctx, uint64_t client_id, const void *frame, size_t len)
 {
     s_node_t *n = ctx;
-    if (s_nsent == s_sent_cap) {
-        s_sent_cap = s_sent_cap ? s_sent_cap * 2 : 1024;
-        s_sent = hb_realloc(s_sent, s_sent_cap * sizeof *s_sent);
-    }
+    HB_GROW(s_sent, s_sent_cap, s_nsent + 1, 1024);
     s_sent[s_nsent++] = (s_sent_t){
         n->r, n->g, hb_node(HB_ROLE_CLIENT, n->r, 0), client_id, hb_memdup(frame, len),
         len};

@@ -61,10 +61,7 @@ static hb_limits_t s_lim;
 static hb_rc_t s_env_send(void *ctx, hb_node_t to, const void *frame, size_t len)
 {
     s_world_t *w = ctx;
-    if (w->nsent == w->cap) {
-        w->cap = w->cap ? w->cap * 2 : 64;
-        w->sent = hb_realloc(w->sent, w->cap * sizeof *w->sent);
-    }
+    HB_GROW(w->sent, w->cap, w->nsent + 1, 64);
     w->sent[w->nsent++] =
         (s_sent_t){.to = to, .frame = hb_memdup(frame, len), .len = len};
     return HB_OK;

@@ -103,10 +103,7 @@ static hb_rc_t
 t_env_send(void *ctx, hb_node_t to, const void *frame, size_t len)
 {
     (void)ctx;
-    if (t_nframes == t_cap) {
-        t_cap = t_cap ? t_cap * 2 : 256;
-        t_frames = hb_realloc(t_frames, t_cap * sizeof *t_frames);
-    }
+    HB_GROW(t_frames, t_cap, t_nframes + 1, 256);
     t_frames[t_nframes++] = (t_frame_t){to, hb_memdup(frame, len), len};
     return HB_OK;
 }
@@ -254,10 +251,7 @@ t_txn(uint64_t req, const char *spec)
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     ck_assert_int_eq(hb_txn_pack(&pk, &txn), HB_OK);
-    if (t_nraws == t_raws_cap) {
-        t_raws_cap = t_raws_cap ? t_raws_cap * 2 : 64;
-        t_raws = hb_realloc(t_raws, t_raws_cap * sizeof *t_raws);
-    }
+    HB_GROW(t_raws, t_raws_cap, t_nraws + 1, 64);
     uint8_t *copy = hb_memdup(sb.data, sb.size);
     t_raws[t_nraws++] = copy;
     t_raw_t r = {copy, sb.size};
