@@ -49,6 +49,7 @@
 #include "hb_mp.h"
 #include "hb_net.h"
 #include "hb_proc.h"
+#include "hb_sqlstate.h"
 #include "hb_wire.h"
 
 #define S_EMPTY 0
@@ -1070,15 +1071,10 @@ s_arena_put(s_arena_t *a, const void *p, size_t len)
 static hb_sql_result_t *
 s_sql_error_result(hb_rc_t rc, const char *msg, uint32_t len, uint64_t epoch)
 {
-    char state[6] = "XX000";
-    bool coded = len >= 5 && (len == 5 || msg[5] == ' ');
-    for (uint32_t i = 0; coded && i < 5; i++)
-        coded = (msg[i] >= '0' && msg[i] <= '9') || (msg[i] >= 'A' && msg[i] <= 'Z');
-    if (coded) {
-        memcpy(state, msg, 5);
-        msg += len > 5 ? 6 : 5;
-        len -= len > 5 ? 6 : 5;
-    }
+    char state[6];
+    size_t textlen;
+    hb_sqlstate_split(msg, len, state, &msg, &textlen);
+    len = (uint32_t)textlen;
     if (len == 0) {
         msg = hb_rc_str(rc);
         len = (uint32_t)strlen(msg);
