@@ -167,6 +167,162 @@ s_leader(it_cluster_t *c, int g, unsigned skip, long timeout_ms)
     return -1;
 }
 
+/* Step 1: names the accounts and funds each with BALANCE through cl;
+ * checks they span both partitions. */
+static void
+s_fund(hb_client_t *cl)
+{
+    int per_part[2] = {0};
+    for (int i = 0; i < ACCOUNTS; i++) {
+        snprintf(s_names[i], sizeof s_names[i], "acct%d", i);
+        hb_key_t k;
+        hb_key_kv(&k, s_names[i], strlen(s_names[i]));
+        per_part[hb_key_partition(k.buf, k.len, 2)]++;
+        hb_val_t args[2] = {hb_val_str(s_names[i], (uint32_t)strlen(s_names[i])),
+                            hb_val_int(BALANCE)};
+        hb_result_t *res = NULL;
+        IT_CHECK(hb_client_call(cl, "kv.put", args, 2, 10000, &res) == HB_OK &&
+                     res->rc == HB_OK,
+                 "funding %s", s_names[i]);
+        hb_result_destroy(&res);
+    }
+    IT_CHECK(per_part[0] && per_part[1], "accounts on both partitions");
+}
+
+/* Step 2: kills the leader of group 0 (replica lead0) under load; times
+ * the takeover and checks the service resumes. */
+static void
+s_kill_leader(it_cluster_t *c, int lead0)
+{
+    it_sleep_ms(1500);
+    long long before = s_done;
+    pid_t pid = it_cluster_pid(c, "sequencer", lead0, 0);
+    IT_CHECK(pid > 0, "leader pid");
+    kill(pid, SIGKILL);
+    int64_t t_kill = s_ms();
+    printf("kill -9 sequencer r%dp0 (leader of group 0) after %lld transfers\n", lead0, before);
+    int next = s_leader(c, 0, 1u << lead0, 10000);
+    int64_t t_elected = s_ms();
+    IT_CHECK(next >= 0 && next != lead0, "a new leader for group 0 (got %d)", next);
+    long long slot0 = it_status_int(c, HB_ROLE_SEQUENCER, next, 0, "paxos_chosen_end");
+    long long slot = slot0;
+    while (slot <= slot0 && s_ms() - t_kill < 10000) {
+        it_sleep_ms(1);
+        slot = it_status_int(c, HB_ROLE_SEQUENCER, next, 0, "paxos_chosen_end");
+    }
+    int64_t t_commit = s_ms();
+    IT_CHECK(slot > slot0, "the new leader gets a slot chosen");
+    printf("failover: r%d leads group 0 %lld ms after the kill; its first slot chosen after "
+           "%lld ms\n",
+           next, (long long)(t_elected - t_kill), (long long)(t_commit - t_kill));
+    IT_CHECK(it_cluster_kill9(c, "sequencer", lead0, 0) == 0, "leader gone");
+    long long resumed = s_done;
+    it_sleep_ms(1000);
+    IT_CHECK(s_done > resumed + CLIENTS * WINDOW, "service resumes after the failover (%lld)",
+             (long long)(s_done - resumed));
+}
+
+/* Step 3: stops the rest of replica lead0 for a while, then restarts it. */
+static void
+s_bounce_replica(it_cluster_t *c, int lead0)
+{
+    IT_CHECK(it_cluster_kill9(c, "sequencer", lead0, 1) == 0, "kill -9 seq p1");
+    for (int p = 0; p < 2; p++) {
+        IT_CHECK(it_cluster_kill9(c, "scheduler", lead0, p) == 0, "kill -9 scheduler");
+        IT_CHECK(it_cluster_kill9(c, "storage", lead0, p) == 0, "kill -9 storage");
+    }
+    long long down_at = s_done;
+    it_sleep_ms(2000);
+    printf("replica r%d was down for %lld transfers; restarting it\n", lead0,
+           (long long)(s_done - down_at));
+    IT_CHECK(s_done > down_at + CLIENTS * WINDOW, "service goes on with two replicas");
+    IT_CHECK(it_cluster_up(c) == 0, "restart replica r%d", lead0);
+    it_sleep_ms(2000);
+}
+
+/* Soak (slow suite): more rounds, killing whichever replica leads a
+ * group, clients' replicas included, and restarting it. */
+static void
+s_soak(it_cluster_t *c)
+{
+    for (int round = 0; round < s_rounds; round++) {
+        int g = round % 2;
+        int l = s_leader(c, g, 0, 10000);
+        IT_CHECK(l >= 0, "round %d: group %d has a leader", round, g);
+        long long at = s_done;
+        IT_CHECK(it_cluster_kill9(c, "sequencer", l, g) == 0, "round %d: kill", round);
+        int n = s_leader(c, g, 1u << l, 10000);
+        IT_CHECK(n >= 0, "round %d: group %d elects a new leader", round, g);
+        IT_CHECK(it_cluster_up(c) == 0, "round %d: restart", round);
+        it_sleep_ms(1500);
+        printf("round %d: killed r%d (leader of group %d), r%d took over; %lld transfers "
+               "since\n",
+               round, l, g, n, (long long)(s_done - at));
+        IT_CHECK(s_done > at, "round %d: service goes on", round);
+    }
+}
+
+/* Checks the clients' counts once they stopped. Returns true when every
+ * call was answered with its own outcome (the balances must then match
+ * exactly). */
+static bool
+s_check_counts(void)
+{
+    printf("transfers: %lld committed, %lld aborted for funds, %lld duplicates, %lld errors, "
+           "%lld unanswered\n",
+           (long long)s_committed, (long long)s_aborted, (long long)s_dups,
+           (long long)s_errors, (long long)s_unknown);
+    IT_CHECK(s_errors == 0, "%lld transfers failed", (long long)s_errors);
+    /* Without soak rounds the clients' replicas never fail: every call is
+     * answered with its own outcome. A soak round may kill a client's
+     * sequencer: its calls then go to another replica, and those that had
+     * run already are answered HB_EXISTS (run once, outcome unknown). */
+    bool exact = s_rounds == 0 || (s_unknown == 0 && s_dups == 0);
+    IT_CHECK(s_rounds > 0 || s_unknown == 0, "%lld transfers never answered",
+             (long long)s_unknown);
+    IT_CHECK(s_rounds > 0 || s_dups == 0,
+             "%lld answered as duplicates (clients never switched replica)", (long long)s_dups);
+    IT_CHECK(s_committed + s_aborted + s_dups + s_unknown == s_sent, "every transfer counted");
+    return exact;
+}
+
+/* Step 4: exactly-once: balances match the acknowledged transfers (when
+ * exact), none is negative, and money is conserved. */
+static void
+s_check_balances(hb_client_t *cl, bool exact)
+{
+    long long total = 0;
+    for (int i = 0; i < ACCOUNTS; i++) {
+        long long v = s_balance(cl, i);
+        long long want = BALANCE + s_delta[i];
+        IT_CHECK(!exact || v == want, "%s is %lld, acknowledged transfers say %lld",
+                 s_names[i], v, want);
+        IT_CHECK(v >= 0, "%s is negative", s_names[i]);
+        total += v;
+    }
+    IT_CHECK(total == (long long)ACCOUNTS * BALANCE, "total %lld", total);
+}
+
+/* The restarted replica catches up and all three agree; then the serial
+ * replay of replica lead0 matches its live state. */
+static void
+s_verify(it_cluster_t *c, const char *build_root, int lead0)
+{
+    char cmd[1024];
+    int agreed = 0;
+    for (int attempt = 0; attempt < 30 && !agreed; attempt++) {
+        snprintf(cmd, sizeof cmd, "%s verify --config %s", c->ctl, c->config);
+        agreed = system(cmd) == 0;
+        if (!agreed)
+            it_sleep_ms(500);
+    }
+    IT_CHECK(agreed, "hobbesctl verify: the three replicas agree");
+    IT_CHECK(it_cluster_down(c) == 0, "cluster down");
+    snprintf(cmd, sizeof cmd, "%s/tests/replay/hobbes-replay --config %s --replica %d",
+             build_root, c->config, lead0);
+    IT_CHECK(system(cmd) == 0, "serial replay of r%d disagrees with its live state", lead0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -188,130 +344,22 @@ main(int argc, char **argv)
     char err[256];
     hb_client_t *cl = hb_client_new(c.config, (uint16_t)s_client_replica[0], err, sizeof err);
     IT_CHECK(cl, "%s", err);
-    int per_part[2] = {0};
-    for (int i = 0; i < ACCOUNTS; i++) {
-        snprintf(s_names[i], sizeof s_names[i], "acct%d", i);
-        hb_key_t k;
-        hb_key_kv(&k, s_names[i], strlen(s_names[i]));
-        per_part[hb_key_partition(k.buf, k.len, 2)]++;
-        hb_val_t args[2] = {hb_val_str(s_names[i], (uint32_t)strlen(s_names[i])),
-                            hb_val_int(BALANCE)};
-        hb_result_t *res = NULL;
-        IT_CHECK(hb_client_call(cl, "kv.put", args, 2, 10000, &res) == HB_OK &&
-                     res->rc == HB_OK,
-                 "funding %s", s_names[i]);
-        hb_result_destroy(&res);
-    }
-    IT_CHECK(per_part[0] && per_part[1], "accounts on both partitions");
+    s_fund(cl);
 
     pthread_t th[CLIENTS];
     for (int i = 0; i < CLIENTS; i++)
         pthread_create(&th[i], NULL, s_client, (void *)(intptr_t)i);
-
-    /* 2. Kill the leader of group 0 under load; time the takeover. */
-    it_sleep_ms(1500);
-    long long before = s_done;
-    pid_t pid = it_cluster_pid(&c, "sequencer", lead0, 0);
-    IT_CHECK(pid > 0, "leader pid");
-    kill(pid, SIGKILL);
-    int64_t t_kill = s_ms();
-    printf("kill -9 sequencer r%dp0 (leader of group 0) after %lld transfers\n", lead0, before);
-    int next = s_leader(&c, 0, 1u << lead0, 10000);
-    int64_t t_elected = s_ms();
-    IT_CHECK(next >= 0 && next != lead0, "a new leader for group 0 (got %d)", next);
-    long long slot0 = it_status_int(&c, HB_ROLE_SEQUENCER, next, 0, "paxos_chosen_end");
-    long long slot = slot0;
-    while (slot <= slot0 && s_ms() - t_kill < 10000) {
-        it_sleep_ms(1);
-        slot = it_status_int(&c, HB_ROLE_SEQUENCER, next, 0, "paxos_chosen_end");
-    }
-    int64_t t_commit = s_ms();
-    IT_CHECK(slot > slot0, "the new leader gets a slot chosen");
-    printf("failover: r%d leads group 0 %lld ms after the kill; its first slot chosen after "
-           "%lld ms\n",
-           next, (long long)(t_elected - t_kill), (long long)(t_commit - t_kill));
-    IT_CHECK(it_cluster_kill9(&c, "sequencer", lead0, 0) == 0, "leader gone");
-    long long resumed = s_done;
-    it_sleep_ms(1000);
-    IT_CHECK(s_done > resumed + CLIENTS * WINDOW, "service resumes after the failover (%lld)",
-             (long long)(s_done - resumed));
-
-    /* 3. Stop the rest of that replica for a while, then restart it. */
-    IT_CHECK(it_cluster_kill9(&c, "sequencer", lead0, 1) == 0, "kill -9 seq p1");
-    for (int p = 0; p < 2; p++) {
-        IT_CHECK(it_cluster_kill9(&c, "scheduler", lead0, p) == 0, "kill -9 scheduler");
-        IT_CHECK(it_cluster_kill9(&c, "storage", lead0, p) == 0, "kill -9 storage");
-    }
-    long long down_at = s_done;
-    it_sleep_ms(2000);
-    printf("replica r%d was down for %lld transfers; restarting it\n", lead0,
-           (long long)(s_done - down_at));
-    IT_CHECK(s_done > down_at + CLIENTS * WINDOW, "service goes on with two replicas");
-    IT_CHECK(it_cluster_up(&c) == 0, "restart replica r%d", lead0);
-    it_sleep_ms(2000);
-    /* Soak (slow suite): more rounds, killing whichever replica leads a
-     * group, clients' replicas included, and restarting it. */
-    for (int round = 0; round < s_rounds; round++) {
-        int g = round % 2;
-        int l = s_leader(&c, g, 0, 10000);
-        IT_CHECK(l >= 0, "round %d: group %d has a leader", round, g);
-        long long at = s_done;
-        IT_CHECK(it_cluster_kill9(&c, "sequencer", l, g) == 0, "round %d: kill", round);
-        int n = s_leader(&c, g, 1u << l, 10000);
-        IT_CHECK(n >= 0, "round %d: group %d elects a new leader", round, g);
-        IT_CHECK(it_cluster_up(&c) == 0, "round %d: restart", round);
-        it_sleep_ms(1500);
-        printf("round %d: killed r%d (leader of group %d), r%d took over; %lld transfers "
-               "since\n",
-               round, l, g, n, (long long)(s_done - at));
-        IT_CHECK(s_done > at, "round %d: service goes on", round);
-    }
+    s_kill_leader(&c, lead0);
+    s_bounce_replica(&c, lead0);
+    s_soak(&c);
     s_stop = 1;
     for (int i = 0; i < CLIENTS; i++)
         pthread_join(th[i], NULL);
-    printf("transfers: %lld committed, %lld aborted for funds, %lld duplicates, %lld errors, "
-           "%lld unanswered\n",
-           (long long)s_committed, (long long)s_aborted, (long long)s_dups,
-           (long long)s_errors, (long long)s_unknown);
-    IT_CHECK(s_errors == 0, "%lld transfers failed", (long long)s_errors);
-    /* Without soak rounds the clients' replicas never fail: every call is
-     * answered with its own outcome. A soak round may kill a client's
-     * sequencer: its calls then go to another replica, and those that had
-     * run already are answered HB_EXISTS (run once, outcome unknown). */
-    bool exact = s_rounds == 0 || (s_unknown == 0 && s_dups == 0);
-    IT_CHECK(s_rounds > 0 || s_unknown == 0, "%lld transfers never answered",
-             (long long)s_unknown);
-    IT_CHECK(s_rounds > 0 || s_dups == 0,
-             "%lld answered as duplicates (clients never switched replica)", (long long)s_dups);
-    IT_CHECK(s_committed + s_aborted + s_dups + s_unknown == s_sent, "every transfer counted");
-
-    /* 4. Exactly-once: balances match the acknowledged transfers. */
-    long long total = 0;
-    for (int i = 0; i < ACCOUNTS; i++) {
-        long long v = s_balance(cl, i);
-        long long want = BALANCE + s_delta[i];
-        IT_CHECK(!exact || v == want, "%s is %lld, acknowledged transfers say %lld",
-                 s_names[i], v, want);
-        IT_CHECK(v >= 0, "%s is negative", s_names[i]);
-        total += v;
-    }
-    IT_CHECK(total == (long long)ACCOUNTS * BALANCE, "total %lld", total);
+    bool exact = s_check_counts();
+    s_check_balances(cl, exact);
     hb_client_destroy(&cl);
 
-    /* The restarted replica catches up and all three agree. */
-    char cmd[1024];
-    int agreed = 0;
-    for (int attempt = 0; attempt < 30 && !agreed; attempt++) {
-        snprintf(cmd, sizeof cmd, "%s verify --config %s", c.ctl, c.config);
-        agreed = system(cmd) == 0;
-        if (!agreed)
-            it_sleep_ms(500);
-    }
-    IT_CHECK(agreed, "hobbesctl verify: the three replicas agree");
-    IT_CHECK(it_cluster_down(&c) == 0, "cluster down");
-    snprintf(cmd, sizeof cmd, "%s/tests/replay/hobbes-replay --config %s --replica %d", argv[1],
-             c.config, lead0);
-    IT_CHECK(system(cmd) == 0, "serial replay of r%d disagrees with its live state", lead0);
+    s_verify(&c, argv[1], lead0);
     it_cluster_cleanup(&c);
     printf("PASS\n");
     return 0;
