@@ -144,7 +144,7 @@ typedef struct {
 /* Reads the rows of `partition` with start <= key < end (end_len 0:
  * unbounded), at most limit (1..100000) of them, in key order, from the
  * partition's storage at its applied epoch: a consistent snapshot, served
- * without going through the log (DESIGN.md section 5, "Snapshot reads").
+ * without going through the log (docs/architecture.md section 5, "Snapshot reads").
  * Keys are encoded keys (hb_key.h). An answer may hold fewer than limit
  * rows when they would not fit in one frame. Waits up to timeout_ms.
  * Returns HB_OK with *out (caller owns; hb_scan_result_destroy) — check

@@ -1,5 +1,5 @@
 /* hb_expr.h — SQL values, column types and the expression bytecode that
- * sqlfront compiles and storage evaluates (DESIGN.md section 6, "Plans").
+ * sqlfront compiles and storage evaluates (docs/architecture.md section 6, "Plans").
  *
  * An expression is a msgpack tree, [op, operands...], built by sqlfront
  * with the hb_expr_* packers and evaluated over a row by hb_expr_eval on

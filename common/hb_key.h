@@ -1,4 +1,4 @@
-/* hb_key.h — the order-preserving key encoding (DESIGN.md section 5).
+/* hb_key.h — the order-preserving key encoding (docs/architecture.md section 5).
  *
  * A key is [table id: 4 bytes big-endian][column values...] where each
  * column is encoded so that memcmp order equals value order:

@@ -28,7 +28,7 @@
  *                                   its update (same encoding as ycsb.read),
  *                                   then the update; aborts like ycsb.update
  *
- * SQL (planned by sqlfront; DESIGN.md section 6). Keys of user tables are
+ * SQL (planned by sqlfront; docs/architecture.md section 6). Keys of user tables are
  * [table id][primary key columns]; a key's partition is hb_key_partition of
  * its first `plen` bytes (table id + partition key columns). Every SQL
  * transaction also read-locks the catalog version record of each partition

@@ -3,7 +3,7 @@
  * The baseline policy ("serial"): a FIFO of submitted transactions of which
  * only the head may run. It ignores locks entirely, so it is trivially
  * correct and is the reference the differential test compares every other
- * policy against (DESIGN.md section 7).
+ * policy against (docs/architecture.md section 7).
  */
 #include <string.h>
 

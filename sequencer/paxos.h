@@ -1,5 +1,5 @@
 /* paxos.h — the Multi-Paxos core that replicates one sequencer group's
- * input log (DESIGN.md sections 2.4, 4, 5).
+ * input log (docs/architecture.md sections 2.4, 4, 5).
  *
  * One instance runs in each replica's sequencer of group g; together the R
  * instances are the group's proposers, acceptors and learners. The core is

@@ -1,5 +1,5 @@
 /* engine.h — the storage engine: one LevelDB shard plus an epoch-tagged
- * multi-version overlay (DESIGN.md section 5, "Epoch-atomic apply").
+ * multi-version overlay (docs/architecture.md section 5, "Epoch-atomic apply").
  *
  * Writes of running transactions never go straight to LevelDB: each put or
  * delete records a version of its key tagged with the transaction's epoch

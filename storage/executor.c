@@ -15,7 +15,7 @@
  * copied reads). Execution never depends on the table's order: a parked
  * transaction runs when its last read arrives, and the body sees the reads
  * through the context's per-key slots. s_execute is laid out as the steps
- * of DESIGN.md section 2 step 7.
+ * of docs/architecture.md section 2 step 7.
  */
 #include "executor.h"
 
@@ -411,7 +411,7 @@ static void s_reads_copy(s_reads_t *r, uint16_t from, const hb_wire_kv_t *kvs, u
 }
 
 /* ------------------------------------------------------------------ */
-/* Execution (DESIGN.md section 2, step 7)                             */
+/* Execution (docs/architecture.md section 2, step 7)                             */
 /* ------------------------------------------------------------------ */
 
 /* Returns the reply partition: the lowest partition with a write lock, or

@@ -1,11 +1,11 @@
 /* executor.h — the storage core: executes dispatched transactions over the
  * engine, replies, reports DONE and applies epochs atomically.
  *
- * A pure core (DESIGN.md section 4): it talks to the world only through an
+ * A pure core (docs/architecture.md section 4): it talks to the world only through an
  * hb_env_t (send, timer) and a stor_engine_t. Messages from the scheduler:
  * EPOCH(inc, e, n) announces that epoch e has n transactions for this
  * partition; DISPATCH(inc, e, group, index, txn) hands one over with its
- * locks held. Each transaction follows DESIGN.md section 2 step 7: local
+ * locks held. Each transaction follows docs/architecture.md section 2 step 7: local
  * reads -> RREAD of them to every other *executor* (the partitions with a
  * write lock, plus the reply partition: the lowest of those, or the lowest
  * participant of a read-only transaction) -> an executor parks the

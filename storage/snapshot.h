@@ -1,4 +1,4 @@
-/* snapshot.h — snapshot range reads for SCAN (DESIGN.md section 5,
+/* snapshot.h — snapshot range reads for SCAN (docs/architecture.md section 5,
  * "Snapshot reads").
  *
  * LevelDB holds exactly the state at the storage's applied epoch (writes of

@@ -16,7 +16,7 @@
  * are rejected. A seeded random workload (prints its seed, honours
  * HOBBES_SEED) then drives cores using calvin, serial and the example
  * policy on every partition, completing dispatched transactions in random
- * order, and checks the property of DESIGN.md section 7: every pair of
+ * order, and checks the property of docs/architecture.md section 7: every pair of
  * conflicting transactions ran in global order, and the final state equals
  * serial's.
  */
