@@ -1219,7 +1219,8 @@ hb_sql_exec(hb_sql_t *self, const char *sql, const hb_val_t *params, uint32_t np
     self->err[0] = '\0';
     msgpack_sbuffer_init(&sb);
     if (!sql || (nparams && !params)) {
-        snprintf(self->err, sizeof self->err, "%s", sql ? "params is NULL" : "sql is NULL");
+        snprintf(self->err, sizeof self->err, "%s",
+                 sql ? "params is NULL" : "sql is NULL");
         rc = HB_INVALID;
         goto out;
     }
@@ -1233,17 +1234,18 @@ hb_sql_exec(hb_sql_t *self, const char *sql, const hb_val_t *params, uint32_t np
     }
     if (sqllen > lim->max_value_bytes) {
         snprintf(self->err, sizeof self->err,
-                 "SQL text of %zu bytes is longer than limits/max_value_bytes (%u)", sqllen,
-                 lim->max_value_bytes);
+                 "SQL text of %zu bytes is longer than limits/max_value_bytes (%u)",
+                 sqllen, lim->max_value_bytes);
         rc = HB_TOOBIG;
         goto out;
     }
     for (uint32_t i = 0; i < nparams; i++)
         if ((params[i].type == HB_VAL_STR || params[i].type == HB_VAL_BIN) &&
             params[i].u.s.len > lim->max_value_bytes) {
-            snprintf(self->err, sizeof self->err,
-                     "parameter $%u of %u bytes is longer than limits/max_value_bytes (%u)",
-                     i + 1, params[i].u.s.len, lim->max_value_bytes);
+            snprintf(
+                self->err, sizeof self->err,
+                "parameter $%u of %u bytes is longer than limits/max_value_bytes (%u)",
+                i + 1, params[i].u.s.len, lim->max_value_bytes);
             rc = HB_TOOBIG;
             goto out;
         }
@@ -1265,8 +1267,8 @@ hb_sql_exec(hb_sql_t *self, const char *sql, const hb_val_t *params, uint32_t np
     }
     if (sb.size > lim->max_frame_bytes) {
         snprintf(self->err, sizeof self->err,
-                 "request of %zu bytes is longer than limits/max_frame_bytes (%u)", sb.size,
-                 lim->max_frame_bytes);
+                 "request of %zu bytes is longer than limits/max_frame_bytes (%u)",
+                 sb.size, lim->max_frame_bytes);
         rc = HB_TOOBIG;
         goto out;
     }

@@ -34,13 +34,20 @@ const char *
 hb_type_name(hb_type_t t)
 {
     static const char *const names[HB_T_COUNT_] = {
-        [HB_T_UNKNOWN] = "unknown",  [HB_T_INT2] = "smallint",
-        [HB_T_INT4] = "integer",     [HB_T_INT8] = "bigint",
-        [HB_T_BOOL] = "boolean",     [HB_T_FLOAT4] = "real",
-        [HB_T_FLOAT8] = "double precision", [HB_T_TEXT] = "text",
-        [HB_T_VARCHAR] = "character varying", [HB_T_CHAR] = "character",
-        [HB_T_BYTEA] = "bytea",      [HB_T_NUMERIC] = "numeric",
-        [HB_T_DATE] = "date",        [HB_T_TIMESTAMP] = "timestamp without time zone",
+        [HB_T_UNKNOWN] = "unknown",
+        [HB_T_INT2] = "smallint",
+        [HB_T_INT4] = "integer",
+        [HB_T_INT8] = "bigint",
+        [HB_T_BOOL] = "boolean",
+        [HB_T_FLOAT4] = "real",
+        [HB_T_FLOAT8] = "double precision",
+        [HB_T_TEXT] = "text",
+        [HB_T_VARCHAR] = "character varying",
+        [HB_T_CHAR] = "character",
+        [HB_T_BYTEA] = "bytea",
+        [HB_T_NUMERIC] = "numeric",
+        [HB_T_DATE] = "date",
+        [HB_T_TIMESTAMP] = "timestamp without time zone",
     };
     return (unsigned)t < HB_T_COUNT_ ? names[t] : "unknown";
 }
@@ -94,24 +101,24 @@ hb_expr_pack_op(msgpack_packer *pk, hb_ex_op_t op, uint32_t nfields)
 /* ------------------------------------------------------------------ */
 
 const int64_t hb_pow10[19] = {1LL,
-                                    10LL,
-                                    100LL,
-                                    1000LL,
-                                    10000LL,
-                                    100000LL,
-                                    1000000LL,
-                                    10000000LL,
-                                    100000000LL,
-                                    1000000000LL,
-                                    10000000000LL,
-                                    100000000000LL,
-                                    1000000000000LL,
-                                    10000000000000LL,
-                                    100000000000000LL,
-                                    1000000000000000LL,
-                                    10000000000000000LL,
-                                    100000000000000000LL,
-                                    1000000000000000000LL};
+                              10LL,
+                              100LL,
+                              1000LL,
+                              10000LL,
+                              100000LL,
+                              1000000LL,
+                              10000000LL,
+                              100000000LL,
+                              1000000000LL,
+                              10000000000LL,
+                              100000000000LL,
+                              1000000000000LL,
+                              10000000000000LL,
+                              100000000000000LL,
+                              1000000000000000LL,
+                              10000000000000000LL,
+                              100000000000000000LL,
+                              1000000000000000000LL};
 
 /* Divides n by 10^k rounding half away from zero. */
 static __int128
@@ -311,12 +318,14 @@ hb_date_format(int64_t days, char *out, size_t cap)
 size_t
 hb_timestamp_format(int64_t us, char *out, size_t cap)
 {
-    int64_t days = us >= 0 ? us / S_US_PER_DAY : -((-us + S_US_PER_DAY - 1) / S_US_PER_DAY);
+    int64_t days =
+        us >= 0 ? us / S_US_PER_DAY : -((-us + S_US_PER_DAY - 1) / S_US_PER_DAY);
     int64_t rem = us - days * S_US_PER_DAY;
     size_t n = hb_date_format(days, out, cap);
     int64_t sec = rem / 1000000, frac = rem % 1000000;
-    int k = snprintf(out + n, cap > n ? cap - n : 0, " %02" PRId64 ":%02" PRId64 ":%02" PRId64,
-                     sec / 3600, sec / 60 % 60, sec % 60);
+    int k = snprintf(out + n, cap > n ? cap - n : 0,
+                     " %02" PRId64 ":%02" PRId64 ":%02" PRId64, sec / 3600, sec / 60 % 60,
+                     sec % 60);
     if (k > 0)
         n += (size_t)k;
     if (frac && n < cap) {
@@ -428,7 +437,7 @@ s_is_num(const hb_val_t *v)
 static double
 s_as_double(const hb_val_t *v)
 {
-    return v->type == HB_VAL_INT ? (double)v->u.i
+    return v->type == HB_VAL_INT   ? (double)v->u.i
            : v->type == HB_VAL_DEC ? s_dec_double(v)
                                    : v->u.d;
 }
@@ -461,7 +470,8 @@ hb_val_cmp(const hb_val_t *a, const hb_val_t *b)
     if (a->type != b->type) {
         /* Unrelated types order by kind; all numbers are one kind (above),
          * so the order stays transitive. */
-        int ra = s_is_num(a) ? 1 : (int)a->type + 1, rb = s_is_num(b) ? 1 : (int)b->type + 1;
+        int ra = s_is_num(a) ? 1 : (int)a->type + 1,
+            rb = s_is_num(b) ? 1 : (int)b->type + 1;
         if (a->type == HB_VAL_NIL)
             ra = 0;
         if (b->type == HB_VAL_NIL)
@@ -537,7 +547,8 @@ hb_val_format(const hb_val_t *v, char *out, size_t cap)
             if (exp10 < -4 || exp10 >= 15)
                 n = snprintf(out, cap, "%s", e); /* d.ddde+XX, shortest digits */
             else
-                n = snprintf(out, cap, "%.*f", prec - 1 - exp10 > 0 ? prec - 1 - exp10 : 0, d);
+                n = snprintf(out, cap, "%.*f",
+                             prec - 1 - exp10 > 0 ? prec - 1 - exp10 : 0, d);
         }
         break;
     }
@@ -553,7 +564,8 @@ hb_val_format(const hb_val_t *v, char *out, size_t cap)
         uint64_t a = m < 0 ? (uint64_t)0 - (uint64_t)m : (uint64_t)m;
         uint64_t ip = a / (uint64_t)hb_pow10[sc], fp = a % (uint64_t)hb_pow10[sc];
         if (sc)
-            n = snprintf(out, cap, "%s%" PRIu64 ".%0*" PRIu64, m < 0 ? "-" : "", ip, sc, fp);
+            n = snprintf(out, cap, "%s%" PRIu64 ".%0*" PRIu64, m < 0 ? "-" : "", ip, sc,
+                         fp);
         else
             n = snprintf(out, cap, "%s%" PRIu64, m < 0 ? "-" : "", ip);
         break;
@@ -646,7 +658,8 @@ s_coerce_int(const hb_val_t *v, hb_type_t t, hb_val_t *out, hb_sqlerr_t *err)
         while (*end == ' ')
             end++;
         if (!digits || *end || v->u.s.len >= sizeof buf - 1)
-            return hb_sqlerr_set(err, "22P02", "invalid input syntax for type %s: \"%.*s\"",
+            return hb_sqlerr_set(err, "22P02",
+                                 "invalid input syntax for type %s: \"%.*s\"",
                                  hb_type_name(t), (int)len, buf);
         if (errno == ERANGE)
             return hb_sqlerr_set(err, "22003", "value \"%s\" is out of range for type %s",
@@ -714,7 +727,8 @@ s_coerce_bool(const hb_val_t *v, hb_val_t *out, hb_sqlerr_t *err)
     if (v->type == HB_VAL_BOOL)
         return HB_OK;
     if (v->type != HB_VAL_STR)
-        return hb_sqlerr_set(err, "42804", "cannot convert %s to boolean", s_val_type_name(v));
+        return hb_sqlerr_set(err, "42804", "cannot convert %s to boolean",
+                             s_val_type_name(v));
     const char *s = (const char *)v->u.s.ptr;
     size_t len = v->u.s.len;
     static const char *const yes[] = {"t", "true", "yes", "on", "1", "y"};
@@ -749,7 +763,8 @@ s_coerce_text(const hb_val_t *v, hb_type_t t, int32_t typmod,
         s = v->u.b ? hb_val_str("true", 4) : hb_val_str("false", 5);
     } else if (v->type != HB_VAL_STR) {
         if (v->type == HB_VAL_BIN)
-            return hb_sqlerr_set(err, "42804", "cannot convert bytea to %s", hb_type_name(t));
+            return hb_sqlerr_set(err, "42804", "cannot convert bytea to %s",
+                                 hb_type_name(t));
         size_t n = hb_val_format(v, buf, sizeof buf);
         uint8_t *p = alloc(arg, n ? n : 1);
         memcpy(p, buf, n);
@@ -798,7 +813,8 @@ s_coerce_bytea(const hb_val_t *v, void *(*alloc)(void *arg, size_t size), void *
     if (v->type == HB_VAL_BIN)
         return HB_OK;
     if (v->type != HB_VAL_STR)
-        return hb_sqlerr_set(err, "42804", "cannot convert %s to bytea", s_val_type_name(v));
+        return hb_sqlerr_set(err, "42804", "cannot convert %s to bytea",
+                             s_val_type_name(v));
     const uint8_t *s = v->u.s.ptr;
     uint32_t len = v->u.s.len;
     if (!(len >= 2 && s[0] == '\\' && s[1] == 'x')) {
@@ -807,7 +823,8 @@ s_coerce_bytea(const hb_val_t *v, void *(*alloc)(void *arg, size_t size), void *
     }
     uint32_t nhex = len - 2;
     if (nhex % 2)
-        return hb_sqlerr_set(err, "22023", "invalid hexadecimal data: odd number of digits");
+        return hb_sqlerr_set(err, "22023",
+                             "invalid hexadecimal data: odd number of digits");
     uint8_t *p = alloc(arg, nhex / 2 ? nhex / 2 : 1);
     for (uint32_t k = 0; k < nhex / 2; k++) {
         int hi = s_hex_digit(s[2 + 2 * k]), lo = s_hex_digit(s[3 + 2 * k]);
@@ -851,13 +868,16 @@ s_coerce_numeric(const hb_val_t *v, int32_t typmod, hb_val_t *out, hb_sqlerr_t *
             txt = (const char *)v->u.s.ptr;
         }
         if (!s_dec_parse(txt, len, scale, &d, &overflow))
-            return hb_sqlerr_set(err, "22P02", "invalid input syntax for type numeric: \"%.*s\"",
+            return hb_sqlerr_set(err, "22P02",
+                                 "invalid input syntax for type numeric: \"%.*s\"",
                                  (int)(len > 60 ? 60 : len), txt);
     } else {
-        return hb_sqlerr_set(err, "42804", "cannot convert %s to numeric", s_val_type_name(v));
+        return hb_sqlerr_set(err, "42804", "cannot convert %s to numeric",
+                             s_val_type_name(v));
     }
     if (!overflow && prec > 0 && prec <= 18) {
-        uint64_t a = d.u.dec.m < 0 ? (uint64_t)0 - (uint64_t)d.u.dec.m : (uint64_t)d.u.dec.m;
+        uint64_t a =
+            d.u.dec.m < 0 ? (uint64_t)0 - (uint64_t)d.u.dec.m : (uint64_t)d.u.dec.m;
         overflow = a >= (uint64_t)hb_pow10[prec];
     }
     if (overflow)
@@ -1061,8 +1081,10 @@ static hb_rc_t
 s_arith(hb_expr_env_t *env, hb_ex_op_t op, const hb_val_t *a, const hb_val_t *b,
         hb_val_t *out)
 {
-    static const char *const sym[] = {[HB_EX_ADD] = "+", [HB_EX_SUB] = "-",
-                                      [HB_EX_MUL] = "*", [HB_EX_DIV] = "/",
+    static const char *const sym[] = {[HB_EX_ADD] = "+",
+                                      [HB_EX_SUB] = "-",
+                                      [HB_EX_MUL] = "*",
+                                      [HB_EX_DIV] = "/",
                                       [HB_EX_MOD] = "%"};
     if (!s_is_num(a) || !s_is_num(b))
         return s_optype(env, sym[op], a, b);
@@ -1246,7 +1268,8 @@ s_func(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, uint64_t fn, uint32_t n
         } else if (a[0].type == HB_VAL_DEC) {
             if (a[0].u.dec.m == INT64_MIN)
                 return hb_sqlerr_set(env->err, "22003", "numeric field overflow");
-            *out = hb_val_dec(a[0].u.dec.m < 0 ? -a[0].u.dec.m : a[0].u.dec.m, a[0].u.dec.scale);
+            *out = hb_val_dec(a[0].u.dec.m < 0 ? -a[0].u.dec.m : a[0].u.dec.m,
+                              a[0].u.dec.scale);
         } else {
             *out = hb_val_double(fabs(a[0].u.d));
         }
@@ -1254,17 +1277,20 @@ s_func(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, uint64_t fn, uint32_t n
     case HB_FN_SUBSTR: {
         if (nargs < 2 || a[0].type != HB_VAL_STR || a[1].type != HB_VAL_INT ||
             (nargs == 3 && a[2].type != HB_VAL_INT))
-            return hb_sqlerr_set(env->err, "42883", "function substr does not exist for "
-                                                    "these argument types");
+            return hb_sqlerr_set(env->err, "42883",
+                                 "function substr does not exist for "
+                                 "these argument types");
         int64_t from = a[1].u.i, cnt = INT64_MAX;
         if (nargs == 3) {
             if (a[2].u.i < 0)
-                return hb_sqlerr_set(env->err, "22011", "negative substring length not allowed");
+                return hb_sqlerr_set(env->err, "22011",
+                                     "negative substring length not allowed");
             cnt = a[2].u.i;
         }
         /* Characters from..from+cnt-1 (1-based), clipped to the string. */
         int64_t start = from < 1 ? 1 : from;
-        int64_t stop = cnt == INT64_MAX || from > INT64_MAX - cnt ? INT64_MAX : from + cnt;
+        int64_t stop =
+            cnt == INT64_MAX || from > INT64_MAX - cnt ? INT64_MAX : from + cnt;
         uint32_t chars = s_utf8_len(a[0].u.s.ptr, a[0].u.s.len);
         if (stop <= start || start > chars) {
             *out = hb_val_str(a[0].u.s.ptr, 0);
@@ -1292,8 +1318,9 @@ s_func(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, uint64_t fn, uint32_t n
     case HB_FN_TS_DATE:
         if (nargs != 1 || a[0].type != HB_VAL_INT)
             return s_bad(env);
-        *out = hb_val_int(a[0].u.i >= 0 ? a[0].u.i / S_US_PER_DAY
-                                        : -((-a[0].u.i + S_US_PER_DAY - 1) / S_US_PER_DAY));
+        *out =
+            hb_val_int(a[0].u.i >= 0 ? a[0].u.i / S_US_PER_DAY
+                                     : -((-a[0].u.i + S_US_PER_DAY - 1) / S_US_PER_DAY));
         return HB_OK;
     default:
         return s_bad(env);
@@ -1314,8 +1341,9 @@ s_eval_andor(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, uint64_t op, hb_v
     if ((rc = s_eval(r, env, depth + 1, &a)))
         return rc;
     if (a.type != HB_VAL_NIL && a.type != HB_VAL_BOOL)
-        return hb_sqlerr_set(env->err, "42804", "argument of %s must be type boolean, not "
-                                                "type %s",
+        return hb_sqlerr_set(env->err, "42804",
+                             "argument of %s must be type boolean, not "
+                             "type %s",
                              op == HB_EX_AND ? "AND" : "OR", s_val_type_name(&a));
     bool decided = a.type == HB_VAL_BOOL && a.u.b == (op == HB_EX_OR);
     if (decided) {
@@ -1327,8 +1355,9 @@ s_eval_andor(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, uint64_t op, hb_v
     if ((rc = s_eval(r, env, depth + 1, &b)))
         return rc;
     if (b.type != HB_VAL_NIL && b.type != HB_VAL_BOOL)
-        return hb_sqlerr_set(env->err, "42804", "argument of %s must be type boolean, not "
-                                                "type %s",
+        return hb_sqlerr_set(env->err, "42804",
+                             "argument of %s must be type boolean, not "
+                             "type %s",
                              op == HB_EX_AND ? "AND" : "OR", s_val_type_name(&b));
     if (b.type == HB_VAL_BOOL && b.u.b == (op == HB_EX_OR))
         *out = b;
@@ -1380,8 +1409,9 @@ s_binary(hb_expr_env_t *env, uint64_t op, const hb_val_t *a, const hb_val_t *b,
         *out = hb_val_bool(s_like(a->u.s.ptr, a->u.s.len, b->u.s.ptr, b->u.s.len));
         return HB_OK;
     }
-    static const char *const sym[] = {[HB_EX_EQ] = "=", [HB_EX_NE] = "<>", [HB_EX_LT] = "<",
-                                      [HB_EX_LE] = "<=", [HB_EX_GT] = ">", [HB_EX_GE] = ">="};
+    static const char *const sym[] = {
+        [HB_EX_EQ] = "=",  [HB_EX_NE] = "<>", [HB_EX_LT] = "<",
+        [HB_EX_LE] = "<=", [HB_EX_GT] = ">",  [HB_EX_GE] = ">="};
     if (!s_comparable(a, b))
         return s_optype(env, sym[op], a, b);
     int c = hb_val_cmp(a, b);
@@ -1409,8 +1439,9 @@ s_unary(hb_expr_env_t *env, uint64_t op, const hb_val_t *a, hb_val_t *out)
     }
     if (op == HB_EX_NOT) {
         if (a->type != HB_VAL_BOOL)
-            return hb_sqlerr_set(env->err, "42804", "argument of NOT must be type boolean, "
-                                                    "not type %s",
+            return hb_sqlerr_set(env->err, "42804",
+                                 "argument of NOT must be type boolean, "
+                                 "not type %s",
                                  s_val_type_name(a));
         *out = hb_val_bool(!a->u.b);
         return HB_OK;
@@ -1498,7 +1529,8 @@ s_eval_case(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, uint32_t n, hb_val
 /* COALESCE: [op, cnt, arg...]; the arguments after the first non-NULL are
  * skipped. */
 static hb_rc_t
-s_eval_coalesce(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, uint32_t n, hb_val_t *out)
+s_eval_coalesce(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, uint32_t n,
+                hb_val_t *out)
 {
     hb_rc_t rc;
     uint64_t cnt;
@@ -1659,8 +1691,9 @@ hb_expr_test(const uint8_t *expr, size_t len, hb_expr_env_t *env, bool *result)
     if (v.type == HB_VAL_NIL)
         return HB_OK;
     if (v.type != HB_VAL_BOOL)
-        return hb_sqlerr_set(env->err, "42804", "argument of WHERE must be type boolean, not "
-                                                "type %s",
+        return hb_sqlerr_set(env->err, "42804",
+                             "argument of WHERE must be type boolean, not "
+                             "type %s",
                              s_val_type_name(&v));
     *result = v.u.b;
     return HB_OK;

@@ -236,21 +236,42 @@ s_parse_args(int argc, char **argv, s_args_t *a)
 {
     int have_r = 0, have_p = 0;
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},    {"replica", required_argument, NULL, 'r'},
-        {"partition", required_argument, NULL, 'p'}, {"data", required_argument, NULL, 'd'},
-        {"log-level", required_argument, NULL, 'l'}, {"pidfile", required_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"replica", required_argument, NULL, 'r'},
+        {"partition", required_argument, NULL, 'p'},
+        {"data", required_argument, NULL, 'd'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"pidfile", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int c;
     while ((c = getopt_long(argc, argv, "c:r:p:d:l:f:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'c': a->config_path = optarg; break;
-        case 'r': have_r = s_parse_u16(optarg, &a->replica) == 0; if (!have_r) return false; break;
-        case 'p': have_p = s_parse_u16(optarg, &a->partition) == 0; if (!have_p) return false; break;
-        case 'd': a->data = optarg; break;
-        case 'l': a->level = optarg; break;
-        case 'f': a->pidfile = optarg; break;
-        default: return false;
+        case 'c':
+            a->config_path = optarg;
+            break;
+        case 'r':
+            have_r = s_parse_u16(optarg, &a->replica) == 0;
+            if (!have_r)
+                return false;
+            break;
+        case 'p':
+            have_p = s_parse_u16(optarg, &a->partition) == 0;
+            if (!have_p)
+                return false;
+            break;
+        case 'd':
+            a->data = optarg;
+            break;
+        case 'l':
+            a->level = optarg;
+            break;
+        case 'f':
+            a->pidfile = optarg;
+            break;
+        default:
+            return false;
         }
     }
     return a->config_path && have_r && have_p && optind == argc;
@@ -261,8 +282,8 @@ s_parse_args(int argc, char **argv, s_args_t *a)
  * Returns 0, or the exit code (2 bad config, 1 no directory) after a
  * message on stderr. */
 static int
-s_setup(const char *prog, const s_args_t *a, const hb_shell_ops_t *ops, hb_config_t **cfg_p,
-        char *dir, size_t dirlen)
+s_setup(const char *prog, const s_args_t *a, const hb_shell_ops_t *ops,
+        hb_config_t **cfg_p, char *dir, size_t dirlen)
 {
     char ident[64];
     snprintf(ident, sizeof ident, "%s r%up%u", ops->name, a->replica, a->partition);
@@ -395,8 +416,12 @@ hb_shell_main(int argc, char **argv, const hb_shell_ops_t *ops)
         return 1;
     }
     hb_env_t env = {
-        .ctx = &sh, .send = s_send, .send_client = s_send_client,
-        .now_us = s_now_us, .timer = s_timer, .random = s_random,
+        .ctx = &sh,
+        .send = s_send,
+        .send_client = s_send_client,
+        .now_us = s_now_us,
+        .timer = s_timer,
+        .random = s_random,
     };
     void *core = ops->create(cfg, self, dir, &env);
     if (!core) {

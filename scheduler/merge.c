@@ -147,7 +147,8 @@ s_enqueue(sched_merge_t *self, s_group_t *g, sched_batch_t *b)
 {
     if (g->qcount == g->qcap) {
         /* A ring, re-laid oldest first: HB_GROW's rule, not its realloc. */
-        uint32_t nc = (uint32_t)hb_grow_cap(g->qcap, g->qcount + 1u, 16, sizeof *g->queue);
+        uint32_t nc =
+            (uint32_t)hb_grow_cap(g->qcap, g->qcount + 1u, 16, sizeof *g->queue);
         sched_batch_t **q = hb_malloc(nc * sizeof *q);
         for (uint32_t i = 0; i < g->qcount; i++)
             q[i] = g->queue[(g->qhead + i) & (g->qcap - 1)];

@@ -51,7 +51,8 @@ s_push(s_serial_t *self, sched_txn_t *txn)
 {
     if (self->count == self->cap) {
         /* A ring, re-laid oldest first: HB_GROW's rule, not its realloc. */
-        uint32_t nc = (uint32_t)hb_grow_cap(self->cap, self->count + 1u, 64, sizeof *self->ring);
+        uint32_t nc =
+            (uint32_t)hb_grow_cap(self->cap, self->count + 1u, 64, sizeof *self->ring);
         sched_txn_t **r = hb_malloc(nc * sizeof *r);
         for (uint32_t i = 0; i < self->count; i++)
             r[i] = self->ring[(self->head + i) & (self->cap - 1)];

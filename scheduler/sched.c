@@ -486,11 +486,13 @@ s_stall_tick(sched_t *self)
          * so a lagging sequencer is not buried in replays. */
         if (from != 0 && from == self->prev_missing[g]) {
             if (++self->replay_idle[g] >= self->replay_wait[g]) {
-                hb_info("group %u lags at epoch %llu: REPLAY", g, (unsigned long long)from);
+                hb_info("group %u lags at epoch %llu: REPLAY", g,
+                        (unsigned long long)from);
                 s_send_replay(self, g, from);
                 self->st.stall_replays++;
                 self->replay_idle[g] = 0;
-                self->replay_wait[g] = self->replay_wait[g] ? self->replay_wait[g] * 2 : 1;
+                self->replay_wait[g] =
+                    self->replay_wait[g] ? self->replay_wait[g] * 2 : 1;
                 if (self->replay_wait[g] > 32)
                     self->replay_wait[g] = 32;
             }

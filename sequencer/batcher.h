@@ -33,7 +33,7 @@ typedef struct seq_batcher seq_batcher_t;
 
 /* Timer tokens: the epoch tick, the resend of calls stuck on the way to a
  * leader (the Paxos core's own tick is SEQ_PAXOS_TIMER_TICK). */
-#define SEQ_TIMER_TICK 1
+#define SEQ_TIMER_TICK  1
 #define SEQ_TIMER_RETRY 2
 
 /* Creates the core for group self.partition of replica self.replica over

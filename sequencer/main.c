@@ -12,8 +12,8 @@
 
 /* One sequencer process. */
 typedef struct {
-    seq_log_t *log;     /* the input log (owned; outlives b) */
-    seq_batcher_t *b;   /* the core (owned) */
+    seq_log_t *log;   /* the input log (owned; outlives b) */
+    seq_batcher_t *b; /* the core (owned) */
 } s_node_t;
 
 static void

@@ -52,27 +52,27 @@ typedef struct stor_executor stor_executor_t;
 
 /* Counters, for STATUS and tests. */
 typedef struct {
-    uint64_t executed;     /* transactions that committed */
-    uint64_t aborted;      /* transactions that aborted (any rc != HB_OK) */
-    uint64_t stale;        /* messages ignored: old incarnation */
-    uint64_t duplicates;   /* DISPATCH/EPOCH of an applied or already seen txn/epoch */
-    uint64_t bad_txns;     /* DISPATCHes whose transaction did not decode */
-    uint64_t flushes;      /* successful engine flushes */
-    uint64_t flush_errors; /* failed engine flushes (retried) */
-    uint64_t hellos;       /* HELLO messages sent */
-    uint64_t send_errors;  /* env->send failures */
-    uint64_t passive;      /* transactions finished as a passive participant */
+    uint64_t executed;        /* transactions that committed */
+    uint64_t aborted;         /* transactions that aborted (any rc != HB_OK) */
+    uint64_t stale;           /* messages ignored: old incarnation */
+    uint64_t duplicates;      /* DISPATCH/EPOCH of an applied or already seen txn/epoch */
+    uint64_t bad_txns;        /* DISPATCHes whose transaction did not decode */
+    uint64_t flushes;         /* successful engine flushes */
+    uint64_t flush_errors;    /* failed engine flushes (retried) */
+    uint64_t hellos;          /* HELLO messages sent */
+    uint64_t send_errors;     /* env->send failures */
+    uint64_t passive;         /* transactions finished as a passive participant */
     uint64_t rreads_sent;     /* RREAD frames sent (first sends, not resends) */
     uint64_t rreads_received; /* RREADs accepted (buffered or used) */
     uint64_t rread_duplicates; /* RREADs dropped: already have them / txn done */
-    uint64_t rread_stale;     /* RREADs dropped: epoch already applied */
-    uint64_t rread_bad;       /* RREADs dropped: sender is not a participant, or
-                                 this partition is not an executor of the txn */
-    uint64_t rread_bad_keys;  /* RREAD keys that are not lock keys of the txn */
-    uint64_t rreq_sent;       /* RREQ frames sent (after RESET) */
-    uint64_t rreq_served;     /* RREQs answered */
-    uint64_t rreads_resent;   /* RREAD frames resent for RREQs */
-    uint64_t applied_sent;    /* APPLIED frames sent */
+    uint64_t rread_stale;      /* RREADs dropped: epoch already applied */
+    uint64_t rread_bad;        /* RREADs dropped: sender is not a participant, or
+                                  this partition is not an executor of the txn */
+    uint64_t rread_bad_keys;   /* RREAD keys that are not lock keys of the txn */
+    uint64_t rreq_sent;        /* RREQ frames sent (after RESET) */
+    uint64_t rreq_served;      /* RREQs answered */
+    uint64_t rreads_resent;    /* RREAD frames resent for RREQs */
+    uint64_t applied_sent;     /* APPLIED frames sent */
 } stor_exec_stats_t;
 
 /* Creates the core over engine (borrowed: it must outlive the core) for

@@ -36,9 +36,9 @@
 #include "it_util.h"
 
 #define ACCOUNTS 32
-#define CLIENTS 8
-#define WINDOW 4
-#define BALANCE 1000
+#define CLIENTS  8
+#define WINDOW   4
+#define BALANCE  1000
 
 static const char *s_config;
 static char s_names[ACCOUNTS][16];
@@ -70,7 +70,8 @@ s_client(void *arg)
     int id = (int)(intptr_t)arg;
     uint64_t rng = s_seed * 1000003 + (uint64_t)id + 1;
     char err[256];
-    hb_client_t *c = hb_client_new(s_config, (uint16_t)s_client_replica[id % 2], err, sizeof err);
+    hb_client_t *c =
+        hb_client_new(s_config, (uint16_t)s_client_replica[id % 2], err, sizeof err);
     if (!c) {
         atomic_fetch_add(&s_errors, 1);
         return NULL;
@@ -125,7 +126,8 @@ s_client(void *arg)
                 /* Ran through another replica: outcome unknown here. */
                 atomic_fetch_add(&s_dups, 1);
             } else {
-                fprintf(stderr, "transfer failed: %s: %s\n", hb_rc_str(res->rc), res->msg);
+                fprintf(stderr, "transfer failed: %s: %s\n", hb_rc_str(res->rc),
+                        res->msg);
                 atomic_fetch_add(&s_errors, 1);
             }
             fly[w].req = 0;
@@ -200,7 +202,8 @@ s_kill_leader(it_cluster_t *c, int lead0)
     IT_CHECK(pid > 0, "leader pid");
     kill(pid, SIGKILL);
     int64_t t_kill = s_ms();
-    printf("kill -9 sequencer r%dp0 (leader of group 0) after %lld transfers\n", lead0, before);
+    printf("kill -9 sequencer r%dp0 (leader of group 0) after %lld transfers\n", lead0,
+           before);
     int next = s_leader(c, 0, 1u << lead0, 10000);
     int64_t t_elected = s_ms();
     IT_CHECK(next >= 0 && next != lead0, "a new leader for group 0 (got %d)", next);
@@ -212,14 +215,15 @@ s_kill_leader(it_cluster_t *c, int lead0)
     }
     int64_t t_commit = s_ms();
     IT_CHECK(slot > slot0, "the new leader gets a slot chosen");
-    printf("failover: r%d leads group 0 %lld ms after the kill; its first slot chosen after "
-           "%lld ms\n",
-           next, (long long)(t_elected - t_kill), (long long)(t_commit - t_kill));
+    printf(
+        "failover: r%d leads group 0 %lld ms after the kill; its first slot chosen after "
+        "%lld ms\n",
+        next, (long long)(t_elected - t_kill), (long long)(t_commit - t_kill));
     IT_CHECK(it_cluster_kill9(c, "sequencer", lead0, 0) == 0, "leader gone");
     long long resumed = s_done;
     it_sleep_ms(1000);
-    IT_CHECK(s_done > resumed + CLIENTS * WINDOW, "service resumes after the failover (%lld)",
-             (long long)(s_done - resumed));
+    IT_CHECK(s_done > resumed + CLIENTS * WINDOW,
+             "service resumes after the failover (%lld)", (long long)(s_done - resumed));
 }
 
 /* Step 3: stops the rest of replica lead0 for a while, then restarts it. */
@@ -268,7 +272,8 @@ s_soak(it_cluster_t *c)
 static bool
 s_check_counts(void)
 {
-    printf("transfers: %lld committed, %lld aborted for funds, %lld duplicates, %lld errors, "
+    printf("transfers: %lld committed, %lld aborted for funds, %lld duplicates, %lld "
+           "errors, "
            "%lld unanswered\n",
            (long long)s_committed, (long long)s_aborted, (long long)s_dups,
            (long long)s_errors, (long long)s_unknown);
@@ -281,8 +286,10 @@ s_check_counts(void)
     IT_CHECK(s_rounds > 0 || s_unknown == 0, "%lld transfers never answered",
              (long long)s_unknown);
     IT_CHECK(s_rounds > 0 || s_dups == 0,
-             "%lld answered as duplicates (clients never switched replica)", (long long)s_dups);
-    IT_CHECK(s_committed + s_aborted + s_dups + s_unknown == s_sent, "every transfer counted");
+             "%lld answered as duplicates (clients never switched replica)",
+             (long long)s_dups);
+    IT_CHECK(s_committed + s_aborted + s_dups + s_unknown == s_sent,
+             "every transfer counted");
     return exact;
 }
 
@@ -320,7 +327,8 @@ s_verify(it_cluster_t *c, const char *build_root, int lead0)
     IT_CHECK(it_cluster_down(c) == 0, "cluster down");
     snprintf(cmd, sizeof cmd, "%s/tests/replay/hobbes-replay --config %s --replica %d",
              build_root, c->config, lead0);
-    IT_CHECK(system(cmd) == 0, "serial replay of r%d disagrees with its live state", lead0);
+    IT_CHECK(system(cmd) == 0, "serial replay of r%d disagrees with its live state",
+             lead0);
 }
 
 int
@@ -336,13 +344,15 @@ main(int argc, char **argv)
     s_config = c.config;
 
     int lead0 = s_leader(&c, 0, 0, 10000), lead1 = s_leader(&c, 1, 0, 10000);
-    IT_CHECK(lead0 >= 0 && lead1 >= 0, "both groups elect a leader (%d, %d)", lead0, lead1);
+    IT_CHECK(lead0 >= 0 && lead1 >= 0, "both groups elect a leader (%d, %d)", lead0,
+             lead1);
     printf("leaders: group 0 r%d, group 1 r%d\n", lead0, lead1);
     s_client_replica[0] = (lead0 + 1) % 3;
     s_client_replica[1] = (lead0 + 2) % 3;
 
     char err[256];
-    hb_client_t *cl = hb_client_new(c.config, (uint16_t)s_client_replica[0], err, sizeof err);
+    hb_client_t *cl =
+        hb_client_new(c.config, (uint16_t)s_client_replica[0], err, sizeof err);
     IT_CHECK(cl, "%s", err);
     s_fund(cl);
 

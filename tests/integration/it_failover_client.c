@@ -104,7 +104,7 @@ typedef struct {
     long long ran[KEYS];    /* calls answered OK or EXISTS, per key */
     int sent, done, ok, exists, killed;
     int64_t t_kill, max_after_kill;
-    pid_t victims[2];       /* replica 0's sequencers */
+    pid_t victims[2]; /* replica 0's sequencers */
 } s_run_t;
 
 /* Names the keys, puts each at 0, and checks they span both partitions. */
@@ -182,7 +182,8 @@ s_take_answer(s_run_t *run, hb_result_t *res)
         run->ok++;
     } else {
         IT_CHECK(run->killed && res->nvals == 0 && res->epoch > 0,
-                 "HB_EXISTS only after the kill, with the epoch it ran in (%s)", res->msg);
+                 "HB_EXISTS only after the kill, with the epoch it ran in (%s)",
+                 res->msg);
         run->exists++;
     }
     if (run->killed && s_ms() - run->fly_at[w] > run->max_after_kill)
@@ -244,8 +245,8 @@ s_check_values(const s_run_t *run, hb_client_t *cl, const char *when)
 {
     for (int i = 0; i < KEYS; i++) {
         long long v = s_value(cl, i);
-        IT_CHECK(v == run->ran[i], "%s is %lld %s; %lld calls on it ran", s_names[i], v, when,
-                 run->ran[i]);
+        IT_CHECK(v == run->ran[i], "%s is %lld %s; %lld calls on it ran", s_names[i], v,
+                 when, run->ran[i]);
     }
 }
 

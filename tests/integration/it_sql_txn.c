@@ -53,8 +53,9 @@ s_incs(void *arg)
     hb_sql_t *db = hb_sql_connect(s_config, 0, err, sizeof err);
     IT_CHECK(db, "connect: %s", err);
     for (int i = 0; i < INCS; i++) {
-        hb_sql_result_t *res = it_sql(db, "BEGIN; UPDATE hits SET n = n + 1 WHERE id = 0; "
-                                          "UPDATE hits SET n = n + 1 WHERE id = 1; COMMIT");
+        hb_sql_result_t *res =
+            it_sql(db, "BEGIN; UPDATE hits SET n = n + 1 WHERE id = 0; "
+                       "UPDATE hits SET n = n + 1 WHERE id = 1; COMMIT");
         IT_CHECK(res, "exec failed: %s", hb_sql_last_error(db));
         const hb_sql_result_t *l = it_sql_last(res);
         IT_CHECK(strcmp(l->sqlstate, "00000") == 0 && strcmp(l->tag, "COMMIT") == 0,
@@ -222,7 +223,8 @@ s_xfers(void *arg)
     hb_sql_t *db = hb_sql_connect(s_config, 0, err, sizeof err);
     IT_CHECK(db, "connect: %s", err);
     for (int i = 0; i < XFERS; i++) {
-        int a = (int)(hb_xorshift(&rng) % ACCOUNTS), b = (int)(hb_xorshift(&rng) % ACCOUNTS);
+        int a = (int)(hb_xorshift(&rng) % ACCOUNTS),
+            b = (int)(hb_xorshift(&rng) % ACCOUNTS);
         if (a == b)
             b = (a + 1) % ACCOUNTS;
         int amount = (int)(hb_xorshift(&rng) % 50) + 1;
@@ -237,7 +239,8 @@ s_xfers(void *arg)
         const hb_sql_result_t *l = it_sql_last(res);
         if (strcmp(l->sqlstate, "40001") == 0) {
             s_serial_fail++;
-            hb_sql_result_t *rb = it_sql(db, "ROLLBACK"); /* in case it failed before COMMIT */
+            hb_sql_result_t *rb =
+                it_sql(db, "ROLLBACK"); /* in case it failed before COMMIT */
             hb_sql_result_free(&rb);
         } else if (strcmp(l->sqlstate, "00000") != 0) {
             s_other_fail++;
@@ -246,13 +249,15 @@ s_xfers(void *arg)
             /* BEGIN, SELECT, UPDATE, UPDATE, SELECT, COMMIT */
             const hb_sql_result_t *sel1 = res->next, *sel2 = sel1->next->next->next;
             IT_CHECK(sel1->nrows == 1 && sel2->nrows == 1, "selects returned rows");
-            IT_CHECK(sel1->cells[0].type == HB_VAL_INT && sel2->cells[0].type == HB_VAL_INT,
+            IT_CHECK(sel1->cells[0].type == HB_VAL_INT &&
+                         sel2->cells[0].type == HB_VAL_INT,
                      "sum(bigint) is an integer");
             long long sum1 = sel1->cells[0].u.i, cnt = sel1->cells[1].u.i;
             long long sum2 = sel2->cells[0].u.i;
-            if (sum1 != (long long)ACCOUNTS * BALANCE || sum2 != sum1 || cnt != ACCOUNTS) {
-                fprintf(stderr, "torn read: sum %lld then %lld over %lld rows\n", sum1, sum2,
-                        cnt);
+            if (sum1 != (long long)ACCOUNTS * BALANCE || sum2 != sum1 ||
+                cnt != ACCOUNTS) {
+                fprintf(stderr, "torn read: sum %lld then %lld over %lld rows\n", sum1,
+                        sum2, cnt);
                 s_torn++;
             }
             s_delta[a] -= amount;
@@ -283,15 +288,16 @@ s_setup(hb_sql_t *db)
     char sql[1024];
     size_t off = (size_t)snprintf(sql, sizeof sql, "INSERT INTO acct VALUES ");
     for (int i = 0; i < ACCOUNTS; i++)
-        off += (size_t)snprintf(sql + off, sizeof sql - off, "%s(%d, %d)", i ? ", " : "", i,
-                                BALANCE);
+        off += (size_t)snprintf(sql + off, sizeof sql - off, "%s(%d, %d)", i ? ", " : "",
+                                i, BALANCE);
     const char *setup[] = {"CREATE TABLE hits (id int PRIMARY KEY, n bigint NOT NULL)",
                            "INSERT INTO hits VALUES (0, 0), (1, 0)",
-                           "CREATE TABLE acct (id int PRIMARY KEY, bal bigint NOT NULL)", sql};
+                           "CREATE TABLE acct (id int PRIMARY KEY, bal bigint NOT NULL)",
+                           sql};
     for (size_t i = 0; i < sizeof setup / sizeof *setup; i++) {
         hb_sql_result_t *res = it_sql(db, setup[i]);
-        IT_CHECK(res && strcmp(it_sql_last(res)->sqlstate, "00000") == 0, "setup %zu: %s", i,
-                 res ? it_sql_last(res)->message : "timeout");
+        IT_CHECK(res && strcmp(it_sql_last(res)->sqlstate, "00000") == 0, "setup %zu: %s",
+                 i, res ? it_sql_last(res)->message : "timeout");
         hb_sql_result_free(&res);
     }
 }
@@ -346,8 +352,8 @@ s_check_strict_reads(it_cluster_t *c, hb_sql_t *db)
     hb_sql_result_free(&res);
     long long txns2 = it_status_int(c, 4, 0, 0, "sql_txns");
     IT_CHECK(txns1 == txns0 && txns2 == txns1 + 1,
-             "transactions: %lld, %lld after a snapshot read, %lld after a strict one", txns0,
-             txns1, txns2);
+             "transactions: %lld, %lld after a snapshot read, %lld after a strict one",
+             txns0, txns1, txns2);
 }
 
 /* A block open across requests while another session changes the table's
@@ -364,7 +370,8 @@ s_check_commit_after_ddl(it_cluster_t *c, hb_sql_t *db)
     it_sql_ok(other, "TRUNCATE tr");
     hb_sql_result_t *res = it_sql(db, "COMMIT");
     IT_CHECK(res && strcmp(it_sql_last(res)->sqlstate, "40001") == 0,
-             "COMMIT after a concurrent TRUNCATE: %s %s", res ? it_sql_last(res)->sqlstate : "-",
+             "COMMIT after a concurrent TRUNCATE: %s %s",
+             res ? it_sql_last(res)->sqlstate : "-",
              res ? it_sql_last(res)->message : "no answer");
     hb_sql_result_free(&res);
     res = it_sql(db, "SELECT count(*) FROM tr");
@@ -448,9 +455,11 @@ main(int argc, char **argv)
     s_check_strict_reads(&c, db);
     s_check_commit_after_ddl(&c, db);
     long long retries = it_status_int(&c, 4, 0, 0, "sql_block_retries");
-    printf("transfers: %lld committed, %lld answered 40001, %lld re-runs inside sqlfront, "
-           "%lld torn reads, total %lld\n",
-           (long long)s_committed, (long long)s_serial_fail, retries, (long long)s_torn, total);
+    printf(
+        "transfers: %lld committed, %lld answered 40001, %lld re-runs inside sqlfront, "
+        "%lld torn reads, total %lld\n",
+        (long long)s_committed, (long long)s_serial_fail, retries, (long long)s_torn,
+        total);
     IT_CHECK(s_torn == 0, "%lld blocks saw a torn state", (long long)s_torn);
     IT_CHECK(s_other_fail == 0, "%lld blocks failed otherwise", (long long)s_other_fail);
     IT_CHECK(total == (long long)ACCOUNTS * BALANCE, "total %lld", total);

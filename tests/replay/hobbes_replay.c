@@ -35,10 +35,10 @@
 /* ---------------------------------------------------------- the log */
 
 typedef struct {
-    uint64_t epoch;  /* batch epoch */
-    uint16_t group;  /* sequencer group */
-    uint8_t *body;   /* msgpack array of raw txns (owned) */
-    size_t len;      /* body length */
+    uint64_t epoch; /* batch epoch */
+    uint16_t group; /* sequencer group */
+    uint8_t *body;  /* msgpack array of raw txns (owned) */
+    size_t len;     /* body length */
 } s_batch_t;
 
 static s_batch_t *s_batches;
@@ -143,7 +143,8 @@ s_pump(void)
     while (s_qhead < s_qtail) {
         s_pkt_t p = s_q[s_qhead++];
         hb_msg_t m;
-        if (p.to.partition < s_P && s_ex[p.to.partition] && hb_msg_decode(p.frame, p.len, NULL, &m) == HB_OK) {
+        if (p.to.partition < s_P && s_ex[p.to.partition] &&
+            hb_msg_decode(p.frame, p.len, NULL, &m) == HB_OK) {
             stor_executor_on_message(s_ex[p.to.partition], &m);
             hb_msg_clear(&m);
         }
@@ -156,15 +157,15 @@ s_pump(void)
 
 /* One replay: the live state read from the cluster, the fresh cores. */
 typedef struct {
-    hb_config_t *cfg;        /* the cluster's config (owned) */
-    int replica;             /* the replica replayed */
-    uint64_t *live_epoch;    /* per partition: live applied epoch */
-    uint64_t *live_hash;     /* ... and state hash at it */
-    stor_engine_t **eng;     /* per partition: fresh engine (owned) */
-    uint64_t *replay_hash;   /* replayed state hash at live_epoch */
-    int *seen;               /* replay_hash taken */
-    char root[32];           /* temporary directory of the fresh engines */
-    uint64_t txns;           /* transactions replayed */
+    hb_config_t *cfg;      /* the cluster's config (owned) */
+    int replica;           /* the replica replayed */
+    uint64_t *live_epoch;  /* per partition: live applied epoch */
+    uint64_t *live_hash;   /* ... and state hash at it */
+    stor_engine_t **eng;   /* per partition: fresh engine (owned) */
+    uint64_t *replay_hash; /* replayed state hash at live_epoch */
+    int *seen;             /* replay_hash taken */
+    char root[32];         /* temporary directory of the fresh engines */
+    uint64_t txns;         /* transactions replayed */
 } s_run_t;
 
 static int
@@ -227,8 +228,8 @@ s_start_fresh(s_run_t *run)
         snprintf(dir, sizeof dir, "%s/p%u", run->root, p);
         run->eng[p] = stor_engine_open(dir);
         s_ex[p] = stor_executor_new(
-            run->eng[p], hb_node(HB_ROLE_STORAGE, (uint16_t)run->replica, (uint16_t)p), s_P,
-            &run->cfg->limits, &s_env);
+            run->eng[p], hb_node(HB_ROLE_STORAGE, (uint16_t)run->replica, (uint16_t)p),
+            s_P, &run->cfg->limits, &s_env);
         if (run->live_epoch[p] == 0) {
             run->replay_hash[p] = stor_engine_state_hash(run->eng[p]);
             run->seen[p] = 1;
@@ -315,7 +316,8 @@ s_replay(s_run_t *run)
         s_epoch_pass(run, epoch, i, j, 1, count);
         hb_free(count);
         for (uint32_t p = 0; p < s_P; p++)
-            if (!run->seen[p] && stor_engine_applied_epoch(run->eng[p]) == run->live_epoch[p]) {
+            if (!run->seen[p] &&
+                stor_engine_applied_epoch(run->eng[p]) == run->live_epoch[p]) {
                 run->replay_hash[p] = stor_engine_state_hash(run->eng[p]);
                 run->seen[p] = 1;
             }
@@ -328,17 +330,20 @@ static int
 s_compare(const s_run_t *run)
 {
     int bad = 0;
-    printf("replayed %zu batches, %" PRIu64 " transactions, serially\n", s_nbatches, run->txns);
+    printf("replayed %zu batches, %" PRIu64 " transactions, serially\n", s_nbatches,
+           run->txns);
     for (uint32_t p = 0; p < s_P; p++) {
         if (!run->seen[p]) {
-            printf("p%u: live applied epoch %" PRIu64 " never reached by the replay: MISMATCH\n",
+            printf("p%u: live applied epoch %" PRIu64
+                   " never reached by the replay: MISMATCH\n",
                    p, run->live_epoch[p]);
             bad = 1;
             continue;
         }
         int ok = run->replay_hash[p] == run->live_hash[p];
-        printf("p%u: applied epoch %" PRIu64 " live %016" PRIx64 " replay %016" PRIx64 " %s\n", p,
-               run->live_epoch[p], run->live_hash[p], run->replay_hash[p],
+        printf("p%u: applied epoch %" PRIu64 " live %016" PRIx64 " replay %016" PRIx64
+               " %s\n",
+               p, run->live_epoch[p], run->live_hash[p], run->replay_hash[p],
                ok ? "OK" : "MISMATCH");
         bad |= !ok;
     }
@@ -378,10 +383,17 @@ main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "c:d:r:", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': config = optarg; break;
-        case 'd': data = optarg; break;
-        case 'r': run.replica = atoi(optarg); break;
-        default: return s_usage();
+        case 'c':
+            config = optarg;
+            break;
+        case 'd':
+            data = optarg;
+            break;
+        case 'r':
+            run.replica = atoi(optarg);
+            break;
+        default:
+            return s_usage();
         }
     }
     if (!config)

@@ -87,17 +87,17 @@ typedef struct {
     size_t len;     /* length */
 } t_frame_t;
 
-static t_frame_t *t_frames;   /* every frame sent */
-static size_t t_nframes;      /* frames in t_frames */
-static size_t t_cap;          /* capacity of t_frames */
-static size_t t_cursor;       /* next frame t_pop returns */
-static unsigned t_timers[3];  /* timer requests per token (1, 2) */
-static uint64_t t_delay[3];   /* last delay asked per token */
-static hb_config_t *t_cfg;    /* the test cluster */
-static sched_t *t_sched;      /* the core under test */
-static uint8_t **t_raws;      /* encoded transactions made by t_txn (owned) */
-static size_t t_nraws;        /* entries in t_raws */
-static size_t t_raws_cap;     /* capacity of t_raws */
+static t_frame_t *t_frames;  /* every frame sent */
+static size_t t_nframes;     /* frames in t_frames */
+static size_t t_cap;         /* capacity of t_frames */
+static size_t t_cursor;      /* next frame t_pop returns */
+static unsigned t_timers[3]; /* timer requests per token (1, 2) */
+static uint64_t t_delay[3];  /* last delay asked per token */
+static hb_config_t *t_cfg;   /* the test cluster */
+static sched_t *t_sched;     /* the core under test */
+static uint8_t **t_raws;     /* encoded transactions made by t_txn (owned) */
+static size_t t_nraws;       /* entries in t_raws */
+static size_t t_raws_cap;    /* capacity of t_raws */
 
 static hb_rc_t
 t_env_send(void *ctx, hb_node_t to, const void *frame, size_t len)
@@ -616,8 +616,8 @@ START_TEST(test_sched_global_order)
     t_batch(1, 2, 1, &g, 1);           /* early too */
     t_batch(1, 1, 0, &c, 1);
     t_batch_ix(2, 1, 0, g2e1, g2e1_ix, 3);
-    t_expect_none(); /* g0 has said nothing yet */
-    t_batch(0, 3, 1, NULL, 0);         /* early: g0 is at 0 */
+    t_expect_none();           /* g0 has said nothing yet */
+    t_batch(0, 3, 1, NULL, 0); /* early: g0 is at 0 */
     t_expect_none();
     t_batch(0, 1, 0, g0e1, 2);
 
@@ -671,11 +671,11 @@ START_TEST(test_sched_conflicts_wait_for_done)
     t_expect_none();
 
     /* Stale and unknown DONEs change nothing. */
-    t_done(2, 1, 0, 0);  /* wrong incarnation */
-    t_done(4, 1, 0, 0);  /* wrong incarnation */
-    t_done(3, 1, 0, 7);  /* no such index */
-    t_done(3, 9, 0, 0);  /* no such epoch */
-    t_done(3, 1, 2, 0);  /* B: submitted but not dispatched */
+    t_done(2, 1, 0, 0); /* wrong incarnation */
+    t_done(4, 1, 0, 0); /* wrong incarnation */
+    t_done(3, 1, 0, 7); /* no such index */
+    t_done(3, 9, 0, 0); /* no such epoch */
+    t_done(3, 1, 2, 0); /* B: submitted but not dispatched */
     t_expect_none();
     sched_stats_t st = t_stats();
     ck_assert_uint_eq(st.stale_done, 2);
@@ -924,8 +924,8 @@ START_TEST(test_sched_bad_setup)
     ck_assert_ptr_null(sched_new(t_cfg, hb_node(HB_ROLE_SCHEDULER, 0, 3), &t_env));
     ck_assert_ptr_null(sched_new(t_cfg, hb_node(HB_ROLE_SCHEDULER, 1, 0), &t_env));
     ck_assert_ptr_null(sched_new(t_cfg, hb_node(HB_ROLE_SCHEDULER, 0, 0), NULL));
-    ck_assert_ptr_null(sched_new_with_policy(t_cfg, hb_node(HB_ROLE_SCHEDULER, 0, 0),
-                                             &t_env, NULL));
+    ck_assert_ptr_null(
+        sched_new_with_policy(t_cfg, hb_node(HB_ROLE_SCHEDULER, 0, 0), &t_env, NULL));
     hb_config_t *cfg = t_config("nosuch");
     ck_assert_ptr_nonnull(cfg);
     ck_assert_ptr_null(sched_new(cfg, hb_node(HB_ROLE_SCHEDULER, 0, 0), &t_env));
@@ -1010,9 +1010,9 @@ END_TEST
  */
 
 #define W_EPOCHS 40
-#define W_KEYS   6  /* keys per partition: "k0".."k5" */
-#define W_MAXTX  6  /* transactions per group batch */
-#define W_MAXLK  4  /* locks per transaction */
+#define W_KEYS   6 /* keys per partition: "k0".."k5" */
+#define W_MAXTX  6 /* transactions per group batch */
+#define W_MAXLK  4 /* locks per transaction */
 #define W_TXNS   (W_EPOCHS * T_PARTS * W_MAXTX)
 
 /* One transaction of the workload. */
@@ -1115,21 +1115,21 @@ typedef struct {
 /* One run of the workload through a core of partition q: what the test
  * sent it and what it saw come back. */
 typedef struct {
-    sched_t *core;                         /* the core under test */
-    uint16_t q;                            /* its partition */
-    uint64_t *state;                       /* the W_KEYS values of partition q */
-    w_msg_t msgs[2 * T_PARTS * W_EPOCHS];  /* the BATCHes to send, in order */
+    sched_t *core;                        /* the core under test */
+    uint16_t q;                           /* its partition */
+    uint64_t *state;                      /* the W_KEYS values of partition q */
+    w_msg_t msgs[2 * T_PARTS * W_EPOCHS]; /* the BATCHes to send, in order */
     uint32_t nmsgs;
-    uint64_t dispatched_at[W_TXNS];        /* clock at DISPATCH (0: never) */
-    uint64_t done_at[W_TXNS];              /* clock at DONE */
-    uint32_t running[W_TXNS];              /* dispatched, not done */
+    uint64_t dispatched_at[W_TXNS]; /* clock at DISPATCH (0: never) */
+    uint64_t done_at[W_TXNS];       /* clock at DONE */
+    uint32_t running[W_TXNS];       /* dispatched, not done */
     uint32_t nrunning;
-    uint64_t snapshot[W_TXNS][W_MAXLK];    /* values read at dispatch */
-    uint64_t clock;                        /* logical time */
-    uint64_t epoch_n[W_EPOCHS + 1];        /* ntxns of each EPOCH sent */
-    uint64_t last_epoch;                   /* last EPOCH sent */
-    uint32_t nepochs;                      /* EPOCHs sent */
-    size_t cursor;                         /* frames of the core decoded */
+    uint64_t snapshot[W_TXNS][W_MAXLK]; /* values read at dispatch */
+    uint64_t clock;                     /* logical time */
+    uint64_t epoch_n[W_EPOCHS + 1];     /* ntxns of each EPOCH sent */
+    uint64_t last_epoch;                /* last EPOCH sent */
+    uint32_t nepochs;                   /* EPOCHs sent */
+    size_t cursor;                      /* frames of the core decoded */
 } w_sim_t;
 
 static w_sim_t w_sim;
