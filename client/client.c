@@ -49,6 +49,7 @@
 #include "hb_mp.h"
 #include "hb_net.h"
 #include "hb_proc.h"
+#include "hb_sqlstate.h"
 #include "hb_wire.h"
 
 #define S_EMPTY 0
@@ -274,10 +275,7 @@ static void
 s_enqueue(hb_client_t *self, uint32_t k, uint64_t id, uint32_t attempt)
 {
     s_outq_t *q = &self->outq[k];
-    if (q->n == q->cap) {
-        q->cap = q->cap ? q->cap * 2 : 16;
-        q->ents = hb_realloc(q->ents, q->cap * sizeof *q->ents);
-    }
+    HB_GROW(q->ents, q->cap, q->n + 1, 16);
     q->ents[q->n++] = (s_qent_t){id, attempt};
 }
 
@@ -340,10 +338,7 @@ s_retry_scan(hb_client_t *self, int64_t now)
                 silent = hb_calloc(self->nsock, sizeof *silent);
             silent[c->sock] = true;
         }
-        if (nmoved == self->moved_cap) {
-            self->moved_cap = self->moved_cap ? self->moved_cap * 2 : 64;
-            self->moved = hb_realloc(self->moved, self->moved_cap * sizeof *self->moved);
-        }
+        HB_GROW(self->moved, self->moved_cap, nmoved + 1, 64);
         self->moved[nmoved++] = c->id;
     }
     for (uint32_t k = 0; silent && k < self->nsock; k++)
@@ -763,9 +758,8 @@ hb_client_status(hb_client_t *self, int role, uint16_t replica, uint16_t partiti
                     continue;
                 if ((size_t)n >= sizeof line)
                     n = sizeof line - 1;
-                while (len + (size_t)n + 1 > cap)
-                    cap *= 2;
-                text = realloc(text, cap);
+                /* hb_realloc is realloc: the caller's free() still applies. */
+                HB_GROW(text, cap, len + (size_t)n + 1, 256);
                 memcpy(text + len, line, (size_t)n + 1);
                 len += (size_t)n;
             }
@@ -1077,15 +1071,10 @@ s_arena_put(s_arena_t *a, const void *p, size_t len)
 static hb_sql_result_t *
 s_sql_error_result(hb_rc_t rc, const char *msg, uint32_t len, uint64_t epoch)
 {
-    char state[6] = "XX000";
-    bool coded = len >= 5 && (len == 5 || msg[5] == ' ');
-    for (uint32_t i = 0; coded && i < 5; i++)
-        coded = (msg[i] >= '0' && msg[i] <= '9') || (msg[i] >= 'A' && msg[i] <= 'Z');
-    if (coded) {
-        memcpy(state, msg, 5);
-        msg += len > 5 ? 6 : 5;
-        len -= len > 5 ? 6 : 5;
-    }
+    char state[6];
+    size_t textlen;
+    hb_sqlstate_split(msg, len, state, &msg, &textlen);
+    len = (uint32_t)textlen;
     if (len == 0) {
         msg = hb_rc_str(rc);
         len = (uint32_t)strlen(msg);
@@ -1230,7 +1219,8 @@ hb_sql_exec(hb_sql_t *self, const char *sql, const hb_val_t *params, uint32_t np
     self->err[0] = '\0';
     msgpack_sbuffer_init(&sb);
     if (!sql || (nparams && !params)) {
-        snprintf(self->err, sizeof self->err, "%s", sql ? "params is NULL" : "sql is NULL");
+        snprintf(self->err, sizeof self->err, "%s",
+                 sql ? "params is NULL" : "sql is NULL");
         rc = HB_INVALID;
         goto out;
     }
@@ -1244,17 +1234,18 @@ hb_sql_exec(hb_sql_t *self, const char *sql, const hb_val_t *params, uint32_t np
     }
     if (sqllen > lim->max_value_bytes) {
         snprintf(self->err, sizeof self->err,
-                 "SQL text of %zu bytes is longer than limits/max_value_bytes (%u)", sqllen,
-                 lim->max_value_bytes);
+                 "SQL text of %zu bytes is longer than limits/max_value_bytes (%u)",
+                 sqllen, lim->max_value_bytes);
         rc = HB_TOOBIG;
         goto out;
     }
     for (uint32_t i = 0; i < nparams; i++)
         if ((params[i].type == HB_VAL_STR || params[i].type == HB_VAL_BIN) &&
             params[i].u.s.len > lim->max_value_bytes) {
-            snprintf(self->err, sizeof self->err,
-                     "parameter $%u of %u bytes is longer than limits/max_value_bytes (%u)",
-                     i + 1, params[i].u.s.len, lim->max_value_bytes);
+            snprintf(
+                self->err, sizeof self->err,
+                "parameter $%u of %u bytes is longer than limits/max_value_bytes (%u)",
+                i + 1, params[i].u.s.len, lim->max_value_bytes);
             rc = HB_TOOBIG;
             goto out;
         }
@@ -1276,8 +1267,8 @@ hb_sql_exec(hb_sql_t *self, const char *sql, const hb_val_t *params, uint32_t np
     }
     if (sb.size > lim->max_frame_bytes) {
         snprintf(self->err, sizeof self->err,
-                 "request of %zu bytes is longer than limits/max_frame_bytes (%u)", sb.size,
-                 lim->max_frame_bytes);
+                 "request of %zu bytes is longer than limits/max_frame_bytes (%u)",
+                 sb.size, lim->max_frame_bytes);
         rc = HB_TOOBIG;
         goto out;
     }

@@ -144,7 +144,7 @@ typedef struct {
 /* Reads the rows of `partition` with start <= key < end (end_len 0:
  * unbounded), at most limit (1..100000) of them, in key order, from the
  * partition's storage at its applied epoch: a consistent snapshot, served
- * without going through the log (DESIGN.md section 5, "Snapshot reads").
+ * without going through the log (docs/architecture.md section 5, "Snapshot reads").
  * Keys are encoded keys (hb_key.h). An answer may hold fewer than limit
  * rows when they would not fit in one frame. Waits up to timeout_ms.
  * Returns HB_OK with *out (caller owns; hb_scan_result_destroy) — check
@@ -202,21 +202,21 @@ typedef struct hb_sql hb_sql_t;
  * by `next`, in statement order. */
 typedef struct hb_sql_result hb_sql_result_t;
 struct hb_sql_result {
-    char sqlstate[6];       /* "00000" on success, else the PostgreSQL SQLSTATE */
-    char *message;          /* error text, "" on success */
-    char *tag;              /* command tag: "SELECT 3", "INSERT 0 2", "CREATE TABLE";
-                             * "" for a failed statement */
-    uint32_t ncols;         /* columns (0 for statements without rows) */
-    char **colnames;        /* ncols column names */
-    char **coltypes;        /* ncols PostgreSQL type names: "integer", "text" ... */
-    uint32_t nrows;         /* rows */
-    hb_val_t *cells;        /* nrows * ncols, row-major (row i, column j at
-                             * i * ncols + j); HB_VAL_NIL is SQL NULL; strings
-                             * point into the result's own memory and are also
-                             * NUL-terminated */
-    uint64_t epoch;         /* epoch the statement committed at or read at */
-    hb_sql_result_t *next;  /* the next statement's result, or NULL */
-    void *frame_;           /* private: memory the strings above live in */
+    char sqlstate[6];      /* "00000" on success, else the PostgreSQL SQLSTATE */
+    char *message;         /* error text, "" on success */
+    char *tag;             /* command tag: "SELECT 3", "INSERT 0 2", "CREATE TABLE";
+                            * "" for a failed statement */
+    uint32_t ncols;        /* columns (0 for statements without rows) */
+    char **colnames;       /* ncols column names */
+    char **coltypes;       /* ncols PostgreSQL type names: "integer", "text" ... */
+    uint32_t nrows;        /* rows */
+    hb_val_t *cells;       /* nrows * ncols, row-major (row i, column j at
+                            * i * ncols + j); HB_VAL_NIL is SQL NULL; strings
+                            * point into the result's own memory and are also
+                            * NUL-terminated */
+    uint64_t epoch;        /* epoch the statement committed at or read at */
+    hb_sql_result_t *next; /* the next statement's result, or NULL */
+    void *frame_;          /* private: memory the strings above live in */
 };
 
 /* Connects to sqlfront `id` of the cluster in config_path (connecting is

@@ -32,10 +32,10 @@
 #include "hb_alloc.h"
 #include "hb_log.h"
 
-#define S_LINE_MAX 1024            /* zconfig truncates longer lines */
-#define S_FILE_MAX (64u << 20)     /* refuse config files above this */
-#define S_PATH_LEN 256             /* key paths in messages */
-#define S_SCAN_DEPTH 4             /* levels whose paths the scanner keeps */
+#define S_LINE_MAX   1024        /* zconfig truncates longer lines */
+#define S_FILE_MAX   (64u << 20) /* refuse config files above this */
+#define S_PATH_LEN   256         /* key paths in messages */
+#define S_SCAN_DEPTH 4           /* levels whose paths the scanner keeps */
 
 /* ------------------------------------------------------------------ */
 /* Error context and line map                                           */
@@ -47,14 +47,14 @@ typedef struct {
 } s_nodeline_t;
 
 typedef struct {
-    const char *name;   /* file name used in messages */
-    int *lines;         /* line of each named node, document order */
-    size_t nlines;      /* entries used in lines */
-    size_t caplines;    /* entries allocated in lines */
-    s_nodeline_t *map;  /* node -> line, sorted by node */
-    size_t nmap;        /* entries in map */
-    char *err;          /* caller's message buffer (may be NULL) */
-    size_t errlen;      /* size of err */
+    const char *name;  /* file name used in messages */
+    int *lines;        /* line of each named node, document order */
+    size_t nlines;     /* entries used in lines */
+    size_t caplines;   /* entries allocated in lines */
+    s_nodeline_t *map; /* node -> line, sorted by node */
+    size_t nmap;       /* entries in map */
+    char *err;         /* caller's message buffer (may be NULL) */
+    size_t errlen;     /* size of err */
 } s_ctx_t;
 
 /* Writes "name:line: path: problem" into the caller's buffer. Returns
@@ -136,10 +136,7 @@ s_junk(const char *s, size_t i, size_t end)
 static void
 s_lines_push(s_ctx_t *ctx, int line)
 {
-    if (ctx->nlines == ctx->caplines) {
-        ctx->caplines = ctx->caplines ? ctx->caplines * 2 : 64;
-        ctx->lines = hb_realloc(ctx->lines, ctx->caplines * sizeof *ctx->lines);
-    }
+    HB_GROW(ctx->lines, ctx->caplines, ctx->nlines + 1, 64);
     ctx->lines[ctx->nlines++] = line;
 }
 
@@ -191,8 +188,7 @@ s_scan(s_ctx_t *ctx, const char *text)
                 snprintf(path, sizeof path, "slot[%d]", nslots);
             if (level == 0 && nlen == 8 && memcmp(p + ns, "sqlfront", 8) == 0)
                 snprintf(path, sizeof path, "sqlfront[%d]", nsqlf);
-        }
-        else
+        } else
             snprintf(path, sizeof path, "%s", *parent ? parent : "(top level)");
 
         if (len > S_LINE_MAX)
@@ -213,7 +209,8 @@ s_scan(s_ctx_t *ctx, const char *text)
             continue;
         }
         if (p[ns] == '/' || p[i - 1] == '/')
-            return s_fail(ctx, lineno, path, "syntax error: '/' at start or end of a name");
+            return s_fail(ctx, lineno, path,
+                          "syntax error: '/' at start or end of a name");
 
         while (i < end && isspace((unsigned char)p[i]))
             i++;
@@ -231,8 +228,7 @@ s_scan(s_ctx_t *ctx, const char *text)
                     return s_fail(ctx, lineno, path,
                                   "syntax error: unexpected text after quoted value");
             }
-        }
-        else if (s_junk(p, i, end) < end)
+        } else if (s_junk(p, i, end) < end)
             return s_fail(ctx, lineno, path,
                           "syntax error: expected '=' or end of line, found '%c'",
                           p[s_junk(p, i, end)]);
@@ -265,8 +261,9 @@ s_int(s_ctx_t *ctx, zconfig_t *node, const char *path, int64_t min, int64_t max,
     const char *v = zconfig_value(node);
     int line = s_line(ctx, node);
     if (!v || !*v)
-        return s_fail(ctx, line, path, "missing value (expected an integer %" PRId64
-                      "..%" PRId64 ")", min, max);
+        return s_fail(ctx, line, path,
+                      "missing value (expected an integer %" PRId64 "..%" PRId64 ")", min,
+                      max);
     const char *d = v[0] == '-' ? v + 1 : v;
     size_t nd = strspn(d, "0123456789");
     if (nd == 0 || d[nd] != '\0')
@@ -286,7 +283,9 @@ s_is_name(const char *s, size_t maxlen)
 {
     size_t n = strlen(s);
     return n >= 1 && n <= maxlen &&
-           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
+           strspn(s,
+                  "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") ==
+               n;
 }
 
 /* Returns true if s is an identifier: [A-Za-z_][A-Za-z0-9_]*, 1..maxlen. */
@@ -296,7 +295,8 @@ s_is_ident(const char *s, size_t maxlen)
     size_t n = strlen(s);
     if (n < 1 || n > maxlen || isdigit((unsigned char)s[0]))
         return false;
-    return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n;
+    return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
+           n;
 }
 
 static hb_rc_t
@@ -346,8 +346,8 @@ s_section(s_ctx_t *ctx, zconfig_t *node, const char *path)
 {
     const char *v = zconfig_value(node);
     if (v && *v)
-        return s_fail(ctx, s_line(ctx, node), path, "a section takes no value (got '%.64s')",
-                      v);
+        return s_fail(ctx, s_line(ctx, node), path,
+                      "a section takes no value (got '%.64s')", v);
     return HB_OK;
 }
 
@@ -379,8 +379,10 @@ enum {
     C_N
 };
 static const char *const s_cluster_keys[C_N] = {
-    "name",     "replicas",  "partitions",   "epoch_ms",           "policy",
-    "data_dir", "log_level", "heartbeat_ms", "election_timeout_ms", "dedup_window"};
+    "name",        "replicas",     "partitions",
+    "epoch_ms",    "policy",       "data_dir",
+    "log_level",   "heartbeat_ms", "election_timeout_ms",
+    "dedup_window"};
 
 static hb_rc_t
 s_cluster(s_ctx_t *ctx, zconfig_t *sec, hb_config_t *cfg)
@@ -409,7 +411,8 @@ s_cluster(s_ctx_t *ctx, zconfig_t *sec, hb_config_t *cfg)
         case C_NAME:
             if (!s_is_name(v, sizeof cfg->name - 1))
                 return s_fail(ctx, line, path,
-                              "'%.64s' is not a valid name (1..63 of A-Z a-z 0-9 _ -)", v);
+                              "'%.64s' is not a valid name (1..63 of A-Z a-z 0-9 _ -)",
+                              v);
             snprintf(cfg->name, sizeof cfg->name, "%s", v);
             break;
         case C_REPLICAS:
@@ -447,7 +450,8 @@ s_cluster(s_ctx_t *ctx, zconfig_t *sec, hb_config_t *cfg)
              * (anything with a '/' or ending in .so); the scheduler checks
              * that it exists and has the right ABI. */
             if (!(s_is_ident(v, 63) ||
-                  ((strchr(v, '/') || (strlen(v) > 3 && !strcmp(v + strlen(v) - 3, ".so"))) &&
+                  ((strchr(v, '/') ||
+                    (strlen(v) > 3 && !strcmp(v + strlen(v) - 3, ".so"))) &&
                    strlen(v) < sizeof cfg->policy)))
                 return s_fail(ctx, line, path,
                               "'%.64s' is not a policy name (identifier of 1..63 chars) "
@@ -490,7 +494,10 @@ typedef struct {
     uint32_t max;    /* largest accepted value */
 } s_limit_def_t;
 
-#define S_LIMIT(f, lo, hi) {#f, offsetof(hb_limits_t, f), lo, hi}
+#define S_LIMIT(f, lo, hi)                                                               \
+    {                                                                                    \
+#f, offsetof(hb_limits_t, f), lo, hi                                             \
+    }
 static const s_limit_def_t s_limit_defs[] = {
     S_LIMIT(max_frame_bytes, 1024, 1073741824),
     S_LIMIT(max_args, 1, 65535),
@@ -539,7 +546,8 @@ s_limits(s_ctx_t *ctx, zconfig_t *sec, hb_limits_t *lim)
                           "%" PRIu32 " is out of range 16..%" PRIu32 " (max_frame_bytes)",
                           lim->max_value_bytes, lim->max_frame_bytes);
         return s_fail(ctx, s_line(ctx, seen[fi]), "limits/max_frame_bytes",
-                      "%" PRIu32 " is less than max_value_bytes (%" PRIu32 ", its default)",
+                      "%" PRIu32 " is less than max_value_bytes (%" PRIu32
+                      ", its default)",
                       lim->max_frame_bytes, lim->max_value_bytes);
     }
     return HB_OK;
@@ -566,8 +574,9 @@ s_endpoint_claim(s_ctx_t *ctx, zconfig_t *c, const char *path, zhashx_t *endpoin
     const char *ep = zconfig_value(c);
     s_epuse_t *prev = zhashx_lookup(endpoints, ep);
     if (prev)
-        return s_fail(ctx, u->line, path, "endpoint %.128s is already used by %s (line %d)",
-                      ep, prev->path, prev->line);
+        return s_fail(ctx, u->line, path,
+                      "endpoint %.128s is already used by %s (line %d)", ep, prev->path,
+                      prev->line);
     zhashx_insert(endpoints, ep, u);
     (*nuses)++;
     return HB_OK;
@@ -665,12 +674,28 @@ s_slot(s_ctx_t *ctx, zconfig_t *sec, int idx, hb_config_t *cfg, int *first_line,
     return HB_OK;
 }
 
-enum { F_ID, F_REPLICA, F_ENDPOINT, F_REQUIRED, F_PG_LISTEN = F_REQUIRED, F_PG_AUTH,
-       F_PG_USERS, F_PG_MAX_CONN, F_PG_AUTH_TIMEOUT, F_PG_SESSION_MEM, F_N };
-static const char *const s_sqlfront_keys[F_N] = {
-    "id",       "replica",            "endpoint",           "pg_listen",
-    "pg_auth",  "pg_users",           "pg_max_connections", "pg_auth_timeout_ms",
-    "pg_session_memory"};
+enum {
+    F_ID,
+    F_REPLICA,
+    F_ENDPOINT,
+    F_REQUIRED,
+    F_PG_LISTEN = F_REQUIRED,
+    F_PG_AUTH,
+    F_PG_USERS,
+    F_PG_MAX_CONN,
+    F_PG_AUTH_TIMEOUT,
+    F_PG_SESSION_MEM,
+    F_N
+};
+static const char *const s_sqlfront_keys[F_N] = {"id",
+                                                 "replica",
+                                                 "endpoint",
+                                                 "pg_listen",
+                                                 "pg_auth",
+                                                 "pg_users",
+                                                 "pg_max_connections",
+                                                 "pg_auth_timeout_ms",
+                                                 "pg_session_memory"};
 
 /* Parses "host:port" (IPv4 dotted quad or a name, port 1..65535) or "off"
  * for pg_listen into out ("" for off). */
@@ -751,15 +776,18 @@ s_sqlfront(s_ctx_t *ctx, zconfig_t *sec, int idx, hb_config_t *cfg, int *id_line
                 i++;
             if (i == 4)
                 rc = s_fail(ctx, s_line(ctx, c), path,
-                            "'%.64s' is not trust, password, md5 or scram-sha-256", v ? v : "");
+                            "'%.64s' is not trust, password, md5 or scram-sha-256",
+                            v ? v : "");
             f.pg_auth = i;
             break;
         }
         case F_PG_USERS: {
             const char *v = zconfig_value(c);
             if (!v || strlen(v) >= sizeof f.pg_users)
-                rc = s_fail(ctx, s_line(ctx, c), path, "expected at most %zu bytes of "
-                            "name:secret pairs", sizeof f.pg_users - 1);
+                rc = s_fail(ctx, s_line(ctx, c), path,
+                            "expected at most %zu bytes of "
+                            "name:secret pairs",
+                            sizeof f.pg_users - 1);
             else
                 snprintf(f.pg_users, sizeof f.pg_users, "%s", v);
             break;
@@ -813,19 +841,17 @@ s_validate(s_ctx_t *ctx, zconfig_t *root, hb_config_t *cfg)
         else if (strcmp(name, "slot") == 0) {
             nslots++;
             continue;
-        }
-        else if (strcmp(name, "sqlfront") == 0) {
+        } else if (strcmp(name, "sqlfront") == 0) {
             /* Ids are unique in 0..63, so more sections than that must
              * repeat one: s_sqlfront reports which. */
             nsqlf++;
             continue;
-        }
-        else
+        } else
             return s_fail(ctx, s_line(ctx, c), name,
                           "unknown section (expected cluster, limits, slot or sqlfront)");
         if (*slot)
-            return s_fail(ctx, s_line(ctx, c), name, "duplicate section (first at line %d)",
-                          s_line(ctx, *slot));
+            return s_fail(ctx, s_line(ctx, c), name,
+                          "duplicate section (first at line %d)", s_line(ctx, *slot));
         *slot = c;
     }
     if (!cluster)
@@ -834,8 +860,8 @@ s_validate(s_ctx_t *ctx, zconfig_t *root, hb_config_t *cfg)
         return rc;
     if (cfg->election_timeout_ms < 2 * cfg->heartbeat_ms)
         return s_fail(ctx, s_line(ctx, cluster), "cluster/election_timeout_ms",
-                      "%u must be at least twice heartbeat_ms (%u)", cfg->election_timeout_ms,
-                      cfg->heartbeat_ms);
+                      "%u must be at least twice heartbeat_ms (%u)",
+                      cfg->election_timeout_ms, cfg->heartbeat_ms);
     if (limits && (rc = s_limits(ctx, limits, &cfg->limits)))
         return rc;
 
@@ -906,7 +932,8 @@ hb_config_parse(const char *text, const char *name, hb_config_t **out, char *err
     }
     ctx.map = hb_calloc(ctx.nlines + 1, sizeof *ctx.map);
     if (!s_map_walk(&ctx, root) || ctx.nmap != ctx.nlines) {
-        rc = s_fail(&ctx, 1, "(config)", "internal error: line index does not match tree");
+        rc =
+            s_fail(&ctx, 1, "(config)", "internal error: line index does not match tree");
         goto out;
     }
     qsort(ctx.map, ctx.nmap, sizeof *ctx.map, s_map_cmp);
@@ -953,10 +980,7 @@ hb_config_load(const char *path, hb_config_t **out, char *err, size_t errlen)
         goto out;
     }
     for (;;) {
-        if (len + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            text = hb_realloc(text, cap);
-        }
+        HB_GROW(text, cap, len + 4096 + 1, 8192);
         size_t n = fread(text + len, 1, cap - len - 1, f);
         len += n;
         if (len > S_FILE_MAX) {
@@ -1058,7 +1082,8 @@ hb_config_node_dir(const hb_config_t *cfg, const char *data_override, hb_node_t 
         return;
     }
     const char *root = data_override ? data_override : cfg ? cfg->data_dir : ".";
-    const char *role = node.role < sizeof roles / sizeof *roles ? roles[node.role] : "node";
+    const char *role =
+        node.role < sizeof roles / sizeof *roles ? roles[node.role] : "node";
     snprintf(out, outlen, "%s/r%up%u/%s", root, node.replica, node.partition, role);
 }
 

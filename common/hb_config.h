@@ -45,48 +45,49 @@
 #include "hb_rc.h"
 
 #define HB_ENDPOINT_MAX 256
-#define HB_PATH_MAX 1024
+#define HB_PATH_MAX     1024
 
 typedef struct {
-    uint16_t replica;                   /* 0..replicas-1 */
-    uint16_t partition;                 /* 0..partitions-1 */
-    char sequencer[HB_ENDPOINT_MAX];    /* ROUTER endpoint of hobbes-sequencer */
-    char scheduler[HB_ENDPOINT_MAX];    /* ROUTER endpoint of hobbes-scheduler */
-    char storage[HB_ENDPOINT_MAX];      /* ROUTER endpoint of hobbes-storage */
+    uint16_t replica;                /* 0..replicas-1 */
+    uint16_t partition;              /* 0..partitions-1 */
+    char sequencer[HB_ENDPOINT_MAX]; /* ROUTER endpoint of hobbes-sequencer */
+    char scheduler[HB_ENDPOINT_MAX]; /* ROUTER endpoint of hobbes-scheduler */
+    char storage[HB_ENDPOINT_MAX];   /* ROUTER endpoint of hobbes-storage */
 } hb_slot_cfg_t;
 
 #define HB_SQLFRONT_MAX 64 /* sqlfront ids are 0..HB_SQLFRONT_MAX-1 */
 
 typedef struct {
-    uint16_t id;                       /* 0..HB_SQLFRONT_MAX-1, unique */
-    uint16_t replica;                  /* replica whose sequencers it submits to */
-    char endpoint[HB_ENDPOINT_MAX];    /* ROUTER endpoint of hobbes-sqlfront */
+    uint16_t id;                    /* 0..HB_SQLFRONT_MAX-1, unique */
+    uint16_t replica;               /* replica whose sequencers it submits to */
+    char endpoint[HB_ENDPOINT_MAX]; /* ROUTER endpoint of hobbes-sqlfront */
     /* PostgreSQL wire protocol (sqlfront/pgwire.h). */
-    char pg_listen[HB_ENDPOINT_MAX];   /* "host:port", "" when off */
-    int pg_auth;                       /* HB_PG_AUTH_* */
-    char pg_users[1024];               /* "name:secret ..." (secret: password, md5..., SCRAM-SHA-256$...) */
-    uint32_t pg_max_connections;       /* beyond: 53300 */
-    uint32_t pg_auth_timeout_ms;       /* start-up and authentication must finish within */
-    uint64_t pg_session_memory;        /* bytes one connection may hold */
+    char pg_listen[HB_ENDPOINT_MAX]; /* "host:port", "" when off */
+    int pg_auth;                     /* HB_PG_AUTH_* */
+    char pg_users[1024];             /* "name:secret ..." (secret: password, md5...,
+                                        SCRAM-SHA-256$...) */
+    uint32_t pg_max_connections;     /* beyond: 53300 */
+    uint32_t pg_auth_timeout_ms;     /* start-up and authentication must finish within */
+    uint64_t pg_session_memory;      /* bytes one connection may hold */
 } hb_sqlfront_cfg_t;
 
 enum { HB_PG_AUTH_TRUST, HB_PG_AUTH_PASSWORD, HB_PG_AUTH_MD5, HB_PG_AUTH_SCRAM };
 
 typedef struct hb_config {
-    char path[HB_PATH_MAX];     /* file it was read from */
-    char name[64];              /* cluster name */
-    uint16_t replicas;          /* R */
-    uint16_t partitions;        /* P */
-    uint32_t epoch_ms;          /* batch length */
-    char policy[HB_PATH_MAX];   /* scheduler policy name, or path of a policy .so */
-    char data_dir[HB_PATH_MAX]; /* root of every process's data */
-    char log_level[16];         /* default log level */
-    uint32_t heartbeat_ms;      /* Paxos leader heartbeat period */
+    char path[HB_PATH_MAX];       /* file it was read from */
+    char name[64];                /* cluster name */
+    uint16_t replicas;            /* R */
+    uint16_t partitions;          /* P */
+    uint32_t epoch_ms;            /* batch length */
+    char policy[HB_PATH_MAX];     /* scheduler policy name, or path of a policy .so */
+    char data_dir[HB_PATH_MAX];   /* root of every process's data */
+    char log_level[16];           /* default log level */
+    uint32_t heartbeat_ms;        /* Paxos leader heartbeat period */
     uint32_t election_timeout_ms; /* follower silence before it runs for leader */
-    uint32_t dedup_window;      /* chosen slots a call id is remembered for */
-    hb_limits_t limits;         /* decoder and socket bounds */
-    hb_slot_cfg_t *slots;       /* R*P entries, index replica*P + partition */
-    uint16_t nsqlfronts;        /* entries in sqlfronts (0..HB_SQLFRONT_MAX) */
+    uint32_t dedup_window;        /* chosen slots a call id is remembered for */
+    hb_limits_t limits;           /* decoder and socket bounds */
+    hb_slot_cfg_t *slots;         /* R*P entries, index replica*P + partition */
+    uint16_t nsqlfronts;          /* entries in sqlfronts (0..HB_SQLFRONT_MAX) */
     hb_sqlfront_cfg_t *sqlfronts; /* SQL gateways in file order; NULL when none */
 } hb_config_t;
 
@@ -124,7 +125,7 @@ void hb_config_node_dir(const hb_config_t *cfg, const char *data_override, hb_no
 /* Writes the data directory of sqlfront `id` ("<data_dir>/sqlf0"; it also
  * holds the sqlfront's pid file and log) into out. data_override replaces
  * cfg->data_dir when non-NULL. */
-void hb_config_sqlfront_dir(const hb_config_t *cfg, const char *data_override, uint16_t id,
-                            char *out, size_t outlen);
+void hb_config_sqlfront_dir(const hb_config_t *cfg, const char *data_override,
+                            uint16_t id, char *out, size_t outlen);
 
 #endif

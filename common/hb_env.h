@@ -4,7 +4,7 @@
  * socket, clock or disk directly; they call these functions. A process shell
  * binds them to ZeroMQ, the system clock and zloop timers; the simulator
  * binds them to an in-process event queue, virtual time and a seeded PRNG
- * (DESIGN.md section 4).
+ * (docs/architecture.md section 4).
  */
 #ifndef HB_ENV_H
 #define HB_ENV_H

@@ -34,13 +34,20 @@ const char *
 hb_type_name(hb_type_t t)
 {
     static const char *const names[HB_T_COUNT_] = {
-        [HB_T_UNKNOWN] = "unknown",  [HB_T_INT2] = "smallint",
-        [HB_T_INT4] = "integer",     [HB_T_INT8] = "bigint",
-        [HB_T_BOOL] = "boolean",     [HB_T_FLOAT4] = "real",
-        [HB_T_FLOAT8] = "double precision", [HB_T_TEXT] = "text",
-        [HB_T_VARCHAR] = "character varying", [HB_T_CHAR] = "character",
-        [HB_T_BYTEA] = "bytea",      [HB_T_NUMERIC] = "numeric",
-        [HB_T_DATE] = "date",        [HB_T_TIMESTAMP] = "timestamp without time zone",
+        [HB_T_UNKNOWN] = "unknown",
+        [HB_T_INT2] = "smallint",
+        [HB_T_INT4] = "integer",
+        [HB_T_INT8] = "bigint",
+        [HB_T_BOOL] = "boolean",
+        [HB_T_FLOAT4] = "real",
+        [HB_T_FLOAT8] = "double precision",
+        [HB_T_TEXT] = "text",
+        [HB_T_VARCHAR] = "character varying",
+        [HB_T_CHAR] = "character",
+        [HB_T_BYTEA] = "bytea",
+        [HB_T_NUMERIC] = "numeric",
+        [HB_T_DATE] = "date",
+        [HB_T_TIMESTAMP] = "timestamp without time zone",
     };
     return (unsigned)t < HB_T_COUNT_ ? names[t] : "unknown";
 }
@@ -94,24 +101,24 @@ hb_expr_pack_op(msgpack_packer *pk, hb_ex_op_t op, uint32_t nfields)
 /* ------------------------------------------------------------------ */
 
 const int64_t hb_pow10[19] = {1LL,
-                                    10LL,
-                                    100LL,
-                                    1000LL,
-                                    10000LL,
-                                    100000LL,
-                                    1000000LL,
-                                    10000000LL,
-                                    100000000LL,
-                                    1000000000LL,
-                                    10000000000LL,
-                                    100000000000LL,
-                                    1000000000000LL,
-                                    10000000000000LL,
-                                    100000000000000LL,
-                                    1000000000000000LL,
-                                    10000000000000000LL,
-                                    100000000000000000LL,
-                                    1000000000000000000LL};
+                              10LL,
+                              100LL,
+                              1000LL,
+                              10000LL,
+                              100000LL,
+                              1000000LL,
+                              10000000LL,
+                              100000000LL,
+                              1000000000LL,
+                              10000000000LL,
+                              100000000000LL,
+                              1000000000000LL,
+                              10000000000000LL,
+                              100000000000000LL,
+                              1000000000000000LL,
+                              10000000000000000LL,
+                              100000000000000000LL,
+                              1000000000000000000LL};
 
 /* Divides n by 10^k rounding half away from zero. */
 static __int128
@@ -311,12 +318,14 @@ hb_date_format(int64_t days, char *out, size_t cap)
 size_t
 hb_timestamp_format(int64_t us, char *out, size_t cap)
 {
-    int64_t days = us >= 0 ? us / S_US_PER_DAY : -((-us + S_US_PER_DAY - 1) / S_US_PER_DAY);
+    int64_t days =
+        us >= 0 ? us / S_US_PER_DAY : -((-us + S_US_PER_DAY - 1) / S_US_PER_DAY);
     int64_t rem = us - days * S_US_PER_DAY;
     size_t n = hb_date_format(days, out, cap);
     int64_t sec = rem / 1000000, frac = rem % 1000000;
-    int k = snprintf(out + n, cap > n ? cap - n : 0, " %02" PRId64 ":%02" PRId64 ":%02" PRId64,
-                     sec / 3600, sec / 60 % 60, sec % 60);
+    int k = snprintf(out + n, cap > n ? cap - n : 0,
+                     " %02" PRId64 ":%02" PRId64 ":%02" PRId64, sec / 3600, sec / 60 % 60,
+                     sec % 60);
     if (k > 0)
         n += (size_t)k;
     if (frac && n < cap) {
@@ -428,7 +437,7 @@ s_is_num(const hb_val_t *v)
 static double
 s_as_double(const hb_val_t *v)
 {
-    return v->type == HB_VAL_INT ? (double)v->u.i
+    return v->type == HB_VAL_INT   ? (double)v->u.i
            : v->type == HB_VAL_DEC ? s_dec_double(v)
                                    : v->u.d;
 }
@@ -461,7 +470,8 @@ hb_val_cmp(const hb_val_t *a, const hb_val_t *b)
     if (a->type != b->type) {
         /* Unrelated types order by kind; all numbers are one kind (above),
          * so the order stays transitive. */
-        int ra = s_is_num(a) ? 1 : (int)a->type + 1, rb = s_is_num(b) ? 1 : (int)b->type + 1;
+        int ra = s_is_num(a) ? 1 : (int)a->type + 1,
+            rb = s_is_num(b) ? 1 : (int)b->type + 1;
         if (a->type == HB_VAL_NIL)
             ra = 0;
         if (b->type == HB_VAL_NIL)
@@ -537,7 +547,8 @@ hb_val_format(const hb_val_t *v, char *out, size_t cap)
             if (exp10 < -4 || exp10 >= 15)
                 n = snprintf(out, cap, "%s", e); /* d.ddde+XX, shortest digits */
             else
-                n = snprintf(out, cap, "%.*f", prec - 1 - exp10 > 0 ? prec - 1 - exp10 : 0, d);
+                n = snprintf(out, cap, "%.*f",
+                             prec - 1 - exp10 > 0 ? prec - 1 - exp10 : 0, d);
         }
         break;
     }
@@ -553,7 +564,8 @@ hb_val_format(const hb_val_t *v, char *out, size_t cap)
         uint64_t a = m < 0 ? (uint64_t)0 - (uint64_t)m : (uint64_t)m;
         uint64_t ip = a / (uint64_t)hb_pow10[sc], fp = a % (uint64_t)hb_pow10[sc];
         if (sc)
-            n = snprintf(out, cap, "%s%" PRIu64 ".%0*" PRIu64, m < 0 ? "-" : "", ip, sc, fp);
+            n = snprintf(out, cap, "%s%" PRIu64 ".%0*" PRIu64, m < 0 ? "-" : "", ip, sc,
+                         fp);
         else
             n = snprintf(out, cap, "%s%" PRIu64, m < 0 ? "-" : "", ip);
         break;
@@ -612,6 +624,292 @@ s_trim_eq(const char *s, size_t len, const char *word)
     return len == strlen(word) && strncasecmp(s, word, len) == 0;
 }
 
+/* hb_val_coerce's steps, one per target type family. Each is entered with
+ * *out = *v and v not NULL; it returns HB_OK with *out set, or an error
+ * with its SQLSTATE in err. */
+
+/* To int2/int4/int8: integers, numerics and doubles (rounded half to even,
+ * as PostgreSQL), text and booleans; range-checked for the width. */
+static hb_rc_t
+s_coerce_int(const hb_val_t *v, hb_type_t t, hb_val_t *out, hb_sqlerr_t *err)
+{
+    char buf[64];
+    int64_t i;
+    if (v->type == HB_VAL_INT) {
+        i = v->u.i;
+    } else if (v->type == HB_VAL_DEC) {
+        hb_val_t r;
+        if (!s_dec_rescale(v, 0, &r))
+            return hb_sqlerr_set(err, "22003", "%s out of range", hb_type_name(t));
+        i = r.u.dec.m;
+    } else if (v->type == HB_VAL_DOUBLE) {
+        double d = rint(v->u.d); /* PostgreSQL rounds half to even */
+        if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
+            return hb_sqlerr_set(err, "22003", "%s out of range", hb_type_name(t));
+        i = (int64_t)d;
+    } else if (v->type == HB_VAL_STR) {
+        size_t len = v->u.s.len < sizeof buf - 1 ? v->u.s.len : sizeof buf - 1;
+        memcpy(buf, v->u.s.ptr, len);
+        buf[len] = '\0';
+        char *end;
+        errno = 0;
+        long long ll = strtoll(buf, &end, 10);
+        bool digits = end != buf;
+        while (*end == ' ')
+            end++;
+        if (!digits || *end || v->u.s.len >= sizeof buf - 1)
+            return hb_sqlerr_set(err, "22P02",
+                                 "invalid input syntax for type %s: \"%.*s\"",
+                                 hb_type_name(t), (int)len, buf);
+        if (errno == ERANGE)
+            return hb_sqlerr_set(err, "22003", "value \"%s\" is out of range for type %s",
+                                 buf, hb_type_name(t));
+        i = ll;
+    } else if (v->type == HB_VAL_BOOL) {
+        i = v->u.b;
+    } else {
+        return hb_sqlerr_set(err, "42804", "cannot convert %s to %s", s_val_type_name(v),
+                             hb_type_name(t));
+    }
+    if ((t == HB_T_INT2 && (i < INT16_MIN || i > INT16_MAX)) ||
+        (t == HB_T_INT4 && (i < INT32_MIN || i > INT32_MAX)))
+        return hb_sqlerr_set(err, "22003", "%s out of range", hb_type_name(t));
+    *out = hb_val_int(i);
+    return HB_OK;
+}
+
+/* To float4/float8: any number, or text (no hexadecimal floats); float4
+ * rounds through float. */
+static hb_rc_t
+s_coerce_float(const hb_val_t *v, hb_type_t t, hb_val_t *out, hb_sqlerr_t *err)
+{
+    char buf[64];
+    double d;
+    if (s_is_num(v)) {
+        d = s_as_double(v);
+    } else if (v->type == HB_VAL_STR) {
+        size_t len = v->u.s.len < sizeof buf - 1 ? v->u.s.len : sizeof buf - 1;
+        memcpy(buf, v->u.s.ptr, len);
+        buf[len] = '\0';
+        char *end;
+        const char *q = buf;
+        while (*q == ' ')
+            q++;
+        if (*q == '+' || *q == '-')
+            q++;
+        bool hex = q[0] == '0' && (q[1] == 'x' || q[1] == 'X');
+        errno = 0;
+        d = strtod(buf, &end);
+        bool digits = end != buf && !hex;
+        if (digits && errno == ERANGE)
+            return hb_sqlerr_set(err, "22003", "\"%s\" is out of range for type %s", buf,
+                                 hb_type_name(t));
+        while (*end == ' ')
+            end++;
+        if (!digits || *end)
+            return hb_sqlerr_set(err, "22P02", "invalid input syntax for type %s: \"%s\"",
+                                 hb_type_name(t), buf);
+    } else {
+        return hb_sqlerr_set(err, "42804", "cannot convert %s to %s", s_val_type_name(v),
+                             hb_type_name(t));
+    }
+    if (t == HB_T_FLOAT4)
+        d = (double)(float)d;
+    out->type = HB_VAL_DOUBLE;
+    out->u.d = d;
+    return HB_OK;
+}
+
+/* To boolean: a boolean, or PostgreSQL's words for true and false. */
+static hb_rc_t
+s_coerce_bool(const hb_val_t *v, hb_val_t *out, hb_sqlerr_t *err)
+{
+    if (v->type == HB_VAL_BOOL)
+        return HB_OK;
+    if (v->type != HB_VAL_STR)
+        return hb_sqlerr_set(err, "42804", "cannot convert %s to boolean",
+                             s_val_type_name(v));
+    const char *s = (const char *)v->u.s.ptr;
+    size_t len = v->u.s.len;
+    static const char *const yes[] = {"t", "true", "yes", "on", "1", "y"};
+    static const char *const no[] = {"f", "false", "no", "off", "0", "n"};
+    for (size_t k = 0; k < sizeof yes / sizeof *yes; k++) {
+        if (s_trim_eq(s, len, yes[k])) {
+            out->type = HB_VAL_BOOL;
+            out->u.b = true;
+            return HB_OK;
+        }
+        if (s_trim_eq(s, len, no[k])) {
+            out->type = HB_VAL_BOOL;
+            out->u.b = false;
+            return HB_OK;
+        }
+    }
+    return hb_sqlerr_set(err, "22P02", "invalid input syntax for type boolean: \"%.*s\"",
+                         (int)(len > 60 ? 60 : len), s);
+}
+
+/* To text/varchar(n)/char(n): anything but bytea, formatted; varchar and
+ * char cut trailing blanks beyond n (anything else beyond n is an error),
+ * char pads to n. */
+static hb_rc_t
+s_coerce_text(const hb_val_t *v, hb_type_t t, int32_t typmod,
+              void *(*alloc)(void *arg, size_t size), void *arg, hb_val_t *out,
+              hb_sqlerr_t *err)
+{
+    char buf[64];
+    hb_val_t s = *v;
+    if (v->type == HB_VAL_BOOL) {
+        s = v->u.b ? hb_val_str("true", 4) : hb_val_str("false", 5);
+    } else if (v->type != HB_VAL_STR) {
+        if (v->type == HB_VAL_BIN)
+            return hb_sqlerr_set(err, "42804", "cannot convert bytea to %s",
+                                 hb_type_name(t));
+        size_t n = hb_val_format(v, buf, sizeof buf);
+        uint8_t *p = alloc(arg, n ? n : 1);
+        memcpy(p, buf, n);
+        s = hb_val_str(p, (uint32_t)n);
+    }
+    if (typmod > 0 && t != HB_T_TEXT) {
+        uint32_t chars = s_utf8_len(s.u.s.ptr, s.u.s.len);
+        if (chars > (uint32_t)typmod) {
+            /* Trailing blanks beyond the limit are cut, as in PostgreSQL. */
+            uint32_t keep = s_utf8_off(s.u.s.ptr, s.u.s.len, (uint32_t)typmod);
+            for (uint32_t k = keep; k < s.u.s.len; k++)
+                if (s.u.s.ptr[k] != ' ')
+                    return hb_sqlerr_set(err, "22001", "value too long for type %s(%d)",
+                                         hb_type_name(t), typmod);
+            s.u.s.len = keep;
+        } else if (t == HB_T_CHAR && chars < (uint32_t)typmod) {
+            uint32_t pad = (uint32_t)typmod - chars;
+            uint8_t *p = alloc(arg, s.u.s.len + pad);
+            memcpy(p, s.u.s.ptr, s.u.s.len);
+            memset(p + s.u.s.len, ' ', pad);
+            s = hb_val_str(p, s.u.s.len + pad);
+        }
+    }
+    *out = s;
+    return HB_OK;
+}
+
+/* Returns the value of hexadecimal digit c, or -1. */
+static int
+s_hex_digit(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* To bytea: bytes, "\x..." hex text decoded, other text taken as bytes. */
+static hb_rc_t
+s_coerce_bytea(const hb_val_t *v, void *(*alloc)(void *arg, size_t size), void *arg,
+               hb_val_t *out, hb_sqlerr_t *err)
+{
+    if (v->type == HB_VAL_BIN)
+        return HB_OK;
+    if (v->type != HB_VAL_STR)
+        return hb_sqlerr_set(err, "42804", "cannot convert %s to bytea",
+                             s_val_type_name(v));
+    const uint8_t *s = v->u.s.ptr;
+    uint32_t len = v->u.s.len;
+    if (!(len >= 2 && s[0] == '\\' && s[1] == 'x')) {
+        out->type = HB_VAL_BIN;
+        return HB_OK;
+    }
+    uint32_t nhex = len - 2;
+    if (nhex % 2)
+        return hb_sqlerr_set(err, "22023",
+                             "invalid hexadecimal data: odd number of digits");
+    uint8_t *p = alloc(arg, nhex / 2 ? nhex / 2 : 1);
+    for (uint32_t k = 0; k < nhex / 2; k++) {
+        int hi = s_hex_digit(s[2 + 2 * k]), lo = s_hex_digit(s[3 + 2 * k]);
+        if (hi < 0 || lo < 0)
+            return hb_sqlerr_set(err, "22023", "invalid hexadecimal digit");
+        p[k] = (uint8_t)(hi * 16 + lo);
+    }
+    out->type = HB_VAL_BIN;
+    out->u.s.ptr = p;
+    out->u.s.len = nhex / 2;
+    return HB_OK;
+}
+
+/* To numeric(p, s) (typmod = p << 16 | s, or 0 for unconstrained): exact
+ * from integers and numerics, parsed from text and doubles' text form. */
+static hb_rc_t
+s_coerce_numeric(const hb_val_t *v, int32_t typmod, hb_val_t *out, hb_sqlerr_t *err)
+{
+    char buf[64];
+    int prec = typmod > 0 ? typmod >> 16 : 0;
+    int scale = typmod > 0 ? typmod & 0xffff : -1;
+    if (typmod < 0 || (typmod > 0 && (prec < 1 || prec > 18 || scale > prec)))
+        return hb_sqlerr_set(err, "22023", "invalid numeric type modifier %d", typmod);
+    hb_val_t d;
+    bool overflow = false;
+    if (v->type == HB_VAL_INT || v->type == HB_VAL_DEC) {
+        d = s_as_dec(v);
+        if (scale >= 0 && !s_dec_rescale(&d, scale, &d))
+            overflow = true;
+    } else if (v->type == HB_VAL_DOUBLE || v->type == HB_VAL_STR) {
+        if (v->type == HB_VAL_DOUBLE && (isnan(v->u.d) || isinf(v->u.d)))
+            return hb_sqlerr_set(err, "22003", "cannot convert %s to numeric",
+                                 isnan(v->u.d) ? "NaN" : "infinity");
+        size_t len;
+        const char *txt;
+        if (v->type == HB_VAL_DOUBLE) {
+            len = hb_val_format(v, buf, sizeof buf);
+            txt = buf;
+        } else {
+            len = v->u.s.len;
+            txt = (const char *)v->u.s.ptr;
+        }
+        if (!s_dec_parse(txt, len, scale, &d, &overflow))
+            return hb_sqlerr_set(err, "22P02",
+                                 "invalid input syntax for type numeric: \"%.*s\"",
+                                 (int)(len > 60 ? 60 : len), txt);
+    } else {
+        return hb_sqlerr_set(err, "42804", "cannot convert %s to numeric",
+                             s_val_type_name(v));
+    }
+    if (!overflow && prec > 0 && prec <= 18) {
+        uint64_t a =
+            d.u.dec.m < 0 ? (uint64_t)0 - (uint64_t)d.u.dec.m : (uint64_t)d.u.dec.m;
+        overflow = a >= (uint64_t)hb_pow10[prec];
+    }
+    if (overflow)
+        return hb_sqlerr_set(err, "22003", "numeric field overflow");
+    *out = d;
+    return HB_OK;
+}
+
+/* To date/timestamp: integers are already in internal units; text is
+ * parsed. */
+static hb_rc_t
+s_coerce_datetime(const hb_val_t *v, hb_type_t t, hb_val_t *out, hb_sqlerr_t *err)
+{
+    int64_t x;
+    if (v->type == HB_VAL_INT)
+        return HB_OK;
+    if (v->type != HB_VAL_STR)
+        return hb_sqlerr_set(err, "42804", "cannot convert %s to %s", s_val_type_name(v),
+                             hb_type_name(t));
+    int bad =
+        s_parse_datetime((const char *)v->u.s.ptr, v->u.s.len, t == HB_T_TIMESTAMP, &x);
+    int shown = (int)(v->u.s.len > 60 ? 60 : v->u.s.len);
+    if (bad == 2)
+        return hb_sqlerr_set(err, "22008", "date/time field value out of range: \"%.*s\"",
+                             shown, (const char *)v->u.s.ptr);
+    if (bad)
+        return hb_sqlerr_set(err, "22007", "invalid input syntax for type %s: \"%.*s\"",
+                             hb_type_name(t), shown, (const char *)v->u.s.ptr);
+    *out = hb_val_int(x);
+    return HB_OK;
+}
+
 hb_rc_t
 hb_val_coerce(const hb_val_t *v, hb_type_t t, int32_t typmod,
               void *(*alloc)(void *arg, size_t size), void *arg, hb_val_t *out,
@@ -620,248 +918,27 @@ hb_val_coerce(const hb_val_t *v, hb_type_t t, int32_t typmod,
     *out = *v;
     if (v->type == HB_VAL_NIL || t == HB_T_UNKNOWN)
         return HB_OK;
-    char buf[64];
     switch (t) {
     case HB_T_INT2:
     case HB_T_INT4:
-    case HB_T_INT8: {
-        int64_t i;
-        if (v->type == HB_VAL_INT) {
-            i = v->u.i;
-        } else if (v->type == HB_VAL_DEC) {
-            hb_val_t r;
-            if (!s_dec_rescale(v, 0, &r))
-                return hb_sqlerr_set(err, "22003", "%s out of range", hb_type_name(t));
-            i = r.u.dec.m;
-        } else if (v->type == HB_VAL_DOUBLE) {
-            double d = rint(v->u.d); /* PostgreSQL rounds half to even */
-            if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
-                return hb_sqlerr_set(err, "22003", "%s out of range", hb_type_name(t));
-            i = (int64_t)d;
-        } else if (v->type == HB_VAL_STR) {
-            size_t len = v->u.s.len < sizeof buf - 1 ? v->u.s.len : sizeof buf - 1;
-            memcpy(buf, v->u.s.ptr, len);
-            buf[len] = '\0';
-            char *end;
-            errno = 0;
-            long long ll = strtoll(buf, &end, 10);
-            bool digits = end != buf;
-            while (*end == ' ')
-                end++;
-            if (!digits || *end || v->u.s.len >= sizeof buf - 1)
-                return hb_sqlerr_set(err, "22P02", "invalid input syntax for type %s: \"%.*s\"",
-                                     hb_type_name(t), (int)len, buf);
-            if (errno == ERANGE)
-                return hb_sqlerr_set(err, "22003", "value \"%s\" is out of range for type %s",
-                                     buf, hb_type_name(t));
-            i = ll;
-        } else if (v->type == HB_VAL_BOOL) {
-            i = v->u.b;
-        } else {
-            return hb_sqlerr_set(err, "42804", "cannot convert %s to %s", s_val_type_name(v),
-                                 hb_type_name(t));
-        }
-        if ((t == HB_T_INT2 && (i < INT16_MIN || i > INT16_MAX)) ||
-            (t == HB_T_INT4 && (i < INT32_MIN || i > INT32_MAX)))
-            return hb_sqlerr_set(err, "22003", "%s out of range", hb_type_name(t));
-        *out = hb_val_int(i);
-        return HB_OK;
-    }
+    case HB_T_INT8:
+        return s_coerce_int(v, t, out, err);
     case HB_T_FLOAT4:
-    case HB_T_FLOAT8: {
-        double d;
-        if (s_is_num(v)) {
-            d = s_as_double(v);
-        } else if (v->type == HB_VAL_STR) {
-            size_t len = v->u.s.len < sizeof buf - 1 ? v->u.s.len : sizeof buf - 1;
-            memcpy(buf, v->u.s.ptr, len);
-            buf[len] = '\0';
-            char *end;
-            const char *q = buf;
-            while (*q == ' ')
-                q++;
-            if (*q == '+' || *q == '-')
-                q++;
-            bool hex = q[0] == '0' && (q[1] == 'x' || q[1] == 'X');
-            errno = 0;
-            d = strtod(buf, &end);
-            bool digits = end != buf && !hex;
-            if (digits && errno == ERANGE)
-                return hb_sqlerr_set(err, "22003", "\"%s\" is out of range for type %s", buf,
-                                     hb_type_name(t));
-            while (*end == ' ')
-                end++;
-            if (!digits || *end)
-                return hb_sqlerr_set(err, "22P02", "invalid input syntax for type %s: \"%s\"",
-                                     hb_type_name(t), buf);
-        } else {
-            return hb_sqlerr_set(err, "42804", "cannot convert %s to %s", s_val_type_name(v),
-                                 hb_type_name(t));
-        }
-        if (t == HB_T_FLOAT4)
-            d = (double)(float)d;
-        out->type = HB_VAL_DOUBLE;
-        out->u.d = d;
-        return HB_OK;
-    }
+    case HB_T_FLOAT8:
+        return s_coerce_float(v, t, out, err);
     case HB_T_BOOL:
-        if (v->type == HB_VAL_BOOL)
-            return HB_OK;
-        if (v->type == HB_VAL_STR) {
-            const char *s = (const char *)v->u.s.ptr;
-            size_t len = v->u.s.len;
-            static const char *const yes[] = {"t", "true", "yes", "on", "1", "y"};
-            static const char *const no[] = {"f", "false", "no", "off", "0", "n"};
-            for (size_t k = 0; k < sizeof yes / sizeof *yes; k++) {
-                if (s_trim_eq(s, len, yes[k])) {
-                    out->type = HB_VAL_BOOL;
-                    out->u.b = true;
-                    return HB_OK;
-                }
-                if (s_trim_eq(s, len, no[k])) {
-                    out->type = HB_VAL_BOOL;
-                    out->u.b = false;
-                    return HB_OK;
-                }
-            }
-            return hb_sqlerr_set(err, "22P02", "invalid input syntax for type boolean: \"%.*s\"",
-                                 (int)(len > 60 ? 60 : len), s);
-        }
-        return hb_sqlerr_set(err, "42804", "cannot convert %s to boolean", s_val_type_name(v));
+        return s_coerce_bool(v, out, err);
     case HB_T_TEXT:
     case HB_T_VARCHAR:
-    case HB_T_CHAR: {
-        hb_val_t s = *v;
-        if (v->type == HB_VAL_BOOL) {
-            s = v->u.b ? hb_val_str("true", 4) : hb_val_str("false", 5);
-        } else if (v->type != HB_VAL_STR) {
-            if (v->type == HB_VAL_BIN)
-                return hb_sqlerr_set(err, "42804", "cannot convert bytea to %s",
-                                     hb_type_name(t));
-            size_t n = hb_val_format(v, buf, sizeof buf);
-            uint8_t *p = alloc(arg, n ? n : 1);
-            memcpy(p, buf, n);
-            s = hb_val_str(p, (uint32_t)n);
-        }
-        if (typmod > 0 && t != HB_T_TEXT) {
-            uint32_t chars = s_utf8_len(s.u.s.ptr, s.u.s.len);
-            if (chars > (uint32_t)typmod) {
-                /* Trailing blanks beyond the limit are cut, as in PostgreSQL. */
-                uint32_t keep = s_utf8_off(s.u.s.ptr, s.u.s.len, (uint32_t)typmod);
-                for (uint32_t k = keep; k < s.u.s.len; k++)
-                    if (s.u.s.ptr[k] != ' ')
-                        return hb_sqlerr_set(err, "22001",
-                                             "value too long for type %s(%d)",
-                                             hb_type_name(t), typmod);
-                s.u.s.len = keep;
-            } else if (t == HB_T_CHAR && chars < (uint32_t)typmod) {
-                uint32_t pad = (uint32_t)typmod - chars;
-                uint8_t *p = alloc(arg, s.u.s.len + pad);
-                memcpy(p, s.u.s.ptr, s.u.s.len);
-                memset(p + s.u.s.len, ' ', pad);
-                s = hb_val_str(p, s.u.s.len + pad);
-            }
-        }
-        *out = s;
-        return HB_OK;
-    }
+    case HB_T_CHAR:
+        return s_coerce_text(v, t, typmod, alloc, arg, out, err);
     case HB_T_BYTEA:
-        if (v->type == HB_VAL_BIN)
-            return HB_OK;
-        if (v->type == HB_VAL_STR) {
-            const uint8_t *s = v->u.s.ptr;
-            uint32_t len = v->u.s.len;
-            if (len >= 2 && s[0] == '\\' && s[1] == 'x') {
-                uint32_t nhex = len - 2;
-                if (nhex % 2)
-                    return hb_sqlerr_set(err, "22023", "invalid hexadecimal data: odd number of digits");
-                uint8_t *p = alloc(arg, nhex / 2 ? nhex / 2 : 1);
-                for (uint32_t k = 0; k < nhex / 2; k++) {
-                    int hv = 0;
-                    for (int h = 0; h < 2; h++) {
-                        int c = s[2 + 2 * k + (uint32_t)h], d;
-                        if (c >= '0' && c <= '9')
-                            d = c - '0';
-                        else if (c >= 'a' && c <= 'f')
-                            d = c - 'a' + 10;
-                        else if (c >= 'A' && c <= 'F')
-                            d = c - 'A' + 10;
-                        else
-                            return hb_sqlerr_set(err, "22023", "invalid hexadecimal digit");
-                        hv = hv * 16 + d;
-                    }
-                    p[k] = (uint8_t)hv;
-                }
-                out->type = HB_VAL_BIN;
-                out->u.s.ptr = p;
-                out->u.s.len = nhex / 2;
-                return HB_OK;
-            }
-            out->type = HB_VAL_BIN;
-            return HB_OK;
-        }
-        return hb_sqlerr_set(err, "42804", "cannot convert %s to bytea", s_val_type_name(v));
-    case HB_T_NUMERIC: {
-        int prec = typmod > 0 ? typmod >> 16 : 0;
-        int scale = typmod > 0 ? typmod & 0xffff : -1;
-        if (typmod < 0 || (typmod > 0 && (prec < 1 || prec > 18 || scale > prec)))
-            return hb_sqlerr_set(err, "22023", "invalid numeric type modifier %d", typmod);
-        hb_val_t d;
-        bool overflow = false;
-        if (v->type == HB_VAL_INT || v->type == HB_VAL_DEC) {
-            d = s_as_dec(v);
-            if (scale >= 0 && !s_dec_rescale(&d, scale, &d))
-                overflow = true;
-        } else if (v->type == HB_VAL_DOUBLE || v->type == HB_VAL_STR) {
-            if (v->type == HB_VAL_DOUBLE && (isnan(v->u.d) || isinf(v->u.d)))
-                return hb_sqlerr_set(err, "22003", "cannot convert %s to numeric",
-                                     isnan(v->u.d) ? "NaN" : "infinity");
-            size_t len;
-            const char *txt;
-            if (v->type == HB_VAL_DOUBLE) {
-                len = hb_val_format(v, buf, sizeof buf);
-                txt = buf;
-            } else {
-                len = v->u.s.len;
-                txt = (const char *)v->u.s.ptr;
-            }
-            if (!s_dec_parse(txt, len, scale, &d, &overflow))
-                return hb_sqlerr_set(err, "22P02", "invalid input syntax for type numeric: \"%.*s\"",
-                                     (int)(len > 60 ? 60 : len), txt);
-        } else {
-            return hb_sqlerr_set(err, "42804", "cannot convert %s to numeric", s_val_type_name(v));
-        }
-        if (!overflow && prec > 0 && prec <= 18) {
-            uint64_t a = d.u.dec.m < 0 ? (uint64_t)0 - (uint64_t)d.u.dec.m : (uint64_t)d.u.dec.m;
-            overflow = a >= (uint64_t)hb_pow10[prec];
-        }
-        if (overflow)
-            return hb_sqlerr_set(err, "22003", "numeric field overflow");
-        *out = d;
-        return HB_OK;
-    }
+        return s_coerce_bytea(v, alloc, arg, out, err);
+    case HB_T_NUMERIC:
+        return s_coerce_numeric(v, typmod, out, err);
     case HB_T_DATE:
-    case HB_T_TIMESTAMP: {
-        int64_t x;
-        if (v->type == HB_VAL_INT) {
-            return HB_OK; /* already in internal units */
-        } else if (v->type == HB_VAL_STR) {
-            int bad = s_parse_datetime((const char *)v->u.s.ptr, v->u.s.len, t == HB_T_TIMESTAMP,
-                                       &x);
-            int shown = (int)(v->u.s.len > 60 ? 60 : v->u.s.len);
-            if (bad == 2)
-                return hb_sqlerr_set(err, "22008", "date/time field value out of range: \"%.*s\"",
-                                     shown, (const char *)v->u.s.ptr);
-            if (bad)
-                return hb_sqlerr_set(err, "22007", "invalid input syntax for type %s: \"%.*s\"",
-                                     hb_type_name(t), shown, (const char *)v->u.s.ptr);
-        } else {
-            return hb_sqlerr_set(err, "42804", "cannot convert %s to %s", s_val_type_name(v),
-                                 hb_type_name(t));
-        }
-        *out = hb_val_int(x);
-        return HB_OK;
-    }
+    case HB_T_TIMESTAMP:
+        return s_coerce_datetime(v, t, out, err);
     default:
         return hb_sqlerr_set(err, "0A000", "type %d is not supported", (int)t);
     }
@@ -1004,8 +1081,10 @@ static hb_rc_t
 s_arith(hb_expr_env_t *env, hb_ex_op_t op, const hb_val_t *a, const hb_val_t *b,
         hb_val_t *out)
 {
-    static const char *const sym[] = {[HB_EX_ADD] = "+", [HB_EX_SUB] = "-",
-                                      [HB_EX_MUL] = "*", [HB_EX_DIV] = "/",
+    static const char *const sym[] = {[HB_EX_ADD] = "+",
+                                      [HB_EX_SUB] = "-",
+                                      [HB_EX_MUL] = "*",
+                                      [HB_EX_DIV] = "/",
                                       [HB_EX_MOD] = "%"};
     if (!s_is_num(a) || !s_is_num(b))
         return s_optype(env, sym[op], a, b);
@@ -1189,7 +1268,8 @@ s_func(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, uint64_t fn, uint32_t n
         } else if (a[0].type == HB_VAL_DEC) {
             if (a[0].u.dec.m == INT64_MIN)
                 return hb_sqlerr_set(env->err, "22003", "numeric field overflow");
-            *out = hb_val_dec(a[0].u.dec.m < 0 ? -a[0].u.dec.m : a[0].u.dec.m, a[0].u.dec.scale);
+            *out = hb_val_dec(a[0].u.dec.m < 0 ? -a[0].u.dec.m : a[0].u.dec.m,
+                              a[0].u.dec.scale);
         } else {
             *out = hb_val_double(fabs(a[0].u.d));
         }
@@ -1197,17 +1277,20 @@ s_func(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, uint64_t fn, uint32_t n
     case HB_FN_SUBSTR: {
         if (nargs < 2 || a[0].type != HB_VAL_STR || a[1].type != HB_VAL_INT ||
             (nargs == 3 && a[2].type != HB_VAL_INT))
-            return hb_sqlerr_set(env->err, "42883", "function substr does not exist for "
-                                                    "these argument types");
+            return hb_sqlerr_set(env->err, "42883",
+                                 "function substr does not exist for "
+                                 "these argument types");
         int64_t from = a[1].u.i, cnt = INT64_MAX;
         if (nargs == 3) {
             if (a[2].u.i < 0)
-                return hb_sqlerr_set(env->err, "22011", "negative substring length not allowed");
+                return hb_sqlerr_set(env->err, "22011",
+                                     "negative substring length not allowed");
             cnt = a[2].u.i;
         }
         /* Characters from..from+cnt-1 (1-based), clipped to the string. */
         int64_t start = from < 1 ? 1 : from;
-        int64_t stop = cnt == INT64_MAX || from > INT64_MAX - cnt ? INT64_MAX : from + cnt;
+        int64_t stop =
+            cnt == INT64_MAX || from > INT64_MAX - cnt ? INT64_MAX : from + cnt;
         uint32_t chars = s_utf8_len(a[0].u.s.ptr, a[0].u.s.len);
         if (stop <= start || start > chars) {
             *out = hb_val_str(a[0].u.s.ptr, 0);
@@ -1235,14 +1318,271 @@ s_func(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, uint64_t fn, uint32_t n
     case HB_FN_TS_DATE:
         if (nargs != 1 || a[0].type != HB_VAL_INT)
             return s_bad(env);
-        *out = hb_val_int(a[0].u.i >= 0 ? a[0].u.i / S_US_PER_DAY
-                                        : -((-a[0].u.i + S_US_PER_DAY - 1) / S_US_PER_DAY));
+        *out =
+            hb_val_int(a[0].u.i >= 0 ? a[0].u.i / S_US_PER_DAY
+                                     : -((-a[0].u.i + S_US_PER_DAY - 1) / S_US_PER_DAY));
         return HB_OK;
     default:
         return s_bad(env);
     }
 }
 
+/* s_eval's opcode bodies that are more than a few lines. Each is entered
+ * after s_eval has read the node's array header (n elements) and opcode;
+ * it reads the rest of the node (exactly one msgpack value in all). */
+
+/* AND / OR, three-valued, short-circuited: an operand that decides the
+ * result skips the other. */
+static hb_rc_t
+s_eval_andor(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, uint64_t op, hb_val_t *out)
+{
+    hb_rc_t rc;
+    hb_val_t a, b;
+    if ((rc = s_eval(r, env, depth + 1, &a)))
+        return rc;
+    if (a.type != HB_VAL_NIL && a.type != HB_VAL_BOOL)
+        return hb_sqlerr_set(env->err, "42804",
+                             "argument of %s must be type boolean, not "
+                             "type %s",
+                             op == HB_EX_AND ? "AND" : "OR", s_val_type_name(&a));
+    bool decided = a.type == HB_VAL_BOOL && a.u.b == (op == HB_EX_OR);
+    if (decided) {
+        if (hb_mp_skip(r) != HB_OK)
+            return s_bad(env);
+        *out = a;
+        return HB_OK;
+    }
+    if ((rc = s_eval(r, env, depth + 1, &b)))
+        return rc;
+    if (b.type != HB_VAL_NIL && b.type != HB_VAL_BOOL)
+        return hb_sqlerr_set(env->err, "42804",
+                             "argument of %s must be type boolean, not "
+                             "type %s",
+                             op == HB_EX_AND ? "AND" : "OR", s_val_type_name(&b));
+    if (b.type == HB_VAL_BOOL && b.u.b == (op == HB_EX_OR))
+        *out = b;
+    else if (a.type == HB_VAL_NIL || b.type == HB_VAL_NIL)
+        *out = hb_val_nil();
+    else
+        *out = hb_val_bool(op == HB_EX_AND);
+    return HB_OK;
+}
+
+/* a || b (neither NULL): non-strings in their text form; bytea when both
+ * are bytea. */
+static hb_rc_t
+s_concat(hb_expr_env_t *env, const hb_val_t *a, const hb_val_t *b, hb_val_t *out)
+{
+    char ba[64], bb[64];
+    hb_val_t sa = *a, sb = *b;
+    if (sa.type != HB_VAL_STR && sa.type != HB_VAL_BIN) {
+        size_t l = hb_val_format(a, ba, sizeof ba);
+        sa = hb_val_str(ba, (uint32_t)l);
+    }
+    if (sb.type != HB_VAL_STR && sb.type != HB_VAL_BIN) {
+        size_t l = hb_val_format(b, bb, sizeof bb);
+        sb = hb_val_str(bb, (uint32_t)l);
+    }
+    uint32_t len = sa.u.s.len + sb.u.s.len;
+    uint8_t *p = s_alloc(env, len);
+    memcpy(p, sa.u.s.ptr, sa.u.s.len);
+    memcpy(p + sa.u.s.len, sb.u.s.ptr, sb.u.s.len);
+    *out = hb_val_str(p, len);
+    if (a->type == HB_VAL_BIN && b->type == HB_VAL_BIN)
+        out->type = HB_VAL_BIN;
+    return HB_OK;
+}
+
+/* The binary operators on two non-NULL operands: arithmetic, ||, LIKE and
+ * the comparisons. */
+static hb_rc_t
+s_binary(hb_expr_env_t *env, uint64_t op, const hb_val_t *a, const hb_val_t *b,
+         hb_val_t *out)
+{
+    if (op <= HB_EX_MOD)
+        return s_arith(env, (hb_ex_op_t)op, a, b, out);
+    if (op == HB_EX_CONCAT)
+        return s_concat(env, a, b, out);
+    if (op == HB_EX_LIKE) {
+        if (a->type != HB_VAL_STR || b->type != HB_VAL_STR)
+            return s_optype(env, "~~", a, b);
+        *out = hb_val_bool(s_like(a->u.s.ptr, a->u.s.len, b->u.s.ptr, b->u.s.len));
+        return HB_OK;
+    }
+    static const char *const sym[] = {
+        [HB_EX_EQ] = "=",  [HB_EX_NE] = "<>", [HB_EX_LT] = "<",
+        [HB_EX_LE] = "<=", [HB_EX_GT] = ">",  [HB_EX_GE] = ">="};
+    if (!s_comparable(a, b))
+        return s_optype(env, sym[op], a, b);
+    int c = hb_val_cmp(a, b);
+    bool res = op == HB_EX_EQ   ? c == 0
+               : op == HB_EX_NE ? c != 0
+               : op == HB_EX_LT ? c < 0
+               : op == HB_EX_LE ? c <= 0
+               : op == HB_EX_GT ? c > 0
+                                : c >= 0;
+    *out = hb_val_bool(res);
+    return HB_OK;
+}
+
+/* NOT, unary minus, IS NULL, IS NOT NULL on the evaluated operand a. */
+static hb_rc_t
+s_unary(hb_expr_env_t *env, uint64_t op, const hb_val_t *a, hb_val_t *out)
+{
+    if (op == HB_EX_ISNULL || op == HB_EX_NOTNULL) {
+        *out = hb_val_bool((a->type == HB_VAL_NIL) == (op == HB_EX_ISNULL));
+        return HB_OK;
+    }
+    if (a->type == HB_VAL_NIL) {
+        *out = *a;
+        return HB_OK;
+    }
+    if (op == HB_EX_NOT) {
+        if (a->type != HB_VAL_BOOL)
+            return hb_sqlerr_set(env->err, "42804",
+                                 "argument of NOT must be type boolean, "
+                                 "not type %s",
+                                 s_val_type_name(a));
+        *out = hb_val_bool(!a->u.b);
+        return HB_OK;
+    }
+    if (a->type == HB_VAL_INT) {
+        if (a->u.i == INT64_MIN)
+            return hb_sqlerr_set(env->err, "22003", "bigint out of range");
+        *out = hb_val_int(-a->u.i);
+    } else if (a->type == HB_VAL_DOUBLE) {
+        *out = hb_val_double(-a->u.d);
+    } else if (a->type == HB_VAL_DEC) {
+        if (a->u.dec.m == INT64_MIN)
+            return hb_sqlerr_set(env->err, "22003", "numeric field overflow");
+        *out = hb_val_dec(-a->u.dec.m, a->u.dec.scale);
+    } else {
+        return hb_sqlerr_set(env->err, "42883", "operator does not exist: - %s",
+                             s_val_type_name(a));
+    }
+    return HB_OK;
+}
+
+/* x IN (list): [op, x, cnt, item...]; items after a match are skipped. */
+static hb_rc_t
+s_eval_in(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, uint32_t n, hb_val_t *out)
+{
+    hb_rc_t rc;
+    hb_val_t a, b;
+    uint64_t cnt;
+    if (n < 3 || (rc = s_eval(r, env, depth + 1, &a)))
+        return n < 3 ? s_bad(env) : rc;
+    if (hb_mp_read_uint(r, &cnt) != HB_OK || cnt != n - 3)
+        return s_bad(env);
+    bool found = false, saw_null = a.type == HB_VAL_NIL;
+    for (uint64_t i = 0; i < cnt; i++) {
+        if (found) {
+            if (hb_mp_skip(r) != HB_OK)
+                return s_bad(env);
+            continue;
+        }
+        if ((rc = s_eval(r, env, depth + 1, &b)))
+            return rc;
+        if (b.type == HB_VAL_NIL || a.type == HB_VAL_NIL) {
+            saw_null = true;
+            continue;
+        }
+        if (!s_comparable(&a, &b))
+            return s_optype(env, "=", &a, &b);
+        found = hb_val_cmp(&a, &b) == 0;
+    }
+    *out = found ? hb_val_bool(true) : saw_null ? hb_val_nil() : hb_val_bool(false);
+    return HB_OK;
+}
+
+/* CASE: [op, cnt, (when, then) x cnt, else]; the untaken arms are skipped. */
+static hb_rc_t
+s_eval_case(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, uint32_t n, hb_val_t *out)
+{
+    hb_rc_t rc;
+    hb_val_t a;
+    uint64_t cnt;
+    if (hb_mp_read_uint(r, &cnt) != HB_OK || n != 3 + 2 * cnt)
+        return s_bad(env);
+    bool taken = false;
+    for (uint64_t i = 0; i < cnt; i++) {
+        if (taken) {
+            if (hb_mp_skip(r) != HB_OK || hb_mp_skip(r) != HB_OK)
+                return s_bad(env);
+            continue;
+        }
+        if ((rc = s_eval(r, env, depth + 1, &a)))
+            return rc;
+        if (a.type == HB_VAL_BOOL && a.u.b) {
+            if ((rc = s_eval(r, env, depth + 1, out)))
+                return rc;
+            taken = true;
+        } else if (hb_mp_skip(r) != HB_OK) {
+            return s_bad(env);
+        }
+    }
+    if (taken)
+        return hb_mp_skip(r) == HB_OK ? HB_OK : s_bad(env);
+    return s_eval(r, env, depth + 1, out);
+}
+
+/* COALESCE: [op, cnt, arg...]; the arguments after the first non-NULL are
+ * skipped. */
+static hb_rc_t
+s_eval_coalesce(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, uint32_t n,
+                hb_val_t *out)
+{
+    hb_rc_t rc;
+    uint64_t cnt;
+    if (hb_mp_read_uint(r, &cnt) != HB_OK || n != 2 + cnt)
+        return s_bad(env);
+    *out = hb_val_nil();
+    for (uint64_t i = 0; i < cnt; i++) {
+        if (out->type != HB_VAL_NIL) {
+            if (hb_mp_skip(r) != HB_OK)
+                return s_bad(env);
+            continue;
+        }
+        if ((rc = s_eval(r, env, depth + 1, out)))
+            return rc;
+    }
+    return HB_OK;
+}
+
+/* CAST: [op, x, type, typmod]. */
+static hb_rc_t
+s_eval_cast(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, uint32_t n, hb_val_t *out)
+{
+    hb_rc_t rc;
+    hb_val_t a;
+    uint64_t t;
+    int64_t mod;
+    if (n != 4 || (rc = s_eval(r, env, depth + 1, &a)))
+        return n != 4 ? s_bad(env) : rc;
+    if (hb_mp_read_uint(r, &t) != HB_OK || t >= HB_T_COUNT_ ||
+        hb_mp_read_int(r, &mod) != HB_OK || mod < INT32_MIN || mod > INT32_MAX)
+        return s_bad(env);
+    if ((t == HB_T_VARCHAR || t == HB_T_CHAR) && mod > 0 && a.type != HB_VAL_NIL) {
+        /* An explicit cast cuts to the length (storing would fail). */
+        hb_rc_t trc =
+            hb_val_coerce(&a, HB_T_TEXT, 0, env->alloc, env->alloc_arg, &a, env->err);
+        if (trc)
+            return trc;
+        a.u.s.len = s_utf8_off(a.u.s.ptr, a.u.s.len, (uint32_t)mod);
+    }
+    return hb_val_coerce(&a, (hb_type_t)t, (int32_t)mod, env->alloc, env->alloc_arg, out,
+                         env->err);
+}
+
+/* The interpreter's opcode switch: evaluates the one node at r into *out.
+ *
+ * It stays one function on purpose: every node of every expression passes
+ * through this switch (per row, in scans and in every procedure), so the
+ * dispatch is a single jump with no extra call for the short opcodes, and a
+ * reader finds each opcode's arity check and semantics in one place. Bodies
+ * longer than a few lines live in the s_eval_* / s_binary / s_unary helpers
+ * above, so this reads as the dispatch table. depth bounds the recursion
+ * (54001 beyond S_MAX_DEPTH). */
 static hb_rc_t
 s_eval(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, hb_val_t *out)
 {
@@ -1268,36 +1608,10 @@ s_eval(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, hb_val_t *out)
         return HB_OK;
     }
     case HB_EX_AND:
-    case HB_EX_OR: {
+    case HB_EX_OR:
         if (n != 3)
             return s_bad(env);
-        if ((rc = s_eval(r, env, depth + 1, &a)))
-            return rc;
-        if (a.type != HB_VAL_NIL && a.type != HB_VAL_BOOL)
-            return hb_sqlerr_set(env->err, "42804", "argument of %s must be type boolean, not "
-                                                    "type %s",
-                                 op == HB_EX_AND ? "AND" : "OR", s_val_type_name(&a));
-        bool decided = a.type == HB_VAL_BOOL && a.u.b == (op == HB_EX_OR);
-        if (decided) {
-            if (hb_mp_skip(r) != HB_OK)
-                return s_bad(env);
-            *out = a;
-            return HB_OK;
-        }
-        if ((rc = s_eval(r, env, depth + 1, &b)))
-            return rc;
-        if (b.type != HB_VAL_NIL && b.type != HB_VAL_BOOL)
-            return hb_sqlerr_set(env->err, "42804", "argument of %s must be type boolean, not "
-                                                    "type %s",
-                                 op == HB_EX_AND ? "AND" : "OR", s_val_type_name(&b));
-        if (b.type == HB_VAL_BOOL && b.u.b == (op == HB_EX_OR))
-            *out = b;
-        else if (a.type == HB_VAL_NIL || b.type == HB_VAL_NIL)
-            *out = hb_val_nil();
-        else
-            *out = hb_val_bool(op == HB_EX_AND);
-        return HB_OK;
-    }
+        return s_eval_andor(r, env, depth, op, out);
     case HB_EX_ADD:
     case HB_EX_SUB:
     case HB_EX_MUL:
@@ -1319,50 +1633,7 @@ s_eval(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, hb_val_t *out)
             *out = hb_val_nil();
             return HB_OK;
         }
-        if (op <= HB_EX_MOD)
-            return s_arith(env, (hb_ex_op_t)op, &a, &b, out);
-        if (op == HB_EX_CONCAT) {
-            char ba[64], bb[64];
-            hb_val_t sa = a, sb = b;
-            if (sa.type != HB_VAL_STR && sa.type != HB_VAL_BIN) {
-                size_t l = hb_val_format(&a, ba, sizeof ba);
-                sa = hb_val_str(ba, (uint32_t)l);
-            }
-            if (sb.type != HB_VAL_STR && sb.type != HB_VAL_BIN) {
-                size_t l = hb_val_format(&b, bb, sizeof bb);
-                sb = hb_val_str(bb, (uint32_t)l);
-            }
-            uint32_t len = sa.u.s.len + sb.u.s.len;
-            uint8_t *p = s_alloc(env, len);
-            memcpy(p, sa.u.s.ptr, sa.u.s.len);
-            memcpy(p + sa.u.s.len, sb.u.s.ptr, sb.u.s.len);
-            *out = hb_val_str(p, len);
-            if (a.type == HB_VAL_BIN && b.type == HB_VAL_BIN)
-                out->type = HB_VAL_BIN;
-            return HB_OK;
-        }
-        if (op == HB_EX_LIKE) {
-            if (a.type != HB_VAL_STR || b.type != HB_VAL_STR)
-                return s_optype(env, "~~", &a, &b);
-            *out = hb_val_bool(s_like(a.u.s.ptr, a.u.s.len, b.u.s.ptr, b.u.s.len));
-            return HB_OK;
-        }
-        {
-            static const char *const sym[] = {[HB_EX_EQ] = "=",  [HB_EX_NE] = "<>",
-                                              [HB_EX_LT] = "<",  [HB_EX_LE] = "<=",
-                                              [HB_EX_GT] = ">",  [HB_EX_GE] = ">="};
-            if (!s_comparable(&a, &b))
-                return s_optype(env, sym[op], &a, &b);
-            int c = hb_val_cmp(&a, &b);
-            bool res = op == HB_EX_EQ   ? c == 0
-                       : op == HB_EX_NE ? c != 0
-                       : op == HB_EX_LT ? c < 0
-                       : op == HB_EX_LE ? c <= 0
-                       : op == HB_EX_GT ? c > 0
-                                        : c >= 0;
-            *out = hb_val_bool(res);
-            return HB_OK;
-        }
+        return s_binary(env, op, &a, &b, out);
     case HB_EX_NOT:
     case HB_EX_NEG:
     case HB_EX_ISNULL:
@@ -1371,123 +1642,15 @@ s_eval(hb_mp_reader_t *r, hb_expr_env_t *env, int depth, hb_val_t *out)
             return s_bad(env);
         if ((rc = s_eval(r, env, depth + 1, &a)))
             return rc;
-        if (op == HB_EX_ISNULL || op == HB_EX_NOTNULL) {
-            *out = hb_val_bool((a.type == HB_VAL_NIL) == (op == HB_EX_ISNULL));
-            return HB_OK;
-        }
-        if (a.type == HB_VAL_NIL) {
-            *out = a;
-            return HB_OK;
-        }
-        if (op == HB_EX_NOT) {
-            if (a.type != HB_VAL_BOOL)
-                return hb_sqlerr_set(env->err, "42804", "argument of NOT must be type boolean, "
-                                                        "not type %s",
-                                     s_val_type_name(&a));
-            *out = hb_val_bool(!a.u.b);
-            return HB_OK;
-        }
-        if (a.type == HB_VAL_INT) {
-            if (a.u.i == INT64_MIN)
-                return hb_sqlerr_set(env->err, "22003", "bigint out of range");
-            *out = hb_val_int(-a.u.i);
-        } else if (a.type == HB_VAL_DOUBLE) {
-            *out = hb_val_double(-a.u.d);
-        } else if (a.type == HB_VAL_DEC) {
-            if (a.u.dec.m == INT64_MIN)
-                return hb_sqlerr_set(env->err, "22003", "numeric field overflow");
-            *out = hb_val_dec(-a.u.dec.m, a.u.dec.scale);
-        } else {
-            return hb_sqlerr_set(env->err, "42883", "operator does not exist: - %s",
-                                 s_val_type_name(&a));
-        }
-        return HB_OK;
-    case HB_EX_IN: {
-        uint64_t cnt;
-        if (n < 3 || (rc = s_eval(r, env, depth + 1, &a)))
-            return n < 3 ? s_bad(env) : rc;
-        if (hb_mp_read_uint(r, &cnt) != HB_OK || cnt != n - 3)
-            return s_bad(env);
-        bool found = false, saw_null = a.type == HB_VAL_NIL;
-        for (uint64_t i = 0; i < cnt; i++) {
-            if (found) {
-                if (hb_mp_skip(r) != HB_OK)
-                    return s_bad(env);
-                continue;
-            }
-            if ((rc = s_eval(r, env, depth + 1, &b)))
-                return rc;
-            if (b.type == HB_VAL_NIL || a.type == HB_VAL_NIL) {
-                saw_null = true;
-                continue;
-            }
-            if (!s_comparable(&a, &b))
-                return s_optype(env, "=", &a, &b);
-            found = hb_val_cmp(&a, &b) == 0;
-        }
-        *out = found ? hb_val_bool(true) : saw_null ? hb_val_nil() : hb_val_bool(false);
-        return HB_OK;
-    }
-    case HB_EX_CASE: {
-        uint64_t cnt;
-        if (hb_mp_read_uint(r, &cnt) != HB_OK || n != 3 + 2 * cnt)
-            return s_bad(env);
-        bool taken = false;
-        for (uint64_t i = 0; i < cnt; i++) {
-            if (taken) {
-                if (hb_mp_skip(r) != HB_OK || hb_mp_skip(r) != HB_OK)
-                    return s_bad(env);
-                continue;
-            }
-            if ((rc = s_eval(r, env, depth + 1, &a)))
-                return rc;
-            if (a.type == HB_VAL_BOOL && a.u.b) {
-                if ((rc = s_eval(r, env, depth + 1, out)))
-                    return rc;
-                taken = true;
-            } else if (hb_mp_skip(r) != HB_OK) {
-                return s_bad(env);
-            }
-        }
-        if (taken)
-            return hb_mp_skip(r) == HB_OK ? HB_OK : s_bad(env);
-        return s_eval(r, env, depth + 1, out);
-    }
-    case HB_EX_COALESCE: {
-        uint64_t cnt;
-        if (hb_mp_read_uint(r, &cnt) != HB_OK || n != 2 + cnt)
-            return s_bad(env);
-        *out = hb_val_nil();
-        for (uint64_t i = 0; i < cnt; i++) {
-            if (out->type != HB_VAL_NIL) {
-                if (hb_mp_skip(r) != HB_OK)
-                    return s_bad(env);
-                continue;
-            }
-            if ((rc = s_eval(r, env, depth + 1, out)))
-                return rc;
-        }
-        return HB_OK;
-    }
-    case HB_EX_CAST: {
-        uint64_t t;
-        int64_t mod;
-        if (n != 4 || (rc = s_eval(r, env, depth + 1, &a)))
-            return n != 4 ? s_bad(env) : rc;
-        if (hb_mp_read_uint(r, &t) != HB_OK || t >= HB_T_COUNT_ ||
-            hb_mp_read_int(r, &mod) != HB_OK || mod < INT32_MIN || mod > INT32_MAX)
-            return s_bad(env);
-        if ((t == HB_T_VARCHAR || t == HB_T_CHAR) && mod > 0 && a.type != HB_VAL_NIL) {
-            /* An explicit cast cuts to the length (storing would fail). */
-            hb_rc_t trc = hb_val_coerce(&a, HB_T_TEXT, 0, env->alloc, env->alloc_arg, &a,
-                                        env->err);
-            if (trc)
-                return trc;
-            a.u.s.len = s_utf8_off(a.u.s.ptr, a.u.s.len, (uint32_t)mod);
-        }
-        return hb_val_coerce(&a, (hb_type_t)t, (int32_t)mod, env->alloc, env->alloc_arg, out,
-                             env->err);
-    }
+        return s_unary(env, op, &a, out);
+    case HB_EX_IN:
+        return s_eval_in(r, env, depth, n, out);
+    case HB_EX_CASE:
+        return s_eval_case(r, env, depth, n, out);
+    case HB_EX_COALESCE:
+        return s_eval_coalesce(r, env, depth, n, out);
+    case HB_EX_CAST:
+        return s_eval_cast(r, env, depth, n, out);
     case HB_EX_NOW:
         if (n != 1)
             return s_bad(env);
@@ -1528,8 +1691,9 @@ hb_expr_test(const uint8_t *expr, size_t len, hb_expr_env_t *env, bool *result)
     if (v.type == HB_VAL_NIL)
         return HB_OK;
     if (v.type != HB_VAL_BOOL)
-        return hb_sqlerr_set(env->err, "42804", "argument of WHERE must be type boolean, not "
-                                                "type %s",
+        return hb_sqlerr_set(env->err, "42804",
+                             "argument of WHERE must be type boolean, not "
+                             "type %s",
                              s_val_type_name(&v));
     *result = v.u.b;
     return HB_OK;

@@ -1,5 +1,5 @@
 /* hb_expr.h — SQL values, column types and the expression bytecode that
- * sqlfront compiles and storage evaluates (DESIGN.md section 6, "Plans").
+ * sqlfront compiles and storage evaluates (docs/architecture.md section 6, "Plans").
  *
  * An expression is a msgpack tree, [op, operands...], built by sqlfront
  * with the hb_expr_* packers and evaluated over a row by hb_expr_eval on
@@ -43,8 +43,8 @@ typedef enum {
     HB_T_VARCHAR = 8, /* typmod: maximum characters, 0 = unbounded */
     HB_T_CHAR = 9,    /* typmod: exact characters (blank-padded) */
     HB_T_BYTEA = 10,
-    HB_T_NUMERIC = 11, /* typmod: precision << 16 | scale; 0 = unconstrained */
-    HB_T_DATE = 12,    /* stored as int days since 2000-01-01 */
+    HB_T_NUMERIC = 11,   /* typmod: precision << 16 | scale; 0 = unconstrained */
+    HB_T_DATE = 12,      /* stored as int days since 2000-01-01 */
     HB_T_TIMESTAMP = 13, /* stored as int microseconds since 2000-01-01 00:00 */
     HB_T_COUNT_
 } hb_type_t;
@@ -64,9 +64,9 @@ hb_rc_t hb_sqlerr_set(hb_sqlerr_t *err, const char *sqlstate, const char *fmt, .
 
 /* Expression opcodes (on the wire: append only). */
 typedef enum {
-    HB_EX_CONST = 0,    /* [0, value] */
-    HB_EX_COL = 1,      /* [1, column index] */
-    HB_EX_ADD = 2,      /* [op, a, b] for the binary operators 2..16 */
+    HB_EX_CONST = 0, /* [0, value] */
+    HB_EX_COL = 1,   /* [1, column index] */
+    HB_EX_ADD = 2,   /* [op, a, b] for the binary operators 2..16 */
     HB_EX_SUB = 3,
     HB_EX_MUL = 4,
     HB_EX_DIV = 5,
@@ -80,17 +80,17 @@ typedef enum {
     HB_EX_AND = 13,
     HB_EX_OR = 14,
     HB_EX_CONCAT = 15,
-    HB_EX_LIKE = 16,    /* [op, a, pattern] */
-    HB_EX_NOT = 17,     /* [op, a] for 17..20 */
+    HB_EX_LIKE = 16, /* [op, a, pattern] */
+    HB_EX_NOT = 17,  /* [op, a] for 17..20 */
     HB_EX_NEG = 18,
     HB_EX_ISNULL = 19,
     HB_EX_NOTNULL = 20,
-    HB_EX_IN = 21,      /* [op, a, n, b1 .. bn] */
-    HB_EX_CASE = 22,    /* [op, n, c1, v1 .. cn, vn, else] */
+    HB_EX_IN = 21,       /* [op, a, n, b1 .. bn] */
+    HB_EX_CASE = 22,     /* [op, n, c1, v1 .. cn, vn, else] */
     HB_EX_COALESCE = 23, /* [op, n, a1 .. an] */
-    HB_EX_CAST = 24,    /* [op, a, type, typmod] */
-    HB_EX_FUNC = 25,    /* [op, hb_func_t, n, a1 .. an] */
-    HB_EX_NOW = 26,     /* [op]: env->now_us (the transaction's timestamp) */
+    HB_EX_CAST = 24,     /* [op, a, type, typmod] */
+    HB_EX_FUNC = 25,     /* [op, hb_func_t, n, a1 .. an] */
+    HB_EX_NOW = 26,      /* [op]: env->now_us (the transaction's timestamp) */
     HB_EX_OP_COUNT_
 } hb_ex_op_t;
 
@@ -100,7 +100,7 @@ typedef enum {
     HB_FN_UPPER = 1,
     HB_FN_LENGTH = 2,
     HB_FN_ABS = 3,
-    HB_FN_SUBSTR = 4, /* substr(s, from [, count]) */
+    HB_FN_SUBSTR = 4,   /* substr(s, from [, count]) */
     HB_FN_DATE_OUT = 5, /* date (int days) -> text */
     HB_FN_TS_OUT = 6,   /* timestamp (int us) -> text */
     HB_FN_TS_DATE = 7,  /* timestamp -> date */

@@ -1,4 +1,4 @@
-/* hb_key.h — the order-preserving key encoding (DESIGN.md section 5).
+/* hb_key.h — the order-preserving key encoding (docs/architecture.md section 5).
  *
  * A key is [table id: 4 bytes big-endian][column values...] where each
  * column is encoded so that memcmp order equals value order:
@@ -24,10 +24,10 @@
 
 /* Built-in table ids. */
 enum {
-    HB_TABLE_META = 0,  /* storage metadata, never a lock key */
-    HB_TABLE_KV = 1,    /* kv.* procedures: string key -> one value */
-    HB_TABLE_MICRO = 2, /* micro.rmw records: int64 id -> int64 counter */
-    HB_TABLE_YCSB = 3,  /* YCSB usertable: string key -> fields */
+    HB_TABLE_META = 0,    /* storage metadata, never a lock key */
+    HB_TABLE_KV = 1,      /* kv.* procedures: string key -> one value */
+    HB_TABLE_MICRO = 2,   /* micro.rmw records: int64 id -> int64 counter */
+    HB_TABLE_YCSB = 3,    /* YCSB usertable: string key -> fields */
     HB_TABLE_CATALOG = 4, /* SQL catalog, one copy per partition (hb_proc.h) */
     HB_TABLE_INDEX = 5,   /* SQL secondary index entries (hb_proc.h) */
     HB_TABLE_USER_FIRST = 1024,

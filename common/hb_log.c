@@ -53,10 +53,11 @@ hb_log_write(hb_log_level_t level, const char *file, int line, const char *fmt, 
     gmtime_r(&tv.tv_sec, &tm);
     const char *base = strrchr(file, '/');
     base = base ? base + 1 : file;
-    int n = snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s %s [%s:%d] ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, (int)(tv.tv_usec / 1000), s_identity,
-                     s_level_names[level <= HB_LOG_OFF ? level : HB_LOG_OFF], base, line);
+    int n =
+        snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s %s [%s:%d] ",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                 tm.tm_sec, (int)(tv.tv_usec / 1000), s_identity,
+                 s_level_names[level <= HB_LOG_OFF ? level : HB_LOG_OFF], base, line);
     if (n < 0)
         return;
     if ((size_t)n < sizeof buf) {

@@ -17,12 +17,12 @@
 
 /* One queued frame. */
 typedef struct {
-    int32_t peer;      /* index into peers, or -1: ROUTER to `id` */
-    uint8_t idlen;     /* routing id length (ROUTER sends) */
-    uint8_t id[255];   /* routing id (ROUTER sends) */
-    int32_t next;      /* next queued frame for the same destination, -1 */
-    uint8_t sent;      /* already sent in this flush */
-    zmq_msg_t msg;     /* the frame */
+    int32_t peer;    /* index into peers, or -1: ROUTER to `id` */
+    uint8_t idlen;   /* routing id length (ROUTER sends) */
+    uint8_t id[255]; /* routing id (ROUTER sends) */
+    int32_t next;    /* next queued frame for the same destination, -1 */
+    uint8_t sent;    /* already sent in this flush */
+    zmq_msg_t msg;   /* the frame */
 } s_out_t;
 
 struct hb_net {
@@ -51,7 +51,8 @@ hb_net_new(const hb_config_t *cfg, hb_node_t self, const char *bind_override)
 {
     const char *endpoint = bind_override ? bind_override : hb_config_endpoint(cfg, self);
     if (!endpoint) {
-        hb_error("no endpoint for role %d r%u p%u", self.role, self.replica, self.partition);
+        hb_error("no endpoint for role %d r%u p%u", self.role, self.replica,
+                 self.partition);
         return NULL;
     }
     hb_net_t *net = hb_calloc(1, sizeof *net);
@@ -103,8 +104,9 @@ s_peer(hb_net_t *self, hb_node_t to)
     if (to.replica >= self->cfg->replicas || to.partition >= self->cfg->partitions ||
         to.role > HB_ROLE_SQLFRONT)
         return NULL;
-    size_t idx = ((size_t)to.role * self->cfg->replicas + to.replica) * self->cfg->partitions +
-                 to.partition;
+    size_t idx =
+        ((size_t)to.role * self->cfg->replicas + to.replica) * self->cfg->partitions +
+        to.partition;
     if (self->peers[idx])
         return self->peers[idx];
     const char *endpoint = hb_config_endpoint(self->cfg, to);
@@ -127,10 +129,7 @@ s_peer(hb_net_t *self, hb_node_t to)
 static s_out_t *
 s_queue(hb_net_t *self, const void *frame, size_t len)
 {
-    if (self->nout == self->capout) {
-        self->capout = self->capout ? self->capout * 2 : 256;
-        self->out = hb_realloc(self->out, self->capout * sizeof *self->out);
-    }
+    HB_GROW(self->out, self->capout, self->nout + 1, 256);
     s_out_t *o = &self->out[self->nout++];
     zmq_msg_init_size(&o->msg, len);
     if (len)
@@ -149,15 +148,17 @@ hb_net_send(hb_net_t *self, hb_node_t to, const void *frame, size_t len)
         self->dropped++;
         return HB_INVALID;
     }
-    size_t idx = ((size_t)to.role * self->cfg->replicas + to.replica) * self->cfg->partitions +
-                 to.partition;
+    size_t idx =
+        ((size_t)to.role * self->cfg->replicas + to.replica) * self->cfg->partitions +
+        to.partition;
     s_out_t *o = s_queue(self, frame, len);
     o->peer = (int32_t)idx;
     return HB_OK;
 }
 
 hb_rc_t
-hb_net_send_id(hb_net_t *self, const void *id, size_t idlen, const void *frame, size_t len)
+hb_net_send_id(hb_net_t *self, const void *id, size_t idlen, const void *frame,
+               size_t len)
 {
     if (idlen == 0 || idlen > sizeof((s_out_t *)0)->id) {
         self->dropped++;
@@ -217,8 +218,8 @@ hb_net_flush(hb_net_t *self)
             int more = f->next >= 0 ? ZMQ_SNDMORE : 0;
             if (ok && zmq_msg_send(&f->msg, sock, more | ZMQ_DONTWAIT) < 0) {
                 ok = 0;
-                hb_warn("send to %s dropped: %s",
-                        o->peer >= 0 ? "a peer" : "a client", zmq_strerror(zmq_errno()));
+                hb_warn("send to %s dropped: %s", o->peer >= 0 ? "a peer" : "a client",
+                        zmq_strerror(zmq_errno()));
             }
             if (!ok) {
                 zmq_msg_close(&f->msg);

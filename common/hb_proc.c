@@ -72,16 +72,9 @@ hb_lockset_add(hb_lockset_t *ls, uint16_t partition, hb_lock_mode_t mode, const 
             return;
         }
     }
-    if (ls->n == ls->cap) {
-        ls->cap = ls->cap ? ls->cap * 2 : 8;
-        ls->locks = hb_realloc(ls->locks, ls->cap * sizeof *ls->locks);
-    }
+    HB_GROW(ls->locks, ls->cap, ls->n + 1, 8);
     if (ls->keylen + len > ls->keycap) {
-        size_t cap = ls->keycap ? ls->keycap : 256;
-        while (cap < ls->keylen + len)
-            cap *= 2;
-        ls->keybuf = hb_realloc(ls->keybuf, cap);
-        ls->keycap = cap;
+        HB_GROW(ls->keybuf, ls->keycap, ls->keylen + len, 256);
         /* Keys are laid out back to back in insertion order: re-point. */
         size_t off = 0;
         for (uint32_t i = 0; i < ls->n; i++) {
@@ -133,13 +126,11 @@ s_kv_key(const char *proc, const char *what, const hb_val_t *arg, uint32_t npart
     if (arg->type == HB_VAL_STR || arg->type == HB_VAL_BIN) {
         ptr = arg->u.s.ptr;
         len = arg->u.s.len;
-    }
-    else if (arg->type == HB_VAL_INT) {
+    } else if (arg->type == HB_VAL_INT) {
         int n = snprintf(digits, sizeof digits, "%" PRId64, arg->u.i);
         ptr = digits;
         len = (size_t)n;
-    }
-    else
+    } else
         return s_fail(err, errlen, "%s: %s must be a string, bytes or an integer", proc,
                       what);
     if (len < 1 || len > S_KV_KEY_MAX)
@@ -160,8 +151,9 @@ static hb_rc_t
 s_check_nparts(const char *proc, uint32_t nparts, char *err, size_t errlen)
 {
     if (nparts < 1 || nparts > 65536)
-        return s_fail(err, errlen, "%s: partition count %" PRIu32 " is out of range 1..65536",
-                      proc, nparts);
+        return s_fail(err, errlen,
+                      "%s: partition count %" PRIu32 " is out of range 1..65536", proc,
+                      nparts);
     return HB_OK;
 }
 
@@ -220,8 +212,8 @@ s_plan_kv_add(const hb_val_t *args, uint32_t nargs, uint32_t nparts, hb_lockset_
 }
 
 static hb_rc_t
-s_plan_kv_transfer(const hb_val_t *args, uint32_t nargs, uint32_t nparts, hb_lockset_t *ls,
-                   char *err, size_t errlen)
+s_plan_kv_transfer(const hb_val_t *args, uint32_t nargs, uint32_t nparts,
+                   hb_lockset_t *ls, char *err, size_t errlen)
 {
     s_kvkey_t from, to;
     hb_rc_t rc;
@@ -247,7 +239,8 @@ s_plan_micro_rmw(const hb_val_t *args, uint32_t nargs, uint32_t nparts, hb_locks
 {
     hb_rc_t rc;
     if (nargs != HB_MICRO_KEYS)
-        return s_fail(err, errlen, "micro.rmw: usage: micro.rmw ID1 .. ID%d", HB_MICRO_KEYS);
+        return s_fail(err, errlen, "micro.rmw: usage: micro.rmw ID1 .. ID%d",
+                      HB_MICRO_KEYS);
     if ((rc = s_check_nparts("micro.rmw", nparts, err, errlen)))
         return rc;
     for (uint32_t i = 0; i < nargs; i++) {
@@ -280,16 +273,18 @@ s_ycsb_key(const char *proc, uint32_t argi, const hb_val_t *arg, uint32_t nparts
            s_kvkey_t *out, char *err, size_t errlen)
 {
     if (arg->type != HB_VAL_STR && arg->type != HB_VAL_BIN)
-        return s_fail(err, errlen, "%s: argument %" PRIu32 " (KEY) must be a string or bytes",
-                      proc, argi + 1);
+        return s_fail(err, errlen,
+                      "%s: argument %" PRIu32 " (KEY) must be a string or bytes", proc,
+                      argi + 1);
     if (arg->u.s.len < 1 || arg->u.s.len > HB_YCSB_KEY_MAX || !arg->u.s.ptr)
-        return s_fail(err, errlen, "%s: argument %" PRIu32 " (KEY) must be 1..%d bytes", proc,
-                      argi + 1, HB_YCSB_KEY_MAX);
+        return s_fail(err, errlen, "%s: argument %" PRIu32 " (KEY) must be 1..%d bytes",
+                      proc, argi + 1, HB_YCSB_KEY_MAX);
     hb_key_init(&out->key, HB_TABLE_YCSB);
     hb_key_put_str(&out->key, arg->u.s.ptr, arg->u.s.len);
     if (out->key.overflow)
-        return s_fail(err, errlen, "%s: argument %" PRIu32 " (KEY) is too long once encoded",
-                      proc, argi + 1);
+        return s_fail(err, errlen,
+                      "%s: argument %" PRIu32 " (KEY) is too long once encoded", proc,
+                      argi + 1);
     out->partition = (uint16_t)hb_key_partition(out->key.buf, out->key.len, nparts);
     return HB_OK;
 }
@@ -299,12 +294,15 @@ static hb_rc_t
 s_ycsb_field_value(const char *proc, uint32_t argi, const hb_val_t *args, char *err,
                    size_t errlen)
 {
-    if (args[0].type != HB_VAL_INT || args[0].u.i < 0 || args[0].u.i >= HB_YCSB_MAX_FIELDS)
-        return s_fail(err, errlen, "%s: argument %" PRIu32 " (FIELD) must be an integer 0..%d",
-                      proc, argi + 1, HB_YCSB_MAX_FIELDS - 1);
+    if (args[0].type != HB_VAL_INT || args[0].u.i < 0 ||
+        args[0].u.i >= HB_YCSB_MAX_FIELDS)
+        return s_fail(err, errlen,
+                      "%s: argument %" PRIu32 " (FIELD) must be an integer 0..%d", proc,
+                      argi + 1, HB_YCSB_MAX_FIELDS - 1);
     if (args[1].type != HB_VAL_STR && args[1].type != HB_VAL_BIN)
-        return s_fail(err, errlen, "%s: argument %" PRIu32 " (VALUE) must be a string or bytes",
-                      proc, argi + 2);
+        return s_fail(err, errlen,
+                      "%s: argument %" PRIu32 " (VALUE) must be a string or bytes", proc,
+                      argi + 2);
     return HB_OK;
 }
 
@@ -315,7 +313,8 @@ s_plan_ycsb_read(const hb_val_t *args, uint32_t nargs, uint32_t nparts, hb_locks
     s_kvkey_t k[HB_YCSB_MAX_KEYS];
     hb_rc_t rc;
     if (nargs < 1 || nargs > HB_YCSB_MAX_KEYS)
-        return s_fail(err, errlen, "ycsb.read: usage: ycsb.read KEY [KEY ...] (1..%d keys)",
+        return s_fail(err, errlen,
+                      "ycsb.read: usage: ycsb.read KEY [KEY ...] (1..%d keys)",
                       HB_YCSB_MAX_KEYS);
     if ((rc = s_check_nparts("ycsb.read", nparts, err, errlen)))
         return rc;
@@ -329,15 +328,16 @@ s_plan_ycsb_read(const hb_val_t *args, uint32_t nargs, uint32_t nparts, hb_locks
 
 /* ycsb.update and ycsb.rmw: KEY FIELD VALUE triples, write locks. */
 static hb_rc_t
-s_plan_ycsb_triples(const char *proc, const hb_val_t *args, uint32_t nargs, uint32_t nparts,
-                    hb_lockset_t *ls, char *err, size_t errlen)
+s_plan_ycsb_triples(const char *proc, const hb_val_t *args, uint32_t nargs,
+                    uint32_t nparts, hb_lockset_t *ls, char *err, size_t errlen)
 {
     s_kvkey_t k[HB_YCSB_MAX_KEYS];
     hb_rc_t rc;
     if (nargs < 3 || nargs % 3 != 0 || nargs / 3 > HB_YCSB_MAX_KEYS)
-        return s_fail(err, errlen,
-                      "%s: usage: %s KEY FIELD VALUE [KEY FIELD VALUE ...] (1..%d records)",
-                      proc, proc, HB_YCSB_MAX_KEYS);
+        return s_fail(
+            err, errlen,
+            "%s: usage: %s KEY FIELD VALUE [KEY FIELD VALUE ...] (1..%d records)", proc,
+            proc, HB_YCSB_MAX_KEYS);
     if ((rc = s_check_nparts(proc, nparts, err, errlen)))
         return rc;
     for (uint32_t i = 0; i < nargs; i += 3)
@@ -350,8 +350,8 @@ s_plan_ycsb_triples(const char *proc, const hb_val_t *args, uint32_t nargs, uint
 }
 
 static hb_rc_t
-s_plan_ycsb_update(const hb_val_t *args, uint32_t nargs, uint32_t nparts, hb_lockset_t *ls,
-                   char *err, size_t errlen)
+s_plan_ycsb_update(const hb_val_t *args, uint32_t nargs, uint32_t nparts,
+                   hb_lockset_t *ls, char *err, size_t errlen)
 {
     return s_plan_ycsb_triples("ycsb.update", args, nargs, nparts, ls, err, errlen);
 }
@@ -364,13 +364,14 @@ s_plan_ycsb_rmw(const hb_val_t *args, uint32_t nargs, uint32_t nparts, hb_lockse
 }
 
 static hb_rc_t
-s_plan_ycsb_insert(const hb_val_t *args, uint32_t nargs, uint32_t nparts, hb_lockset_t *ls,
-                   char *err, size_t errlen)
+s_plan_ycsb_insert(const hb_val_t *args, uint32_t nargs, uint32_t nparts,
+                   hb_lockset_t *ls, char *err, size_t errlen)
 {
     s_kvkey_t k;
     hb_rc_t rc;
     if (nargs < 2 || nargs > 1 + HB_YCSB_MAX_FIELDS)
-        return s_fail(err, errlen, "ycsb.insert: usage: ycsb.insert KEY V0 .. Vn-1 (1..%d fields)",
+        return s_fail(err, errlen,
+                      "ycsb.insert: usage: ycsb.insert KEY V0 .. Vn-1 (1..%d fields)",
                       HB_YCSB_MAX_FIELDS);
     if ((rc = s_check_nparts("ycsb.insert", nparts, err, errlen)) ||
         (rc = s_ycsb_key("ycsb.insert", 0, &args[0], nparts, &k, err, errlen)))
@@ -443,7 +444,8 @@ s_plan_sql_exec(const hb_val_t *args, uint32_t nargs, uint32_t nparts, hb_lockse
             uint32_t klen = 0, table = 0;
             if (hb_mp_read_array(&r, &n) != HB_OK || n < 3 ||
                 hb_mp_read_uint(&r, &kind) != HB_OK || kind > HB_SQLOP_IDEL ||
-                hb_mp_read_bin(&r, &key, &klen) != HB_OK || hb_mp_read_uint(&r, &plen) != HB_OK)
+                hb_mp_read_bin(&r, &key, &klen) != HB_OK ||
+                hb_mp_read_uint(&r, &plen) != HB_OK)
                 return s_fail(err, errlen, "sql.exec: malformed OPS");
             const uint8_t *kp = key, *pkey = key;
             uint32_t pklen = (uint32_t)plen;
@@ -456,7 +458,8 @@ s_plan_sql_exec(const hb_val_t *args, uint32_t nargs, uint32_t nparts, hb_lockse
                 /* The entry lives on its row's partition. */
                 const uint8_t *tp;
                 uint32_t ptable = 0;
-                if (hb_mp_read_bin(&r, &pkey, &pklen) != HB_OK || pklen < 4 || pklen > HB_KEY_MAX ||
+                if (hb_mp_read_bin(&r, &pkey, &pklen) != HB_OK || pklen < 4 ||
+                    pklen > HB_KEY_MAX ||
                     (tp = pkey, hb_key_get_table(&tp, pkey + pklen, &ptable) != HB_OK) ||
                     ptable < HB_TABLE_USER_FIRST)
                     return s_fail(err, errlen, "sql.exec: malformed OPS");
@@ -467,8 +470,9 @@ s_plan_sql_exec(const hb_val_t *args, uint32_t nargs, uint32_t nparts, hb_lockse
             if (pass == 1) {
                 uint16_t part = (uint16_t)hb_key_partition(pkey, pklen, nparts);
                 hb_lockset_add(ls, part,
-                               kind == HB_SQLOP_GET || kind == HB_SQLOP_CHECK ? HB_LOCK_READ
-                                                                              : HB_LOCK_WRITE,
+                               kind == HB_SQLOP_GET || kind == HB_SQLOP_CHECK
+                                   ? HB_LOCK_READ
+                                   : HB_LOCK_WRITE,
                                key, klen);
             }
         }
@@ -889,8 +893,8 @@ hb_proc_by_id(hb_proc_id_t id)
 }
 
 hb_rc_t
-hb_proc_plan(const hb_proc_def_t *def, const hb_val_t *args, uint32_t nargs, uint32_t nparts,
-             hb_lockset_t *ls, char *err, size_t errlen)
+hb_proc_plan(const hb_proc_def_t *def, const hb_val_t *args, uint32_t nargs,
+             uint32_t nparts, hb_lockset_t *ls, char *err, size_t errlen)
 {
     if (err && errlen > 0)
         err[0] = '\0';

@@ -28,7 +28,7 @@
  *                                   its update (same encoding as ycsb.read),
  *                                   then the update; aborts like ycsb.update
  *
- * SQL (planned by sqlfront; DESIGN.md section 6). Keys of user tables are
+ * SQL (planned by sqlfront; docs/architecture.md section 6). Keys of user tables are
  * [table id][primary key columns]; a key's partition is hb_key_partition of
  * its first `plen` bytes (table id + partition key columns). Every SQL
  * transaction also read-locks the catalog version record of each partition
@@ -97,7 +97,7 @@ typedef enum {
     HB_PROC_COUNT_
 } hb_proc_id_t;
 
-#define HB_MICRO_KEYS 10
+#define HB_MICRO_KEYS      10
 #define HB_YCSB_MAX_KEYS   16  /* records of one ycsb.read / update / rmw */
 #define HB_YCSB_MAX_FIELDS 64  /* fields of one YCSB record */
 #define HB_YCSB_KEY_MAX    512 /* bytes of a YCSB user key */
@@ -105,7 +105,7 @@ typedef enum {
 /* The catalog table: key [HB_TABLE_CATALOG][int partition][str name];
  * name "" is the partition's version record [version, next table id],
  * any other name a table record [table id, definition(bin)]. */
-#define HB_SQL_MAX_OPS 65536
+#define HB_SQL_MAX_OPS  65536
 #define HB_SQL_MAX_COLS 256 /* columns of one table */
 
 /* Ops of sql.exec, each a msgpack array (expressions: hb_expr.h):
@@ -146,7 +146,7 @@ typedef enum {
     HB_SQLDDL_CREATE = 0,
     HB_SQLDDL_DROP = 1,
     HB_SQLDDL_TRUNCATE = 2,
-    HB_SQLDDL_CREATE_PROC = 3,  /* record name "\x01" + procedure name */
+    HB_SQLDDL_CREATE_PROC = 3, /* record name "\x01" + procedure name */
     HB_SQLDDL_DROP_PROC = 4,
     HB_SQLDDL_REPLACE_PROC = 5, /* CREATE OR REPLACE PROCEDURE */
     HB_SQLDDL_ALTER = 6,        /* a new definition for existing table NAME */
@@ -260,11 +260,11 @@ void hb_lockset_add(hb_lockset_t *ls, uint16_t partition, hb_lock_mode_t mode,
                     const void *key, size_t len);
 
 typedef struct {
-    const char *name;    /* "kv.put" */
-    hb_proc_id_t id;     /* index in the catalog */
-    uint32_t min_args;   /* fewest arguments */
-    uint32_t max_args;   /* most arguments */
-    const char *usage;   /* "kv.put KEY VALUE" */
+    const char *name;  /* "kv.put" */
+    hb_proc_id_t id;   /* index in the catalog */
+    uint32_t min_args; /* fewest arguments */
+    uint32_t max_args; /* most arguments */
+    const char *usage; /* "kv.put KEY VALUE" */
     /* Checks args and derives the lock set into ls. Returns HB_OK, or
      * HB_INVALID with a message in err. Pure: same args -> same set. */
     hb_rc_t (*plan)(const hb_val_t *args, uint32_t nargs, uint32_t nparts,

@@ -74,10 +74,7 @@ s_before(const s_timer_t *a, const s_timer_t *b)
 static void
 s_heap_push(s_heap_t *h, uint64_t due, uint64_t token)
 {
-    if (h->n == h->cap) {
-        h->cap = h->cap ? h->cap * 2 : 64;
-        h->v = hb_realloc(h->v, h->cap * sizeof *h->v);
-    }
+    HB_GROW(h->v, h->cap, h->n + 1, 64);
     size_t i = h->n++;
     h->v[i] = (s_timer_t){due, h->seq++, token};
     while (i > 0) {
@@ -223,65 +220,184 @@ s_answer_status(s_shell_t *sh, const hb_shell_ops_t *ops, void *core, hb_node_t 
     msgpack_sbuffer_destroy(&st.sbuf);
 }
 
-int
-hb_shell_main(int argc, char **argv, const hb_shell_ops_t *ops)
+/* The command line of every process. */
+typedef struct {
+    const char *config_path; /* --config */
+    const char *data;        /* --data (NULL: the config's) */
+    const char *level;       /* --log-level (NULL: the config's) */
+    const char *pidfile;     /* --pidfile */
+    uint16_t replica;        /* --replica */
+    uint16_t partition;      /* --partition */
+} s_args_t;
+
+/* Parses the command line into a. Returns false on a usage error. */
+static bool
+s_parse_args(int argc, char **argv, s_args_t *a)
 {
-    const char *config_path = NULL, *data = NULL, *level = NULL, *pidfile = NULL;
-    uint16_t replica = 0, partition = 0;
     int have_r = 0, have_p = 0;
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},    {"replica", required_argument, NULL, 'r'},
-        {"partition", required_argument, NULL, 'p'}, {"data", required_argument, NULL, 'd'},
-        {"log-level", required_argument, NULL, 'l'}, {"pidfile", required_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"replica", required_argument, NULL, 'r'},
+        {"partition", required_argument, NULL, 'p'},
+        {"data", required_argument, NULL, 'd'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"pidfile", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int c;
     while ((c = getopt_long(argc, argv, "c:r:p:d:l:f:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'c': config_path = optarg; break;
-        case 'r': have_r = s_parse_u16(optarg, &replica) == 0; if (!have_r) goto usage; break;
-        case 'p': have_p = s_parse_u16(optarg, &partition) == 0; if (!have_p) goto usage; break;
-        case 'd': data = optarg; break;
-        case 'l': level = optarg; break;
-        case 'f': pidfile = optarg; break;
-        default: goto usage;
+        case 'c':
+            a->config_path = optarg;
+            break;
+        case 'r':
+            have_r = s_parse_u16(optarg, &a->replica) == 0;
+            if (!have_r)
+                return false;
+            break;
+        case 'p':
+            have_p = s_parse_u16(optarg, &a->partition) == 0;
+            if (!have_p)
+                return false;
+            break;
+        case 'd':
+            a->data = optarg;
+            break;
+        case 'l':
+            a->level = optarg;
+            break;
+        case 'f':
+            a->pidfile = optarg;
+            break;
+        default:
+            return false;
         }
     }
-    if (!config_path || !have_r || !have_p || optind != argc)
-        goto usage;
+    return a->config_path && have_r && have_p && optind == argc;
+}
 
+/* Sets the log identity, loads the config (*cfg_p, caller owns), sets the
+ * log level, checks the slot exists and creates the data directory dir.
+ * Returns 0, or the exit code (2 bad config, 1 no directory) after a
+ * message on stderr. */
+static int
+s_setup(const char *prog, const s_args_t *a, const hb_shell_ops_t *ops,
+        hb_config_t **cfg_p, char *dir, size_t dirlen)
+{
     char ident[64];
-    snprintf(ident, sizeof ident, "%s r%up%u", ops->name, replica, partition);
+    snprintf(ident, sizeof ident, "%s r%up%u", ops->name, a->replica, a->partition);
     hb_log_set_identity(ident);
 
     char err[512];
     hb_config_t *cfg = NULL;
-    if (hb_config_load(config_path, &cfg, err, sizeof err) != HB_OK) {
-        fprintf(stderr, "%s: %s\n", argv[0], err);
+    if (hb_config_load(a->config_path, &cfg, err, sizeof err) != HB_OK) {
+        fprintf(stderr, "%s: %s\n", prog, err);
         return 2;
     }
-    int lv = hb_log_level_parse(level ? level : cfg->log_level);
+    int rc = 0;
+    int lv = hb_log_level_parse(a->level ? a->level : cfg->log_level);
     if (lv < 0) {
-        fprintf(stderr, "%s: unknown log level '%s'\n", argv[0], level);
-        hb_config_destroy(&cfg);
-        return 2;
+        fprintf(stderr, "%s: unknown log level '%s'\n", prog, a->level);
+        rc = 2;
+        goto out;
     }
     hb_log_set_level((hb_log_level_t)lv);
-    hb_node_t self = hb_node(ops->role, replica, partition);
-    if (!hb_config_slot(cfg, replica, partition)) {
-        fprintf(stderr, "%s: slot r%u p%u is not in %s\n", argv[0], replica, partition,
-                config_path);
+    if (!hb_config_slot(cfg, a->replica, a->partition)) {
+        fprintf(stderr, "%s: slot r%u p%u is not in %s\n", prog, a->replica, a->partition,
+                a->config_path);
+        rc = 2;
+        goto out;
+    }
+    hb_config_node_dir(cfg, a->data, hb_node(ops->role, a->replica, a->partition), dir,
+                       dirlen);
+    if (hb_mkdirs(dir) < 0) {
+        fprintf(stderr, "%s: cannot create %s: %s\n", prog, dir, strerror(errno));
+        rc = 1;
+        goto out;
+    }
+out:
+    if (rc != 0)
         hb_config_destroy(&cfg);
+    *cfg_p = cfg;
+    return rc;
+}
+
+/* Hands a bounded number of waiting messages to the core (STATUS requests
+ * are the shell's), so that timers are served in between. */
+static void
+s_drain(s_shell_t *sh, const hb_shell_ops_t *ops, void *core, hb_node_t self,
+        const hb_config_t *cfg)
+{
+    uint8_t peer[256];
+    for (int i = 0; i < 4096 && !s_stop; i++) {
+        size_t peerlen;
+        zmsg_t *frames = NULL;
+        hb_rc_t rc = hb_net_recv(sh->net, peer, sizeof peer, &peerlen, &frames);
+        if (rc == HB_BUSY)
+            break;
+        if (rc != HB_OK)
+            continue;
+        for (zframe_t *frame = zmsg_first(frames); frame; frame = zmsg_next(frames)) {
+            hb_msg_t msg;
+            const uint8_t *data_p = zframe_data(frame);
+            size_t len = zframe_size(frame);
+            if (hb_msg_decode(data_p, len, &cfg->limits, &msg) != HB_OK)
+                continue;
+            if (msg.type == HB_MSG_STATUS_REQ)
+                s_answer_status(sh, ops, core, self, peer, peerlen);
+            else
+                ops->on_message(core, peer, peerlen, &msg, data_p, len);
+            hb_msg_clear(&msg);
+        }
+        zmsg_destroy(&frames);
+    }
+}
+
+/* The event loop: messages, then due timers, then a flush, until a signal.
+ * Returns the exit code (1 if polling failed). */
+static int
+s_run(s_shell_t *sh, const hb_shell_ops_t *ops, void *core, hb_node_t self,
+      const hb_config_t *cfg)
+{
+    zmq_pollitem_t items[1] = {{zsock_resolve(hb_net_router(sh->net)), 0, ZMQ_POLLIN, 0}};
+    while (!s_stop) {
+        long timeout_ms = 100;
+        if (sh->timers.n) {
+            uint64_t now = s_now_us(NULL), due = sh->timers.v[0].due_us;
+            timeout_ms = due <= now ? 0 : (long)((due - now + 999) / 1000);
+            if (timeout_ms > 100)
+                timeout_ms = 100;
+        }
+        if (zmq_poll(items, 1, timeout_ms) < 0 && zmq_errno() != EINTR) {
+            hb_error("poll failed: %s", zmq_strerror(zmq_errno()));
+            return 1;
+        }
+        s_drain(sh, ops, core, self, cfg);
+        uint64_t now = s_now_us(NULL);
+        while (sh->timers.n && sh->timers.v[0].due_us <= now && !s_stop) {
+            s_timer_t t = s_heap_pop(&sh->timers);
+            ops->on_timer(core, t.token);
+        }
+        hb_net_flush(sh->net);
+    }
+    return 0;
+}
+
+int
+hb_shell_main(int argc, char **argv, const hb_shell_ops_t *ops)
+{
+    s_args_t a = {0};
+    if (!s_parse_args(argc, argv, &a)) {
+        s_usage(argv[0]);
         return 2;
     }
-
+    hb_config_t *cfg = NULL;
     char dir[HB_PATH_MAX];
-    hb_config_node_dir(cfg, data, self, dir, sizeof dir);
-    if (hb_mkdirs(dir) < 0) {
-        fprintf(stderr, "%s: cannot create %s: %s\n", argv[0], dir, strerror(errno));
-        hb_config_destroy(&cfg);
-        return 1;
-    }
+    int exit_code = s_setup(argv[0], &a, ops, &cfg, dir, sizeof dir);
+    if (exit_code != 0)
+        return exit_code;
+    hb_node_t self = hb_node(ops->role, a.replica, a.partition);
 
     zsys_handler_set(NULL);
     struct sigaction sa = {0};
@@ -290,7 +406,6 @@ hb_shell_main(int argc, char **argv, const hb_shell_ops_t *ops)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    int exit_code = 0;
     s_shell_t sh = {0};
     sh.started_us = s_now_us(NULL);
     if (getrandom(&sh.rng, sizeof sh.rng, 0) != sizeof sh.rng || sh.rng == 0)
@@ -301,8 +416,12 @@ hb_shell_main(int argc, char **argv, const hb_shell_ops_t *ops)
         return 1;
     }
     hb_env_t env = {
-        .ctx = &sh, .send = s_send, .send_client = s_send_client,
-        .now_us = s_now_us, .timer = s_timer, .random = s_random,
+        .ctx = &sh,
+        .send = s_send,
+        .send_client = s_send_client,
+        .now_us = s_now_us,
+        .timer = s_timer,
+        .random = s_random,
     };
     void *core = ops->create(cfg, self, dir, &env);
     if (!core) {
@@ -310,55 +429,10 @@ hb_shell_main(int argc, char **argv, const hb_shell_ops_t *ops)
         exit_code = 1;
         goto out;
     }
-    if (pidfile)
-        (void)hb_write_pidfile(pidfile);
+    if (a.pidfile)
+        (void)hb_write_pidfile(a.pidfile);
     hb_info("started (pid %d, data %s, %s)", (int)getpid(), dir, hb_alloc_name());
-
-    zmq_pollitem_t items[1] = {{zsock_resolve(hb_net_router(sh.net)), 0, ZMQ_POLLIN, 0}};
-    uint8_t peer[256];
-    while (!s_stop) {
-        long timeout_ms = 100;
-        if (sh.timers.n) {
-            uint64_t now = s_now_us(NULL), due = sh.timers.v[0].due_us;
-            timeout_ms = due <= now ? 0 : (long)((due - now + 999) / 1000);
-            if (timeout_ms > 100)
-                timeout_ms = 100;
-        }
-        if (zmq_poll(items, 1, timeout_ms) < 0 && zmq_errno() != EINTR) {
-            hb_error("poll failed: %s", zmq_strerror(zmq_errno()));
-            exit_code = 1;
-            break;
-        }
-        /* Drain a bounded number of messages, then serve timers. */
-        for (int i = 0; i < 4096 && !s_stop; i++) {
-            size_t peerlen;
-            zmsg_t *frames = NULL;
-            hb_rc_t rc = hb_net_recv(sh.net, peer, sizeof peer, &peerlen, &frames);
-            if (rc == HB_BUSY)
-                break;
-            if (rc != HB_OK)
-                continue;
-            for (zframe_t *frame = zmsg_first(frames); frame; frame = zmsg_next(frames)) {
-                hb_msg_t msg;
-                const uint8_t *data_p = zframe_data(frame);
-                size_t len = zframe_size(frame);
-                if (hb_msg_decode(data_p, len, &cfg->limits, &msg) != HB_OK)
-                    continue;
-                if (msg.type == HB_MSG_STATUS_REQ)
-                    s_answer_status(&sh, ops, core, self, peer, peerlen);
-                else
-                    ops->on_message(core, peer, peerlen, &msg, data_p, len);
-                hb_msg_clear(&msg);
-            }
-            zmsg_destroy(&frames);
-        }
-        uint64_t now = s_now_us(NULL);
-        while (sh.timers.n && sh.timers.v[0].due_us <= now && !s_stop) {
-            s_timer_t t = s_heap_pop(&sh.timers);
-            ops->on_timer(core, t.token);
-        }
-        hb_net_flush(sh.net);
-    }
+    exit_code = s_run(&sh, ops, core, self, cfg);
     hb_info("stopping");
 out:
     if (core)
@@ -366,10 +440,7 @@ out:
     hb_free(sh.timers.v);
     hb_net_destroy(&sh.net);
     hb_config_destroy(&cfg);
-    if (pidfile)
-        unlink(pidfile);
+    if (a.pidfile)
+        unlink(a.pidfile);
     return exit_code;
-usage:
-    s_usage(argv[0]);
-    return 2;
 }

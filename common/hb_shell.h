@@ -38,8 +38,8 @@ typedef struct {
     void (*destroy)(void **core_p);
     /* One decoded message. `peer` is the sender's routing id; `frame` the
      * raw bytes msg borrows from (valid only during the call). */
-    void (*on_message)(void *core, const uint8_t *peer, size_t peerlen, const hb_msg_t *msg,
-                       const uint8_t *frame, size_t len);
+    void (*on_message)(void *core, const uint8_t *peer, size_t peerlen,
+                       const hb_msg_t *msg, const uint8_t *frame, size_t len);
     /* A timer asked for with env->timer fired. */
     void (*on_timer)(void *core, uint64_t token);
     /* Adds the core's entries to a STATUS answer (may be NULL). */

@@ -58,18 +58,24 @@ s_sets(s_app_t *a, hb_mp_reader_t *r, uint32_t ntable)
     if (hb_mp_read_array(r, &nsets) != HB_OK)
         return s_malformed(a->err);
     memcpy(a->row, a->old, ntable * sizeof *a->row);
-    hb_expr_env_t env = {.row = a->old, .ncols = a->nold, .alloc = a->alloc,
-                         .alloc_arg = a->arg, .err = a->err, .now_us = a->now_us};
+    hb_expr_env_t env = {.row = a->old,
+                         .ncols = a->nold,
+                         .alloc = a->alloc,
+                         .alloc_arg = a->arg,
+                         .err = a->err,
+                         .now_us = a->now_us};
     for (uint32_t s = 0; s < nsets; s++) {
         uint32_t n = 0, elen = 0;
         uint64_t col = 0, type = 0;
         int64_t typmod = 0;
         bool notnull = false;
         const uint8_t *e;
-        if (hb_mp_read_array(r, &n) != HB_OK || n != 5 || hb_mp_read_uint(r, &col) != HB_OK ||
-            col >= ntable || hb_mp_read_uint(r, &type) != HB_OK || type >= HB_T_COUNT_ ||
-            hb_mp_read_int(r, &typmod) != HB_OK || typmod < INT32_MIN || typmod > INT32_MAX ||
-            hb_mp_read_bool(r, &notnull) != HB_OK || hb_mp_read_bin(r, &e, &elen) != HB_OK)
+        if (hb_mp_read_array(r, &n) != HB_OK || n != 5 ||
+            hb_mp_read_uint(r, &col) != HB_OK || col >= ntable ||
+            hb_mp_read_uint(r, &type) != HB_OK || type >= HB_T_COUNT_ ||
+            hb_mp_read_int(r, &typmod) != HB_OK || typmod < INT32_MIN ||
+            typmod > INT32_MAX || hb_mp_read_bool(r, &notnull) != HB_OK ||
+            hb_mp_read_bin(r, &e, &elen) != HB_OK)
             return s_malformed(a->err);
         hb_val_t v, c;
         if (hb_expr_eval(e, elen, &env, &v) != HB_OK ||
@@ -116,8 +122,12 @@ s_where(s_app_t *a, const uint8_t *where, uint32_t wlen, bool *pass)
     *pass = true;
     if (!where)
         return HB_OK;
-    hb_expr_env_t env = {.row = a->old, .ncols = a->nold, .alloc = a->alloc,
-                         .alloc_arg = a->arg, .err = a->err, .now_us = a->now_us};
+    hb_expr_env_t env = {.row = a->old,
+                         .ncols = a->nold,
+                         .alloc = a->alloc,
+                         .alloc_arg = a->arg,
+                         .err = a->err,
+                         .now_us = a->now_us};
     return hb_expr_test(where, wlen, &env, pass) == HB_OK ? HB_OK : HB_ABORTED;
 }
 
@@ -129,8 +139,9 @@ hb_sqlop_head(const uint8_t *op, size_t len, hb_sqlop_head_t *h)
     uint64_t kind = 0, plen = 0;
     memset(h, 0, sizeof *h);
     hb_mp_reader_init(&r, op, len);
-    if (hb_mp_read_array(&r, &n) != HB_OK || n < 3 || hb_mp_read_uint(&r, &kind) != HB_OK ||
-        kind > HB_SQLOP_IDEL || hb_mp_read_bin(&r, &h->key, &h->klen) != HB_OK ||
+    if (hb_mp_read_array(&r, &n) != HB_OK || n < 3 ||
+        hb_mp_read_uint(&r, &kind) != HB_OK || kind > HB_SQLOP_IDEL ||
+        hb_mp_read_bin(&r, &h->key, &h->klen) != HB_OK ||
         hb_mp_read_uint(&r, &plen) != HB_OK || plen > h->klen)
         return HB_PROTO;
     h->kind = (hb_sqlop_t)kind;
@@ -160,8 +171,8 @@ s_update(s_app_t *a, const uint8_t *where, uint32_t wlen, hb_mp_reader_t *sets,
 
 hb_rc_t
 hb_sqlop_apply(const uint8_t *op, size_t len, bool present, const uint8_t *old,
-               size_t oldlen, int64_t now_us, void *(*alloc)(void *arg, size_t size), void *arg,
-               hb_sqlop_effect_t *eff, hb_sqlerr_t *err)
+               size_t oldlen, int64_t now_us, void *(*alloc)(void *arg, size_t size),
+               void *arg, hb_sqlop_effect_t *eff, hb_sqlerr_t *err)
 {
     memset(eff, 0, sizeof *eff);
     eff->result = hb_val_int(0);
@@ -180,7 +191,8 @@ hb_sqlop_apply(const uint8_t *op, size_t len, bool present, const uint8_t *old,
     a->arg = arg;
     a->err = err;
     a->nold = 0;
-    if (present && kind != HB_SQLOP_IPUT && kind != HB_SQLOP_IDEL && kind != HB_SQLOP_CHECK &&
+    if (present && kind != HB_SQLOP_IPUT && kind != HB_SQLOP_IDEL &&
+        kind != HB_SQLOP_CHECK &&
         hb_row_decode(old, oldlen, a->old, HB_SQL_MAX_COLS, &a->nold) != HB_OK) {
         hb_sqlerr_set(err, "XX001", "corrupt row");
         return HB_ABORTED;
@@ -249,7 +261,8 @@ hb_sqlop_apply(const uint8_t *op, size_t len, bool present, const uint8_t *old,
         const uint8_t *rowb;
         uint64_t conflict;
         if (n != 9 || hb_mp_read_str(&r, &tname, &tlen) != HB_OK ||
-            hb_mp_read_bin(&r, &rowb, &rlen) != HB_OK || hb_mp_read_uint(&r, &conflict) != HB_OK)
+            hb_mp_read_bin(&r, &rowb, &rlen) != HB_OK ||
+            hb_mp_read_uint(&r, &conflict) != HB_OK)
             return s_malformed(err);
         hb_mp_reader_t sets = r;
         if (hb_mp_skip(&r) != HB_OK || s_opt_expr(&r, &where, &wlen) != HB_OK ||

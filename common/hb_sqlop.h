@@ -23,17 +23,17 @@ typedef struct {
     hb_sqlop_t kind;    /* GET, INSERT, UPDATE, DELETE, CHECK */
     const uint8_t *key; /* encoded key (borrowed from the op) */
     uint32_t klen;
-    uint32_t plen;      /* bytes of key that are the partition key */
+    uint32_t plen; /* bytes of key that are the partition key */
 } hb_sqlop_head_t;
 
 /* What applying an op does. */
 typedef struct {
-    int write;           /* 0: nothing, 1: store row, 2: delete the row */
-    const uint8_t *row;  /* write == 1: the new row's bytes */
+    int write;          /* 0: nothing, 1: store row, 2: delete the row */
+    const uint8_t *row; /* write == 1: the new row's bytes */
     size_t rowlen;
-    hb_val_t result;     /* the op's result: the row it returns (bin), else int
-                          * 1 if it changed a row and 0 if not; GET of an
-                          * absent row, and index entry ops: nil */
+    hb_val_t result; /* the op's result: the row it returns (bin), else int
+                      * 1 if it changed a row and 0 if not; GET of an
+                      * absent row, and index entry ops: nil */
 } hb_sqlop_effect_t;
 
 /* Reads the head of the op in len bytes at op. Returns HB_OK or HB_PROTO. */
@@ -46,13 +46,14 @@ hb_rc_t hb_sqlop_head(const uint8_t *op, size_t len, hb_sqlop_head_t *h);
  * NULL column, 40001 a CHECK that found another row, expression errors);
  * HB_PROTO with err XX000 for malformed bytes. */
 hb_rc_t hb_sqlop_apply(const uint8_t *op, size_t len, bool present, const uint8_t *old,
-                       size_t oldlen, int64_t now_us, void *(*alloc)(void *arg, size_t size),
-                       void *arg, hb_sqlop_effect_t *eff, hb_sqlerr_t *err);
+                       size_t oldlen, int64_t now_us,
+                       void *(*alloc)(void *arg, size_t size), void *arg,
+                       hb_sqlop_effect_t *eff, hb_sqlerr_t *err);
 
 /* Packs a CHECK op: the row at key must be exactly row (rowlen bytes) or,
  * with row NULL, absent. */
-void hb_sqlop_pack_check(msgpack_packer *pk, const uint8_t *key, size_t klen, uint32_t plen,
-                         const uint8_t *row, size_t rowlen);
+void hb_sqlop_pack_check(msgpack_packer *pk, const uint8_t *key, size_t klen,
+                         uint32_t plen, const uint8_t *row, size_t rowlen);
 
 /* Packs a CHECK op on existence only: the row at key must be present (any
  * bytes: [CHECK, key, plen, true]) or, with present false, absent. How a

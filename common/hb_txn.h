@@ -1,4 +1,4 @@
-/* hb_txn.h — the transaction input record (DESIGN.md section 2, step 2).
+/* hb_txn.h — the transaction input record (docs/architecture.md section 2, step 2).
  *
  * What the sequencer logs and every replica executes: who asked (origin),
  * the sequencer's timestamp, the program (native procedure name + args) and

@@ -23,11 +23,11 @@ _Thread_local hb_wire_stats_t hb_wire_stats;
 
 /* Number of fields after [version, type] for each message type. */
 static const uint32_t s_nfields[HB_MSG_TYPE_MAX_] = {
-    [HB_MSG_SUBMIT] = 3, [HB_MSG_RESULT] = 5,   [HB_MSG_BATCH] = 4,
-    [HB_MSG_REPLAY] = 3, [HB_MSG_DISPATCH] = 5, [HB_MSG_EPOCH] = 3,
-    [HB_MSG_DONE] = 4,   [HB_MSG_HELLO] = 2,    [HB_MSG_RESET] = 2,
-    [HB_MSG_RESYNC] = 0, [HB_MSG_REPLY] = 6,    [HB_MSG_STATUS_REQ] = 0,
-    [HB_MSG_STATUS] = 1, [HB_MSG_RREAD] = 5,     [HB_MSG_RREQ] = 2,
+    [HB_MSG_SUBMIT] = 3, [HB_MSG_RESULT] = 5,      [HB_MSG_BATCH] = 4,
+    [HB_MSG_REPLAY] = 3, [HB_MSG_DISPATCH] = 5,    [HB_MSG_EPOCH] = 3,
+    [HB_MSG_DONE] = 4,   [HB_MSG_HELLO] = 2,       [HB_MSG_RESET] = 2,
+    [HB_MSG_RESYNC] = 0, [HB_MSG_REPLY] = 6,       [HB_MSG_STATUS_REQ] = 0,
+    [HB_MSG_STATUS] = 1, [HB_MSG_RREAD] = 5,       [HB_MSG_RREQ] = 2,
     [HB_MSG_SCAN] = 4,   [HB_MSG_SCAN_RESULT] = 6, [HB_MSG_APPLIED] = 2,
     [HB_MSG_PAXOS] = 3,  [HB_MSG_FORWARD] = 2,
 };
@@ -36,16 +36,26 @@ const char *
 hb_msg_type_str(int type)
 {
     static const char *names[HB_MSG_TYPE_MAX_] = {
-        [HB_MSG_SUBMIT] = "SUBMIT",     [HB_MSG_RESULT] = "RESULT",
-        [HB_MSG_BATCH] = "BATCH",       [HB_MSG_REPLAY] = "REPLAY",
-        [HB_MSG_DISPATCH] = "DISPATCH", [HB_MSG_EPOCH] = "EPOCH",
-        [HB_MSG_DONE] = "DONE",         [HB_MSG_HELLO] = "HELLO",
-        [HB_MSG_RESET] = "RESET",       [HB_MSG_RESYNC] = "RESYNC",
-        [HB_MSG_REPLY] = "REPLY",       [HB_MSG_STATUS_REQ] = "STATUS_REQ",
+        [HB_MSG_SUBMIT] = "SUBMIT",
+        [HB_MSG_RESULT] = "RESULT",
+        [HB_MSG_BATCH] = "BATCH",
+        [HB_MSG_REPLAY] = "REPLAY",
+        [HB_MSG_DISPATCH] = "DISPATCH",
+        [HB_MSG_EPOCH] = "EPOCH",
+        [HB_MSG_DONE] = "DONE",
+        [HB_MSG_HELLO] = "HELLO",
+        [HB_MSG_RESET] = "RESET",
+        [HB_MSG_RESYNC] = "RESYNC",
+        [HB_MSG_REPLY] = "REPLY",
+        [HB_MSG_STATUS_REQ] = "STATUS_REQ",
         [HB_MSG_STATUS] = "STATUS",
-        [HB_MSG_RREAD] = "RREAD", [HB_MSG_RREQ] = "RREQ", [HB_MSG_SCAN] = "SCAN",
-        [HB_MSG_SCAN_RESULT] = "SCAN_RESULT", [HB_MSG_APPLIED] = "APPLIED",
-        [HB_MSG_PAXOS] = "PAXOS", [HB_MSG_FORWARD] = "FORWARD",
+        [HB_MSG_RREAD] = "RREAD",
+        [HB_MSG_RREQ] = "RREQ",
+        [HB_MSG_SCAN] = "SCAN",
+        [HB_MSG_SCAN_RESULT] = "SCAN_RESULT",
+        [HB_MSG_APPLIED] = "APPLIED",
+        [HB_MSG_PAXOS] = "PAXOS",
+        [HB_MSG_FORWARD] = "FORWARD",
     };
     if (type <= 0 || type >= HB_MSG_TYPE_MAX_)
         return "?";
@@ -390,7 +400,8 @@ s_decode_fields(s_dec_t *d, hb_msg_t *msg)
         s_u64(d, &msg->u.scan_result.epoch, "epoch is not a uint64");
         if (s_uint(d, UINT32_MAX, &rc, "rc is not a uint32") == HB_OK)
             msg->u.scan_result.rc = (uint32_t)rc;
-        s_str(d, &msg->u.scan_result.msg, &msg->u.scan_result.msg_len, "msg is not a str");
+        s_str(d, &msg->u.scan_result.msg, &msg->u.scan_result.msg_len,
+              "msg is not a str");
         s_kvs(d, HB_WIRE_MAX_SCAN, &msg->u.scan_result.nkvs, &msg->u.scan_result.kvs);
         s_u64(d, &msg->u.scan_result.catver, "catver is not a uint64");
         break;
@@ -589,7 +600,8 @@ s_pack_kvs(msgpack_packer *pk, uint32_t n, const hb_wire_kv_t *kvs)
         w |= msgpack_pack_array(pk, 2);
         hb_mp_pack_bin(pk, kvs[i].key, kvs[i].klen);
         if (kvs[i].present)
-            hb_mp_pack_bin(pk, kvs[i].val ? kvs[i].val : (const uint8_t *)"", kvs[i].vlen);
+            hb_mp_pack_bin(pk, kvs[i].val ? kvs[i].val : (const uint8_t *)"",
+                           kvs[i].vlen);
         else
             w |= msgpack_pack_nil(pk);
     }

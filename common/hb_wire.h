@@ -28,26 +28,26 @@
 #define HB_WIRE_MAX_STATS 4096
 
 typedef enum {
-    HB_MSG_SUBMIT = 1,     /* client -> sequencer: call a procedure */
-    HB_MSG_RESULT = 2,     /* sequencer -> client: outcome of a call */
-    HB_MSG_BATCH = 3,      /* sequencer -> scheduler: sub-batch + epoch complete */
-    HB_MSG_REPLAY = 4,     /* scheduler -> sequencer: resend batches from an epoch */
-    HB_MSG_DISPATCH = 5,   /* scheduler -> storage: execute, locks held */
-    HB_MSG_EPOCH = 6,      /* scheduler -> storage: txn count of an epoch */
-    HB_MSG_DONE = 7,       /* storage -> scheduler: executed, release locks */
-    HB_MSG_HELLO = 8,      /* storage -> scheduler: (re)started at applied epoch */
-    HB_MSG_RESET = 9,      /* scheduler -> storage: HELLO accepted */
-    HB_MSG_RESYNC = 10,    /* scheduler -> storage: scheduler restarted, say HELLO */
-    HB_MSG_REPLY = 11,     /* storage -> origin sequencer: result for a client */
-    HB_MSG_STATUS_REQ = 12, /* anyone -> any process: report status */
-    HB_MSG_STATUS = 13,    /* answer: a map of name -> int or string */
-    HB_MSG_RREAD = 14,     /* storage -> storage: a participant's local reads */
-    HB_MSG_RREQ = 15,      /* storage -> storage: resend reads sent me from an epoch */
-    HB_MSG_SCAN = 16,      /* client -> storage: snapshot range read */
+    HB_MSG_SUBMIT = 1,       /* client -> sequencer: call a procedure */
+    HB_MSG_RESULT = 2,       /* sequencer -> client: outcome of a call */
+    HB_MSG_BATCH = 3,        /* sequencer -> scheduler: sub-batch + epoch complete */
+    HB_MSG_REPLAY = 4,       /* scheduler -> sequencer: resend batches from an epoch */
+    HB_MSG_DISPATCH = 5,     /* scheduler -> storage: execute, locks held */
+    HB_MSG_EPOCH = 6,        /* scheduler -> storage: txn count of an epoch */
+    HB_MSG_DONE = 7,         /* storage -> scheduler: executed, release locks */
+    HB_MSG_HELLO = 8,        /* storage -> scheduler: (re)started at applied epoch */
+    HB_MSG_RESET = 9,        /* scheduler -> storage: HELLO accepted */
+    HB_MSG_RESYNC = 10,      /* scheduler -> storage: scheduler restarted, say HELLO */
+    HB_MSG_REPLY = 11,       /* storage -> origin sequencer: result for a client */
+    HB_MSG_STATUS_REQ = 12,  /* anyone -> any process: report status */
+    HB_MSG_STATUS = 13,      /* answer: a map of name -> int or string */
+    HB_MSG_RREAD = 14,       /* storage -> storage: a participant's local reads */
+    HB_MSG_RREQ = 15,        /* storage -> storage: resend reads sent me from an epoch */
+    HB_MSG_SCAN = 16,        /* client -> storage: snapshot range read */
     HB_MSG_SCAN_RESULT = 17, /* storage -> client: rows of a SCAN */
-    HB_MSG_APPLIED = 18,   /* storage -> storage: my applied epoch (log truncation) */
-    HB_MSG_PAXOS = 19,     /* sequencer -> sequencer of the same group: a Paxos frame */
-    HB_MSG_FORWARD = 20,   /* follower sequencer -> leader: a client's transaction */
+    HB_MSG_APPLIED = 18,     /* storage -> storage: my applied epoch (log truncation) */
+    HB_MSG_PAXOS = 19,       /* sequencer -> sequencer of the same group: a Paxos frame */
+    HB_MSG_FORWARD = 20,     /* follower sequencer -> leader: a client's transaction */
     HB_MSG_TYPE_MAX_
 } hb_msg_type_t;
 
@@ -88,7 +88,7 @@ typedef struct {
             uint32_t nargs;
             hb_val_t *args; /* owned by the message */
         } submit;
-        struct { /* RESULT (to client) and REPLY (to origin sequencer) */
+        struct {                /* RESULT (to client) and REPLY (to origin sequencer) */
             uint64_t client_id; /* REPLY only */
             uint64_t req_id;
             uint64_t epoch;  /* epoch the transaction executed in */
@@ -145,7 +145,7 @@ typedef struct {
             uint32_t nkvs;
             hb_wire_kv_t *kvs; /* owned by the message (<= max_locks) */
         } rread;
-        struct { /* RREQ and APPLIED: [partition, epoch] */
+        struct {                /* RREQ and APPLIED: [partition, epoch] */
             uint16_t partition; /* the requester / the reporter */
             uint64_t epoch;     /* RREQ: resend from; APPLIED: applied epoch */
         } rreq;
@@ -169,7 +169,7 @@ typedef struct {
             hb_wire_kv_t *kvs; /* owned by the message */
             uint64_t catver;   /* the SQL catalog version in the same snapshot */
         } scan_result;
-        struct { /* PAXOS: [replica, group, frame(bin)] */
+        struct {                  /* PAXOS: [replica, group, frame(bin)] */
             uint16_t replica;     /* sending replica */
             uint16_t group;       /* Paxos group */
             const uint8_t *frame; /* the core's frame (sequencer/paxos.c) */
@@ -201,7 +201,8 @@ extern _Thread_local hb_wire_stats_t hb_wire_stats;
 
 /* Decodes frame into *msg (zeroed first). Returns HB_OK; on HB_PROTO or
  * HB_TOOBIG logs one warning, counts it, and leaves *msg cleared. */
-hb_rc_t hb_msg_decode(const void *frame, size_t len, const hb_limits_t *lim, hb_msg_t *msg);
+hb_rc_t hb_msg_decode(const void *frame, size_t len, const hb_limits_t *lim,
+                      hb_msg_t *msg);
 
 /* Frees the arrays decode allocated; the message may be reused. */
 void hb_msg_clear(hb_msg_t *msg);

@@ -146,7 +146,9 @@ static void
 s_enqueue(sched_merge_t *self, s_group_t *g, sched_batch_t *b)
 {
     if (g->qcount == g->qcap) {
-        uint32_t nc = g->qcap ? g->qcap * 2 : 16;
+        /* A ring, re-laid oldest first: HB_GROW's rule, not its realloc. */
+        uint32_t nc =
+            (uint32_t)hb_grow_cap(g->qcap, g->qcount + 1u, 16, sizeof *g->queue);
         sched_batch_t **q = hb_malloc(nc * sizeof *q);
         for (uint32_t i = 0; i < g->qcount; i++)
             q[i] = g->queue[(g->qhead + i) & (g->qcap - 1)];
@@ -216,8 +218,7 @@ s_pend_insert(sched_merge_t *self, s_group_t *g, sched_batch_t *b)
             memmove(g->pend, g->pend + g->poff, g->npend * sizeof *g->pend);
             g->poff = 0;
         } else {
-            g->pcap = g->pcap ? g->pcap * 2 : 16;
-            g->pend = hb_realloc(g->pend, g->pcap * sizeof *g->pend);
+            HB_GROW(g->pend, g->pcap, g->npend + 1, 16);
         }
         base = g->pend + g->poff;
     }

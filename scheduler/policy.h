@@ -1,4 +1,4 @@
-/* policy.h — the scheduler policy interface (DESIGN.md section 7).
+/* policy.h — the scheduler policy interface (docs/architecture.md section 7).
  *
  * A policy decides when a transaction of the global order may run on this
  * partition. It is a table of functions (sched_policy_ops_t) with a

@@ -337,10 +337,7 @@ s_submit(void *state, sched_txn_t *txn)
 static void
 s_push_ready(s_calvin_t *self, uint32_t *n, sched_txn_t *txn)
 {
-    if (*n == self->readyv_cap) {
-        self->readyv_cap = self->readyv_cap ? self->readyv_cap * 2 : 64;
-        self->readyv = hb_realloc(self->readyv, self->readyv_cap * sizeof *self->readyv);
-    }
+    HB_GROW(self->readyv, self->readyv_cap, *n + 1, 64);
     self->readyv[(*n)++] = txn;
 }
 

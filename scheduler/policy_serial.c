@@ -3,7 +3,7 @@
  * The baseline policy ("serial"): a FIFO of submitted transactions of which
  * only the head may run. It ignores locks entirely, so it is trivially
  * correct and is the reference the differential test compares every other
- * policy against (DESIGN.md section 7).
+ * policy against (docs/architecture.md section 7).
  */
 #include <string.h>
 
@@ -50,7 +50,9 @@ static void
 s_push(s_serial_t *self, sched_txn_t *txn)
 {
     if (self->count == self->cap) {
-        uint32_t nc = self->cap * 2;
+        /* A ring, re-laid oldest first: HB_GROW's rule, not its realloc. */
+        uint32_t nc =
+            (uint32_t)hb_grow_cap(self->cap, self->count + 1u, 64, sizeof *self->ring);
         sched_txn_t **r = hb_malloc(nc * sizeof *r);
         for (uint32_t i = 0; i < self->count; i++)
             r[i] = self->ring[(self->head + i) & (self->cap - 1)];

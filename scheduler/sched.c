@@ -297,10 +297,7 @@ s_policy_create(sched_t *self)
 static void
 s_epochv_push(sched_t *self, uint32_t *n, s_inflight_t *f)
 {
-    if (*n == self->epochv_cap) {
-        self->epochv_cap = self->epochv_cap ? self->epochv_cap * 2 : 256;
-        self->epochv = hb_realloc(self->epochv, self->epochv_cap * sizeof *self->epochv);
-    }
+    HB_GROW(self->epochv, self->epochv_cap, *n + 1, 256);
     self->epochv[(*n)++] = f;
 }
 
@@ -489,11 +486,13 @@ s_stall_tick(sched_t *self)
          * so a lagging sequencer is not buried in replays. */
         if (from != 0 && from == self->prev_missing[g]) {
             if (++self->replay_idle[g] >= self->replay_wait[g]) {
-                hb_info("group %u lags at epoch %llu: REPLAY", g, (unsigned long long)from);
+                hb_info("group %u lags at epoch %llu: REPLAY", g,
+                        (unsigned long long)from);
                 s_send_replay(self, g, from);
                 self->st.stall_replays++;
                 self->replay_idle[g] = 0;
-                self->replay_wait[g] = self->replay_wait[g] ? self->replay_wait[g] * 2 : 1;
+                self->replay_wait[g] =
+                    self->replay_wait[g] ? self->replay_wait[g] * 2 : 1;
                 if (self->replay_wait[g] > 32)
                     self->replay_wait[g] = 32;
             }

@@ -14,6 +14,10 @@
  * learner hands every chosen slot to the input log, which decides its
  * epoch, `since` and duplicates, and the batcher sends each scheduler of its
  * own replica the sub-batch touching that scheduler's partition.
+ *
+ * The core opens no LevelDB itself: its shell (main.c) opens the input log
+ * and lends it to seq_batcher_new, like storage's shell lends the engine to
+ * the executor; the log outlives the core and is closed by the shell.
  */
 #include "batcher.h"
 
@@ -44,30 +48,31 @@ typedef struct {
     uint64_t t_us;  /* when */
 } s_prop_t;
 
-#define S_PROPS 256     /* proposals remembered for latency */
-#define S_ANSWERED 65536 /* call ids answered recently (replies of other replicas dropped) */
-#define S_SAMPLES 4096  /* latency samples kept */
+#define S_PROPS 256 /* proposals remembered for latency */
+#define S_ANSWERED                                                                       \
+    65536 /* call ids answered recently (replies of other replicas dropped) */
+#define S_SAMPLES 4096 /* latency samples kept */
 
 struct seq_batcher {
-    const hb_config_t *cfg; /* cluster config (borrowed) */
-    hb_node_t self;         /* replica, group */
-    const hb_env_t *env;    /* the world */
-    seq_log_t *log;         /* durable input log (the Paxos store) */
-    seq_paxos_t *paxos;     /* the group's Multi-Paxos core */
-    seq_paxos_io_t pio;     /* its environment */
-    int leader;             /* leader as last seen (-1 unknown) */
-    bool leading;           /* this replica leads */
-    msgpack_sbuffer open;   /* encoded txns of the open batch (leader) */
-    uint32_t open_n;        /* txns in the open batch */
-    uint64_t last_proposed; /* epoch of the last proposal */
-    seq_idmap_t pending;    /* call id -> s_pend_t * */
-    seq_idmap_t answered;   /* call ids answered recently */
+    const hb_config_t *cfg;  /* cluster config (borrowed) */
+    hb_node_t self;          /* replica, group */
+    const hb_env_t *env;     /* the world */
+    seq_log_t *log;          /* durable input log, the Paxos store (borrowed) */
+    seq_paxos_t *paxos;      /* the group's Multi-Paxos core */
+    seq_paxos_io_t pio;      /* its environment */
+    int leader;              /* leader as last seen (-1 unknown) */
+    bool leading;            /* this replica leads */
+    msgpack_sbuffer open;    /* encoded txns of the open batch (leader) */
+    uint32_t open_n;         /* txns in the open batch */
+    uint64_t last_proposed;  /* epoch of the last proposal */
+    seq_idmap_t pending;     /* call id -> s_pend_t * */
+    seq_idmap_t answered;    /* call ids answered recently */
     uint64_t (*ans_ring)[2]; /* S_ANSWERED of them, oldest first from ans_head */
     size_t ans_head, ans_n;
-    hb_lockset_t ls;        /* scratch lock set */
-    msgpack_sbuffer *part;  /* per-partition scratch for delivery */
-    uint32_t *part_n;       /* entries in each part */
-    uint16_t *parts;        /* scratch: a txn's partitions */
+    hb_lockset_t ls;         /* scratch lock set */
+    msgpack_sbuffer *part;   /* per-partition scratch for delivery */
+    uint32_t *part_n;        /* entries in each part */
+    uint16_t *parts;         /* scratch: a txn's partitions */
     msgpack_sbuffer scratch; /* encoding scratch */
     s_prop_t props[S_PROPS]; /* ring of recent proposals */
     size_t props_head, props_n;
@@ -206,8 +211,8 @@ s_send_batch(seq_batcher_t *self, uint16_t q, uint64_t epoch, uint64_t since)
     msgpack_pack_uint64(&pk, since);
     msgpack_pack_array(&pk, self->part_n[q]);
     msgpack_sbuffer_write(sb, self->part[q].data, self->part[q].size);
-    self->env->send(self->env->ctx, hb_node(HB_ROLE_SCHEDULER, self->self.replica, q), sb->data,
-                    sb->size);
+    self->env->send(self->env->ctx, hb_node(HB_ROLE_SCHEDULER, self->self.replica, q),
+                    sb->data, sb->size);
 }
 
 static void
@@ -251,7 +256,8 @@ s_deliver(seq_batcher_t *self, uint64_t epoch, uint64_t since, const uint8_t *bo
         const uint8_t *raw;
         size_t rlen;
         if (hb_mp_read_raw(&r, &raw, &rlen) != HB_OK) {
-            hb_error("delivered batch %llu: txn %u is corrupt", (unsigned long long)epoch, i);
+            hb_error("delivered batch %llu: txn %u is corrupt", (unsigned long long)epoch,
+                     i);
             break;
         }
         s_txn_head_t h = s_txn_head(self, raw, rlen);
@@ -282,7 +288,8 @@ s_sample(seq_batcher_t *self, uint64_t proposed_epoch)
     if (!self->props_n || self->props[self->props_head].epoch != proposed_epoch)
         return;
     uint64_t us = self->env->now_us(self->env->ctx) - self->props[self->props_head].t_us;
-    self->samples[self->nsamples++ % S_SAMPLES] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+    self->samples[self->nsamples++ % S_SAMPLES] =
+        us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
     self->props_head = (self->props_head + 1) % S_PROPS;
     self->props_n--;
 }
@@ -306,12 +313,13 @@ s_on_chosen(void *ctx, uint64_t slot, const void *value, size_t len)
         if (d->first_replica != self->self.replica) {
             /* The call ran through another replica, which had its reply. */
             char text[160];
-            snprintf(text, sizeof text,
-                     "duplicate call: it already executed in epoch %llu through replica %u",
-                     (unsigned long long)d->first_epoch, d->first_replica);
+            snprintf(
+                text, sizeof text,
+                "duplicate call: it already executed in epoch %llu through replica %u",
+                (unsigned long long)d->first_epoch, d->first_replica);
             self->dup_notices++;
-            s_send_result(self, d->client_id, d->req_id, d->first_epoch, HB_EXISTS, text, 0,
-                          NULL);
+            s_send_result(self, d->client_id, d->req_id, d->first_epoch, HB_EXISTS, text,
+                          0, NULL);
         }
     }
     s_deliver(self, e.epoch, e.since, e.body, e.len, UINT32_MAX);
@@ -337,9 +345,10 @@ s_forward(seq_batcher_t *self, const uint8_t *raw, size_t len)
     m.u.forward.raw_len = len;
     self->scratch.size = 0;
     if (hb_msg_encode(&m, &self->scratch) == HB_OK)
-        self->env->send(self->env->ctx,
-                        hb_node(HB_ROLE_SEQUENCER, (uint16_t)self->leader, self->self.partition),
-                        self->scratch.data, self->scratch.size);
+        self->env->send(
+            self->env->ctx,
+            hb_node(HB_ROLE_SEQUENCER, (uint16_t)self->leader, self->self.partition),
+            self->scratch.data, self->scratch.size);
 }
 
 /* Hands a pending call to the current leader (self or a peer). */
@@ -380,8 +389,8 @@ s_check_leader(seq_batcher_t *self)
         return;
     if (leader != self->leader)
         self->leader_changes++;
-    hb_info("group %u: leader is %s%d%s", self->self.partition, leader >= 0 ? "replica " : "",
-            leader, leading ? " (this replica)" : "");
+    hb_info("group %u: leader is %s%d%s", self->self.partition,
+            leader >= 0 ? "replica " : "", leader, leading ? " (this replica)" : "");
     self->leader = leader;
     self->leading = leading;
     /* The open batch only ever holds pending calls: start it afresh. */
@@ -408,8 +417,8 @@ s_px_send(void *ctx, uint32_t to, const void *frame, size_t len)
     msgpack_sbuffer_init(&sb);
     if (hb_msg_encode(&m, &sb) == HB_OK)
         self->env->send(self->env->ctx,
-                        hb_node(HB_ROLE_SEQUENCER, (uint16_t)to, self->self.partition), sb.data,
-                        sb.size);
+                        hb_node(HB_ROLE_SEQUENCER, (uint16_t)to, self->self.partition),
+                        sb.data, sb.size);
     msgpack_sbuffer_destroy(&sb);
 }
 
@@ -437,7 +446,7 @@ s_px_random(void *ctx)
 /* --------------------------------------------------------------- public */
 
 seq_batcher_t *
-seq_batcher_new(const hb_config_t *cfg, hb_node_t self_node, const char *log_dir,
+seq_batcher_new(const hb_config_t *cfg, hb_node_t self_node, seq_log_t *log,
                 const hb_env_t *env)
 {
     seq_batcher_t *self = hb_calloc(1, sizeof *self);
@@ -456,11 +465,7 @@ seq_batcher_new(const hb_config_t *cfg, hb_node_t self_node, const char *log_dir
         msgpack_sbuffer_init(&self->part[q]);
     self->part_n = hb_calloc(cfg->partitions, sizeof *self->part_n);
     self->parts = hb_calloc(cfg->partitions, sizeof *self->parts);
-    self->log = seq_log_open(log_dir, cfg->dedup_window);
-    if (!self->log) {
-        seq_batcher_destroy(&self);
-        return NULL;
-    }
+    self->log = log;
     self->last_proposed = seq_log_last(self->log);
     self->pio = (seq_paxos_io_t){
         .ctx = self,
@@ -497,7 +502,6 @@ seq_batcher_destroy(seq_batcher_t **self_p)
         return;
     seq_batcher_t *self = *self_p;
     seq_paxos_destroy(&self->paxos);
-    seq_log_destroy(&self->log);
     msgpack_sbuffer_destroy(&self->open);
     msgpack_sbuffer_destroy(&self->scratch);
     for (size_t i = 0; i < self->pending.cap; i++)
@@ -579,8 +583,9 @@ s_on_submit(seq_batcher_t *self, const uint8_t *peer, size_t peerlen, const hb_m
         rc = HB_TOOBIG;
         snprintf(err, sizeof err, "%s: too many keys", def->name);
     }
-    if (rc == HB_OK && (self->pending.n >= self->cfg->limits.max_inflight ||
-                        (self->leading && self->open_n >= self->cfg->limits.max_batch_txns))) {
+    if (rc == HB_OK &&
+        (self->pending.n >= self->cfg->limits.max_inflight ||
+         (self->leading && self->open_n >= self->cfg->limits.max_batch_txns))) {
         rc = HB_BUSY;
         snprintf(err, sizeof err, "sequencer busy: too many calls in flight, retry");
     }
@@ -690,7 +695,8 @@ typedef struct {
 } s_replay_t;
 
 static void
-s_on_replay_entry(void *arg, uint64_t epoch, uint64_t since, const uint8_t *body, size_t len)
+s_on_replay_entry(void *arg, uint64_t epoch, uint64_t since, const uint8_t *body,
+                  size_t len)
 {
     s_replay_t *rp = arg;
     s_deliver(rp->self, epoch, since, body, len, rp->q);
@@ -803,7 +809,8 @@ seq_batcher_status(seq_batcher_t *self, hb_status_t *st)
     hb_status_int(st, "log_errors", (int64_t)self->log_errors);
     uint64_t w = seq_log_syncs(self->log);
     hb_status_int(st, "log_syncs", (int64_t)w);
-    hb_status_int(st, "log_sync_avg_us", w ? (int64_t)(seq_log_sync_us(self->log) / w) : 0);
+    hb_status_int(st, "log_sync_avg_us",
+                  w ? (int64_t)(seq_log_sync_us(self->log) / w) : 0);
     size_t n = self->nsamples < S_SAMPLES ? (size_t)self->nsamples : S_SAMPLES;
     uint32_t *sorted = hb_calloc(n + 1, sizeof *sorted);
     memcpy(sorted, self->samples, n * sizeof *sorted);

@@ -1,8 +1,9 @@
 /* batcher.h — the sequencer core: client ingress, epoch batching, the
  * group's Multi-Paxos log, delivery.
  *
- * Pure protocol logic (DESIGN.md section 4): it talks to the world only
- * through hb_env_t. It
+ * Pure protocol logic (docs/architecture.md section 4): it talks to the
+ * world only through hb_env_t and opens no LevelDB itself: the shell opens
+ * the input log and lends it to seq_batcher_new. It
  *  - takes SUBMITs from clients, re-derives each call's lock set with
  *    hb_proc (a client's word is never trusted), stamps the time, and keeps
  *    the call pending until it is chosen; the group's leader appends it to
@@ -26,18 +27,22 @@
 #include "hb_env.h"
 #include "hb_shell.h"
 #include "hb_wire.h"
+#include "seqlog.h"
 
 typedef struct seq_batcher seq_batcher_t;
 
 /* Timer tokens: the epoch tick, the resend of calls stuck on the way to a
  * leader (the Paxos core's own tick is SEQ_PAXOS_TIMER_TICK). */
-#define SEQ_TIMER_TICK 1
+#define SEQ_TIMER_TICK  1
 #define SEQ_TIMER_RETRY 2
 
-/* Creates the core for group self.partition of replica self.replica with
- * its input log in log_dir. Arms the first tick. Returns the core (caller
- * owns; seq_batcher_destroy) or NULL with a log line. */
-seq_batcher_t *seq_batcher_new(const hb_config_t *cfg, hb_node_t self, const char *log_dir,
+/* Creates the core for group self.partition of replica self.replica over
+ * its input log `log` (opened by the shell with seq_log_open(dir,
+ * cfg->dedup_window)). The core borrows the log: it must outlive the core,
+ * and the caller closes it after seq_batcher_destroy. Arms the first tick.
+ * Returns the core (caller owns; seq_batcher_destroy) or NULL with a log
+ * line. */
+seq_batcher_t *seq_batcher_new(const hb_config_t *cfg, hb_node_t self, seq_log_t *log,
                                const hb_env_t *env);
 void seq_batcher_destroy(seq_batcher_t **self_p);
 

@@ -30,7 +30,8 @@ void seq_idmap_init(seq_idmap_t *m);
 void seq_idmap_clear(seq_idmap_t *m);
 
 /* Returns true and *value when (client_id, req_id) is present. */
-bool seq_idmap_get(const seq_idmap_t *m, uint64_t client_id, uint64_t req_id, uint64_t *value);
+bool seq_idmap_get(const seq_idmap_t *m, uint64_t client_id, uint64_t req_id,
+                   uint64_t *value);
 /* Inserts or overwrites. client_id must not be 0. */
 void seq_idmap_put(seq_idmap_t *m, uint64_t client_id, uint64_t req_id, uint64_t value);
 /* Removes the entry; returns true and its value in *value (may be NULL)

@@ -49,20 +49,20 @@ typedef enum { S_FOLLOWER, S_CANDIDATE, S_LEADER } s_role_t;
 
 /* One slot of the window. */
 typedef struct {
-    uint64_t slot;      /* the slot held (valid when used) */
-    bool used;          /* entry holds a slot */
-    bool accepted;      /* this acceptor accepted a value */
+    uint64_t slot;       /* the slot held (valid when used) */
+    bool used;           /* entry holds a slot */
+    bool accepted;       /* this acceptor accepted a value */
     uint64_t acc_ballot; /* ... with this ballot */
-    uint8_t *acc_val;   /* ... this value (owned; NULL for a no-op) */
-    size_t acc_len;     /* ... of this length */
-    bool decided;       /* the learner knows the chosen value */
-    uint8_t *dec_val;   /* chosen value (owned) */
-    size_t dec_len;     /* its length */
-    bool proposed;      /* leader: ACCEPT sent with the current ballot */
-    uint8_t *prop_val;  /* leader: proposed value (owned) */
-    size_t prop_len;    /* its length */
-    uint32_t acks;      /* leader: replicas that sent ACCEPTED */
-    uint64_t sent_us;   /* leader: last (re)transmission */
+    uint8_t *acc_val;    /* ... this value (owned; NULL for a no-op) */
+    size_t acc_len;      /* ... of this length */
+    bool decided;        /* the learner knows the chosen value */
+    uint8_t *dec_val;    /* chosen value (owned) */
+    size_t dec_len;      /* its length */
+    bool proposed;       /* leader: ACCEPT sent with the current ballot */
+    uint8_t *prop_val;   /* leader: proposed value (owned) */
+    size_t prop_len;     /* its length */
+    uint32_t acks;       /* leader: replicas that sent ACCEPTED */
+    uint64_t sent_us;    /* leader: last (re)transmission */
 } s_slot_t;
 
 /* A value reported in phase 1, adopted for its slot. */
@@ -87,39 +87,39 @@ typedef struct {
 } s_fifo_t;
 
 struct seq_paxos {
-    seq_paxos_cfg_t cfg;       /* configuration (copied, defaults filled) */
-    seq_paxos_store_t *store;  /* durable state (borrowed) */
-    seq_paxos_io_t io;         /* environment (copied) */
-    uint32_t majority;         /* R / 2 + 1 */
-    s_role_t role;             /* follower, candidate or leader */
-    int leader;                /* believed leader, -1 unknown */
-    uint64_t promised;         /* highest ballot promised (durable) */
-    uint64_t max_round;        /* highest round used as proposer (durable) */
-    uint64_t seen;             /* highest ballot seen in any message */
-    uint64_t ballot;           /* own ballot when candidate/leader */
-    uint64_t chosen_end;       /* next slot to write as chosen */
-    uint64_t delivered_end;    /* next slot to hand to io.chosen */
-    s_fifo_t deliver_q;        /* chosen, written, waiting for a sync */
-    uint64_t accepted_end;     /* one past the highest accepted slot */
-    uint64_t commit_known;     /* highest commit index heard */
-    uint64_t deadline_us;      /* follower: election at; candidate: retry at */
-    uint64_t fetch_sent_us;    /* last FETCH sent */
-    uint64_t fetch_from;       /* its from_slot */
-    s_slot_t *ring;            /* SEQ_PAXOS_WINDOW slots */
+    seq_paxos_cfg_t cfg;      /* configuration (copied, defaults filled) */
+    seq_paxos_store_t *store; /* durable state (borrowed) */
+    seq_paxos_io_t io;        /* environment (copied) */
+    uint32_t majority;        /* R / 2 + 1 */
+    s_role_t role;            /* follower, candidate or leader */
+    int leader;               /* believed leader, -1 unknown */
+    uint64_t promised;        /* highest ballot promised (durable) */
+    uint64_t max_round;       /* highest round used as proposer (durable) */
+    uint64_t seen;            /* highest ballot seen in any message */
+    uint64_t ballot;          /* own ballot when candidate/leader */
+    uint64_t chosen_end;      /* next slot to write as chosen */
+    uint64_t delivered_end;   /* next slot to hand to io.chosen */
+    s_fifo_t deliver_q;       /* chosen, written, waiting for a sync */
+    uint64_t accepted_end;    /* one past the highest accepted slot */
+    uint64_t commit_known;    /* highest commit index heard */
+    uint64_t deadline_us;     /* follower: election at; candidate: retry at */
+    uint64_t fetch_sent_us;   /* last FETCH sent */
+    uint64_t fetch_from;      /* its from_slot */
+    s_slot_t *ring;           /* SEQ_PAXOS_WINDOW slots */
     /* phase 1 */
-    uint64_t p1_from;          /* from_slot of this run */
+    uint64_t p1_from;                         /* from_slot of this run */
     uint64_t p1_next[SEQ_PAXOS_MAX_REPLICAS]; /* next page asked of each */
-    uint32_t p1_done;          /* acceptors whose report is complete */
-    s_adopt_t *adopt;          /* adopted values, sorted by slot */
-    size_t adopt_n;            /* used */
-    size_t adopt_cap;          /* allocated */
+    uint32_t p1_done;                         /* acceptors whose report is complete */
+    s_adopt_t *adopt;                         /* adopted values, sorted by slot */
+    size_t adopt_n;                           /* used */
+    size_t adopt_cap;                         /* allocated */
     /* phase 2 */
-    uint64_t next_slot;        /* leader: next slot to propose */
-    uint64_t recover_end;      /* leader: slots below are phase-1 recovery */
-    s_fifo_t queue;            /* leader: proposals waiting for a slot */
-    s_fifo_t self_q;           /* frames to self, drained at the top level */
-    int depth;                 /* entry-point nesting */
-    seq_paxos_stats_t st;      /* counters */
+    uint64_t next_slot;   /* leader: next slot to propose */
+    uint64_t recover_end; /* leader: slots below are phase-1 recovery */
+    s_fifo_t queue;       /* leader: proposals waiting for a slot */
+    s_fifo_t self_q;      /* frames to self, drained at the top level */
+    int depth;            /* entry-point nesting */
+    seq_paxos_stats_t st; /* counters */
 };
 
 static const uint8_t s_empty[1] = {0};
@@ -279,10 +279,7 @@ s_adopt_put(seq_paxos_t *p, uint64_t slot, uint64_t ballot, const void *v, size_
         p->adopt[i].len = len;
         return;
     }
-    if (p->adopt_n == p->adopt_cap) {
-        p->adopt_cap = p->adopt_cap ? p->adopt_cap * 2 : 64;
-        p->adopt = hb_realloc(p->adopt, p->adopt_cap * sizeof *p->adopt);
-    }
+    HB_GROW(p->adopt, p->adopt_cap, p->adopt_n + 1, 64);
     memmove(&p->adopt[i + 1], &p->adopt[i], (p->adopt_n - i) * sizeof *p->adopt);
     p->adopt[i] = (s_adopt_t){slot, ballot, s_dup(v, len), len};
     p->adopt_n++;
@@ -303,7 +300,8 @@ s_store_rc(seq_paxos_t *p, hb_rc_t rc, const char *what)
 static hb_rc_t
 s_save_meta(seq_paxos_t *p, uint64_t promised, uint64_t round)
 {
-    hb_rc_t rc = s_store_rc(p, p->store->put_meta(p->store->ctx, promised, round), "put_meta");
+    hb_rc_t rc =
+        s_store_rc(p, p->store->put_meta(p->store->ctx, promised, round), "put_meta");
     if (rc == HB_OK)
         rc = s_store_rc(p, p->store->sync(p->store->ctx), "sync");
     if (rc == HB_OK) {
@@ -477,10 +475,11 @@ s_advance(seq_paxos_t *p)
         s_slot_t *e = s_find(p, p->chosen_end);
         if (!e || !e->decided)
             break;
-        hb_rc_t rc = s_store_rc(
-            p, p->store->put_chosen(p->store->ctx, e->slot, e->dec_len ? e->dec_val : s_empty,
-                                    e->dec_len),
-            "put_chosen");
+        hb_rc_t rc = s_store_rc(p,
+                                p->store->put_chosen(p->store->ctx, e->slot,
+                                                     e->dec_len ? e->dec_val : s_empty,
+                                                     e->dec_len),
+                                "put_chosen");
         if (rc != HB_OK)
             break;
         /* Move the value into the delivery queue without copying. */
@@ -516,7 +515,8 @@ s_learn(seq_paxos_t *p, uint64_t ballot, uint64_t commit, uint32_t from)
     if (commit > p->commit_known)
         p->commit_known = commit;
     uint64_t end = commit < p->accepted_end ? commit : p->accepted_end;
-    for (uint64_t s = p->chosen_end; s < end && s - p->chosen_end < SEQ_PAXOS_WINDOW; s++) {
+    for (uint64_t s = p->chosen_end; s < end && s - p->chosen_end < SEQ_PAXOS_WINDOW;
+         s++) {
         s_slot_t *e = s_find(p, s);
         if (!e)
             continue;
@@ -573,8 +573,8 @@ s_start_election(seq_paxos_t *p)
         p->p1_next[r] = p->p1_from;
         s_send_prepare(p, r, p->p1_from);
     }
-    hb_debug("paxos g%u r%u: election ballot %llu from slot %llu", p->cfg.group, p->cfg.self,
-             (unsigned long long)p->ballot, (unsigned long long)p->p1_from);
+    hb_debug("paxos g%u r%u: election ballot %llu from slot %llu", p->cfg.group,
+             p->cfg.self, (unsigned long long)p->ballot, (unsigned long long)p->p1_from);
 }
 
 /* Issues ACCEPTs while the pipeline has room. */
@@ -632,9 +632,9 @@ s_become_leader(seq_paxos_t *p)
     p->recover_end = p->chosen_end;
     if (p->adopt_n && p->adopt[p->adopt_n - 1].slot + 1 > p->recover_end)
         p->recover_end = p->adopt[p->adopt_n - 1].slot + 1;
-    hb_info("paxos g%u r%u: leader with ballot %llu, recovering slots %llu..%llu", p->cfg.group,
-            p->cfg.self, (unsigned long long)p->ballot, (unsigned long long)p->chosen_end,
-            (unsigned long long)p->recover_end);
+    hb_info("paxos g%u r%u: leader with ballot %llu, recovering slots %llu..%llu",
+            p->cfg.group, p->cfg.self, (unsigned long long)p->ballot,
+            (unsigned long long)p->chosen_end, (unsigned long long)p->recover_end);
     s_broadcast_commit(p);
     s_pump(p);
 }
@@ -642,22 +642,22 @@ s_become_leader(seq_paxos_t *p)
 /* ------------------------------------------------------------ decoding */
 
 typedef struct {
-    int type;              /* S_* */
-    uint64_t ballot;       /* PREPARE PROMISE NACK ACCEPT ACCEPTED COMMIT */
-    uint64_t slot;         /* from_slot or slot */
-    uint64_t a;            /* PROMISE next; NACK promised; ACCEPT/COMMIT commit; CHOSEN end */
-    uint64_t b;            /* PROMISE chosen_end */
-    bool more;             /* PROMISE */
-    const uint8_t *val;    /* ACCEPT value (borrowed) */
-    uint32_t len;          /* its length */
+    int type;        /* S_* */
+    uint64_t ballot; /* PREPARE PROMISE NACK ACCEPT ACCEPTED COMMIT */
+    uint64_t slot;   /* from_slot or slot */
+    uint64_t a;      /* PROMISE next; NACK promised; ACCEPT/COMMIT commit; CHOSEN end */
+    uint64_t b;      /* PROMISE chosen_end */
+    bool more;       /* PROMISE */
+    const uint8_t *val;     /* ACCEPT value (borrowed) */
+    uint32_t len;           /* its length */
     hb_mp_reader_t entries; /* PROMISE/CHOSEN: reader positioned after the count */
-    uint32_t n;            /* number of entries */
+    uint32_t n;             /* number of entries */
 } s_msg_t;
 
 /* Reads one page entry; returns the reader's error. */
 static hb_rc_t
-s_read_entry(hb_mp_reader_t *r, bool promise, uint64_t *slot, uint64_t *ballot, bool *chosen,
-             const uint8_t **v, uint32_t *len)
+s_read_entry(hb_mp_reader_t *r, bool promise, uint64_t *slot, uint64_t *ballot,
+             bool *chosen, const uint8_t **v, uint32_t *len)
 {
     uint32_t n = 0;
     hb_mp_read_array(r, &n);
@@ -734,14 +734,16 @@ s_decode(const seq_paxos_t *p, const void *frame, size_t len, s_msg_t *m)
             bool chosen = false;
             const uint8_t *v = NULL;
             uint32_t vlen = 0;
-            if (s_read_entry(&r, m->type == S_PROMISE, &slot, &ballot, &chosen, &v, &vlen) !=
-                HB_OK)
+            if (s_read_entry(&r, m->type == S_PROMISE, &slot, &ballot, &chosen, &v,
+                             &vlen) != HB_OK)
                 return HB_PROTO;
-            if (vlen > p->cfg.max_value_bytes || (i > 0 && slot <= prev) || slot < m->slot)
+            if (vlen > p->cfg.max_value_bytes || (i > 0 && slot <= prev) ||
+                slot < m->slot)
                 return HB_PROTO;
             prev = slot;
         }
-        if (m->type == S_PROMISE && m->more && (m->a <= m->slot || (m->n && m->a <= prev)))
+        if (m->type == S_PROMISE && m->more &&
+            (m->a <= m->slot || (m->n && m->a <= prev)))
             return HB_PROTO;
         break;
     default:
@@ -775,7 +777,8 @@ s_send_promise(seq_paxos_t *p, uint32_t to, uint64_t from)
     uint64_t hi = p->accepted_end > p->chosen_end ? p->accepted_end : p->chosen_end;
     uint32_t count = 0;
     uint64_t s = from;
-    for (; s < hi && count < S_PAGE_ENTRIES && (count == 0 || page.size < s_page_bytes(p));
+    for (;
+         s < hi && count < S_PAGE_ENTRIES && (count == 0 || page.size < s_page_bytes(p));
          s++) {
         const void *v = NULL;
         size_t len = 0;
@@ -884,8 +887,8 @@ s_on_nack(seq_paxos_t *p, const s_msg_t *m)
         p->seen = m->a;
     if (p->role != S_FOLLOWER && m->ballot == p->ballot && m->a > p->ballot) {
         p->st.nacks++;
-        hb_debug("paxos g%u r%u: nack for %llu (promised %llu)", p->cfg.group, p->cfg.self,
-                 (unsigned long long)m->ballot, (unsigned long long)m->a);
+        hb_debug("paxos g%u r%u: nack for %llu (promised %llu)", p->cfg.group,
+                 p->cfg.self, (unsigned long long)m->ballot, (unsigned long long)m->a);
         s_step_down(p, -1);
     }
 }
@@ -919,8 +922,9 @@ s_on_accept(seq_paxos_t *p, uint32_t from, const s_msg_t *m)
         if (!(e->accepted && e->acc_ballot == m->ballot)) {
             hb_rc_t rc = HB_OK;
             if (m->ballot > p->promised)
-                rc = s_store_rc(p, p->store->put_meta(p->store->ctx, m->ballot, p->max_round),
-                                "put_meta");
+                rc = s_store_rc(
+                    p, p->store->put_meta(p->store->ctx, m->ballot, p->max_round),
+                    "put_meta");
             if (rc == HB_OK)
                 rc = s_store_rc(p,
                                 p->store->put_accepted(p->store->ctx, m->slot, m->ballot,
@@ -978,8 +982,8 @@ s_on_fetch(seq_paxos_t *p, uint32_t from, const s_msg_t *m)
     msgpack_sbuffer_init(&page);
     msgpack_packer_init(&pk, &page, msgpack_sbuffer_write);
     uint32_t count = 0;
-    for (uint64_t s = m->slot;
-         s < p->chosen_end && count < S_PAGE_ENTRIES && (count == 0 || page.size < s_page_bytes(p));
+    for (uint64_t s = m->slot; s < p->chosen_end && count < S_PAGE_ENTRIES &&
+                               (count == 0 || page.size < s_page_bytes(p));
          s++) {
         const void *v = NULL;
         size_t len = 0;
@@ -1031,8 +1035,9 @@ s_handle(seq_paxos_t *p, uint32_t from, const void *frame, size_t len)
 {
     s_msg_t m;
     hb_rc_t rc = from < p->cfg.replicas ? s_decode(p, frame, len, &m) : HB_PROTO;
-    if (rc == HB_OK && (m.type == S_PREPARE || m.type == S_ACCEPT || m.type == S_COMMIT ||
-                        m.type == S_PROMISE) &&
+    if (rc == HB_OK &&
+        (m.type == S_PREPARE || m.type == S_ACCEPT || m.type == S_COMMIT ||
+         m.type == S_PROMISE) &&
         m.ballot == 0)
         rc = HB_PROTO;
     if (rc != HB_OK) {
@@ -1042,15 +1047,32 @@ s_handle(seq_paxos_t *p, uint32_t from, const void *frame, size_t len)
         return;
     }
     switch (m.type) {
-    case S_PREPARE: s_on_prepare(p, from, &m); break;
-    case S_PROMISE: s_on_promise(p, from, &m); break;
-    case S_NACK: s_on_nack(p, &m); break;
-    case S_ACCEPT: s_on_accept(p, from, &m); break;
-    case S_ACCEPTED: s_on_accepted(p, from, &m); break;
-    case S_COMMIT: s_on_commit(p, from, &m); break;
-    case S_FETCH: s_on_fetch(p, from, &m); break;
-    case S_CHOSEN: s_on_chosen(p, from, &m); break;
-    default: break;
+    case S_PREPARE:
+        s_on_prepare(p, from, &m);
+        break;
+    case S_PROMISE:
+        s_on_promise(p, from, &m);
+        break;
+    case S_NACK:
+        s_on_nack(p, &m);
+        break;
+    case S_ACCEPT:
+        s_on_accept(p, from, &m);
+        break;
+    case S_ACCEPTED:
+        s_on_accepted(p, from, &m);
+        break;
+    case S_COMMIT:
+        s_on_commit(p, from, &m);
+        break;
+    case S_FETCH:
+        s_on_fetch(p, from, &m);
+        break;
+    case S_CHOSEN:
+        s_on_chosen(p, from, &m);
+        break;
+    default:
+        break;
     }
 }
 
@@ -1080,12 +1102,13 @@ s_leave(seq_paxos_t *p)
 /* ------------------------------------------------------------ public */
 
 seq_paxos_t *
-seq_paxos_new(const seq_paxos_cfg_t *cfg, seq_paxos_store_t *store, const seq_paxos_io_t *io)
+seq_paxos_new(const seq_paxos_cfg_t *cfg, seq_paxos_store_t *store,
+              const seq_paxos_io_t *io)
 {
-    if (!cfg || !store || !io || cfg->replicas == 0 || cfg->replicas > SEQ_PAXOS_MAX_REPLICAS ||
-        cfg->self >= cfg->replicas || cfg->heartbeat_us == 0 ||
-        cfg->election_timeout_us < cfg->heartbeat_us || !io->send || !io->now_us ||
-        !io->timer || !io->random || !io->chosen) {
+    if (!cfg || !store || !io || cfg->replicas == 0 ||
+        cfg->replicas > SEQ_PAXOS_MAX_REPLICAS || cfg->self >= cfg->replicas ||
+        cfg->heartbeat_us == 0 || cfg->election_timeout_us < cfg->heartbeat_us ||
+        !io->send || !io->now_us || !io->timer || !io->random || !io->chosen) {
         hb_error("paxos: bad configuration");
         return NULL;
     }
@@ -1111,8 +1134,8 @@ seq_paxos_new(const seq_paxos_cfg_t *cfg, seq_paxos_store_t *store, const seq_pa
                         "bounds");
     if (rc != HB_OK)
         goto fail;
-    for (uint64_t s = p->chosen_end; s < p->accepted_end && s - p->chosen_end < SEQ_PAXOS_WINDOW;
-         s++) {
+    for (uint64_t s = p->chosen_end;
+         s < p->accepted_end && s - p->chosen_end < SEQ_PAXOS_WINDOW; s++) {
         uint64_t ballot = 0;
         const void *v = NULL;
         size_t len = 0;
@@ -1203,7 +1226,8 @@ seq_paxos_on_timer(seq_paxos_t *self, uint64_t token)
         s_broadcast_commit(p);
         for (uint64_t s = p->chosen_end; s < p->next_slot; s++) {
             s_slot_t *e = s_find(p, s);
-            if (!e || !e->proposed || e->decided || now - e->sent_us < p->cfg.heartbeat_us)
+            if (!e || !e->proposed || e->decided ||
+                now - e->sent_us < p->cfg.heartbeat_us)
                 continue;
             e->sent_us = now;
             s_out_t o;
@@ -1270,9 +1294,10 @@ seq_paxos_status(const seq_paxos_t *self, hb_status_t *st)
     hb_status_int(st, "paxos_leader", self->leader);
     hb_status_int(st, "paxos_is_leader", self->role == S_LEADER);
     hb_status_int(st, "paxos_chosen_end", (int64_t)self->delivered_end);
-    hb_status_int(st, "paxos_lag_slots", (int64_t)(self->commit_known > self->delivered_end
-                                                       ? self->commit_known - self->delivered_end
-                                                       : 0));
+    hb_status_int(st, "paxos_lag_slots",
+                  (int64_t)(self->commit_known > self->delivered_end
+                                ? self->commit_known - self->delivered_end
+                                : 0));
     hb_status_int(st, "paxos_leader_changes", (int64_t)s.leader_changes);
     hb_status_int(st, "paxos_elections", (int64_t)s.elections);
     hb_status_int(st, "paxos_proposals", (int64_t)s.proposals);

@@ -1,5 +1,5 @@
 /* paxos.h — the Multi-Paxos core that replicates one sequencer group's
- * input log (DESIGN.md sections 2.4, 4, 5).
+ * input log (docs/architecture.md sections 2.4, 4, 5).
  *
  * One instance runs in each replica's sequencer of group g; together the R
  * instances are the group's proposers, acceptors and learners. The core is
@@ -45,7 +45,7 @@ typedef struct seq_paxos seq_paxos_t;
  * proposer. 0 means "none". */
 #define SEQ_PAXOS_BALLOT(round, replica) (((uint64_t)(round) << 16) | (uint64_t)(replica))
 #define SEQ_PAXOS_BALLOT_ROUND(b)        ((b) >> 16)
-#define SEQ_PAXOS_BALLOT_REPLICA(b)      ((uint32_t)((b) & 0xffffu))
+#define SEQ_PAXOS_BALLOT_REPLICA(b)      ((uint32_t)((b)&0xffffu))
 
 /* Largest group size (acks are kept in a 32-bit mask). */
 #define SEQ_PAXOS_MAX_REPLICAS 32
@@ -96,8 +96,8 @@ typedef struct {
     hb_rc_t (*get_meta)(void *ctx, uint64_t *promised, uint64_t *round);
     hb_rc_t (*put_meta)(void *ctx, uint64_t promised, uint64_t round);
     /* Returns HB_OK, HB_NOTFOUND (nothing accepted in slot) or HB_IO. */
-    hb_rc_t (*get_accepted)(void *ctx, uint64_t slot, uint64_t *ballot, const void **value,
-                            size_t *len);
+    hb_rc_t (*get_accepted)(void *ctx, uint64_t slot, uint64_t *ballot,
+                            const void **value, size_t *len);
     hb_rc_t (*put_accepted)(void *ctx, uint64_t slot, uint64_t ballot, const void *value,
                             size_t len);
     /* Returns HB_OK, HB_NOTFOUND (not chosen or truncated) or HB_IO. */
@@ -146,7 +146,8 @@ hb_rc_t seq_paxos_propose(seq_paxos_t *self, const void *value, size_t len);
 
 /* Handles one frame from replica `from` (borrowed). Bad frames are counted
  * and dropped. */
-void seq_paxos_on_message(seq_paxos_t *self, uint32_t from, const void *frame, size_t len);
+void seq_paxos_on_message(seq_paxos_t *self, uint32_t from, const void *frame,
+                          size_t len);
 /* Handles a timer armed through io->timer; unknown tokens are ignored. */
 void seq_paxos_on_timer(seq_paxos_t *self, uint64_t token);
 

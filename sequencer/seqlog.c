@@ -32,36 +32,36 @@ typedef struct {
 /* A slot written as chosen, waiting for seq_log_take. */
 typedef struct {
     uint64_t slot;
-    uint64_t epoch;          /* 0: no-op */
+    uint64_t epoch; /* 0: no-op */
     uint64_t since;
     uint64_t proposed;
-    uint8_t *filtered;       /* body without duplicates (owned), NULL if none skipped */
+    uint8_t *filtered; /* body without duplicates (owned), NULL if none skipped */
     size_t flen;
     uint32_t skipped;
-    seq_log_dup_t *dups;     /* owned */
+    seq_log_dup_t *dups; /* owned */
     uint32_t ndups;
 } s_pending_t;
 
 struct seq_log {
     leveldb_t *db;
     leveldb_options_t *opts;
-    leveldb_writeoptions_t *wsync;   /* sync = true */
+    leveldb_writeoptions_t *wsync; /* sync = true */
     leveldb_readoptions_t *ropts;
-    leveldb_writebatch_t *batch;     /* writes since the last sync */
-    size_t batch_n;                  /* puts/deletes in batch */
-    seq_paxos_store_t store;         /* the Paxos view */
-    char *got;                       /* last value returned by a get (LevelDB malloc) */
-    uint64_t chosen_end;             /* one past the last chosen slot written */
-    uint64_t accepted_end;           /* one past the highest accepted slot */
-    uint64_t last_epoch;             /* last delivered epoch */
-    uint32_t window;                 /* dedup window in slots */
-    seq_idmap_t seen;                /* call id -> (epoch << 16 | origin replica) */
-    s_seen_t *fifo;                  /* expiry ring */
+    leveldb_writebatch_t *batch; /* writes since the last sync */
+    size_t batch_n;              /* puts/deletes in batch */
+    seq_paxos_store_t store;     /* the Paxos view */
+    char *got;                   /* last value returned by a get (LevelDB malloc) */
+    uint64_t chosen_end;         /* one past the last chosen slot written */
+    uint64_t accepted_end;       /* one past the highest accepted slot */
+    uint64_t last_epoch;         /* last delivered epoch */
+    uint32_t window;             /* dedup window in slots */
+    seq_idmap_t seen;            /* call id -> (epoch << 16 | origin replica) */
+    s_seen_t *fifo;              /* expiry ring */
     size_t fifo_cap, fifo_head, fifo_n;
-    s_pending_t *pend;               /* ring of slots written, not yet taken */
+    s_pending_t *pend; /* ring of slots written, not yet taken */
     size_t pend_cap, pend_head, pend_n;
-    s_pending_t cur;                 /* the entry last taken (owns its buffers) */
-    msgpack_sbuffer scratch;         /* building filtered bodies */
+    s_pending_t cur;         /* the entry last taken (owns its buffers) */
+    msgpack_sbuffer scratch; /* building filtered bodies */
     uint64_t syncs, sync_us, skipped_total;
 };
 
@@ -126,7 +126,8 @@ s_get(seq_log_t *self, char tag, uint64_t n, const char **v, size_t *len)
     char *err = NULL;
     if (self->got)
         leveldb_free(self->got);
-    self->got = leveldb_get(self->db, self->ropts, (const char *)key, sizeof key, len, &err);
+    self->got =
+        leveldb_get(self->db, self->ropts, (const char *)key, sizeof key, len, &err);
     if (err) {
         hb_error("input log read failed: %s", err);
         leveldb_free(err);
@@ -151,11 +152,13 @@ s_put(seq_log_t *self, char tag, uint64_t n, const void *v, size_t len)
 /* ------------------------------------------------------------ dedup */
 
 static void
-s_seen_add(seq_log_t *self, uint64_t client_id, uint64_t req_id, uint64_t slot, uint64_t epoch,
-           uint16_t origin)
+s_seen_add(seq_log_t *self, uint64_t client_id, uint64_t req_id, uint64_t slot,
+           uint64_t epoch, uint16_t origin)
 {
     if (self->fifo_n == self->fifo_cap) {
-        size_t cap = self->fifo_cap ? self->fifo_cap * 2 : 1024;
+        /* A ring, re-laid oldest first: HB_GROW's rule, not its realloc. */
+        size_t cap =
+            hb_grow_cap(self->fifo_cap, self->fifo_n + 1, 1024, sizeof *self->fifo);
         s_seen_t *f = hb_calloc(cap, sizeof *f);
         for (size_t i = 0; i < self->fifo_n; i++)
             f[i] = self->fifo[(self->fifo_head + i) % self->fifo_cap];
@@ -275,8 +278,8 @@ s_decide(seq_log_t *self, uint64_t slot, const void *value, size_t len, s_pendin
         } else if (seq_idmap_get(&self->seen, cid, rid, &prev)) {
             dup = true;
             pe->dups = hb_realloc(pe->dups, (pe->ndups + 1) * sizeof *pe->dups);
-            pe->dups[pe->ndups++] = (seq_log_dup_t){cid, rid, origin, prev >> 16,
-                                                    (uint16_t)(prev & 0xffff)};
+            pe->dups[pe->ndups++] =
+                (seq_log_dup_t){cid, rid, origin, prev >> 16, (uint16_t)(prev & 0xffff)};
         }
         if (dup) {
             if (pe->skipped++ == 0 && i > 0) {
@@ -358,7 +361,8 @@ s_put_meta(void *ctx, uint64_t promised, uint64_t round)
 }
 
 static hb_rc_t
-s_get_accepted(void *ctx, uint64_t slot, uint64_t *ballot, const void **value, size_t *len)
+s_get_accepted(void *ctx, uint64_t slot, uint64_t *ballot, const void **value,
+               size_t *len)
 {
     seq_log_t *self = ctx;
     const char *v;
@@ -419,7 +423,9 @@ s_put_chosen(void *ctx, uint64_t slot, const void *value, size_t len)
         return HB_INTERNAL;
     }
     if (self->pend_n == self->pend_cap) {
-        size_t cap = self->pend_cap ? self->pend_cap * 2 : 64;
+        /* A ring, re-laid oldest first: HB_GROW's rule, not its realloc. */
+        size_t cap =
+            hb_grow_cap(self->pend_cap, self->pend_n + 1, 64, sizeof *self->pend);
         s_pending_t *p = hb_calloc(cap, sizeof *p);
         for (size_t i = 0; i < self->pend_n; i++)
             p[i] = self->pend[(self->pend_head + i) % self->pend_cap];
@@ -487,8 +493,8 @@ s_sync(void *ctx)
 
 /* Reads an epoch index entry. */
 static bool
-s_read_index(const char *v, size_t len, uint64_t *slot, uint64_t *since, const uint8_t **fbody,
-             uint32_t *flen)
+s_read_index(const char *v, size_t len, uint64_t *slot, uint64_t *since,
+             const uint8_t **fbody, uint32_t *flen)
 {
     hb_mp_reader_t r;
     hb_mp_reader_init(&r, v, len);
@@ -539,10 +545,7 @@ s_rebuild(seq_log_t *self)
             self->last_epoch = epoch;
         if (slot < lo)
             break;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 256;
-            epochs = hb_realloc(epochs, cap * sizeof *epochs);
-        }
+        HB_GROW(epochs, cap, n + 1, 256);
         epochs[n++] = epoch;
     }
     leveldb_iter_destroy(it);
@@ -631,9 +634,9 @@ seq_log_open(const char *dir, uint32_t dedup_window)
         .bounds = s_bounds,
         .sync = s_sync,
     };
-    hb_info("input log %s: %llu slots chosen, last epoch %llu, %zu call ids remembered", dir,
-            (unsigned long long)self->chosen_end, (unsigned long long)self->last_epoch,
-            self->seen.n);
+    hb_info("input log %s: %llu slots chosen, last epoch %llu, %zu call ids remembered",
+            dir, (unsigned long long)self->chosen_end,
+            (unsigned long long)self->last_epoch, self->seen.n);
     return self;
 }
 
@@ -722,8 +725,8 @@ seq_log_scan(seq_log_t *self, uint64_t from, size_t max, seq_log_chosen_fn fn, v
     uint8_t key[9];
     s_key(key, 'E', from);
     leveldb_iterator_t *it = leveldb_create_iterator(self->db, self->ropts);
-    for (leveldb_iter_seek(it, (const char *)key, sizeof key); leveldb_iter_valid(it) && n < max;
-         leveldb_iter_next(it)) {
+    for (leveldb_iter_seek(it, (const char *)key, sizeof key);
+         leveldb_iter_valid(it) && n < max; leveldb_iter_next(it)) {
         size_t klen, vlen;
         const char *k = leveldb_iter_key(it, &klen);
         uint64_t epoch, slot, since, proposed;
@@ -761,8 +764,8 @@ seq_log_scan(seq_log_t *self, uint64_t from, size_t max, seq_log_chosen_fn fn, v
 }
 
 void
-seq_log_pack_value(msgpack_sbuffer *sb, uint64_t proposed_epoch, uint32_t n, const void *txns,
-                   size_t len)
+seq_log_pack_value(msgpack_sbuffer *sb, uint64_t proposed_epoch, uint32_t n,
+                   const void *txns, size_t len)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);

@@ -51,14 +51,14 @@ typedef struct {
 
 /* What one chosen slot delivers (see seq_log_take). */
 typedef struct {
-    uint64_t slot;            /* Paxos slot */
-    uint64_t epoch;           /* delivered epoch; 0: a no-op, nothing to deliver */
-    uint64_t since;           /* previous delivered epoch of the group */
-    uint64_t proposed_epoch;  /* the epoch the proposer asked for */
-    const uint8_t *body;      /* msgpack array of the delivered raw txns */
-    size_t len;               /* its length */
-    uint32_t skipped;         /* txns skipped: duplicates and unusable ones */
-    uint32_t ndups;           /* duplicates skipped */
+    uint64_t slot;           /* Paxos slot */
+    uint64_t epoch;          /* delivered epoch; 0: a no-op, nothing to deliver */
+    uint64_t since;          /* previous delivered epoch of the group */
+    uint64_t proposed_epoch; /* the epoch the proposer asked for */
+    const uint8_t *body;     /* msgpack array of the delivered raw txns */
+    size_t len;              /* its length */
+    uint32_t skipped;        /* txns skipped: duplicates and unusable ones */
+    uint32_t ndups;          /* duplicates skipped */
     const seq_log_dup_t *dups;
 } seq_log_entry_t;
 

@@ -92,13 +92,15 @@ struct stor_engine {
 /* Metadata                                                            */
 /* ------------------------------------------------------------------ */
 
-static void s_meta_key(hb_key_t *k, const char *name)
+static void
+s_meta_key(hb_key_t *k, const char *name)
 {
     hb_key_init(k, HB_TABLE_META);
     hb_key_put_str(k, name, strlen(name));
 }
 
-static void s_be64(uint8_t out[8], uint64_t v)
+static void
+s_be64(uint8_t out[8], uint64_t v)
 {
     for (int i = 7; i >= 0; i--) {
         out[i] = (uint8_t)v;
@@ -106,7 +108,8 @@ static void s_be64(uint8_t out[8], uint64_t v)
     }
 }
 
-static uint64_t s_from_be64(const uint8_t *p)
+static uint64_t
+s_from_be64(const uint8_t *p)
 {
     uint64_t v = 0;
     for (int i = 0; i < 8; i++)
@@ -115,7 +118,8 @@ static uint64_t s_from_be64(const uint8_t *p)
 }
 
 /* Reads meta `name` into *v (0 when absent). Returns HB_OK, HB_IO, HB_CORRUPT. */
-static hb_rc_t s_meta_get(stor_engine_t *eng, const char *name, uint64_t *v)
+static hb_rc_t
+s_meta_get(stor_engine_t *eng, const char *name, uint64_t *v)
 {
     hb_key_t k;
     s_meta_key(&k, name);
@@ -141,7 +145,8 @@ static hb_rc_t s_meta_get(stor_engine_t *eng, const char *name, uint64_t *v)
     return rc;
 }
 
-static void s_batch_meta(leveldb_writebatch_t *b, const char *name, uint64_t v)
+static void
+s_batch_meta(leveldb_writebatch_t *b, const char *name, uint64_t v)
 {
     hb_key_t k;
     uint8_t buf[8];
@@ -150,7 +155,8 @@ static void s_batch_meta(leveldb_writebatch_t *b, const char *name, uint64_t v)
     leveldb_writebatch_put(b, (const char *)k.buf, k.len, (const char *)buf, sizeof buf);
 }
 
-static hb_rc_t s_write(stor_engine_t *eng, leveldb_writebatch_t *b, bool sync)
+static hb_rc_t
+s_write(stor_engine_t *eng, leveldb_writebatch_t *b, bool sync)
 {
     char *err = NULL;
     leveldb_write(eng->db, sync ? eng->sync_wopts : eng->wopts, b, &err);
@@ -162,13 +168,15 @@ static hb_rc_t s_write(stor_engine_t *eng, leveldb_writebatch_t *b, bool sync)
     return HB_OK;
 }
 
-static bool s_is_meta(const void *key, size_t klen)
+static bool
+s_is_meta(const void *key, size_t klen)
 {
     static const uint8_t zero[4] = {0, 0, 0, 0};
     return klen >= 4 && memcmp(key, zero, 4) == 0;
 }
 
-uint64_t stor_engine_row_hash(const void *key, size_t klen, const void *val, size_t vlen)
+uint64_t
+stor_engine_row_hash(const void *key, size_t klen, const void *val, size_t vlen)
 {
     return hb_hash64(val, vlen, hb_hash64(key, klen, 0));
 }
@@ -177,7 +185,8 @@ uint64_t stor_engine_row_hash(const void *key, size_t klen, const void *val, siz
 /* Open / close                                                        */
 /* ------------------------------------------------------------------ */
 
-stor_engine_t *stor_engine_open(const char *dir)
+stor_engine_t *
+stor_engine_open(const char *dir)
 {
     stor_engine_t *eng = hb_calloc(1, sizeof *eng);
     eng->dir = hb_strdup(dir);
@@ -221,7 +230,8 @@ fail:
     return NULL;
 }
 
-static void s_entry_free(stor_engine_t *eng, s_entry_t *e)
+static void
+s_entry_free(stor_engine_t *eng, s_entry_t *e)
 {
     for (uint32_t i = 0; i < e->nvers; i++)
         hb_free(e->vers[i].val);
@@ -230,7 +240,8 @@ static void s_entry_free(stor_engine_t *eng, s_entry_t *e)
     hb_free(e);
 }
 
-void stor_engine_discard_overlay(stor_engine_t *eng)
+void
+stor_engine_discard_overlay(stor_engine_t *eng)
 {
     s_entry_t *e = eng->head;
     while (e) {
@@ -243,7 +254,8 @@ void stor_engine_discard_overlay(stor_engine_t *eng)
     memset(eng->buckets, 0, eng->nbuckets * sizeof *eng->buckets);
 }
 
-static void s_staged_clear(stor_engine_t *eng)
+static void
+s_staged_clear(stor_engine_t *eng)
 {
     for (size_t i = 0; i < eng->nstaged; i++) {
         hb_free(eng->staged[i].key);
@@ -252,7 +264,8 @@ static void s_staged_clear(stor_engine_t *eng)
     eng->nstaged = 0;
 }
 
-void stor_engine_destroy(stor_engine_t **self_p)
+void
+stor_engine_destroy(stor_engine_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
@@ -281,7 +294,8 @@ void stor_engine_destroy(stor_engine_t **self_p)
     *self_p = NULL;
 }
 
-hb_rc_t stor_engine_new_incarnation(stor_engine_t *eng)
+hb_rc_t
+stor_engine_new_incarnation(stor_engine_t *eng)
 {
     leveldb_writebatch_t *b = leveldb_writebatch_create();
     s_batch_meta(b, "incarnation", eng->incarnation + 1);
@@ -296,13 +310,14 @@ hb_rc_t stor_engine_new_incarnation(stor_engine_t *eng)
 /* Overlay map                                                         */
 /* ------------------------------------------------------------------ */
 
-static uint64_t s_key_hash(const void *key, size_t klen)
+static uint64_t
+s_key_hash(const void *key, size_t klen)
 {
     return hb_hash64(key, klen, S_MAP_SEED);
 }
 
-static s_entry_t *s_find(const stor_engine_t *eng, const void *key, size_t klen,
-                         uint64_t h)
+static s_entry_t *
+s_find(const stor_engine_t *eng, const void *key, size_t klen, uint64_t h)
 {
     for (s_entry_t *e = eng->buckets[h & (eng->nbuckets - 1)]; e; e = e->chain)
         if (e->hash == h && e->klen == klen && memcmp(e->key, key, klen) == 0)
@@ -310,7 +325,8 @@ static s_entry_t *s_find(const stor_engine_t *eng, const void *key, size_t klen,
     return NULL;
 }
 
-static void s_grow(stor_engine_t *eng)
+static void
+s_grow(stor_engine_t *eng)
 {
     size_t n = eng->nbuckets * 2;
     s_entry_t **b = hb_calloc(n, sizeof *b);
@@ -324,7 +340,8 @@ static void s_grow(stor_engine_t *eng)
     eng->nbuckets = n;
 }
 
-static s_entry_t *s_find_or_add(stor_engine_t *eng, const void *key, size_t klen)
+static s_entry_t *
+s_find_or_add(stor_engine_t *eng, const void *key, size_t klen)
 {
     uint64_t h = s_key_hash(key, klen);
     s_entry_t *e = s_find(eng, key, klen, h);
@@ -347,7 +364,8 @@ static s_entry_t *s_find_or_add(stor_engine_t *eng, const void *key, size_t klen
     return e;
 }
 
-static void s_remove(stor_engine_t *eng, s_entry_t *e)
+static void
+s_remove(stor_engine_t *eng, s_entry_t *e)
 {
     s_entry_t **pp = &eng->buckets[e->hash & (eng->nbuckets - 1)];
     while (*pp != e)
@@ -363,8 +381,9 @@ static void s_remove(stor_engine_t *eng, s_entry_t *e)
     s_entry_free(eng, e);
 }
 
-static hb_rc_t s_record(stor_engine_t *eng, uint64_t epoch, const void *key, size_t klen,
-                        const void *val, size_t vlen, bool tomb)
+static hb_rc_t
+s_record(stor_engine_t *eng, uint64_t epoch, const void *key, size_t klen,
+         const void *val, size_t vlen, bool tomb)
 {
     if (klen == 0 || klen > HB_KEY_MAX || s_is_meta(key, klen)) {
         hb_warn("engine %s: refusing write of a %zu-byte %s key", eng->dir, klen,
@@ -387,10 +406,7 @@ static hb_rc_t s_record(stor_engine_t *eng, uint64_t epoch, const void *key, siz
         v->tomb = tomb;
         return HB_OK;
     }
-    if (e->nvers == e->capvers) {
-        e->capvers = e->capvers ? e->capvers * 2 : 2;
-        e->vers = hb_realloc(e->vers, e->capvers * sizeof *e->vers);
-    }
+    HB_GROW(e->vers, e->capvers, e->nvers + 1, 2);
     memmove(&e->vers[pos + 1], &e->vers[pos], (e->nvers - pos) * sizeof *e->vers);
     e->vers[pos] =
         (s_version_t){.epoch = epoch, .val = copy, .len = tomb ? 0 : vlen, .tomb = tomb};
@@ -399,14 +415,15 @@ static hb_rc_t s_record(stor_engine_t *eng, uint64_t epoch, const void *key, siz
     return HB_OK;
 }
 
-hb_rc_t stor_engine_put(stor_engine_t *eng, uint64_t epoch, const void *key, size_t klen,
-                        const void *val, size_t vlen)
+hb_rc_t
+stor_engine_put(stor_engine_t *eng, uint64_t epoch, const void *key, size_t klen,
+                const void *val, size_t vlen)
 {
     return s_record(eng, epoch, key, klen, val, vlen, false);
 }
 
-hb_rc_t stor_engine_delete(stor_engine_t *eng, uint64_t epoch, const void *key,
-                           size_t klen)
+hb_rc_t
+stor_engine_delete(stor_engine_t *eng, uint64_t epoch, const void *key, size_t klen)
 {
     return s_record(eng, epoch, key, klen, NULL, 0, true);
 }
@@ -415,15 +432,17 @@ hb_rc_t stor_engine_delete(stor_engine_t *eng, uint64_t epoch, const void *key,
 /* Reads                                                               */
 /* ------------------------------------------------------------------ */
 
-static void *s_alloc(stor_alloc_fn alloc, void *arg, size_t n)
+static void *
+s_alloc(stor_alloc_fn alloc, void *arg, size_t n)
 {
     if (n == 0)
         n = 1;
     return alloc ? alloc(arg, n) : hb_malloc(n);
 }
 
-hb_rc_t stor_engine_get(stor_engine_t *eng, const void *key, size_t klen,
-                        stor_alloc_fn alloc, void *arg, uint8_t **val, size_t *vlen)
+hb_rc_t
+stor_engine_get(stor_engine_t *eng, const void *key, size_t klen, stor_alloc_fn alloc,
+                void *arg, uint8_t **val, size_t *vlen)
 {
     *val = NULL;
     *vlen = 0;
@@ -469,7 +488,8 @@ hb_rc_t stor_engine_get(stor_engine_t *eng, const void *key, size_t klen,
 /* ------------------------------------------------------------------ */
 
 /* Fills e->base_h from LevelDB if not cached. Returns HB_OK or HB_IO. */
-static hb_rc_t s_load_base(stor_engine_t *eng, s_entry_t *e)
+static hb_rc_t
+s_load_base(stor_engine_t *eng, s_entry_t *e)
 {
     if (e->base_known)
         return HB_OK;
@@ -489,7 +509,8 @@ static hb_rc_t s_load_base(stor_engine_t *eng, s_entry_t *e)
     return HB_OK;
 }
 
-hb_rc_t stor_engine_flush(stor_engine_t *eng, uint64_t epoch)
+hb_rc_t
+stor_engine_flush(stor_engine_t *eng, uint64_t epoch)
 {
     if (epoch < eng->applied_epoch) {
         hb_error("engine %s: flush of epoch %llu below applied epoch %llu", eng->dir,
@@ -572,18 +593,16 @@ out:
 /* Staged metadata                                                     */
 /* ------------------------------------------------------------------ */
 
-hb_rc_t stor_engine_stage_meta(stor_engine_t *eng, const void *key, size_t klen,
-                               const void *val, size_t vlen)
+hb_rc_t
+stor_engine_stage_meta(stor_engine_t *eng, const void *key, size_t klen, const void *val,
+                       size_t vlen)
 {
     if (klen > HB_KEY_MAX || !s_is_meta(key, klen)) {
         hb_warn("engine %s: refusing to stage a %zu-byte non-metadata key", eng->dir,
                 klen);
         return HB_INVALID;
     }
-    if (eng->nstaged == eng->capstaged) {
-        eng->capstaged = eng->capstaged ? eng->capstaged * 2 : 64;
-        eng->staged = hb_realloc(eng->staged, eng->capstaged * sizeof *eng->staged);
-    }
+    HB_GROW(eng->staged, eng->capstaged, eng->nstaged + 1, 64);
     s_staged_t *st = &eng->staged[eng->nstaged++];
     st->key = hb_memdup(key, klen);
     st->klen = klen;
@@ -592,18 +611,21 @@ hb_rc_t stor_engine_stage_meta(stor_engine_t *eng, const void *key, size_t klen,
     return HB_OK;
 }
 
-size_t stor_engine_staged(const stor_engine_t *eng)
+size_t
+stor_engine_staged(const stor_engine_t *eng)
 {
     return eng->nstaged;
 }
 
-hb_rc_t stor_engine_meta_scan(stor_engine_t *eng, const void *start, size_t slen,
-                              const void *end, size_t elen, stor_meta_fn fn, void *arg)
+hb_rc_t
+stor_engine_meta_scan(stor_engine_t *eng, const void *start, size_t slen, const void *end,
+                      size_t elen, stor_meta_fn fn, void *arg)
 {
     if (!s_is_meta(start, slen) || !s_is_meta(end, elen))
         return HB_INVALID;
     leveldb_iterator_t *it = leveldb_create_iterator(eng->db, eng->ropts);
-    for (leveldb_iter_seek(it, start, slen); leveldb_iter_valid(it); leveldb_iter_next(it)) {
+    for (leveldb_iter_seek(it, start, slen); leveldb_iter_valid(it);
+         leveldb_iter_next(it)) {
         size_t klen = 0, vlen = 0;
         const char *k = leveldb_iter_key(it, &klen);
         size_t n = klen < elen ? klen : elen;
@@ -629,27 +651,32 @@ hb_rc_t stor_engine_meta_scan(stor_engine_t *eng, const void *start, size_t slen
 /* Accessors                                                           */
 /* ------------------------------------------------------------------ */
 
-uint64_t stor_engine_applied_epoch(const stor_engine_t *eng)
+uint64_t
+stor_engine_applied_epoch(const stor_engine_t *eng)
 {
     return eng->applied_epoch;
 }
 
-uint64_t stor_engine_state_hash(const stor_engine_t *eng)
+uint64_t
+stor_engine_state_hash(const stor_engine_t *eng)
 {
     return eng->state_hash;
 }
 
-uint64_t stor_engine_incarnation(const stor_engine_t *eng)
+uint64_t
+stor_engine_incarnation(const stor_engine_t *eng)
 {
     return eng->incarnation;
 }
 
-leveldb_t *stor_engine_db(stor_engine_t *eng)
+leveldb_t *
+stor_engine_db(stor_engine_t *eng)
 {
     return eng->db;
 }
 
-size_t stor_engine_overlay_keys(const stor_engine_t *eng)
+size_t
+stor_engine_overlay_keys(const stor_engine_t *eng)
 {
     /* Entries that only cache a read's base hash do not count. A walk: this
      * is for status and tests, not the hot path. */
@@ -659,12 +686,14 @@ size_t stor_engine_overlay_keys(const stor_engine_t *eng)
     return n;
 }
 
-size_t stor_engine_overlay_versions(const stor_engine_t *eng)
+size_t
+stor_engine_overlay_versions(const stor_engine_t *eng)
 {
     return eng->nversions;
 }
 
-hb_rc_t stor_engine_scan_hash(stor_engine_t *eng, uint64_t *hash)
+hb_rc_t
+stor_engine_scan_hash(stor_engine_t *eng, uint64_t *hash)
 {
     *hash = 0;
     leveldb_iterator_t *it = leveldb_create_iterator(eng->db, eng->ropts);

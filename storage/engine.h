@@ -1,5 +1,5 @@
 /* engine.h — the storage engine: one LevelDB shard plus an epoch-tagged
- * multi-version overlay (DESIGN.md section 5, "Epoch-atomic apply").
+ * multi-version overlay (docs/architecture.md section 5, "Epoch-atomic apply").
  *
  * Writes of running transactions never go straight to LevelDB: each put or
  * delete records a version of its key tagged with the transaction's epoch
@@ -19,8 +19,8 @@
  * state_hash and incarnation. Other modules may keep their own metadata
  * there (the remote-read log, storage/rread.h) by *staging* puts and
  * deletes with stor_engine_stage_meta: they are written in the WriteBatch
- * of the next successful flush, atomically with that epoch. Opening an engine increments and syncs the
- * incarnation, so every process start gets a new one (docs/protocol.md,
+ * of the next successful flush, atomically with that epoch. Opening an engine increments
+ * and syncs the incarnation, so every process start gets a new one (docs/protocol.md,
  * "Restart").
  *
  * Not thread-safe: one executor owns one engine.
@@ -109,9 +109,9 @@ void stor_engine_discard_overlay(stor_engine_t *eng);
 hb_rc_t stor_engine_new_incarnation(stor_engine_t *eng);
 
 /* Accessors. */
-uint64_t stor_engine_applied_epoch(const stor_engine_t *eng);  /* last flushed epoch */
-uint64_t stor_engine_state_hash(const stor_engine_t *eng);     /* hash at applied epoch */
-uint64_t stor_engine_incarnation(const stor_engine_t *eng);    /* current incarnation */
+uint64_t stor_engine_applied_epoch(const stor_engine_t *eng); /* last flushed epoch */
+uint64_t stor_engine_state_hash(const stor_engine_t *eng);    /* hash at applied epoch */
+uint64_t stor_engine_incarnation(const stor_engine_t *eng);   /* current incarnation */
 /* Returns the LevelDB handle (borrowed) for snapshot reads: it holds
  * exactly the state at the applied epoch (unflushed writes live in the
  * overlay). Readers must not write through it. */

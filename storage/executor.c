@@ -15,7 +15,7 @@
  * copied reads). Execution never depends on the table's order: a parked
  * transaction runs when its last read arrives, and the body sees the reads
  * through the context's per-key slots. s_execute is laid out as the steps
- * of DESIGN.md section 2 step 7.
+ * of docs/architecture.md section 2 step 7.
  */
 #include "executor.h"
 
@@ -32,10 +32,11 @@
 #include "procs.h"
 #include "rread.h"
 
-#define S_TOKEN_FLUSH_RETRY 0          /* timer token: retry a failed flush */
-#define S_TOKEN_APPLIED     UINT64_MAX /* timer token: send APPLIED (HELLO tokens count up from 1) */
-#define S_FLUSH_RETRY_US    100000
-#define S_PEND_MIN_BUCKETS  64
+#define S_TOKEN_FLUSH_RETRY 0 /* timer token: retry a failed flush */
+#define S_TOKEN_APPLIED                                                                  \
+    UINT64_MAX /* timer token: send APPLIED (HELLO tokens count up from 1) */
+#define S_FLUSH_RETRY_US   100000
+#define S_PEND_MIN_BUCKETS 64
 
 /* Bookkeeping of one epoch not yet flushed. */
 typedef struct {
@@ -98,7 +99,8 @@ struct stor_executor {
 /* Sending                                                             */
 /* ------------------------------------------------------------------ */
 
-static void s_send(stor_executor_t *ex, hb_node_t to, const hb_msg_t *msg)
+static void
+s_send(stor_executor_t *ex, hb_node_t to, const hb_msg_t *msg)
 {
     msgpack_sbuffer_clear(&ex->sbuf);
     if (hb_msg_encode(msg, &ex->sbuf) != HB_OK) {
@@ -110,12 +112,14 @@ static void s_send(stor_executor_t *ex, hb_node_t to, const hb_msg_t *msg)
         ex->stats.send_errors++;
 }
 
-static hb_node_t s_scheduler(const stor_executor_t *ex)
+static hb_node_t
+s_scheduler(const stor_executor_t *ex)
 {
     return hb_node(HB_ROLE_SCHEDULER, ex->self.replica, ex->self.partition);
 }
 
-static void s_send_hello(stor_executor_t *ex)
+static void
+s_send_hello(stor_executor_t *ex)
 {
     hb_msg_t m = {.type = HB_MSG_HELLO};
     m.u.hello.incarnation = stor_engine_incarnation(ex->engine);
@@ -125,7 +129,8 @@ static void s_send_hello(stor_executor_t *ex)
 }
 
 /* Starts (or restarts) the HELLO cycle for the current incarnation. */
-static void s_start_hello(stor_executor_t *ex)
+static void
+s_start_hello(stor_executor_t *ex)
 {
     ex->accepted = false;
     ex->hello_token++;
@@ -133,8 +138,8 @@ static void s_start_hello(stor_executor_t *ex)
     ex->env.timer(ex->env.ctx, STOR_HELLO_INTERVAL_US, ex->hello_token);
 }
 
-static void s_send_done(stor_executor_t *ex, uint64_t epoch, uint16_t group,
-                        uint32_t index)
+static void
+s_send_done(stor_executor_t *ex, uint64_t epoch, uint16_t group, uint32_t index)
 {
     hb_msg_t m = {.type = HB_MSG_DONE};
     m.u.done.incarnation = stor_engine_incarnation(ex->engine);
@@ -148,13 +153,15 @@ static void s_send_done(stor_executor_t *ex, uint64_t epoch, uint16_t group,
 /* Epoch bookkeeping                                                   */
 /* ------------------------------------------------------------------ */
 
-static void s_epoch_free(s_epoch_t *e)
+static void
+s_epoch_free(s_epoch_t *e)
 {
     hb_free(e->seen);
     e->seen = NULL;
 }
 
-static void s_epochs_clear(stor_executor_t *ex)
+static void
+s_epochs_clear(stor_executor_t *ex)
 {
     for (size_t i = 0; i < ex->nepochs; i++)
         s_epoch_free(&ex->epochs[i]);
@@ -162,7 +169,8 @@ static void s_epochs_clear(stor_executor_t *ex)
 }
 
 /* Returns the record of epoch, creating it in order. */
-static s_epoch_t *s_epoch_get(stor_executor_t *ex, uint64_t epoch)
+static s_epoch_t *
+s_epoch_get(stor_executor_t *ex, uint64_t epoch)
 {
     size_t pos = ex->nepochs;
     while (pos > 0 && ex->epochs[pos - 1].epoch >= epoch) {
@@ -170,10 +178,7 @@ static s_epoch_t *s_epoch_get(stor_executor_t *ex, uint64_t epoch)
             return &ex->epochs[pos - 1];
         pos--;
     }
-    if (ex->nepochs == ex->capepochs) {
-        ex->capepochs = ex->capepochs ? ex->capepochs * 2 : 8;
-        ex->epochs = hb_realloc(ex->epochs, ex->capepochs * sizeof *ex->epochs);
-    }
+    HB_GROW(ex->epochs, ex->capepochs, ex->nepochs + 1, 8);
     memmove(&ex->epochs[pos + 1], &ex->epochs[pos],
             (ex->nepochs - pos) * sizeof *ex->epochs);
     ex->epochs[pos] = (s_epoch_t){.epoch = epoch};
@@ -182,7 +187,8 @@ static s_epoch_t *s_epoch_get(stor_executor_t *ex, uint64_t epoch)
 }
 
 /* Adds (group, index) to the epoch's seen set. Returns false if present. */
-static bool s_epoch_mark(s_epoch_t *e, uint16_t group, uint32_t index)
+static bool
+s_epoch_mark(s_epoch_t *e, uint16_t group, uint32_t index)
 {
     uint64_t v = (((uint64_t)group << 32) | index) + 1;
     if ((e->nseen + 1) * 2 > e->seen_cap) {
@@ -212,7 +218,8 @@ static bool s_epoch_mark(s_epoch_t *e, uint16_t group, uint32_t index)
 }
 
 /* Returns the record of epoch, or NULL. */
-static s_epoch_t *s_epoch_find(stor_executor_t *ex, uint64_t epoch)
+static s_epoch_t *
+s_epoch_find(stor_executor_t *ex, uint64_t epoch)
 {
     for (size_t i = ex->nepochs; i > 0; i--)
         if (ex->epochs[i - 1].epoch == epoch)
@@ -221,7 +228,8 @@ static s_epoch_t *s_epoch_find(stor_executor_t *ex, uint64_t epoch)
 }
 
 /* Returns true if (group, index) is in the epoch's seen set. */
-static bool s_epoch_seen(const s_epoch_t *e, uint16_t group, uint32_t index)
+static bool
+s_epoch_seen(const s_epoch_t *e, uint16_t group, uint32_t index)
 {
     if (!e->seen_cap)
         return false;
@@ -237,7 +245,8 @@ static void s_pend_drop_through(stor_executor_t *ex, uint64_t epoch);
 
 /* Flushes the longest prefix of announced, complete epochs, with the
  * remote-read log entries of those epochs. */
-static void s_try_flush(stor_executor_t *ex)
+static void
+s_try_flush(stor_executor_t *ex)
 {
     size_t k = 0;
     while (k < ex->nepochs && ex->epochs[k].announced &&
@@ -273,29 +282,30 @@ static void s_try_flush(stor_executor_t *ex)
 /* Exchange records                                                    */
 /* ------------------------------------------------------------------ */
 
-static uint64_t s_pend_hash(uint64_t epoch, uint16_t group, uint32_t index)
+static uint64_t
+s_pend_hash(uint64_t epoch, uint16_t group, uint32_t index)
 {
     return hb_mix64(epoch * 0x9e3779b97f4a7c15ULL ^ ((uint64_t)group << 32 | index));
 }
 
-static s_pend_t **s_pend_slot(stor_executor_t *ex, uint64_t epoch, uint16_t group,
-                              uint32_t index)
+static s_pend_t **
+s_pend_slot(stor_executor_t *ex, uint64_t epoch, uint16_t group, uint32_t index)
 {
     s_pend_t **pp = &ex->pend[s_pend_hash(epoch, group, index) & (ex->npendb - 1)];
-    while (*pp && !((*pp)->epoch == epoch && (*pp)->group == group &&
-                    (*pp)->index == index))
+    while (*pp &&
+           !((*pp)->epoch == epoch && (*pp)->group == group && (*pp)->index == index))
         pp = &(*pp)->chain;
     return pp;
 }
 
-static s_pend_t *s_pend_find(stor_executor_t *ex, uint64_t epoch, uint16_t group,
-                             uint32_t index)
+static s_pend_t *
+s_pend_find(stor_executor_t *ex, uint64_t epoch, uint16_t group, uint32_t index)
 {
     return *s_pend_slot(ex, epoch, group, index);
 }
 
-static s_pend_t *s_pend_add(stor_executor_t *ex, uint64_t epoch, uint16_t group,
-                            uint32_t index)
+static s_pend_t *
+s_pend_add(stor_executor_t *ex, uint64_t epoch, uint16_t group, uint32_t index)
 {
     if (ex->npend + 1 > ex->npendb) {
         size_t n = ex->npendb * 2;
@@ -325,7 +335,8 @@ static s_pend_t *s_pend_add(stor_executor_t *ex, uint64_t epoch, uint16_t group,
     return p;
 }
 
-static void s_reads_free(s_reads_t *r)
+static void
+s_reads_free(s_reads_t *r)
 {
     hb_free(r->kvs);
     hb_free(r->bytes);
@@ -334,7 +345,8 @@ static void s_reads_free(s_reads_t *r)
 }
 
 /* Unlinks and frees the record of (epoch, group, index), if any. */
-static void s_pend_remove(stor_executor_t *ex, s_pend_t *p)
+static void
+s_pend_remove(stor_executor_t *ex, s_pend_t *p)
 {
     s_pend_t **pp = s_pend_slot(ex, p->epoch, p->group, p->index);
     if (*pp != p)
@@ -354,7 +366,8 @@ static void s_pend_remove(stor_executor_t *ex, s_pend_t *p)
 }
 
 /* Drops every record of epochs <= epoch (max: all of them). */
-static void s_pend_drop_through(stor_executor_t *ex, uint64_t epoch)
+static void
+s_pend_drop_through(stor_executor_t *ex, uint64_t epoch)
 {
     for (size_t i = 0; i < ex->npendb; i++) {
         s_pend_t *p = ex->pend[i];
@@ -368,7 +381,8 @@ static void s_pend_drop_through(stor_executor_t *ex, uint64_t epoch)
 }
 
 /* Returns true if the record already holds the reads of partition from. */
-static bool s_pend_has(const s_pend_t *p, uint16_t from)
+static bool
+s_pend_has(const s_pend_t *p, uint16_t from)
 {
     for (uint32_t i = 0; i < p->nreads; i++)
         if (p->reads[i].from == from)
@@ -377,12 +391,10 @@ static bool s_pend_has(const s_pend_t *p, uint16_t from)
 }
 
 /* Appends reads r (ownership moves to the record). */
-static void s_pend_push(stor_executor_t *ex, s_pend_t *p, s_reads_t *r)
+static void
+s_pend_push(stor_executor_t *ex, s_pend_t *p, s_reads_t *r)
 {
-    if (p->nreads == p->capreads) {
-        p->capreads = p->capreads ? p->capreads * 2 : 4;
-        p->reads = hb_realloc(p->reads, p->capreads * sizeof *p->reads);
-    }
+    HB_GROW(p->reads, p->capreads, p->nreads + 1, 4);
     p->reads[p->nreads++] = *r;
     if (!p->txn)
         ex->nearly++;
@@ -390,7 +402,8 @@ static void s_pend_push(stor_executor_t *ex, s_pend_t *p, s_reads_t *r)
 }
 
 /* Copies n key/values (borrowed, e.g. from a frame) into owned reads. */
-static void s_reads_copy(s_reads_t *r, uint16_t from, const hb_wire_kv_t *kvs, uint32_t n)
+static void
+s_reads_copy(s_reads_t *r, uint16_t from, const hb_wire_kv_t *kvs, uint32_t n)
 {
     size_t total = 1;
     for (uint32_t i = 0; i < n; i++)
@@ -417,12 +430,13 @@ static void s_reads_copy(s_reads_t *r, uint16_t from, const hb_wire_kv_t *kvs, u
 }
 
 /* ------------------------------------------------------------------ */
-/* Execution (DESIGN.md section 2, step 7)                             */
+/* Execution (docs/architecture.md section 2, step 7)                             */
 /* ------------------------------------------------------------------ */
 
 /* Returns the reply partition: the lowest partition with a write lock, or
  * the lowest participant of a read-only transaction. */
-static uint16_t s_reply_partition(const hb_txn_t *txn)
+static uint16_t
+s_reply_partition(const hb_txn_t *txn)
 {
     uint32_t lowest_w = UINT32_MAX, lowest = UINT32_MAX;
     for (uint32_t i = 0; i < txn->nlocks; i++) {
@@ -436,13 +450,15 @@ static uint16_t s_reply_partition(const hb_txn_t *txn)
 }
 
 /* Returns true if partition p executes txn: it writes, or it replies. */
-static bool s_is_executor(const hb_txn_t *txn, uint16_t p)
+static bool
+s_is_executor(const hb_txn_t *txn, uint16_t p)
 {
     return hb_txn_writes(txn, p) || s_reply_partition(txn) == p;
 }
 
 /* (a) Reads every lock key of this partition into owned reads *out. */
-static void s_local_reads(stor_executor_t *ex, const hb_txn_t *txn, s_reads_t *out)
+static void
+s_local_reads(stor_executor_t *ex, const hb_txn_t *txn, s_reads_t *out)
 {
     uint32_t n = 0;
     for (uint32_t i = 0; i < txn->nlocks; i++)
@@ -455,8 +471,8 @@ static void s_local_reads(stor_executor_t *ex, const hb_txn_t *txn, s_reads_t *o
         if (lk->partition != ex->self.partition)
             continue;
         size_t vlen = 0;
-        hb_rc_t rc = stor_engine_get(ex->engine, lk->key, lk->len, NULL, NULL, &vals[k],
-                                     &vlen);
+        hb_rc_t rc =
+            stor_engine_get(ex->engine, lk->key, lk->len, NULL, NULL, &vals[k], &vlen);
         if (rc != HB_OK && rc != HB_NOTFOUND) {
             /* This replica's disk failed. Executing on without the value
              * would make this replica diverge from the others, which is
@@ -483,7 +499,8 @@ static void s_local_reads(stor_executor_t *ex, const hb_txn_t *txn, s_reads_t *o
 
 /* (b) Sends the local reads to every other executor of txn and logs each
  * frame in the remote-read log. */
-static void s_send_reads(stor_executor_t *ex, const s_pend_t *p, const s_reads_t *local)
+static void
+s_send_reads(stor_executor_t *ex, const s_pend_t *p, const s_reads_t *local)
 {
     hb_msg_t m = {.type = HB_MSG_RREAD};
     m.u.rread.epoch = p->epoch;
@@ -512,7 +529,8 @@ static void s_send_reads(stor_executor_t *ex, const s_pend_t *p, const s_reads_t
 }
 
 /* Returns true if partition q is a participant of the record's txn. */
-static bool s_is_participant(const s_pend_t *p, uint16_t q)
+static bool
+s_is_participant(const s_pend_t *p, uint16_t q)
 {
     for (uint32_t i = 0; i < p->nparts; i++)
         if (p->parts[i] == q)
@@ -521,13 +539,15 @@ static bool s_is_participant(const s_pend_t *p, uint16_t q)
 }
 
 /* (c) Returns true once the reads of every participant are present. */
-static bool s_complete(const s_pend_t *p)
+static bool
+s_complete(const s_pend_t *p)
 {
     return p->nreads >= p->nparts;
 }
 
 /* (d) Runs the procedure body over the gathered reads. */
-static hb_rc_t s_run(stor_executor_t *ex, const hb_txn_t *txn)
+static hb_rc_t
+s_run(stor_executor_t *ex, const hb_txn_t *txn)
 {
     const hb_proc_def_t *def = hb_proc_find(txn->proc, txn->proc_len);
     if (!def)
@@ -538,7 +558,8 @@ static hb_rc_t s_run(stor_executor_t *ex, const hb_txn_t *txn)
 
 /* (e) Applies this partition's writes to the overlay at epoch: the lock-key
  * writes in lock-set order, then the fresh writes in the order made. */
-static void s_apply_writes(stor_executor_t *ex, uint64_t epoch)
+static void
+s_apply_writes(stor_executor_t *ex, uint64_t epoch)
 {
     uint32_t n = stor_ctx_nslots(ex->ctx);
     for (uint32_t i = 0; i < n; i++) {
@@ -568,7 +589,8 @@ static void s_apply_writes(stor_executor_t *ex, uint64_t epoch)
 }
 
 /* Sends the result to the transaction's origin sequencer. */
-static void s_reply(stor_executor_t *ex, const hb_txn_t *txn, uint64_t epoch)
+static void
+s_reply(stor_executor_t *ex, const hb_txn_t *txn, uint64_t epoch)
 {
     hb_msg_t m = {.type = HB_MSG_REPLY};
     hb_rc_t rc = stor_ctx_rc(ex->ctx);
@@ -589,7 +611,8 @@ static void s_reply(stor_executor_t *ex, const hb_txn_t *txn, uint64_t epoch)
 
 /* Ends a transaction here: DONE to the scheduler, one more done in its
  * epoch, and a flush if that completed a prefix of epochs. */
-static void s_finish(stor_executor_t *ex, uint64_t epoch, uint16_t group, uint32_t index)
+static void
+s_finish(stor_executor_t *ex, uint64_t epoch, uint16_t group, uint32_t index)
 {
     s_send_done(ex, epoch, group, index);
     s_epoch_get(ex, epoch)->done++;
@@ -598,7 +621,8 @@ static void s_finish(stor_executor_t *ex, uint64_t epoch, uint16_t group, uint32
 
 /* (d, e, f) Executes a parked transaction whose reads are all present,
  * then forgets it. */
-static void s_execute(stor_executor_t *ex, s_pend_t *p)
+static void
+s_execute(stor_executor_t *ex, s_pend_t *p)
 {
     const hb_txn_t *txn = p->txn;
     uint64_t epoch = p->epoch;
@@ -610,7 +634,8 @@ static void s_execute(stor_executor_t *ex, s_pend_t *p)
         const s_reads_t *rd = &p->reads[r];
         for (uint32_t i = 0; i < rd->n; i++) {
             const hb_wire_kv_t *kv = &rd->kvs[i];
-            if (stor_ctx_add_read(ex->ctx, kv->key, kv->klen, kv->present ? kv->val : NULL,
+            if (stor_ctx_add_read(ex->ctx, kv->key, kv->klen,
+                                  kv->present ? kv->val : NULL,
                                   kv->present ? kv->vlen : 0) != HB_OK)
                 ex->stats.rread_bad_keys++;
         }
@@ -633,8 +658,9 @@ static void s_execute(stor_executor_t *ex, s_pend_t *p)
 
 /* Starts a dispatched transaction: (a) local reads, (b) RREADs to the other
  * executors, then DONE if passive, or park until (c) every read is in. */
-static void s_start(stor_executor_t *ex, uint64_t epoch, uint16_t group, uint32_t index,
-                    const uint8_t *raw, size_t raw_len)
+static void
+s_start(stor_executor_t *ex, uint64_t epoch, uint16_t group, uint32_t index,
+        const uint8_t *raw, size_t raw_len)
 {
     hb_txn_t *txn = NULL;
     hb_rc_t rc = hb_txn_decode(raw, raw_len, &ex->lim, ex->nparts, &txn);
@@ -694,7 +720,8 @@ static void s_start(stor_executor_t *ex, uint64_t epoch, uint16_t group, uint32_
 }
 
 /* Handles an RREAD: buffers it, or completes a parked transaction. */
-static void s_on_rread(stor_executor_t *ex, const hb_msg_t *msg)
+static void
+s_on_rread(stor_executor_t *ex, const hb_msg_t *msg)
 {
     uint64_t e = msg->u.rread.epoch;
     uint16_t group = msg->u.rread.group;
@@ -706,7 +733,8 @@ static void s_on_rread(stor_executor_t *ex, const hb_msg_t *msg)
     }
     if (from >= ex->nparts || from == ex->self.partition) {
         ex->stats.rread_bad++;
-        hb_warn("RREAD %" PRIu64 "/%u/%" PRIu32 " claims to come from partition %u: dropped",
+        hb_warn("RREAD %" PRIu64 "/%u/%" PRIu32
+                " claims to come from partition %u: dropped",
                 e, group, index, from);
         return;
     }
@@ -738,7 +766,8 @@ static void s_on_rread(stor_executor_t *ex, const hb_msg_t *msg)
 }
 
 /* Sends frame to storage partition `to` of this replica (an rr-log resend). */
-static void s_resend_one(void *arg, uint16_t to, const void *frame, size_t len)
+static void
+s_resend_one(void *arg, uint16_t to, const void *frame, size_t len)
 {
     stor_executor_t *ex = arg;
     if (ex->env.send(ex->env.ctx, hb_node(HB_ROLE_STORAGE, ex->self.replica, to), frame,
@@ -747,7 +776,8 @@ static void s_resend_one(void *arg, uint16_t to, const void *frame, size_t len)
 }
 
 /* RREQ(q, from): resend q every logged RREAD to it from that epoch. */
-static void s_on_rreq(stor_executor_t *ex, const hb_msg_t *msg)
+static void
+s_on_rreq(stor_executor_t *ex, const hb_msg_t *msg)
 {
     uint16_t q = msg->u.rreq.partition;
     if (q >= ex->nparts || q == ex->self.partition) {
@@ -766,7 +796,8 @@ static void s_on_rreq(stor_executor_t *ex, const hb_msg_t *msg)
 }
 
 /* APPLIED(q, e): q will never need reads of epochs <= e again. */
-static void s_on_applied(stor_executor_t *ex, const hb_msg_t *msg)
+static void
+s_on_applied(stor_executor_t *ex, const hb_msg_t *msg)
 {
     uint16_t q = msg->u.rreq.partition;
     if (q >= ex->nparts || q == ex->self.partition) {
@@ -774,12 +805,14 @@ static void s_on_applied(stor_executor_t *ex, const hb_msg_t *msg)
         return;
     }
     if (stor_rrlog_truncate(ex->rrlog, q, msg->u.rreq.epoch) != HB_OK)
-        hb_warn("rr-log truncation for partition %u failed; retried on the next APPLIED", q);
+        hb_warn("rr-log truncation for partition %u failed; retried on the next APPLIED",
+                q);
 }
 
 /* Sends `type` (RREQ or APPLIED) with (self, epoch) to every other storage
  * of this replica. */
-static void s_broadcast_peers(stor_executor_t *ex, hb_msg_type_t type, uint64_t epoch)
+static void
+s_broadcast_peers(stor_executor_t *ex, hb_msg_type_t type, uint64_t epoch)
 {
     hb_msg_t m = {.type = type};
     m.u.rreq.partition = ex->self.partition;
@@ -801,7 +834,8 @@ static void s_broadcast_peers(stor_executor_t *ex, hb_msg_type_t type, uint64_t 
 
 /* Returns true if inc is the current incarnation (and notes acceptance);
  * counts and returns false otherwise. */
-static bool s_current(stor_executor_t *ex, uint64_t inc, const char *what)
+static bool
+s_current(stor_executor_t *ex, uint64_t inc, const char *what)
 {
     if (inc != stor_engine_incarnation(ex->engine)) {
         ex->stats.stale++;
@@ -813,7 +847,8 @@ static bool s_current(stor_executor_t *ex, uint64_t inc, const char *what)
     return true;
 }
 
-static void s_on_epoch(stor_executor_t *ex, const hb_msg_t *msg)
+static void
+s_on_epoch(stor_executor_t *ex, const hb_msg_t *msg)
 {
     uint64_t e = msg->u.epoch.epoch;
     if (!s_current(ex, msg->u.epoch.incarnation, "EPOCH"))
@@ -839,7 +874,8 @@ static void s_on_epoch(stor_executor_t *ex, const hb_msg_t *msg)
     s_try_flush(ex);
 }
 
-static void s_on_dispatch(stor_executor_t *ex, const hb_msg_t *msg)
+static void
+s_on_dispatch(stor_executor_t *ex, const hb_msg_t *msg)
 {
     uint64_t e = msg->u.dispatch.epoch;
     uint16_t group = msg->u.dispatch.group;
@@ -855,7 +891,8 @@ static void s_on_dispatch(stor_executor_t *ex, const hb_msg_t *msg)
     s_start(ex, e, group, index, msg->u.dispatch.raw, msg->u.dispatch.raw_len);
 }
 
-static void s_resync(stor_executor_t *ex)
+static void
+s_resync(stor_executor_t *ex)
 {
     stor_engine_discard_overlay(ex->engine);
     s_epochs_clear(ex);
@@ -872,7 +909,8 @@ static void s_resync(stor_executor_t *ex)
     s_start_hello(ex);
 }
 
-void stor_executor_on_message(stor_executor_t *ex, const hb_msg_t *msg)
+void
+stor_executor_on_message(stor_executor_t *ex, const hb_msg_t *msg)
 {
     switch (msg->type) {
     case HB_MSG_DISPATCH:
@@ -902,8 +940,8 @@ void stor_executor_on_message(stor_executor_t *ex, const hb_msg_t *msg)
                     if (q == ex->self.partition)
                         continue;
                     uint64_t k = 0;
-                    if (stor_rrlog_resend(ex->rrlog, (uint16_t)q, 0, s_resend_one, ex, &k) !=
-                        HB_OK)
+                    if (stor_rrlog_resend(ex->rrlog, (uint16_t)q, 0, s_resend_one, ex,
+                                          &k) != HB_OK)
                         hb_error("restart: rr-log read failed for partition %u", q);
                     n += k;
                 }
@@ -930,7 +968,8 @@ void stor_executor_on_message(stor_executor_t *ex, const hb_msg_t *msg)
     }
 }
 
-void stor_executor_on_timer(stor_executor_t *ex, uint64_t token)
+void
+stor_executor_on_timer(stor_executor_t *ex, uint64_t token)
 {
     if (token == S_TOKEN_FLUSH_RETRY) {
         ex->flush_retry_armed = false;
@@ -952,8 +991,9 @@ void stor_executor_on_timer(stor_executor_t *ex, uint64_t token)
 /* Life cycle and status                                               */
 /* ------------------------------------------------------------------ */
 
-stor_executor_t *stor_executor_new(stor_engine_t *engine, hb_node_t self, uint32_t nparts,
-                                   const hb_limits_t *lim, const hb_env_t *env)
+stor_executor_t *
+stor_executor_new(stor_engine_t *engine, hb_node_t self, uint32_t nparts,
+                  const hb_limits_t *lim, const hb_env_t *env)
 {
     if (!engine || !env || !env->send || !env->timer || nparts == 0 ||
         self.partition >= nparts) {
@@ -978,7 +1018,8 @@ stor_executor_t *stor_executor_new(stor_engine_t *engine, hb_node_t self, uint32
     return ex;
 }
 
-void stor_executor_destroy(stor_executor_t **self_p)
+void
+stor_executor_destroy(stor_executor_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
@@ -995,7 +1036,8 @@ void stor_executor_destroy(stor_executor_t **self_p)
     *self_p = NULL;
 }
 
-void stor_executor_status(stor_executor_t *ex, hb_status_t *st)
+void
+stor_executor_status(stor_executor_t *ex, hb_status_t *st)
 {
     char hash[24];
     snprintf(hash, sizeof hash, "%016" PRIx64, stor_engine_state_hash(ex->engine));
@@ -1027,37 +1069,44 @@ void stor_executor_status(stor_executor_t *ex, hb_status_t *st)
     hb_status_int(st, "rreads_resent", (int64_t)ex->stats.rreads_resent);
 }
 
-void stor_executor_stats(const stor_executor_t *ex, stor_exec_stats_t *out)
+void
+stor_executor_stats(const stor_executor_t *ex, stor_exec_stats_t *out)
 {
     *out = ex->stats;
 }
 
-uint64_t stor_executor_incarnation(const stor_executor_t *ex)
+uint64_t
+stor_executor_incarnation(const stor_executor_t *ex)
 {
     return stor_engine_incarnation(ex->engine);
 }
 
-bool stor_executor_accepted(const stor_executor_t *ex)
+bool
+stor_executor_accepted(const stor_executor_t *ex)
 {
     return ex->accepted;
 }
 
-size_t stor_executor_pending_epochs(const stor_executor_t *ex)
+size_t
+stor_executor_pending_epochs(const stor_executor_t *ex)
 {
     return ex->nepochs;
 }
 
-size_t stor_executor_parked(const stor_executor_t *ex)
+size_t
+stor_executor_parked(const stor_executor_t *ex)
 {
     return ex->nparked;
 }
 
-size_t stor_executor_early_rreads(const stor_executor_t *ex)
+size_t
+stor_executor_early_rreads(const stor_executor_t *ex)
 {
     return ex->nearly;
 }
 
-size_t stor_executor_rrlog_entries(stor_executor_t *ex)
+size_t
+stor_executor_rrlog_entries(stor_executor_t *ex)
 {
     return stor_rrlog_memory_entries(ex->rrlog) + stor_rrlog_disk_entries(ex->rrlog);
 }

@@ -1,11 +1,11 @@
 /* executor.h — the storage core: executes dispatched transactions over the
  * engine, replies, reports DONE and applies epochs atomically.
  *
- * A pure core (DESIGN.md section 4): it talks to the world only through an
+ * A pure core (docs/architecture.md section 4): it talks to the world only through an
  * hb_env_t (send, timer) and a stor_engine_t. Messages from the scheduler:
  * EPOCH(inc, e, n) announces that epoch e has n transactions for this
  * partition; DISPATCH(inc, e, group, index, txn) hands one over with its
- * locks held. Each transaction follows DESIGN.md section 2 step 7: local
+ * locks held. Each transaction follows docs/architecture.md section 2 step 7: local
  * reads -> RREAD of them to every other *executor* (the partitions with a
  * write lock, plus the reply partition: the lowest of those, or the lowest
  * participant of a read-only transaction) -> an executor parks the
@@ -52,27 +52,27 @@ typedef struct stor_executor stor_executor_t;
 
 /* Counters, for STATUS and tests. */
 typedef struct {
-    uint64_t executed;     /* transactions that committed */
-    uint64_t aborted;      /* transactions that aborted (any rc != HB_OK) */
-    uint64_t stale;        /* messages ignored: old incarnation */
-    uint64_t duplicates;   /* DISPATCH/EPOCH of an applied or already seen txn/epoch */
-    uint64_t bad_txns;     /* DISPATCHes whose transaction did not decode */
-    uint64_t flushes;      /* successful engine flushes */
-    uint64_t flush_errors; /* failed engine flushes (retried) */
-    uint64_t hellos;       /* HELLO messages sent */
-    uint64_t send_errors;  /* env->send failures */
-    uint64_t passive;      /* transactions finished as a passive participant */
+    uint64_t executed;        /* transactions that committed */
+    uint64_t aborted;         /* transactions that aborted (any rc != HB_OK) */
+    uint64_t stale;           /* messages ignored: old incarnation */
+    uint64_t duplicates;      /* DISPATCH/EPOCH of an applied or already seen txn/epoch */
+    uint64_t bad_txns;        /* DISPATCHes whose transaction did not decode */
+    uint64_t flushes;         /* successful engine flushes */
+    uint64_t flush_errors;    /* failed engine flushes (retried) */
+    uint64_t hellos;          /* HELLO messages sent */
+    uint64_t send_errors;     /* env->send failures */
+    uint64_t passive;         /* transactions finished as a passive participant */
     uint64_t rreads_sent;     /* RREAD frames sent (first sends, not resends) */
     uint64_t rreads_received; /* RREADs accepted (buffered or used) */
     uint64_t rread_duplicates; /* RREADs dropped: already have them / txn done */
-    uint64_t rread_stale;     /* RREADs dropped: epoch already applied */
-    uint64_t rread_bad;       /* RREADs dropped: sender is not a participant, or
-                                 this partition is not an executor of the txn */
-    uint64_t rread_bad_keys;  /* RREAD keys that are not lock keys of the txn */
-    uint64_t rreq_sent;       /* RREQ frames sent (after RESET) */
-    uint64_t rreq_served;     /* RREQs answered */
-    uint64_t rreads_resent;   /* RREAD frames resent for RREQs */
-    uint64_t applied_sent;    /* APPLIED frames sent */
+    uint64_t rread_stale;      /* RREADs dropped: epoch already applied */
+    uint64_t rread_bad;        /* RREADs dropped: sender is not a participant, or
+                                  this partition is not an executor of the txn */
+    uint64_t rread_bad_keys;   /* RREAD keys that are not lock keys of the txn */
+    uint64_t rreq_sent;        /* RREQ frames sent (after RESET) */
+    uint64_t rreq_served;      /* RREQs answered */
+    uint64_t rreads_resent;    /* RREAD frames resent for RREQs */
+    uint64_t applied_sent;     /* APPLIED frames sent */
 } stor_exec_stats_t;
 
 /* Creates the core over engine (borrowed: it must outlive the core) for

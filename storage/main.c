@@ -5,7 +5,8 @@
  */
 #include "node.h"
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
     return hb_shell_main(argc, argv, &stor_shell_ops);
 }

@@ -21,17 +21,18 @@
 
 /* One storage process. */
 typedef struct {
-    stor_engine_t *engine; /* the shard (owned) */
-    stor_executor_t *exec; /* the core (owned) */
-    const hb_env_t *env;   /* how to answer clients (the shell's) */
-    uint32_t max_frame;    /* largest frame a SCAN answer may use */
-    msgpack_sbuffer scan_buf; /* scratch for SCAN answers */
+    stor_engine_t *engine;            /* the shard (owned) */
+    stor_executor_t *exec;            /* the core (owned) */
+    const hb_env_t *env;              /* how to answer clients (the shell's) */
+    uint32_t max_frame;               /* largest frame a SCAN answer may use */
+    msgpack_sbuffer scan_buf;         /* scratch for SCAN answers */
     stor_snapshot_ring_t *snaps;      /* kept LevelDB snapshots (owned; before engine) */
     stor_snapshot_stats_t scan_stats; /* SCANs served */
-    uint64_t scan_unroutable; /* SCANs from a peer that is not a client id */
+    uint64_t scan_unroutable;         /* SCANs from a peer that is not a client id */
 } s_node_t;
 
-static void s_destroy(void **core_p)
+static void
+s_destroy(void **core_p)
 {
     if (!core_p || !*core_p)
         return;
@@ -44,8 +45,9 @@ static void s_destroy(void **core_p)
     *core_p = NULL;
 }
 
-static void *s_create(const hb_config_t *cfg, hb_node_t self, const char *data_dir,
-                      const hb_env_t *env)
+static void *
+s_create(const hb_config_t *cfg, hb_node_t self, const char *data_dir,
+         const hb_env_t *env)
 {
     s_node_t *node = hb_calloc(1, sizeof *node);
     msgpack_sbuffer_init(&node->scan_buf);
@@ -79,12 +81,14 @@ s_mono_us(void)
 
 /* Answers a client's SCAN; the client's routing id is its 8-byte
  * big-endian client id (docs/protocol.md). */
-static void s_on_scan(s_node_t *node, const uint8_t *peer, size_t peerlen, const hb_msg_t *msg)
+static void
+s_on_scan(s_node_t *node, const uint8_t *peer, size_t peerlen, const hb_msg_t *msg)
 {
     if (peerlen != 8 || !node->env->send_client) {
         node->scan_unroutable++;
-        hb_warn("SCAN from a peer whose routing id is not a client id (%zu bytes): dropped",
-                peerlen);
+        hb_warn(
+            "SCAN from a peer whose routing id is not a client id (%zu bytes): dropped",
+            peerlen);
         return;
     }
     uint64_t client_id = 0;
@@ -98,8 +102,9 @@ static void s_on_scan(s_node_t *node, const uint8_t *peer, size_t peerlen, const
                            node->scan_buf.size);
 }
 
-static void s_on_message(void *core, const uint8_t *peer, size_t peerlen,
-                         const hb_msg_t *msg, const uint8_t *frame, size_t len)
+static void
+s_on_message(void *core, const uint8_t *peer, size_t peerlen, const hb_msg_t *msg,
+             const uint8_t *frame, size_t len)
 {
     (void)frame;
     (void)len;
@@ -117,13 +122,15 @@ static void s_on_message(void *core, const uint8_t *peer, size_t peerlen,
         stor_snapshot_ring_note(node->snaps, s_mono_us(), &node->scan_stats);
 }
 
-static void s_on_timer(void *core, uint64_t token)
+static void
+s_on_timer(void *core, uint64_t token)
 {
     s_node_t *node = core;
     stor_executor_on_timer(node->exec, token);
 }
 
-static void s_status(void *core, hb_status_t *st)
+static void
+s_status(void *core, hb_status_t *st)
 {
     s_node_t *node = core;
     stor_executor_status(node->exec, st);

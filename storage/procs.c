@@ -87,14 +87,16 @@ struct stor_ctx {
 /* Context                                                             */
 /* ------------------------------------------------------------------ */
 
-stor_ctx_t *stor_ctx_new(void)
+stor_ctx_t *
+stor_ctx_new(void)
 {
     stor_ctx_t *ctx = hb_calloc(1, sizeof *ctx);
     msgpack_sbuffer_init(&ctx->pack);
     return ctx;
 }
 
-static void s_arena_reset(stor_ctx_t *ctx)
+static void
+s_arena_reset(stor_ctx_t *ctx)
 {
     /* Keep one standard chunk for the next transaction. */
     s_chunk_t *keep = NULL;
@@ -113,7 +115,8 @@ static void s_arena_reset(stor_ctx_t *ctx)
     ctx->chunks = keep;
 }
 
-void stor_ctx_destroy(stor_ctx_t **self_p)
+void
+stor_ctx_destroy(stor_ctx_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
@@ -129,7 +132,8 @@ void stor_ctx_destroy(stor_ctx_t **self_p)
     *self_p = NULL;
 }
 
-void *stor_ctx_alloc(void *arg, size_t size)
+void *
+stor_ctx_alloc(void *arg, size_t size)
 {
     stor_ctx_t *ctx = arg;
     size_t need = (size + S_ALIGN - 1) & ~(size_t)(S_ALIGN - 1);
@@ -149,7 +153,8 @@ void *stor_ctx_alloc(void *arg, size_t size)
     return p;
 }
 
-static s_slot_t *s_slot_find(const stor_ctx_t *ctx, const void *key, size_t klen)
+static s_slot_t *
+s_slot_find(const stor_ctx_t *ctx, const void *key, size_t klen)
 {
     if (ctx->nindex == 0)
         return NULL;
@@ -165,7 +170,8 @@ static s_slot_t *s_slot_find(const stor_ctx_t *ctx, const void *key, size_t klen
     }
 }
 
-hb_rc_t stor_ctx_reset(stor_ctx_t *ctx, const hb_txn_t *txn)
+hb_rc_t
+stor_ctx_reset(stor_ctx_t *ctx, const hb_txn_t *txn)
 {
     s_arena_reset(ctx);
     ctx->txn = txn;
@@ -229,8 +235,9 @@ hb_rc_t stor_ctx_reset(stor_ctx_t *ctx, const hb_txn_t *txn)
     return HB_OK;
 }
 
-hb_rc_t stor_ctx_add_read(stor_ctx_t *ctx, const void *key, size_t klen,
-                          const uint8_t *val, size_t vlen)
+hb_rc_t
+stor_ctx_add_read(stor_ctx_t *ctx, const void *key, size_t klen, const uint8_t *val,
+                  size_t vlen)
 {
     s_slot_t *slot = s_slot_find(ctx, key, klen);
     if (!slot)
@@ -252,8 +259,9 @@ s_fresh_find(const stor_ctx_t *ctx, const void *key, size_t klen)
     return NULL;
 }
 
-hb_rc_t stor_ctx_read(stor_ctx_t *ctx, const void *key, size_t klen, const uint8_t **val,
-                      size_t *vlen)
+hb_rc_t
+stor_ctx_read(stor_ctx_t *ctx, const void *key, size_t klen, const uint8_t **val,
+              size_t *vlen)
 {
     *val = NULL;
     *vlen = 0;
@@ -283,8 +291,9 @@ hb_rc_t stor_ctx_read(stor_ctx_t *ctx, const void *key, size_t klen, const uint8
     return HB_OK;
 }
 
-static hb_rc_t s_write(stor_ctx_t *ctx, const void *key, size_t klen, const void *val,
-                       size_t vlen, bool del)
+static hb_rc_t
+s_write(stor_ctx_t *ctx, const void *key, size_t klen, const void *val, size_t vlen,
+        bool del)
 {
     s_slot_t *slot = s_slot_find(ctx, key, klen);
     if (!slot || slot->mode != HB_LOCK_WRITE)
@@ -307,13 +316,15 @@ static hb_rc_t s_write(stor_ctx_t *ctx, const void *key, size_t klen, const void
     return HB_OK;
 }
 
-hb_rc_t stor_ctx_write(stor_ctx_t *ctx, const void *key, size_t klen, const void *val,
-                       size_t vlen)
+hb_rc_t
+stor_ctx_write(stor_ctx_t *ctx, const void *key, size_t klen, const void *val,
+               size_t vlen)
 {
     return s_write(ctx, key, klen, val, vlen, false);
 }
 
-hb_rc_t stor_ctx_delete(stor_ctx_t *ctx, const void *key, size_t klen)
+hb_rc_t
+stor_ctx_delete(stor_ctx_t *ctx, const void *key, size_t klen)
 {
     return s_write(ctx, key, klen, NULL, 0, true);
 }
@@ -352,10 +363,7 @@ stor_ctx_write_fresh(stor_ctx_t *ctx, uint16_t partition, const void *key, size_
         f->vlen = vlen;
         return HB_OK;
     }
-    if (ctx->nfresh == ctx->capfresh) {
-        ctx->capfresh = ctx->capfresh ? ctx->capfresh * 2 : 16;
-        ctx->fresh = hb_realloc(ctx->fresh, ctx->capfresh * sizeof *ctx->fresh);
-    }
+    HB_GROW(ctx->fresh, ctx->capfresh, ctx->nfresh + 1, 16);
     uint8_t *kcopy = stor_ctx_alloc(ctx, klen);
     memcpy(kcopy, key, klen);
     ctx->fresh[ctx->nfresh++] = (s_fresh_t){
@@ -392,12 +400,10 @@ stor_ctx_fresh(const stor_ctx_t *ctx, uint32_t i, stor_write_t *w)
     return true;
 }
 
-void stor_ctx_result(stor_ctx_t *ctx, const hb_val_t *v)
+void
+stor_ctx_result(stor_ctx_t *ctx, const hb_val_t *v)
 {
-    if (ctx->nresults == ctx->capresults) {
-        ctx->capresults = ctx->capresults ? ctx->capresults * 2 : 4;
-        ctx->results = hb_realloc(ctx->results, ctx->capresults * sizeof *ctx->results);
-    }
+    HB_GROW(ctx->results, ctx->capresults, ctx->nresults + 1, 4);
     hb_val_t copy = *v;
     if ((v->type == HB_VAL_STR || v->type == HB_VAL_BIN) && v->u.s.len) {
         uint8_t *p = stor_ctx_alloc(ctx, v->u.s.len);
@@ -407,7 +413,8 @@ void stor_ctx_result(stor_ctx_t *ctx, const hb_val_t *v)
     ctx->results[ctx->nresults++] = copy;
 }
 
-hb_rc_t stor_ctx_abort(stor_ctx_t *ctx, hb_rc_t rc, const char *fmt, ...)
+hb_rc_t
+stor_ctx_abort(stor_ctx_t *ctx, hb_rc_t rc, const char *fmt, ...)
 {
     if (rc == HB_OK)
         rc = HB_INTERNAL;
@@ -421,33 +428,39 @@ hb_rc_t stor_ctx_abort(stor_ctx_t *ctx, hb_rc_t rc, const char *fmt, ...)
     return rc;
 }
 
-hb_rc_t stor_ctx_rc(const stor_ctx_t *ctx)
+hb_rc_t
+stor_ctx_rc(const stor_ctx_t *ctx)
 {
     return ctx->rc;
 }
 
-const char *stor_ctx_message(const stor_ctx_t *ctx)
+const char *
+stor_ctx_message(const stor_ctx_t *ctx)
 {
     return ctx->msg;
 }
 
-const hb_txn_t *stor_ctx_txn(const stor_ctx_t *ctx)
+const hb_txn_t *
+stor_ctx_txn(const stor_ctx_t *ctx)
 {
     return ctx->txn;
 }
 
-const hb_val_t *stor_ctx_results(const stor_ctx_t *ctx, uint32_t *n)
+const hb_val_t *
+stor_ctx_results(const stor_ctx_t *ctx, uint32_t *n)
 {
     *n = ctx->nresults;
     return ctx->results;
 }
 
-uint32_t stor_ctx_nslots(const stor_ctx_t *ctx)
+uint32_t
+stor_ctx_nslots(const stor_ctx_t *ctx)
 {
     return ctx->nslots;
 }
 
-bool stor_ctx_written(const stor_ctx_t *ctx, uint32_t i, stor_write_t *w)
+bool
+stor_ctx_written(const stor_ctx_t *ctx, uint32_t i, stor_write_t *w)
 {
     if (i >= ctx->nslots || !ctx->slots[i].written)
         return false;
@@ -470,7 +483,8 @@ typedef struct {
     char name[72]; /* printable, truncated form of the argument */
 } s_kvkey_t;
 
-void stor_printable(const uint8_t *p, size_t len, char *out, size_t cap)
+void
+stor_printable(const uint8_t *p, size_t len, char *out, size_t cap)
 {
     size_t o = 0;
     for (size_t i = 0; i < len && o + 4 < cap; i++)
@@ -484,8 +498,9 @@ void stor_printable(const uint8_t *p, size_t len, char *out, size_t cap)
 }
 
 /* Mirrors hb_proc.c's s_kv_key: str, bin, or an integer as its decimal string. */
-static hb_rc_t s_kv_key(stor_ctx_t *ctx, const char *proc, const char *what,
-                        const hb_val_t *arg, s_kvkey_t *out)
+static hb_rc_t
+s_kv_key(stor_ctx_t *ctx, const char *proc, const char *what, const hb_val_t *arg,
+         s_kvkey_t *out)
 {
     char digits[24];
     const void *ptr;
@@ -511,7 +526,8 @@ static hb_rc_t s_kv_key(stor_ctx_t *ctx, const char *proc, const char *what,
 }
 
 /* Decodes a stored row holding one scalar into *out (strings borrow from val). */
-static hb_rc_t s_decode_one(const uint8_t *val, size_t vlen, hb_val_t *out)
+static hb_rc_t
+s_decode_one(const uint8_t *val, size_t vlen, hb_val_t *out)
 {
     hb_mp_reader_t r;
     uint32_t n = 0;
@@ -523,8 +539,9 @@ static hb_rc_t s_decode_one(const uint8_t *val, size_t vlen, hb_val_t *out)
 
 /* Reads key as a one-scalar row. Returns HB_OK with *out (nil when absent),
  * or the abort code. */
-static hb_rc_t s_read_row(stor_ctx_t *ctx, const char *proc, const hb_key_t *k,
-                          const char *name, hb_val_t *out)
+static hb_rc_t
+s_read_row(stor_ctx_t *ctx, const char *proc, const hb_key_t *k, const char *name,
+           hb_val_t *out)
 {
     const uint8_t *val;
     size_t vlen;
@@ -541,8 +558,9 @@ static hb_rc_t s_read_row(stor_ctx_t *ctx, const char *proc, const hb_key_t *k,
 }
 
 /* Reads key as an integer row (absent counts as 0). */
-static hb_rc_t s_read_int(stor_ctx_t *ctx, const char *proc, const hb_key_t *k,
-                          const char *name, int64_t *out)
+static hb_rc_t
+s_read_int(stor_ctx_t *ctx, const char *proc, const hb_key_t *k, const char *name,
+           int64_t *out)
 {
     hb_val_t v;
     *out = 0;
@@ -559,7 +577,8 @@ static hb_rc_t s_read_int(stor_ctx_t *ctx, const char *proc, const hb_key_t *k,
 }
 
 /* Writes key = [v]. */
-static hb_rc_t s_write_row(stor_ctx_t *ctx, const hb_key_t *k, const hb_val_t *v)
+static hb_rc_t
+s_write_row(stor_ctx_t *ctx, const hb_key_t *k, const hb_val_t *v)
 {
     msgpack_packer pk;
     msgpack_sbuffer_clear(&ctx->pack);
@@ -570,13 +589,15 @@ static hb_rc_t s_write_row(stor_ctx_t *ctx, const hb_key_t *k, const hb_val_t *v
     return stor_ctx_write(ctx, k->buf, k->len, ctx->pack.data, ctx->pack.size);
 }
 
-static hb_rc_t s_write_int(stor_ctx_t *ctx, const hb_key_t *k, int64_t i)
+static hb_rc_t
+s_write_int(stor_ctx_t *ctx, const hb_key_t *k, int64_t i)
 {
     hb_val_t v = hb_val_int(i);
     return s_write_row(ctx, k, &v);
 }
 
-static void s_result_nil(stor_ctx_t *ctx)
+static void
+s_result_nil(stor_ctx_t *ctx)
 {
     hb_val_t nil = hb_val_nil();
     stor_ctx_result(ctx, &nil);
@@ -586,7 +607,8 @@ static void s_result_nil(stor_ctx_t *ctx)
 /* Bodies                                                              */
 /* ------------------------------------------------------------------ */
 
-static hb_rc_t s_kv_get(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
+static hb_rc_t
+s_kv_get(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
 {
     s_kvkey_t k;
     hb_val_t v;
@@ -600,7 +622,8 @@ static hb_rc_t s_kv_get(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
     return HB_OK;
 }
 
-static hb_rc_t s_kv_put(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
+static hb_rc_t
+s_kv_put(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
 {
     s_kvkey_t k;
     hb_rc_t rc;
@@ -618,7 +641,8 @@ static hb_rc_t s_kv_put(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
     return HB_OK;
 }
 
-static hb_rc_t s_kv_add(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
+static hb_rc_t
+s_kv_add(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
 {
     s_kvkey_t k;
     int64_t cur, sum;
@@ -641,7 +665,8 @@ static hb_rc_t s_kv_add(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
     return HB_OK;
 }
 
-static hb_rc_t s_kv_transfer(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
+static hb_rc_t
+s_kv_transfer(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
 {
     s_kvkey_t from, to;
     int64_t fbal, tbal, fnew, tnew;
@@ -676,7 +701,8 @@ static hb_rc_t s_kv_transfer(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nar
     return HB_OK;
 }
 
-static hb_rc_t s_micro_rmw(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
+static hb_rc_t
+s_micro_rmw(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
 {
     hb_rc_t rc;
     if (nargs != HB_MICRO_KEYS)
@@ -721,15 +747,16 @@ static const stor_proc_fn s_bodies[HB_PROC_COUNT_] = {
     [HB_PROC_TPCC_DELIVERY] = stor_tpcc_delivery,
 };
 
-stor_proc_fn stor_proc_body(hb_proc_id_t id)
+stor_proc_fn
+stor_proc_body(hb_proc_id_t id)
 {
     if ((unsigned)id >= HB_PROC_COUNT_)
         return NULL;
     return s_bodies[id];
 }
 
-hb_rc_t stor_proc_run(stor_ctx_t *ctx, hb_proc_id_t id, const hb_val_t *args,
-                      uint32_t nargs)
+hb_rc_t
+stor_proc_run(stor_ctx_t *ctx, hb_proc_id_t id, const hb_val_t *args, uint32_t nargs)
 {
     stor_proc_fn body = stor_proc_body(id);
     if (!body)

@@ -1,7 +1,7 @@
 /* procs.h — the execution context and the native procedure bodies.
  *
  * A procedure body runs deterministically over a transaction's gathered
- * reads (DESIGN.md section 2, step 7d). It sees the world only through a
+ * reads (docs/architecture.md section 2, step 7d). It sees the world only through a
  * stor_ctx_t:
  *  - stor_ctx_read answers ONLY from the read set the executor gathered for
  *    the transaction's lock keys (plus the transaction's own earlier

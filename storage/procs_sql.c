@@ -4,8 +4,8 @@
  * tables, with expressions (common/hb_expr.h) evaluated here on the locked
  * rows, so that `SET v = v + 1` or a WHERE re-check sees the row as of the
  * transaction's place in the global order. What an op does to its row is
- * common/hb_sqlop.c's, shared with sqlfront's view of an open block. Every active participant runs
- * the whole list over the same gathered reads and keeps only its own
+ * common/hb_sqlop.c's, shared with sqlfront's view of an open block. Every active
+ * participant runs the whole list over the same gathered reads and keeps only its own
  * partition's writes (the executor does that), so all of them reach the
  * same outcome: commit, or the same abort with the same SQLSTATE.
  *
@@ -44,8 +44,8 @@ s_read_version(stor_ctx_t *ctx, const uint8_t *key, size_t klen, int64_t *versio
     hb_mp_reader_t r;
     uint32_t n = 0;
     hb_mp_reader_init(&r, val, vlen);
-    if (hb_mp_read_array(&r, &n) != HB_OK || n != 2 || hb_mp_read_int(&r, version) != HB_OK ||
-        hb_mp_read_int(&r, next_id) != HB_OK)
+    if (hb_mp_read_array(&r, &n) != HB_OK || n != 2 ||
+        hb_mp_read_int(&r, version) != HB_OK || hb_mp_read_int(&r, next_id) != HB_OK)
         return stor_ctx_abort(ctx, HB_CORRUPT, "XX001 corrupt catalog version record");
     return HB_OK;
 }
@@ -58,7 +58,8 @@ s_is_version_key(const uint8_t *key, size_t klen)
     uint32_t table;
     int64_t part;
     return hb_key_get_table(&p, end, &table) == HB_OK && table == HB_TABLE_CATALOG &&
-           hb_key_get_i64(&p, end, &part) == HB_OK && end - p == 2 && p[0] == 0 && p[1] == 1;
+           hb_key_get_i64(&p, end, &part) == HB_OK && end - p == 2 && p[0] == 0 &&
+           p[1] == 1;
 }
 
 /* Checks every version record the transaction locked against catver. */
@@ -93,7 +94,8 @@ hb_rc_t
 stor_sql_exec(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
 {
     if (nargs != 2 || args[0].type != HB_VAL_INT || args[1].type != HB_VAL_BIN)
-        return stor_ctx_abort(ctx, HB_INVALID, "XX000 sql.exec: usage: sql.exec CATVER OPS");
+        return stor_ctx_abort(ctx, HB_INVALID,
+                              "XX000 sql.exec: usage: sql.exec CATVER OPS");
     hb_rc_t rc = s_check_catalog(ctx, args[0].u.i);
     if (rc)
         return rc;
@@ -115,7 +117,8 @@ stor_sql_exec(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
         const uint8_t *op;
         size_t oplen;
         hb_sqlop_head_t h;
-        if (hb_mp_read_raw(&r, &op, &oplen) != HB_OK || hb_sqlop_head(op, oplen, &h) != HB_OK) {
+        if (hb_mp_read_raw(&r, &op, &oplen) != HB_OK ||
+            hb_sqlop_head(op, oplen, &h) != HB_OK) {
             rc = s_malformed(ctx);
             goto out;
         }
@@ -127,8 +130,8 @@ stor_sql_exec(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
             goto out;
         hb_sqlop_effect_t eff;
         hb_sqlerr_t err = {{0}, {0}};
-        rc = hb_sqlop_apply(op, oplen, rc == HB_OK, val, vlen, now_us, stor_ctx_alloc, ctx,
-                            &eff, &err);
+        rc = hb_sqlop_apply(op, oplen, rc == HB_OK, val, vlen, now_us, stor_ctx_alloc,
+                            ctx, &eff, &err);
         if (rc != HB_OK) {
             rc = stor_ctx_abort(ctx, rc == HB_PROTO ? HB_INVALID : HB_ABORTED, "%s %s",
                                 err.sqlstate[0] ? err.sqlstate : "XX000", err.msg);
@@ -156,7 +159,8 @@ stor_sql_ddl(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
 {
     if (nargs != 4 || args[0].type != HB_VAL_INT || args[1].type != HB_VAL_INT ||
         args[2].type != HB_VAL_STR || args[3].type != HB_VAL_BIN)
-        return stor_ctx_abort(ctx, HB_INVALID, "XX000 sql.ddl: usage: sql.ddl CATVER KIND NAME DEF");
+        return stor_ctx_abort(ctx, HB_INVALID,
+                              "XX000 sql.ddl: usage: sql.ddl CATVER KIND NAME DEF");
     int64_t catver = args[0].u.i, kind = args[1].u.i;
     const hb_txn_t *txn = stor_ctx_txn(ctx);
     hb_rc_t rc = s_check_catalog(ctx, catver);
@@ -170,8 +174,8 @@ stor_sql_ddl(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
     for (uint32_t i = 0; i < txn->nlocks; i++) {
         const hb_lock_t *l = &txn->locks[i];
         if (s_is_version_key(l->key, l->len)) {
-            if (!have_version && (rc = s_read_version(ctx, l->key, l->len, &version,
-                                                      &next_id)) != HB_OK)
+            if (!have_version &&
+                (rc = s_read_version(ctx, l->key, l->len, &version, &next_id)) != HB_OK)
                 return rc;
             have_version = true;
             continue;
@@ -183,8 +187,8 @@ stor_sql_ddl(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
             hb_mp_reader_t r;
             uint32_t n;
             hb_mp_reader_init(&r, val, vlen);
-            if (hb_mp_read_array(&r, &n) != HB_OK || n != 2 || hb_mp_read_int(&r, &old_id) ||
-                old_id < 0)
+            if (hb_mp_read_array(&r, &n) != HB_OK || n != 2 ||
+                hb_mp_read_int(&r, &old_id) || old_id < 0)
                 return stor_ctx_abort(ctx, HB_CORRUPT, "XX001 corrupt catalog record");
             exists = true;
         } else if (rc != HB_NOTFOUND) {
@@ -200,18 +204,18 @@ stor_sql_ddl(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
         name++;
         nlen--;
         if (kind == HB_SQLDDL_CREATE_PROC && exists)
-            return stor_ctx_abort(ctx, HB_ABORTED, "42723 procedure \"%.*s\" already exists",
-                                  nlen, name);
+            return stor_ctx_abort(ctx, HB_ABORTED,
+                                  "42723 procedure \"%.*s\" already exists", nlen, name);
         if (kind == HB_SQLDDL_DROP_PROC && !exists)
-            return stor_ctx_abort(ctx, HB_ABORTED, "42883 procedure \"%.*s\" does not exist",
-                                  nlen, name);
+            return stor_ctx_abort(ctx, HB_ABORTED,
+                                  "42883 procedure \"%.*s\" does not exist", nlen, name);
     } else {
         if (kind == HB_SQLDDL_CREATE && exists)
-            return stor_ctx_abort(ctx, HB_ABORTED, "42P07 relation \"%.*s\" already exists",
-                                  nlen, name);
+            return stor_ctx_abort(ctx, HB_ABORTED,
+                                  "42P07 relation \"%.*s\" already exists", nlen, name);
         if (kind != HB_SQLDDL_CREATE && !exists)
-            return stor_ctx_abort(ctx, HB_ABORTED, "42P01 relation \"%.*s\" does not exist",
-                                  nlen, name);
+            return stor_ctx_abort(ctx, HB_ABORTED,
+                                  "42P01 relation \"%.*s\" does not exist", nlen, name);
     }
     bool alter = kind == HB_SQLDDL_ALTER;
     if (next_id >= INT32_MAX)

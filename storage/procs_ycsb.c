@@ -19,9 +19,9 @@
 
 /* A decoded record: borrowed pointers to its fields. */
 typedef struct {
-    uint32_t n;                                /* fields */
-    const uint8_t *field[HB_YCSB_MAX_FIELDS];  /* field bytes */
-    uint32_t len[HB_YCSB_MAX_FIELDS];          /* field lengths */
+    uint32_t n;                               /* fields */
+    const uint8_t *field[HB_YCSB_MAX_FIELDS]; /* field bytes */
+    uint32_t len[HB_YCSB_MAX_FIELDS];         /* field lengths */
 } s_record_t;
 
 /* A key argument: encoded key plus a printable name for messages. */
@@ -31,7 +31,8 @@ typedef struct {
 } s_ykey_t;
 
 /* Mirrors hb_proc.c's s_ycsb_key. */
-static hb_rc_t s_key(stor_ctx_t *ctx, const char *proc, const hb_val_t *arg, s_ykey_t *out)
+static hb_rc_t
+s_key(stor_ctx_t *ctx, const char *proc, const hb_val_t *arg, s_ykey_t *out)
 {
     if ((arg->type != HB_VAL_STR && arg->type != HB_VAL_BIN) || arg->u.s.len < 1 ||
         arg->u.s.len > HB_YCSB_KEY_MAX || !arg->u.s.ptr)
@@ -47,7 +48,8 @@ static hb_rc_t s_key(stor_ctx_t *ctx, const char *proc, const hb_val_t *arg, s_y
 
 /* Reads the record at k into *rec. Returns HB_OK, HB_NOTFOUND (absent:
  * the context is not aborted), or the abort code. */
-static hb_rc_t s_read(stor_ctx_t *ctx, const char *proc, const s_ykey_t *k, s_record_t *rec)
+static hb_rc_t
+s_read(stor_ctx_t *ctx, const char *proc, const s_ykey_t *k, s_record_t *rec)
 {
     const uint8_t *val;
     size_t vlen;
@@ -73,7 +75,8 @@ corrupt:
 }
 
 /* Writes rec at k as a msgpack array of bins, built in context memory. */
-static hb_rc_t s_write(stor_ctx_t *ctx, const s_ykey_t *k, const s_record_t *rec)
+static hb_rc_t
+s_write(stor_ctx_t *ctx, const s_ykey_t *k, const s_record_t *rec)
 {
     size_t size = 3; /* array header: fixarray or array16 (n <= 64) */
     for (uint32_t i = 0; i < rec->n; i++)
@@ -111,7 +114,8 @@ static hb_rc_t s_write(stor_ctx_t *ctx, const s_ykey_t *k, const s_record_t *rec
 }
 
 /* Appends a record to the results: nil when absent, else n then n bins. */
-static void s_result(stor_ctx_t *ctx, const s_record_t *rec, bool present)
+static void
+s_result(stor_ctx_t *ctx, const s_record_t *rec, bool present)
 {
     hb_val_t v = hb_val_nil();
     if (!present) {
@@ -126,10 +130,12 @@ static void s_result(stor_ctx_t *ctx, const s_record_t *rec, bool present)
     }
 }
 
-hb_rc_t stor_ycsb_read(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
+hb_rc_t
+stor_ycsb_read(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
 {
     if (nargs < 1 || nargs > HB_YCSB_MAX_KEYS)
-        return stor_ctx_abort(ctx, HB_INVALID, "ycsb.read: usage: ycsb.read KEY [KEY ...]");
+        return stor_ctx_abort(ctx, HB_INVALID,
+                              "ycsb.read: usage: ycsb.read KEY [KEY ...]");
     for (uint32_t i = 0; i < nargs; i++) {
         s_ykey_t k;
         s_record_t rec;
@@ -146,12 +152,13 @@ hb_rc_t stor_ycsb_read(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
 
 /* ycsb.update and ycsb.rmw: for each KEY FIELD VALUE triple read the
  * record (returning it when `ret`), replace one field, write it back. */
-static hb_rc_t s_update(stor_ctx_t *ctx, const char *proc, const hb_val_t *args,
-                        uint32_t nargs, bool ret)
+static hb_rc_t
+s_update(stor_ctx_t *ctx, const char *proc, const hb_val_t *args, uint32_t nargs,
+         bool ret)
 {
     if (nargs < 3 || nargs % 3 != 0 || nargs / 3 > HB_YCSB_MAX_KEYS)
-        return stor_ctx_abort(ctx, HB_INVALID, "%s: usage: %s KEY FIELD VALUE [...]", proc,
-                              proc);
+        return stor_ctx_abort(ctx, HB_INVALID, "%s: usage: %s KEY FIELD VALUE [...]",
+                              proc, proc);
     for (uint32_t i = 0; i < nargs; i += 3) {
         s_ykey_t k;
         s_record_t rec;
@@ -174,7 +181,8 @@ static hb_rc_t s_update(stor_ctx_t *ctx, const char *proc, const hb_val_t *args,
             s_result(ctx, &rec, true);
         if ((uint64_t)f->u.i >= rec.n)
             return stor_ctx_abort(ctx, HB_ABORTED,
-                                  "%s: record %s has no field %" PRId64 " (it has %" PRIu32 ")",
+                                  "%s: record %s has no field %" PRId64
+                                  " (it has %" PRIu32 ")",
                                   proc, k.name, f->u.i, rec.n);
         rec.field[f->u.i] = v->u.s.ptr;
         rec.len[f->u.i] = v->u.s.len;
@@ -184,22 +192,26 @@ static hb_rc_t s_update(stor_ctx_t *ctx, const char *proc, const hb_val_t *args,
     return HB_OK;
 }
 
-hb_rc_t stor_ycsb_update(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
+hb_rc_t
+stor_ycsb_update(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
 {
     return s_update(ctx, "ycsb.update", args, nargs, false);
 }
 
-hb_rc_t stor_ycsb_rmw(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
+hb_rc_t
+stor_ycsb_rmw(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
 {
     return s_update(ctx, "ycsb.rmw", args, nargs, true);
 }
 
-hb_rc_t stor_ycsb_insert(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
+hb_rc_t
+stor_ycsb_insert(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
 {
     s_ykey_t k;
     s_record_t rec;
     if (nargs < 2 || nargs > 1 + HB_YCSB_MAX_FIELDS)
-        return stor_ctx_abort(ctx, HB_INVALID, "ycsb.insert: usage: ycsb.insert KEY V0 .. Vn-1");
+        return stor_ctx_abort(ctx, HB_INVALID,
+                              "ycsb.insert: usage: ycsb.insert KEY V0 .. Vn-1");
     hb_rc_t rc = s_key(ctx, "ycsb.insert", &args[0], &k);
     if (rc != HB_OK)
         return rc;
@@ -211,8 +223,9 @@ hb_rc_t stor_ycsb_insert(stor_ctx_t *ctx, const hb_val_t *args, uint32_t nargs)
     rec.n = nargs - 1;
     for (uint32_t i = 1; i < nargs; i++) {
         if (args[i].type != HB_VAL_STR && args[i].type != HB_VAL_BIN)
-            return stor_ctx_abort(ctx, HB_INVALID, "ycsb.insert: V%" PRIu32
-                                  " must be a string or bytes", i - 1);
+            return stor_ctx_abort(ctx, HB_INVALID,
+                                  "ycsb.insert: V%" PRIu32 " must be a string or bytes",
+                                  i - 1);
         rec.field[i - 1] = args[i].u.s.ptr;
         rec.len[i - 1] = args[i].u.s.len;
     }

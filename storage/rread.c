@@ -37,8 +37,9 @@ struct stor_rrlog {
     uint64_t *truncated;   /* per recipient: disk deletes staged through this epoch */
 };
 
-void stor_rrlog_key(uint8_t out[STOR_RRLOG_KEY_LEN], uint16_t to, uint64_t epoch,
-                    uint16_t group, uint32_t index)
+void
+stor_rrlog_key(uint8_t out[STOR_RRLOG_KEY_LEN], uint16_t to, uint64_t epoch,
+               uint16_t group, uint32_t index)
 {
     memset(out, 0, 4); /* HB_TABLE_META */
     out[4] = 'r';
@@ -55,7 +56,8 @@ void stor_rrlog_key(uint8_t out[STOR_RRLOG_KEY_LEN], uint16_t to, uint64_t epoch
 
 /* Writes the key bounding the entries to `to` of epochs >= epoch (group and
  * index zero). UINT64_MAX + 1 is expressed as the next recipient's start. */
-static void s_bound(uint8_t out[STOR_RRLOG_KEY_LEN], uint32_t to, uint64_t epoch)
+static void
+s_bound(uint8_t out[STOR_RRLOG_KEY_LEN], uint32_t to, uint64_t epoch)
 {
     stor_rrlog_key(out, (uint16_t)to, epoch, 0, 0);
     if (to > UINT16_MAX) { /* past the last recipient */
@@ -63,7 +65,8 @@ static void s_bound(uint8_t out[STOR_RRLOG_KEY_LEN], uint32_t to, uint64_t epoch
     }
 }
 
-stor_rrlog_t *stor_rrlog_new(stor_engine_t *engine, uint16_t self, uint32_t nparts)
+stor_rrlog_t *
+stor_rrlog_new(stor_engine_t *engine, uint16_t self, uint32_t nparts)
 {
     if (!engine || nparts == 0 || self >= nparts)
         return NULL;
@@ -76,14 +79,16 @@ stor_rrlog_t *stor_rrlog_new(stor_engine_t *engine, uint16_t self, uint32_t npar
     return log;
 }
 
-static void s_mem_clear(stor_rrlog_t *log)
+static void
+s_mem_clear(stor_rrlog_t *log)
 {
     for (size_t i = 0; i < log->nmem; i++)
         hb_free(log->mem[i].frame);
     log->nmem = 0;
 }
 
-void stor_rrlog_destroy(stor_rrlog_t **self_p)
+void
+stor_rrlog_destroy(stor_rrlog_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
@@ -96,15 +101,13 @@ void stor_rrlog_destroy(stor_rrlog_t **self_p)
     *self_p = NULL;
 }
 
-void stor_rrlog_add(stor_rrlog_t *log, uint64_t epoch, uint16_t group, uint32_t index,
-                    uint16_t to, const void *frame, size_t len)
+void
+stor_rrlog_add(stor_rrlog_t *log, uint64_t epoch, uint16_t group, uint32_t index,
+               uint16_t to, const void *frame, size_t len)
 {
     if (to >= log->nparts || to == log->self || epoch <= log->applied[to])
         return;
-    if (log->nmem == log->capmem) {
-        log->capmem = log->capmem ? log->capmem * 2 : 64;
-        log->mem = hb_realloc(log->mem, log->capmem * sizeof *log->mem);
-    }
+    HB_GROW(log->mem, log->capmem, log->nmem + 1, 64);
     log->mem[log->nmem++] = (s_entry_t){.epoch = epoch,
                                         .group = group,
                                         .index = index,
@@ -113,7 +116,8 @@ void stor_rrlog_add(stor_rrlog_t *log, uint64_t epoch, uint16_t group, uint32_t 
                                         .len = len};
 }
 
-static void s_stage_entry(stor_rrlog_t *log, const s_entry_t *e, bool put)
+static void
+s_stage_entry(stor_rrlog_t *log, const s_entry_t *e, bool put)
 {
     uint8_t key[STOR_RRLOG_KEY_LEN];
     stor_rrlog_key(key, e->to, e->epoch, e->group, e->index);
@@ -123,7 +127,8 @@ static void s_stage_entry(stor_rrlog_t *log, const s_entry_t *e, bool put)
                  (unsigned long long)e->epoch);
 }
 
-void stor_rrlog_stage(stor_rrlog_t *log, uint64_t epoch)
+void
+stor_rrlog_stage(stor_rrlog_t *log, uint64_t epoch)
 {
     for (size_t i = 0; i < log->nmem; i++) {
         s_entry_t *e = &log->mem[i];
@@ -136,8 +141,9 @@ void stor_rrlog_stage(stor_rrlog_t *log, uint64_t epoch)
 
 /* Removes the in-memory entries keep() rejects, preserving order. If
  * stage_delete, a removed entry that was staged gets a staged delete. */
-static void s_mem_filter(stor_rrlog_t *log, bool (*drop)(const s_entry_t *, const void *),
-                         const void *arg, bool stage_delete)
+static void
+s_mem_filter(stor_rrlog_t *log, bool (*drop)(const s_entry_t *, const void *),
+             const void *arg, bool stage_delete)
 {
     size_t w = 0;
     for (size_t r = 0; r < log->nmem; r++) {
@@ -153,23 +159,27 @@ static void s_mem_filter(stor_rrlog_t *log, bool (*drop)(const s_entry_t *, cons
     log->nmem = w;
 }
 
-static bool s_drop_flushed(const s_entry_t *e, const void *arg)
+static bool
+s_drop_flushed(const s_entry_t *e, const void *arg)
 {
     return e->staged && e->epoch <= *(const uint64_t *)arg;
 }
 
-void stor_rrlog_flushed(stor_rrlog_t *log, uint64_t epoch)
+void
+stor_rrlog_flushed(stor_rrlog_t *log, uint64_t epoch)
 {
     s_mem_filter(log, s_drop_flushed, &epoch, false);
 }
 
-static bool s_drop_unstaged(const s_entry_t *e, const void *arg)
+static bool
+s_drop_unstaged(const s_entry_t *e, const void *arg)
 {
     (void)arg;
     return !e->staged;
 }
 
-void stor_rrlog_discard_unstaged(stor_rrlog_t *log)
+void
+stor_rrlog_discard_unstaged(stor_rrlog_t *log)
 {
     s_mem_filter(log, s_drop_unstaged, NULL, false);
 }
@@ -180,14 +190,16 @@ typedef struct {
     uint64_t epoch; /* applied epoch it reported */
 } s_trunc_t;
 
-static bool s_drop_applied(const s_entry_t *e, const void *arg)
+static bool
+s_drop_applied(const s_entry_t *e, const void *arg)
 {
     const s_trunc_t *t = arg;
     return e->to == t->to && e->epoch <= t->epoch;
 }
 
-static bool s_stage_delete(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
-                           size_t vlen)
+static bool
+s_stage_delete(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
+               size_t vlen)
 {
     (void)val;
     (void)vlen;
@@ -195,7 +207,8 @@ static bool s_stage_delete(void *arg, const uint8_t *key, size_t klen, const uin
     return stor_engine_stage_meta(log->engine, key, klen, NULL, 0) == HB_OK;
 }
 
-hb_rc_t stor_rrlog_truncate(stor_rrlog_t *log, uint16_t to, uint64_t epoch)
+hb_rc_t
+stor_rrlog_truncate(stor_rrlog_t *log, uint16_t to, uint64_t epoch)
 {
     if (to >= log->nparts || to == log->self || epoch <= log->applied[to])
         return HB_OK;
@@ -209,9 +222,8 @@ hb_rc_t stor_rrlog_truncate(stor_rrlog_t *log, uint16_t to, uint64_t epoch)
         s_bound(end, (uint32_t)to + 1, 0);
     else
         s_bound(end, to, epoch + 1);
-    hb_rc_t rc =
-        stor_engine_meta_scan(log->engine, start, sizeof start, end, sizeof end,
-                              s_stage_delete, log);
+    hb_rc_t rc = stor_engine_meta_scan(log->engine, start, sizeof start, end, sizeof end,
+                                       s_stage_delete, log);
     if (rc != HB_OK) {
         log->applied[to] = log->truncated[to]; /* let the next report retry */
         return rc;
@@ -228,8 +240,8 @@ typedef struct {
     uint64_t n;       /* frames given */
 } s_resend_t;
 
-static bool s_resend_disk(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
-                          size_t vlen)
+static bool
+s_resend_disk(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
 {
     (void)key;
     (void)klen;
@@ -239,8 +251,9 @@ static bool s_resend_disk(void *arg, const uint8_t *key, size_t klen, const uint
     return true;
 }
 
-hb_rc_t stor_rrlog_resend(stor_rrlog_t *log, uint16_t to, uint64_t from, stor_rrlog_fn fn,
-                          void *arg, uint64_t *count)
+hb_rc_t
+stor_rrlog_resend(stor_rrlog_t *log, uint16_t to, uint64_t from, stor_rrlog_fn fn,
+                  void *arg, uint64_t *count)
 {
     s_resend_t r = {.fn = fn, .arg = arg, .to = to};
     if (count)
@@ -265,13 +278,14 @@ hb_rc_t stor_rrlog_resend(stor_rrlog_t *log, uint16_t to, uint64_t from, stor_rr
     return rc;
 }
 
-size_t stor_rrlog_memory_entries(const stor_rrlog_t *log)
+size_t
+stor_rrlog_memory_entries(const stor_rrlog_t *log)
 {
     return log->nmem;
 }
 
-static bool s_count(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
-                    size_t vlen)
+static bool
+s_count(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
 {
     (void)key;
     (void)klen;
@@ -281,7 +295,8 @@ static bool s_count(void *arg, const uint8_t *key, size_t klen, const uint8_t *v
     return true;
 }
 
-size_t stor_rrlog_disk_entries(stor_rrlog_t *log)
+size_t
+stor_rrlog_disk_entries(stor_rrlog_t *log)
 {
     uint8_t start[STOR_RRLOG_KEY_LEN], end[STOR_RRLOG_KEY_LEN];
     size_t n = 0;

@@ -1,5 +1,5 @@
 /* rread.h — the remote-read log: the RREADs a storage sent, kept so a
- * recipient that crashed can replay (DESIGN.md section 5, "Recovery").
+ * recipient that crashed can replay (docs/architecture.md section 5, "Recovery").
  *
  * Calvin runs a multi-partition transaction without two-phase commit:
  * every participant sends its local reads (an RREAD frame) to the

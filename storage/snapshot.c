@@ -24,36 +24,32 @@
 #include "hb_log.h"
 
 /* Bytes kept free in a frame for the header and per-row msgpack overhead. */
-#define S_FRAME_SLACK 1024
+#define S_FRAME_SLACK  1024
 #define S_ROW_OVERHEAD 12
 
 /* Rows copied out of the iterator. */
 typedef struct {
-    uint8_t *buf;      /* key and value bytes, back to back */
-    size_t len;        /* bytes used */
-    size_t cap;        /* bytes allocated */
-    size_t *off;       /* per row: offset of its key in buf */
-    uint32_t *klen;    /* per row: key length (value follows the key) */
-    uint32_t *vlen;    /* per row: value length */
-    uint32_t n;        /* rows */
-    uint32_t rowcap;   /* rows allocated */
+    uint8_t *buf;    /* key and value bytes, back to back */
+    size_t len;      /* bytes used */
+    size_t cap;      /* bytes allocated */
+    size_t *off;     /* per row: offset of its key in buf */
+    uint32_t *klen;  /* per row: key length (value follows the key) */
+    uint32_t *vlen;  /* per row: value length */
+    uint32_t n;      /* rows */
+    uint32_t rowcap; /* rows allocated */
 } s_rows_t;
 
-static void s_rows_add(s_rows_t *r, const char *k, size_t klen, const char *v, size_t vlen)
+static void
+s_rows_add(s_rows_t *r, const char *k, size_t klen, const char *v, size_t vlen)
 {
     if (r->n == r->rowcap) {
-        r->rowcap = r->rowcap ? r->rowcap * 2 : 64;
+        /* Three parallel arrays share one capacity: HB_GROW's rule, once. */
+        r->rowcap = (uint32_t)hb_grow_cap(r->rowcap, r->n + 1u, 64, sizeof *r->off);
         r->off = hb_realloc(r->off, r->rowcap * sizeof *r->off);
         r->klen = hb_realloc(r->klen, r->rowcap * sizeof *r->klen);
         r->vlen = hb_realloc(r->vlen, r->rowcap * sizeof *r->vlen);
     }
-    if (r->len + klen + vlen > r->cap) {
-        size_t cap = r->cap ? r->cap : 4096;
-        while (cap < r->len + klen + vlen)
-            cap *= 2;
-        r->buf = hb_realloc(r->buf, cap);
-        r->cap = cap;
-    }
+    HB_GROW(r->buf, r->cap, r->len + klen + vlen, 4096);
     r->off[r->n] = r->len;
     r->klen[r->n] = (uint32_t)klen;
     r->vlen[r->n] = (uint32_t)vlen;
@@ -64,7 +60,8 @@ static void s_rows_add(s_rows_t *r, const char *k, size_t klen, const char *v, s
     r->n++;
 }
 
-static void s_rows_free(s_rows_t *r)
+static void
+s_rows_free(s_rows_t *r)
 {
     hb_free(r->buf);
     hb_free(r->off);
@@ -73,7 +70,8 @@ static void s_rows_free(s_rows_t *r)
 }
 
 /* Returns true if key k (klen bytes) is before the end bound (none: true). */
-static bool s_before_end(const char *k, size_t klen, const uint8_t *end, uint32_t end_len)
+static bool
+s_before_end(const char *k, size_t klen, const uint8_t *end, uint32_t end_len)
 {
     if (end_len == 0)
         return true;
@@ -213,7 +211,8 @@ s_pick(stor_snapshot_ring_t *ring, uint64_t at_epoch, uint64_t now_us,
 }
 
 void
-stor_snapshot_ring_note(stor_snapshot_ring_t *self, uint64_t now_us, stor_snapshot_stats_t *stats)
+stor_snapshot_ring_note(stor_snapshot_ring_t *self, uint64_t now_us,
+                        stor_snapshot_stats_t *stats)
 {
     if (!self->last_scan_us || now_us - self->last_scan_us > STOR_SNAPSHOT_NOTE_US)
         return;
@@ -263,7 +262,7 @@ stor_snapshot_scan(stor_snapshot_ring_t *ring, const hb_msg_t *scan, uint64_t no
         seek_len = sizeof first_user;
     }
     size_t budget = max_frame_bytes > 2 * S_FRAME_SLACK ? max_frame_bytes - S_FRAME_SLACK
-                                                          : max_frame_bytes / 2;
+                                                        : max_frame_bytes / 2;
     size_t bytes = 0;
     for (leveldb_iter_seek(it, (const char *)seek, seek_len);
          rows.n < limit && leveldb_iter_valid(it); leveldb_iter_next(it)) {

@@ -1,4 +1,4 @@
-/* snapshot.h — snapshot range reads for SCAN (DESIGN.md section 5,
+/* snapshot.h — snapshot range reads for SCAN (docs/architecture.md section 5,
  * "Snapshot reads").
  *
  * LevelDB holds exactly the state at the storage's applied epoch (writes of
@@ -34,14 +34,14 @@
 
 /* Counters of served scans, for STATUS. */
 typedef struct {
-    uint64_t scans;       /* SCANs answered */
-    uint64_t rows;        /* rows returned */
-    uint64_t errors;      /* SCANs answered with rc != HB_OK */
-    uint64_t truncated;   /* answers cut short by the frame size bound */
-    uint64_t at_hits;     /* SCANs with at_epoch answered at that epoch */
-    uint64_t at_misses;   /* SCANs with at_epoch answered at another (current) one */
-    uint64_t snapshots;   /* LevelDB snapshots taken */
-    uint64_t reused;      /* SCANs without at_epoch served by a kept snapshot */
+    uint64_t scans;     /* SCANs answered */
+    uint64_t rows;      /* rows returned */
+    uint64_t errors;    /* SCANs answered with rc != HB_OK */
+    uint64_t truncated; /* answers cut short by the frame size bound */
+    uint64_t at_hits;   /* SCANs with at_epoch answered at that epoch */
+    uint64_t at_misses; /* SCANs with at_epoch answered at another (current) one */
+    uint64_t snapshots; /* LevelDB snapshots taken */
+    uint64_t reused;    /* SCANs without at_epoch served by a kept snapshot */
 } stor_snapshot_stats_t;
 
 /* The kept snapshots of one engine's LevelDB. */

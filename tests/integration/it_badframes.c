@@ -33,8 +33,10 @@ s_attack(void *zctx, const char *endpoint, uint64_t *rng)
     /* Every truncation of valid frames of several types. */
     /* (Well-formed messages forged by an unauthenticated peer, such as a
      * HELLO, are kept out by CURVE authentication, not by the decoder.) */
-    hb_msg_t msgs[4] = {{.type = HB_MSG_DONE}, {.type = HB_MSG_RESET},
-                        {.type = HB_MSG_REPLAY}, {.type = HB_MSG_SUBMIT}};
+    hb_msg_t msgs[4] = {{.type = HB_MSG_DONE},
+                        {.type = HB_MSG_RESET},
+                        {.type = HB_MSG_REPLAY},
+                        {.type = HB_MSG_SUBMIT}};
     msgs[0].u.done.incarnation = 999999;
     msgs[1].u.hello.incarnation = 999999;
     msgs[2].u.replay.partition = 60000; /* not a partition */
@@ -94,8 +96,10 @@ main(int argc, char **argv)
     for (int ri = 0; ri < 3; ri++)
         for (int p = 0; p < 2; p++) {
             before[ri][p] = it_status_int(&c, roles[ri], 0, p, "frames_rejected");
-            s_attack(zctx, hb_config_endpoint(cfg, hb_node((hb_role_t)roles[ri], 0, (uint16_t)p)),
-                     &seed);
+            s_attack(
+                zctx,
+                hb_config_endpoint(cfg, hb_node((hb_role_t)roles[ri], 0, (uint16_t)p)),
+                &seed);
         }
     zmq_ctx_term(zctx);
     it_sleep_ms(500);
@@ -103,8 +107,8 @@ main(int argc, char **argv)
     for (int ri = 0; ri < 3; ri++)
         for (int p = 0; p < 2; p++) {
             long long after = it_status_int(&c, roles[ri], 0, p, "frames_rejected");
-            printf("role %d p%d: frames_rejected %lld -> %lld\n", roles[ri], p, before[ri][p],
-                   after);
+            printf("role %d p%d: frames_rejected %lld -> %lld\n", roles[ri], p,
+                   before[ri][p], after);
             IT_CHECK(after > before[ri][p] + 1000, "process role %d p%d counted %lld",
                      roles[ri], p, after - before[ri][p]);
         }
@@ -114,12 +118,14 @@ main(int argc, char **argv)
     IT_CHECK(cl, "%s", err);
     hb_result_t *res = NULL;
     hb_val_t put[2] = {hb_val_str("k", 1), hb_val_int(41)};
-    IT_CHECK(hb_client_call(cl, "kv.put", put, 2, 10000, &res) == HB_OK && res->rc == HB_OK,
+    IT_CHECK(hb_client_call(cl, "kv.put", put, 2, 10000, &res) == HB_OK &&
+                 res->rc == HB_OK,
              "kv.put after attack");
     hb_result_destroy(&res);
     hb_val_t add[2] = {hb_val_str("k", 1), hb_val_int(1)};
-    IT_CHECK(hb_client_call(cl, "kv.add", add, 2, 10000, &res) == HB_OK && res->rc == HB_OK &&
-                 res->nvals == 1 && res->vals[0].type == HB_VAL_INT && res->vals[0].u.i == 42,
+    IT_CHECK(hb_client_call(cl, "kv.add", add, 2, 10000, &res) == HB_OK &&
+                 res->rc == HB_OK && res->nvals == 1 && res->vals[0].type == HB_VAL_INT &&
+                 res->vals[0].u.i == 42,
              "kv.add returns 42");
     hb_result_destroy(&res);
     hb_val_t bad[2] = {hb_val_str("k", 1), hb_val_str("x", 1)};

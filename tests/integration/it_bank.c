@@ -24,10 +24,10 @@
 #include "it_util.h"
 
 #define ACCOUNTS 48
-#define CLIENTS 16
-#define OPS 400
-#define WINDOW 4
-#define BALANCE 1000
+#define CLIENTS  16
+#define OPS      400
+#define WINDOW   4
+#define BALANCE  1000
 
 static const char *s_config;
 static char s_names[ACCOUNTS][16];
@@ -111,7 +111,8 @@ s_client(void *arg)
             } else if (res->rc == HB_ABORTED && strstr(res->msg, "insufficient")) {
                 atomic_fetch_add(&s_aborted, 1);
             } else {
-                fprintf(stderr, "transfer failed: %s: %s\n", hb_rc_str(res->rc), res->msg);
+                fprintf(stderr, "transfer failed: %s: %s\n", hb_rc_str(res->rc),
+                        res->msg);
                 atomic_fetch_add(&s_errors, 1);
             }
             fly[w].req = 0;
@@ -193,7 +194,8 @@ main(int argc, char **argv)
      * flight at the kill may go unanswered. */
     IT_CHECK(crash ? s_unknown <= CLIENTS * WINDOW : s_unknown == 0, "%lld unanswered",
              (long long)s_unknown);
-    IT_CHECK(s_committed + s_aborted + s_unknown == CLIENTS * OPS, "every transfer counted");
+    IT_CHECK(s_committed + s_aborted + s_unknown == CLIENTS * OPS,
+             "every transfer counted");
     IT_CHECK(s_cross > s_committed / 3, "most committed transfers cross partitions");
     IT_CHECK(s_aborted > 0, "some transfers hit insufficient funds");
 
@@ -203,8 +205,9 @@ main(int argc, char **argv)
         long long want = BALANCE + s_delta[i];
         /* Exact when every outcome is known; an unanswered transfer may
          * or may not have run, so then only the invariants below hold. */
-        IT_CHECK(s_unknown > 0 || v == want, "%s (p%u) is %lld, acknowledged transfers say %lld",
-                 s_names[i], s_parts[i], v, want);
+        IT_CHECK(s_unknown > 0 || v == want,
+                 "%s (p%u) is %lld, acknowledged transfers say %lld", s_names[i],
+                 s_parts[i], v, want);
         IT_CHECK(v >= 0, "%s is negative", s_names[i]);
         total += v;
     }
@@ -214,7 +217,8 @@ main(int argc, char **argv)
     /* The live state equals a serial single-process replay of the log. */
     IT_CHECK(it_cluster_down(&c) == 0, "cluster down");
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s/tests/replay/hobbes-replay --config %s", argv[1], c.config);
+    snprintf(cmd, sizeof cmd, "%s/tests/replay/hobbes-replay --config %s", argv[1],
+             c.config);
     IT_CHECK(system(cmd) == 0, "serial replay disagrees with the live state hashes");
     it_cluster_cleanup(&c);
     printf("PASS\n");

@@ -63,8 +63,9 @@ main(int argc, char **argv)
          * an answer (lost with the sequencer) may or may not have run. */
         IT_CHECK(v >= l.acked_add[i], "counter %d is %lld < acknowledged %lld", i, v,
                  (long long)l.acked_add[i]);
-        IT_CHECK(v <= l.acked_add[i] + l.unknown_add[i], "counter %d is %lld > possible %lld",
-                 i, v, (long long)(l.acked_add[i] + l.unknown_add[i]));
+        IT_CHECK(v <= l.acked_add[i] + l.unknown_add[i],
+                 "counter %d is %lld > possible %lld", i, v,
+                 (long long)(l.acked_add[i] + l.unknown_add[i]));
     }
     long long total;
     int negative;

@@ -12,8 +12,8 @@
 #include "hobbes.h"
 
 typedef struct {
-    it_load_t *l;  /* shared */
-    int id;        /* thread number */
+    it_load_t *l; /* shared */
+    int id;       /* thread number */
 } s_arg_t;
 
 void
@@ -43,7 +43,8 @@ it_load_init(it_load_t *l, const char *config, int partitions, uint64_t seed)
 }
 
 static hb_rc_t
-s_call(hb_client_t *c, const char *proc, const hb_val_t *args, uint32_t n, hb_result_t **res)
+s_call(hb_client_t *c, const char *proc, const hb_val_t *args, uint32_t n,
+       hb_result_t **res)
 {
     hb_rc_t rc = HB_TIMEOUT;
     for (int attempt = 0; attempt < 3 && rc == HB_TIMEOUT; attempt++)
@@ -61,8 +62,9 @@ it_load_fund(it_load_t *l)
     int rc = 0;
     for (int p = 0; p < l->partitions && rc == 0; p++)
         for (int j = 0; j < IT_ACCOUNTS_PER_PART && rc == 0; j++) {
-            hb_val_t args[2] = {hb_val_str(l->accounts[p][j], (uint32_t)strlen(l->accounts[p][j])),
-                                hb_val_int(IT_BALANCE)};
+            hb_val_t args[2] = {
+                hb_val_str(l->accounts[p][j], (uint32_t)strlen(l->accounts[p][j])),
+                hb_val_int(IT_BALANCE)};
             hb_result_t *res = NULL;
             if (s_call(c, "kv.put", args, 2, &res) != HB_OK || res->rc != HB_OK)
                 rc = -1;
@@ -73,9 +75,9 @@ it_load_fund(it_load_t *l)
 }
 
 typedef struct {
-    uint64_t req;     /* request id, 0 when the slot is free */
-    int counter;      /* counter index, or -1 for a transfer */
-    int64_t sent_ms;  /* when it was sent */
+    uint64_t req;    /* request id, 0 when the slot is free */
+    int counter;     /* counter index, or -1 for a transfer */
+    int64_t sent_ms; /* when it was sent */
 } s_op_t;
 
 static int64_t
@@ -123,7 +125,8 @@ s_worker(void *argp)
             } else {
                 counter = (int)(hb_xorshift(&rng) % IT_COUNTERS);
                 snprintf(name, sizeof name, "ctr:%d", counter);
-                hb_val_t args[2] = {hb_val_str(name, (uint32_t)strlen(name)), hb_val_int(1)};
+                hb_val_t args[2] = {hb_val_str(name, (uint32_t)strlen(name)),
+                                    hb_val_int(1)};
                 rc = hb_client_submit(c, "kv.add", args, 2, &req);
             }
             sent++;
@@ -209,7 +212,8 @@ it_load_counter(const it_load_t *l, int i)
     hb_val_t arg = hb_val_str(name, (uint32_t)strlen(name));
     hb_result_t *res = NULL;
     long long v = -1;
-    if (s_call(c, "kv.get", &arg, 1, &res) == HB_OK && res->rc == HB_OK && res->nvals == 1) {
+    if (s_call(c, "kv.get", &arg, 1, &res) == HB_OK && res->rc == HB_OK &&
+        res->nvals == 1) {
         if (res->vals[0].type == HB_VAL_NIL)
             v = 0;
         else if (res->vals[0].type == HB_VAL_INT)
@@ -232,7 +236,8 @@ it_load_balances(const it_load_t *l, long long *total, int *negative)
     int rc = 0;
     for (int p = 0; p < l->partitions && rc == 0; p++)
         for (int j = 0; j < IT_ACCOUNTS_PER_PART && rc == 0; j++) {
-            hb_val_t arg = hb_val_str(l->accounts[p][j], (uint32_t)strlen(l->accounts[p][j]));
+            hb_val_t arg =
+                hb_val_str(l->accounts[p][j], (uint32_t)strlen(l->accounts[p][j]));
             hb_result_t *res = NULL;
             if (s_call(c, "kv.get", &arg, 1, &res) == HB_OK && res->rc == HB_OK &&
                 res->nvals == 1 && res->vals[0].type == HB_VAL_INT) {

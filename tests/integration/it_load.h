@@ -7,28 +7,28 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#define IT_COUNTERS 16
+#define IT_COUNTERS          16
 #define IT_ACCOUNTS_PER_PART 8
-#define IT_MAX_PARTS 16
-#define IT_BALANCE 100
+#define IT_MAX_PARTS         16
+#define IT_BALANCE           100
 
 typedef struct {
-    const char *config;         /* cluster config */
-    int clients;                /* threads */
-    int window;                 /* calls in flight per client */
-    int ops_per_client;         /* calls each client makes */
-    int transfer_pct;           /* share of transfers, else kv.add */
-    uint64_t seed;              /* workload seed */
-    int timeout_ms;             /* give up on a call after this */
-    int partitions;             /* P */
+    const char *config; /* cluster config */
+    int clients;        /* threads */
+    int window;         /* calls in flight per client */
+    int ops_per_client; /* calls each client makes */
+    int transfer_pct;   /* share of transfers, else kv.add */
+    uint64_t seed;      /* workload seed */
+    int timeout_ms;     /* give up on a call after this */
+    int partitions;     /* P */
     char accounts[IT_MAX_PARTS][IT_ACCOUNTS_PER_PART][32]; /* names per partition */
-    atomic_llong acked_add[IT_COUNTERS]; /* acknowledged increments */
-    atomic_llong unknown_add[IT_COUNTERS]; /* increments with no answer */
-    atomic_llong transfers_ok;  /* committed transfers */
-    atomic_llong transfers_aborted; /* insufficient funds */
-    atomic_llong errors;        /* other failures */
-    atomic_llong timeouts;      /* calls with no answer */
-    atomic_llong done_ops;      /* calls finished (any outcome) */
+    atomic_llong acked_add[IT_COUNTERS];                   /* acknowledged increments */
+    atomic_llong unknown_add[IT_COUNTERS];                 /* increments with no answer */
+    atomic_llong transfers_ok;                             /* committed transfers */
+    atomic_llong transfers_aborted;                        /* insufficient funds */
+    atomic_llong errors;                                   /* other failures */
+    atomic_llong timeouts;                                 /* calls with no answer */
+    atomic_llong done_ops; /* calls finished (any outcome) */
 } it_load_t;
 
 /* Picks account names for every partition of cfg. */

@@ -39,7 +39,8 @@ main(int argc, char **argv)
     for (int i = 0; i < IT_COUNTERS; i++) {
         expect[i] = l.acked_add[i];
         long long v = it_load_counter(&l, i);
-        IT_CHECK(v == expect[i], "counter %d is %lld, acknowledged %lld", i, v, expect[i]);
+        IT_CHECK(v == expect[i], "counter %d is %lld, acknowledged %lld", i, v,
+                 expect[i]);
     }
     long long total;
     int negative;

@@ -69,16 +69,16 @@ s_record(hb_sql_t *db, const char *file, int line, const char *kind, const char 
         while (*want_state == ' ')
             want_state++;
         if (strcmp(state, want_state) != 0) {
-            fprintf(stderr, "%s:%d: expected SQLSTATE %s, got %s (%s)\n  %s\n", file, line,
-                    want_state, state, msg, sql);
+            fprintf(stderr, "%s:%d: expected SQLSTATE %s, got %s (%s)\n  %s\n", file,
+                    line, want_state, state, msg, sql);
             s_failures++;
         }
         hb_sql_result_free(&res);
         return;
     }
     if (strcmp(state, "00000") != 0) {
-        fprintf(stderr, "%s:%d: expected success, got %s: %s\n  %s\n", file, line, state, msg,
-                sql);
+        fprintf(stderr, "%s:%d: expected success, got %s: %s\n  %s\n", file, line, state,
+                msg, sql);
         s_failures++;
         hb_sql_result_free(&res);
         return;
@@ -100,8 +100,8 @@ s_record(hb_sql_t *db, const char *file, int line, const char *kind, const char 
         for (uint32_t c = 0; c < q->ncols; c++) {
             char cell[1024];
             s_cell(q, (uint32_t)i, c, cell, sizeof cell);
-            off += (size_t)snprintf(buf + off, off < sizeof buf ? sizeof buf - off : 0, "%s%s",
-                                    c ? "|" : "", cell);
+            off += (size_t)snprintf(buf + off, off < sizeof buf ? sizeof buf - off : 0,
+                                    "%s%s", c ? "|" : "", cell);
         }
         got[i] = strdup(buf);
     }
@@ -116,8 +116,8 @@ s_record(hb_sql_t *db, const char *file, int line, const char *kind, const char 
     for (int i = 0; i < ngot && same; i++)
         same = strcmp(got[i], w[i]) == 0;
     if (!same) {
-        fprintf(stderr, "%s:%d: wrong result for\n  %s\n  expected %d row(s):\n", file, line,
-                sql, nwant);
+        fprintf(stderr, "%s:%d: wrong result for\n  %s\n  expected %d row(s):\n", file,
+                line, sql, nwant);
         for (int i = 0; i < nwant; i++)
             fprintf(stderr, "    %s\n", w[i]);
         fprintf(stderr, "  got %d row(s):\n", ngot);

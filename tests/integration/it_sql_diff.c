@@ -669,8 +669,7 @@ s_res_same(const s_res_t *h, const s_res_t *l)
         return false;
     if (strcmp(h->state, "00000") != 0)
         return true;
-    if (h->count != l->count || h->ncols != l->ncols ||
-        h->nrows != l->nrows)
+    if (h->count != l->count || h->ncols != l->ncols || h->nrows != l->nrows)
         return false;
     for (uint32_t i = 0; i < h->nrows; i++)
         if (strcmp(h->rows[i], l->rows[i]) != 0)

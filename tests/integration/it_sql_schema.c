@@ -82,14 +82,16 @@ s_writer(void *arg)
                 s_grp[own] = g;
             break;
         case 1: /* insert an own row */
-            snprintf(sql, sizeof sql, "INSERT INTO items VALUES (%d, %d, 0)", next_new, g);
+            snprintf(sql, sizeof sql, "INSERT INTO items VALUES (%d, %d, 0)", next_new,
+                     g);
             if (s_ok(db, sql, true))
                 s_grp[next_new] = g;
             next_new++;
             break;
         default: /* delete the last own insert, if any */
             if (next_new > 10000 + w * 1000 && s_grp[next_new - 1] >= 0) {
-                snprintf(sql, sizeof sql, "DELETE FROM items WHERE id = %d", next_new - 1);
+                snprintf(sql, sizeof sql, "DELETE FROM items WHERE id = %d",
+                         next_new - 1);
                 if (s_ok(db, sql, true))
                     s_grp[next_new - 1] = -1;
             }
@@ -161,7 +163,8 @@ s_ids(hb_sql_t *db, const char *sql, char *out, size_t cap)
     size_t off = 0;
     out[0] = '\0';
     for (uint32_t i = 0; i < res->nrows && off < cap; i++)
-        off += (size_t)snprintf(out + off, cap - off, "%lld,", (long long)res->cells[i].u.i);
+        off +=
+            (size_t)snprintf(out + off, cap - off, "%lld,", (long long)res->cells[i].u.i);
     hb_sql_result_free(&res);
 }
 
@@ -176,8 +179,9 @@ main(int argc, char **argv)
      * data it reads. */
     FILE *cf = fopen(c.config, "a");
     IT_CHECK(cf, "open %s", c.config);
-    fprintf(cf, "sqlfront\n    id = 1\n    replica = 0\n    endpoint = tcp://127.0.0.1:%d\n"
-                "    pg_listen = off\n",
+    fprintf(cf,
+            "sqlfront\n    id = 1\n    replica = 0\n    endpoint = tcp://127.0.0.1:%d\n"
+            "    pg_listen = off\n",
             20000 + (int)(getpid() % 12000)); /* below the ephemeral ports it_util uses */
     fclose(cf);
     IT_CHECK(it_cluster_up(&c) == 0, "cluster up");
@@ -186,14 +190,15 @@ main(int argc, char **argv)
     static char sql[32768];
     hb_sql_t *db = hb_sql_connect(c.config, 0, err, sizeof err);
     IT_CHECK(db, "connect: %s", err);
-    s_ok(db, "CREATE TABLE items (id int PRIMARY KEY, grp int NOT NULL, val int NOT NULL)",
+    s_ok(db,
+         "CREATE TABLE items (id int PRIMARY KEY, grp int NOT NULL, val int NOT NULL)",
          false);
     for (int i = 0; i < MAXID; i++)
         s_grp[i] = -1;
     size_t off = (size_t)snprintf(sql, sizeof sql, "INSERT INTO items VALUES ");
     for (int i = 0; i < ROWS; i++) {
-        off += (size_t)snprintf(sql + off, sizeof sql - off, "%s(%d, %d, 100)", i ? ", " : "", i,
-                                i % GROUPS);
+        off += (size_t)snprintf(sql + off, sizeof sql - off, "%s(%d, %d, 100)",
+                                i ? ", " : "", i, i % GROUPS);
         s_grp[i] = i % GROUPS;
     }
     s_ok(db, sql, false);
@@ -220,10 +225,11 @@ main(int argc, char **argv)
             expected += s_grp[id] == g;
         snprintf(sql, sizeof sql, "SELECT id FROM items WHERE grp = %d ORDER BY id", g);
         s_ids(db, sql, by_index, sizeof by_index);
-        snprintf(sql, sizeof sql, "SELECT id FROM items WHERE grp + 0 = %d ORDER BY id", g);
+        snprintf(sql, sizeof sql, "SELECT id FROM items WHERE grp + 0 = %d ORDER BY id",
+                 g);
         s_ids(db, sql, by_scan, sizeof by_scan);
-        IT_CHECK(strcmp(by_scan, want) == 0, "group %d: scan finds [%s], writers committed [%s]",
-                 g, by_scan, want);
+        IT_CHECK(strcmp(by_scan, want) == 0,
+                 "group %d: scan finds [%s], writers committed [%s]", g, by_scan, want);
         IT_CHECK(strcmp(by_index, want) == 0,
                  "group %d: index finds [%s], writers committed [%s]", g, by_index, want);
     }
@@ -235,12 +241,14 @@ main(int argc, char **argv)
              (long long)res->cells[1].u.i, expected);
     hb_sql_result_free(&res);
     printf("schema under load: %d rows, %d consistent reads, %d torn, %d conflicts "
-           "(40001), %lld index reads at the end, %lld entries backfilled, %lld cut re-reads\n",
+           "(40001), %lld index reads at the end, %lld entries backfilled, %lld cut "
+           "re-reads\n",
            expected, (int)s_reads, (int)s_torn, (int)s_conflicts, ireads,
            it_status_int(&c, 4, 0, 0, "sql_index_backfilled"),
            it_status_int(&c, 4, 0, 0, "sql_cut_rereads"));
     IT_CHECK(s_torn == 0, "%d torn reads", (int)s_torn);
-    IT_CHECK(ireads >= GROUPS, "the lookups did not use the index (%lld index reads)", ireads);
+    IT_CHECK(ireads >= GROUPS, "the lookups did not use the index (%lld index reads)",
+             ireads);
 
     /* DDL through the other gateway: this one's next read must see the new
      * table, not the dropped one's rows. */
@@ -255,8 +263,8 @@ main(int argc, char **argv)
     it_sql_ok(g1, "CREATE TABLE g (id int PRIMARY KEY, w text)");
     it_sql_ok(g1, "INSERT INTO g VALUES (7, 'new')");
     res = it_sql(db, "SELECT * FROM g");
-    IT_CHECK(res && strcmp(it_sql_last(res)->sqlstate, "00000") == 0, "read after DDL: %s",
-             res ? it_sql_last(res)->message : "no answer");
+    IT_CHECK(res && strcmp(it_sql_last(res)->sqlstate, "00000") == 0,
+             "read after DDL: %s", res ? it_sql_last(res)->message : "no answer");
     IT_CHECK(res->ncols == 2 && strcmp(res->colnames[1], "w") == 0 && res->nrows == 1 &&
                  res->cells[0].u.i == 7,
              "gateway 0 read the old table: %u columns, %u rows", res->ncols, res->nrows);

@@ -44,8 +44,8 @@ static hb_sql_result_t *
 s_query(hb_sql_t *db, const char *sql)
 {
     hb_sql_result_t *res = it_sql(db, sql);
-    IT_CHECK(res && strcmp(it_sql_last(res)->sqlstate, "00000") == 0, "query failed: %s: %s",
-             sql, res ? it_sql_last(res)->message : "no answer");
+    IT_CHECK(res && strcmp(it_sql_last(res)->sqlstate, "00000") == 0,
+             "query failed: %s: %s", sql, res ? it_sql_last(res)->message : "no answer");
     return res;
 }
 
@@ -63,7 +63,9 @@ s_cents_of(const hb_val_t *v)
 static long long
 s_int_of(const hb_val_t *v)
 {
-    return v->type == HB_VAL_INT ? v->u.i : v->type == HB_VAL_NIL ? -1 : atoll((const char *)v->u.s.ptr);
+    return v->type == HB_VAL_INT   ? v->u.i
+           : v->type == HB_VAL_NIL ? -1
+                                   : atoll((const char *)v->u.s.ptr);
 }
 
 static void *
@@ -85,15 +87,17 @@ s_session(void *arg)
                 int item = 1 + (int)(hb_xorshift(&rng) % ITEMS);
                 int sw = hb_xorshift(&rng) % 100 < 10 ? 1 + (w % W) : w;
                 int q = 1 + (int)(hb_xorshift(&rng) % 10);
-                off += snprintf(sql + off, sizeof sql - (size_t)off, ", %d, %d, %d", item, sw, q);
+                off += snprintf(sql + off, sizeof sql - (size_t)off, ", %d, %d, %d", item,
+                                sw, q);
             }
             snprintf(sql + off, sizeof sql - (size_t)off, ")");
         } else {
             int cw = hb_xorshift(&rng) % 100 < 15 ? 1 + (w % W) : w;
-            int cd = 1 + (int)(hb_xorshift(&rng) % D), c = 1 + (int)(hb_xorshift(&rng) % C);
+            int cd = 1 + (int)(hb_xorshift(&rng) % D),
+                c = 1 + (int)(hb_xorshift(&rng) % C);
             cents = 100 + (long long)(hb_xorshift(&rng) % 500000);
-            snprintf(sql, sizeof sql, "CALL payment(%d, %d, %d, %d, %d, %lld.%02lld)", w, d, cw,
-                     cd, c, cents / 100, cents % 100);
+            snprintf(sql, sizeof sql, "CALL payment(%d, %d, %d, %d, %d, %lld.%02lld)", w,
+                     d, cw, cd, c, cents / 100, cents % 100);
         }
         hb_sql_result_t *res = it_sql(db, sql);
         IT_CHECK(res, "no answer: %s", hb_sql_last_error(db));
@@ -120,10 +124,12 @@ static const char *const s_schema[] = {
     "CREATE TABLE warehouse (w_id int PRIMARY KEY, w_ytd numeric(12,2) NOT NULL)",
     "CREATE TABLE district (d_w_id int, d_id int, d_ytd numeric(12,2) NOT NULL, "
     "d_next_o_id int NOT NULL, PRIMARY KEY (d_w_id, d_id)) PARTITION BY HASH (d_w_id)",
-    "CREATE TABLE customer (c_w_id int, c_d_id int, c_id int, c_balance numeric(12,2) NOT NULL, "
+    "CREATE TABLE customer (c_w_id int, c_d_id int, c_id int, c_balance numeric(12,2) "
+    "NOT NULL, "
     "c_ytd_payment numeric(12,2) NOT NULL, c_payment_cnt int NOT NULL, "
     "PRIMARY KEY (c_w_id, c_d_id, c_id)) PARTITION BY HASH (c_w_id)",
-    "CREATE TABLE history (h_c_w_id int, h_c_d_id int, h_c_id int, h_seq int, h_w_id int, "
+    "CREATE TABLE history (h_c_w_id int, h_c_d_id int, h_c_id int, h_seq int, h_w_id "
+    "int, "
     "h_d_id int, h_amount numeric(8,2) NOT NULL, "
     "PRIMARY KEY (h_c_w_id, h_c_d_id, h_c_id, h_seq)) PARTITION BY HASH (h_c_w_id)",
     "CREATE TABLE orders (o_w_id int, o_d_id int, o_id int, o_c_id int NOT NULL, "
@@ -135,7 +141,8 @@ static const char *const s_schema[] = {
     "ol_i_id int NOT NULL, ol_supply_w_id int NOT NULL, ol_quantity int NOT NULL, "
     "ol_amount numeric(8,2) NOT NULL, "
     "PRIMARY KEY (ol_w_id, ol_d_id, ol_o_id, ol_number)) PARTITION BY HASH (ol_w_id)",
-    "CREATE TABLE stock (s_w_id int, s_i_id int, s_quantity int NOT NULL, s_ytd int NOT NULL, "
+    "CREATE TABLE stock (s_w_id int, s_i_id int, s_quantity int NOT NULL, s_ytd int NOT "
+    "NULL, "
     "s_order_cnt int NOT NULL, s_remote_cnt int NOT NULL, PRIMARY KEY (s_w_id, s_i_id)) "
     "PARTITION BY HASH (s_w_id)",
     "CREATE PROCEDURE new_order(w int, d int, c int, "
@@ -143,24 +150,35 @@ static const char *const s_schema[] = {
     "i4 int, sw4 int, q4 int, i5 int, sw5 int, q5 int) LANGUAGE SQL AS $$\n"
     "  UPDATE district SET d_next_o_id = d_next_o_id + 1 WHERE d_w_id = w AND d_id = d;\n"
     "  INSERT INTO orders (o_w_id, o_d_id, o_id, o_c_id, o_ol_cnt)\n"
-    "    SELECT w, d, d_next_o_id - 1, c, 5 FROM district WHERE d_w_id = w AND d_id = d;\n"
+    "    SELECT w, d, d_next_o_id - 1, c, 5 FROM district WHERE d_w_id = w AND d_id = "
+    "d;\n"
     "  INSERT INTO new_order SELECT w, d, d_next_o_id - 1 FROM district\n"
     "    WHERE d_w_id = w AND d_id = d;\n"
-    "  UPDATE stock SET s_quantity = CASE WHEN s_quantity >= q1 + 10 THEN s_quantity - q1\n"
-    "    ELSE s_quantity - q1 + 91 END, s_ytd = s_ytd + q1, s_order_cnt = s_order_cnt + 1,\n"
+    "  UPDATE stock SET s_quantity = CASE WHEN s_quantity >= q1 + 10 THEN s_quantity - "
+    "q1\n"
+    "    ELSE s_quantity - q1 + 91 END, s_ytd = s_ytd + q1, s_order_cnt = s_order_cnt + "
+    "1,\n"
     "    s_remote_cnt = s_remote_cnt + CASE WHEN sw1 <> w THEN 1 ELSE 0 END\n"
     "    WHERE s_w_id = sw1 AND s_i_id = i1;\n"
-    "  UPDATE stock SET s_quantity = CASE WHEN s_quantity >= q2 + 10 THEN s_quantity - q2\n"
-    "    ELSE s_quantity - q2 + 91 END, s_ytd = s_ytd + q2, s_order_cnt = s_order_cnt + 1\n"
+    "  UPDATE stock SET s_quantity = CASE WHEN s_quantity >= q2 + 10 THEN s_quantity - "
+    "q2\n"
+    "    ELSE s_quantity - q2 + 91 END, s_ytd = s_ytd + q2, s_order_cnt = s_order_cnt + "
+    "1\n"
     "    WHERE s_w_id = sw2 AND s_i_id = i2;\n"
-    "  UPDATE stock SET s_quantity = CASE WHEN s_quantity >= q3 + 10 THEN s_quantity - q3\n"
-    "    ELSE s_quantity - q3 + 91 END, s_ytd = s_ytd + q3, s_order_cnt = s_order_cnt + 1\n"
+    "  UPDATE stock SET s_quantity = CASE WHEN s_quantity >= q3 + 10 THEN s_quantity - "
+    "q3\n"
+    "    ELSE s_quantity - q3 + 91 END, s_ytd = s_ytd + q3, s_order_cnt = s_order_cnt + "
+    "1\n"
     "    WHERE s_w_id = sw3 AND s_i_id = i3;\n"
-    "  UPDATE stock SET s_quantity = CASE WHEN s_quantity >= q4 + 10 THEN s_quantity - q4\n"
-    "    ELSE s_quantity - q4 + 91 END, s_ytd = s_ytd + q4, s_order_cnt = s_order_cnt + 1\n"
+    "  UPDATE stock SET s_quantity = CASE WHEN s_quantity >= q4 + 10 THEN s_quantity - "
+    "q4\n"
+    "    ELSE s_quantity - q4 + 91 END, s_ytd = s_ytd + q4, s_order_cnt = s_order_cnt + "
+    "1\n"
     "    WHERE s_w_id = sw4 AND s_i_id = i4;\n"
-    "  UPDATE stock SET s_quantity = CASE WHEN s_quantity >= q5 + 10 THEN s_quantity - q5\n"
-    "    ELSE s_quantity - q5 + 91 END, s_ytd = s_ytd + q5, s_order_cnt = s_order_cnt + 1\n"
+    "  UPDATE stock SET s_quantity = CASE WHEN s_quantity >= q5 + 10 THEN s_quantity - "
+    "q5\n"
+    "    ELSE s_quantity - q5 + 91 END, s_ytd = s_ytd + q5, s_order_cnt = s_order_cnt + "
+    "1\n"
     "    WHERE s_w_id = sw5 AND s_i_id = i5;\n"
     "  INSERT INTO order_line SELECT w, d, d_next_o_id - 1, 1, i1, sw1, q1, q1 * 1.25\n"
     "    FROM district WHERE d_w_id = w AND d_id = d;\n"
@@ -204,19 +222,21 @@ main(int argc, char **argv)
         snprintf(sql, sizeof sql, "INSERT INTO warehouse VALUES (%d, 300000.00)", w);
         it_sql_ok(db, sql);
         for (int d = 1; d <= D; d++) {
-            snprintf(sql, sizeof sql, "INSERT INTO district VALUES (%d, %d, 30000.00, 1)", w, d);
+            snprintf(sql, sizeof sql, "INSERT INTO district VALUES (%d, %d, 30000.00, 1)",
+                     w, d);
             it_sql_ok(db, sql);
-            size_t off = (size_t)snprintf(sql, sizeof sql, "INSERT INTO customer VALUES ");
+            size_t off =
+                (size_t)snprintf(sql, sizeof sql, "INSERT INTO customer VALUES ");
             for (int c = 1; c <= C; c++)
                 off += (size_t)snprintf(sql + off, sizeof sql - off,
-                                        "%s(%d, %d, %d, -10.00, 10.00, 1)", c > 1 ? ", " : "",
-                                        w, d, c);
+                                        "%s(%d, %d, %d, -10.00, 10.00, 1)",
+                                        c > 1 ? ", " : "", w, d, c);
             it_sql_ok(db, sql);
         }
         size_t off = (size_t)snprintf(sql, sizeof sql, "INSERT INTO stock VALUES ");
         for (int i = 1; i <= ITEMS; i++)
-            off += (size_t)snprintf(sql + off, sizeof sql - off, "%s(%d, %d, 50, 0, 0, 0)",
-                                    i > 1 ? ", " : "", w, i);
+            off += (size_t)snprintf(sql + off, sizeof sql - off,
+                                    "%s(%d, %d, 50, 0, 0, 0)", i > 1 ? ", " : "", w, i);
         it_sql_ok(db, sql);
     }
 
@@ -234,14 +254,14 @@ main(int argc, char **argv)
     /* Condition 1: W_YTD = sum(D_YTD). */
     long long paid = 0;
     for (int w = 1; w <= W; w++) {
-        snprintf(sql, sizeof sql,
-                 "SELECT w_ytd FROM warehouse WHERE w_id = %d", w);
+        snprintf(sql, sizeof sql, "SELECT w_ytd FROM warehouse WHERE w_id = %d", w);
         hb_sql_result_t *a = s_query(db, sql);
         snprintf(sql, sizeof sql, "SELECT sum(d_ytd) FROM district WHERE d_w_id = %d", w);
         hb_sql_result_t *b = s_query(db, sql);
         long long wy = s_cents_of(&a->cells[0]), dy = s_cents_of(&b->cells[0]);
         IT_CHECK(wy - 30000000LL == dy - D * 3000000LL,
-                 "condition 1, warehouse %d: w_ytd %lld, sum(d_ytd) %lld (cents)", w, wy, dy);
+                 "condition 1, warehouse %d: w_ytd %lld, sum(d_ytd) %lld (cents)", w, wy,
+                 dy);
         paid += wy - 30000000LL;
         hb_sql_result_free(&a);
         hb_sql_result_free(&b);
@@ -253,16 +273,18 @@ main(int argc, char **argv)
     long long orders = 0;
     for (int w = 1; w <= W; w++) {
         for (int d = 1; d <= D; d++) {
-            snprintf(sql, sizeof sql,
-                     "SELECT d_next_o_id FROM district WHERE d_w_id = %d AND d_id = %d; "
-                     "SELECT max(o_id), count(*), sum(o_ol_cnt) FROM orders "
-                     "WHERE o_w_id = %d AND o_d_id = %d; "
-                     "SELECT max(no_o_id), min(no_o_id), count(*) FROM new_order "
-                     "WHERE no_w_id = %d AND no_d_id = %d; "
-                     "SELECT count(*) FROM order_line WHERE ol_w_id = %d AND ol_d_id = %d",
-                     w, d, w, d, w, d, w, d);
+            snprintf(
+                sql, sizeof sql,
+                "SELECT d_next_o_id FROM district WHERE d_w_id = %d AND d_id = %d; "
+                "SELECT max(o_id), count(*), sum(o_ol_cnt) FROM orders "
+                "WHERE o_w_id = %d AND o_d_id = %d; "
+                "SELECT max(no_o_id), min(no_o_id), count(*) FROM new_order "
+                "WHERE no_w_id = %d AND no_d_id = %d; "
+                "SELECT count(*) FROM order_line WHERE ol_w_id = %d AND ol_d_id = %d",
+                w, d, w, d, w, d, w, d);
             hb_sql_result_t *res = s_query(db, sql);
-            const hb_sql_result_t *r1 = res, *r2 = r1->next, *r3 = r2->next, *r4 = r3->next;
+            const hb_sql_result_t *r1 = res, *r2 = r1->next, *r3 = r2->next,
+                                  *r4 = r3->next;
             long long next = s_int_of(&r1->cells[0]);
             long long maxo = s_int_of(&r2->cells[0]), cnto = s_int_of(&r2->cells[1]);
             long long olcnt = s_int_of(&r2->cells[2]);
@@ -274,17 +296,18 @@ main(int argc, char **argv)
                          "max(no_o_id) %lld",
                          w, d, next, maxo, maxno);
                 IT_CHECK(maxno - minno + 1 == cntno,
-                         "condition 3, w %d d %d: max %lld min %lld count %lld", w, d, maxno,
-                         minno, cntno);
-                IT_CHECK(olcnt == cntol, "condition 4, w %d d %d: sum(o_ol_cnt) %lld, "
-                                         "order lines %lld",
+                         "condition 3, w %d d %d: max %lld min %lld count %lld", w, d,
+                         maxno, minno, cntno);
+                IT_CHECK(olcnt == cntol,
+                         "condition 4, w %d d %d: sum(o_ol_cnt) %lld, "
+                         "order lines %lld",
                          w, d, olcnt, cntol);
             } else {
-                IT_CHECK(next == 1 && cntno == 0 && cntol == 0, "empty district w %d d %d", w,
-                         d);
+                IT_CHECK(next == 1 && cntno == 0 && cntol == 0,
+                         "empty district w %d d %d", w, d);
             }
-            IT_CHECK(cnto == next - 1, "w %d d %d: %lld orders, ids up to %lld", w, d, cnto,
-                     next - 1);
+            IT_CHECK(cnto == next - 1, "w %d d %d: %lld orders, ids up to %lld", w, d,
+                     cnto, next - 1);
             orders += cnto;
             hb_sql_result_free(&res);
         }
@@ -307,8 +330,9 @@ main(int argc, char **argv)
     IT_CHECK(s_int_of(&h->cells[2]) == ncust + s_payments, "customer payment counts");
     hb_sql_result_free(&h);
     h = s_query(db, "SELECT sum(s_order_cnt) FROM stock");
-    IT_CHECK(s_int_of(&h->cells[0]) == 5 * s_neworders, "stock order counts %lld, want %lld",
-             s_int_of(&h->cells[0]), (long long)(5 * s_neworders));
+    IT_CHECK(s_int_of(&h->cells[0]) == 5 * s_neworders,
+             "stock order counts %lld, want %lld", s_int_of(&h->cells[0]),
+             (long long)(5 * s_neworders));
     hb_sql_result_free(&h);
     printf("TPC-C consistency conditions 1-4 hold; orders, history and stock agree\n");
     hb_sql_destroy(&db);

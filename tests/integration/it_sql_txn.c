@@ -53,8 +53,9 @@ s_incs(void *arg)
     hb_sql_t *db = hb_sql_connect(s_config, 0, err, sizeof err);
     IT_CHECK(db, "connect: %s", err);
     for (int i = 0; i < INCS; i++) {
-        hb_sql_result_t *res = it_sql(db, "BEGIN; UPDATE hits SET n = n + 1 WHERE id = 0; "
-                                          "UPDATE hits SET n = n + 1 WHERE id = 1; COMMIT");
+        hb_sql_result_t *res =
+            it_sql(db, "BEGIN; UPDATE hits SET n = n + 1 WHERE id = 0; "
+                       "UPDATE hits SET n = n + 1 WHERE id = 1; COMMIT");
         IT_CHECK(res, "exec failed: %s", hb_sql_last_error(db));
         const hb_sql_result_t *l = it_sql_last(res);
         IT_CHECK(strcmp(l->sqlstate, "00000") == 0 && strcmp(l->tag, "COMMIT") == 0,
@@ -222,7 +223,8 @@ s_xfers(void *arg)
     hb_sql_t *db = hb_sql_connect(s_config, 0, err, sizeof err);
     IT_CHECK(db, "connect: %s", err);
     for (int i = 0; i < XFERS; i++) {
-        int a = (int)(hb_xorshift(&rng) % ACCOUNTS), b = (int)(hb_xorshift(&rng) % ACCOUNTS);
+        int a = (int)(hb_xorshift(&rng) % ACCOUNTS),
+            b = (int)(hb_xorshift(&rng) % ACCOUNTS);
         if (a == b)
             b = (a + 1) % ACCOUNTS;
         int amount = (int)(hb_xorshift(&rng) % 50) + 1;
@@ -237,7 +239,8 @@ s_xfers(void *arg)
         const hb_sql_result_t *l = it_sql_last(res);
         if (strcmp(l->sqlstate, "40001") == 0) {
             s_serial_fail++;
-            hb_sql_result_t *rb = it_sql(db, "ROLLBACK"); /* in case it failed before COMMIT */
+            hb_sql_result_t *rb =
+                it_sql(db, "ROLLBACK"); /* in case it failed before COMMIT */
             hb_sql_result_free(&rb);
         } else if (strcmp(l->sqlstate, "00000") != 0) {
             s_other_fail++;
@@ -246,13 +249,15 @@ s_xfers(void *arg)
             /* BEGIN, SELECT, UPDATE, UPDATE, SELECT, COMMIT */
             const hb_sql_result_t *sel1 = res->next, *sel2 = sel1->next->next->next;
             IT_CHECK(sel1->nrows == 1 && sel2->nrows == 1, "selects returned rows");
-            IT_CHECK(sel1->cells[0].type == HB_VAL_INT && sel2->cells[0].type == HB_VAL_INT,
+            IT_CHECK(sel1->cells[0].type == HB_VAL_INT &&
+                         sel2->cells[0].type == HB_VAL_INT,
                      "sum(bigint) is an integer");
             long long sum1 = sel1->cells[0].u.i, cnt = sel1->cells[1].u.i;
             long long sum2 = sel2->cells[0].u.i;
-            if (sum1 != (long long)ACCOUNTS * BALANCE || sum2 != sum1 || cnt != ACCOUNTS) {
-                fprintf(stderr, "torn read: sum %lld then %lld over %lld rows\n", sum1, sum2,
-                        cnt);
+            if (sum1 != (long long)ACCOUNTS * BALANCE || sum2 != sum1 ||
+                cnt != ACCOUNTS) {
+                fprintf(stderr, "torn read: sum %lld then %lld over %lld rows\n", sum1,
+                        sum2, cnt);
                 s_torn++;
             }
             s_delta[a] -= amount;
@@ -265,38 +270,43 @@ s_xfers(void *arg)
     return NULL;
 }
 
-int
-main(int argc, char **argv)
+/* Runs SESSIONS threads of fn (argument: the session number) to the end. */
+static void
+s_sessions(void *(*fn)(void *))
 {
-    IT_CHECK(argc >= 2, "usage: it_sql_txn BUILD_ROOT");
-    s_seed = hb_test_seed("it_sql_txn");
-    it_cluster_t c;
-    IT_CHECK(it_cluster_init_sql(&c, argv[1], 1, 3, "calvin", 5) == 0, "init");
-    IT_CHECK(it_cluster_up(&c) == 0, "cluster up");
-    s_config = c.config;
-    char err[256];
-    hb_sql_t *db = hb_sql_connect(c.config, 0, err, sizeof err);
-    IT_CHECK(db, "connect: %s", err);
+    pthread_t th[SESSIONS];
+    for (int i = 0; i < SESSIONS; i++)
+        pthread_create(&th[i], NULL, fn, (void *)(intptr_t)i);
+    for (int i = 0; i < SESSIONS; i++)
+        pthread_join(th[i], NULL);
+}
+
+/* Creates the hit counters and the funded accounts. */
+static void
+s_setup(hb_sql_t *db)
+{
     char sql[1024];
     size_t off = (size_t)snprintf(sql, sizeof sql, "INSERT INTO acct VALUES ");
     for (int i = 0; i < ACCOUNTS; i++)
-        off += (size_t)snprintf(sql + off, sizeof sql - off, "%s(%d, %d)", i ? ", " : "", i,
-                                BALANCE);
+        off += (size_t)snprintf(sql + off, sizeof sql - off, "%s(%d, %d)", i ? ", " : "",
+                                i, BALANCE);
     const char *setup[] = {"CREATE TABLE hits (id int PRIMARY KEY, n bigint NOT NULL)",
                            "INSERT INTO hits VALUES (0, 0), (1, 0)",
-                           "CREATE TABLE acct (id int PRIMARY KEY, bal bigint NOT NULL)", sql};
+                           "CREATE TABLE acct (id int PRIMARY KEY, bal bigint NOT NULL)",
+                           sql};
     for (size_t i = 0; i < sizeof setup / sizeof *setup; i++) {
         hb_sql_result_t *res = it_sql(db, setup[i]);
-        IT_CHECK(res && strcmp(it_sql_last(res)->sqlstate, "00000") == 0, "setup %zu: %s", i,
-                 res ? it_sql_last(res)->message : "timeout");
+        IT_CHECK(res && strcmp(it_sql_last(res)->sqlstate, "00000") == 0, "setup %zu: %s",
+                 i, res ? it_sql_last(res)->message : "timeout");
         hb_sql_result_free(&res);
     }
+}
 
-    pthread_t th[SESSIONS];
-    for (int i = 0; i < SESSIONS; i++)
-        pthread_create(&th[i], NULL, s_incs, NULL);
-    for (int i = 0; i < SESSIONS; i++)
-        pthread_join(th[i], NULL);
+/* Blind increments from every session: no conflicts, exact counters. */
+static void
+s_check_incs(hb_sql_t *db)
+{
+    s_sessions(s_incs);
     hb_sql_result_t *res = it_sql(db, "SELECT n FROM hits ORDER BY id");
     IT_CHECK(res && res->nrows == 2, "read hits");
     IT_CHECK(res->cells[0].u.i == SESSIONS * INCS && res->cells[1].u.i == SESSIONS * INCS,
@@ -305,12 +315,15 @@ main(int argc, char **argv)
     hb_sql_result_free(&res);
     printf("blind increments: %d blocks, no conflicts, counters %d\n", SESSIONS * INCS,
            SESSIONS * INCS);
+}
 
-    for (int i = 0; i < SESSIONS; i++)
-        pthread_create(&th[i], NULL, s_xfers, (void *)(intptr_t)i);
-    for (int i = 0; i < SESSIONS; i++)
-        pthread_join(th[i], NULL);
-    res = it_sql(db, "SELECT id, bal FROM acct ORDER BY id");
+/* Transfers from every session; each account must equal its start plus
+ * the committed deltas. Returns the total of the balances. */
+static long long
+s_check_xfers(hb_sql_t *db)
+{
+    s_sessions(s_xfers);
+    hb_sql_result_t *res = it_sql(db, "SELECT id, bal FROM acct ORDER BY id");
     IT_CHECK(res && res->nrows == ACCOUNTS, "read accounts");
     long long total = 0;
     for (int i = 0; i < ACCOUNTS; i++) {
@@ -320,49 +333,59 @@ main(int argc, char **argv)
                  (long long)(BALANCE + s_delta[i]));
     }
     hb_sql_result_free(&res);
-    /* A strict read is a transaction; a default read is not. */
-    long long txns0 = it_status_int(&c, 4, 0, 0, "sql_txns");
-    res = it_sql(db, "SELECT sum(bal) FROM acct");
+    return total;
+}
+
+/* A strict read is a transaction; a default read is not. */
+static void
+s_check_strict_reads(it_cluster_t *c, hb_sql_t *db)
+{
+    long long txns0 = it_status_int(c, 4, 0, 0, "sql_txns");
+    hb_sql_result_t *res = it_sql(db, "SELECT sum(bal) FROM acct");
     IT_CHECK(res && res->nrows == 1, "snapshot read");
     hb_sql_result_free(&res);
-    long long txns1 = it_status_int(&c, 4, 0, 0, "sql_txns");
+    long long txns1 = it_status_int(c, 4, 0, 0, "sql_txns");
     res = it_sql(db, "SET hobbes.strict_reads = on; SELECT sum(bal) FROM acct");
     IT_CHECK(res && res->next && res->next->nrows == 1 &&
                  res->next->cells[0].u.i == (long long)ACCOUNTS * BALANCE,
              "strict read");
     hb_sql_result_free(&res);
-    long long txns2 = it_status_int(&c, 4, 0, 0, "sql_txns");
+    long long txns2 = it_status_int(c, 4, 0, 0, "sql_txns");
     IT_CHECK(txns1 == txns0 && txns2 == txns1 + 1,
-             "transactions: %lld, %lld after a snapshot read, %lld after a strict one", txns0,
-             txns1, txns2);
-    /* A block open across requests while another session changes the
-     * table's definition: its COMMIT must fail (40001), not write into the
-     * old table. */
-    hb_sql_t *other = hb_sql_connect(c.config, 0, err, sizeof err);
+             "transactions: %lld, %lld after a snapshot read, %lld after a strict one",
+             txns0, txns1, txns2);
+}
+
+/* A block open across requests while another session changes the table's
+ * definition: its COMMIT must fail (40001), not write into the old table. */
+static void
+s_check_commit_after_ddl(it_cluster_t *c, hb_sql_t *db)
+{
+    char err[256];
+    hb_sql_t *other = hb_sql_connect(c->config, 0, err, sizeof err);
     IT_CHECK(other, "connect: %s", err);
     it_sql_ok(db, "CREATE TABLE tr (id int PRIMARY KEY, v int)");
     it_sql_ok(db, "BEGIN");
     it_sql_ok(db, "INSERT INTO tr VALUES (2, 2)");
     it_sql_ok(other, "TRUNCATE tr");
-    res = it_sql(db, "COMMIT");
+    hb_sql_result_t *res = it_sql(db, "COMMIT");
     IT_CHECK(res && strcmp(it_sql_last(res)->sqlstate, "40001") == 0,
-             "COMMIT after a concurrent TRUNCATE: %s %s", res ? it_sql_last(res)->sqlstate : "-",
+             "COMMIT after a concurrent TRUNCATE: %s %s",
+             res ? it_sql_last(res)->sqlstate : "-",
              res ? it_sql_last(res)->message : "no answer");
     hb_sql_result_free(&res);
     res = it_sql(db, "SELECT count(*) FROM tr");
     IT_CHECK(res && res->nrows == 1 && res->cells[0].u.i == 0, "tr is empty");
     hb_sql_result_free(&res);
     hb_sql_destroy(&other);
-    long long retries = it_status_int(&c, 4, 0, 0, "sql_block_retries");
-    printf("transfers: %lld committed, %lld answered 40001, %lld re-runs inside sqlfront, "
-           "%lld torn reads, total %lld\n",
-           (long long)s_committed, (long long)s_serial_fail, retries, (long long)s_torn, total);
-    IT_CHECK(s_torn == 0, "%lld blocks saw a torn state", (long long)s_torn);
-    IT_CHECK(s_other_fail == 0, "%lld blocks failed otherwise", (long long)s_other_fail);
-    IT_CHECK(total == (long long)ACCOUNTS * BALANCE, "total %lld", total);
-    IT_CHECK(s_committed > 0, "no transfer committed");
+}
 
-    /* Two open blocks increment the same row; both commit. */
+/* The pgbench-like tables; two open blocks increment the same row and
+ * both commit; then one teller per session and TPCB_BLOCKS accounts each. */
+static void
+s_tpcb_setup(it_cluster_t *c, hb_sql_t *db)
+{
+    char err[256], sql[1024];
     it_sql_ok(db, "CREATE TABLE pb (bid int PRIMARY KEY, bbalance int)");
     it_sql_ok(db, "CREATE TABLE pt (tid int PRIMARY KEY, bid int, tbalance int)");
     it_sql_ok(
@@ -371,7 +394,7 @@ main(int argc, char **argv)
               "CREATE TABLE ph (tid int, bid int, aid int, delta int, mtime timestamp, "
               "filler char(22))");
     it_sql_ok(db, "INSERT INTO pb VALUES (1, 0)");
-    other = hb_sql_connect(c.config, 0, err, sizeof err);
+    hb_sql_t *other = hb_sql_connect(c->config, 0, err, sizeof err);
     IT_CHECK(other, "connect: %s", err);
     it_sql_ok(db, "BEGIN");
     it_sql_ok(other, "BEGIN");
@@ -392,10 +415,14 @@ main(int argc, char **argv)
         }
     }
     it_sql_ok(db, "ALTER TABLE pa ADD PRIMARY KEY (aid)");
-    for (int i = 0; i < SESSIONS; i++)
-        pthread_create(&th[i], NULL, s_tpcb, (void *)(intptr_t)i);
-    for (int i = 0; i < SESSIONS; i++)
-        pthread_join(th[i], NULL);
+}
+
+/* tpcb-like blocks from every session, each over several requests: every
+ * balance and the history add up. Returns the branch balance. */
+static long long
+s_check_tpcb(hb_sql_t *db)
+{
+    s_sessions(s_tpcb);
     long long want = (long long)SESSIONS * TPCB_BLOCKS * (TPCB_BLOCKS + 1) / 2;
     IT_CHECK(s_int(db, "SELECT bbalance FROM pb WHERE bid = 1") == want,
              "branch balance");
@@ -406,6 +433,40 @@ main(int argc, char **argv)
              "history rows");
     printf("tpcb-like blocks over requests: %d committed, no conflicts, branch %lld\n",
            SESSIONS * TPCB_BLOCKS, want);
+    return want;
+}
+
+int
+main(int argc, char **argv)
+{
+    IT_CHECK(argc >= 2, "usage: it_sql_txn BUILD_ROOT");
+    s_seed = hb_test_seed("it_sql_txn");
+    it_cluster_t c;
+    IT_CHECK(it_cluster_init_sql(&c, argv[1], 1, 3, "calvin", 5) == 0, "init");
+    IT_CHECK(it_cluster_up(&c) == 0, "cluster up");
+    s_config = c.config;
+    char err[256];
+    hb_sql_t *db = hb_sql_connect(c.config, 0, err, sizeof err);
+    IT_CHECK(db, "connect: %s", err);
+    s_setup(db);
+
+    s_check_incs(db);
+    long long total = s_check_xfers(db);
+    s_check_strict_reads(&c, db);
+    s_check_commit_after_ddl(&c, db);
+    long long retries = it_status_int(&c, 4, 0, 0, "sql_block_retries");
+    printf(
+        "transfers: %lld committed, %lld answered 40001, %lld re-runs inside sqlfront, "
+        "%lld torn reads, total %lld\n",
+        (long long)s_committed, (long long)s_serial_fail, retries, (long long)s_torn,
+        total);
+    IT_CHECK(s_torn == 0, "%lld blocks saw a torn state", (long long)s_torn);
+    IT_CHECK(s_other_fail == 0, "%lld blocks failed otherwise", (long long)s_other_fail);
+    IT_CHECK(total == (long long)ACCOUNTS * BALANCE, "total %lld", total);
+    IT_CHECK(s_committed > 0, "no transfer committed");
+
+    s_tpcb_setup(&c, db);
+    long long want = s_check_tpcb(db);
     s_describe_cases(&c);
     IT_CHECK(s_int(db, "SELECT bbalance FROM pb WHERE bid = 1") == want,
              "sql.close rolled the block back");

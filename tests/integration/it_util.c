@@ -122,16 +122,18 @@ s_init(it_cluster_t *c, const char *build_root, int replicas, int partitions,
             replicas, partitions, epoch_ms, policy, c->data);
     for (int r = 0; r < replicas; r++)
         for (int p = 0; p < partitions; p++)
-            fprintf(f,
-                    "slot\n    replica = %d\n    partition = %d\n"
-                    "    sequencer = tcp://127.0.0.1:%d\n    scheduler = tcp://127.0.0.1:%d\n"
-                    "    storage = tcp://127.0.0.1:%d\n",
-                    r, p, s_free_port(), s_free_port(), s_free_port());
+            fprintf(
+                f,
+                "slot\n    replica = %d\n    partition = %d\n"
+                "    sequencer = tcp://127.0.0.1:%d\n    scheduler = tcp://127.0.0.1:%d\n"
+                "    storage = tcp://127.0.0.1:%d\n",
+                r, p, s_free_port(), s_free_port(), s_free_port());
     if (sql) {
         snprintf(c->sqlfront, sizeof c->sqlfront, "tcp://127.0.0.1:%d", s_free_port());
         c->pg_port = s_free_port();
-        fprintf(f, "sqlfront\n    id = 0\n    replica = 0\n    endpoint = %s\n"
-                   "    pg_listen = 127.0.0.1:%d\n",
+        fprintf(f,
+                "sqlfront\n    id = 0\n    replica = 0\n    endpoint = %s\n"
+                "    pg_listen = 127.0.0.1:%d\n",
                 c->sqlfront, c->pg_port);
     }
     fclose(f);
@@ -316,7 +318,7 @@ it_sql_ok(hb_sql_t *db, const char *sql)
     hb_sql_result_t *res = it_sql(db, sql);
     IT_CHECK(res, "no answer to: %.200s (%s)", sql, hb_sql_last_error(db));
     const hb_sql_result_t *l = it_sql_last(res);
-    IT_CHECK(strcmp(l->sqlstate, "00000") == 0, "%s: %s\n  %.300s", l->sqlstate, l->message,
-             sql);
+    IT_CHECK(strcmp(l->sqlstate, "00000") == 0, "%s: %s\n  %.300s", l->sqlstate,
+             l->message, sql);
     hb_sql_result_free(&res);
 }

@@ -2,8 +2,8 @@
  * processes on loopback, in a temporary directory, driven by hobbesctl.
  *
  * Checks print the failing expression with file:line and exit(1); every
- * test prints its seed (hb_test_seed; HOBBES_SEED overrides it). Set HOBBES_KEEP=1 to keep
- * the data directory and logs of a run.
+ * test prints its seed (hb_test_seed; HOBBES_SEED overrides it). Set HOBBES_KEEP=1 to
+ * keep the data directory and logs of a run.
  */
 #ifndef IT_UTIL_H
 #define IT_UTIL_H
@@ -27,20 +27,19 @@
     } while (0)
 
 typedef struct {
-    char dir[256];      /* temporary root */
-    char config[320];   /* config file path */
-    char data[320];     /* data root */
-    char ctl[512];      /* hobbesctl path */
-    int replicas;       /* R */
-    int partitions;     /* P */
-    char sqlfront[64];  /* endpoint of sqlfront 0 (it_cluster_init_sql), else "" */
-    int pg_port;        /* its PostgreSQL listener on 127.0.0.1 (it_cluster_init_sql) */
+    char dir[256];     /* temporary root */
+    char config[320];  /* config file path */
+    char data[320];    /* data root */
+    char ctl[512];     /* hobbesctl path */
+    int replicas;      /* R */
+    int partitions;    /* P */
+    char sqlfront[64]; /* endpoint of sqlfront 0 (it_cluster_init_sql), else "" */
+    int pg_port;       /* its PostgreSQL listener on 127.0.0.1 (it_cluster_init_sql) */
 } it_cluster_t;
 
 /* Called by IT_CHECK before exiting: prints process logs of the current
  * cluster to stderr and stops it. */
 void it_fail_hook(void);
-
 
 /* Creates a temp dir and a config with R x P slots on free loopback ports.
  * build_root is the meson build directory. Returns 0 or -1. */

@@ -35,10 +35,10 @@
 /* ---------------------------------------------------------- the log */
 
 typedef struct {
-    uint64_t epoch;  /* batch epoch */
-    uint16_t group;  /* sequencer group */
-    uint8_t *body;   /* msgpack array of raw txns (owned) */
-    size_t len;      /* body length */
+    uint64_t epoch; /* batch epoch */
+    uint16_t group; /* sequencer group */
+    uint8_t *body;  /* msgpack array of raw txns (owned) */
+    size_t len;     /* body length */
 } s_batch_t;
 
 static s_batch_t *s_batches;
@@ -50,10 +50,7 @@ s_collect(void *arg, uint64_t epoch, uint64_t since, const uint8_t *body, size_t
 {
     (void)arg;
     (void)since;
-    if (s_nbatches == s_capbatches) {
-        s_capbatches = s_capbatches ? s_capbatches * 2 : 1024;
-        s_batches = hb_realloc(s_batches, s_capbatches * sizeof *s_batches);
-    }
+    HB_GROW(s_batches, s_capbatches, s_nbatches + 1, 1024);
     s_batches[s_nbatches++] = (s_batch_t){epoch, s_cur_group, hb_memdup(body, len), len};
 }
 
@@ -85,10 +82,7 @@ s_send(void *ctx, hb_node_t to, const void *frame, size_t len)
     (void)ctx;
     if (to.role != HB_ROLE_STORAGE)
         return HB_OK; /* DONE, REPLY, HELLO: nobody to tell */
-    if (s_qtail == s_qcap) {
-        s_qcap = s_qcap ? s_qcap * 2 : 1024;
-        s_q = hb_realloc(s_q, s_qcap * sizeof *s_q);
-    }
+    HB_GROW(s_q, s_qcap, s_qtail + 1, 1024);
     s_q[s_qtail++] = (s_pkt_t){to, hb_memdup(frame, len), len};
     return HB_OK;
 }
@@ -149,7 +143,8 @@ s_pump(void)
     while (s_qhead < s_qtail) {
         s_pkt_t p = s_q[s_qhead++];
         hb_msg_t m;
-        if (p.to.partition < s_P && s_ex[p.to.partition] && hb_msg_decode(p.frame, p.len, NULL, &m) == HB_OK) {
+        if (p.to.partition < s_P && s_ex[p.to.partition] &&
+            hb_msg_decode(p.frame, p.len, NULL, &m) == HB_OK) {
             stor_executor_on_message(s_ex[p.to.partition], &m);
             hb_msg_clear(&m);
         }
@@ -160,6 +155,19 @@ s_pump(void)
 
 /* -------------------------------------------------------------- main */
 
+/* One replay: the live state read from the cluster, the fresh cores. */
+typedef struct {
+    hb_config_t *cfg;      /* the cluster's config (owned) */
+    int replica;           /* the replica replayed */
+    uint64_t *live_epoch;  /* per partition: live applied epoch */
+    uint64_t *live_hash;   /* ... and state hash at it */
+    stor_engine_t **eng;   /* per partition: fresh engine (owned) */
+    uint64_t *replay_hash; /* replayed state hash at live_epoch */
+    int *seen;             /* replay_hash taken */
+    char root[32];         /* temporary directory of the fresh engines */
+    uint64_t txns;         /* transactions replayed */
+} s_run_t;
+
 static int
 s_usage(void)
 {
@@ -167,43 +175,17 @@ s_usage(void)
     return 2;
 }
 
-int
-main(int argc, char **argv)
+/* Step 1: every group's chosen batches (into s_batches, in global order)
+ * and the live state of each partition. Returns 0, or 2 with a message. */
+static int
+s_read_live(s_run_t *run, const char *data)
 {
-    const char *config = NULL, *data = NULL;
-    int replica = 0;
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"data", required_argument, NULL, 'd'},
-        {"replica", required_argument, NULL, 'r'},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
-    while ((c = getopt_long(argc, argv, "c:d:r:", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': config = optarg; break;
-        case 'd': data = optarg; break;
-        case 'r': replica = atoi(optarg); break;
-        default: return s_usage();
-        }
-    }
-    if (!config)
-        return s_usage();
-    hb_log_set_level(HB_LOG_WARN);
-    char err[512];
-    hb_config_t *cfg = NULL;
-    if (hb_config_load(config, &cfg, err, sizeof err) != HB_OK) {
-        fprintf(stderr, "hobbes-replay: %s\n", err);
-        return 2;
-    }
-    s_P = cfg->partitions;
-
-    /* 1. Every group's chosen batches, and the live state per partition. */
-    uint64_t *live_epoch = hb_calloc(s_P, sizeof *live_epoch);
-    uint64_t *live_hash = hb_calloc(s_P, sizeof *live_hash);
+    run->live_epoch = hb_calloc(s_P, sizeof *run->live_epoch);
+    run->live_hash = hb_calloc(s_P, sizeof *run->live_hash);
     for (uint16_t g = 0; g < s_P; g++) {
         char dir[HB_PATH_MAX];
-        hb_config_node_dir(cfg, data, hb_node(HB_ROLE_SEQUENCER, (uint16_t)replica, g), dir,
+        hb_config_node_dir(run->cfg, data,
+                           hb_node(HB_ROLE_SEQUENCER, (uint16_t)run->replica, g), dir,
                            sizeof dir);
         seq_log_t *log = seq_log_open(dir, 1);
         if (!log) {
@@ -213,37 +195,44 @@ main(int argc, char **argv)
         s_cur_group = g;
         seq_log_scan(log, 0, SIZE_MAX, s_collect, NULL);
         seq_log_destroy(&log);
-        hb_config_node_dir(cfg, data, hb_node(HB_ROLE_STORAGE, (uint16_t)replica, g), dir,
+        hb_config_node_dir(run->cfg, data,
+                           hb_node(HB_ROLE_STORAGE, (uint16_t)run->replica, g), dir,
                            sizeof dir);
         stor_engine_t *eng = stor_engine_open(dir);
         if (!eng) {
             fprintf(stderr, "hobbes-replay: cannot open storage %s\n", dir);
             return 2;
         }
-        live_epoch[g] = stor_engine_applied_epoch(eng);
-        live_hash[g] = stor_engine_state_hash(eng);
+        run->live_epoch[g] = stor_engine_applied_epoch(eng);
+        run->live_hash[g] = stor_engine_state_hash(eng);
         stor_engine_destroy(&eng);
     }
     qsort(s_batches, s_nbatches, sizeof *s_batches, s_cmp_batch);
+    return 0;
+}
 
-    /* 2. Fresh engines and cores, accepted at incarnation 1. */
-    char root[] = "/tmp/hobbes-replay-XXXXXX";
-    if (!mkdtemp(root))
+/* Step 2: fresh engines and cores, accepted at incarnation 1. Returns 0,
+ * or 2 if the temporary directory cannot be made. */
+static int
+s_start_fresh(s_run_t *run)
+{
+    snprintf(run->root, sizeof run->root, "/tmp/hobbes-replay-XXXXXX");
+    if (!mkdtemp(run->root))
         return 2;
-    stor_engine_t **eng = hb_calloc(s_P, sizeof *eng);
+    run->eng = hb_calloc(s_P, sizeof *run->eng);
     s_ex = hb_calloc(s_P, sizeof *s_ex);
-    uint64_t *replay_hash = hb_calloc(s_P, sizeof *replay_hash);
-    int *seen = hb_calloc(s_P, sizeof *seen);
+    run->replay_hash = hb_calloc(s_P, sizeof *run->replay_hash);
+    run->seen = hb_calloc(s_P, sizeof *run->seen);
     for (uint32_t p = 0; p < s_P; p++) {
         char dir[HB_PATH_MAX];
-        snprintf(dir, sizeof dir, "%s/p%u", root, p);
-        eng[p] = stor_engine_open(dir);
-        s_ex[p] = stor_executor_new(eng[p], hb_node(HB_ROLE_STORAGE, (uint16_t)replica,
-                                                     (uint16_t)p),
-                                    s_P, &cfg->limits, &s_env);
-        if (live_epoch[p] == 0) {
-            replay_hash[p] = stor_engine_state_hash(eng[p]);
-            seen[p] = 1;
+        snprintf(dir, sizeof dir, "%s/p%u", run->root, p);
+        run->eng[p] = stor_engine_open(dir);
+        s_ex[p] = stor_executor_new(
+            run->eng[p], hb_node(HB_ROLE_STORAGE, (uint16_t)run->replica, (uint16_t)p),
+            s_P, &run->cfg->limits, &s_env);
+        if (run->live_epoch[p] == 0) {
+            run->replay_hash[p] = stor_engine_state_hash(run->eng[p]);
+            run->seen[p] = 1;
         }
     }
 
@@ -256,98 +245,170 @@ main(int argc, char **argv)
         s_deliver(s_ex[p], &reset);
     }
     s_pump();
+    return 0;
+}
 
-    /* 3. Epoch by epoch, group by group, index by index: one at a time. */
-    uint64_t txns = 0;
+/* One pass over the batches [i, j) of one epoch: pass 0 counts each
+ * partition's transactions into count; pass 1 sends every partition its
+ * EPOCH, then DISPATCHes each transaction to its participants and runs it
+ * to the end before the next. */
+static void
+s_epoch_pass(s_run_t *run, uint64_t epoch, size_t i, size_t j, int pass, uint32_t *count)
+{
+    if (pass == 1)
+        for (uint32_t p = 0; p < s_P; p++) {
+            hb_msg_t em = {.type = HB_MSG_EPOCH};
+            em.u.epoch.incarnation = stor_executor_incarnation(s_ex[p]);
+            em.u.epoch.epoch = epoch;
+            em.u.epoch.ntxns = count[p];
+            s_deliver(s_ex[p], &em);
+        }
+    for (size_t b = i; b < j; b++) {
+        hb_mp_reader_t r;
+        hb_mp_reader_init(&r, s_batches[b].body, s_batches[b].len);
+        uint32_t n = 0;
+        hb_mp_read_array(&r, &n);
+        for (uint32_t k = 0; k < n; k++) {
+            const uint8_t *raw;
+            size_t rlen;
+            if (hb_mp_read_raw(&r, &raw, &rlen) != HB_OK)
+                break;
+            hb_txn_t *txn = NULL;
+            if (hb_txn_decode(raw, rlen, &run->cfg->limits, s_P, &txn) != HB_OK)
+                continue;
+            uint16_t parts[1024];
+            uint32_t np = hb_txn_participants(txn, parts, 1024);
+            for (uint32_t x = 0; x < np && x < 1024; x++) {
+                if (pass == 0) {
+                    count[parts[x]]++;
+                    continue;
+                }
+                hb_msg_t dm = {.type = HB_MSG_DISPATCH};
+                dm.u.dispatch.incarnation = stor_executor_incarnation(s_ex[parts[x]]);
+                dm.u.dispatch.epoch = epoch;
+                dm.u.dispatch.group = s_batches[b].group;
+                dm.u.dispatch.index = k;
+                dm.u.dispatch.raw = raw;
+                dm.u.dispatch.raw_len = rlen;
+                s_deliver(s_ex[parts[x]], &dm);
+            }
+            if (pass == 1) {
+                s_pump();
+                run->txns++;
+            }
+            hb_txn_destroy(&txn);
+        }
+    }
+}
+
+/* Step 3: epoch by epoch, group by group, index by index: one at a time;
+ * each partition's hash is taken when it reaches its live epoch. */
+static void
+s_replay(s_run_t *run)
+{
     for (size_t i = 0; i < s_nbatches;) {
         uint64_t epoch = s_batches[i].epoch;
         size_t j = i;
         while (j < s_nbatches && s_batches[j].epoch == epoch)
             j++;
-        /* Count each partition's transactions of this epoch. */
         uint32_t *count = hb_calloc(s_P, sizeof *count);
-        for (int pass = 0; pass < 2; pass++) {
-            if (pass == 1)
-                for (uint32_t p = 0; p < s_P; p++) {
-                    hb_msg_t em = {.type = HB_MSG_EPOCH};
-                    em.u.epoch.incarnation = stor_executor_incarnation(s_ex[p]);
-                    em.u.epoch.epoch = epoch;
-                    em.u.epoch.ntxns = count[p];
-                    s_deliver(s_ex[p], &em);
-                }
-            for (size_t b = i; b < j; b++) {
-                hb_mp_reader_t r;
-                hb_mp_reader_init(&r, s_batches[b].body, s_batches[b].len);
-                uint32_t n = 0;
-                hb_mp_read_array(&r, &n);
-                for (uint32_t k = 0; k < n; k++) {
-                    const uint8_t *raw;
-                    size_t rlen;
-                    if (hb_mp_read_raw(&r, &raw, &rlen) != HB_OK)
-                        break;
-                    hb_txn_t *txn = NULL;
-                    if (hb_txn_decode(raw, rlen, &cfg->limits, s_P, &txn) != HB_OK)
-                        continue;
-                    uint16_t parts[1024];
-                    uint32_t np = hb_txn_participants(txn, parts, 1024);
-                    for (uint32_t x = 0; x < np && x < 1024; x++) {
-                        if (pass == 0) {
-                            count[parts[x]]++;
-                            continue;
-                        }
-                        hb_msg_t dm = {.type = HB_MSG_DISPATCH};
-                        dm.u.dispatch.incarnation = stor_executor_incarnation(s_ex[parts[x]]);
-                        dm.u.dispatch.epoch = epoch;
-                        dm.u.dispatch.group = s_batches[b].group;
-                        dm.u.dispatch.index = k;
-                        dm.u.dispatch.raw = raw;
-                        dm.u.dispatch.raw_len = rlen;
-                        s_deliver(s_ex[parts[x]], &dm);
-                    }
-                    if (pass == 1) {
-                        s_pump();
-                        txns++;
-                    }
-                    hb_txn_destroy(&txn);
-                }
-            }
-        }
+        s_epoch_pass(run, epoch, i, j, 0, count);
+        s_epoch_pass(run, epoch, i, j, 1, count);
         hb_free(count);
         for (uint32_t p = 0; p < s_P; p++)
-            if (!seen[p] && stor_engine_applied_epoch(eng[p]) == live_epoch[p]) {
-                replay_hash[p] = stor_engine_state_hash(eng[p]);
-                seen[p] = 1;
+            if (!run->seen[p] &&
+                stor_engine_applied_epoch(run->eng[p]) == run->live_epoch[p]) {
+                run->replay_hash[p] = stor_engine_state_hash(run->eng[p]);
+                run->seen[p] = 1;
             }
         i = j;
     }
+}
 
-    /* 4. Compare. */
+/* Step 4: prints one line per partition. Returns 1 on any mismatch. */
+static int
+s_compare(const s_run_t *run)
+{
     int bad = 0;
-    printf("replayed %zu batches, %" PRIu64 " transactions, serially\n", s_nbatches, txns);
+    printf("replayed %zu batches, %" PRIu64 " transactions, serially\n", s_nbatches,
+           run->txns);
     for (uint32_t p = 0; p < s_P; p++) {
-        if (!seen[p]) {
-            printf("p%u: live applied epoch %" PRIu64 " never reached by the replay: MISMATCH\n",
-                   p, live_epoch[p]);
+        if (!run->seen[p]) {
+            printf("p%u: live applied epoch %" PRIu64
+                   " never reached by the replay: MISMATCH\n",
+                   p, run->live_epoch[p]);
             bad = 1;
             continue;
         }
-        int ok = replay_hash[p] == live_hash[p];
-        printf("p%u: applied epoch %" PRIu64 " live %016" PRIx64 " replay %016" PRIx64 " %s\n", p,
-               live_epoch[p], live_hash[p], replay_hash[p], ok ? "OK" : "MISMATCH");
+        int ok = run->replay_hash[p] == run->live_hash[p];
+        printf("p%u: applied epoch %" PRIu64 " live %016" PRIx64 " replay %016" PRIx64
+               " %s\n",
+               p, run->live_epoch[p], run->live_hash[p], run->replay_hash[p],
+               ok ? "OK" : "MISMATCH");
         bad |= !ok;
     }
+    return bad;
+}
+
+/* Frees the cores, engines, the temporary directory and the batches. */
+static void
+s_finish(s_run_t *run)
+{
     for (uint32_t p = 0; p < s_P; p++) {
         stor_executor_destroy(&s_ex[p]);
-        stor_engine_destroy(&eng[p]);
+        stor_engine_destroy(&run->eng[p]);
     }
     char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", run->root);
     if (system(cmd) != 0)
-        fprintf(stderr, "hobbes-replay: could not remove %s\n", root);
+        fprintf(stderr, "hobbes-replay: could not remove %s\n", run->root);
     for (size_t i = 0; i < s_nbatches; i++)
         hb_free(s_batches[i].body);
     hb_free(s_batches);
     hb_free(s_q);
-    hb_config_destroy(&cfg);
+    hb_config_destroy(&run->cfg);
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *config = NULL, *data = NULL;
+    s_run_t run = {0};
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"data", required_argument, NULL, 'd'},
+        {"replica", required_argument, NULL, 'r'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "c:d:r:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'd':
+            data = optarg;
+            break;
+        case 'r':
+            run.replica = atoi(optarg);
+            break;
+        default:
+            return s_usage();
+        }
+    }
+    if (!config)
+        return s_usage();
+    hb_log_set_level(HB_LOG_WARN);
+    char err[512];
+    if (hb_config_load(config, &run.cfg, err, sizeof err) != HB_OK) {
+        fprintf(stderr, "hobbes-replay: %s\n", err);
+        return 2;
+    }
+    s_P = run.cfg->partitions;
+    if (s_read_live(&run, data) != 0 || s_start_fresh(&run) != 0)
+        return 2;
+    s_replay(&run);
+    int bad = s_compare(&run);
+    s_finish(&run);
     return bad;
 }

@@ -14,31 +14,31 @@
 typedef enum { S_EV_MSG, S_EV_TIMER, S_EV_USER } s_kind_t;
 
 typedef struct {
-    uint64_t at;     /* virtual time */
-    uint64_t seq;    /* insertion order (tie break) */
-    s_kind_t kind;   /* what */
-    uint32_t node;   /* destination node */
-    uint32_t from;   /* MSG: sender */
-    uint64_t inc;    /* TIMER: incarnation of node when armed */
-    uint64_t token;  /* TIMER/USER token */
-    uint8_t *data;   /* MSG bytes (owned) */
-    size_t len;      /* MSG length */
+    uint64_t at;    /* virtual time */
+    uint64_t seq;   /* insertion order (tie break) */
+    s_kind_t kind;  /* what */
+    uint32_t node;  /* destination node */
+    uint32_t from;  /* MSG: sender */
+    uint64_t inc;   /* TIMER: incarnation of node when armed */
+    uint64_t token; /* TIMER/USER token */
+    uint8_t *data;  /* MSG bytes (owned) */
+    size_t len;     /* MSG length */
 } s_event_t;
 
 struct sim {
-    uint64_t rng;      /* splitmix64 state */
-    uint64_t now;      /* virtual time, us */
-    uint64_t seq;      /* next insertion number */
-    uint32_t nodes;    /* node count */
-    sim_ops_t ops;     /* harness callbacks */
-    sim_net_t net;     /* current network behaviour */
-    bool *up;          /* node is up */
-    uint64_t *inc;     /* node incarnation */
-    bool *link;        /* nodes x nodes: link from*nodes+to is up */
-    s_event_t *heap;   /* event heap */
-    size_t n;          /* events queued */
-    size_t cap;        /* heap capacity */
-    sim_stats_t st;    /* counters */
+    uint64_t rng;    /* splitmix64 state */
+    uint64_t now;    /* virtual time, us */
+    uint64_t seq;    /* next insertion number */
+    uint32_t nodes;  /* node count */
+    sim_ops_t ops;   /* harness callbacks */
+    sim_net_t net;   /* current network behaviour */
+    bool *up;        /* node is up */
+    uint64_t *inc;   /* node incarnation */
+    bool *link;      /* nodes x nodes: link from*nodes+to is up */
+    s_event_t *heap; /* event heap */
+    size_t n;        /* events queued */
+    size_t cap;      /* heap capacity */
+    sim_stats_t st;  /* counters */
 };
 
 static bool
@@ -50,10 +50,7 @@ s_before(const s_event_t *a, const s_event_t *b)
 static void
 s_push(sim_t *s, s_event_t ev)
 {
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 256;
-        s->heap = hb_realloc(s->heap, s->cap * sizeof *s->heap);
-    }
+    HB_GROW(s->heap, s->cap, s->n + 1, 256);
     ev.seq = s->seq++;
     size_t i = s->n++;
     while (i > 0) {
@@ -170,8 +167,8 @@ void
 sim_send(sim_t *self, uint32_t from, uint32_t to, const void *data, size_t len)
 {
     self->st.sent++;
-    if (from >= self->nodes || to >= self->nodes || !self->link[from * self->nodes + to] ||
-        sim_chance(self, self->net.drop_ppm)) {
+    if (from >= self->nodes || to >= self->nodes ||
+        !self->link[from * self->nodes + to] || sim_chance(self, self->net.drop_ppm)) {
         self->st.dropped++;
         return;
     }
@@ -181,8 +178,11 @@ sim_send(sim_t *self, uint32_t from, uint32_t to, const void *data, size_t len)
     for (int c = 0; c < copies; c++) {
         uint64_t d = self->net.delay_min_us +
                      sim_below(self, self->net.delay_max_us - self->net.delay_min_us + 1);
-        s_push(self, (s_event_t){.at = self->now + d, .kind = S_EV_MSG, .node = to,
-                                 .from = from, .data = hb_memdup(data, len ? len : 1),
+        s_push(self, (s_event_t){.at = self->now + d,
+                                 .kind = S_EV_MSG,
+                                 .node = to,
+                                 .from = from,
+                                 .data = hb_memdup(data, len ? len : 1),
                                  .len = len});
     }
 }
@@ -190,14 +190,19 @@ sim_send(sim_t *self, uint32_t from, uint32_t to, const void *data, size_t len)
 void
 sim_timer(sim_t *self, uint32_t node, uint64_t delay_us, uint64_t token)
 {
-    s_push(self, (s_event_t){.at = self->now + delay_us, .kind = S_EV_TIMER, .node = node,
-                             .inc = self->inc[node], .token = token});
+    s_push(self, (s_event_t){.at = self->now + delay_us,
+                             .kind = S_EV_TIMER,
+                             .node = node,
+                             .inc = self->inc[node],
+                             .token = token});
 }
 
 void
 sim_at(sim_t *self, uint64_t delay_us, uint32_t node, uint64_t token)
 {
-    s_push(self, (s_event_t){.at = self->now + delay_us, .kind = S_EV_USER, .node = node,
+    s_push(self, (s_event_t){.at = self->now + delay_us,
+                             .kind = S_EV_USER,
+                             .node = node,
                              .token = token});
 }
 

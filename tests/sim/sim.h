@@ -1,6 +1,6 @@
 /* sim.h — a deterministic discrete-event simulator for protocol cores.
  *
- * DESIGN.md section 4: cores are tested against a world with virtual time,
+ * docs/architecture.md section 4: cores are tested against a world with virtual time,
  * a seeded PRNG (splitmix64; no global rand) and a network that drops,
  * duplicates, delays, reorders (random per-message delay) and partitions
  * messages, plus crash/restart of nodes. The simulator owns only time, the

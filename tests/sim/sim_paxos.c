@@ -64,14 +64,7 @@ s_ent_set(s_ent_t *e, uint64_t ballot, const void *v, size_t len)
 static s_ent_t *
 s_ent_at(s_ent_t **arr, size_t *cap, uint64_t slot)
 {
-    if (slot >= *cap) {
-        size_t ncap = *cap ? *cap : 64;
-        while (ncap <= slot)
-            ncap *= 2;
-        *arr = hb_realloc(*arr, ncap * sizeof **arr);
-        memset(*arr + *cap, 0, (ncap - *cap) * sizeof **arr);
-        *cap = ncap;
-    }
+    HB_GROW_ZERO(*arr, *cap, slot + 1, 64);
     return &(*arr)[slot];
 }
 
@@ -105,10 +98,7 @@ s_image_copy(s_image_t *dst, const s_image_t *src)
 static void
 s_pend(s_store_t *s, s_op_t op, uint64_t slot)
 {
-    if (s->npending == s->pending_cap) {
-        s->pending_cap = s->pending_cap ? s->pending_cap * 2 : 16;
-        s->pending = hb_realloc(s->pending, s->pending_cap * sizeof *s->pending);
-    }
+    HB_GROW(s->pending, s->pending_cap, s->npending + 1, 16);
     s->pending[s->npending++] = (s_pending_t){op, slot};
 }
 
@@ -230,36 +220,36 @@ s_store_crash(s_store_t *s)
 /* ------------------------------------------------------------ cluster */
 
 typedef struct {
-    sp_cluster_t *c;         /* back pointer */
-    uint32_t r;              /* replica */
-    seq_paxos_t *core;       /* NULL while down */
-    s_store_t store;         /* in-memory disk */
-    seq_paxos_store_t sif;   /* store interface over `store` */
-    uint64_t *log;           /* delivered ids (0 = no-op), survives crashes */
-    uint64_t log_n;          /* used */
-    uint64_t log_cap;        /* allocated */
-    uint64_t max_promised;   /* highest promise ever observed */
+    sp_cluster_t *c;       /* back pointer */
+    uint32_t r;            /* replica */
+    seq_paxos_t *core;     /* NULL while down */
+    s_store_t store;       /* in-memory disk */
+    seq_paxos_store_t sif; /* store interface over `store` */
+    uint64_t *log;         /* delivered ids (0 = no-op), survives crashes */
+    uint64_t log_n;        /* used */
+    uint64_t log_cap;      /* allocated */
+    uint64_t max_promised; /* highest promise ever observed */
 } s_node_t;
 
 struct sp_cluster {
-    sim_t *sim;            /* the world */
-    uint32_t n;            /* replicas */
-    s_node_t *nodes;       /* replicas */
-    seq_paxos_io_t io;     /* shared io table; ctx differs per node */
-    seq_paxos_cfg_t cfg;   /* template */
-    uint64_t *truth;       /* the agreed log: id per slot */
-    uint64_t truth_n;      /* used */
-    uint64_t truth_cap;    /* allocated */
-    uint64_t *id_slot;     /* slot + 1 where each id was chosen, 0 if not */
-    uint64_t next_id;      /* next proposal id (ids start at 1) */
-    uint64_t id_cap;       /* id_slot capacity */
-    char err[512];         /* first violation */
+    sim_t *sim;          /* the world */
+    uint32_t n;          /* replicas */
+    s_node_t *nodes;     /* replicas */
+    seq_paxos_io_t io;   /* shared io table; ctx differs per node */
+    seq_paxos_cfg_t cfg; /* template */
+    uint64_t *truth;     /* the agreed log: id per slot */
+    uint64_t truth_n;    /* used */
+    uint64_t truth_cap;  /* allocated */
+    uint64_t *id_slot;   /* slot + 1 where each id was chosen, 0 if not */
+    uint64_t next_id;    /* next proposal id (ids start at 1) */
+    uint64_t id_cap;     /* id_slot capacity */
+    char err[512];       /* first violation */
     /* fuzz */
-    bool faulting;         /* fault phase: clients and faults keep coming */
+    bool faulting; /* fault phase: clients and faults keep coming */
 };
 
-static void
-s_fail(sp_cluster_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void s_fail(sp_cluster_t *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void
 s_fail(sp_cluster_t *c, const char *fmt, ...)
@@ -327,14 +317,7 @@ s_value(uint64_t id, uint8_t *buf)
 static void
 s_grow(uint64_t **arr, uint64_t *cap, uint64_t need)
 {
-    if (need <= *cap)
-        return;
-    uint64_t ncap = *cap ? *cap : 64;
-    while (ncap < need)
-        ncap *= 2;
-    *arr = hb_realloc(*arr, ncap * sizeof **arr);
-    memset(*arr + *cap, 0, (ncap - *cap) * sizeof **arr);
-    *cap = ncap;
+    HB_GROW_ZERO(*arr, *cap, need, 64);
 }
 
 static void
@@ -343,15 +326,16 @@ s_io_chosen(void *ctx, uint64_t slot, const void *v, size_t len)
     s_node_t *nd = ctx;
     sp_cluster_t *c = nd->c;
     if (slot != nd->log_n) {
-        s_fail(c, "replica %u delivered slot %" PRIu64 " after %" PRIu64 " slots", nd->r, slot,
-               nd->log_n);
+        s_fail(c, "replica %u delivered slot %" PRIu64 " after %" PRIu64 " slots", nd->r,
+               slot, nd->log_n);
         return;
     }
     uint64_t id = 0;
     if (len) {
         uint8_t buf[S_VALUE_MAX];
         id = s_value_id(v, len);
-        if (id == 0 || id >= c->next_id || s_value(id, buf) != len || memcmp(buf, v, len)) {
+        if (id == 0 || id >= c->next_id || s_value(id, buf) != len ||
+            memcmp(buf, v, len)) {
             s_fail(c, "replica %u slot %" PRIu64 ": value never proposed", nd->r, slot);
             return;
         }
@@ -360,7 +344,9 @@ s_io_chosen(void *ctx, uint64_t slot, const void *v, size_t len)
     nd->log[nd->log_n++] = id;
     if (slot < c->truth_n) {
         if (c->truth[slot] != id)
-            s_fail(c, "replica %u slot %" PRIu64 ": chose %" PRIu64 " but another chose %" PRIu64,
+            s_fail(c,
+                   "replica %u slot %" PRIu64 ": chose %" PRIu64
+                   " but another chose %" PRIu64,
                    nd->r, slot, id, c->truth[slot]);
         return;
     }
@@ -401,8 +387,8 @@ s_start(sp_cluster_t *c, s_node_t *nd)
         return;
     }
     if (seq_paxos_chosen_end(nd->core) != nd->log_n)
-        s_fail(c, "replica %u restarted at slot %" PRIu64 " but had delivered %" PRIu64, nd->r,
-               seq_paxos_chosen_end(nd->core), nd->log_n);
+        s_fail(c, "replica %u restarted at slot %" PRIu64 " but had delivered %" PRIu64,
+               nd->r, seq_paxos_chosen_end(nd->core), nd->log_n);
     s_check_promise(c, nd);
 }
 
@@ -434,27 +420,37 @@ sp_cluster_t *
 sp_new(uint64_t seed, uint32_t replicas)
 {
     sp_cluster_t *c = hb_calloc(1, sizeof *c);
-    sim_ops_t ops = {.ctx = c, .deliver = s_sim_deliver, .timer = s_sim_timer,
-                     .user = s_sim_user};
+    sim_ops_t ops = {
+        .ctx = c, .deliver = s_sim_deliver, .timer = s_sim_timer, .user = s_sim_user};
     c->sim = sim_new(seed, replicas, &ops);
     c->n = replicas;
     c->next_id = 1;
-    c->io = (seq_paxos_io_t){.send = s_io_send, .now_us = s_io_now, .timer = s_io_timer,
-                             .random = s_io_random, .chosen = s_io_chosen};
-    c->cfg = (seq_paxos_cfg_t){.group = 7, .replicas = replicas,
+    c->io = (seq_paxos_io_t){.send = s_io_send,
+                             .now_us = s_io_now,
+                             .timer = s_io_timer,
+                             .random = s_io_random,
+                             .chosen = s_io_chosen};
+    c->cfg = (seq_paxos_cfg_t){.group = 7,
+                               .replicas = replicas,
                                .heartbeat_us = SP_HEARTBEAT_US,
-                               .election_timeout_us = SP_ELECTION_US, .pipeline = 32,
-                               .max_value_bytes = 4096, .max_frame_bytes = 2048};
+                               .election_timeout_us = SP_ELECTION_US,
+                               .pipeline = 32,
+                               .max_value_bytes = 4096,
+                               .max_frame_bytes = 2048};
     c->nodes = hb_calloc(replicas, sizeof *c->nodes);
     for (uint32_t r = 0; r < replicas; r++) {
         s_node_t *nd = &c->nodes[r];
         nd->c = c;
         nd->r = r;
-        nd->sif = (seq_paxos_store_t){.ctx = &nd->store, .get_meta = s_get_meta,
-                                      .put_meta = s_put_meta, .get_accepted = s_get_accepted,
+        nd->sif = (seq_paxos_store_t){.ctx = &nd->store,
+                                      .get_meta = s_get_meta,
+                                      .put_meta = s_put_meta,
+                                      .get_accepted = s_get_accepted,
                                       .put_accepted = s_put_accepted,
-                                      .get_chosen = s_get_chosen, .put_chosen = s_put_chosen,
-                                      .bounds = s_bounds, .sync = s_sync};
+                                      .get_chosen = s_get_chosen,
+                                      .put_chosen = s_put_chosen,
+                                      .bounds = s_bounds,
+                                      .sync = s_sync};
     }
     for (uint32_t r = 0; r < replicas; r++)
         s_start(c, &c->nodes[r]);
@@ -742,8 +738,8 @@ sp_fuzz(uint64_t seed, char *err, size_t errlen, uint64_t *events)
         goto out;
     for (int i = 0; i < 5; i++)
         if (sp_slot_of(c, ids[i]) == UINT64_MAX) {
-            s_fail(c, "id %" PRIu64 " proposed to leader %d not chosen in 10 timeouts", ids[i],
-                   l);
+            s_fail(c, "id %" PRIu64 " proposed to leader %d not chosen in 10 timeouts",
+                   ids[i], l);
             goto out;
         }
     if (!sp_converged(c)) {
@@ -753,18 +749,20 @@ sp_fuzz(uint64_t seed, char *err, size_t errlen, uint64_t *events)
     ok = true;
 out:
     if (!ok && err) {
-        size_t off = (size_t)snprintf(err, errlen, "%s", c->err[0] ? c->err : "run failed");
+        size_t off =
+            (size_t)snprintf(err, errlen, "%s", c->err[0] ? c->err : "run failed");
         for (uint32_t r = 0; r < R && off < errlen; r++) {
             seq_paxos_t *p = c->nodes[r].core;
             seq_paxos_stats_t st = {0};
             if (p)
                 seq_paxos_stats(p, &st);
-            off += (size_t)snprintf(err + off, errlen - off,
-                                    " | r%u %s lead=%d del=%" PRIu64 " prom=%" PRIx64
-                                    " bal=%" PRIx64 " el=%" PRIu64 " nack=%" PRIu64,
-                                    r, p ? (seq_paxos_is_leader(p) ? "LEADER" : "up") : "down",
-                                    p ? seq_paxos_leader(p) : -9, c->nodes[r].log_n, st.promised,
-                                    st.ballot, st.elections, st.nacks);
+            off += (size_t)snprintf(
+                err + off, errlen - off,
+                " | r%u %s lead=%d del=%" PRIu64 " prom=%" PRIx64 " bal=%" PRIx64
+                " el=%" PRIu64 " nack=%" PRIu64,
+                r, p ? (seq_paxos_is_leader(p) ? "LEADER" : "up") : "down",
+                p ? seq_paxos_leader(p) : -9, c->nodes[r].log_n, st.promised, st.ballot,
+                st.elections, st.nacks);
         }
     }
     if (events) {

@@ -1,7 +1,8 @@
 /* test_batcher.c — unit tests of the sequencer core (sequencer/batcher.c)
  * running its Paxos core (paxos.c) over its input log (seqlog.c).
  *
- * Every sequencer runs over a real LevelDB log in a mkdtemp directory and
+ * Every sequencer runs over a real LevelDB log in a mkdtemp directory (the
+ * test opens it and lends it to the core, as sequencer/main.c does) and
  * a fake hb_env_t: one virtual clock, one-shot timers the test fires in
  * due order, a seeded PRNG (HOBBES_SEED=), and a network that hands PAXOS
  * and FORWARD frames to the other sequencers of the group in FIFO order
@@ -39,6 +40,7 @@
 #include "hb_txn.h"
 #include "hb_wire.h"
 #include "paxos.h"
+#include "seqlog.h"
 
 /* ------------------------------------------------------------ fake world */
 
@@ -56,6 +58,7 @@ typedef struct {
     bool dead;              /* no timers fire, no message gets in or out */
     uint16_t r, g;          /* replica, group */
     seq_batcher_t *b;       /* the core */
+    seq_log_t *log;         /* its input log, lent to b (as the shell does) */
     hb_env_t env;           /* its environment (ctx = this node) */
     char dir[300];          /* its input log (under s_root) */
     bool armed[S_NTOK];     /* timer pending */
@@ -121,20 +124,14 @@ s_env_send(void *ctx, hb_node_t to, const void *frame, size_t len)
         else
             ck_assert_int_eq(m.type, HB_MSG_PAXOS);
         hb_msg_clear(&m);
-        if (s_net_n == s_net_cap) {
-            s_net_cap = s_net_cap ? s_net_cap * 2 : 256;
-            s_net = hb_realloc(s_net, s_net_cap * sizeof *s_net);
-        }
+        HB_GROW(s_net, s_net_cap, s_net_n + 1, 256);
         s_net[s_net_n++] = (s_pkt_t){n->r, n->g, to.replica, hb_memdup(frame, len), len};
         return HB_OK;
     }
     /* Else only to the schedulers of its own replica. */
     ck_assert_int_eq(to.role, HB_ROLE_SCHEDULER);
     ck_assert_uint_eq(to.replica, n->r);
-    if (s_nsent == s_sent_cap) {
-        s_sent_cap = s_sent_cap ? s_sent_cap * 2 : 1024;
-        s_sent = hb_realloc(s_sent, s_sent_cap * sizeof *s_sent);
-    }
+    HB_GROW(s_sent, s_sent_cap, s_nsent + 1, 1024);
     s_sent[s_nsent++] = (s_sent_t){n->r, n->g, to, 0, hb_memdup(frame, len), len};
     return HB_OK;
 }
@@ -143,10 +140,7 @@ static hb_rc_t
 s_env_send_client(void *ctx, uint64_t client_id, const void *frame, size_t len)
 {
     s_node_t *n = ctx;
-    if (s_nsent == s_sent_cap) {
-        s_sent_cap = s_sent_cap ? s_sent_cap * 2 : 1024;
-        s_sent = hb_realloc(s_sent, s_sent_cap * sizeof *s_sent);
-    }
+    HB_GROW(s_sent, s_sent_cap, s_nsent + 1, 1024);
     s_sent[s_nsent++] = (s_sent_t){
         n->r, n->g, hb_node(HB_ROLE_CLIENT, n->r, 0), client_id, hb_memdup(frame, len),
         len};
@@ -262,7 +256,9 @@ s_node_start(uint16_t r, uint16_t g)
         .random = s_env_random,
     };
     memset(n->armed, 0, sizeof n->armed);
-    n->b = seq_batcher_new(s_cfg, hb_node(HB_ROLE_SEQUENCER, r, g), n->dir, &n->env);
+    n->log = seq_log_open(n->dir, s_cfg->dedup_window);
+    ck_assert_ptr_nonnull(n->log);
+    n->b = seq_batcher_new(s_cfg, hb_node(HB_ROLE_SEQUENCER, r, g), n->log, &n->env);
     ck_assert_ptr_nonnull(n->b);
     n->up = true;
     n->dead = false;
@@ -273,6 +269,7 @@ s_node_stop(uint16_t r, uint16_t g)
 {
     s_node_t *n = &s_nodes[r][g];
     seq_batcher_destroy(&n->b);
+    seq_log_destroy(&n->log);
     n->up = false;
     memset(n->armed, 0, sizeof n->armed);
 }

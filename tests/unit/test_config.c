@@ -84,19 +84,20 @@ s_expect_err(const char *text, const char *prefix)
 
 START_TEST(test_config_valid)
 {
-    const char *text = "# a comment\n"
-                       "cluster\n"
-                       "    name = test-1\n"
-                       "    replicas = 2      # two\n"
-                       "    partitions = 2\n"
-                       "    epoch_ms = 5\n"
-                       "    policy = serial\n"
-                       "    data_dir = \"/tmp/hb data\"\n"
-                       "    log_level = debug\n"
-                       "limits\n"
-                       "    max_args = 100\n"
-                       "    max_value_bytes = 2048\n"
-                       "\n" SLOT(1, 1, 711) SLOT(0, 0, 700) SLOT(0, 1, 701) SLOT(1, 0, 710);
+    const char *text =
+        "# a comment\n"
+        "cluster\n"
+        "    name = test-1\n"
+        "    replicas = 2      # two\n"
+        "    partitions = 2\n"
+        "    epoch_ms = 5\n"
+        "    policy = serial\n"
+        "    data_dir = \"/tmp/hb data\"\n"
+        "    log_level = debug\n"
+        "limits\n"
+        "    max_args = 100\n"
+        "    max_value_bytes = 2048\n"
+        "\n" SLOT(1, 1, 711) SLOT(0, 0, 700) SLOT(0, 1, 701) SLOT(1, 0, 710);
     char err[256] = "";
     hb_config_t *cfg = NULL;
     ck_assert_int_eq(hb_config_parse(text, "v.cfg", &cfg, err, sizeof err), HB_OK);
@@ -159,9 +160,9 @@ START_TEST(test_config_defaults)
 {
     hb_config_t *cfg = NULL;
     char err[256];
-    ck_assert_int_eq(hb_config_parse(CLUSTER11 SLOT(0, 0, 700), "d.cfg", &cfg, err,
-                                     sizeof err),
-                     HB_OK);
+    ck_assert_int_eq(
+        hb_config_parse(CLUSTER11 SLOT(0, 0, 700), "d.cfg", &cfg, err, sizeof err),
+        HB_OK);
     ck_assert_str_eq(cfg->name, "hobbes");
     ck_assert_uint_eq(cfg->epoch_ms, 10);
     ck_assert_str_eq(cfg->policy, "calvin");
@@ -189,16 +190,16 @@ END_TEST
 
 START_TEST(test_config_unknown_key)
 {
-    s_expect_err("cluster\n    replicas = 1\n    partitions = 1\n    bogus = 3\n"
-                 SLOT(0, 0, 700),
-                 "x.cfg:4: cluster/bogus: unknown key");
+    s_expect_err(
+        "cluster\n    replicas = 1\n    partitions = 1\n    bogus = 3\n" SLOT(0, 0, 700),
+        "x.cfg:4: cluster/bogus: unknown key");
     s_expect_err(CLUSTER11 SLOT(0, 0, 700) "    color = red\n",
                  "x.cfg:10: slot[0]/color: unknown key");
     s_expect_err(CLUSTER11 "limits\n    max_cats = 3\n" SLOT(0, 0, 700),
                  "x.cfg:5: limits/max_cats: unknown key");
     /* A key takes no sub-keys. */
-    s_expect_err("cluster\n    replicas = 1\n        deep = 1\n    partitions = 1\n"
-                 SLOT(0, 0, 700),
+    s_expect_err("cluster\n    replicas = 1\n        deep = 1\n    partitions = 1\n" SLOT(
+                     0, 0, 700),
                  "x.cfg:3: cluster/replicas/deep: unknown key");
     /* A key given twice. */
     s_expect_err(CLUSTER11 "    partitions = 1\n" SLOT(0, 0, 700),
@@ -211,7 +212,8 @@ START_TEST(test_config_unknown_section)
 {
     s_expect_err(CLUSTER11 SLOT(0, 0, 700) "\nsecurity\n    curve = 1\n",
                  "x.cfg:11: security: unknown section");
-    s_expect_err("name = x\n" CLUSTER11 SLOT(0, 0, 700), "x.cfg:1: name: unknown section");
+    s_expect_err("name = x\n" CLUSTER11 SLOT(0, 0, 700),
+                 "x.cfg:1: name: unknown section");
     s_expect_err(CLUSTER11 "cluster\n" SLOT(0, 0, 700),
                  "x.cfg:4: cluster: duplicate section (first at line 1)");
     s_expect_err("cluster = yes\n    replicas = 1\n    partitions = 1\n" SLOT(0, 0, 700),
@@ -235,12 +237,14 @@ START_TEST(test_config_out_of_range)
     s_expect_err(CLUSTER11 "    epoch_ms = -5\n" SLOT(0, 0, 700),
                  "x.cfg:4: cluster/epoch_ms: -5 is out of range 1..10000");
     /* Slot coordinates are checked against the cluster's size. */
-    s_expect_err(CLUSTER11 SLOT(1, 0, 700), "x.cfg:5: slot[0]/replica: 1 is out of range 0..0");
+    s_expect_err(CLUSTER11 SLOT(1, 0, 700),
+                 "x.cfg:5: slot[0]/replica: 1 is out of range 0..0");
     s_expect_err(CLUSTER11 SLOT(0, 3, 700),
                  "x.cfg:6: slot[0]/partition: 3 is out of range 0..0");
     /* Limits, including the cross-check against max_frame_bytes. */
-    s_expect_err(CLUSTER11 "limits\n    max_frame_bytes = 1023\n" SLOT(0, 0, 700),
-                 "x.cfg:5: limits/max_frame_bytes: 1023 is out of range 1024..1073741824");
+    s_expect_err(
+        CLUSTER11 "limits\n    max_frame_bytes = 1023\n" SLOT(0, 0, 700),
+        "x.cfg:5: limits/max_frame_bytes: 1023 is out of range 1024..1073741824");
     s_expect_err(CLUSTER11 "limits\n    max_args = 65536\n" SLOT(0, 0, 700),
                  "x.cfg:5: limits/max_args: 65536 is out of range 1..65535");
     s_expect_err(CLUSTER11 "limits\n    max_frame_bytes = 4096\n"
@@ -249,9 +253,10 @@ START_TEST(test_config_out_of_range)
     s_expect_err(CLUSTER11 "limits\n    max_frame_bytes = 4096\n" SLOT(0, 0, 700),
                  "x.cfg:5: limits/max_frame_bytes: 4096 is less than max_value_bytes");
     /* Strings with a range. */
-    s_expect_err("cluster\n    name = bad name!\n    replicas = 1\n    partitions = 1\n"
-                 SLOT(0, 0, 700),
-                 "x.cfg:2: cluster/name: 'bad name!' is not a valid name");
+    s_expect_err(
+        "cluster\n    name = bad name!\n    replicas = 1\n    partitions = 1\n" SLOT(0, 0,
+                                                                                     700),
+        "x.cfg:2: cluster/name: 'bad name!' is not a valid name");
     s_expect_err(CLUSTER11 "    log_level = loud\n" SLOT(0, 0, 700),
                  "x.cfg:4: cluster/log_level: 'loud' is not a log level");
     s_expect_err(CLUSTER11 "    policy = 9lives\n" SLOT(0, 0, 700),
@@ -363,16 +368,17 @@ END_TEST
 
 START_TEST(test_config_duplicate_slot)
 {
-    s_expect_err("cluster\n    replicas = 1\n    partitions = 2\n" SLOT(0, 0, 700)
-                     SLOT(0, 1, 701) SLOT(0, 0, 702),
-                 "x.cfg:16: slot[2]: duplicate slot replica 0 partition 0 (first at line 4)");
+    s_expect_err(
+        "cluster\n    replicas = 1\n    partitions = 2\n" SLOT(0, 0, 700) SLOT(0, 1, 701)
+            SLOT(0, 0, 702),
+        "x.cfg:16: slot[2]: duplicate slot replica 0 partition 0 (first at line 4)");
 }
 END_TEST
 
 START_TEST(test_config_missing_slot)
 {
-    s_expect_err("# header\ncluster\n    replicas = 2\n    partitions = 2\n" SLOT(0, 0, 700)
-                     SLOT(1, 1, 711) SLOT(0, 1, 701),
+    s_expect_err("# header\ncluster\n    replicas = 2\n    partitions = 2\n" SLOT(
+                     0, 0, 700) SLOT(1, 1, 711) SLOT(0, 1, 701),
                  "x.cfg:2: slot: missing slot replica 1 partition 0");
     s_expect_err(CLUSTER11, "x.cfg:1: slot: missing slot replica 0 partition 0");
 }
@@ -395,7 +401,8 @@ START_TEST(test_config_bad_endpoint)
     memcpy(longep, "ipc://", 6);
     longep[HB_ENDPOINT_MAX] = '\0'; /* one byte too long */
     snprintf(text, sizeof text, base, longep);
-    s_expect_err(text, "x.cfg:8: slot[0]/scheduler: endpoint is 256 bytes, longer than 255");
+    s_expect_err(text,
+                 "x.cfg:8: slot[0]/scheduler: endpoint is 256 bytes, longer than 255");
     longep[HB_ENDPOINT_MAX - 1] = '\0'; /* fits */
     snprintf(text, sizeof text, base, longep);
     hb_config_t *cfg = NULL;
@@ -403,10 +410,11 @@ START_TEST(test_config_bad_endpoint)
     ck_assert_str_eq(hb_config_slot(cfg, 0, 0)->scheduler, longep);
     hb_config_destroy(&cfg);
     /* All three transports are accepted. */
-    ck_assert_int_eq(hb_config_parse(CLUSTER11 "slot\n    replica = 0\n    partition = 0\n"
-                                               "    sequencer = inproc://seq\n"
-                                               "    scheduler = ipc:///tmp/s.ipc\n"
-                                               "    storage = tcp://*:9\n",
+    ck_assert_int_eq(hb_config_parse(CLUSTER11
+                                     "slot\n    replica = 0\n    partition = 0\n"
+                                     "    sequencer = inproc://seq\n"
+                                     "    scheduler = ipc:///tmp/s.ipc\n"
+                                     "    storage = tcp://*:9\n",
                                      "x.cfg", &cfg, NULL, 0),
                      HB_OK);
     ck_assert_str_eq(cfg->slots[0].sequencer, "inproc://seq");
@@ -416,11 +424,11 @@ END_TEST
 
 START_TEST(test_config_duplicate_endpoint)
 {
-    s_expect_err("cluster\n    replicas = 1\n    partitions = 2\n" SLOT(0, 0, 700)
-                     "slot\n    replica = 0\n    partition = 1\n"
-                     "    sequencer = tcp://127.0.0.1:7010\n"
-                     "    scheduler = tcp://127.0.0.1:7002\n"
-                     "    storage = tcp://127.0.0.1:7012\n",
+    s_expect_err("cluster\n    replicas = 1\n    partitions = 2\n" SLOT(
+                     0, 0, 700) "slot\n    replica = 0\n    partition = 1\n"
+                                "    sequencer = tcp://127.0.0.1:7010\n"
+                                "    scheduler = tcp://127.0.0.1:7002\n"
+                                "    storage = tcp://127.0.0.1:7012\n",
                  "x.cfg:14: slot[1]/scheduler: endpoint tcp://127.0.0.1:7002 is already "
                  "used by slot[0]/storage (line 9)");
     /* Within one slot, too. */
@@ -434,27 +442,30 @@ END_TEST
 
 START_TEST(test_config_syntax_error)
 {
-    s_expect_err(CLUSTER11 "   epoch_ms = 5\n" SLOT(0, 0, 700),
-                 "x.cfg:4: cluster/epoch_ms: syntax error: indentation must be a multiple of 4");
+    s_expect_err(
+        CLUSTER11 "   epoch_ms = 5\n" SLOT(0, 0, 700),
+        "x.cfg:4: cluster/epoch_ms: syntax error: indentation must be a multiple of 4");
     s_expect_err(CLUSTER11 "    name = \"abc\n" SLOT(0, 0, 700),
                  "x.cfg:4: cluster/name: syntax error: missing closing \"");
     s_expect_err(CLUSTER11 "    epoch_ms 5\n" SLOT(0, 0, 700),
                  "x.cfg:4: cluster/epoch_ms: syntax error: expected '='");
     s_expect_err(CLUSTER11 "\tepoch_ms = 5\n" SLOT(0, 0, 700),
                  "x.cfg:4: (top level): syntax error: tab in indentation");
-    s_expect_err("cluster\n        replicas = 1\n", "x.cfg:2: cluster/replicas: syntax error: "
-                                                   "indented more than one level");
+    s_expect_err("cluster\n        replicas = 1\n",
+                 "x.cfg:2: cluster/replicas: syntax error: "
+                 "indented more than one level");
     s_expect_err(CLUSTER11 SLOT(0, 0, 700) "    storage = 'x' y\n",
                  "x.cfg:10: slot[0]/storage: syntax error: unexpected text after quoted");
     s_expect_err(CLUSTER11 "    /bad = 1\n" SLOT(0, 0, 700),
                  "x.cfg:4: cluster//bad: syntax error: '/' at start or end");
     /* Comments and blank lines anywhere are fine; trailing CRs too. */
     hb_config_t *cfg = NULL;
-    ck_assert_int_eq(hb_config_parse("#c\r\ncluster   # c\r\n    # indented comment\n\n"
-                                     "    replicas = 1\r\n    partitions = 1 # one\n" SLOT(
-                                         0, 0, 700) "#end",
-                                     "x.cfg", &cfg, NULL, 0),
-                     HB_OK);
+    ck_assert_int_eq(
+        hb_config_parse(
+            "#c\r\ncluster   # c\r\n    # indented comment\n\n"
+            "    replicas = 1\r\n    partitions = 1 # one\n" SLOT(0, 0, 700) "#end",
+            "x.cfg", &cfg, NULL, 0),
+        HB_OK);
     ck_assert_int_eq(cfg->partitions, 1);
     hb_config_destroy(&cfg);
 }
@@ -464,7 +475,8 @@ START_TEST(test_config_load_file)
 {
     char err[512] = "";
     hb_config_t *cfg = (hb_config_t *)1;
-    ck_assert_int_eq(hb_config_load("/nonexistent/hobbes.cfg", &cfg, err, sizeof err), HB_IO);
+    ck_assert_int_eq(hb_config_load("/nonexistent/hobbes.cfg", &cfg, err, sizeof err),
+                     HB_IO);
     ck_assert_ptr_null(cfg);
     ck_assert_ptr_nonnull(strstr(err, "/nonexistent/hobbes.cfg"));
 
@@ -487,9 +499,10 @@ START_TEST(test_config_sqlfront)
 {
     /* 3 replicas x 1 partition; sqlfronts in any order, between slots too. */
     const char *text = "cluster\n    replicas = 3\n    partitions = 1\n" SLOT(0, 0, 700)
-        SQLF(2, 2, 7302) SLOT(1, 0, 710) SQLF(0, 0, 7300) SLOT(2, 0, 720)
-            "sqlfront\n    endpoint = ipc:///tmp/sqlf5.ipc   # any order of keys\n"
-            "    replica = 1\n    id = 63\n";
+        SQLF(2, 2, 7302) SLOT(1, 0, 710) SQLF(0, 0, 7300) SLOT(
+            2, 0,
+            720) "sqlfront\n    endpoint = ipc:///tmp/sqlf5.ipc   # any order of keys\n"
+                 "    replica = 1\n    id = 63\n";
     char err[256] = "";
     hb_config_t *cfg = NULL;
     ck_assert_int_eq(hb_config_parse(text, "f.cfg", &cfg, err, sizeof err), HB_OK);
@@ -539,20 +552,21 @@ START_TEST(test_config_sqlfront_pg)
     /* The wire-protocol keys are optional, with defaults. */
     char err[256] = "";
     hb_config_t *cfg = NULL;
-    ck_assert_int_eq(hb_config_parse(CLUSTER11 SLOT(0, 0, 700) SQLF(3, 0, 7300)
-                                         "sqlfront\n    id = 4\n    replica = 0\n"
-                                         "    endpoint = tcp://127.0.0.1:7400\n"
-                                         "    pg_listen = 0.0.0.0:6000\n"
-                                         "    pg_auth = scram-sha-256\n"
-                                         "    pg_users = a:b c:md5x\n"
-                                         "    pg_max_connections = 7\n"
-                                         "    pg_auth_timeout_ms = 500\n"
-                                         "    pg_session_memory = 1048576\n"
-                                         "sqlfront\n    id = 5\n    replica = 0\n"
-                                         "    endpoint = tcp://127.0.0.1:7500\n"
-                                         "    pg_listen = off\n",
-                                     "f.cfg", &cfg, err, sizeof err),
-                     HB_OK);
+    ck_assert_int_eq(
+        hb_config_parse(CLUSTER11 SLOT(0, 0, 700)
+                            SQLF(3, 0, 7300) "sqlfront\n    id = 4\n    replica = 0\n"
+                                             "    endpoint = tcp://127.0.0.1:7400\n"
+                                             "    pg_listen = 0.0.0.0:6000\n"
+                                             "    pg_auth = scram-sha-256\n"
+                                             "    pg_users = a:b c:md5x\n"
+                                             "    pg_max_connections = 7\n"
+                                             "    pg_auth_timeout_ms = 500\n"
+                                             "    pg_session_memory = 1048576\n"
+                                             "sqlfront\n    id = 5\n    replica = 0\n"
+                                             "    endpoint = tcp://127.0.0.1:7500\n"
+                                             "    pg_listen = off\n",
+                        "f.cfg", &cfg, err, sizeof err),
+        HB_OK);
     const hb_sqlfront_cfg_t *f = hb_config_sqlfront(cfg, 3);
     ck_assert_str_eq(f->pg_listen, "127.0.0.1:5436"); /* 5433 + id */
     ck_assert_int_eq(f->pg_auth, HB_PG_AUTH_TRUST);
@@ -569,14 +583,16 @@ START_TEST(test_config_sqlfront_pg)
     ck_assert_str_eq(hb_config_sqlfront(cfg, 5)->pg_listen, "");
     hb_config_destroy(&cfg);
 
-    s_expect_err(CLUSTER11 SLOT(0, 0, 700) SQLF(0, 0, 7300) "    pg_auth = kerberos\n",
-                 "x.cfg:14: sqlfront[0]/pg_auth: 'kerberos' is not trust, password, md5 or "
-                 "scram-sha-256");
+    s_expect_err(
+        CLUSTER11 SLOT(0, 0, 700) SQLF(0, 0, 7300) "    pg_auth = kerberos\n",
+        "x.cfg:14: sqlfront[0]/pg_auth: 'kerberos' is not trust, password, md5 or "
+        "scram-sha-256");
     s_expect_err(CLUSTER11 SLOT(0, 0, 700) SQLF(0, 0, 7300) "    pg_listen = 5433\n",
                  "x.cfg:14: sqlfront[0]/pg_listen: '5433' is not host:port (or off)");
     s_expect_err(CLUSTER11 SLOT(0, 0, 700) SQLF(0, 0, 7300) "    pg_listen = h:70000\n",
                  "x.cfg:14: sqlfront[0]/pg_listen: 'h:70000' is not host:port (or off)");
-    s_expect_err(CLUSTER11 SLOT(0, 0, 700) SQLF(0, 0, 7300) "    pg_max_connections = 0\n",
+    s_expect_err(CLUSTER11 SLOT(0, 0, 700)
+                     SQLF(0, 0, 7300) "    pg_max_connections = 0\n",
                  "x.cfg:14: sqlfront[0]/pg_max_connections: 0 is out of range 1..10000");
 }
 END_TEST
@@ -609,8 +625,8 @@ START_TEST(test_config_sqlfront_errors)
     /* Every key is required; the error points at the section. */
     s_expect_err(CLUSTER11 SLOT(0, 0, 700) "sqlfront\n    id = 0\n    replica = 0\n",
                  "x.cfg:10: sqlfront[0]/endpoint: missing required key");
-    s_expect_err(CLUSTER11 SLOT(0, 0, 700) SQLF(0, 0, 7300)
-                     "sqlfront\n    replica = 0\n    endpoint = tcp://a:9\n",
+    s_expect_err(CLUSTER11 SLOT(0, 0, 700) SQLF(
+                     0, 0, 7300) "sqlfront\n    replica = 0\n    endpoint = tcp://a:9\n",
                  "x.cfg:14: sqlfront[1]/id: missing required key");
     s_expect_err(CLUSTER11 SLOT(0, 0, 700) "sqlfront\n    endpoint = tcp://a:9\n"
                                            "    id = 0\n",
@@ -622,10 +638,10 @@ START_TEST(test_config_sqlfront_errors)
 
     /* Endpoints: well-formed, and unique across every process of the file,
      * blamed on the later use in file order. */
-    const char *e = s_expect_err(CLUSTER11 SLOT(0, 0, 700)
-                                 "sqlfront\n    id = 0\n    replica = 0\n"
-                                 "    endpoint = http://x:1\n",
-                                 "x.cfg:13: sqlfront[0]/endpoint: ");
+    const char *e =
+        s_expect_err(CLUSTER11 SLOT(0, 0, 700) "sqlfront\n    id = 0\n    replica = 0\n"
+                                               "    endpoint = http://x:1\n",
+                     "x.cfg:13: sqlfront[0]/endpoint: ");
     ck_assert_ptr_nonnull(strstr(e, "not an endpoint"));
     s_expect_err(CLUSTER11 SLOT(0, 0, 700) SQLF(0, 0, 7002),
                  "x.cfg:13: sqlfront[0]/endpoint: endpoint tcp://127.0.0.1:7002 is "
@@ -638,15 +654,17 @@ START_TEST(test_config_sqlfront_errors)
                  "already used by sqlfront[0]/endpoint (line 7)");
 
     /* Syntax errors inside the section name it. */
-    s_expect_err(CLUSTER11 SLOT(0, 0, 700) "sqlfront\n   id = 0\n",
-                 "x.cfg:11: sqlfront[0]/id: syntax error: indentation must be a multiple");
+    s_expect_err(
+        CLUSTER11 SLOT(0, 0, 700) "sqlfront\n   id = 0\n",
+        "x.cfg:11: sqlfront[0]/id: syntax error: indentation must be a multiple");
     s_expect_err(CLUSTER11 SLOT(0, 0, 700) SQLF(0, 0, 7300) "sqlfront\n    id 1\n",
                  "x.cfg:15: sqlfront[1]/id: syntax error: expected '='");
 
     /* The section name is exact. */
-    s_expect_err(CLUSTER11 SLOT(0, 0, 700) "sqlfronts\n    id = 0\n",
-                 "x.cfg:10: sqlfronts: unknown section (expected cluster, limits, slot or "
-                 "sqlfront)");
+    s_expect_err(
+        CLUSTER11 SLOT(0, 0, 700) "sqlfronts\n    id = 0\n",
+        "x.cfg:10: sqlfronts: unknown section (expected cluster, limits, slot or "
+        "sqlfront)");
 }
 END_TEST
 
@@ -658,7 +676,10 @@ s_find_cfg(const char *name, char *buf, size_t len)
 #ifdef HOBBES_SOURCE_ROOT
                            HOBBES_SOURCE_ROOT,
 #endif
-                           ".", "..", "../..", "../../.."};
+                           ".",
+                           "..",
+                           "../..",
+                           "../../.."};
     for (size_t i = 0; i < sizeof roots / sizeof *roots; i++) {
         if (!roots[i])
             continue;

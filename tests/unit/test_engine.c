@@ -27,14 +27,16 @@
 
 static char s_dir[256];
 
-static void s_setup(void)
+static void
+s_setup(void)
 {
     hb_log_set_level(HB_LOG_OFF);
     snprintf(s_dir, sizeof s_dir, "/tmp/hobbes-test-engine-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(s_dir));
 }
 
-static void s_teardown(void)
+static void
+s_teardown(void)
 {
     leveldb_options_t *opts = leveldb_options_create();
     char *err = NULL;
@@ -46,19 +48,22 @@ static void s_teardown(void)
 }
 
 /* Makes the kv key of name into k. */
-static void s_key(hb_key_t *k, const char *name)
+static void
+s_key(hb_key_t *k, const char *name)
 {
     hb_key_kv(k, name, strlen(name));
 }
 
-static void s_put(stor_engine_t *eng, uint64_t epoch, const char *name, const char *val)
+static void
+s_put(stor_engine_t *eng, uint64_t epoch, const char *name, const char *val)
 {
     hb_key_t k;
     s_key(&k, name);
     ck_assert_int_eq(stor_engine_put(eng, epoch, k.buf, k.len, val, strlen(val)), HB_OK);
 }
 
-static void s_del(stor_engine_t *eng, uint64_t epoch, const char *name)
+static void
+s_del(stor_engine_t *eng, uint64_t epoch, const char *name)
 {
     hb_key_t k;
     s_key(&k, name);
@@ -66,7 +71,8 @@ static void s_del(stor_engine_t *eng, uint64_t epoch, const char *name)
 }
 
 /* Asserts name reads as want (NULL: absent). */
-static void s_expect(stor_engine_t *eng, const char *name, const char *want)
+static void
+s_expect(stor_engine_t *eng, const char *name, const char *want)
 {
     hb_key_t k;
     uint8_t *val = NULL;
@@ -84,7 +90,8 @@ static void s_expect(stor_engine_t *eng, const char *name, const char *want)
     hb_free(val);
 }
 
-static uint64_t s_scan(stor_engine_t *eng)
+static uint64_t
+s_scan(stor_engine_t *eng)
 {
     uint64_t h = 0;
     ck_assert_int_eq(stor_engine_scan_hash(eng, &h), HB_OK);
@@ -259,8 +266,8 @@ START_TEST(test_engine_discard_overlay)
 END_TEST
 
 /* Collects metadata scan results as "key-tail=value;" text. */
-static bool s_collect(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
-                      size_t vlen)
+static bool
+s_collect(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
 {
     char *out = arg;
     size_t n = strlen(out);
@@ -270,7 +277,8 @@ static bool s_collect(void *arg, const uint8_t *key, size_t klen, const uint8_t 
 }
 
 /* A metadata key: table id 0, then text. */
-static size_t s_meta(uint8_t *buf, const char *text)
+static size_t
+s_meta(uint8_t *buf, const char *text)
 {
     memset(buf, 0, 4);
     memcpy(buf + 4, text, strlen(text));
@@ -321,14 +329,16 @@ START_TEST(test_engine_staged_meta_flush_atomically)
     got[0] = '\0';
     ck_assert_int_eq(stor_engine_meta_scan(eng, lo, llo, hi, lhi, s_collect, got), HB_OK);
     ck_assert_str_eq(got, "rrA=1;rrC=3;");
-    ck_assert_int_eq(stor_engine_meta_scan(eng, user.buf, user.len, hi, lhi, s_collect, got),
-                     HB_INVALID);
+    ck_assert_int_eq(
+        stor_engine_meta_scan(eng, user.buf, user.len, hi, lhi, s_collect, got),
+        HB_INVALID);
     stor_engine_destroy(&eng);
 }
 END_TEST
 
 /* xorshift64*, for the randomised test only. */
-static uint64_t s_rand(uint64_t *s)
+static uint64_t
+s_rand(uint64_t *s)
 {
     *s ^= *s >> 12;
     *s ^= *s << 25;
@@ -426,7 +436,8 @@ START_TEST(test_engine_hash_order_independent)
 }
 END_TEST
 
-static Suite *s_suite(void)
+static Suite *
+s_suite(void)
 {
     Suite *s = suite_create("engine");
     struct {
@@ -453,7 +464,8 @@ static Suite *s_suite(void)
     return s;
 }
 
-int main(void)
+int
+main(void)
 {
     return hb_test_run(s_suite());
 }

@@ -58,19 +58,18 @@ static stor_engine_t *s_eng;
 static stor_executor_t *s_ex;
 static hb_limits_t s_lim;
 
-static hb_rc_t s_env_send(void *ctx, hb_node_t to, const void *frame, size_t len)
+static hb_rc_t
+s_env_send(void *ctx, hb_node_t to, const void *frame, size_t len)
 {
     s_world_t *w = ctx;
-    if (w->nsent == w->cap) {
-        w->cap = w->cap ? w->cap * 2 : 64;
-        w->sent = hb_realloc(w->sent, w->cap * sizeof *w->sent);
-    }
+    HB_GROW(w->sent, w->cap, w->nsent + 1, 64);
     w->sent[w->nsent++] =
         (s_sent_t){.to = to, .frame = hb_memdup(frame, len), .len = len};
     return HB_OK;
 }
 
-static void s_env_timer(void *ctx, uint64_t delay_us, uint64_t token)
+static void
+s_env_timer(void *ctx, uint64_t delay_us, uint64_t token)
 {
     s_world_t *w = ctx;
     ck_assert(delay_us == STOR_HELLO_INTERVAL_US || delay_us == STOR_APPLIED_INTERVAL_US);
@@ -80,7 +79,8 @@ static void s_env_timer(void *ctx, uint64_t delay_us, uint64_t token)
     }
 }
 
-static uint64_t s_env_now(void *ctx)
+static uint64_t
+s_env_now(void *ctx)
 {
     (void)ctx;
     return 0;
@@ -93,7 +93,8 @@ static const hb_env_t s_env = {
     .timer = s_env_timer,
 };
 
-static void s_world_clear(void)
+static void
+s_world_clear(void)
 {
     for (size_t i = 0; i < s_world.nsent; i++)
         hb_free(s_world.sent[i].frame);
@@ -101,7 +102,8 @@ static void s_world_clear(void)
 }
 
 /* Creates engine + executor for partition self of nparts. */
-static void s_start(uint16_t self, uint32_t nparts)
+static void
+s_start(uint16_t self, uint32_t nparts)
 {
     s_eng = stor_engine_open(s_dir);
     ck_assert_ptr_nonnull(s_eng);
@@ -110,7 +112,8 @@ static void s_start(uint16_t self, uint32_t nparts)
     ck_assert_ptr_nonnull(s_ex);
 }
 
-static void s_setup(void)
+static void
+s_setup(void)
 {
     hb_log_set_level(HB_LOG_OFF);
     memset(&s_world, 0, sizeof s_world);
@@ -121,7 +124,8 @@ static void s_setup(void)
 
 static void s_peers_stop(void);
 
-static void s_teardown(void)
+static void
+s_teardown(void)
 {
     s_peers_stop();
     stor_executor_destroy(&s_ex);
@@ -147,8 +151,9 @@ typedef struct {
 
 /* Plans and packs proc(args) from client 7, request req, origin sequencer
  * (replica 0, group origin). */
-static void s_txn(s_txn_t *t, const char *proc, const hb_val_t *args, uint32_t nargs,
-                  uint64_t req, uint16_t origin, uint32_t nparts)
+static void
+s_txn(s_txn_t *t, const char *proc, const hb_val_t *args, uint32_t nargs, uint64_t req,
+      uint16_t origin, uint32_t nparts)
 {
     const hb_proc_def_t *def = hb_proc_find(proc, strlen(proc));
     ck_assert_ptr_nonnull(def);
@@ -176,7 +181,8 @@ static void s_txn(s_txn_t *t, const char *proc, const hb_val_t *args, uint32_t n
     hb_lockset_clear(&ls);
 }
 
-static void s_epoch_msg(uint64_t inc, uint64_t epoch, uint32_t n)
+static void
+s_epoch_msg(uint64_t inc, uint64_t epoch, uint32_t n)
 {
     hb_msg_t m = {.type = HB_MSG_EPOCH};
     m.u.epoch.incarnation = inc;
@@ -185,9 +191,10 @@ static void s_epoch_msg(uint64_t inc, uint64_t epoch, uint32_t n)
     stor_executor_on_message(s_ex, &m);
 }
 
-static void s_dispatch_inc(uint64_t inc, uint64_t epoch, uint16_t group, uint32_t index,
-                           const char *proc, const hb_val_t *args, uint32_t nargs,
-                           uint64_t req, uint32_t nparts)
+static void
+s_dispatch_inc(uint64_t inc, uint64_t epoch, uint16_t group, uint32_t index,
+               const char *proc, const hb_val_t *args, uint32_t nargs, uint64_t req,
+               uint32_t nparts)
 {
     s_txn_t t;
     s_txn(&t, proc, args, nargs, req, 0, nparts);
@@ -203,14 +210,16 @@ static void s_dispatch_inc(uint64_t inc, uint64_t epoch, uint16_t group, uint32_
 }
 
 /* Dispatches under the current incarnation, group 0, on a 1-partition cluster. */
-static void s_dispatch(uint64_t epoch, uint32_t index, const char *proc,
-                       const hb_val_t *args, uint32_t nargs, uint64_t req)
+static void
+s_dispatch(uint64_t epoch, uint32_t index, const char *proc, const hb_val_t *args,
+           uint32_t nargs, uint64_t req)
 {
     s_dispatch_inc(stor_executor_incarnation(s_ex), epoch, 0, index, proc, args, nargs,
                    req, 1);
 }
 
-static void s_simple(hb_msg_type_t type, uint64_t inc)
+static void
+s_simple(hb_msg_type_t type, uint64_t inc)
 {
     hb_msg_t m = {.type = type};
     m.u.hello.incarnation = inc;
@@ -222,14 +231,16 @@ static void s_simple(hb_msg_type_t type, uint64_t inc)
 /* ------------------------------------------------------------------ */
 
 /* Decodes sent frame i into *m (caller: hb_msg_clear). */
-static void s_decode(size_t i, hb_msg_t *m)
+static void
+s_decode(size_t i, hb_msg_t *m)
 {
     ck_assert_uint_lt(i, s_world.nsent);
     ck_assert_int_eq(hb_msg_decode(s_world.sent[i].frame, s_world.sent[i].len, &s_lim, m),
                      HB_OK);
 }
 
-static size_t s_count(hb_msg_type_t type)
+static size_t
+s_count(hb_msg_type_t type)
 {
     size_t n = 0;
     for (size_t i = 0; i < s_world.nsent; i++) {
@@ -243,7 +254,8 @@ static size_t s_count(hb_msg_type_t type)
 
 /* Finds the REPLY to req: returns its frame index, asserts it is unique and
  * addressed to the origin sequencer (0, origin). */
-static size_t s_reply(uint64_t req, uint16_t origin, hb_msg_t *out)
+static size_t
+s_reply(uint64_t req, uint16_t origin, hb_msg_t *out)
 {
     size_t found = SIZE_MAX;
     for (size_t i = 0; i < s_world.nsent; i++) {
@@ -265,7 +277,8 @@ static size_t s_reply(uint64_t req, uint16_t origin, hb_msg_t *out)
 }
 
 /* Asserts the reply to req is OK with one integer value want. */
-static void s_expect_int(uint64_t req, int64_t want)
+static void
+s_expect_int(uint64_t req, int64_t want)
 {
     hb_msg_t m;
     s_reply(req, 0, &m);
@@ -276,7 +289,8 @@ static void s_expect_int(uint64_t req, int64_t want)
     hb_msg_clear(&m);
 }
 
-static void s_expect_nil(uint64_t req)
+static void
+s_expect_nil(uint64_t req)
 {
     hb_msg_t m;
     s_reply(req, 0, &m);
@@ -286,7 +300,8 @@ static void s_expect_nil(uint64_t req)
     hb_msg_clear(&m);
 }
 
-static void s_expect_abort(uint64_t req, hb_rc_t rc, const char *msg)
+static void
+s_expect_abort(uint64_t req, hb_rc_t rc, const char *msg)
 {
     hb_msg_t m;
     s_reply(req, 0, &m);
@@ -298,7 +313,8 @@ static void s_expect_abort(uint64_t req, hb_rc_t rc, const char *msg)
 }
 
 /* Asserts the engine (overlay or disk) holds kv key name = [want]. */
-static void s_expect_stored_int(const void *key, size_t klen, int64_t want)
+static void
+s_expect_stored_int(const void *key, size_t klen, int64_t want)
 {
     uint8_t *val = NULL;
     size_t vlen = 0;
@@ -314,7 +330,8 @@ static void s_expect_stored_int(const void *key, size_t klen, int64_t want)
     hb_free(val);
 }
 
-static void s_expect_kv_int(const char *name, int64_t want)
+static void
+s_expect_kv_int(const char *name, int64_t want)
 {
     hb_key_t k;
     hb_key_kv(&k, name, strlen(name));
@@ -611,15 +628,15 @@ END_TEST
 
 /* One storage node of a multi-partition test. */
 typedef struct {
-    bool up;              /* executor running */
-    uint16_t part;        /* its partition */
-    bool mute;            /* its storage-bound frames are not routed */
-    s_world_t world;      /* what it sent */
-    hb_env_t env;         /* env over world */
-    char dir[256];        /* its LevelDB */
-    stor_engine_t *eng;   /* its engine */
-    stor_executor_t *ex;  /* its executor */
-    size_t routed;        /* frames of world already routed */
+    bool up;             /* executor running */
+    uint16_t part;       /* its partition */
+    bool mute;           /* its storage-bound frames are not routed */
+    s_world_t world;     /* what it sent */
+    hb_env_t env;        /* env over world */
+    char dir[256];       /* its LevelDB */
+    stor_engine_t *eng;  /* its engine */
+    stor_executor_t *ex; /* its executor */
+    size_t routed;       /* frames of world already routed */
 } s_peer_t;
 
 static s_peer_t s_peers[S_MAXPEERS];
@@ -627,7 +644,8 @@ static uint32_t s_npeers;   /* peers made */
 static uint32_t s_mp_parts; /* partitions of the cluster */
 
 /* (Re)starts peer i: opens its engine and a new executor. */
-static void s_peer_up(uint32_t i)
+static void
+s_peer_up(uint32_t i)
 {
     s_peer_t *p = &s_peers[i];
     p->eng = stor_engine_open(p->dir);
@@ -641,7 +659,8 @@ static void s_peer_up(uint32_t i)
 }
 
 /* Crashes peer i: executor and engine gone, unflushed epochs lost. */
-static void s_peer_down(uint32_t i)
+static void
+s_peer_down(uint32_t i)
 {
     s_peer_t *p = &s_peers[i];
     stor_executor_destroy(&p->ex);
@@ -650,7 +669,8 @@ static void s_peer_down(uint32_t i)
 }
 
 /* Makes n peers of an nparts cluster; peer i is partition parts[i]. */
-static void s_peers_start(uint32_t n, uint32_t nparts, const uint16_t *parts)
+static void
+s_peers_start(uint32_t n, uint32_t nparts, const uint16_t *parts)
 {
     s_npeers = n;
     s_mp_parts = nparts;
@@ -664,7 +684,8 @@ static void s_peers_start(uint32_t n, uint32_t nparts, const uint16_t *parts)
     }
 }
 
-static void s_peer_clear(s_peer_t *p)
+static void
+s_peer_clear(s_peer_t *p)
 {
     for (size_t i = 0; i < p->world.nsent; i++)
         hb_free(p->world.sent[i].frame);
@@ -672,7 +693,8 @@ static void s_peer_clear(s_peer_t *p)
     p->routed = 0;
 }
 
-static void s_peers_stop(void)
+static void
+s_peers_stop(void)
 {
     for (uint32_t i = 0; i < s_npeers; i++) {
         s_peer_t *p = &s_peers[i];
@@ -690,7 +712,8 @@ static void s_peers_stop(void)
 }
 
 /* Delivers one frame to peer i. */
-static void s_deliver(uint32_t i, const void *frame, size_t len)
+static void
+s_deliver(uint32_t i, const void *frame, size_t len)
 {
     hb_msg_t m;
     ck_assert_int_eq(hb_msg_decode(frame, len, &s_lim, &m), HB_OK);
@@ -700,7 +723,8 @@ static void s_deliver(uint32_t i, const void *frame, size_t len)
 
 /* Routes every storage-bound frame not routed yet to the running peers of
  * its partition, until nothing new is sent. Returns frames delivered. */
-static size_t s_route(void)
+static size_t
+s_route(void)
 {
     size_t delivered = 0;
     bool more = true;
@@ -726,7 +750,8 @@ static size_t s_route(void)
 }
 
 /* Marks every frame sent so far as routed (dropped). */
-static void s_drop_unrouted(void)
+static void
+s_drop_unrouted(void)
 {
     for (uint32_t i = 0; i < s_npeers; i++)
         s_peers[i].routed = s_peers[i].world.nsent;
@@ -734,7 +759,8 @@ static void s_drop_unrouted(void)
 
 /* Returns the frame index of the first frame of type sent by peer i from
  * frame `from` on, or SIZE_MAX. */
-static size_t s_find_sent(uint32_t i, hb_msg_type_t type, size_t from)
+static size_t
+s_find_sent(uint32_t i, hb_msg_type_t type, size_t from)
 {
     for (size_t k = from; k < s_peers[i].world.nsent; k++) {
         hb_msg_t m;
@@ -751,7 +777,8 @@ static size_t s_find_sent(uint32_t i, hb_msg_type_t type, size_t from)
 
 /* Counts frames of type sent by peer i (REPLY/DONE: only those matching
  * req / epoch-group-index when nonzero). */
-static size_t s_peer_count(uint32_t i, hb_msg_type_t type)
+static size_t
+s_peer_count(uint32_t i, hb_msg_type_t type)
 {
     size_t n = 0;
     for (size_t k = 0; k < s_peers[i].world.nsent; k++) {
@@ -766,7 +793,8 @@ static size_t s_peer_count(uint32_t i, hb_msg_type_t type)
 }
 
 /* Decodes the only REPLY peer i sent for req into *out (caller clears). */
-static void s_peer_reply(uint32_t i, uint64_t req, hb_msg_t *out)
+static void
+s_peer_reply(uint32_t i, uint64_t req, hb_msg_t *out)
 {
     size_t found = SIZE_MAX;
     for (size_t k = 0; k < s_peers[i].world.nsent; k++) {
@@ -788,7 +816,8 @@ static void s_peer_reply(uint32_t i, uint64_t req, hb_msg_t *out)
 }
 
 /* Returns true if peer i sent DONE for (epoch, group, index). */
-static bool s_peer_done(uint32_t i, uint64_t epoch, uint16_t group, uint32_t index)
+static bool
+s_peer_done(uint32_t i, uint64_t epoch, uint16_t group, uint32_t index)
 {
     bool found = false;
     for (size_t k = 0; k < s_peers[i].world.nsent; k++) {
@@ -807,7 +836,8 @@ static bool s_peer_done(uint32_t i, uint64_t epoch, uint16_t group, uint32_t ind
     return found;
 }
 
-static void s_peer_epoch(uint32_t i, uint64_t epoch, uint32_t n)
+static void
+s_peer_epoch(uint32_t i, uint64_t epoch, uint32_t n)
 {
     hb_msg_t m = {.type = HB_MSG_EPOCH};
     m.u.epoch.incarnation = stor_executor_incarnation(s_peers[i].ex);
@@ -816,8 +846,8 @@ static void s_peer_epoch(uint32_t i, uint64_t epoch, uint32_t n)
     stor_executor_on_message(s_peers[i].ex, &m);
 }
 
-static void s_peer_raw(uint32_t i, uint64_t epoch, uint16_t group, uint32_t index,
-                       const s_txn_t *t)
+static void
+s_peer_raw(uint32_t i, uint64_t epoch, uint16_t group, uint32_t index, const s_txn_t *t)
 {
     hb_msg_t m = {.type = HB_MSG_DISPATCH};
     m.u.dispatch.incarnation = stor_executor_incarnation(s_peers[i].ex);
@@ -830,8 +860,9 @@ static void s_peer_raw(uint32_t i, uint64_t epoch, uint16_t group, uint32_t inde
 }
 
 /* Plans proc(args) and dispatches it to peer i at (epoch, 0, index). */
-static void s_peer_call(uint32_t i, uint64_t epoch, uint32_t index, const char *proc,
-                        const hb_val_t *args, uint32_t nargs, uint64_t req)
+static void
+s_peer_call(uint32_t i, uint64_t epoch, uint32_t index, const char *proc,
+            const hb_val_t *args, uint32_t nargs, uint64_t req)
 {
     s_txn_t t;
     s_txn(&t, proc, args, nargs, req, 0, s_mp_parts);
@@ -841,8 +872,9 @@ static void s_peer_call(uint32_t i, uint64_t epoch, uint32_t index, const char *
 
 /* Writes to name (cap bytes) the n-th kv key name "<prefix><k>" that falls
  * on partition part of nparts. */
-static void s_key_on(char *name, size_t cap, const char *prefix, uint32_t part,
-                     uint32_t nparts, int nth)
+static void
+s_key_on(char *name, size_t cap, const char *prefix, uint32_t part, uint32_t nparts,
+         int nth)
 {
     for (int i = 0; i < 10000; i++) {
         hb_key_t k;
@@ -855,7 +887,8 @@ static void s_key_on(char *name, size_t cap, const char *prefix, uint32_t part,
 }
 
 /* Asserts peer i's engine holds kv name = [want]. */
-static void s_peer_int(uint32_t i, const char *name, int64_t want)
+static void
+s_peer_int(uint32_t i, const char *name, int64_t want)
 {
     stor_engine_t *save = s_eng;
     s_eng = s_peers[i].eng;
@@ -864,17 +897,20 @@ static void s_peer_int(uint32_t i, const char *name, int64_t want)
 }
 
 /* Asserts peer i's engine has no kv name. */
-static void s_peer_absent(uint32_t i, const char *name)
+static void
+s_peer_absent(uint32_t i, const char *name)
 {
     hb_key_t k;
     uint8_t *val = NULL;
     size_t vlen = 0;
     hb_key_kv(&k, name, strlen(name));
-    ck_assert_int_eq(stor_engine_get(s_peers[i].eng, k.buf, k.len, NULL, NULL, &val, &vlen),
-                     HB_NOTFOUND);
+    ck_assert_int_eq(
+        stor_engine_get(s_peers[i].eng, k.buf, k.len, NULL, NULL, &val, &vlen),
+        HB_NOTFOUND);
 }
 
-static stor_exec_stats_t s_peer_stats(uint32_t i)
+static stor_exec_stats_t
+s_peer_stats(uint32_t i)
 {
     stor_exec_stats_t st;
     stor_executor_stats(s_peers[i].ex, &st);
@@ -883,7 +919,8 @@ static stor_exec_stats_t s_peer_stats(uint32_t i)
 
 /* Two partitions; a on 0 with balance abal, b on 1 with bbal (epoch 1,
  * flushed). Frames of that set-up are cleared. */
-static void s_bank(char *a, char *b, int64_t abal, int64_t bbal)
+static void
+s_bank(char *a, char *b, int64_t abal, int64_t bbal)
 {
     static const uint16_t parts[] = {0, 1};
     s_peers_start(2, 2, parts);
@@ -967,7 +1004,8 @@ START_TEST(test_executor_mp_insufficient_funds)
     s_peer_reply(0, 11, &m);
     ck_assert_uint_eq(m.u.result.rc, HB_ABORTED);
     ck_assert_uint_eq(m.u.result.nvals, 0);
-    ck_assert_mem_eq(m.u.result.msg, "kv.transfer: insufficient funds", m.u.result.msg_len);
+    ck_assert_mem_eq(m.u.result.msg, "kv.transfer: insufficient funds",
+                     m.u.result.msg_len);
     hb_msg_clear(&m);
     ck_assert_uint_eq(s_peer_count(1, HB_MSG_REPLY), 0);
     for (uint32_t i = 0; i < 2; i++) {
@@ -993,7 +1031,8 @@ START_TEST(test_executor_mp_rread_early_duplicate_stale)
     s_peer_call(1, 2, 0, "kv.transfer", x, 3, 12);
     size_t f = s_find_sent(1, HB_MSG_RREAD, 0);
     ck_assert_uint_ne(f, SIZE_MAX);
-    uint8_t *rread = hb_memdup(s_peers[1].world.sent[f].frame, s_peers[1].world.sent[f].len);
+    uint8_t *rread =
+        hb_memdup(s_peers[1].world.sent[f].frame, s_peers[1].world.sent[f].len);
     size_t rlen = s_peers[1].world.sent[f].len;
     s_route();
     ck_assert_uint_eq(stor_executor_early_rreads(s_peers[0].ex), 1);
@@ -1053,8 +1092,14 @@ START_TEST(test_executor_mp_passive_participant)
     hb_key_t ck;
     hb_key_kv(&ck, c, strlen(c));
     hb_lockset_add(&ls, 1, HB_LOCK_READ, ck.buf, ck.len);
-    hb_txn_t txn = {.client_id = 7, .req_id = 20, .proc = "kv.add", .proc_len = 6,
-                    .nargs = 2, .args = args, .nlocks = ls.n, .locks = ls.locks};
+    hb_txn_t txn = {.client_id = 7,
+                    .req_id = 20,
+                    .proc = "kv.add",
+                    .proc_len = 6,
+                    .nargs = 2,
+                    .args = args,
+                    .nlocks = ls.n,
+                    .locks = ls.locks};
     s_txn_t t;
     msgpack_packer pk;
     msgpack_sbuffer_init(&t.sbuf);
@@ -1130,7 +1175,8 @@ START_TEST(test_executor_mp_flush_waits_for_parked)
 END_TEST
 
 /* Sends RESET for peer i's current incarnation (the scheduler accepted it). */
-static void s_peer_reset(uint32_t i)
+static void
+s_peer_reset(uint32_t i)
 {
     hb_msg_t m = {.type = HB_MSG_RESET};
     m.u.hello.incarnation = stor_executor_incarnation(s_peers[i].ex);
@@ -1210,7 +1256,8 @@ START_TEST(test_executor_mp_recovery_from_rrlog)
 END_TEST
 
 /* Returns the APPLIED timer token peer i armed. */
-static uint64_t s_applied_token(uint32_t i)
+static uint64_t
+s_applied_token(uint32_t i)
 {
     for (size_t k = 0; k < s_peers[i].world.ntimers; k++)
         if (s_peers[i].world.delays[k] == STOR_APPLIED_INTERVAL_US)
@@ -1278,7 +1325,8 @@ START_TEST(test_executor_mp_applied_truncates_rrlog)
 }
 END_TEST
 
-static Suite *s_suite(void)
+static Suite *
+s_suite(void)
 {
     Suite *s = suite_create("executor");
     struct {
@@ -1300,7 +1348,8 @@ static Suite *s_suite(void)
         {"test_executor_mp_rread_early_duplicate_stale",
          test_executor_mp_rread_early_duplicate_stale},
         {"test_executor_mp_passive_participant", test_executor_mp_passive_participant},
-        {"test_executor_mp_flush_waits_for_parked", test_executor_mp_flush_waits_for_parked},
+        {"test_executor_mp_flush_waits_for_parked",
+         test_executor_mp_flush_waits_for_parked},
         {"test_executor_mp_recovery_from_rrlog", test_executor_mp_recovery_from_rrlog},
         {"test_executor_mp_applied_truncates_rrlog",
          test_executor_mp_applied_truncates_rrlog},
@@ -1314,7 +1363,8 @@ static Suite *s_suite(void)
     return s;
 }
 
-int main(void)
+int
+main(void)
 {
     return hb_test_run(s_suite());
 }

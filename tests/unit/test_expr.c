@@ -1938,7 +1938,8 @@ START_TEST(test_expr_skip_deep_operand)
     s_nots(40);
     hb_val_t v;
     ck_assert_int_eq(s_eval(&v), HB_INVALID);
-    ck_assert(strcmp(s_err.sqlstate, "54001") == 0 || strcmp(s_err.sqlstate, "XX000") == 0);
+    ck_assert(strcmp(s_err.sqlstate, "54001") == 0 ||
+              strcmp(s_err.sqlstate, "XX000") == 0);
 }
 END_TEST
 
@@ -2236,12 +2237,14 @@ START_TEST(test_expr_numeric_bad_typmod)
     const int32_t bad[] = {(1 << 16) | 65535, (19 << 16) | 2, (5 << 16) | 6, -1, 1};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         memset(&err, 0, sizeof err);
-        ck_assert_int_eq(hb_val_coerce(&v, HB_T_NUMERIC, bad[i], s_alloc, NULL, &out, &err),
-                         HB_INVALID);
+        ck_assert_int_eq(
+            hb_val_coerce(&v, HB_T_NUMERIC, bad[i], s_alloc, NULL, &out, &err),
+            HB_INVALID);
         ck_assert_str_eq(err.sqlstate, "22023");
     }
-    ck_assert_int_eq(hb_val_coerce(&v, HB_T_NUMERIC, (18 << 16) | 18, s_alloc, NULL, &out, &err),
-                     HB_OK);
+    ck_assert_int_eq(
+        hb_val_coerce(&v, HB_T_NUMERIC, (18 << 16) | 18, s_alloc, NULL, &out, &err),
+        HB_OK);
 }
 END_TEST
 
@@ -2270,16 +2273,14 @@ s_suite(void)
         {"test_expr_cast_int", test_expr_cast_int},
         {"test_expr_cast_bool", test_expr_cast_bool},
         {"test_expr_cast_text", test_expr_cast_text},
-        {"test_expr_cast_bool_to_text", test_expr_cast_bool_to_text},  
+        {"test_expr_cast_bool_to_text", test_expr_cast_bool_to_text},
         {"test_expr_cast_cut_nonstring", test_expr_cast_cut_nonstring},
-        {"test_expr_cast_blank_text", test_expr_cast_blank_text},      
-        {"test_expr_numeric_tiny_exponent",
-         test_expr_numeric_tiny_exponent},
+        {"test_expr_cast_blank_text", test_expr_cast_blank_text},
+        {"test_expr_numeric_tiny_exponent", test_expr_numeric_tiny_exponent},
         {"test_expr_format", test_expr_format},
         {"test_expr_format_float8_e15", test_expr_format_float8_e15},
         {"test_expr_val_cmp", test_expr_val_cmp},
-        {"test_expr_val_cmp_bool_numbers",
-         test_expr_val_cmp_bool_numbers},
+        {"test_expr_val_cmp_bool_numbers", test_expr_val_cmp_bool_numbers},
         {"test_expr_row", test_expr_row},
         {"test_expr_malformed", test_expr_malformed},
         {"test_expr_deep", test_expr_deep},

@@ -392,12 +392,13 @@ START_TEST(test_paxos_random_seeds)
         char err[1200];
         if (!sp_fuzz(seed, err, sizeof err, &events)) {
             if (failed++ < 20)
-                printf("test_paxos_random_seeds: FAILED HOBBES_SEED=%" PRIu64 ": %s\n", seed,
-                       err);
+                printf("test_paxos_random_seeds: FAILED HOBBES_SEED=%" PRIu64 ": %s\n",
+                       seed, err);
         }
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    double secs =
+        (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     printf("test_paxos_random_seeds: %" PRIu64 " seeds from HOBBES_SEED=%" PRIu64
            ", %" PRIu64 " events, %.2f s, %" PRIu64 " failed\n",
            count, first, events, secs, failed);

@@ -140,8 +140,10 @@ START_TEST(test_proc_arity)
     s_expect_invalid("kv.put", a, 3, "kv.put: usage: kv.put KEY VALUE");
     s_expect_invalid("kv.add", a, 1, "kv.add: usage: kv.add KEY DELTA");
     s_expect_invalid("kv.add", a, 3, "kv.add: usage: kv.add KEY DELTA");
-    s_expect_invalid("kv.transfer", a, 2, "kv.transfer: usage: kv.transfer FROM TO AMOUNT");
-    s_expect_invalid("kv.transfer", a, 4, "kv.transfer: usage: kv.transfer FROM TO AMOUNT");
+    s_expect_invalid("kv.transfer", a, 2,
+                     "kv.transfer: usage: kv.transfer FROM TO AMOUNT");
+    s_expect_invalid("kv.transfer", a, 4,
+                     "kv.transfer: usage: kv.transfer FROM TO AMOUNT");
     s_expect_invalid("micro.rmw", a, 9, "micro.rmw: usage: micro.rmw ID1 .. ID10");
     s_expect_invalid("micro.rmw", a, 11, "micro.rmw: usage: micro.rmw ID1 .. ID10");
 
@@ -172,8 +174,10 @@ START_TEST(test_proc_types)
         s_expect_invalid("kv.get", &bad_keys[i], 1,
                          "kv.get: KEY must be a string, bytes or an integer");
         hb_val_t a[2] = {bad_keys[i], hb_val_int(1)};
-        s_expect_invalid("kv.put", a, 2, "kv.put: KEY must be a string, bytes or an integer");
-        s_expect_invalid("kv.add", a, 2, "kv.add: KEY must be a string, bytes or an integer");
+        s_expect_invalid("kv.put", a, 2,
+                         "kv.put: KEY must be a string, bytes or an integer");
+        s_expect_invalid("kv.add", a, 2,
+                         "kv.add: KEY must be a string, bytes or an integer");
     }
     hb_val_t empty = s_str("");
     s_expect_invalid("kv.get", &empty, 1, "kv.get: KEY must be 1..512 bytes (got 0)");
@@ -182,9 +186,11 @@ START_TEST(test_proc_types)
 
     /* VALUE: int, str or bin. */
     hb_val_t put[2] = {key, hb_val_nil()};
-    s_expect_invalid("kv.put", put, 2, "kv.put: VALUE must be an integer, a string or bytes");
+    s_expect_invalid("kv.put", put, 2,
+                     "kv.put: VALUE must be an integer, a string or bytes");
     put[1] = hb_val_double(2.0);
-    s_expect_invalid("kv.put", put, 2, "kv.put: VALUE must be an integer, a string or bytes");
+    s_expect_invalid("kv.put", put, 2,
+                     "kv.put: VALUE must be an integer, a string or bytes");
 
     /* DELTA: int. */
     hb_val_t add[2] = {key, s_str("1")};
@@ -199,10 +205,12 @@ START_TEST(test_proc_types)
     s_expect_invalid("kv.transfer", tr, 3, "kv.transfer: AMOUNT must be an integer >= 0");
     tr[2] = hb_val_int(5);
     tr[1] = s_str("a");
-    s_expect_invalid("kv.transfer", tr, 3, "kv.transfer: FROM and TO must be different keys");
+    s_expect_invalid("kv.transfer", tr, 3,
+                     "kv.transfer: FROM and TO must be different keys");
     tr[0] = hb_val_int(7);
     tr[1] = s_str("7");
-    s_expect_invalid("kv.transfer", tr, 3, "kv.transfer: FROM and TO must be different keys");
+    s_expect_invalid("kv.transfer", tr, 3,
+                     "kv.transfer: FROM and TO must be different keys");
     tr[1] = hb_val_bool(false);
     s_expect_invalid("kv.transfer", tr, 3,
                      "kv.transfer: TO must be a string, bytes or an integer");
@@ -215,9 +223,11 @@ START_TEST(test_proc_types)
     for (int i = 0; i < HB_MICRO_KEYS; i++)
         ids[i] = hb_val_int(i * 3);
     ids[4] = hb_val_int(-2);
-    s_expect_invalid("micro.rmw", ids, HB_MICRO_KEYS, "micro.rmw: ID5 must be an integer >= 0");
+    s_expect_invalid("micro.rmw", ids, HB_MICRO_KEYS,
+                     "micro.rmw: ID5 must be an integer >= 0");
     ids[4] = s_str("12");
-    s_expect_invalid("micro.rmw", ids, HB_MICRO_KEYS, "micro.rmw: ID5 must be an integer >= 0");
+    s_expect_invalid("micro.rmw", ids, HB_MICRO_KEYS,
+                     "micro.rmw: ID5 must be an integer >= 0");
     ids[4] = hb_val_int(3);
     s_expect_invalid("micro.rmw", ids, HB_MICRO_KEYS,
                      "micro.rmw: ID2 and ID5 are both 3 (ids must be distinct)");
@@ -302,8 +312,8 @@ START_TEST(test_proc_micro_locks)
         hb_lockset_t ls;
         char err[128] = "";
         hb_lockset_init(&ls);
-        ck_assert_int_eq(s_plan("micro.rmw", ids, HB_MICRO_KEYS, np, &ls, err, sizeof err),
-                         HB_OK);
+        ck_assert_int_eq(
+            s_plan("micro.rmw", ids, HB_MICRO_KEYS, np, &ls, err, sizeof err), HB_OK);
         ck_assert_uint_eq(ls.n, HB_MICRO_KEYS);
         for (uint32_t i = 0; i < HB_MICRO_KEYS; i++) {
             hb_key_t k;
@@ -399,7 +409,8 @@ START_TEST(test_proc_deterministic)
         size_t n1 = s_serialise(&l1, a, sizeof a);
         size_t n2 = s_serialise(&l2, b, sizeof b);
         ck_assert_uint_eq(n1, n2);
-        ck_assert_msg(memcmp(a, b, n1) == 0, "lock sets differ (seed %" PRIu64 ")", s_seed);
+        ck_assert_msg(memcmp(a, b, n1) == 0, "lock sets differ (seed %" PRIu64 ")",
+                      s_seed);
         for (uint32_t i = 0; i < l1.n; i++)
             ck_assert_uint_lt(l1.locks[i].partition, np);
         hb_lockset_clear(&l1);
@@ -489,20 +500,25 @@ START_TEST(test_proc_ycsb_invalid)
     s_expect_invalid("ycsb.read", bad_key, 1,
                      "ycsb.read: argument 1 (KEY) must be a string or bytes");
     hb_val_t empty[1] = {s_str("")};
-    s_expect_invalid("ycsb.read", empty, 1, "ycsb.read: argument 1 (KEY) must be 1..512 bytes");
+    s_expect_invalid("ycsb.read", empty, 1,
+                     "ycsb.read: argument 1 (KEY) must be 1..512 bytes");
     /* Triples: the count must be a multiple of 3. */
     hb_val_t up[4] = {s_str("k"), hb_val_int(1), s_str("v"), s_str("k2")};
-    s_expect_invalid("ycsb.update", up, 4,
-                     "ycsb.update: usage: ycsb.update KEY FIELD VALUE [KEY FIELD VALUE ...] "
-                     "(1..16 records)");
+    s_expect_invalid(
+        "ycsb.update", up, 4,
+        "ycsb.update: usage: ycsb.update KEY FIELD VALUE [KEY FIELD VALUE ...] "
+        "(1..16 records)");
     hb_val_t badf[3] = {s_str("k"), hb_val_int(64), s_str("v")};
     s_expect_invalid("ycsb.update", badf, 3,
                      "ycsb.update: argument 2 (FIELD) must be an integer 0..63");
     hb_val_t negf[3] = {s_str("k"), hb_val_int(-1), s_str("v")};
-    s_expect_invalid("ycsb.rmw", negf, 3, "ycsb.rmw: argument 2 (FIELD) must be an integer 0..63");
+    s_expect_invalid("ycsb.rmw", negf, 3,
+                     "ycsb.rmw: argument 2 (FIELD) must be an integer 0..63");
     hb_val_t badv[3] = {s_str("k"), hb_val_int(1), hb_val_int(7)};
-    s_expect_invalid("ycsb.rmw", badv, 3, "ycsb.rmw: argument 3 (VALUE) must be a string or bytes");
-    s_expect_invalid("ycsb.insert", a, 1, "ycsb.insert: usage: ycsb.insert KEY V0 .. Vn-1");
+    s_expect_invalid("ycsb.rmw", badv, 3,
+                     "ycsb.rmw: argument 3 (VALUE) must be a string or bytes");
+    s_expect_invalid("ycsb.insert", a, 1,
+                     "ycsb.insert: usage: ycsb.insert KEY V0 .. Vn-1");
     hb_val_t insv[3] = {s_str("k"), s_str("v0"), hb_val_int(1)};
     s_expect_invalid("ycsb.insert", insv, 3,
                      "ycsb.insert: argument 3 (V1) must be a string or bytes");
@@ -1024,8 +1040,7 @@ s_suite(void)
         {"test_proc_sql_exec_locks", test_proc_sql_exec_locks},
         {"test_proc_sql_exec_catalog_parts", test_proc_sql_exec_catalog_parts},
         {"test_proc_sql_exec_invalid", test_proc_sql_exec_invalid},
-        {"test_proc_sql_exec_rollback_mode",
-         test_proc_sql_exec_rollback_mode},
+        {"test_proc_sql_exec_rollback_mode", test_proc_sql_exec_rollback_mode},
         {"test_proc_sql_ddl_locks", test_proc_sql_ddl_locks},
         {"test_proc_sql_ddl_invalid", test_proc_sql_ddl_invalid},
         {"test_proc_sql_zero_parts", test_proc_sql_zero_parts},

@@ -16,7 +16,7 @@
  * are rejected. A seeded random workload (prints its seed, honours
  * HOBBES_SEED) then drives cores using calvin, serial and the example
  * policy on every partition, completing dispatched transactions in random
- * order, and checks the property of DESIGN.md section 7: every pair of
+ * order, and checks the property of docs/architecture.md section 7: every pair of
  * conflicting transactions ran in global order, and the final state equals
  * serial's.
  */
@@ -87,26 +87,23 @@ typedef struct {
     size_t len;     /* length */
 } t_frame_t;
 
-static t_frame_t *t_frames;   /* every frame sent */
-static size_t t_nframes;      /* frames in t_frames */
-static size_t t_cap;          /* capacity of t_frames */
-static size_t t_cursor;       /* next frame t_pop returns */
-static unsigned t_timers[3];  /* timer requests per token (1, 2) */
-static uint64_t t_delay[3];   /* last delay asked per token */
-static hb_config_t *t_cfg;    /* the test cluster */
-static sched_t *t_sched;      /* the core under test */
-static uint8_t **t_raws;      /* encoded transactions made by t_txn (owned) */
-static size_t t_nraws;        /* entries in t_raws */
-static size_t t_raws_cap;     /* capacity of t_raws */
+static t_frame_t *t_frames;  /* every frame sent */
+static size_t t_nframes;     /* frames in t_frames */
+static size_t t_cap;         /* capacity of t_frames */
+static size_t t_cursor;      /* next frame t_pop returns */
+static unsigned t_timers[3]; /* timer requests per token (1, 2) */
+static uint64_t t_delay[3];  /* last delay asked per token */
+static hb_config_t *t_cfg;   /* the test cluster */
+static sched_t *t_sched;     /* the core under test */
+static uint8_t **t_raws;     /* encoded transactions made by t_txn (owned) */
+static size_t t_nraws;       /* entries in t_raws */
+static size_t t_raws_cap;    /* capacity of t_raws */
 
 static hb_rc_t
 t_env_send(void *ctx, hb_node_t to, const void *frame, size_t len)
 {
     (void)ctx;
-    if (t_nframes == t_cap) {
-        t_cap = t_cap ? t_cap * 2 : 256;
-        t_frames = hb_realloc(t_frames, t_cap * sizeof *t_frames);
-    }
+    HB_GROW(t_frames, t_cap, t_nframes + 1, 256);
     t_frames[t_nframes++] = (t_frame_t){to, hb_memdup(frame, len), len};
     return HB_OK;
 }
@@ -254,10 +251,7 @@ t_txn(uint64_t req, const char *spec)
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     ck_assert_int_eq(hb_txn_pack(&pk, &txn), HB_OK);
-    if (t_nraws == t_raws_cap) {
-        t_raws_cap = t_raws_cap ? t_raws_cap * 2 : 64;
-        t_raws = hb_realloc(t_raws, t_raws_cap * sizeof *t_raws);
-    }
+    HB_GROW(t_raws, t_raws_cap, t_nraws + 1, 64);
     uint8_t *copy = hb_memdup(sb.data, sb.size);
     t_raws[t_nraws++] = copy;
     t_raw_t r = {copy, sb.size};
@@ -622,8 +616,8 @@ START_TEST(test_sched_global_order)
     t_batch(1, 2, 1, &g, 1);           /* early too */
     t_batch(1, 1, 0, &c, 1);
     t_batch_ix(2, 1, 0, g2e1, g2e1_ix, 3);
-    t_expect_none(); /* g0 has said nothing yet */
-    t_batch(0, 3, 1, NULL, 0);         /* early: g0 is at 0 */
+    t_expect_none();           /* g0 has said nothing yet */
+    t_batch(0, 3, 1, NULL, 0); /* early: g0 is at 0 */
     t_expect_none();
     t_batch(0, 1, 0, g0e1, 2);
 
@@ -677,11 +671,11 @@ START_TEST(test_sched_conflicts_wait_for_done)
     t_expect_none();
 
     /* Stale and unknown DONEs change nothing. */
-    t_done(2, 1, 0, 0);  /* wrong incarnation */
-    t_done(4, 1, 0, 0);  /* wrong incarnation */
-    t_done(3, 1, 0, 7);  /* no such index */
-    t_done(3, 9, 0, 0);  /* no such epoch */
-    t_done(3, 1, 2, 0);  /* B: submitted but not dispatched */
+    t_done(2, 1, 0, 0); /* wrong incarnation */
+    t_done(4, 1, 0, 0); /* wrong incarnation */
+    t_done(3, 1, 0, 7); /* no such index */
+    t_done(3, 9, 0, 0); /* no such epoch */
+    t_done(3, 1, 2, 0); /* B: submitted but not dispatched */
     t_expect_none();
     sched_stats_t st = t_stats();
     ck_assert_uint_eq(st.stale_done, 2);
@@ -930,8 +924,8 @@ START_TEST(test_sched_bad_setup)
     ck_assert_ptr_null(sched_new(t_cfg, hb_node(HB_ROLE_SCHEDULER, 0, 3), &t_env));
     ck_assert_ptr_null(sched_new(t_cfg, hb_node(HB_ROLE_SCHEDULER, 1, 0), &t_env));
     ck_assert_ptr_null(sched_new(t_cfg, hb_node(HB_ROLE_SCHEDULER, 0, 0), NULL));
-    ck_assert_ptr_null(sched_new_with_policy(t_cfg, hb_node(HB_ROLE_SCHEDULER, 0, 0),
-                                             &t_env, NULL));
+    ck_assert_ptr_null(
+        sched_new_with_policy(t_cfg, hb_node(HB_ROLE_SCHEDULER, 0, 0), &t_env, NULL));
     hb_config_t *cfg = t_config("nosuch");
     ck_assert_ptr_nonnull(cfg);
     ck_assert_ptr_null(sched_new(cfg, hb_node(HB_ROLE_SCHEDULER, 0, 0), &t_env));
@@ -1016,9 +1010,9 @@ END_TEST
  */
 
 #define W_EPOCHS 40
-#define W_KEYS   6  /* keys per partition: "k0".."k5" */
-#define W_MAXTX  6  /* transactions per group batch */
-#define W_MAXLK  4  /* locks per transaction */
+#define W_KEYS   6 /* keys per partition: "k0".."k5" */
+#define W_MAXTX  6 /* transactions per group batch */
+#define W_MAXLK  4 /* locks per transaction */
 #define W_TXNS   (W_EPOCHS * T_PARTS * W_MAXTX)
 
 /* One transaction of the workload. */
@@ -1118,140 +1112,146 @@ typedef struct {
     uint64_t since;
 } w_msg_t;
 
-/* Runs the workload through a core of partition q with ops. Fills state
- * (the W_KEYS values of partition q after everything ran) and checks the
- * order property and the counts. */
-static void
-w_run(const sched_policy_ops_t *ops, uint16_t q, uint64_t *state)
-{
-    t_frames_clear();
-    sched_t *core =
-        sched_new_with_policy(t_cfg, hb_node(HB_ROLE_SCHEDULER, 0, q), &t_env, ops);
-    ck_assert_ptr_nonnull(core);
+/* One run of the workload through a core of partition q: what the test
+ * sent it and what it saw come back. */
+typedef struct {
+    sched_t *core;                        /* the core under test */
+    uint16_t q;                           /* its partition */
+    uint64_t *state;                      /* the W_KEYS values of partition q */
+    w_msg_t msgs[2 * T_PARTS * W_EPOCHS]; /* the BATCHes to send, in order */
+    uint32_t nmsgs;
+    uint64_t dispatched_at[W_TXNS]; /* clock at DISPATCH (0: never) */
+    uint64_t done_at[W_TXNS];       /* clock at DONE */
+    uint32_t running[W_TXNS];       /* dispatched, not done */
+    uint32_t nrunning;
+    uint64_t snapshot[W_TXNS][W_MAXLK]; /* values read at dispatch */
+    uint64_t clock;                     /* logical time */
+    uint64_t epoch_n[W_EPOCHS + 1];     /* ntxns of each EPOCH sent */
+    uint64_t last_epoch;                /* last EPOCH sent */
+    uint32_t nepochs;                   /* EPOCHs sent */
+    size_t cursor;                      /* frames of the core decoded */
+} w_sim_t;
 
-    /* The BATCHes for q, each possibly twice, in random order. */
-    static w_msg_t msgs[2 * T_PARTS * W_EPOCHS];
-    uint32_t nmsgs = 0;
+static w_sim_t w_sim;
+
+/* The BATCHes for q, each possibly twice, in random order. */
+static void
+w_messages(w_sim_t *s)
+{
     for (uint16_t g = 0; g < T_PARTS; g++) {
         uint64_t since = 0;
         for (uint64_t e = 1; e <= W_EPOCHS; e++) {
             if (!w_load.has[g][e])
                 continue;
-            msgs[nmsgs++] = (w_msg_t){g, e, since};
+            s->msgs[s->nmsgs++] = (w_msg_t){g, e, since};
             if (t_below(5) == 0)
-                msgs[nmsgs++] = (w_msg_t){g, e, since};
+                s->msgs[s->nmsgs++] = (w_msg_t){g, e, since};
             since = e;
         }
     }
-    for (uint32_t i = nmsgs; i > 1; i--) {
+    for (uint32_t i = s->nmsgs; i > 1; i--) {
         uint32_t j = t_below(i);
-        w_msg_t tmp = msgs[i - 1];
-        msgs[i - 1] = msgs[j];
-        msgs[j] = tmp;
+        w_msg_t tmp = s->msgs[i - 1];
+        s->msgs[i - 1] = s->msgs[j];
+        s->msgs[j] = tmp;
     }
+}
 
-    static uint64_t dispatched_at[W_TXNS], done_at[W_TXNS];
-    static uint32_t running[W_TXNS];
-    static uint64_t snapshot[W_TXNS][W_MAXLK]; /* values read at dispatch */
-    uint32_t nrunning = 0;
-    memset(dispatched_at, 0, sizeof dispatched_at);
-    memset(done_at, 0, sizeof done_at);
-    for (uint32_t k = 0; k < W_KEYS; k++)
-        state[k] = k + 1;
-    uint64_t clock = 1, epoch_n[W_EPOCHS + 1] = {0}, last_epoch = 0;
-    uint32_t nepochs = 0;
-    bool hello = false;
-    uint32_t before_hello = t_below(nmsgs / 2 + 1);
-    size_t cursor = 0;
-    uint32_t next = 0;
+/* Sends the core the BATCH wm: the group's transactions touching q. */
+static void
+w_send_batch(w_sim_t *s, const w_msg_t *wm)
+{
+    hb_wire_txn_t w[W_MAXTX];
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < w_load.ntxns; k++) {
+        const w_txn_t *t = &w_load.txns[k];
+        if (t->epoch == wm->e && t->group == wm->g && w_touches(t, s->q))
+            w[n++] = (hb_wire_txn_t){t->index, t->raw.p, t->raw.len};
+    }
+    hb_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = HB_MSG_BATCH;
+    m.u.batch.group = wm->g;
+    m.u.batch.epoch = wm->e;
+    m.u.batch.since = wm->since;
+    m.u.batch.ntxns = n;
+    m.u.batch.txns = w;
+    t_deliver(s->core, &m);
+}
 
-    while (next < nmsgs || nrunning > 0 || !hello) {
-        if (!hello && next >= before_hello) {
-            hb_msg_t m;
-            memset(&m, 0, sizeof m);
-            m.type = HB_MSG_HELLO;
-            m.u.hello.incarnation = 1;
-            t_deliver(core, &m);
-            hello = true;
-        } else if (next < nmsgs && (nrunning == 0 || t_below(2) == 0)) {
-            const w_msg_t *wm = &msgs[next++];
-            hb_wire_txn_t w[W_MAXTX];
-            uint32_t n = 0;
-            for (uint32_t k = 0; k < w_load.ntxns; k++) {
-                const w_txn_t *t = &w_load.txns[k];
-                if (t->epoch == wm->e && t->group == wm->g && w_touches(t, q))
-                    w[n++] = (hb_wire_txn_t){t->index, t->raw.p, t->raw.len};
-            }
-            hb_msg_t m;
-            memset(&m, 0, sizeof m);
-            m.type = HB_MSG_BATCH;
-            m.u.batch.group = wm->g;
-            m.u.batch.epoch = wm->e;
-            m.u.batch.since = wm->since;
-            m.u.batch.ntxns = n;
-            m.u.batch.txns = w;
-            t_deliver(core, &m);
-        } else {
-            /* Execute a random running transaction: it writes a function of
-             * what it read at dispatch to every key it writes. */
-            ck_assert_uint_gt(nrunning, 0);
-            uint32_t r = t_below(nrunning);
-            uint32_t k = running[r];
-            running[r] = running[--nrunning];
+/* Executes a random running transaction: it writes a function of what it
+ * read at dispatch to every key it writes, then reports DONE. */
+static void
+w_execute_one(w_sim_t *s)
+{
+    ck_assert_uint_gt(s->nrunning, 0);
+    uint32_t r = t_below(s->nrunning);
+    uint32_t k = s->running[r];
+    s->running[r] = s->running[--s->nrunning];
+    const w_txn_t *t = &w_load.txns[k];
+    uint64_t h = 0xcbf29ce484222325ULL ^ k;
+    for (uint32_t l = 0; l < t->nlocks; l++)
+        if (t->part[l] == s->q)
+            h = (h ^ s->snapshot[k][l]) * 0x100000001b3ULL;
+    for (uint32_t l = 0; l < t->nlocks; l++)
+        if (t->part[l] == s->q && t->mode[l] == HB_LOCK_WRITE)
+            s->state[t->key[l]] = h + l;
+    s->done_at[k] = s->clock++;
+    t_done_to(s->core, 1, t->epoch, t->group, t->index);
+}
+
+/* Decodes what the core sent since the last call: EPOCHs in increasing
+ * order, each transaction DISPATCHed once (its reads taken then). */
+static void
+w_collect(w_sim_t *s)
+{
+    for (; s->cursor < t_nframes; s->cursor++) {
+        t_ev_t ev;
+        t_decode(s->cursor, &ev);
+        if (ev.type == HB_MSG_EPOCH) {
+            ck_assert_uint_gt(ev.epoch, s->last_epoch);
+            ck_assert_uint_le(ev.epoch, W_EPOCHS);
+            s->last_epoch = ev.epoch;
+            s->epoch_n[ev.epoch] = ev.n;
+            s->nepochs++;
+        } else if (ev.type == HB_MSG_DISPATCH) {
+            ck_assert_uint_eq(ev.inc, 1);
+            ck_assert_uint_le(ev.epoch, s->last_epoch);
+            uint32_t k = w_find(ev.epoch, ev.group, ev.index);
+            ck_assert_msg(s->dispatched_at[k] == 0, "txn %u dispatched twice", k);
+            ck_assert_uint_eq(ev.req, k + 1);
+            s->dispatched_at[k] = s->clock++;
             const w_txn_t *t = &w_load.txns[k];
-            uint64_t h = 0xcbf29ce484222325ULL ^ k;
             for (uint32_t l = 0; l < t->nlocks; l++)
-                if (t->part[l] == q)
-                    h = (h ^ snapshot[k][l]) * 0x100000001b3ULL;
-            for (uint32_t l = 0; l < t->nlocks; l++)
-                if (t->part[l] == q && t->mode[l] == HB_LOCK_WRITE)
-                    state[t->key[l]] = h + l;
-            done_at[k] = clock++;
-            t_done_to(core, 1, t->epoch, t->group, t->index);
-        }
-        /* What the core sent. */
-        for (; cursor < t_nframes; cursor++) {
-            t_ev_t ev;
-            t_decode(cursor, &ev);
-            if (ev.type == HB_MSG_EPOCH) {
-                ck_assert_uint_gt(ev.epoch, last_epoch);
-                ck_assert_uint_le(ev.epoch, W_EPOCHS);
-                last_epoch = ev.epoch;
-                epoch_n[ev.epoch] = ev.n;
-                nepochs++;
-            } else if (ev.type == HB_MSG_DISPATCH) {
-                ck_assert_uint_eq(ev.inc, 1);
-                ck_assert_uint_le(ev.epoch, last_epoch);
-                uint32_t k = w_find(ev.epoch, ev.group, ev.index);
-                ck_assert_msg(dispatched_at[k] == 0, "txn %u dispatched twice", k);
-                ck_assert_uint_eq(ev.req, k + 1);
-                dispatched_at[k] = clock++;
-                const w_txn_t *t = &w_load.txns[k];
-                for (uint32_t l = 0; l < t->nlocks; l++)
-                    snapshot[k][l] = t->part[l] == q ? state[t->key[l]] : 0;
-                running[nrunning++] = k;
-            }
+                s->snapshot[k][l] = t->part[l] == s->q ? s->state[t->key[l]] : 0;
+            s->running[s->nrunning++] = k;
         }
     }
+}
 
-    /* Every transaction touching q ran once, EPOCH counts match. */
+/* Every transaction touching q ran once, EPOCH counts match, conflicting
+ * transactions ran in global order, and the core's counters agree. */
+static void
+w_check(const w_sim_t *s, const sched_policy_ops_t *ops)
+{
+    uint16_t q = s->q;
     uint64_t expect_n[W_EPOCHS + 1] = {0};
     uint32_t nlocal = 0;
     for (uint32_t k = 0; k < w_load.ntxns; k++) {
         const w_txn_t *t = &w_load.txns[k];
         if (!w_touches(t, q)) {
-            ck_assert_uint_eq(dispatched_at[k], 0);
+            ck_assert_uint_eq(s->dispatched_at[k], 0);
             continue;
         }
-        ck_assert_msg(dispatched_at[k] != 0 && done_at[k] > dispatched_at[k],
+        ck_assert_msg(s->dispatched_at[k] != 0 && s->done_at[k] > s->dispatched_at[k],
                       "%s p%u: txn (%llu,%u,%u) never ran", ops->name, q,
                       (unsigned long long)t->epoch, t->group, t->index);
         expect_n[t->epoch]++;
         nlocal++;
     }
-    ck_assert_uint_eq(last_epoch, W_EPOCHS);
+    ck_assert_uint_eq(s->last_epoch, W_EPOCHS);
     for (uint64_t e = 1; e <= W_EPOCHS; e++)
-        ck_assert_uint_eq(epoch_n[e], expect_n[e]);
+        ck_assert_uint_eq(s->epoch_n[e], expect_n[e]);
 
     /* The property: conflicting transactions ran in global order. */
     for (uint32_t a = 0; a < w_load.ntxns; a++) {
@@ -1260,23 +1260,66 @@ w_run(const sched_policy_ops_t *ops, uint16_t q, uint64_t *state)
         for (uint32_t b = a + 1; b < w_load.ntxns; b++)
             if (w_touches(&w_load.txns[b], q) &&
                 w_conflict(&w_load.txns[a], &w_load.txns[b], q))
-                ck_assert_msg(dispatched_at[b] > done_at[a],
+                ck_assert_msg(s->dispatched_at[b] > s->done_at[a],
                               "%s p%u: txn %u dispatched before %u (conflicting, "
                               "earlier) completed",
                               ops->name, q, b, a);
     }
 
     sched_stats_t st;
-    sched_stats(core, &st);
+    sched_stats(s->core, &st);
     ck_assert_uint_eq(st.dispatched, nlocal);
     ck_assert_uint_eq(st.completed, nlocal);
     ck_assert_uint_eq(st.inflight, 0);
     ck_assert_uint_eq(st.bad_txns, 0);
     ck_assert_uint_eq(st.unknown_done + st.stale_done, 0);
     ck_assert_uint_eq(st.queued + st.pending, 0);
-    ck_assert_uint_gt(nepochs, 0);
-    sched_destroy(&core);
-    ck_assert_ptr_null(core);
+    ck_assert_uint_gt(s->nepochs, 0);
+}
+
+/* Runs the workload through a core of partition q with ops. Fills state
+ * (the W_KEYS values of partition q after everything ran) and checks the
+ * order property and the counts. */
+static void
+w_run(const sched_policy_ops_t *ops, uint16_t q, uint64_t *state)
+{
+    w_sim_t *s = &w_sim;
+    t_frames_clear();
+    memset(s, 0, sizeof *s);
+    s->q = q;
+    s->state = state;
+    s->core = sched_new_with_policy(t_cfg, hb_node(HB_ROLE_SCHEDULER, 0, q), &t_env, ops);
+    ck_assert_ptr_nonnull(s->core);
+
+    w_messages(s);
+    for (uint32_t k = 0; k < W_KEYS; k++)
+        state[k] = k + 1;
+    s->clock = 1;
+    bool hello = false;
+    uint32_t before_hello = t_below(s->nmsgs / 2 + 1);
+    uint32_t next = 0;
+
+    /* HELLO somewhere among the BATCHes; BATCHes and executions interleave
+     * at random. */
+    while (next < s->nmsgs || s->nrunning > 0 || !hello) {
+        if (!hello && next >= before_hello) {
+            hb_msg_t m;
+            memset(&m, 0, sizeof m);
+            m.type = HB_MSG_HELLO;
+            m.u.hello.incarnation = 1;
+            t_deliver(s->core, &m);
+            hello = true;
+        } else if (next < s->nmsgs && (s->nrunning == 0 || t_below(2) == 0)) {
+            w_send_batch(s, &s->msgs[next++]);
+        } else {
+            w_execute_one(s);
+        }
+        w_collect(s);
+    }
+
+    w_check(s, ops);
+    sched_destroy(&s->core);
+    ck_assert_ptr_null(s->core);
 }
 
 START_TEST(test_sched_policy_differential)

@@ -613,7 +613,8 @@ START_TEST(test_wire_round_trip_batch_dispatch)
     ck_assert_int_eq(hb_msg_decode(sb.data + 2, sb.size - 2, NULL, &trunc), HB_OK);
     hb_txn_t *tt = NULL;
     ck_assert_int_ne(
-        hb_txn_decode(trunc.u.dispatch.raw, trunc.u.dispatch.raw_len, NULL, 16, &tt), HB_OK);
+        hb_txn_decode(trunc.u.dispatch.raw, trunc.u.dispatch.raw_len, NULL, 16, &tt),
+        HB_OK);
     hb_msg_clear(&trunc);
     sb.size = 2;
     d.u.dispatch.raw = (const uint8_t *)"\x01";
@@ -1003,8 +1004,8 @@ START_TEST(test_wire_reject_exchange)
                 msgpack_pack_str_with_body(&b.pk, "1", 1);
             else
                 msgpack_pack_uint8(&b.pk, 1);
-            s_expect_reject(b.sb.data, b.sb.size, NULL, HB_PROTO, &hb_wire_stats.malformed,
-                            hb_msg_type_str(pe[i]));
+            s_expect_reject(b.sb.data, b.sb.size, NULL, HB_PROTO,
+                            &hb_wire_stats.malformed, hb_msg_type_str(pe[i]));
             s_buf_free(&b);
         }
     }
@@ -1359,10 +1360,11 @@ START_TEST(test_wire_reject_declared_lengths)
     static const uint8_t f8[] = {0x97, 0x01, 0x05, 0x00, 0x00, 0x00, 0x00,
                                  0xdd, 0xff, 0xff, 0xff, 0xff, 0x00};
     hb_msg_t d8;
-    ck_assert_int_eq(hb_msg_decode(f8, sizeof f8, NULL, &d8), HB_OK); /* txn taken as is */
+    ck_assert_int_eq(hb_msg_decode(f8, sizeof f8, NULL, &d8),
+                     HB_OK); /* txn taken as is */
     hb_txn_t *t8 = NULL;
-    ck_assert_int_eq(hb_txn_decode(d8.u.dispatch.raw, d8.u.dispatch.raw_len, NULL, 16, &t8),
-                     HB_PROTO);
+    ck_assert_int_eq(
+        hb_txn_decode(d8.u.dispatch.raw, d8.u.dispatch.raw_len, NULL, 16, &t8), HB_PROTO);
     hb_msg_clear(&d8);
 }
 END_TEST
@@ -1491,7 +1493,8 @@ START_TEST(test_wire_reject_version_type_count)
 
     /* Every type with every wrong field count 0..7 (fields are nils);
      * SCAN also takes 5 (at_epoch). */
-    static const uint32_t want[] = {0, 3, 5, 4, 3, 5, 3, 4, 2, 2, 0, 6, 0, 1, 5, 2, 4, 6, 2, 3, 2};
+    static const uint32_t want[] = {0, 3, 5, 4, 3, 5, 3, 4, 2, 2, 0,
+                                    6, 0, 1, 5, 2, 4, 6, 2, 3, 2};
     for (int type = 1; type < HB_MSG_TYPE_MAX_; type++) {
         for (uint32_t k = 0; k <= 7; k++) {
             if (k == want[type] || (type == HB_MSG_SCAN && k == want[type] + 1))

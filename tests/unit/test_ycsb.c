@@ -30,7 +30,8 @@ s_rng(void)
 START_TEST(test_ycsb_key_names)
 {
     char buf[64];
-    ck_assert_uint_eq(ycsb_key_name(0, buf, sizeof buf), strlen("user6284781860667377211"));
+    ck_assert_uint_eq(ycsb_key_name(0, buf, sizeof buf),
+                      strlen("user6284781860667377211"));
     ck_assert_str_eq(buf, "user6284781860667377211");
     ycsb_key_name(1, buf, sizeof buf);
     ck_assert_str_eq(buf, "user8517097267634966620");
@@ -69,8 +70,8 @@ START_TEST(test_ycsb_zipfian_frequencies)
         double want = 1.0 / (pow(k, YCSB_ZIPFIAN_CONSTANT) * zeta);
         double got = (double)count[k - 1] / draws;
         ck_assert_msg(fabs(got - want) / want < tol[r],
-                      "rank %d: frequency %.5f, theory %.5f (seed %" PRIu64 ")", k, got, want,
-                      s_seed);
+                      "rank %d: frequency %.5f, theory %.5f (seed %" PRIu64 ")", k, got,
+                      want, s_seed);
     }
     /* Monotone in expectation: rank 1 beats rank 2 beats rank 10. */
     ck_assert_uint_gt(count[0], count[1]);
@@ -123,8 +124,8 @@ START_TEST(test_ycsb_scrambled)
         uint32_t top = 0;
         for (int64_t i = 0; i < n; i++)
             top = count[i] > top ? count[i] : top;
-        ck_assert_msg(top > 50 * (draws / n), "theta %.2f: top item only %u draws", thetas[t],
-                      top);
+        ck_assert_msg(top > 50 * (draws / n), "theta %.2f: top item only %u draws",
+                      thetas[t], top);
         /* Scrambled: the most popular item is not simply the first one. */
         uint32_t sorted_top100 = 0;
         for (int k = 0; k < 100; k++) {
@@ -138,8 +139,8 @@ START_TEST(test_ycsb_scrambled)
             sorted_top100 += best;
             count[bi] = 0;
         }
-        ck_assert_msg(sorted_top100 > draws / 5, "top 1%% drew only %u of %d", sorted_top100,
-                      draws);
+        ck_assert_msg(sorted_top100 > draws / 5, "top 1%% drew only %u of %d",
+                      sorted_top100, draws);
         ycsb_scrambled_destroy(&s);
         ck_assert_ptr_null(s);
     }
@@ -193,7 +194,7 @@ START_TEST(test_ycsb_workload_mix)
     uint64_t rng = s_rng();
     const char *names = "abcdef";
     const double want[6][YCSB_OP_COUNT_] = {
-        {0.5, 0.5, 0, 0, 0}, {0.95, 0.05, 0, 0, 0}, {1, 0, 0, 0, 0},
+        {0.5, 0.5, 0, 0, 0},   {0.95, 0.05, 0, 0, 0}, {1, 0, 0, 0, 0},
         {0.95, 0, 0.05, 0, 0}, {0, 0, 0.05, 0.95, 0}, {0.5, 0, 0, 0, 0.5},
     };
     for (int w = 0; w < 6; w++) {
