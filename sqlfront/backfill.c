@@ -44,8 +44,8 @@ typedef struct {
 } s_bf_t;
 
 static hb_rc_t
-s_bf_row(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw, uint32_t rawlen,
-         const hb_val_t *row, uint32_t ncols)
+s_bf_row(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw,
+         uint32_t rawlen, const hb_val_t *row, uint32_t ncols)
 {
     s_bf_t *b = arg;
     if (b->bf->batch >= S_BACKFILL_ROWS)
@@ -81,7 +81,7 @@ s_bf_index(sqlf_front_t *self, sqlf_req_t *r, const sqlf_table_t **t)
         if ((*t)->idx[i].no == r->cur->ix_no)
             return &(*t)->idx[i];
     sqlf_fail(self, r, HB_ABORTED, "40001",
-           "the table or index changed while CREATE INDEX was filling it");
+              "the table or index changed while CREATE INDEX was filling it");
     return NULL;
 }
 
@@ -102,8 +102,8 @@ s_backfill_step(sqlf_front_t *self, sqlf_req_t *r)
             bf->phase = 2;
             break;
         }
-        sqlf_source_t src = {.table = t, .partition = -1, .has_fixed = true,
-                             .fixed = bf->part};
+        sqlf_source_t src = {
+            .table = t, .partition = -1, .has_fixed = true, .fixed = bf->part};
         if (bf->cursor_len) {
             memcpy(src.start.buf, bf->cursor, bf->cursor_len);
             src.start.len = bf->cursor_len;
@@ -119,7 +119,8 @@ s_backfill_step(sqlf_front_t *self, sqlf_req_t *r)
         hb_rc_t rc = sqlf_read(self, sess, &src, false, s_bf_row, &b, &ep, &err);
         if (rc != HB_OK && rc != HB_BUSY) {
             msgpack_sbuffer_destroy(&ops);
-            if (strcmp(err.sqlstate, "XXCAT") == 0 && bf->retries++ < S_BACKFILL_RETRIES) {
+            if (strcmp(err.sqlstate, "XXCAT") == 0 &&
+                bf->retries++ < S_BACKFILL_RETRIES) {
                 sqlf_reload(self, self->read_catver_epoch);
                 if (!(ix = s_bf_index(self, r, &t)))
                     return;
@@ -138,7 +139,7 @@ s_backfill_step(sqlf_front_t *self, sqlf_req_t *r)
         msgpack_sbuffer_destroy(&ops);
         if (rc != HB_OK) {
             sqlf_fail(self, r, HB_INVALID, "XX000", "cannot submit: %s",
-                   hb_client_last_error(self->cli));
+                      hb_client_last_error(self->cli));
             return;
         }
         sqlf_park(self, r);
@@ -155,15 +156,17 @@ s_backfill_step(sqlf_front_t *self, sqlf_req_t *r)
     msgpack_sbuffer_init(&def);
     msgpack_packer_init(&pk, &def, msgpack_sbuffer_write);
     sqlf_table_pack(&pk, &nt);
-    hb_val_t args[4] = {hb_val_int(sqlf_catalog_version(self->cat)), hb_val_int(HB_SQLDDL_ALTER),
-                        hb_val_str(nt.name, (uint32_t)strlen(nt.name)), {.type = HB_VAL_BIN}};
+    hb_val_t args[4] = {hb_val_int(sqlf_catalog_version(self->cat)),
+                        hb_val_int(HB_SQLDDL_ALTER),
+                        hb_val_str(nt.name, (uint32_t)strlen(nt.name)),
+                        {.type = HB_VAL_BIN}};
     args[3].u.s.ptr = (const uint8_t *)def.data;
     args[3].u.s.len = (uint32_t)def.size;
     hb_rc_t rc = hb_client_submit(self->cli, "sql.ddl", args, 4, &r->txn_req);
     msgpack_sbuffer_destroy(&def);
     if (rc != HB_OK) {
         sqlf_fail(self, r, HB_INVALID, "XX000", "cannot submit: %s",
-               hb_client_last_error(self->cli));
+                  hb_client_last_error(self->cli));
         return;
     }
     sqlf_park(self, r);
@@ -218,7 +221,6 @@ s_bf_destroy(sqlf_job_t *job)
 }
 
 static const sqlf_job_ops_t s_bf_ops = {
-    .name = "CREATE INDEX backfill",
     .on_result = s_backfill_result,
     .destroy = s_bf_destroy,
 };

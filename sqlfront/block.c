@@ -131,8 +131,8 @@ sqlf_ov_get(sqlf_req_t *r, const uint8_t *key, uint32_t klen, uint32_t plen)
 /* Records what the snapshot holds at ov's key, and the CHECK that the
  * commit will validate it with. */
 static void
-s_ov_set_base_ck(sqlf_req_t *r, sqlf_ov_t *ov, bool present, const uint8_t *raw, size_t len,
-                 int check)
+s_ov_set_base_ck(sqlf_req_t *r, sqlf_ov_t *ov, bool present, const uint8_t *raw,
+                 size_t len, int check)
 {
     ov->have_base = true;
     ov->base_present = present;
@@ -156,7 +156,8 @@ s_ov_set_base_ck(sqlf_req_t *r, sqlf_ov_t *ov, bool present, const uint8_t *raw,
 }
 
 void
-sqlf_ov_set_base(sqlf_req_t *r, sqlf_ov_t *ov, bool present, const uint8_t *raw, size_t len)
+sqlf_ov_set_base(sqlf_req_t *r, sqlf_ov_t *ov, bool present, const uint8_t *raw,
+                 size_t len)
 {
     s_ov_set_base_ck(r, ov, present, raw, len, SQLF_CK_FULL);
 }
@@ -192,8 +193,8 @@ typedef struct {
 } s_point_t;
 
 static hb_rc_t
-s_point_row(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw, uint32_t rawlen,
-            const hb_val_t *row, uint32_t ncols)
+s_point_row(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw,
+            uint32_t rawlen, const hb_val_t *row, uint32_t ncols)
 {
     (void)key;
     (void)klen;
@@ -210,8 +211,8 @@ s_point_row(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw, ui
 /* The block's view of ov's row: its snapshot value (read now if need be)
  * with the block's ops on it applied in order. */
 hb_rc_t
-sqlf_ov_current(sqlf_front_t *self, sqlf_req_t *r, sqlf_session_t *sess, sqlf_ov_t *ov, bool *present,
-             const uint8_t **row, size_t *len, hb_sqlerr_t *err)
+sqlf_ov_current(sqlf_front_t *self, sqlf_req_t *r, sqlf_session_t *sess, sqlf_ov_t *ov,
+                bool *present, const uint8_t **row, size_t *len, hb_sqlerr_t *err)
 {
     if (ov->have_base && ov->check == SQLF_CK_EXISTS) {
         /* Only its existence was checked so far, but that read kept the
@@ -236,8 +237,9 @@ sqlf_ov_current(sqlf_front_t *self, sqlf_req_t *r, sqlf_session_t *sess, sqlf_ov
     for (uint32_t i = 0; i < ov->nops; i++) {
         hb_sqlop_effect_t eff;
         uint32_t k = ov->ops[i];
-        if (hb_sqlop_apply((const uint8_t *)r->b->block_ops.data + r->b->opofs[k], r->b->oplen[k], p, cur,
-                           cl, 0, hb_arena_alloc, &r->arena, &eff, err) != HB_OK)
+        if (hb_sqlop_apply((const uint8_t *)r->b->block_ops.data + r->b->opofs[k],
+                           r->b->oplen[k], p, cur, cl, 0, hb_arena_alloc, &r->arena, &eff,
+                           err) != HB_OK)
             return HB_INVALID;
         if (eff.write == 1) {
             p = true;
@@ -274,7 +276,8 @@ s_update_touches_index(const sqlf_table_t *t, const uint8_t *op, size_t len)
     for (uint32_t i = 0; i < nsets; i++) {
         uint32_t m = 0;
         uint64_t col = 0;
-        if (hb_mp_read_array(&rd, &m) != HB_OK || m < 1 || hb_mp_read_uint(&rd, &col) != HB_OK)
+        if (hb_mp_read_array(&rd, &m) != HB_OK || m < 1 ||
+            hb_mp_read_uint(&rd, &col) != HB_OK)
             return true;
         for (uint32_t f = 1; f < m; f++)
             hb_mp_skip(&rd);
@@ -290,8 +293,9 @@ s_update_touches_index(const sqlf_table_t *t, const uint8_t *op, size_t len)
  * makes: the row before and after (the block's view, its snapshot value
  * CHECKed) give which entries go and which come. */
 hb_rc_t
-sqlf_block_add_data_op(sqlf_front_t *self, sqlf_req_t *r, sqlf_session_t *sess, const sqlf_table_t *t,
-                    const uint8_t *op, size_t len, hb_sqlerr_t *err)
+sqlf_block_add_data_op(sqlf_front_t *self, sqlf_req_t *r, sqlf_session_t *sess,
+                       const sqlf_table_t *t, const uint8_t *op, size_t len,
+                       hb_sqlerr_t *err)
 {
     hb_sqlop_head_t h;
     if (!t || t->nidx == 0 || hb_sqlop_head(op, len, &h) != HB_OK ||
@@ -307,7 +311,8 @@ sqlf_block_add_data_op(sqlf_front_t *self, sqlf_req_t *r, sqlf_session_t *sess, 
     ov = sqlf_ov_find(r, h.key, h.klen); /* the array may have moved */
     if ((rc = sqlf_ov_current(self, r, sess, ov, &has, &after, &alen, err)))
         return rc;
-    hb_val_t *o = hb_arena_alloc(&r->arena, 2 * HB_SQL_MAX_COLS * sizeof *o), *nw = o + HB_SQL_MAX_COLS;
+    hb_val_t *o = hb_arena_alloc(&r->arena, 2 * HB_SQL_MAX_COLS * sizeof *o),
+             *nw = o + HB_SQL_MAX_COLS;
     uint32_t no = 0, nn = 0;
     if ((had && hb_row_decode(before, blen, o, HB_SQL_MAX_COLS, &no) != HB_OK) ||
         (has && hb_row_decode(after, alen, nw, HB_SQL_MAX_COLS, &nn) != HB_OK))
@@ -377,7 +382,7 @@ s_submit_block(sqlf_front_t *self, sqlf_req_t *r)
 /* Appends every block statement's group, in order, then tag's. */
 void
 sqlf_block_groups(sqlf_req_t *r, const hb_val_t *ops, uint32_t nops, uint64_t epoch,
-               hb_sqlerr_t *err)
+                  hb_sqlerr_t *err)
 {
     for (uint32_t i = 0; i < r->b->nblock; i++) {
         sqlf_blockstmt_t *b = &r->b->block[i];
@@ -409,7 +414,7 @@ sqlf_block_commit(sqlf_front_t *self, sqlf_req_t *r, bool tag, hb_sqlerr_t *err)
     }
     if (s_submit_block(self, r) != HB_OK) {
         sqlf_fail(self, r, HB_INVALID, "XX000", "cannot submit: %s",
-               hb_client_last_error(self->cli));
+                  hb_client_last_error(self->cli));
         return true; /* r is gone */
     }
     r->committing = true;
@@ -439,7 +444,8 @@ sqlf_block_implicit(sqlf_req_t *r)
 
 /* Starts running the body of a CALL (st) in place of r's statements. */
 hb_rc_t
-sqlf_call_enter(sqlf_front_t *self, sqlf_req_t *r, const sqlf_stmt_t *st, hb_sqlerr_t *err)
+sqlf_call_enter(sqlf_front_t *self, sqlf_req_t *r, const sqlf_stmt_t *st,
+                hb_sqlerr_t *err)
 {
     if (r->call.depth)
         return hb_sqlerr_set(err, "0A000", "CALL inside a procedure is not supported");
@@ -604,8 +610,9 @@ sqlf_block_answer_open(sqlf_front_t *self, sqlf_req_t *r, sqlf_session_t *sess)
         for (uint32_t i = 0; i < ov->nops; i++) {
             uint32_t k = ov->ops[i];
             hb_sqlop_effect_t eff;
-            if (hb_sqlop_apply((const uint8_t *)b->block_ops.data + b->opofs[k], b->oplen[k], p,
-                               cur, cl, 0, hb_arena_alloc, &r->arena, &eff, &err) != HB_OK)
+            if (hb_sqlop_apply((const uint8_t *)b->block_ops.data + b->opofs[k],
+                               b->oplen[k], p, cur, cl, 0, hb_arena_alloc, &r->arena,
+                               &eff, &err) != HB_OK)
                 break;
             pred[k] = sqlf_keep(&r->arena, eff.result);
             if (eff.write == 1) {

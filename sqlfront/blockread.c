@@ -45,7 +45,8 @@ s_bscan_emit(s_bscan_t *b, sqlf_ov_t *ov)
     bool present;
     const uint8_t *row;
     size_t len;
-    hb_rc_t rc = sqlf_ov_current(b->self, b->r, b->sess, ov, &present, &row, &len, b->err);
+    hb_rc_t rc =
+        sqlf_ov_current(b->self, b->r, b->sess, ov, &present, &row, &len, b->err);
     if (rc || !present)
         return rc;
     hb_val_t cols[HB_SQL_MAX_COLS];
@@ -54,8 +55,11 @@ s_bscan_emit(s_bscan_t *b, sqlf_ov_t *ov)
         return hb_sqlerr_set(b->err, "XX001", "corrupt row");
     bool pass = true;
     if (b->src->where.p) {
-        hb_expr_env_t env = {.row = cols, .ncols = ncols, .alloc = hb_arena_alloc,
-                             .alloc_arg = &b->r->arena, .err = b->err};
+        hb_expr_env_t env = {.row = cols,
+                             .ncols = ncols,
+                             .alloc = hb_arena_alloc,
+                             .alloc_arg = &b->r->arena,
+                             .err = b->err};
         if ((rc = hb_expr_test(b->src->where.p, b->src->where.len, &env, &pass)) != HB_OK)
             return rc;
     }
@@ -65,13 +69,14 @@ s_bscan_emit(s_bscan_t *b, sqlf_ov_t *ov)
 }
 
 static hb_rc_t
-s_bscan_row(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw, uint32_t rawlen,
-            const hb_val_t *row, uint32_t ncols)
+s_bscan_row(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw,
+            uint32_t rawlen, const hb_val_t *row, uint32_t ncols)
 {
     (void)row;
     (void)ncols;
     s_bscan_t *b = arg;
-    sqlf_ov_t *ov = sqlf_ov_get(b->r, key, klen, sqlf_table_plen(b->src->table, key, klen));
+    sqlf_ov_t *ov =
+        sqlf_ov_get(b->r, key, klen, sqlf_table_plen(b->src->table, key, klen));
     if (!ov->have_base)
         sqlf_ov_set_base(b->r, ov, true, raw, rawlen);
     s_bscan_saw(b, ov);
@@ -96,12 +101,13 @@ s_in_range(const sqlf_source_t *src, const uint8_t *key, uint32_t klen)
  * view that passes src's filter. Every snapshot row it looks at gets a
  * CHECK, so the commit fails (40001) if one changed in between. */
 hb_rc_t
-sqlf_block_read(sqlf_front_t *self, sqlf_req_t *r, sqlf_session_t *sess, const sqlf_source_t *src,
-             sqlf_row_fn fn, void *arg, hb_sqlerr_t *err)
+sqlf_block_read(sqlf_front_t *self, sqlf_req_t *r, sqlf_session_t *sess,
+                const sqlf_source_t *src, sqlf_row_fn fn, void *arg, hb_sqlerr_t *err)
 {
     s_bscan_t b = {self, r, sess, src, fn, arg, err, NULL, 0};
     if (src->point) {
-        sqlf_ov_t *ov = sqlf_ov_get(r, src->start.buf, (uint32_t)src->start.len, src->plen);
+        sqlf_ov_t *ov =
+            sqlf_ov_get(r, src->start.buf, (uint32_t)src->start.len, src->plen);
         return s_bscan_emit(&b, ov);
     }
     uint64_t ep;
@@ -129,8 +135,9 @@ sqlf_block_read(sqlf_front_t *self, sqlf_req_t *r, sqlf_session_t *sess, const s
             rc = hb_sqlerr_set(err, "XX001", "corrupt index entry of \"%s\"",
                                src->table->name);
         for (uint32_t i = 0; i < ks.n && rc == HB_OK; i++) {
-            sqlf_ov_t *ov = sqlf_ov_get(r, ks.keys[i], ks.lens[i],
-                                  sqlf_table_plen(src->table, ks.keys[i], ks.lens[i]));
+            sqlf_ov_t *ov =
+                sqlf_ov_get(r, ks.keys[i], ks.lens[i],
+                            sqlf_table_plen(src->table, ks.keys[i], ks.lens[i]));
             s_bscan_saw(&b, ov);
             rc = s_bscan_emit(&b, ov);
         }
@@ -159,7 +166,8 @@ sqlf_block_read(sqlf_front_t *self, sqlf_req_t *r, sqlf_session_t *sess, const s
 /* A nested-loop join inside the open block: each table's rows are read
  * through the block's view (sqlf_block_read: its own writes applied, every
  * snapshot row CHECKed at commit), bound by the rows of the tables before
- * it, as s_join_level does at a snapshot outside blocks. */
+ * it, as a join at a snapshot does outside blocks
+ * (snapread.c). */
 typedef struct {
     sqlf_front_t *self;
     sqlf_req_t *r;
@@ -168,7 +176,7 @@ typedef struct {
     hb_val_t *row;  /* the joined row being built */
     uint32_t width; /* its columns */
     uint32_t k;     /* the level whose rows come next */
-    sqlf_row_fn fn;    /* gets each joined row that passes the filter */
+    sqlf_row_fn fn; /* gets each joined row that passes the filter */
     void *arg;
     hb_sqlerr_t *err;
 } s_bjoin_t;
@@ -213,8 +221,8 @@ s_bjoin_level(s_bjoin_t *bj, uint32_t k)
     }
     sqlf_source_t src;
     bool none;
-    hb_rc_t rc = sqlf_join_source(bj->self, &st->join[k], bj->row, &bj->r->arena, &src, &none,
-                               bj->err);
+    hb_rc_t rc = sqlf_join_source(bj->self, &st->join[k], bj->row, &bj->r->arena, &src,
+                                  &none, bj->err);
     if (rc || none)
         return rc;
     bj->k = k;
@@ -223,8 +231,8 @@ s_bjoin_level(s_bjoin_t *bj, uint32_t k)
 
 /* Runs the join of st inside the open block, giving fn each joined row. */
 hb_rc_t
-sqlf_block_join(sqlf_front_t *self, sqlf_req_t *r, sqlf_session_t *sess, const sqlf_stmt_t *st,
-             sqlf_row_fn fn, void *arg, hb_sqlerr_t *err)
+sqlf_block_join(sqlf_front_t *self, sqlf_req_t *r, sqlf_session_t *sess,
+                const sqlf_stmt_t *st, sqlf_row_fn fn, void *arg, hb_sqlerr_t *err)
 {
     const sqlf_join_t *last = &st->join[st->njoin - 1];
     uint32_t width = last->off + last->table->ncols;

@@ -38,7 +38,7 @@ typedef struct {
     uint64_t skip, left;  /* stream: OFFSET still to skip, LIMIT left (UINT64_MAX none) */
     hb_val_t **rows;      /* !stream: the query's rows (values in the request's arena) */
     bool done;            /* every row is made */
-    sqlf_ld_t ld;            /* its batches (keys per batch: ld.batch_ops) */
+    sqlf_ld_t ld;         /* its batches (keys per batch: ld.batch_ops) */
     uint64_t inserted;    /* rows the committed batches inserted */
     uint64_t epoch;       /* the newest commit */
 } s_bulk_t;
@@ -71,7 +71,6 @@ s_bulk_forget(sqlf_job_t *job, hb_client_t *cli)
 static void s_bulk_result(sqlf_front_t *self, sqlf_req_t *r, const hb_result_t *res);
 
 static const sqlf_job_ops_t s_bulk_ops = {
-    .name = "INSERT ... SELECT in batches",
     .on_result = s_bulk_result,
     .owns = s_bulk_owns,
     .forget = s_bulk_forget,
@@ -307,7 +306,7 @@ s_bulk_pump(sqlf_front_t *self, sqlf_req_t *r)
  * rows[0..nrows) (the array is copied; NULL: streamed from the series). */
 void
 sqlf_bulk_start(sqlf_front_t *self, sqlf_req_t *r, sqlf_stmt_t *st, hb_val_t **rows,
-             uint64_t nrows)
+                uint64_t nrows)
 {
     sqlf_cur_set(r, st);
     s_bulk_t *bk = hb_calloc(1, sizeof *bk);
@@ -341,7 +340,8 @@ sqlf_bulk_start(sqlf_front_t *self, sqlf_req_t *r, sqlf_stmt_t *st, hb_val_t **r
     }
     uint32_t locks = self->max_locks > 2 ? self->max_locks - 2 : 1;
     uint32_t batch_ops = locks < HB_SQL_MAX_OPS ? locks : HB_SQL_MAX_OPS;
-    sqlf_ld_init(&bk->ld, self->nparts, batch_ops < 1 + t->nidx ? 1 + t->nidx : batch_ops);
+    sqlf_ld_init(&bk->ld, self->nparts,
+                 batch_ops < 1 + t->nidx ? 1 + t->nidx : batch_ops);
     s_bulk_pump(self, r);
 }
 

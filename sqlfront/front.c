@@ -53,7 +53,8 @@ sqlf_reload_rc(sqlf_front_t *self, uint64_t at)
     uint64_t e = atomic_load(&self->shared->catalog_epoch);
     if (at > e) {
         /* Publish it: other engines must not read an older catalog. */
-        while (at > e && !atomic_compare_exchange_weak(&self->shared->catalog_epoch, &e, at))
+        while (at > e &&
+               !atomic_compare_exchange_weak(&self->shared->catalog_epoch, &e, at))
             ;
         e = at;
     }
@@ -278,7 +279,8 @@ sqlf_finish(sqlf_front_t *self, sqlf_req_t *r, hb_rc_t rc, const char *msg)
 }
 
 void
-sqlf_fail(sqlf_front_t *self, sqlf_req_t *r, hb_rc_t rc, const char *sqlstate, const char *fmt, ...)
+sqlf_fail(sqlf_front_t *self, sqlf_req_t *r, hb_rc_t rc, const char *sqlstate,
+          const char *fmt, ...)
 {
     char msg[512];
     int n = snprintf(msg, sizeof msg, "%s ", sqlstate);
@@ -298,7 +300,7 @@ sqlf_fail_err(sqlf_front_t *self, sqlf_req_t *r, const hb_sqlerr_t *e)
 /* Appends the group of a write statement from its ops' results. */
 void
 sqlf_write_group(sqlf_req_t *r, const sqlf_stmt_t *st, const hb_val_t *res, uint32_t nres,
-              uint64_t epoch, hb_sqlerr_t *err)
+                 uint64_t epoch, hb_sqlerr_t *err)
 {
     int64_t affected = 0;
     uint32_t nret = 0;
@@ -333,8 +335,11 @@ sqlf_write_group(sqlf_req_t *r, const sqlf_stmt_t *st, const hb_val_t *res, uint
                 continue;
             uint32_t ncols = 0;
             hb_row_decode(res[i].u.s.ptr, res[i].u.s.len, row, HB_SQL_MAX_COLS, &ncols);
-            hb_expr_env_t env = {.row = row, .ncols = ncols, .alloc = hb_arena_alloc,
-                                 .alloc_arg = &r->arena, .err = err};
+            hb_expr_env_t env = {.row = row,
+                                 .ncols = ncols,
+                                 .alloc = hb_arena_alloc,
+                                 .alloc_arg = &r->arena,
+                                 .err = err};
             for (uint32_t c = 0; c < st->nout; c++) {
                 hb_val_t v;
                 if (hb_expr_eval(st->out[c].p, st->out[c].len, &env, &v) != HB_OK)
@@ -418,12 +423,14 @@ sqlf_parse(sqlf_front_t *self, const char *text, hb_sqlerr_t *err)
             self->parse_hits++;
             return p;
         }
-        if (p->refs == 0 && (!victim || !p->text || (victim->text && p->last_use < victim->last_use)))
+        if (p->refs == 0 &&
+            (!victim || !p->text || (victim->text && p->last_use < victim->last_use)))
             victim = p;
     }
     self->parses++;
     if (s_too_complex(text)) {
-        hb_sqlerr_set(err, "54001", "statement is too complex (more than 2000 operators)");
+        hb_sqlerr_set(err, "54001",
+                      "statement is too complex (more than 2000 operators)");
         return NULL;
     }
     PgQueryProtobufParseResult pres = pg_query_parse_protobuf(text);
@@ -485,8 +492,9 @@ sqlf_front_new(const hb_config_t *cfg, const sqlf_front_opts_t *opts)
     self->parsed = hb_calloc(S_PARSE_CACHE, sizeof *self->parsed);
     self->max_locks = cfg->limits.max_locks;
     self->max_value = cfg->limits.max_value_bytes;
-    self->rowids.node = ((uint64_t)(opts->sqlfront_id & 0x7F) << 4 | (opts->engine & 0xF)) &
-                        SQLF_ROWID_NODE_MASK;
+    self->rowids.node =
+        ((uint64_t)(opts->sqlfront_id & 0x7F) << 4 | (opts->engine & 0xF)) &
+        SQLF_ROWID_NODE_MASK;
     /* The catalog may not be readable yet (storage starting): planning
      * reloads it when a table is missing. */
     if (sqlf_catalog_load(self->cat, cli, 2000, 0) != HB_OK)
@@ -676,7 +684,8 @@ sqlf_front_on_submit(sqlf_front_t *self, const uint8_t *peer, size_t peerlen,
         self->bad_requests++;
         r->b = NULL;
         sqlf_fail(self, r, HB_BUSY, sess ? "55006" : "53300",
-               sess ? "the session is already running a request" : "too many sessions");
+                  sess ? "the session is already running a request"
+                       : "too many sessions");
         return;
     }
     sess->busy = true;
@@ -686,11 +695,11 @@ sqlf_front_on_submit(sqlf_front_t *self, const uint8_t *peer, size_t peerlen,
         sess->blk = hb_calloc(1, sizeof *sess->blk);
     r->b = sess->blk;
     uint32_t n = msg->u.submit.nargs;
-    if (msg->u.submit.proc_len != 3 || memcmp(msg->u.submit.proc, "sql", 3) != 0 || n < 1 ||
-        a[0].type != HB_VAL_STR) {
+    if (msg->u.submit.proc_len != 3 || memcmp(msg->u.submit.proc, "sql", 3) != 0 ||
+        n < 1 || a[0].type != HB_VAL_STR) {
         self->bad_requests++;
         sqlf_fail(self, r, HB_INVALID, "08P01",
-               "a sqlfront takes proc \"sql\" with the SQL text as first argument");
+                  "a sqlfront takes proc \"sql\" with the SQL text as first argument");
         return;
     }
     r->sql = hb_malloc(a[0].u.s.len + 1);
@@ -698,8 +707,9 @@ sqlf_front_on_submit(sqlf_front_t *self, const uint8_t *peer, size_t peerlen,
     r->sql[a[0].u.s.len] = '\0';
     if (memchr(r->sql, '\0', a[0].u.s.len)) {
         self->bad_requests++;
-        sqlf_fail(self, r, HB_INVALID, "22021", "invalid byte sequence: the text contains a zero "
-                                             "byte");
+        sqlf_fail(self, r, HB_INVALID, "22021",
+                  "invalid byte sequence: the text contains a zero "
+                  "byte");
         return;
     }
     /* Copy the parameters' bytes: the frame goes away after this call. */
@@ -771,8 +781,9 @@ sqlf_front_poll(sqlf_front_t *self, int timeout_ms)
         if (r->job && r->job->ops->forget)
             r->job->ops->forget(r->job, self->cli);
         sqlf_fail(self, r, HB_TIMEOUT, "08006",
-               "no answer from the cluster within %d ms: the transaction's outcome is unknown",
-               S_TXN_TIMEOUT_MS);
+                  "no answer from the cluster within %d ms: the transaction's outcome is "
+                  "unknown",
+                  S_TXN_TIMEOUT_MS);
     }
 }
 
@@ -806,7 +817,7 @@ sqlf_front_stats(const sqlf_front_t *self, hb_wire_stat_t *out, uint32_t cap)
         {"sql_index_reads", self->index_reads},
         {"sql_index_backfilled", self->index_backfilled},
         {"sql_cut_rereads", self->cut_rereads},
-        {"sql_cut_failures", self->torn_avoided},
+        {"sql_cut_failures", self->cut_failures},
         {"sql_index_fallbacks", self->index_fallbacks},
         {"sql_read_replans", self->read_replans},
         {"sql_rewrite_rows", self->rw_rows},

@@ -46,12 +46,12 @@ typedef struct {
 
 /* How to build an engine. */
 typedef struct {
-    uint16_t replica;      /* it submits to the sequencers of this replica */
-    uint32_t sqlfront_id;  /* the process's sqlfront id, and */
-    uint32_t engine;       /* this engine's index in it: both go into the row ids
-                            * it makes for tables without a primary key (plan.h,
-                            * sqlf_rowid_t) */
-    sqlf_reply_fn reply;   /* where its RESULT frames go */
+    uint16_t replica;     /* it submits to the sequencers of this replica */
+    uint32_t sqlfront_id; /* the process's sqlfront id, and */
+    uint32_t engine;      /* this engine's index in it: both go into the row ids
+                           * it makes for tables without a primary key (plan.h,
+                           * sqlf_rowid_t) */
+    sqlf_reply_fn reply;  /* where its RESULT frames go */
     void *reply_arg;
     sqlf_shared_t *shared; /* the process's (required; borrowed) */
 } sqlf_front_opts_t;

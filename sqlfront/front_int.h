@@ -49,16 +49,17 @@ typedef struct sqlf_job sqlf_job_t;
 #define SQLF_CK_EXISTS 1 /* only whether the row exists (blind writes' answers) */
 #define SQLF_CK_FULL   2 /* the row's bytes (reads) */
 
+/* A client, known by its routing id: what outlives its requests. */
 typedef struct {
-    uint8_t peer[256];   /* routing id */
+    uint8_t peer[256]; /* routing id */
     size_t peerlen;
-    uint64_t epoch;      /* epoch of its last commit */
-    uint64_t last_use;   /* request counter at last use (eviction) */
-    bool strict;         /* SET hobbes.strict_reads = on: reads are sequenced */
-    bool busy;           /* a request of it is running */
-    uint64_t serial;     /* requests so far */
-    struct sqlf_blk *blk;   /* its transaction block (allocated on first use) */
-} sqlf_session_t; /* a client (routing id) */
+    uint64_t epoch;       /* epoch of its last commit */
+    uint64_t last_use;    /* request counter at last use (eviction) */
+    bool strict;          /* SET hobbes.strict_reads = on: reads are sequenced */
+    bool busy;            /* a request of it is running */
+    uint64_t serial;      /* requests so far */
+    struct sqlf_blk *blk; /* its transaction block (allocated on first use) */
+} sqlf_session_t;
 
 /* A statement of an open block: its plan, its ops' range, and its result
  * group (SELECTs fill it at once, writes when the block commits). */
@@ -66,25 +67,25 @@ typedef struct {
     sqlf_stmt_t st;
     uint32_t first_op; /* index of its first op among the block's ops */
     uint32_t nops;
-    hb_val_t *vals;    /* its result group */
+    hb_val_t *vals; /* its result group */
     uint32_t nvals, capvals;
-    bool hidden;       /* a statement of a procedure body: no group of its own */
-    uint64_t serial;   /* the request it came in (its group goes in that reply) */
+    bool hidden;     /* a statement of a procedure body: no group of its own */
+    uint64_t serial; /* the request it came in (its group goes in that reply) */
 } sqlf_blockstmt_t;
 
 /* A key an open block has read or written: the value its snapshot read
  * saw (validated by a CHECK op at commit), then the block's own ops on it,
  * which give the block's view of the row (hb_sqlop_apply, as storage). */
 typedef struct {
-    uint8_t *key;         /* arena */
+    uint8_t *key; /* arena */
     uint32_t klen;
     uint32_t plen;
-    bool have_base;       /* read from a snapshot (a CHECK op says so) */
-    int check;            /* what its CHECK validates: SQLF_CK_NONE, _EXISTS, _FULL */
+    bool have_base; /* read from a snapshot (a CHECK op says so) */
+    int check;      /* what its CHECK validates: SQLF_CK_NONE, _EXISTS, _FULL */
     bool base_present;
-    const uint8_t *base;  /* arena */
+    const uint8_t *base; /* arena */
     size_t baselen;
-    uint32_t *ops;        /* the block's ops on this key, in order (indexes) */
+    uint32_t *ops; /* the block's ops on this key, in order (indexes) */
     uint32_t nops, capops;
 } sqlf_ov_t;
 
@@ -92,39 +93,39 @@ typedef struct {
  * itself is cheap, but libpg_query hands the tree over as protobuf, and
  * packing plus unpacking it costs ~20 times the parse (callgrind). */
 typedef struct {
-    uint64_t hash;               /* of text */
-    char *text;                  /* NUL-terminated copy; NULL: free entry */
-    PgQuery__ParseResult *tree;  /* unpacked tree (owned) */
-    uint32_t refs;               /* requests using the tree now */
-    uint64_t last_use;           /* for eviction */
+    uint64_t hash;              /* of text */
+    char *text;                 /* NUL-terminated copy; NULL: free entry */
+    PgQuery__ParseResult *tree; /* unpacked tree (owned) */
+    uint32_t refs;              /* requests using the tree now */
+    uint64_t last_use;          /* for eviction */
 } sqlf_parsed_t;
 
 /* A session's open transaction block. It can span requests: statements
  * of later requests join it until COMMIT or ROLLBACK. */
 typedef struct sqlf_blk {
     bool in_block;
-    bool block_failed;         /* an error happened: 25P02 until ROLLBACK */
-    uint64_t began_in;         /* serial of the request whose BEGIN opened it */
-    uint32_t block_begin;      /* index of its BEGIN statement in that request */
-    uint32_t block_nvals;      /* that request's nvals at its BEGIN */
-    int block_retries;         /* re-runs after a failed CHECK (40001) */
+    bool block_failed;    /* an error happened: 25P02 until ROLLBACK */
+    uint64_t began_in;    /* serial of the request whose BEGIN opened it */
+    uint32_t block_begin; /* index of its BEGIN statement in that request */
+    uint32_t block_nvals; /* that request's nvals at its BEGIN */
+    int block_retries;    /* re-runs after a failed CHECK (40001) */
     sqlf_blockstmt_t *block;
     uint32_t nblock, capblock;
     msgpack_sbuffer block_ops; /* its writes, packed back to back */
     uint32_t block_nops;
-    uint32_t *opofs, *oplen;   /* each op's offset and length in block_ops */
+    uint32_t *opofs, *oplen; /* each op's offset and length in block_ops */
     uint32_t capops;
     msgpack_sbuffer block_checks; /* CHECK ops for what it read */
     uint32_t block_nchecks;
-    sqlf_ov_t *ov;                /* keys it touched */
+    sqlf_ov_t *ov; /* keys it touched */
     uint32_t nov, capov;
-    bool implicit;             /* the block was opened by a statement (CALL, INSERT ...
-                                * SELECT), not BEGIN: it commits with it */
-    bool no_rerun;             /* a statement of it committed on its own (DDL at its
-                                * start, a batched INSERT ... SELECT): a failed COMMIT
-                                * cannot run it again from its BEGIN */
-    hb_arena_t *arena;         /* its own memory (keys, rows read, op copies) */
-    bool have_catver;          /* its statements were planned at catalog version catver */
+    bool implicit;     /* the block was opened by a statement (CALL, INSERT ...
+                        * SELECT), not BEGIN: it commits with it */
+    bool no_rerun;     /* a statement of it committed on its own (DDL at its
+                        * start, a batched INSERT ... SELECT): a failed COMMIT
+                        * cannot run it again from its BEGIN */
+    hb_arena_t *arena; /* its own memory (keys, rows read, op copies) */
+    bool have_catver;  /* its statements were planned at catalog version catver */
     int64_t catver;
 } sqlf_blk_t;
 
@@ -132,7 +133,6 @@ typedef struct sqlf_blk {
  * ADD PRIMARY KEY, INSERT ... SELECT in batches): each job type embeds
  * sqlf_job_t first and gives its operations. */
 typedef struct {
-    const char *name;
     /* A result for one of the job's transactions (r was taken off the
      * pending list): moves the job on, parks r again or ends it. */
     void (*on_result)(sqlf_front_t *self, sqlf_req_t *r, const hb_result_t *res);
@@ -156,10 +156,10 @@ void sqlf_job_end(sqlf_req_t *r);
 /* A CALL in progress: the statements of its body run in place of the
  * request's, with its arguments as parameters. */
 typedef struct {
-    int depth;                     /* 1 inside a procedure body */
+    int depth;                        /* 1 inside a procedure body */
     PgQuery__ParseResult *outer_tree; /* the request's statements, */
-    uint32_t outer_next;           /* the CALL's index among them, */
-    hb_val_t *outer_params;        /* and the request's parameters */
+    uint32_t outer_next;              /* the CALL's index among them, */
+    hb_val_t *outer_params;           /* and the request's parameters */
     uint32_t outer_nparams;
     sqlf_parsed_t *body_parsed;    /* the body's cache entry (a reference) */
     char (*pnames)[SQLF_NAME_MAX]; /* names of the parameters, or NULL */
@@ -167,13 +167,13 @@ typedef struct {
 
 /* One SQL request: its text's statements run in order (stmt.c). */
 struct sqlf_req {
-    sqlf_req_t *link;           /* in the pending list */
+    sqlf_req_t *link; /* in the pending list */
     uint8_t peer[256];
     size_t peerlen;
-    uint64_t client_req;        /* the client's request id */
-    uint8_t *frame;             /* copy of the params' bytes */
-    char *sql;                  /* NUL-terminated text */
-    hb_val_t *params;           /* into frame */
+    uint64_t client_req; /* the client's request id */
+    uint8_t *frame;      /* copy of the params' bytes */
+    char *sql;           /* NUL-terminated text */
+    hb_val_t *params;    /* into frame */
     uint32_t nparams;
     sqlf_parsed_t *parsed;      /* the cache entry of its text (a reference) */
     PgQuery__ParseResult *tree; /* parsed->tree (a procedure body's inside a CALL) */
@@ -182,53 +182,54 @@ struct sqlf_req {
     hb_arena_t *arena;          /* reply values and copies */
     hb_val_t *vals;             /* reply values */
     uint32_t nvals, capvals;
-    uint64_t epoch;             /* reply epoch (last statement's) */
-    sqlf_blk_t *b;              /* its session's transaction block */
-    sqlf_session_t *sess;       /* its session (sessions never move) */
-    uint64_t serial;            /* this request's number in its session */
+    uint64_t epoch;       /* reply epoch (last statement's) */
+    sqlf_blk_t *b;        /* its session's transaction block */
+    sqlf_session_t *sess; /* its session (sessions never move) */
+    uint64_t serial;      /* this request's number in its session */
     /* The transaction in flight. */
-    uint64_t txn_req;           /* hb_client request id; 0: none */
+    uint64_t txn_req; /* hb_client request id; 0: none */
     int64_t deadline_ms;
-    sqlf_stmt_t *cur;           /* the statement it is for (not a block), when cur_live */
+    sqlf_stmt_t *cur; /* the statement it is for (not a block), when cur_live */
     bool cur_live;
-    bool committing;            /* the txn is the block's COMMIT */
-    bool commit_tag;            /* the commit answers "COMMIT" */
-    uint32_t ddl_item;          /* the item of a DDL of several tables in flight */
-    sqlf_callframe_t call;      /* a CALL in progress */
-    sqlf_job_t *job;            /* a long-running statement in progress, or NULL */
+    bool committing;       /* the txn is the block's COMMIT */
+    bool commit_tag;       /* the commit answers "COMMIT" */
+    uint32_t ddl_item;     /* the item of a DDL of several tables in flight */
+    sqlf_callframe_t call; /* a CALL in progress */
+    sqlf_job_t *job;       /* a long-running statement in progress, or NULL */
 };
 
 /* The engine. */
 struct sqlf_front {
-    sqlf_shared_t *shared;     /* what the process's engines share */
-    uint64_t catalog_gen;      /* shared->catalog_gen when its catalog was loaded */
-    hb_client_t *cli;          /* to the sequencers and storages */
-    sqlf_catalog_t *cat;       /* cached catalog */
-    sqlf_rowid_t rowids;       /* row ids of tables without a key (this engine's) */
-    uint32_t max_locks;        /* limits/max_locks: the most keys one transaction locks */
-    uint32_t max_value;        /* limits/max_value_bytes: the largest argument */
+    sqlf_shared_t *shared; /* what the process's engines share */
+    uint64_t catalog_gen;  /* shared->catalog_gen when its catalog was loaded */
+    hb_client_t *cli;      /* to the sequencers and storages */
+    sqlf_catalog_t *cat;   /* cached catalog */
+    sqlf_rowid_t rowids;   /* row ids of tables without a key (this engine's) */
+    uint32_t max_locks;    /* limits/max_locks: the most keys one transaction locks */
+    uint32_t max_value;    /* limits/max_value_bytes: the largest argument */
     uint32_t nparts;
     sqlf_reply_fn reply;
     void *reply_arg;
-    sqlf_req_t *pending;       /* requests waiting for a transaction */
+    sqlf_req_t *pending; /* requests waiting for a transaction */
     size_t npending;
     sqlf_session_t *sessions;
     uint32_t nsessions;
-    sqlf_parsed_t *parsed;     /* the parse cache's entries */
-    uint64_t counter;          /* ticks at every use of a session or cache entry (LRU) */
+    sqlf_parsed_t *parsed; /* the parse cache's entries */
+    uint64_t counter;      /* ticks at every use of a session or cache entry (LRU) */
     /* Counters (sqlf_front_stats) */
-    uint64_t requests, statements, errors, txns, reads, cat_reloads, ollp_rows, bad_requests;
+    uint64_t requests, statements, errors, txns, reads, cat_reloads, ollp_rows,
+        bad_requests;
     uint64_t parses, parse_hits, block_retries, index_reads, index_backfilled;
-    uint64_t cut_rereads, torn_avoided, index_fallbacks, read_replans;
-    uint64_t rw_rows;          /* rows ALTER TABLE ADD PRIMARY KEY copied */
+    uint64_t cut_rereads, cut_failures, index_fallbacks, read_replans;
+    uint64_t rw_rows;           /* rows ALTER TABLE ADD PRIMARY KEY copied */
     uint64_t read_catver_epoch; /* epoch of the last read that met a newer catalog */
 };
 
-
 /* A row met by a read: its key, stored bytes and decoded columns (all
  * borrowed for the call). */
-typedef hb_rc_t (*sqlf_row_fn)(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw,
-                            uint32_t rawlen, const hb_val_t *row, uint32_t ncols);
+typedef hb_rc_t (*sqlf_row_fn)(void *arg, const uint8_t *key, uint32_t klen,
+                               const uint8_t *raw, uint32_t rawlen, const hb_val_t *row,
+                               uint32_t ncols);
 
 /* Index entries collected for one read: the row keys they name. */
 typedef struct {
@@ -244,7 +245,7 @@ typedef struct sqlf_selgroup sqlf_selgroup_t; /* select.c */
 typedef struct {
     const sqlf_stmt_t *st;
     hb_arena_t **arena;
-    hb_val_t **rows;    /* each nout + nhidden values */
+    hb_val_t **rows; /* each nout + nhidden values */
     uint32_t nrows, caprows;
     sqlf_selgroup_t *groups;
     uint32_t ngroups, capgroups;
@@ -274,8 +275,8 @@ typedef struct {
     msgpack_sbuffer *ready; /* full batches waiting for a free slot (FIFO) */
     uint32_t *ready_n;
     uint32_t nready, capready;
-    uint32_t batch_ops;      /* ops per batch */
-    char failmsg[512];       /* "SSSSS text" of the first failure, or "" */
+    uint32_t batch_ops; /* ops per batch */
+    char failmsg[512];  /* "SSSSS text" of the first failure, or "" */
     hb_rc_t failrc;
 } sqlf_ld_t;
 
@@ -303,8 +304,8 @@ void sqlf_push_str(sqlf_req_t *r, const char *s);
 void sqlf_push_cell(sqlf_req_t *r, hb_val_t v, hb_type_t t);
 void sqlf_group_tag(sqlf_req_t *r, const char *tag, uint64_t epoch);
 /* Appends the group of write statement st from its ops' results. */
-void sqlf_write_group(sqlf_req_t *r, const sqlf_stmt_t *st, const hb_val_t *res, uint32_t nres,
-                      uint64_t epoch, hb_sqlerr_t *err);
+void sqlf_write_group(sqlf_req_t *r, const sqlf_stmt_t *st, const hb_val_t *res,
+                      uint32_t nres, uint64_t epoch, hb_sqlerr_t *err);
 
 /* Keeps st (taken) as the statement r waits for; drops it. */
 void sqlf_cur_set(sqlf_req_t *r, sqlf_stmt_t *st);
@@ -349,8 +350,9 @@ hb_rc_t sqlf_read_src(sqlf_front_t *self, sqlf_session_t *sess, const sqlf_sourc
                       bool filter, sqlf_row_fn fn, void *arg, uint64_t *epoch_out,
                       hb_sqlerr_t *err);
 /* Reads src's stored values undecoded (index entries). */
-hb_rc_t sqlf_read_entries(sqlf_front_t *self, sqlf_session_t *sess, const sqlf_source_t *src,
-                          sqlf_row_fn fn, void *arg, uint64_t *epoch_out, hb_sqlerr_t *err);
+hb_rc_t sqlf_read_entries(sqlf_front_t *self, sqlf_session_t *sess,
+                          const sqlf_source_t *src, sqlf_row_fn fn, void *arg,
+                          uint64_t *epoch_out, hb_sqlerr_t *err);
 /* A sqlf_row_fn collecting index entries into a sqlf_ixkeys_t (arg). */
 hb_rc_t sqlf_ix_entry(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw,
                       uint32_t rawlen, const hb_val_t *row, uint32_t ncols);
@@ -360,8 +362,9 @@ hb_rc_t sqlf_join_read(sqlf_front_t *self, sqlf_session_t *sess, const sqlf_stmt
                        hb_sqlerr_t *err);
 /* The source of join level j for the joined row so far (*none: it matches
  * nothing). */
-hb_rc_t sqlf_join_source(const sqlf_front_t *self, const sqlf_join_t *j, const hb_val_t *row,
-                         hb_arena_t **arena, sqlf_source_t *src, bool *none, hb_sqlerr_t *err);
+hb_rc_t sqlf_join_source(const sqlf_front_t *self, const sqlf_join_t *j,
+                         const hb_val_t *row, hb_arena_t **arena, sqlf_source_t *src,
+                         bool *none, hb_sqlerr_t *err);
 /* Appends v to key k; false for a type keys cannot hold, or overflow. */
 bool sqlf_key_put_val(hb_key_t *k, const hb_val_t *v);
 
@@ -382,7 +385,8 @@ void sqlf_sel_group(sqlf_req_t *r, const sqlf_stmt_t *st, sqlf_sel_t *s, uint64_
 /* Returns the i-th value of src's generate_series. */
 int64_t sqlf_series_val(const sqlf_source_t *src, uint64_t i);
 /* Gives the rows of src's series that pass its filter to fn. */
-hb_rc_t sqlf_series_read(const sqlf_source_t *src, sqlf_row_fn fn, void *arg, hb_sqlerr_t *err);
+hb_rc_t sqlf_series_read(const sqlf_source_t *src, sqlf_row_fn fn, void *arg,
+                         hb_sqlerr_t *err);
 /* Runs a SELECT at a snapshot and appends its group. */
 hb_rc_t sqlf_run_select(sqlf_front_t *self, sqlf_req_t *r, sqlf_session_t *sess,
                         const sqlf_stmt_t *st, hb_sqlerr_t *err);
@@ -409,8 +413,9 @@ void sqlf_ov_set_base(sqlf_req_t *r, sqlf_ov_t *ov, bool present, const uint8_t 
                       size_t len);
 /* The block's view of ov's row (its snapshot value, read now if need be,
  * with the block's ops on it applied). */
-hb_rc_t sqlf_ov_current(sqlf_front_t *self, sqlf_req_t *r, sqlf_session_t *sess, sqlf_ov_t *ov,
-                        bool *present, const uint8_t **row, size_t *len, hb_sqlerr_t *err);
+hb_rc_t sqlf_ov_current(sqlf_front_t *self, sqlf_req_t *r, sqlf_session_t *sess,
+                        sqlf_ov_t *ov, bool *present, const uint8_t **row, size_t *len,
+                        hb_sqlerr_t *err);
 /* Adds a data op on table t to the block, with its index entry changes. */
 hb_rc_t sqlf_block_add_data_op(sqlf_front_t *self, sqlf_req_t *r, sqlf_session_t *sess,
                                const sqlf_table_t *t, const uint8_t *op, size_t len,
@@ -430,9 +435,11 @@ void sqlf_call_leave(sqlf_req_t *r);
 /* Reads src (a table) / runs st's join inside the open block: the
  * block's view, every snapshot row CHECKed at commit. */
 hb_rc_t sqlf_block_read(sqlf_front_t *self, sqlf_req_t *r, sqlf_session_t *sess,
-                        const sqlf_source_t *src, sqlf_row_fn fn, void *arg, hb_sqlerr_t *err);
+                        const sqlf_source_t *src, sqlf_row_fn fn, void *arg,
+                        hb_sqlerr_t *err);
 hb_rc_t sqlf_block_join(sqlf_front_t *self, sqlf_req_t *r, sqlf_session_t *sess,
-                        const sqlf_stmt_t *st, sqlf_row_fn fn, void *arg, hb_sqlerr_t *err);
+                        const sqlf_stmt_t *st, sqlf_row_fn fn, void *arg,
+                        hb_sqlerr_t *err);
 
 /* ------------------------------------------------------------------ */
 /* loader.c: batches of single-partition transactions                   */

@@ -3,7 +3,7 @@
  * `hobbes-sqlfront --config FILE --id N [--threads T] [--data DIR]
  * [--log-level L] [--pidfile F]` binds one ROUTER at the endpoint of
  * sqlfront N and runs T workers (default 2), each a thread with its own
- * engine (front.c): its own connection to the cluster, catalog cache,
+ * engine (front.h): its own connection to the cluster, catalog cache,
  * parse cache and sessions. A session belongs to one worker (chosen by a
  * hash of the client's routing id), so its requests stay in order and its
  * transaction block in one place; workers overlap their waits on the
@@ -13,6 +13,14 @@
  * answers STATUS_REQ itself with the workers' counters summed, and passes
  * everything else to the session's worker over an inproc pair; workers'
  * replies come back the same way.
+ *
+ * Like the other processes' mains (hb_shell.h) it is a thin shell:
+ * s_parse_args and s_setup (the one config load), then s_gateway_start,
+ * s_gateway_run and s_gateway_stop. It does not run on hb_shell_main
+ * itself: a sqlfront is addressed by --id rather than a (replica,
+ * partition) slot, and it runs a thread per worker. The workers share the
+ * loaded config (read only) and one sqlf_shared_t, through which their
+ * engines see each other's DDL.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -51,28 +59,30 @@ s_on_signal(int sig)
 /* One worker thread. */
 typedef struct {
     int index;
-    const hb_config_t *cfg;             /* the process's (read only) */
-    sqlf_front_opts_t opts;             /* its engine's */
+    const hb_config_t *cfg; /* the process's (read only) */
+    sqlf_front_opts_t opts; /* its engine's */
     void *zctx;
-    void *pair;                         /* its end of the inproc pair */
-    char endpoint[64];                  /* inproc://sqlf-<index> */
-    void *pgpair;                       /* its pair with the wire-protocol thread, or NULL */
-    bool pg;                            /* the wire protocol is on */
+    void *pair;        /* its end of the inproc pair */
+    char endpoint[64]; /* inproc://sqlf-<index> */
+    void *pgpair;      /* its pair with the wire-protocol thread, or NULL */
+    bool pg;           /* the wire protocol is on */
     pthread_t thread;
-    atomic_int state;                   /* 0 starting, 1 running, -1 failed */
-    pthread_mutex_t mu;                 /* guards stats */
-    hb_wire_stat_t stats[S_MAX_STATS];  /* its counters, copied each loop turn */
+    atomic_int state;                  /* 0 starting, 1 running, -1 failed */
+    pthread_mutex_t mu;                /* guards stats */
+    hb_wire_stat_t stats[S_MAX_STATS]; /* its counters, copied each loop turn */
     uint32_t nstats;
 } s_worker_t;
 
 /* Sends [peer][frame] back to the main thread, or to the wire-protocol
  * thread for its connections (worker side). */
 static void
-s_worker_reply(void *arg, const uint8_t *peer, size_t peerlen, const void *frame, size_t len)
+s_worker_reply(void *arg, const uint8_t *peer, size_t peerlen, const void *frame,
+               size_t len)
 {
     s_worker_t *w = arg;
     void *sock = w->pgpair && sqlf_pg_is_peer(peer, peerlen) ? w->pgpair : w->pair;
-    if (zmq_send(sock, peer, peerlen, ZMQ_SNDMORE) < 0 || zmq_send(sock, frame, len, 0) < 0)
+    if (zmq_send(sock, peer, peerlen, ZMQ_SNDMORE) < 0 ||
+        zmq_send(sock, frame, len, 0) < 0)
         hb_warn("worker %d: reply dropped: %s", w->index, zmq_strerror(zmq_errno()));
 }
 
@@ -100,8 +110,8 @@ s_worker_take(s_worker_t *w, void *sock, sqlf_front_t *front, const hb_config_t 
             if (zmq_msg_size(&part) == 0)
                 continue; /* the router's end-of-message filler */
             hb_msg_t msg;
-            if (hb_msg_decode(zmq_msg_data(&part), zmq_msg_size(&part), &cfg->limits, &msg) !=
-                HB_OK)
+            if (hb_msg_decode(zmq_msg_data(&part), zmq_msg_size(&part), &cfg->limits,
+                              &msg) != HB_OK)
                 continue;
             if (msg.type == HB_MSG_SUBMIT)
                 sqlf_front_on_submit(front, peer, peerlen, &msg);
@@ -163,7 +173,8 @@ s_worker_main(void *arg)
         goto out;
     }
     atomic_store(&w->state, 1);
-    zmq_pollitem_t items[2] = {{w->pair, 0, ZMQ_POLLIN, 0}, {w->pgpair, 0, ZMQ_POLLIN, 0}};
+    zmq_pollitem_t items[2] = {{w->pair, 0, ZMQ_POLLIN, 0},
+                               {w->pgpair, 0, ZMQ_POLLIN, 0}};
     while (!s_stop) {
         bool busy = sqlf_front_pending(front) > 0;
         if (zmq_poll(items, w->pgpair ? 2 : 1, busy ? 0 : 20) < 0 && zmq_errno() != EINTR)
@@ -184,7 +195,8 @@ out:
 
 /* Sends [peer][frame] on the ROUTER; a peer that is gone is dropped. */
 static void
-s_send_router(void *router, const uint8_t *peer, size_t peerlen, const void *frame, size_t len)
+s_send_router(void *router, const uint8_t *peer, size_t peerlen, const void *frame,
+              size_t len)
 {
     if (zmq_send(router, peer, peerlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
         zmq_send(router, frame, len, ZMQ_DONTWAIT) < 0)
@@ -200,8 +212,9 @@ s_peek_type(const void *frame, size_t len)
     uint32_t n = 0;
     uint64_t version = 0, type = 0;
     hb_mp_reader_init(&r, frame, len);
-    if (hb_mp_read_array(&r, &n) != HB_OK || n < 2 || hb_mp_read_uint(&r, &version) != HB_OK ||
-        hb_mp_read_uint(&r, &type) != HB_OK || type > 255)
+    if (hb_mp_read_array(&r, &n) != HB_OK || n < 2 ||
+        hb_mp_read_uint(&r, &version) != HB_OK || hb_mp_read_uint(&r, &type) != HB_OK ||
+        type > 255)
         return -1;
     return (int)type;
 }
@@ -302,17 +315,22 @@ typedef struct {
 static bool
 s_parse_args(int argc, char **argv, s_args_t *a)
 {
-    static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},    {"id", required_argument, NULL, 'i'},
-        {"threads", required_argument, NULL, 't'},   {"data", required_argument, NULL, 'd'},
-        {"log-level", required_argument, NULL, 'l'}, {"pidfile", required_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
+                                             {"id", required_argument, NULL, 'i'},
+                                             {"threads", required_argument, NULL, 't'},
+                                             {"data", required_argument, NULL, 'd'},
+                                             {"log-level", required_argument, NULL, 'l'},
+                                             {"pidfile", required_argument, NULL, 'f'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     *a = (s_args_t){.id = -1, .threads = 2};
     int c;
     while ((c = getopt_long(argc, argv, "c:i:t:d:l:f:h", longopts, NULL)) != -1) {
         char *end;
         switch (c) {
-        case 'c': a->config_path = optarg; break;
+        case 'c':
+            a->config_path = optarg;
+            break;
         case 'i':
             a->id = strtol(optarg, &end, 10);
             if (*end || a->id < 0 || a->id > 65535)
@@ -323,10 +341,17 @@ s_parse_args(int argc, char **argv, s_args_t *a)
             if (*end || a->threads < 1 || a->threads > S_MAX_THREADS)
                 a->threads = -1;
             break;
-        case 'd': break; /* the gateway keeps no data; accepted like the others */
-        case 'l': a->level = optarg; break;
-        case 'f': a->pidfile = optarg; break;
-        default: s_usage(argv[0]); return false;
+        case 'd':
+            break; /* the gateway keeps no data; accepted like the others */
+        case 'l':
+            a->level = optarg;
+            break;
+        case 'f':
+            a->pidfile = optarg;
+            break;
+        default:
+            s_usage(argv[0]);
+            return false;
         }
     }
     if (!a->config_path || a->id < 0 || a->threads < 1) {
@@ -411,8 +436,9 @@ s_gateway_start(s_gateway_t *g, const char *config_path, int threads)
     }
     /* The wire-protocol thread binds one pair per worker before they start:
      * its connections' requests go straight to their session's worker. */
-    if (g->me->pg_listen[0] && !(g->pg = sqlf_pg_start(g->zctx, threads, config_path, g->me,
-                                                       &g->cfg->limits, err, sizeof err))) {
+    if (g->me->pg_listen[0] &&
+        !(g->pg = sqlf_pg_start(g->zctx, threads, config_path, g->me, &g->cfg->limits,
+                                err, sizeof err))) {
         hb_error("PostgreSQL listener: %s", err);
         return false;
     }
@@ -457,8 +483,8 @@ s_route_request(s_gateway_t *g)
             break;
         bool more = zmq_msg_more(&part);
         if (s_peek_type(zmq_msg_data(&part), zmq_msg_size(&part)) == HB_MSG_STATUS_REQ) {
-            s_status(g->router, peer, peerlen, g->w, g->nw, g->started, (uint16_t)g->me->id,
-                     g->pg);
+            s_status(g->router, peer, peerlen, g->w, g->nw, g->started,
+                     (uint16_t)g->me->id, g->pg);
             if (!more && sent_peer)
                 zmq_send(pair, "", 0, 0); /* end the message we were forwarding */
             continue;
@@ -509,7 +535,8 @@ static void
 s_gateway_stop(s_gateway_t *g)
 {
     s_stop = 1;
-    sqlf_pg_stop(&g->pg); /* first: its connections close their sessions on live workers */
+    sqlf_pg_stop(
+        &g->pg); /* first: its connections close their sessions on live workers */
     for (int i = 0; i < g->nw; i++)
         pthread_join(g->w[i].thread, NULL);
     for (int i = 0; i < g->nw; i++) {
@@ -543,7 +570,8 @@ s_setup(const s_args_t *a, const char *argv0, hb_config_t **cfg_out,
         hb_log_set_level((hb_log_level_t)lvl);
     const hb_sqlfront_cfg_t *me = hb_config_sqlfront(cfg, (uint16_t)a->id);
     if (!me) {
-        fprintf(stderr, "%s: %s has no sqlfront with id %ld\n", argv0, a->config_path, a->id);
+        fprintf(stderr, "%s: %s has no sqlfront with id %ld\n", argv0, a->config_path,
+                a->id);
         hb_config_destroy(&cfg);
         return 1;
     }

@@ -46,8 +46,8 @@ typedef struct {
     uint8_t cursor[HB_KEY_MAX + 1];
     uint32_t cursor_len;
     bool read_done;
-    sqlf_ld_t ld;  /* the copy's batches (a failure: undo, then answer it) */
-    int phase; /* 0 copying, 1 final DDL, 2 undo DDL */
+    sqlf_ld_t ld; /* the copy's batches (a failure: undo, then answer it) */
+    int phase;    /* 0 copying, 1 final DDL, 2 undo DDL */
     uint64_t ddl_txn;
 } s_rw_t;
 
@@ -80,7 +80,6 @@ static void s_rw_result(sqlf_front_t *self, sqlf_req_t *r, const hb_result_t *re
 /* Its transactions: r->txn_req is not used, so a time-out forgets none of
  * them (forget: NULL, as before the split). */
 static const sqlf_job_ops_t s_rw_ops = {
-    .name = "ALTER TABLE ADD PRIMARY KEY",
     .on_result = s_rw_result,
     .owns = s_rw_owns,
     .destroy = s_rw_destroy,
@@ -92,7 +91,7 @@ sqlf_pkrewrite_start(sqlf_front_t *self, sqlf_req_t *r)
     const sqlf_table_t *t = sqlf_catalog_find(self->cat, r->cur->ddl_name);
     if (!t || !t->rw_id || !t->rowid) {
         sqlf_fail(self, r, HB_ABORTED, "40001",
-               "the table changed while ALTER TABLE started");
+                  "the table changed while ALTER TABLE started");
         return;
     }
     s_rw_t *rw = hb_calloc(1, sizeof *rw);
@@ -188,7 +187,8 @@ s_rw_row(sqlf_front_t *self, s_rw_t *rw, const hb_scan_row_t *sr, hb_sqlerr_t *e
     msgpack_sbuffer_destroy(&rsb);
     rw->ld.bucket_n[p]++;
     self->rw_rows++;
-    if (rw->ld.bucket_n[p] >= rw->ld.batch_ops || rw->ld.bucket[p].size > self->max_value / 2)
+    if (rw->ld.bucket_n[p] >= rw->ld.batch_ops ||
+        rw->ld.bucket[p].size > self->max_value / 2)
         sqlf_ld_seal(&rw->ld, p);
     return HB_OK;
 }
@@ -306,7 +306,7 @@ s_rw_pump(sqlf_front_t *self, sqlf_req_t *r)
     if ((rw->phase == 1 || rw->phase == 2) && !rw->ddl_txn) {
         if (s_rw_ddl(self, rw, rw->phase == 1 ? &rw->final : &rw->undo) != HB_OK) {
             sqlf_fail(self, r, HB_INVALID, "XX000", "cannot submit: %s",
-                   hb_client_last_error(self->cli));
+                      hb_client_last_error(self->cli));
             return;
         }
     }

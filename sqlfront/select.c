@@ -23,17 +23,17 @@
 
 /* One aggregate's running state. */
 typedef struct {
-    int64_t count;   /* rows counted (non-NULL args) */
-    hb_val_t sum;    /* running sum (NIL: none yet) */
-    hb_val_t best;   /* min / max so far (NIL: none) */
-    hb_val_t *seen;  /* count(DISTINCT): the values met (arena) */
+    int64_t count;  /* rows counted (non-NULL args) */
+    hb_val_t sum;   /* running sum (NIL: none yet) */
+    hb_val_t best;  /* min / max so far (NIL: none) */
+    hb_val_t *seen; /* count(DISTINCT): the values met (arena) */
     uint32_t nseen, capseen;
 } s_acc_t;
 
 /* One GROUP BY group. */
 struct sqlf_selgroup {
-    hb_val_t *key;   /* ngroup values (arena) */
-    s_acc_t *acc;    /* naggs accumulators */
+    hb_val_t *key; /* ngroup values (arena) */
+    s_acc_t *acc;  /* naggs accumulators */
 };
 
 static hb_rc_t
@@ -42,9 +42,13 @@ s_sel_emit(sqlf_sel_t *s, const hb_val_t *in, uint32_t nin)
     const sqlf_stmt_t *st = s->st;
     uint32_t w = st->nout + st->nhidden;
     if (s->nrows >= SQLF_MAX_ROWS)
-        return hb_sqlerr_set(s->err, "54000", "result has more than %d rows", SQLF_MAX_ROWS);
+        return hb_sqlerr_set(s->err, "54000", "result has more than %d rows",
+                             SQLF_MAX_ROWS);
     hb_val_t *out = hb_arena_alloc(s->arena, (w ? w : 1) * sizeof *out);
-    hb_expr_env_t env = {.row = in, .ncols = nin, .alloc = hb_arena_alloc, .alloc_arg = s->arena,
+    hb_expr_env_t env = {.row = in,
+                         .ncols = nin,
+                         .alloc = hb_arena_alloc,
+                         .alloc_arg = s->arena,
                          .err = s->err};
     for (uint32_t i = 0; i < w; i++) {
         if (hb_expr_eval(st->out[i].p, st->out[i].len, &env, &out[i]) != HB_OK)
@@ -65,14 +69,18 @@ s_vals_equal(const hb_val_t *a, const hb_val_t *b)
 }
 
 static hb_rc_t
-s_accumulate(sqlf_sel_t *s, s_acc_t *acc, const sqlf_agg_t *agg, const hb_val_t *in, uint32_t nin)
+s_accumulate(sqlf_sel_t *s, s_acc_t *acc, const sqlf_agg_t *agg, const hb_val_t *in,
+             uint32_t nin)
 {
     if (agg->kind == SQLF_AGG_COUNT_STAR) {
         acc->count++;
         return HB_OK;
     }
     hb_val_t v;
-    hb_expr_env_t env = {.row = in, .ncols = nin, .alloc = hb_arena_alloc, .alloc_arg = s->arena,
+    hb_expr_env_t env = {.row = in,
+                         .ncols = nin,
+                         .alloc = hb_arena_alloc,
+                         .alloc_arg = s->arena,
                          .err = s->err};
     if (hb_expr_eval(agg->arg.p, agg->arg.len, &env, &v) != HB_OK)
         return HB_INVALID;
@@ -117,8 +125,8 @@ s_accumulate(sqlf_sel_t *s, s_acc_t *acc, const sqlf_agg_t *agg, const hb_val_t 
 }
 
 hb_rc_t
-sqlf_sel_row(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw, uint32_t rawlen,
-          const hb_val_t *row, uint32_t ncols)
+sqlf_sel_row(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw,
+             uint32_t rawlen, const hb_val_t *row, uint32_t ncols)
 {
     (void)key;
     (void)klen;
@@ -130,8 +138,11 @@ sqlf_sel_row(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw, u
         return s_sel_emit(s, row, ncols);
     hb_val_t gk[SQLF_MAX_GROUP];
     uint32_t ng = st->ngroup; /* <= SQLF_MAX_GROUP: the planner says so */
-    hb_expr_env_t env = {.row = row, .ncols = ncols, .alloc = hb_arena_alloc,
-                         .alloc_arg = s->arena, .err = s->err};
+    hb_expr_env_t env = {.row = row,
+                         .ncols = ncols,
+                         .alloc = hb_arena_alloc,
+                         .alloc_arg = s->arena,
+                         .err = s->err};
     for (uint32_t g = 0; g < ng; g++)
         if (hb_expr_eval(st->group[g].p, st->group[g].len, &env, &gk[g]) != HB_OK)
             return HB_INVALID;
@@ -151,7 +162,8 @@ sqlf_sel_row(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw, u
         grp->key = hb_arena_alloc(s->arena, (ng ? ng : 1) * sizeof *grp->key);
         for (uint32_t g = 0; g < ng; g++)
             grp->key[g] = sqlf_keep(s->arena, gk[g]);
-        grp->acc = hb_arena_alloc(s->arena, (st->naggs ? st->naggs : 1) * sizeof *grp->acc);
+        grp->acc =
+            hb_arena_alloc(s->arena, (st->naggs ? st->naggs : 1) * sizeof *grp->acc);
         memset(grp->acc, 0, (st->naggs ? st->naggs : 1) * sizeof *grp->acc);
     }
     for (uint32_t a = 0; a < st->naggs; a++)
@@ -170,7 +182,8 @@ sqlf_sel_groups(sqlf_sel_t *s)
         s->capgroups = 1;
         s->ngroups = 1;
         s->groups[0].key = NULL;
-        s->groups[0].acc = hb_arena_alloc(s->arena, (st->naggs ? st->naggs : 1) * sizeof(s_acc_t));
+        s->groups[0].acc =
+            hb_arena_alloc(s->arena, (st->naggs ? st->naggs : 1) * sizeof(s_acc_t));
         memset(s->groups[0].acc, 0, (st->naggs ? st->naggs : 1) * sizeof(s_acc_t));
     }
     uint32_t w = st->ngroup + st->naggs;
@@ -194,8 +207,9 @@ sqlf_sel_groups(sqlf_sel_t *s)
             case SQLF_AGG_AVG:
                 if (acc->count) {
                     /* Exact for integers and numerics, as in PostgreSQL. */
-                    hb_val_t sum = acc->sum.type == HB_VAL_INT ? hb_val_dec(acc->sum.u.i, 0)
-                                                               : acc->sum;
+                    hb_val_t sum = acc->sum.type == HB_VAL_INT
+                                       ? hb_val_dec(acc->sum.u.i, 0)
+                                       : acc->sum;
                     hb_val_t cnt = hb_val_int(acc->count);
                     if (hb_val_arith(HB_EX_DIV, &sum, &cnt, &v, s->err) != HB_OK) {
                         rc = HB_INVALID;
@@ -214,8 +228,11 @@ sqlf_sel_groups(sqlf_sel_t *s)
             break;
         if (st->having.p) {
             bool pass;
-            hb_expr_env_t env = {.row = grow, .ncols = w, .alloc = hb_arena_alloc,
-                                 .alloc_arg = s->arena, .err = s->err};
+            hb_expr_env_t env = {.row = grow,
+                                 .ncols = w,
+                                 .alloc = hb_arena_alloc,
+                                 .alloc_arg = s->arena,
+                                 .err = s->err};
             if ((rc = hb_expr_test(st->having.p, st->having.len, &env, &pass)) != HB_OK)
                 break;
             if (!pass)
@@ -266,7 +283,8 @@ s_row_cmp(const void *pa, const void *pb, void *arg)
 
 /* Orders s's rows (ORDER BY) and returns the OFFSET/LIMIT window. */
 void
-sqlf_sel_finish(sqlf_sel_t *s, const sqlf_stmt_t *st, uint64_t *from_out, uint64_t *to_out)
+sqlf_sel_finish(sqlf_sel_t *s, const sqlf_stmt_t *st, uint64_t *from_out,
+                uint64_t *to_out)
 {
     if (st->nsort && s->nrows > 1) {
         s_sortrow_t *v = hb_malloc(s->nrows * sizeof *v);
@@ -350,8 +368,8 @@ sqlf_series_read(const sqlf_source_t *src, sqlf_row_fn fn, void *arg, hb_sqlerr_
 
 /* Runs a SELECT at a snapshot and appends its group. */
 hb_rc_t
-sqlf_run_select(sqlf_front_t *self, sqlf_req_t *r, sqlf_session_t *sess, const sqlf_stmt_t *st,
-             hb_sqlerr_t *err)
+sqlf_run_select(sqlf_front_t *self, sqlf_req_t *r, sqlf_session_t *sess,
+                const sqlf_stmt_t *st, hb_sqlerr_t *err)
 {
     sqlf_sel_t s = {.st = st, .arena = &r->arena, .err = err};
     uint64_t epoch = 0;

@@ -47,8 +47,9 @@ s_cut_clear(s_cut_t *c)
  * >= the session's last commit (a page at another epoch restarts it), at
  * least at epoch `at_least`. */
 static hb_rc_t
-s_fetch_part(sqlf_front_t *self, sqlf_session_t *sess, const sqlf_source_t *src, uint32_t p,
-             uint64_t at_least, uint64_t exact, s_cut_t *cut, hb_sqlerr_t *err)
+s_fetch_part(sqlf_front_t *self, sqlf_session_t *sess, const sqlf_source_t *src,
+             uint32_t p, uint64_t at_least, uint64_t exact, s_cut_t *cut,
+             hb_sqlerr_t *err)
 {
     uint8_t start[HB_KEY_MAX + 1], end[HB_KEY_MAX + 1];
     size_t slen, elen;
@@ -74,11 +75,11 @@ restart:
                                        src->point ? 1 : S_SCAN_PAGE,
                                        cut->n ? cut->epoch : exact, 5000, &res);
         if (rc != HB_OK)
-            return hb_sqlerr_set(err, "08006", "snapshot read of partition %u failed: %s", p,
-                                 hb_rc_str(rc));
+            return hb_sqlerr_set(err, "08006", "snapshot read of partition %u failed: %s",
+                                 p, hb_rc_str(rc));
         if (res->rc != HB_OK) {
-            rc = hb_sqlerr_set(err, "XX000", "snapshot read of partition %u failed: %s", p,
-                               res->msg);
+            rc = hb_sqlerr_set(err, "XX000", "snapshot read of partition %u failed: %s",
+                               p, res->msg);
             hb_scan_result_destroy(&res);
             return rc;
         }
@@ -87,9 +88,9 @@ restart:
              * the partition moved on between pages: read again. */
             hb_scan_result_destroy(&res);
             if (sqlf_now_ms() > give_up)
-                return hb_sqlerr_set(err, "57014",
-                                     "partition %u did not reach epoch %" PRIu64 " in time", p,
-                                     want);
+                return hb_sqlerr_set(
+                    err, "57014", "partition %u did not reach epoch %" PRIu64 " in time",
+                    p, want);
             if (cut->n)
                 goto restart;
             usleep(500);
@@ -102,8 +103,9 @@ restart:
             uint64_t ver = res->catver, at = res->epoch;
             hb_scan_result_destroy(&res);
             self->read_catver_epoch = at;
-            return hb_sqlerr_set(err, "XXCAT", "catalog version %" PRIu64 " at epoch %" PRIu64
-                                               ", planned at %" PRId64,
+            return hb_sqlerr_set(err, "XXCAT",
+                                 "catalog version %" PRIu64 " at epoch %" PRIu64
+                                 ", planned at %" PRId64,
                                  ver, at, sqlf_catalog_version(self->cat));
         }
         HB_GROW(cut->pages, cut->cap, cut->n + 1, 4);
@@ -131,8 +133,11 @@ s_emit_row(const sqlf_source_t *src, bool filter, const hb_scan_row_t *sr, hb_va
     bool pass = true;
     if (filter && src->where.p) {
         hb_arena_t *tmp = NULL;
-        hb_expr_env_t env = {.row = row, .ncols = ncols, .alloc = hb_arena_alloc,
-                             .alloc_arg = &tmp, .err = err};
+        hb_expr_env_t env = {.row = row,
+                             .ncols = ncols,
+                             .alloc = hb_arena_alloc,
+                             .alloc_arg = &tmp,
+                             .err = err};
         hb_rc_t rc = hb_expr_test(src->where.p, src->where.len, &env, &pass);
         hb_arena_free(&tmp);
         if (rc)
@@ -146,8 +151,9 @@ s_emit_row(const sqlf_source_t *src, bool filter, const hb_scan_row_t *sr, hb_va
  * gives the rows that pass (filter) to fn in key order per partition.
  * raw: the stored values are not rows (index entries): no decoding. */
 static hb_rc_t
-s_read_any(sqlf_front_t *self, sqlf_session_t *sess, const sqlf_source_t *src, bool filter,
-           bool raw, sqlf_row_fn fn, void *arg, uint64_t *epoch_out, hb_sqlerr_t *err)
+s_read_any(sqlf_front_t *self, sqlf_session_t *sess, const sqlf_source_t *src,
+           bool filter, bool raw, sqlf_row_fn fn, void *arg, uint64_t *epoch_out,
+           hb_sqlerr_t *err)
 {
     uint32_t p0 = 0, p1 = self->nparts;
     if (src->has_fixed) {
@@ -176,7 +182,7 @@ s_read_any(sqlf_front_t *self, sqlf_session_t *sess, const sqlf_source_t *src, b
         if (same)
             break;
         if (round == 200) {
-            self->torn_avoided++;
+            self->cut_failures++;
             rc = hb_sqlerr_set(err, "40001",
                                "could not read the partitions at one epoch; try again");
             break;
@@ -218,22 +224,22 @@ s_read_any(sqlf_front_t *self, sqlf_session_t *sess, const sqlf_source_t *src, b
  * each. */
 hb_rc_t
 sqlf_read(sqlf_front_t *self, sqlf_session_t *sess, const sqlf_source_t *src, bool filter,
-       sqlf_row_fn fn, void *arg, uint64_t *epoch_out, hb_sqlerr_t *err)
+          sqlf_row_fn fn, void *arg, uint64_t *epoch_out, hb_sqlerr_t *err)
 {
     return s_read_any(self, sess, src, filter, false, fn, arg, epoch_out, err);
 }
 
 /* Reads src's stored values undecoded (index entries). */
 hb_rc_t
-sqlf_read_entries(sqlf_front_t *self, sqlf_session_t *sess, const sqlf_source_t *src, sqlf_row_fn fn,
-               void *arg, uint64_t *epoch_out, hb_sqlerr_t *err)
+sqlf_read_entries(sqlf_front_t *self, sqlf_session_t *sess, const sqlf_source_t *src,
+                  sqlf_row_fn fn, void *arg, uint64_t *epoch_out, hb_sqlerr_t *err)
 {
     return s_read_any(self, sess, src, false, true, fn, arg, epoch_out, err);
 }
 
 hb_rc_t
-sqlf_ix_entry(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw, uint32_t rawlen,
-           const hb_val_t *row, uint32_t ncols)
+sqlf_ix_entry(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw,
+              uint32_t rawlen, const hb_val_t *row, uint32_t ncols)
 {
     (void)key;
     (void)klen;
@@ -242,7 +248,7 @@ sqlf_ix_entry(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw, 
     sqlf_ixkeys_t *ks = arg;
     if (rawlen < 4 || rawlen > HB_KEY_MAX)
         return HB_CORRUPT; /* an entry's value is its row's key */
-    size_t cap = ks->cap; /* the two arrays grow alike */
+    size_t cap = ks->cap;  /* the two arrays grow alike */
     HB_GROW(ks->keys, cap, ks->n + 1, 64);
     HB_GROW(ks->lens, ks->cap, ks->n + 1, 64);
     ks->keys[ks->n] = hb_arena_alloc(&ks->arena, rawlen);
@@ -261,8 +267,9 @@ sqlf_ix_entry(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw, 
  * the whole read starts again: a row and its entries are never seen at
  * two different epochs. */
 hb_rc_t
-sqlf_read_src(sqlf_front_t *self, sqlf_session_t *sess, const sqlf_source_t *src, bool filter,
-           sqlf_row_fn fn, void *arg, uint64_t *epoch_out, hb_sqlerr_t *err)
+sqlf_read_src(sqlf_front_t *self, sqlf_session_t *sess, const sqlf_source_t *src,
+              bool filter, sqlf_row_fn fn, void *arg, uint64_t *epoch_out,
+              hb_sqlerr_t *err)
 {
     if (!src->use_index)
         return sqlf_read(self, sess, src, filter, fn, arg, epoch_out, err);
@@ -290,8 +297,8 @@ sqlf_read_src(sqlf_front_t *self, sqlf_session_t *sess, const sqlf_source_t *src
             one.start.len = ks.lens[i];
             one.plen = sqlf_table_plen(t, ks.keys[i], ks.lens[i]);
             rc = s_fetch_part(self, sess, &one,
-                              hb_key_partition(one.start.buf, one.plen, self->nparts), e, e,
-                              &rows[i], err);
+                              hb_key_partition(one.start.buf, one.plen, self->nparts), e,
+                              e, &rows[i], err);
             moved = rc == HB_OK && rows[i].epoch != e;
         }
         hb_val_t *row = hb_malloc(HB_SQL_MAX_COLS * sizeof *row);
@@ -333,13 +340,13 @@ typedef struct {
     sqlf_session_t *sess;
     const sqlf_stmt_t *st;
     hb_arena_t **arena;
-    hb_val_t *row;         /* the joined row being built */
-    uint64_t epoch;        /* the epoch every read must be at (0: the first sets it) */
-    uint64_t seen;         /* the newest epoch a read met */
-    bool moved;            /* a read was at another epoch: run again */
-    hb_val_t **out;        /* joined rows that passed the filter */
+    hb_val_t *row;  /* the joined row being built */
+    uint64_t epoch; /* the epoch every read must be at (0: the first sets it) */
+    uint64_t seen;  /* the newest epoch a read met */
+    bool moved;     /* a read was at another epoch: run again */
+    hb_val_t **out; /* joined rows that passed the filter */
     uint32_t nout, capout;
-    uint32_t width;        /* columns of a joined row */
+    uint32_t width; /* columns of a joined row */
     hb_sqlerr_t *err;
 } s_join_t;
 
@@ -364,7 +371,7 @@ sqlf_key_put_val(hb_key_t *k, const hb_val_t *v)
  * Returns HB_OK, or an error in err. */
 hb_rc_t
 sqlf_join_source(const sqlf_front_t *self, const sqlf_join_t *j, const hb_val_t *row,
-              hb_arena_t **arena, sqlf_source_t *src, bool *none, hb_sqlerr_t *err)
+                 hb_arena_t **arena, sqlf_source_t *src, bool *none, hb_sqlerr_t *err)
 {
     const sqlf_table_t *t = j->table;
     *src = (sqlf_source_t){.table = t, .partition = -1};
@@ -372,13 +379,17 @@ sqlf_join_source(const sqlf_front_t *self, const sqlf_join_t *j, const hb_val_t 
     hb_key_init(&src->start, t->id);
     hb_key_t pkey;
     hb_key_init(&pkey, t->id);
-    hb_expr_env_t env = {.row = (hb_val_t *)row, .ncols = j->off, .alloc = hb_arena_alloc,
-                         .alloc_arg = arena, .err = err};
+    hb_expr_env_t env = {.row = (hb_val_t *)row,
+                         .ncols = j->off,
+                         .alloc = hb_arena_alloc,
+                         .alloc_arg = arena,
+                         .err = err};
     for (uint32_t b = 0; b < j->nbound; b++) {
         hb_val_t v, c;
         const sqlf_col_t *col = &t->cols[t->pk[b]];
         if (hb_expr_eval(j->bind[b].p, j->bind[b].len, &env, &v) != HB_OK ||
-            hb_val_coerce(&v, col->type, col->typmod, hb_arena_alloc, arena, &c, err) != HB_OK)
+            hb_val_coerce(&v, col->type, col->typmod, hb_arena_alloc, arena, &c, err) !=
+                HB_OK)
             return HB_INVALID;
         if (c.type == HB_VAL_NIL) {
             *none = true; /* key = NULL matches nothing */
@@ -415,8 +426,11 @@ s_join_level(s_join_t *jn, uint32_t k)
     if (k == st->njoin) {
         bool pass = true;
         if (st->src.where.p) {
-            hb_expr_env_t env = {.row = jn->row, .ncols = jn->width, .alloc = hb_arena_alloc,
-                                 .alloc_arg = jn->arena, .err = jn->err};
+            hb_expr_env_t env = {.row = jn->row,
+                                 .ncols = jn->width,
+                                 .alloc = hb_arena_alloc,
+                                 .alloc_arg = jn->arena,
+                                 .err = jn->err};
             hb_rc_t rc = hb_expr_test(st->src.where.p, st->src.where.len, &env, &pass);
             if (rc)
                 return rc;
@@ -424,7 +438,8 @@ s_join_level(s_join_t *jn, uint32_t k)
         if (!pass)
             return HB_OK;
         if (jn->nout >= SQLF_MAX_ROWS)
-            return hb_sqlerr_set(jn->err, "54000", "a join of more than %d rows", SQLF_MAX_ROWS);
+            return hb_sqlerr_set(jn->err, "54000", "a join of more than %d rows",
+                                 SQLF_MAX_ROWS);
         hb_val_t *copy = hb_arena_alloc(jn->arena, jn->width * sizeof *copy);
         for (uint32_t c = 0; c < jn->width; c++)
             copy[c] = sqlf_keep(jn->arena, jn->row[c]);
@@ -447,7 +462,8 @@ s_join_level(s_join_t *jn, uint32_t k)
     hb_rc_t rc = HB_OK;
     for (uint32_t p = p0; p < p1 && rc == HB_OK && !jn->moved; p++) {
         s_cut_t cut = {0};
-        rc = s_fetch_part(jn->self, jn->sess, &src, p, jn->epoch, jn->epoch, &cut, jn->err);
+        rc = s_fetch_part(jn->self, jn->sess, &src, p, jn->epoch, jn->epoch, &cut,
+                          jn->err);
         if (rc == HB_OK) {
             if (cut.epoch > jn->seen)
                 jn->seen = cut.epoch;
@@ -462,7 +478,8 @@ s_join_level(s_join_t *jn, uint32_t k)
                 uint32_t ncols = 0;
                 if (hb_row_decode(res->rows[i].val, res->rows[i].vlen, jn->row + j->off,
                                   t->ncols, &ncols) != HB_OK) {
-                    rc = hb_sqlerr_set(jn->err, "XX001", "corrupt row in table \"%s\"", t->name);
+                    rc = hb_sqlerr_set(jn->err, "XX001", "corrupt row in table \"%s\"",
+                                       t->name);
                     break;
                 }
                 for (uint32_t c = ncols; c < t->ncols; c++)
@@ -480,15 +497,17 @@ s_join_level(s_join_t *jn, uint32_t k)
  * cut across tables and partitions), and gives the joined rows that pass
  * the filter to fn. */
 hb_rc_t
-sqlf_join_read(sqlf_front_t *self, sqlf_session_t *sess, const sqlf_stmt_t *st, hb_arena_t **arena,
-            sqlf_row_fn fn, void *arg, uint64_t *epoch_out, hb_sqlerr_t *err)
+sqlf_join_read(sqlf_front_t *self, sqlf_session_t *sess, const sqlf_stmt_t *st,
+               hb_arena_t **arena, sqlf_row_fn fn, void *arg, uint64_t *epoch_out,
+               hb_sqlerr_t *err)
 {
     const sqlf_join_t *last = &st->join[st->njoin - 1];
     uint32_t width = last->off + last->table->ncols;
     uint64_t target = 0;
     self->reads++;
     for (int attempt = 0;; attempt++) {
-        s_join_t jn = {self, sess, st, arena, NULL, target, 0, false, NULL, 0, 0, width, err};
+        s_join_t jn = {self,  sess, st, arena, NULL,  target, 0,
+                       false, NULL, 0,  0,     width, err};
         jn.row = hb_calloc(width ? width : 1, sizeof *jn.row);
         hb_rc_t rc = s_join_level(&jn, 0);
         hb_free(jn.row);
@@ -505,8 +524,9 @@ sqlf_join_read(sqlf_front_t *self, sqlf_session_t *sess, const sqlf_stmt_t *st, 
         self->cut_rereads++;
         target = jn.seen; /* start at the newest epoch a read met */
         if (attempt == 200) {
-            self->torn_avoided++;
-            return hb_sqlerr_set(err, "40001", "could not read the join at one epoch; try again");
+            self->cut_failures++;
+            return hb_sqlerr_set(err, "40001",
+                                 "could not read the join at one epoch; try again");
         }
     }
 }

@@ -32,8 +32,8 @@
 
 /* OLLP: the reconnaissance read's matching keys become ops. */
 static hb_rc_t
-s_recon_row(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw, uint32_t rawlen,
-            const hb_val_t *row, uint32_t ncols)
+s_recon_row(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw,
+            uint32_t rawlen, const hb_val_t *row, uint32_t ncols)
 {
     (void)raw;
     (void)rawlen;
@@ -48,7 +48,8 @@ s_recon_row(void *arg, const uint8_t *key, uint32_t klen, const uint8_t *raw, ui
 
 /* Submits sql.exec over ops (n packed ops). */
 hb_rc_t
-sqlf_submit_exec(sqlf_front_t *self, sqlf_req_t *r, const msgpack_sbuffer *ops, uint32_t n)
+sqlf_submit_exec(sqlf_front_t *self, sqlf_req_t *r, const msgpack_sbuffer *ops,
+                 uint32_t n)
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
@@ -56,7 +57,8 @@ sqlf_submit_exec(sqlf_front_t *self, sqlf_req_t *r, const msgpack_sbuffer *ops, 
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_array(&pk, n);
     msgpack_sbuffer_write(&sb, ops->data, ops->size);
-    hb_val_t args[2] = {hb_val_int(sqlf_catalog_version(self->cat)), {.type = HB_VAL_BIN}};
+    hb_val_t args[2] = {hb_val_int(sqlf_catalog_version(self->cat)),
+                        {.type = HB_VAL_BIN}};
     args[1].u.s.ptr = (const uint8_t *)sb.data;
     args[1].u.s.len = (uint32_t)sb.size;
     hb_rc_t rc = hb_client_submit(self->cli, "sql.exec", args, 2, &r->txn_req);
@@ -98,7 +100,7 @@ s_ddl_next(sqlf_front_t *self, sqlf_req_t *r)
     r->ddl_item++;
     if (s_submit_ddl(self, r, st, r->ddl_item) != HB_OK) {
         sqlf_fail(self, r, HB_INVALID, "XX000", "cannot submit: %s",
-               hb_client_last_error(self->cli));
+                  hb_client_last_error(self->cli));
         return true; /* r is gone */
     }
     sqlf_park(self, r);
@@ -117,14 +119,15 @@ s_plan_stmt(sqlf_front_t *self, sqlf_req_t *r, const PgQuery__Node *node, sqlf_s
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - HB_PG_EPOCH_US;
     hb_rc_t rc = sqlf_plan(self->cat, r->sql, node, r->params, r->nparams,
-                           (const char(*)[SQLF_NAME_MAX])r->call.pnames, now_us, &self->rowids,
-                           NULL, st, err);
-    if (rc && (strcmp(err->sqlstate, "42P01") == 0 || strcmp(err->sqlstate, "42883") == 0)) {
+                           (const char(*)[SQLF_NAME_MAX])r->call.pnames, now_us,
+                           &self->rowids, NULL, st, err);
+    if (rc &&
+        (strcmp(err->sqlstate, "42P01") == 0 || strcmp(err->sqlstate, "42883") == 0)) {
         self->cat_reloads++;
         if (sqlf_reload_rc(self, 0) == HB_OK)
             rc = sqlf_plan(self->cat, r->sql, node, r->params, r->nparams,
-                           (const char(*)[SQLF_NAME_MAX])r->call.pnames, now_us, &self->rowids,
-                           NULL, st, err);
+                           (const char(*)[SQLF_NAME_MAX])r->call.pnames, now_us,
+                           &self->rowids, NULL, st, err);
     }
     if (rc == HB_OK && r->b->in_block && st->kind != SQLF_ST_ROLLBACK &&
         st->kind != SQLF_ST_COMMIT) {
@@ -135,8 +138,9 @@ s_plan_stmt(sqlf_front_t *self, sqlf_req_t *r, const PgQuery__Node *node, sqlf_s
             r->b->catver = v;
         } else if (r->b->catver != v) {
             sqlf_stmt_free(st);
-            return hb_sqlerr_set(err, "40001", "could not serialize access: the catalog changed "
-                                               "during the transaction block");
+            return hb_sqlerr_set(err, "40001",
+                                 "could not serialize access: the catalog changed "
+                                 "during the transaction block");
         }
     }
     return rc;
@@ -159,8 +163,9 @@ s_replan_after_read(sqlf_front_t *self, sqlf_req_t *r, hb_sqlerr_t *err)
         self->read_replans++;
         return true;
     }
-    hb_sqlerr_set(err, "40001", "could not serialize access: the catalog changed during the "
-                                "transaction block");
+    hb_sqlerr_set(err, "40001",
+                  "could not serialize access: the catalog changed during the "
+                  "transaction block");
     return false;
 }
 
@@ -182,8 +187,10 @@ static s_step_t
 s_step_failed_block(sqlf_front_t *self, sqlf_req_t *r, const PgQuery__Node *node)
 {
     if (node->node_case == PG_QUERY__NODE__NODE_TRANSACTION_STMT &&
-        (node->transaction_stmt->kind == PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK ||
-         node->transaction_stmt->kind == PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT)) {
+        (node->transaction_stmt->kind ==
+             PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK ||
+         node->transaction_stmt->kind ==
+             PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT)) {
         sqlf_block_reset(r);
         sqlf_group_tag(r, "ROLLBACK", 0);
         r->next++;
@@ -200,12 +207,14 @@ static s_step_t
 s_step_set(sqlf_req_t *r, const sqlf_stmt_t *st)
 {
     sqlf_session_t *sess = r->sess;
-    if (strcmp(st->set_name, "hobbes.strict_reads") == 0 || strcmp(st->set_name, "") == 0) {
+    if (strcmp(st->set_name, "hobbes.strict_reads") == 0 ||
+        strcmp(st->set_name, "") == 0) {
         const char *v = st->set_value;
         if (strcmp(st->set_name, "") == 0) /* RESET ALL */
             sess->strict = false;
         else
-            sess->strict = strcmp(v, "on") == 0 || strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
+            sess->strict =
+                strcmp(v, "on") == 0 || strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
     }
     if (strcmp(st->set_name, "hobbes.read_after") == 0 && st->set_value[0]) {
         /* Reads wait for this epoch from now on (the wire protocol
@@ -340,7 +349,8 @@ s_step_select(sqlf_front_t *self, sqlf_req_t *r, sqlf_stmt_t *st, bool *taken)
     sqlf_session_t *sess = r->sess;
     hb_sqlerr_t err;
     if (st->njoin && sess->strict && !r->b->in_block) {
-        sqlf_fail(self, r, HB_INVALID, "0A000", "strict reads of joins are not supported yet");
+        sqlf_fail(self, r, HB_INVALID, "0A000",
+                  "strict reads of joins are not supported yet");
         return S_GONE;
     }
     if (sess->strict && !r->b->in_block && st->src.table)
@@ -424,11 +434,13 @@ s_write_recon(sqlf_front_t *self, sqlf_req_t *r, sqlf_stmt_t *st)
 {
     hb_sqlerr_t err;
     uint64_t ep;
-    hb_rc_t rc = r->b->in_block
-                     ? sqlf_block_read(self, r, r->sess, &st->src, s_recon_row, st, &err)
-                     : sqlf_read_src(self, r->sess, &st->src, true, s_recon_row, st, &ep, &err);
+    hb_rc_t rc =
+        r->b->in_block
+            ? sqlf_block_read(self, r, r->sess, &st->src, s_recon_row, st, &err)
+            : sqlf_read_src(self, r->sess, &st->src, true, s_recon_row, st, &ep, &err);
     if (rc == HB_TOOBIG)
-        hb_sqlerr_set(&err, "54000", "statement changes more than %d rows", HB_SQL_MAX_OPS);
+        hb_sqlerr_set(&err, "54000", "statement changes more than %d rows",
+                      HB_SQL_MAX_OPS);
     if (rc) {
         if (s_replan_after_read(self, r, &err))
             return S_NEXT;
@@ -444,8 +456,8 @@ s_write_recon(sqlf_front_t *self, sqlf_req_t *r, sqlf_stmt_t *st)
 /* A write inside the open block (on table wt): its ops join the block's
  * (with their index entries), and it answers at COMMIT. */
 static s_step_t
-s_write_in_block(sqlf_front_t *self, sqlf_req_t *r, sqlf_stmt_t *st, const sqlf_table_t *wt,
-                 bool *taken)
+s_write_in_block(sqlf_front_t *self, sqlf_req_t *r, sqlf_stmt_t *st,
+                 const sqlf_table_t *wt, bool *taken)
 {
     hb_sqlerr_t err;
     uint32_t before = r->b->block_nops;
@@ -566,14 +578,30 @@ s_step(sqlf_front_t *self, sqlf_req_t *r)
         goto out;
     }
     switch (st.kind) {
-    case SQLF_ST_EMPTY: step = s_step_set(r, &st); break;
-    case SQLF_ST_BEGIN: step = s_step_begin(r); break;
-    case SQLF_ST_COMMIT: step = s_step_commit(self, r); break;
-    case SQLF_ST_ROLLBACK: step = s_step_rollback(self, r); break;
-    case SQLF_ST_SELECT: step = s_step_select(self, r, &st, &taken); break;
-    case SQLF_ST_WRITE: step = s_step_write(self, r, &st, &taken); break;
-    case SQLF_ST_DDL: step = s_step_ddl(self, r, &st, &taken); break;
-    case SQLF_ST_CALL: step = s_step_call(self, r, &st); break;
+    case SQLF_ST_EMPTY:
+        step = s_step_set(r, &st);
+        break;
+    case SQLF_ST_BEGIN:
+        step = s_step_begin(r);
+        break;
+    case SQLF_ST_COMMIT:
+        step = s_step_commit(self, r);
+        break;
+    case SQLF_ST_ROLLBACK:
+        step = s_step_rollback(self, r);
+        break;
+    case SQLF_ST_SELECT:
+        step = s_step_select(self, r, &st, &taken);
+        break;
+    case SQLF_ST_WRITE:
+        step = s_step_write(self, r, &st, &taken);
+        break;
+    case SQLF_ST_DDL:
+        step = s_step_ddl(self, r, &st, &taken);
+        break;
+    case SQLF_ST_CALL:
+        step = s_step_call(self, r, &st);
+        break;
     }
 out:
     if (!taken)
@@ -696,7 +724,8 @@ s_on_ok(sqlf_front_t *self, sqlf_req_t *r, const hb_result_t *res)
  * can (true: r went on), else leaves the failure to s_on_failed (*msg
  * may become 40001). */
 static bool
-s_commit_failed(sqlf_front_t *self, sqlf_req_t *r, const hb_result_t *res, const char **msg)
+s_commit_failed(sqlf_front_t *self, sqlf_req_t *r, const hb_result_t *res,
+                const char **msg)
 {
     if (strncmp(*msg, "XXCAT", 5) == 0 && r->b->block_retries < S_BLOCK_RETRIES) {
         /* A DDL committed first: plan the block again on the new catalog
@@ -747,7 +776,8 @@ s_on_failed(sqlf_front_t *self, sqlf_req_t *r, const hb_result_t *res)
         }
         sqlf_block_reset(r);
         sqlf_fail(self, r, HB_ABORTED, "40001",
-                  "could not serialize access: the catalog changed during the transaction block");
+                  "could not serialize access: the catalog changed during the "
+                  "transaction block");
         return;
     }
     bool ddl = r->cur_live && r->cur->kind == SQLF_ST_DDL;
