@@ -12,10 +12,13 @@
  *
  * Sessions (keyed by the client's routing id) remember the epoch of their
  * last commit, so a later read waits for a snapshot that includes it.
+ *
+ * The engine's files and their roles are listed in front_int.h.
  */
 #ifndef SQLF_FRONT_H
 #define SQLF_FRONT_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,15 +32,34 @@ typedef struct sqlf_front sqlf_front_t;
 typedef void (*sqlf_reply_fn)(void *arg, const uint8_t *peer, size_t peerlen,
                               const void *frame, size_t len);
 
-/* Returns an engine for sqlfront `id` of the cluster in config_path,
- * submitting to the sequencers of `replica` (caller owns; destroy), or NULL
- * with a logged error. */
-sqlf_front_t *sqlf_front_new(const char *config_path, uint16_t replica, sqlf_reply_fn reply,
-                             void *reply_arg);
-/* Sets the sqlfront id that goes into the row ids this engine makes for
- * tables without a primary key (with its engine index; plan.h,
- * sqlf_rowid_t). Defaults to the --id of the process's command line. */
-void sqlf_front_set_node(sqlf_front_t *self, uint32_t sqlfront_id);
+/* What the engines of one process share (sqlfront's workers): the process
+ * owns it, zeroed, and it outlives every engine given it. */
+typedef struct {
+    /* Bumped whenever an engine commits DDL: the others reload their
+     * catalog before their next request, so a table dropped through one
+     * is gone for all. */
+    atomic_uint_fast64_t catalog_gen;
+    /* The epoch of the newest DDL commit (or catalog mismatch) any engine
+     * saw: a reload reads the catalog at least at it. */
+    atomic_uint_fast64_t catalog_epoch;
+} sqlf_shared_t;
+
+/* How to build an engine. */
+typedef struct {
+    uint16_t replica;     /* it submits to the sequencers of this replica */
+    uint32_t sqlfront_id; /* the process's sqlfront id, and */
+    uint32_t engine;      /* this engine's index in it: both go into the row ids
+                           * it makes for tables without a primary key (plan.h,
+                           * sqlf_rowid_t) */
+    sqlf_reply_fn reply;  /* where its RESULT frames go */
+    void *reply_arg;
+    sqlf_shared_t *shared; /* the process's (required; borrowed) */
+} sqlf_front_opts_t;
+
+/* Returns an engine for the cluster of cfg (borrowed for the call: the
+ * engine copies what it keeps), or NULL with a logged error. Caller owns;
+ * sqlf_front_destroy. */
+sqlf_front_t *sqlf_front_new(const hb_config_t *cfg, const sqlf_front_opts_t *opts);
 
 /* Frees; accepts NULL; sets *self_p = NULL. Requests in flight are dropped
  * (their clients time out). */
