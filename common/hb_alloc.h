@@ -42,7 +42,8 @@ size_t hb_grow_cap(size_t cap, size_t need, size_t first, size_t elem);
         size_t hb_grow_old_ = (size_t)(cap);                                             \
         HB_GROW(ptr, cap, need, first);                                                  \
         if ((size_t)(cap) > hb_grow_old_)                                                \
-            memset((ptr) + hb_grow_old_, 0, ((size_t)(cap)-hb_grow_old_) * sizeof *(ptr)); \
+            memset((ptr) + hb_grow_old_, 0,                                              \
+                   ((size_t)(cap)-hb_grow_old_) * sizeof *(ptr));                        \
     } while (0)
 
 /* Returns the allocator's name and version ("jemalloc 5.3.0-..."), or

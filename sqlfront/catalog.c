@@ -17,11 +17,11 @@
 #include "hb_mp.h"
 
 struct sqlf_catalog {
-    int64_t version;        /* version of the contents */
-    sqlf_table_t *tables;   /* in name order */
-    uint32_t ntables;       /* tables used */
-    sqlf_proc_t *procs;     /* in name order */
-    uint32_t nprocs;        /* procedures used */
+    int64_t version;      /* version of the contents */
+    sqlf_table_t *tables; /* in name order */
+    uint32_t ntables;     /* tables used */
+    sqlf_proc_t *procs;   /* in name order */
+    uint32_t nprocs;      /* procedures used */
 };
 
 static void
@@ -48,8 +48,8 @@ s_decode_proc(const uint8_t *val, size_t vlen, sqlf_proc_t *p)
         hb_mp_read_bin(&r, &def, &deflen) != HB_OK)
         return false;
     hb_mp_reader_init(&d, def, deflen);
-    if (hb_mp_read_array(&d, &n) != HB_OK || n != 2 || hb_mp_read_array(&d, &np) != HB_OK ||
-        np > SQLF_MAX_PARAMS)
+    if (hb_mp_read_array(&d, &n) != HB_OK || n != 2 ||
+        hb_mp_read_array(&d, &np) != HB_OK || np > SQLF_MAX_PARAMS)
         return false;
     p->nparams = np;
     p->pnames = hb_calloc(np ? np : 1, sizeof *p->pnames);
@@ -139,7 +139,8 @@ s_decode_table(const uint8_t *val, size_t vlen, sqlf_table_t *t)
     const uint8_t *def;
     hb_mp_reader_init(&r, val, vlen);
     if (hb_mp_read_array(&r, &n) != HB_OK || n != 2 || hb_mp_read_int(&r, &id) != HB_OK ||
-        id < HB_TABLE_USER_FIRST || id > UINT32_MAX || hb_mp_read_bin(&r, &def, &deflen) != HB_OK)
+        id < HB_TABLE_USER_FIRST || id > UINT32_MAX ||
+        hb_mp_read_bin(&r, &def, &deflen) != HB_OK)
         return false;
     t->id = (uint32_t)id;
     hb_mp_reader_init(&d, def, deflen);
@@ -157,9 +158,10 @@ s_decode_table(const uint8_t *val, size_t vlen, sqlf_table_t *t)
         uint64_t type;
         int64_t typmod;
         if (hb_mp_read_array(&d, &n) != HB_OK || n != 5 ||
-            hb_mp_read_str(&d, &name, &nlen) != HB_OK || !s_copy_name(col->name, name, nlen) ||
-            hb_mp_read_uint(&d, &type) != HB_OK || type == 0 || type >= HB_T_COUNT_ ||
-            hb_mp_read_int(&d, &typmod) != HB_OK || typmod < 0 || typmod > 10485760 ||
+            hb_mp_read_str(&d, &name, &nlen) != HB_OK ||
+            !s_copy_name(col->name, name, nlen) || hb_mp_read_uint(&d, &type) != HB_OK ||
+            type == 0 || type >= HB_T_COUNT_ || hb_mp_read_int(&d, &typmod) != HB_OK ||
+            typmod < 0 || typmod > 10485760 ||
             hb_mp_read_bool(&d, &col->not_null) != HB_OK)
             return false;
         col->type = (hb_type_t)type;
@@ -199,9 +201,10 @@ s_decode_table(const uint8_t *val, size_t vlen, sqlf_table_t *t)
             uint32_t nlen, nc;
             uint64_t no;
             if (hb_mp_read_array(&d, &n) != HB_OK || n != 4 ||
-                hb_mp_read_str(&d, &name, &nlen) != HB_OK || !s_copy_name(ix->name, name, nlen) ||
-                hb_mp_read_uint(&d, &no) != HB_OK || no > UINT32_MAX ||
-                hb_mp_read_array(&d, &nc) != HB_OK || nc == 0 || nc > SQLF_MAX_IDXCOLS)
+                hb_mp_read_str(&d, &name, &nlen) != HB_OK ||
+                !s_copy_name(ix->name, name, nlen) || hb_mp_read_uint(&d, &no) != HB_OK ||
+                no > UINT32_MAX || hb_mp_read_array(&d, &nc) != HB_OK || nc == 0 ||
+                nc > SQLF_MAX_IDXCOLS)
                 return false;
             ix->no = (uint32_t)no;
             ix->ncols = nc;
@@ -253,7 +256,8 @@ s_decode_table(const uint8_t *val, size_t vlen, sqlf_table_t *t)
 }
 
 hb_rc_t
-sqlf_catalog_load(sqlf_catalog_t *self, hb_client_t *cli, int timeout_ms, uint64_t min_epoch)
+sqlf_catalog_load(sqlf_catalog_t *self, hb_client_t *cli, int timeout_ms,
+                  uint64_t min_epoch)
 {
     hb_key_t start, end;
     hb_key_init(&start, HB_TABLE_CATALOG);
@@ -264,8 +268,8 @@ sqlf_catalog_load(sqlf_catalog_t *self, hb_client_t *cli, int timeout_ms, uint64
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
-        hb_rc_t rc = hb_client_scan(cli, 0, start.buf, start.len, end.buf, end.len, 100000,
-                                    timeout_ms, &res);
+        hb_rc_t rc = hb_client_scan(cli, 0, start.buf, start.len, end.buf, end.len,
+                                    100000, timeout_ms, &res);
         if (rc != HB_OK)
             return rc;
         if (res->rc != HB_OK) {
@@ -279,7 +283,8 @@ sqlf_catalog_load(sqlf_catalog_t *self, hb_client_t *cli, int timeout_ms, uint64
         hb_scan_result_destroy(&res);
         struct timespec t1;
         clock_gettime(CLOCK_MONOTONIC, &t1);
-        if ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 > timeout_ms)
+        if ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 >
+            timeout_ms)
             return HB_TIMEOUT;
         usleep(500);
     }

@@ -50,10 +50,10 @@ typedef struct {
  * columns] -> row key, on the row's partition (common/hb_proc.h). */
 typedef struct {
     char name[SQLF_NAME_MAX];
-    uint32_t no;                    /* index number in the table, never reused */
+    uint32_t no; /* index number in the table, never reused */
     uint32_t ncols;
     uint32_t cols[SQLF_MAX_IDXCOLS]; /* table columns */
-    bool ready;                     /* backfilled: reads may use it */
+    bool ready;                      /* backfilled: reads may use it */
 } sqlf_index_t;
 
 typedef struct {
@@ -66,11 +66,11 @@ typedef struct {
     uint32_t npart;           /* leading pk columns that are the partition key */
     uint32_t nidx;            /* secondary indexes (maintained by every write) */
     sqlf_index_t idx[SQLF_MAX_INDEXES];
-    uint32_t next_idx;        /* number of the next index made */
-    bool rowid;               /* the last column is the hidden row id (the key) */
-    bool id_pinned;           /* the definition pins id (not the record's id) */
-    uint32_t rw_id;           /* ADD PRIMARY KEY in progress: the new table id, else 0 */
-    uint32_t rw_npk;          /* the new primary key */
+    uint32_t next_idx; /* number of the next index made */
+    bool rowid;        /* the last column is the hidden row id (the key) */
+    bool id_pinned;    /* the definition pins id (not the record's id) */
+    uint32_t rw_id;    /* ADD PRIMARY KEY in progress: the new table id, else 0 */
+    uint32_t rw_npk;   /* the new primary key */
     uint32_t rw_pk[SQLF_MAX_PK];
 } sqlf_table_t;
 
@@ -85,7 +85,7 @@ typedef struct {
     char (*pnames)[SQLF_NAME_MAX]; /* "" for an unnamed parameter */
     hb_type_t *ptypes;
     int32_t *pmods;
-    char *body;                    /* NUL-terminated SQL text */
+    char *body; /* NUL-terminated SQL text */
 } sqlf_proc_t;
 
 typedef struct sqlf_catalog sqlf_catalog_t;
@@ -107,7 +107,8 @@ hb_rc_t sqlf_catalog_load(sqlf_catalog_t *self, hb_client_t *cli, int timeout_ms
  * the catalog copies what it keeps). Malformed records are skipped with a
  * warning. Pure: sqlf_catalog_load's decoding, for tests and tools that
  * hold the rows themselves. */
-void sqlf_catalog_load_rows(sqlf_catalog_t *self, const hb_scan_row_t *rows, uint32_t nrows);
+void sqlf_catalog_load_rows(sqlf_catalog_t *self, const hb_scan_row_t *rows,
+                            uint32_t nrows);
 
 /* Returns the version of the loaded contents. */
 int64_t sqlf_catalog_version(const sqlf_catalog_t *self);

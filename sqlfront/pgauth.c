@@ -55,12 +55,12 @@ s_unb64(const char *in, size_t len, uint8_t *out, size_t cap)
 }
 
 void
-sqlf_pgauth_derive(sqlf_pguser_t *u, const char *password, const uint8_t *salt, size_t saltlen,
-                   uint32_t iterations)
+sqlf_pgauth_derive(sqlf_pguser_t *u, const char *password, const uint8_t *salt,
+                   size_t saltlen, uint32_t iterations)
 {
     uint8_t salted[32], ck[32];
-    PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, (int)saltlen, (int)iterations,
-                      EVP_sha256(), 32, salted);
+    PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, (int)saltlen,
+                      (int)iterations, EVP_sha256(), 32, salted);
     s_hmac(salted, 32, "Client Key", 10, ck);
     SHA256(ck, 32, u->stored_key);
     s_hmac(salted, 32, "Server Key", 10, u->server_key);
@@ -107,7 +107,8 @@ s_parse_verifier(sqlf_pguser_t *u, const char *v)
 }
 
 hb_rc_t
-sqlf_pgauth_users(const char *spec, sqlf_pguser_t **out, uint32_t *n, char *err, size_t errlen)
+sqlf_pgauth_users(const char *spec, sqlf_pguser_t **out, uint32_t *n, char *err,
+                  size_t errlen)
 {
     *out = NULL;
     *n = 0;
@@ -121,7 +122,8 @@ sqlf_pgauth_users(const char *spec, sqlf_pguser_t **out, uint32_t *n, char *err,
         size_t len = strcspn(p, " \t");
         char entry[512];
         if (len >= sizeof entry) {
-            snprintf(err, errlen, "pg_users: an entry is longer than %zu bytes", sizeof entry);
+            snprintf(err, errlen, "pg_users: an entry is longer than %zu bytes",
+                     sizeof entry);
             goto fail;
         }
         memcpy(entry, p, len);
@@ -147,8 +149,8 @@ sqlf_pgauth_users(const char *spec, sqlf_pguser_t **out, uint32_t *n, char *err,
         const char *secret = colon + 1;
         if (strncmp(secret, "SCRAM-SHA-256$", 14) == 0) {
             if (!s_parse_verifier(u, secret)) {
-                snprintf(err, errlen, "pg_users: user %s: malformed SCRAM-SHA-256 verifier",
-                         u->name);
+                snprintf(err, errlen,
+                         "pg_users: user %s: malformed SCRAM-SHA-256 verifier", u->name);
                 goto fail;
             }
         } else if (strncmp(secret, "md5", 3) == 0 && strlen(secret) == 35 &&
@@ -294,8 +296,8 @@ sqlf_scram_final(sqlf_scram_t *s, const char *msg, size_t len, char *out, size_t
     if (s_unb64(proof64, strlen(proof64), proof, sizeof proof) != 32 || !s->u)
         return -1;
     char auth[2048];
-    int an = snprintf(auth, sizeof auth, "%s,%s,%.*s", s->client_first_bare, s->server_first,
-                      (int)(pp - m), m);
+    int an = snprintf(auth, sizeof auth, "%s,%s,%.*s", s->client_first_bare,
+                      s->server_first, (int)(pp - m), m);
     if (an < 0 || (size_t)an >= sizeof auth)
         return -1;
     uint8_t csig[32], ckey[32], stored[32], ssig[32];

@@ -23,7 +23,7 @@
 typedef struct {
     char name[SQLF_PG_NAME_MAX];
     bool has_md5;
-    char md5[33];          /* md5(password || name), hex */
+    char md5[33]; /* md5(password || name), hex */
     bool has_scram;
     uint32_t iterations;
     uint8_t salt[64];
@@ -50,11 +50,11 @@ bool sqlf_pgauth_md5(const sqlf_pguser_t *u, const uint8_t salt[4], const char *
 
 /* One SCRAM exchange. */
 typedef struct {
-    const sqlf_pguser_t *u;       /* NULL: unknown user (the exchange fails at the end) */
+    const sqlf_pguser_t *u; /* NULL: unknown user (the exchange fails at the end) */
     char client_first_bare[512];
     char server_first[640];
-    char nonce[384];              /* client nonce + server nonce */
-    char gs2[64];                 /* the gs2 header sent ("n,," ...), echoed as c= */
+    char nonce[384]; /* client nonce + server nonce */
+    char gs2[64];    /* the gs2 header sent ("n,," ...), echoed as c= */
 } sqlf_scram_t;
 
 /* Takes the client-first-message (len bytes) and writes the

@@ -46,10 +46,10 @@ static const int s_role_ids[] = {HB_ROLE_STORAGE, HB_ROLE_SCHEDULER, HB_ROLE_SEQ
 #define S_NROLES 3
 
 typedef struct {
-    hb_config_t *cfg;       /* the cluster */
+    hb_config_t *cfg;          /* the cluster */
     char config_abs[PATH_MAX]; /* absolute config path, for children */
     char data_abs[PATH_MAX];   /* absolute data root */
-    char bindir[PATH_MAX];  /* where hobbesctl lives */
+    char bindir[PATH_MAX];     /* where hobbesctl lives */
 } s_ctl_t;
 
 static volatile sig_atomic_t s_interrupted;
@@ -74,8 +74,8 @@ static int
 s_host_is_local(const char *host)
 {
     if (strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
-        strcmp(host, "::1") == 0 || strcmp(host, "[::1]") == 0 || strcmp(host, "*") == 0 ||
-        strcmp(host, "0.0.0.0") == 0)
+        strcmp(host, "::1") == 0 || strcmp(host, "[::1]") == 0 ||
+        strcmp(host, "*") == 0 || strcmp(host, "0.0.0.0") == 0)
         return 1;
     char name[256];
     if (gethostname(name, sizeof name) == 0 && strcmp(name, host) == 0)
@@ -124,8 +124,8 @@ static void
 s_node_file(const s_ctl_t *ctl, const hb_slot_cfg_t *slot, int role_i, const char *ext,
             char *out, size_t outlen)
 {
-    snprintf(out, outlen, "%s/r%up%u/%s.%s", ctl->data_abs, slot->replica, slot->partition,
-             s_roles[role_i], ext);
+    snprintf(out, outlen, "%s/r%up%u/%s.%s", ctl->data_abs, slot->replica,
+             slot->partition, s_roles[role_i], ext);
 }
 
 static pid_t
@@ -205,8 +205,9 @@ s_spawn(const s_ctl_t *ctl, const hb_slot_cfg_t *slot, int role_i)
 {
     char bin[PATH_MAX], pidfile[PATH_MAX], logfile[PATH_MAX];
     if (s_find_binary(ctl, s_roles[role_i], bin, sizeof bin) < 0) {
-        fprintf(stderr, "hobbesctl: cannot find hobbes-%s (looked for %s; set "
-                        "HOBBES_BIN_DIR)\n",
+        fprintf(stderr,
+                "hobbesctl: cannot find hobbes-%s (looked for %s; set "
+                "HOBBES_BIN_DIR)\n",
                 s_roles[role_i], bin);
         return -1;
     }
@@ -215,10 +216,9 @@ s_spawn(const s_ctl_t *ctl, const hb_slot_cfg_t *slot, int role_i)
     char r[16], p[16];
     snprintf(r, sizeof r, "%u", slot->replica);
     snprintf(p, sizeof p, "%u", slot->partition);
-    char *argv[] = {bin,        "--config", (char *)ctl->config_abs,
-                    "--replica", r,         "--partition",
-                    p,          "--data",   (char *)ctl->data_abs,
-                    "--pidfile", pidfile,   NULL};
+    char *argv[] = {
+        bin, "--config", (char *)ctl->config_abs, "--replica", r,       "--partition",
+        p,   "--data",   (char *)ctl->data_abs,   "--pidfile", pidfile, NULL};
     return s_daemon(bin, argv, logfile);
 }
 
@@ -242,8 +242,8 @@ s_any_local_sqlfront(const s_ctl_t *ctl)
 
 /* Writes <data>/sqlf<id>/sqlfront.<ext> into out. */
 static void
-s_sqlfront_file(const s_ctl_t *ctl, const hb_sqlfront_cfg_t *f, const char *ext, char *out,
-                size_t outlen)
+s_sqlfront_file(const s_ctl_t *ctl, const hb_sqlfront_cfg_t *f, const char *ext,
+                char *out, size_t outlen)
 {
     char dir[PATH_MAX];
     hb_config_sqlfront_dir(ctl->cfg, ctl->data_abs, f->id, dir, sizeof dir);
@@ -257,9 +257,8 @@ s_spawn_sqlfront(const s_ctl_t *ctl, const hb_sqlfront_cfg_t *f, const char *bin
     s_sqlfront_file(ctl, f, "pid", pidfile, sizeof pidfile);
     s_sqlfront_file(ctl, f, "log", logfile, sizeof logfile);
     snprintf(id, sizeof id, "%u", f->id);
-    char *argv[] = {(char *)bin, "--config", (char *)ctl->config_abs,
-                    "--id",      id,         "--data",
-                    (char *)ctl->data_abs,   "--pidfile",
+    char *argv[] = {(char *)bin, "--config", (char *)ctl->config_abs, "--id",
+                    id,          "--data",   (char *)ctl->data_abs,   "--pidfile",
                     pidfile,     NULL};
     return s_daemon(bin, argv, logfile);
 }
@@ -346,7 +345,8 @@ s_up(s_ctl_t *ctl, hb_client_t *client)
         if (!s_slot_is_local(slot))
             continue;
         char dir[PATH_MAX];
-        snprintf(dir, sizeof dir, "%s/r%up%u", ctl->data_abs, slot->replica, slot->partition);
+        snprintf(dir, sizeof dir, "%s/r%up%u", ctl->data_abs, slot->replica,
+                 slot->partition);
         if (hb_mkdirs(dir) < 0) {
             fprintf(stderr, "hobbesctl: cannot create %s: %s\n", dir, strerror(errno));
             return 1;
@@ -384,10 +384,11 @@ s_up(s_ctl_t *ctl, hb_client_t *client)
     char sqlnote[64] = "";
     if (ctl->cfg->nsqlfronts)
         snprintf(sqlnote, sizeof sqlnote, " + %u sqlfront(s)", ctl->cfg->nsqlfronts);
-    printf("cluster '%s' is up: %u replica(s) x %u partition(s)%s, %d process(es) started, "
-           "data in %s\n",
-           ctl->cfg->name, ctl->cfg->replicas, ctl->cfg->partitions, sqlnote, started,
-           ctl->data_abs);
+    printf(
+        "cluster '%s' is up: %u replica(s) x %u partition(s)%s, %d process(es) started, "
+        "data in %s\n",
+        ctl->cfg->name, ctl->cfg->replicas, ctl->cfg->partitions, sqlnote, started,
+        ctl->data_abs);
     return 0;
 }
 
@@ -481,8 +482,8 @@ static void
 s_status_groups(s_ctl_t *ctl, hb_client_t *client)
 {
     uint16_t R = ctl->cfg->replicas;
-    printf("\n%-6s %-7s %-14s %-14s %-8s %s\n", "group", "leader", "consensus_p50", "consensus_p99",
-           "changes", "replica: slot (lag)");
+    printf("\n%-6s %-7s %-14s %-14s %-8s %s\n", "group", "leader", "consensus_p50",
+           "consensus_p99", "changes", "replica: slot (lag)");
     for (uint16_t g = 0; g < ctl->cfg->partitions; g++) {
         long long slot[16], leader = -1, p50 = -1, p99 = -1, changes = 0, top = -1;
         for (uint16_t r = 0; r < R && r < 16; r++) {
@@ -579,10 +580,10 @@ s_status(s_ctl_t *ctl, hb_client_t *client)
         for (int ri = S_NROLES - 1; ri >= 0; ri--) {
             char *text = NULL;
             char slotname[16], pid[32] = "-", epoch[32] = "-", applied[32] = "-",
-                 hash[32] = "-";
+                               hash[32] = "-";
             snprintf(slotname, sizeof slotname, "r%up%u", slot->replica, slot->partition);
-            int up = hb_client_status(client, s_role_ids[ri], slot->replica, slot->partition,
-                                      500, &text) == HB_OK;
+            int up = hb_client_status(client, s_role_ids[ri], slot->replica,
+                                      slot->partition, 500, &text) == HB_OK;
             if (up) {
                 s_field(text, "pid", pid, sizeof pid);
                 s_field(text, "epoch", epoch, sizeof epoch);
@@ -636,7 +637,8 @@ s_verify(s_ctl_t *ctl, hb_client_t *client)
         for (int attempt = 0; attempt < 200 && !settled && !s_interrupted; attempt++) {
             settled = 1;
             for (uint16_t r = 0; r < R && settled; r++)
-                if (s_storage_state(client, r, p, &epochs[r], hashes[r], sizeof hashes[r]) < 0)
+                if (s_storage_state(client, r, p, &epochs[r], hashes[r],
+                                    sizeof hashes[r]) < 0)
                     settled = -1;
             if (settled < 0)
                 break;
@@ -659,8 +661,8 @@ s_verify(s_ctl_t *ctl, hb_client_t *client)
         int same = 1;
         for (uint16_t r = 1; r < R; r++)
             same &= strcmp(hashes[r], hashes[0]) == 0;
-        printf("p%u: applied epoch %llu, %u replica(s), state hash %s%s\n", p, epochs[0], R,
-               hashes[0], same ? (R > 1 ? ": all agree" : "") : ": MISMATCH");
+        printf("p%u: applied epoch %llu, %u replica(s), state hash %s%s\n", p, epochs[0],
+               R, hashes[0], same ? (R > 1 ? ": all agree" : "") : ": MISMATCH");
         if (!same) {
             for (uint16_t r = 0; r < R; r++)
                 printf("    r%u: %s\n", r, hashes[r]);
@@ -673,9 +675,10 @@ s_verify(s_ctl_t *ctl, hb_client_t *client)
 static void
 s_usage(void)
 {
-    fprintf(stderr, "usage: hobbesctl up|down|status|verify|run --config FILE [--data DIR] "
-                    "[--verbose]\n"
-                    "       status --verbose prints every counter of every process\n");
+    fprintf(stderr,
+            "usage: hobbesctl up|down|status|verify|run --config FILE [--data DIR] "
+            "[--verbose]\n"
+            "       status --verbose prints every counter of every process\n");
 }
 
 int
@@ -698,10 +701,18 @@ main(int argc, char **argv)
     optind = 2;
     while ((c = getopt_long(argc, argv, "c:d:vh", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': config = optarg; break;
-        case 'd': data = optarg; break;
-        case 'v': s_verbose = 1; break;
-        default: s_usage(); return 2;
+        case 'c':
+            config = optarg;
+            break;
+        case 'd':
+            data = optarg;
+            break;
+        case 'v':
+            s_verbose = 1;
+            break;
+        default:
+            s_usage();
+            return 2;
         }
     }
     if (!config || optind != argc) {
