@@ -1,11 +1,12 @@
 # Makefile — thin wrapper: everything real lives in meson.
 #   make run    install deps, build, start configs/local.cfg in the foreground
-#   make test   install deps, build, run the unit and integration suites
+#   make test   install deps, build, run the lint, unit and integration suites
 #   make slow   the long fault-injection suite
+#   make lint   clang-format and the file/function size limits (tools/lint)
 BUILD  ?= build
 CONFIG ?= configs/local.cfg
 
-.PHONY: all deps build run test slow asan clean
+.PHONY: all deps build run test slow lint asan clean
 
 all: build
 
@@ -22,7 +23,10 @@ run: build
 	$(BUILD)/tools/hobbesctl run --config $(CONFIG)
 
 test: build
-	meson test -C $(BUILD) --suite unit --suite integration --print-errorlogs --num-processes 2
+	meson test -C $(BUILD) --suite lint --suite unit --suite integration --print-errorlogs --num-processes 2
+
+lint: build
+	meson test -C $(BUILD) --suite lint --print-errorlogs
 
 slow: build
 	meson test -C $(BUILD) --suite slow --print-errorlogs
