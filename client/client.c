@@ -79,7 +79,9 @@ typedef struct {
 } s_outq_t;
 
 struct hb_client {
-    hb_config_t *cfg;      /* cluster config */
+    const hb_config_t *cfg; /* cluster config */
+    hb_config_t
+        *owned_cfg;        /* cfg when this client loaded it (hb_client_new), else NULL */
     uint16_t replica;      /* home replica: new calls go there */
     uint32_t nsock;        /* replicas x partitions */
     uint64_t client_id;    /* our routing id */
@@ -404,10 +406,21 @@ hb_client_new(const char *config_path, uint16_t replica, char *err, size_t errle
     hb_config_t *cfg = NULL;
     if (hb_config_load(config_path, &cfg, err, errlen) != HB_OK)
         return NULL;
-    if (replica >= cfg->replicas) {
-        snprintf(err, errlen, "replica %u is not in %s (it has %u)", replica, config_path,
-                 cfg->replicas);
+    hb_client_t *self = hb_client_new_cfg(cfg, replica, err, errlen);
+    if (!self) {
         hb_config_destroy(&cfg);
+        return NULL;
+    }
+    self->owned_cfg = cfg;
+    return self;
+}
+
+hb_client_t *
+hb_client_new_cfg(const struct hb_config *cfg, uint16_t replica, char *err, size_t errlen)
+{
+    if (replica >= cfg->replicas) {
+        snprintf(err, errlen, "replica %u is not in %s (it has %u)", replica, cfg->path,
+                 cfg->replicas);
         return NULL;
     }
     hb_client_t *self = hb_calloc(1, sizeof *self);
@@ -471,7 +484,7 @@ hb_client_destroy(hb_client_t **self_p)
     hb_free(self->items);
     hb_free(self->calls);
     hb_lockset_clear(&self->ls);
-    hb_config_destroy(&self->cfg);
+    hb_config_destroy(&self->owned_cfg);
     hb_free(self);
     *self_p = NULL;
 }

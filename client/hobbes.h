@@ -43,6 +43,8 @@
 #include "hb_rc.h"
 #include "hb_val.h"
 
+struct hb_config;
+
 typedef struct hb_client hb_client_t;
 
 /* The outcome of one call. Values borrow from the result's own buffer. */
@@ -69,6 +71,12 @@ typedef struct {
  * message in err. */
 hb_client_t *hb_client_new(const char *config_path, uint16_t replica, char *err,
                            size_t errlen);
+/* As hb_client_new, for a config the caller has loaded (common/hb_config.h):
+ * cfg is borrowed and must outlive the client. A process that already
+ * holds its config (hobbes-sqlfront's engines) connects without reading
+ * the file again. struct hb_config is hb_config_t of common/hb_config.h. */
+hb_client_t *hb_client_new_cfg(const struct hb_config *cfg, uint16_t replica, char *err,
+                               size_t errlen);
 /* Closes the client; accepts NULL; sets *self_p = NULL. */
 void hb_client_destroy(hb_client_t **self_p);
 

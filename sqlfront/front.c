@@ -475,7 +475,7 @@ sqlf_front_t *
 sqlf_front_new(const hb_config_t *cfg, const sqlf_front_opts_t *opts)
 {
     char err[512];
-    hb_client_t *cli = hb_client_new(cfg->path, opts->replica, err, sizeof err);
+    hb_client_t *cli = hb_client_new_cfg(cfg, opts->replica, err, sizeof err);
     if (!cli) {
         hb_error("cannot connect to the cluster: %s", err);
         return NULL;

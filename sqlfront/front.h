@@ -56,9 +56,9 @@ typedef struct {
     sqlf_shared_t *shared; /* the process's (required; borrowed) */
 } sqlf_front_opts_t;
 
-/* Returns an engine for the cluster of cfg (borrowed for the call: the
- * engine copies what it keeps), or NULL with a logged error. Caller owns;
- * sqlf_front_destroy. */
+/* Returns an engine for the cluster of cfg (borrowed: it must outlive the
+ * engine, whose client connects with it), or NULL with a logged error.
+ * Caller owns; sqlf_front_destroy. */
 sqlf_front_t *sqlf_front_new(const hb_config_t *cfg, const sqlf_front_opts_t *opts);
 
 /* Frees; accepts NULL; sets *self_p = NULL. Requests in flight are dropped

@@ -417,7 +417,7 @@ s_worker_start(s_gateway_t *g, int i)
  * waits until every worker has its engine. Returns false (logged) when
  * something could not start; s_gateway_stop undoes what did. */
 static bool
-s_gateway_start(s_gateway_t *g, const char *config_path, int threads)
+s_gateway_start(s_gateway_t *g, int threads)
 {
     int zero = 0, hwm = 100000;
     int64_t maxmsg = g->cfg->limits.max_frame_bytes;
@@ -437,8 +437,8 @@ s_gateway_start(s_gateway_t *g, const char *config_path, int threads)
     /* The wire-protocol thread binds one pair per worker before they start:
      * its connections' requests go straight to their session's worker. */
     if (g->me->pg_listen[0] &&
-        !(g->pg = sqlf_pg_start(g->zctx, threads, config_path, g->me, &g->cfg->limits,
-                                err, sizeof err))) {
+        !(g->pg = sqlf_pg_start(g->zctx, threads, g->cfg, g->me, &g->cfg->limits, err,
+                                sizeof err))) {
         hb_error("PostgreSQL listener: %s", err);
         return false;
     }
@@ -603,7 +603,7 @@ main(int argc, char **argv)
         return exit_code;
     s_signals();
     s_gateway_t g = {.cfg = cfg, .me = me};
-    if (!s_gateway_start(&g, args.config_path, (int)args.threads)) {
+    if (!s_gateway_start(&g, (int)args.threads)) {
         exit_code = 1;
         goto out;
     }

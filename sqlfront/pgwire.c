@@ -799,12 +799,12 @@ s_main(void *arg)
 }
 
 sqlf_pg_t *
-sqlf_pg_start(void *zctx, int nworkers, const char *config_path,
+sqlf_pg_start(void *zctx, int nworkers, const hb_config_t *cluster,
               const hb_sqlfront_cfg_t *cfg, const hb_limits_t *lim, char *err,
               size_t errlen)
 {
     sqlf_pg_t *self = hb_calloc(1, sizeof *self);
-    snprintf(self->config_path, sizeof self->config_path, "%s", config_path);
+    self->cluster = cluster;
     self->cfg = *cfg;
     self->lim = *lim;
     self->zctx = zctx;

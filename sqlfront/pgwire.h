@@ -44,9 +44,9 @@ sqlf_pg_is_peer(const uint8_t *peer, size_t len)
  * (the router's choice too) and receives [peer][RESULT] from it. Returns
  * the listener, or NULL with err set
  * (cannot bind, bad pg_users). psql's catalog queries (\dt, \d TABLE) are
- * answered from the cluster's catalog, read through a client of
- * config_path. */
-sqlf_pg_t *sqlf_pg_start(void *zctx, int nworkers, const char *config_path,
+ * answered from the cluster's catalog, read through a client of cluster
+ * (the process's config: borrowed, it must outlive the listener). */
+sqlf_pg_t *sqlf_pg_start(void *zctx, int nworkers, const hb_config_t *cluster,
                          const hb_sqlfront_cfg_t *cfg, const hb_limits_t *lim, char *err,
                          size_t errlen);
 

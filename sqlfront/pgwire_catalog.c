@@ -391,7 +391,7 @@ s_load_catalog(sqlf_pg_t *self)
 {
     char err[256];
     if (!self->cli) {
-        self->cli = hb_client_new(self->config_path, self->cfg.replica, err, sizeof err);
+        self->cli = hb_client_new_cfg(self->cluster, self->cfg.replica, err, sizeof err);
         self->cat = sqlf_catalog_new();
     }
     return self->cli && sqlf_catalog_load(self->cat, self->cli, 2000, 0) == HB_OK;

@@ -182,8 +182,8 @@ typedef struct {
 
 struct sqlf_pg {
     hb_sqlfront_cfg_t cfg;
-    char config_path[1024];
-    hb_client_t *cli; /* for psql's catalog queries (made on first use) */
+    const hb_config_t *cluster; /* the process's config (borrowed; outlives the thread) */
+    hb_client_t *cli;           /* for psql's catalog queries (made on first use) */
     sqlf_catalog_t *cat;
     hb_limits_t lim;
     void *zctx;
