@@ -482,7 +482,10 @@ sqlf_front_new(const hb_config_t *cfg, const sqlf_front_opts_t *opts)
     }
     sqlf_front_t *self = hb_calloc(1, sizeof *self);
     self->shared = opts->shared;
-    self->catalog_gen = atomic_load(&opts->shared->catalog_gen);
+    /* Generation 0: if the process's engines have committed DDL already,
+     * the first request reloads the catalog at their newest DDL epoch
+     * (the load below reads at whatever epoch partition 0 has). */
+    self->catalog_gen = 0;
     self->cli = cli;
     self->cat = sqlf_catalog_new();
     self->nparts = hb_client_partitions(cli);
