@@ -14,6 +14,7 @@
 
 #include "front_int.h"
 #include "hb_alloc.h"
+#include "hb_sqlstate.h"
 
 void
 sqlf_ld_init(sqlf_ld_t *ld, uint32_t nparts, uint32_t batch_ops)
@@ -57,11 +58,14 @@ sqlf_ld_fail(sqlf_ld_t *ld, hb_rc_t rc, const char *msg)
 {
     if (ld->failmsg[0])
         return;
-    /* Looser than hb_sqlstate_split on purpose (kept as it was): any five
-     * characters and a space count as a SQLSTATE here. */
-    size_t len = strlen(msg);
-    bool has_state = len >= 6 && msg[5] == ' ';
-    snprintf(ld->failmsg, sizeof ld->failmsg, has_state ? "%s" : "XX000 %s", msg);
+    /* A message without a SQLSTATE of its own becomes XX000 (before, any
+     * five characters and a space passed for one: "table x ..." would have
+     * reported SQLSTATE "table"). */
+    char state[6];
+    const char *text;
+    size_t tl;
+    hb_sqlstate_split(msg, strlen(msg), state, &text, &tl);
+    snprintf(ld->failmsg, sizeof ld->failmsg, "%s %.*s", state, (int)tl, text);
     ld->failrc = rc ? rc : HB_ABORTED;
 }
 
