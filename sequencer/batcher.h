@@ -35,6 +35,7 @@ typedef struct seq_batcher seq_batcher_t;
  * leader (the Paxos core's own tick is SEQ_PAXOS_TIMER_TICK). */
 #define SEQ_TIMER_TICK  1
 #define SEQ_TIMER_RETRY 2
+#define SEQ_TIMER_CLOSE 3 /* group commit: close the open batch now */
 
 /* Creates the core for group self.partition of replica self.replica over
  * its input log `log` (opened by the shell with seq_log_open(dir,
