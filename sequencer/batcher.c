@@ -52,6 +52,10 @@ typedef struct {
 #define S_ANSWERED                                                                       \
     65536 /* call ids answered recently (replies of other replicas dropped) */
 #define S_SAMPLES 4096 /* latency samples kept */
+/* Group commit closes a batch early only while fewer of this replica's
+ * delivered calls than this await their reply: beyond it the pipeline is
+ * busy anyway, and batches closed on the tick cost less per call. */
+#define S_EARLY_INFLIGHT 64
 
 struct seq_batcher {
     const hb_config_t *cfg;  /* cluster config (borrowed) */
@@ -68,6 +72,8 @@ struct seq_batcher {
     uint64_t close_floor;    /* highest epoch another group's CLOSE asked us to cover */
     bool close_armed;        /* a SEQ_TIMER_CLOSE is pending */
     bool closed_since_tick;  /* a batch was proposed since the last tick */
+    uint64_t unanswered;     /* own calls delivered, reply not seen (estimate) */
+    uint64_t replies_seen;   /* `replies` at the last retry tick */
     seq_idmap_t pending;     /* call id -> s_pend_t * */
     seq_idmap_t answered;    /* call ids answered recently */
     uint64_t (*ans_ring)[2]; /* S_ANSWERED of them, oldest first from ans_head */
@@ -291,8 +297,10 @@ s_deliver(seq_batcher_t *self, uint64_t epoch, uint64_t since, const uint8_t *bo
             break;
         }
         s_txn_head_t h = s_txn_head(self, raw, rlen);
-        if (live && h.origin_replica == self->self.replica)
+        if (live && h.origin_replica == self->self.replica) {
             s_pend_done(self, h.client_id, h.req_id);
+            self->unanswered++;
+        }
         for (int j = 0; j < h.nparts; j++) {
             uint16_t q = self->parts[j];
             msgpack_packer pk;
@@ -780,6 +788,8 @@ s_on_reply(seq_batcher_t *self, const hb_msg_t *msg)
     memcpy(text, msg->u.result.msg, n);
     text[n] = '\0';
     self->replies++;
+    if (self->unanswered > 0)
+        self->unanswered--;
     s_send_result(self, cid, rid, msg->u.result.epoch, (hb_rc_t)msg->u.result.rc, text,
                   msg->u.result.nvals, msg->u.result.vals);
 }
@@ -872,12 +882,18 @@ seq_batcher_on_timer(seq_batcher_t *self, uint64_t token)
         if (!self->leading)
             break;
         if (self->close_floor > self->last_proposed ||
-            (self->open_n > 0 && !s_log_busy(self))) {
+            (self->open_n > 0 && !s_log_busy(self) &&
+             self->unanswered < S_EARLY_INFLIGHT)) {
             if (seq_batcher_close(self))
                 self->early_closes++;
         }
         break;
     case SEQ_TIMER_RETRY:
+        /* No reply for a whole retry period: nothing is on its way (the
+         * estimate may have counted calls whose reply went elsewhere). */
+        if (self->replies == self->replies_seen)
+            self->unanswered = 0;
+        self->replies_seen = self->replies;
         /* Calls lost on the way to a leader (or by a leader that fell) are
          * sent again; the dedup table drops the copies of those that were
          * chosen after all. */
@@ -911,6 +927,7 @@ seq_batcher_status(seq_batcher_t *self, hb_status_t *st)
     hb_status_int(st, "close_sent", (int64_t)self->close_sent);
     hb_status_int(st, "close_taken", (int64_t)self->close_taken);
     hb_status_int(st, "tick_skips", (int64_t)self->tick_skips);
+    hb_status_int(st, "unanswered", (int64_t)self->unanswered);
     hb_status_int(st, "batches", (int64_t)self->batches);
     hb_status_int(st, "proposals", (int64_t)self->proposals);
     hb_status_int(st, "accepted", (int64_t)self->accepted);
