@@ -9,8 +9,14 @@
  * the copies of calls that were chosen after all, so nothing is lost and
  * nothing runs twice.
  *
- * On each epoch boundary the leader closes its open batch (empty ones too)
- * and proposes it to Paxos as [proposed epoch, [txn...]]. Each replica's
+ * The leader closes its open batch and proposes it to Paxos as [proposed
+ * epoch, [txn...]]: right after the waiting messages once it holds a call
+ * and the log is free (SEQ_TIMER_CLOSE: group commit, while the pipeline
+ * is not busy), when another group's CLOSE names an epoch it has not
+ * proposed, and on its tick (an empty batch only if it proposed nothing
+ * since the last tick). A batch it closed by itself, non-empty, is
+ * announced to the other groups with CLOSE, so their batches complete the
+ * same epoch at once. Each replica's
  * learner hands every chosen slot to the input log, which decides its
  * epoch, `since` and duplicates, and the batcher sends each scheduler of its
  * own replica the sub-batch touching that scheduler's partition.
