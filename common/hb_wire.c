@@ -29,7 +29,7 @@ static const uint32_t s_nfields[HB_MSG_TYPE_MAX_] = {
     [HB_MSG_RESYNC] = 0, [HB_MSG_REPLY] = 6,       [HB_MSG_STATUS_REQ] = 0,
     [HB_MSG_STATUS] = 1, [HB_MSG_RREAD] = 5,       [HB_MSG_RREQ] = 2,
     [HB_MSG_SCAN] = 4,   [HB_MSG_SCAN_RESULT] = 6, [HB_MSG_APPLIED] = 2,
-    [HB_MSG_PAXOS] = 3,  [HB_MSG_FORWARD] = 2,
+    [HB_MSG_PAXOS] = 3,  [HB_MSG_FORWARD] = 2,     [HB_MSG_CLOSE] = 3,
 };
 
 const char *
@@ -56,6 +56,7 @@ hb_msg_type_str(int type)
         [HB_MSG_APPLIED] = "APPLIED",
         [HB_MSG_PAXOS] = "PAXOS",
         [HB_MSG_FORWARD] = "FORWARD",
+        [HB_MSG_CLOSE] = "CLOSE",
     };
     if (type <= 0 || type >= HB_MSG_TYPE_MAX_)
         return "?";
@@ -344,6 +345,11 @@ s_decode_fields(s_dec_t *d, hb_msg_t *msg)
     case HB_MSG_FORWARD:
         s_u16(d, &msg->u.forward.replica, "replica is not a uint16");
         s_rest_txn(d, &msg->u.forward.raw, &msg->u.forward.raw_len);
+        break;
+    case HB_MSG_CLOSE:
+        s_u16(d, &msg->u.close.group, "group is not a uint16");
+        s_u64(d, &msg->u.close.epoch, "epoch is not a uint64");
+        s_u16(d, &msg->u.close.relayed, "relayed is not a uint16");
         break;
     case HB_MSG_EPOCH:
         s_u64(d, &msg->u.epoch.incarnation, "incarnation is not a uint64");
@@ -668,6 +674,11 @@ s_encode_fields(const hb_msg_t *msg, msgpack_packer *pk, msgpack_sbuffer *sbuf)
     case HB_MSG_FORWARD:
         w |= msgpack_pack_uint16(pk, msg->u.forward.replica);
         rc = s_write_raw(sbuf, msg->u.forward.raw, msg->u.forward.raw_len);
+        break;
+    case HB_MSG_CLOSE:
+        w |= msgpack_pack_uint16(pk, msg->u.close.group);
+        w |= msgpack_pack_uint64(pk, msg->u.close.epoch);
+        w |= msgpack_pack_uint16(pk, msg->u.close.relayed);
         break;
     case HB_MSG_EPOCH:
         w |= msgpack_pack_uint64(pk, msg->u.epoch.incarnation);

@@ -48,6 +48,7 @@ typedef enum {
     HB_MSG_APPLIED = 18,     /* storage -> storage: my applied epoch (log truncation) */
     HB_MSG_PAXOS = 19,       /* sequencer -> sequencer of the same group: a Paxos frame */
     HB_MSG_FORWARD = 20,     /* follower sequencer -> leader: a client's transaction */
+    HB_MSG_CLOSE = 21,       /* sequencer -> sequencer of another group: close an epoch */
     HB_MSG_TYPE_MAX_
 } hb_msg_type_t;
 
@@ -180,6 +181,11 @@ typedef struct {
             const uint8_t *raw; /* encoded hb_txn_t, validated by hb_txn_decode */
             size_t raw_len;
         } forward;
+        struct {            /* CLOSE: group closed a non-empty batch as epoch; cover it */
+            uint16_t group; /* the group that closed */
+            uint64_t epoch; /* the epoch it proposed */
+            uint16_t relayed; /* 1: passed on by a follower (never relayed again) */
+        } close;
     } u;
 } hb_msg_t;
 

@@ -9,8 +9,14 @@
  * the copies of calls that were chosen after all, so nothing is lost and
  * nothing runs twice.
  *
- * On each epoch boundary the leader closes its open batch (empty ones too)
- * and proposes it to Paxos as [proposed epoch, [txn...]]. Each replica's
+ * The leader closes its open batch and proposes it to Paxos as [proposed
+ * epoch, [txn...]]: right after the waiting messages once it holds a call
+ * and the log is free (SEQ_TIMER_CLOSE: group commit, while the pipeline
+ * is not busy), when another group's CLOSE names an epoch it has not
+ * proposed, and on its tick (an empty batch only if it proposed nothing
+ * since the last tick). A batch it closed by itself, non-empty, is
+ * announced to the other groups with CLOSE, so their batches complete the
+ * same epoch at once. Each replica's
  * learner hands every chosen slot to the input log, which decides its
  * epoch, `since` and duplicates, and the batcher sends each scheduler of its
  * own replica the sub-batch touching that scheduler's partition.
@@ -52,6 +58,10 @@ typedef struct {
 #define S_ANSWERED                                                                       \
     65536 /* call ids answered recently (replies of other replicas dropped) */
 #define S_SAMPLES 4096 /* latency samples kept */
+/* Group commit closes a batch early only while fewer of this replica's
+ * delivered calls than this await their reply: beyond it the pipeline is
+ * busy anyway, and batches closed on the tick cost less per call. */
+#define S_EARLY_INFLIGHT 64
 
 struct seq_batcher {
     const hb_config_t *cfg;  /* cluster config (borrowed) */
@@ -65,6 +75,11 @@ struct seq_batcher {
     msgpack_sbuffer open;    /* encoded txns of the open batch (leader) */
     uint32_t open_n;         /* txns in the open batch */
     uint64_t last_proposed;  /* epoch of the last proposal */
+    uint64_t close_floor;    /* highest epoch another group's CLOSE asked us to cover */
+    bool close_armed;        /* a SEQ_TIMER_CLOSE is pending */
+    bool closed_since_tick;  /* a batch was proposed since the last tick */
+    uint64_t unanswered;     /* own calls delivered, reply not seen (estimate) */
+    uint64_t replies_seen;   /* `replies` at the last retry tick */
     seq_idmap_t pending;     /* call id -> s_pend_t * */
     seq_idmap_t answered;    /* call ids answered recently */
     uint64_t (*ans_ring)[2]; /* S_ANSWERED of them, oldest first from ans_head */
@@ -93,14 +108,41 @@ struct seq_batcher {
     uint64_t dup_skipped;    /* duplicates of own calls skipped at delivery */
     uint64_t dup_notices;    /* clients told their call had already run */
     uint64_t leader_changes; /* leader changes seen */
+    uint64_t early_closes;   /* batches closed before the tick (group commit, CLOSE) */
+    uint64_t close_sent;     /* CLOSE hints sent to the other groups */
+    uint64_t close_taken;    /* CLOSE hints that made this leader close */
+    uint64_t tick_skips;     /* ticks that found a batch proposed since the last */
 };
 
 /* ------------------------------------------------------------ helpers */
 
+/* An epoch is named by the leader's clock, in microseconds, when it closes
+ * its batch: names only order batches (the log makes them increase), so a
+ * group may close several per epoch_ms and every group's name for "now" is
+ * close to every other's. */
 static uint64_t
 s_clock_epoch(const seq_batcher_t *self)
 {
-    return self->env->now_us(self->env->ctx) / 1000u / self->cfg->epoch_ms;
+    return self->env->now_us(self->env->ctx);
+}
+
+/* Asks for a SEQ_TIMER_CLOSE right after the messages waiting now: the
+ * batch then holds everything that arrived meanwhile (group commit). */
+static void
+s_arm_close(seq_batcher_t *self)
+{
+    if (self->close_armed)
+        return;
+    self->close_armed = true;
+    self->env->timer(self->env->ctx, 0, SEQ_TIMER_CLOSE);
+}
+
+/* True while a proposal of this leader is not delivered yet (only with
+ * R > 1: with one replica a proposal is chosen before propose returns). */
+static bool
+s_log_busy(const seq_batcher_t *self)
+{
+    return self->last_proposed > seq_log_last(self->log);
 }
 
 static void
@@ -261,8 +303,10 @@ s_deliver(seq_batcher_t *self, uint64_t epoch, uint64_t since, const uint8_t *bo
             break;
         }
         s_txn_head_t h = s_txn_head(self, raw, rlen);
-        if (live && h.origin_replica == self->self.replica)
+        if (live && h.origin_replica == self->self.replica) {
             s_pend_done(self, h.client_id, h.req_id);
+            self->unanswered++;
+        }
         for (int j = 0; j < h.nparts; j++) {
             uint16_t q = self->parts[j];
             msgpack_packer pk;
@@ -323,6 +367,9 @@ s_on_chosen(void *ctx, uint64_t slot, const void *value, size_t len)
         }
     }
     s_deliver(self, e.epoch, e.since, e.body, e.len, UINT32_MAX);
+    /* The log is free again: close what gathered while it was busy. */
+    if (self->leading && self->open_n > 0)
+        s_arm_close(self);
 }
 
 /* Appends an encoded call to the open batch (leader only). */
@@ -333,6 +380,7 @@ s_open_append(seq_batcher_t *self, const uint8_t *raw, size_t len)
         return false;
     msgpack_sbuffer_write(&self->open, (const char *)raw, len);
     self->open_n++;
+    s_arm_close(self);
     return true;
 }
 
@@ -521,14 +569,40 @@ seq_batcher_destroy(seq_batcher_t **self_p)
     *self_p = NULL;
 }
 
+/* Tells the sequencer of every other group of this replica that this group
+ * proposed a non-empty batch as `epoch`: their leaders close theirs as the
+ * same epoch at once, so the schedulers' merge need not wait for their
+ * next tick. */
+static void
+s_send_close(seq_batcher_t *self, uint64_t epoch)
+{
+    hb_msg_t m = {.type = HB_MSG_CLOSE};
+    m.u.close.group = self->self.partition;
+    m.u.close.epoch = epoch;
+    self->scratch.size = 0;
+    if (hb_msg_encode(&m, &self->scratch) != HB_OK)
+        return;
+    for (uint16_t q = 0; q < self->cfg->partitions; q++) {
+        if (q == self->self.partition)
+            continue;
+        self->env->send(self->env->ctx, hb_node(HB_ROLE_SEQUENCER, self->self.replica, q),
+                        self->scratch.data, self->scratch.size);
+        self->close_sent++;
+    }
+}
+
 uint64_t
 seq_batcher_close(seq_batcher_t *self)
 {
     if (!self->leading)
         return 0;
-    uint64_t epoch = s_clock_epoch(self);
+    /* Another group's CLOSE we owe: take its epoch, so that both groups'
+     * batches complete the same epoch. Else the clock, forced forward. */
+    bool owed = self->close_floor > self->last_proposed;
+    uint64_t epoch = owed ? self->close_floor : s_clock_epoch(self);
     if (epoch <= self->last_proposed)
         epoch = self->last_proposed + 1;
+    uint32_t ntxns = self->open_n;
     msgpack_sbuffer value;
     msgpack_sbuffer_init(&value);
     seq_log_pack_value(&value, epoch, self->open_n, self->open.data, self->open.size);
@@ -550,10 +624,45 @@ seq_batcher_close(seq_batcher_t *self)
     }
     self->proposals++;
     self->last_proposed = epoch;
+    self->closed_since_tick = true;
     self->open.size = 0;
     self->open_n = 0;
+    if (ntxns > 0 && !owed && self->cfg->partitions > 1)
+        s_send_close(self, epoch);
     s_check_leader(self);
     return epoch;
+}
+
+/* Another group closed a non-empty batch as msg's epoch: the leader
+ * covers that epoch now (with whatever it has, maybe nothing); a follower
+ * passes the word to its leader once. */
+static void
+s_on_close(seq_batcher_t *self, const hb_msg_t *msg)
+{
+    uint16_t g = msg->u.close.group;
+    uint64_t epoch = msg->u.close.epoch;
+    if (g >= self->cfg->partitions || g == self->self.partition || epoch == 0) {
+        self->dropped++;
+        hb_warn("bad CLOSE from group %u dropped", g);
+        return;
+    }
+    if (self->leading) {
+        if (epoch <= self->last_proposed || epoch <= self->close_floor)
+            return; /* covered already, or a close for it is on its way */
+        self->close_floor = epoch;
+        self->close_taken++;
+        s_arm_close(self);
+    } else if (!msg->u.close.relayed && self->leader >= 0 &&
+               self->leader != self->self.replica) {
+        hb_msg_t m = *msg;
+        m.u.close.relayed = 1;
+        self->scratch.size = 0;
+        if (hb_msg_encode(&m, &self->scratch) == HB_OK)
+            self->env->send(
+                self->env->ctx,
+                hb_node(HB_ROLE_SEQUENCER, (uint16_t)self->leader, self->self.partition),
+                self->scratch.data, self->scratch.size);
+    }
 }
 
 static void
@@ -685,6 +794,8 @@ s_on_reply(seq_batcher_t *self, const hb_msg_t *msg)
     memcpy(text, msg->u.result.msg, n);
     text[n] = '\0';
     self->replies++;
+    if (self->unanswered > 0)
+        self->unanswered--;
     s_send_result(self, cid, rid, msg->u.result.epoch, (hb_rc_t)msg->u.result.rc, text,
                   msg->u.result.nvals, msg->u.result.vals);
 }
@@ -729,6 +840,9 @@ seq_batcher_on_message(seq_batcher_t *self, const uint8_t *peer, size_t peerlen,
     case HB_MSG_FORWARD:
         s_on_forward(self, msg);
         break;
+    case HB_MSG_CLOSE:
+        s_on_close(self, msg);
+        break;
     case HB_MSG_REPLAY: {
         if (msg->u.replay.replica != self->self.replica ||
             msg->u.replay.partition >= self->cfg->partitions) {
@@ -757,10 +871,35 @@ seq_batcher_on_timer(seq_batcher_t *self, uint64_t token)
 {
     switch (token) {
     case SEQ_TIMER_TICK:
-        seq_batcher_close(self);
+        /* At least one batch per epoch_ms: an empty one only when this
+         * leader proposed nothing since the last tick. */
+        if (self->open_n > 0 || self->close_floor > self->last_proposed ||
+            !self->closed_since_tick)
+            seq_batcher_close(self);
+        else
+            self->tick_skips++;
+        self->closed_since_tick = false;
         s_arm_tick(self);
         break;
+    case SEQ_TIMER_CLOSE:
+        /* Group commit: close as soon as there is something to say and the
+         * log is free (a CLOSE owed does not wait: Paxos pipelines). */
+        self->close_armed = false;
+        if (!self->leading)
+            break;
+        if (self->close_floor > self->last_proposed ||
+            (self->open_n > 0 && !s_log_busy(self) &&
+             self->unanswered < S_EARLY_INFLIGHT)) {
+            if (seq_batcher_close(self))
+                self->early_closes++;
+        }
+        break;
     case SEQ_TIMER_RETRY:
+        /* No reply for a whole retry period: nothing is on its way (the
+         * estimate may have counted calls whose reply went elsewhere). */
+        if (self->replies == self->replies_seen)
+            self->unanswered = 0;
+        self->replies_seen = self->replies;
         /* Calls lost on the way to a leader (or by a leader that fell) are
          * sent again; the dedup table drops the copies of those that were
          * chosen after all. */
@@ -790,6 +929,11 @@ seq_batcher_status(seq_batcher_t *self, hb_status_t *st)
     hb_status_int(st, "leader", self->leader);
     hb_status_int(st, "leading", self->leading);
     hb_status_int(st, "leader_changes", (int64_t)self->leader_changes);
+    hb_status_int(st, "early_closes", (int64_t)self->early_closes);
+    hb_status_int(st, "close_sent", (int64_t)self->close_sent);
+    hb_status_int(st, "close_taken", (int64_t)self->close_taken);
+    hb_status_int(st, "tick_skips", (int64_t)self->tick_skips);
+    hb_status_int(st, "unanswered", (int64_t)self->unanswered);
     hb_status_int(st, "batches", (int64_t)self->batches);
     hb_status_int(st, "proposals", (int64_t)self->proposals);
     hb_status_int(st, "accepted", (int64_t)self->accepted);

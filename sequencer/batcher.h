@@ -8,9 +8,12 @@
  *    hb_proc (a client's word is never trusted), stamps the time, and keeps
  *    the call pending until it is chosen; the group's leader appends it to
  *    the open batch, a follower forwards it to the leader (FORWARD);
- *  - runs the group's Paxos core (paxos.h) over PAXOS messages; on every
- *    epoch boundary the leader closes its batch (empty ones too) and
- *    proposes it in the next slot;
+ *  - runs the group's Paxos core (paxos.h) over PAXOS messages; the
+ *    leader closes its batch and proposes it in the next slot as soon as
+ *    it holds a call and the log is free (group commit), when another
+ *    group's CLOSE names an epoch it has not proposed, and on its tick
+ *    (docs/architecture.md section 2 step 3); after closing a non-empty
+ *    batch by itself it sends CLOSE to the other groups of its replica;
  *  - when a slot is chosen, lets the input log (seqlog.h) decide its epoch,
  *    `since` and duplicates, and sends each scheduler of its replica the
  *    sub-batch touching that scheduler's partition (BATCH);
@@ -35,6 +38,7 @@ typedef struct seq_batcher seq_batcher_t;
  * leader (the Paxos core's own tick is SEQ_PAXOS_TIMER_TICK). */
 #define SEQ_TIMER_TICK  1
 #define SEQ_TIMER_RETRY 2
+#define SEQ_TIMER_CLOSE 3 /* group commit: close the open batch now */
 
 /* Creates the core for group self.partition of replica self.replica over
  * its input log `log` (opened by the shell with seq_log_open(dir,
@@ -55,8 +59,9 @@ void seq_batcher_on_timer(seq_batcher_t *self, uint64_t token);
 void seq_batcher_status(seq_batcher_t *self, hb_status_t *st);
 
 /* Leader only: closes the open batch now and proposes it as epoch
- * max(last proposed + 1, clock epoch); returns that epoch, 0 when this
- * replica does not lead or Paxos refused. With one replica the batch is
+ * max(last proposed + 1, the clock in us), or as the epoch a CLOSE asked
+ * for when that is later than the last proposal; returns that epoch, 0
+ * when this replica does not lead or Paxos refused. With one replica the batch is
  * chosen and delivered before this returns. Exposed for tests. */
 uint64_t seq_batcher_close(seq_batcher_t *self);
 

@@ -55,7 +55,7 @@ struct seq_log {
     uint64_t accepted_end;       /* one past the highest accepted slot */
     uint64_t last_epoch;         /* last delivered epoch */
     uint32_t window;             /* dedup window in slots */
-    seq_idmap_t seen;            /* call id -> (epoch << 16 | origin replica) */
+    seq_idmap_t seen;            /* call id -> (epoch << 8 | origin replica) */
     s_seen_t *fifo;              /* expiry ring */
     size_t fifo_cap, fifo_head, fifo_n;
     s_pending_t *pend; /* ring of slots written, not yet taken */
@@ -151,6 +151,11 @@ s_put(seq_log_t *self, char tag, uint64_t n, const void *v, size_t len)
 
 /* ------------------------------------------------------------ dedup */
 
+/* A dedup entry packs the epoch above the origin replica (< 32, Paxos's
+ * bound): epochs are microsecond clock readings, which need 51 bits. */
+#define S_ORIGIN_BITS 8
+#define S_ORIGIN_MASK ((1u << S_ORIGIN_BITS) - 1)
+
 static void
 s_seen_add(seq_log_t *self, uint64_t client_id, uint64_t req_id, uint64_t slot,
            uint64_t epoch, uint16_t origin)
@@ -169,7 +174,8 @@ s_seen_add(seq_log_t *self, uint64_t client_id, uint64_t req_id, uint64_t slot,
     }
     self->fifo[(self->fifo_head + self->fifo_n++) % self->fifo_cap] =
         (s_seen_t){client_id, req_id, slot};
-    seq_idmap_put(&self->seen, client_id, req_id, (epoch << 16) | origin);
+    seq_idmap_put(&self->seen, client_id, req_id,
+                  (epoch << S_ORIGIN_BITS) | (origin & S_ORIGIN_MASK));
 }
 
 /* Forgets calls delivered in slots <= slot - window. */
@@ -279,7 +285,8 @@ s_decide(seq_log_t *self, uint64_t slot, const void *value, size_t len, s_pendin
             dup = true;
             pe->dups = hb_realloc(pe->dups, (pe->ndups + 1) * sizeof *pe->dups);
             pe->dups[pe->ndups++] =
-                (seq_log_dup_t){cid, rid, origin, prev >> 16, (uint16_t)(prev & 0xffff)};
+                (seq_log_dup_t){cid, rid, origin, prev >> S_ORIGIN_BITS,
+                                (uint16_t)(prev & S_ORIGIN_MASK)};
         }
         if (dup) {
             if (pe->skipped++ == 0 && i > 0) {

@@ -48,9 +48,9 @@
 #define S_P 3 /* most partitions */
 
 /* The timers a sequencer arms, by index. */
-enum { S_TOK_TICK, S_TOK_RETRY, S_TOK_PAXOS, S_NTOK };
+enum { S_TOK_TICK, S_TOK_RETRY, S_TOK_PAXOS, S_TOK_CLOSE, S_NTOK };
 static const uint64_t s_tokens[S_NTOK] = {SEQ_TIMER_TICK, SEQ_TIMER_RETRY,
-                                          SEQ_PAXOS_TIMER_TICK};
+                                          SEQ_PAXOS_TIMER_TICK, SEQ_TIMER_CLOSE};
 
 /* One sequencer process. */
 typedef struct {
@@ -76,9 +76,11 @@ typedef struct {
     size_t len;         /* length */
 } s_sent_t;
 
-/* A frame in flight between two sequencers of group g. */
+/* A frame in flight between two sequencers: of the same group, or (a
+ * CLOSE) of two groups of one replica. */
 typedef struct {
     uint16_t fr, g, tr; /* from replica, group, to replica */
+    uint16_t tg;        /* to group */
     uint8_t *frame;     /* copy */
     size_t len;         /* length */
 } s_pkt_t;
@@ -96,6 +98,7 @@ static s_pkt_t *s_net;
 static size_t s_net_n, s_net_cap;
 static bool s_cut[S_P][S_R][S_R];     /* group g's link from -> to is cut */
 static uint64_t s_fwd[S_P][S_R][S_R]; /* FORWARD frames sent from -> to */
+static uint64_t s_closes;             /* CLOSE frames sent */
 static seq_batcher_t *s_seq;          /* the one-replica tests' core (r0, group 1) */
 
 static int
@@ -113,19 +116,29 @@ s_env_send(void *ctx, hb_node_t to, const void *frame, size_t len)
 {
     s_node_t *n = ctx;
     if (to.role == HB_ROLE_SEQUENCER) {
-        /* Only to the other sequencers of the same group. */
-        ck_assert_uint_eq(to.partition, n->g);
-        ck_assert_uint_lt(to.replica, s_cfg->replicas);
-        ck_assert_uint_ne(to.replica, n->r);
         hb_msg_t m;
         ck_assert_int_eq(hb_msg_decode(frame, len, &s_cfg->limits, &m), HB_OK);
-        if (m.type == HB_MSG_FORWARD)
-            s_fwd[n->g][n->r][to.replica]++;
-        else
-            ck_assert_int_eq(m.type, HB_MSG_PAXOS);
+        ck_assert_uint_lt(to.replica, s_cfg->replicas);
+        ck_assert_uint_lt(to.partition, s_cfg->partitions);
+        if (m.type == HB_MSG_CLOSE && !m.u.close.relayed) {
+            /* A CLOSE: to the other groups of its own replica. */
+            ck_assert_uint_eq(to.replica, n->r);
+            ck_assert_uint_ne(to.partition, n->g);
+            ck_assert_uint_eq(m.u.close.group, n->g);
+            s_closes++;
+        } else {
+            /* Else only to the other sequencers of the same group. */
+            ck_assert_uint_eq(to.partition, n->g);
+            ck_assert_uint_ne(to.replica, n->r);
+            if (m.type == HB_MSG_FORWARD)
+                s_fwd[n->g][n->r][to.replica]++;
+            else if (m.type != HB_MSG_CLOSE)
+                ck_assert_int_eq(m.type, HB_MSG_PAXOS);
+        }
         hb_msg_clear(&m);
         HB_GROW(s_net, s_net_cap, s_net_n + 1, 256);
-        s_net[s_net_n++] = (s_pkt_t){n->r, n->g, to.replica, hb_memdup(frame, len), len};
+        s_net[s_net_n++] =
+            (s_pkt_t){n->r, n->g, to.replica, to.partition, hb_memdup(frame, len), len};
         return HB_OK;
     }
     /* Else only to the schedulers of its own replica. */
@@ -184,8 +197,8 @@ s_pump(void)
     for (size_t i = 0; i < s_net_n; i++) {
         ck_assert_uint_lt(i, 1000000); /* a message storm is a bug */
         s_pkt_t p = s_net[i];          /* s_net may move below */
-        s_node_t *to = &s_nodes[p.tr][p.g], *from = &s_nodes[p.fr][p.g];
-        if (to->up && !to->dead && !from->dead && !s_cut[p.g][p.fr][p.tr]) {
+        s_node_t *to = &s_nodes[p.tr][p.tg], *from = &s_nodes[p.fr][p.g];
+        if (to->up && !to->dead && !from->dead && !s_cut[p.tg][p.fr][p.tr]) {
             hb_msg_t m;
             ck_assert_int_eq(hb_msg_decode(p.frame, p.len, &s_cfg->limits, &m), HB_OK);
             uint8_t peer[2] = {'S', (uint8_t)p.fr};
@@ -298,10 +311,11 @@ s_world(const char *text)
     memset(s_nodes, 0, sizeof s_nodes);
     memset(s_cut, 0, sizeof s_cut);
     memset(s_fwd, 0, sizeof s_fwd);
+    s_closes = 0;
     char err[256];
     ck_assert_msg(hb_config_parse(text, "t.cfg", &s_cfg, err, sizeof err) == HB_OK, "%s",
                   err);
-    s_now = 1700000000000000ULL; /* epoch 170000000000 at 10 ms */
+    s_now = 1700000000000000ULL; /* epochs are named by the clock in us */
 }
 
 static void
@@ -451,7 +465,7 @@ START_TEST(test_batcher_splits_batch_by_partition)
     ck_assert_uint_eq(seq_batcher_accepted(s_seq), 3);
 
     uint64_t epoch = seq_batcher_close(s_seq);
-    ck_assert_uint_eq(epoch, s_now / 1000 / 10);
+    ck_assert_uint_eq(epoch, s_now);
     ck_assert_uint_eq(s_nsent, 3); /* one BATCH per scheduler, empty ones too */
     for (uint16_t q = 0; q < 3; q++) {
         int i = s_find_batch(q);
@@ -489,10 +503,10 @@ END_TEST
 START_TEST(test_batcher_empty_batches_chain_since)
 {
     uint64_t e1 = seq_batcher_close(s_seq);
-    s_now += 10000; /* next epoch */
+    s_now += 10000; /* 10 ms later */
     uint64_t e2 = seq_batcher_close(s_seq);
-    uint64_t e3 = seq_batcher_close(s_seq); /* same clock epoch: forced forward */
-    ck_assert_uint_eq(e2, e1 + 1);
+    uint64_t e3 = seq_batcher_close(s_seq); /* same clock reading: forced forward */
+    ck_assert_uint_eq(e2, e1 + 10000);
     ck_assert_uint_eq(e3, e2 + 1);
     ck_assert_uint_eq(s_nsent, 9);
     uint64_t prev = 0;
@@ -513,14 +527,14 @@ START_TEST(test_batcher_restart_keeps_log_and_jumps_forward)
     uint64_t e1 = seq_batcher_close(s_seq);
     s_stop();
     s_clear();
-    s_now += 5ULL * 1000000; /* down for 5 s = 500 epochs */
+    s_now += 5ULL * 1000000; /* down for 5 s */
     s_start();
     ck_assert_uint_eq(seq_batcher_last_epoch(s_seq), e1);
     uint64_t e2 = seq_batcher_close(s_seq);
-    ck_assert_uint_eq(e2, e1 + 500);
+    ck_assert_uint_eq(e2, e1 + 5000000);
     hb_msg_t m;
     s_decode(0, &m);
-    ck_assert_uint_eq(m.u.batch.since, e1); /* the 499 skipped epochs are empty */
+    ck_assert_uint_eq(m.u.batch.since, e1); /* nothing in between */
     hb_msg_clear(&m);
 
     /* A clock that goes backwards never reuses an epoch. */
@@ -696,17 +710,66 @@ START_TEST(test_batcher_tick_arms_next_boundary)
     /* Driven by its timers alone, it sends one batch per epoch to every
      * scheduler, and the `since` chain has no hole. */
     s_clear();
+    uint64_t prev = seq_batcher_last_epoch(s_seq);
+    ck_assert_uint_eq(prev, s_now); /* named by the clock, in us */
     s_run(100000);
     ck_assert_uint_eq(s_nsent, 30);
-    uint64_t prev = seq_batcher_last_epoch(s_seq) - 10;
     for (size_t i = 0; i < s_nsent; i += 3) {
         hb_msg_t m;
         s_decode(i, &m);
         ck_assert_uint_eq(m.u.batch.since, prev);
-        ck_assert_uint_eq(m.u.batch.epoch, prev + 1);
+        ck_assert_uint_gt(m.u.batch.epoch, prev);
+        ck_assert_uint_eq(m.u.batch.epoch % 10000, 0); /* closed on the boundary */
         prev = m.u.batch.epoch;
         hb_msg_clear(&m);
     }
+}
+END_TEST
+
+START_TEST(test_batcher_group_commit)
+{
+    /* A call closes the open batch right after the waiting messages, not on
+     * the next tick, and the other groups hear of its epoch. */
+    char k[16];
+    s_key_on(1, 0, k, sizeof k);
+    hb_val_t a[2] = {hb_val_str(k, (uint32_t)strlen(k)), hb_val_int(1)};
+    s_now += 3000;
+    s_submit(1, "kv.add", a, 2);
+    s_submit(2, "kv.add", a, 2);
+    ck_assert_uint_eq(s_nsent, 0);
+    s_run(0);
+    ck_assert_uint_eq(s_nsent, 3); /* one batch, both calls, 3 ms into the epoch */
+    hb_msg_t m;
+    s_decode((size_t)s_find_batch(1), &m);
+    ck_assert_uint_eq(m.u.batch.epoch, s_now);
+    ck_assert_uint_eq(m.u.batch.ntxns, 2);
+    hb_msg_clear(&m);
+    ck_assert_uint_eq(s_closes, 2); /* a CLOSE to groups 0 and 2 */
+    /* The next tick finds a batch proposed since the last: nothing to say. */
+    s_clear();
+    s_run(7000);
+    ck_assert_uint_eq(s_nsent, 0);
+    s_run(10000);
+    ck_assert_uint_eq(s_nsent, 3);  /* idle: one empty batch per tick */
+    ck_assert_uint_eq(s_closes, 2); /* empty batches tell nobody */
+
+    /* A CLOSE from group 0 for a later epoch: closed at once, as that epoch. */
+    s_clear();
+    hb_msg_t c = {.type = HB_MSG_CLOSE};
+    c.u.close.group = 0;
+    c.u.close.epoch = s_now + 5;
+    seq_batcher_on_message(s_seq, (const uint8_t *)"x", 1, &c);
+    s_run(0);
+    ck_assert_uint_eq(s_nsent, 3);
+    s_decode(0, &m);
+    ck_assert_uint_eq(m.u.batch.epoch, c.u.close.epoch);
+    ck_assert_uint_eq(m.u.batch.ntxns, 0);
+    hb_msg_clear(&m);
+    /* One for an epoch already covered changes nothing. */
+    s_clear();
+    seq_batcher_on_message(s_seq, (const uint8_t *)"x", 1, &c);
+    s_run(0);
+    ck_assert_uint_eq(s_nsent, 0);
 }
 END_TEST
 
@@ -981,8 +1044,8 @@ START_TEST(test_batcher_three_forward_to_leader)
     for (uint16_t q = 0; q < 2; q++) {
         s_found_t c = s_expect_once(7, q, g, s_c1, 1);
         ck_assert_uint_eq(c.origin, f);
-        ck_assert_int_eq(c.ts, (int64_t)t_submit);        /* stamped by the follower */
-        ck_assert_uint_eq(c.epoch, t_submit / 10000 + 1); /* the next epoch */
+        ck_assert_int_eq(c.ts, (int64_t)t_submit); /* stamped by the follower */
+        ck_assert_uint_gt(c.epoch, t_submit);      /* closed after it came */
         for (uint16_t r = 0; r < 3; r++) {
             uint64_t last;
             ck_assert_uint_gt(s_check_chain(r, q, g, &last), c.pos);
@@ -1190,6 +1253,7 @@ s_suite(void)
     tcase_add_test(tc, test_batcher_rejects_bad_calls);
     tcase_add_test(tc, test_batcher_forwards_replies);
     tcase_add_test(tc, test_batcher_tick_arms_next_boundary);
+    tcase_add_test(tc, test_batcher_group_commit);
     suite_add_tcase(s, tc);
     TCase *t3 = tcase_create("three");
     tcase_add_checked_fixture(t3, s_setup3, s_teardown);

@@ -249,6 +249,34 @@ START_TEST(test_paxos_restart_loses_unsynced)
 }
 END_TEST
 
+START_TEST(test_paxos_alone_syncs_accept_with_chosen)
+{
+    /* With one replica the leader's acceptance is not synced on its own:
+     * the sync of the chosen entry carries it. A disk that cannot sync
+     * delivers nothing, and a crash forgets both writes. */
+    sp_cluster_t *c = sp_new(23, 1);
+    ck_assert_int_eq(sp_wait_leader(c, 20 * SP_ELECTION_US), 0);
+    sp_fail_sync(c, 0, true);
+    uint64_t ids[3];
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(sp_propose(c, 0, &ids[i]), HB_OK);
+    ck_assert(sp_run(c, 3000));
+    ck_assert_uint_eq(sp_delivered_n(c, 0), 0);
+    sp_crash(c, 0);
+    ck_assert_uint_eq(sp_store_accepted(c, 0, 0), 0);
+    sp_fail_sync(c, 0, false);
+    sp_restart(c, 0);
+    ck_assert_int_eq(sp_wait_leader(c, 20 * SP_ELECTION_US), 0);
+    uint64_t id;
+    ck_assert_int_eq(sp_propose(c, 0, &id), HB_OK);
+    ck_assert(sp_run(c, 3000));
+    ASSERT_NO_ERR(c);
+    ck_assert_uint_eq(sp_delivered_n(c, 0), 1);
+    ck_assert_uint_eq(sp_delivered_id(c, 0, 0), id);
+    sp_destroy(&c);
+}
+END_TEST
+
 START_TEST(test_paxos_catch_up_after_partition)
 {
     sp_cluster_t *c = sp_new(19, 3);
@@ -417,6 +445,7 @@ s_suite(void)
     tcase_add_test(tc, test_paxos_hole_filled_with_noop);
     tcase_add_test(tc, test_paxos_duplicates_and_reordering);
     tcase_add_test(tc, test_paxos_restart_loses_unsynced);
+    tcase_add_test(tc, test_paxos_alone_syncs_accept_with_chosen);
     tcase_add_test(tc, test_paxos_catch_up_after_partition);
     tcase_add_test(tc, test_paxos_garbage_frames_rejected);
     tcase_add_test(tc, test_paxos_random_seeds);

@@ -1134,8 +1134,21 @@ START_TEST(test_wire_round_trip_paxos_forward)
     msgpack_sbuffer_destroy(&sb);
     s_buf_free(&tb);
 
+    /* CLOSE: [group, epoch, relayed]. */
+    m = (hb_msg_t){.type = HB_MSG_CLOSE};
+    m.u.close.group = 513;
+    m.u.close.epoch = 1700000000123456ULL;
+    m.u.close.relayed = 1;
+    s_round_trip(&m, &sb, &out);
+    ck_assert_uint_eq(out.u.close.group, 513);
+    ck_assert_uint_eq(out.u.close.epoch, 1700000000123456ULL);
+    ck_assert_uint_eq(out.u.close.relayed, 1);
+    hb_msg_clear(&out);
+    msgpack_sbuffer_destroy(&sb);
+
     ck_assert_str_eq(hb_msg_type_str(HB_MSG_PAXOS), "PAXOS");
     ck_assert_str_eq(hb_msg_type_str(HB_MSG_FORWARD), "FORWARD");
+    ck_assert_str_eq(hb_msg_type_str(HB_MSG_CLOSE), "CLOSE");
 }
 END_TEST
 
@@ -1494,7 +1507,7 @@ START_TEST(test_wire_reject_version_type_count)
     /* Every type with every wrong field count 0..7 (fields are nils);
      * SCAN also takes 5 (at_epoch). */
     static const uint32_t want[] = {0, 3, 5, 4, 3, 5, 3, 4, 2, 2, 0,
-                                    6, 0, 1, 5, 2, 4, 6, 2, 3, 2};
+                                    6, 0, 1, 5, 2, 4, 6, 2, 3, 2, 3};
     for (int type = 1; type < HB_MSG_TYPE_MAX_; type++) {
         for (uint32_t k = 0; k <= 7; k++) {
             if (k == want[type] || (type == HB_MSG_SCAN && k == want[type] + 1))
