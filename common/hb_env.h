@@ -49,6 +49,29 @@ typedef struct hb_env {
     void (*timer)(void *ctx, uint64_t delay_us, uint64_t token);
     /* Returns 64 random bits (seeded in the simulator). */
     uint64_t (*random)(void *ctx);
+    /* Optional: a monotonic clock in microseconds, for statistics only
+     * (the per-stage latencies); never decides anything. NULL: now_us. */
+    uint64_t (*mono_us)(void *ctx);
 } hb_env_t;
+
+/* Returns env's statistics clock (mono_us, else now_us, else 0). Timing
+ * read through it only feeds histograms: what a replica executes, and in
+ * what order, never depends on it. */
+static inline uint64_t
+hb_env_mono_us(const hb_env_t *env)
+{
+    if (env->mono_us)
+        return env->mono_us(env->ctx);
+    return env->now_us ? env->now_us(env->ctx) : 0;
+}
+
+/* Returns the microseconds from t0 to now on env's statistics clock (0 if
+ * the clock went backwards). */
+static inline uint64_t
+hb_env_since_us(const hb_env_t *env, uint64_t t0)
+{
+    uint64_t now = hb_env_mono_us(env);
+    return now > t0 ? now - t0 : 0;
+}
 
 #endif

@@ -43,6 +43,19 @@ hb_status_int(hb_status_t *st, const char *name, int64_t value)
 }
 
 void
+hb_status_hist(hb_status_t *st, const char *name, const hb_hist_t *h)
+{
+    static const char *const suffix[] = {"count", "sum_us", "p50_us", "p99_us"};
+    uint64_t v[] = {h->count, h->sum, hb_hist_quantile(h, 0.50),
+                    hb_hist_quantile(h, 0.99)};
+    char key[96];
+    for (int i = 0; i < 4; i++) {
+        snprintf(key, sizeof key, "stage_%s_%s", name, suffix[i]);
+        hb_status_int(st, key, (int64_t)v[i]);
+    }
+}
+
+void
 hb_status_str(hb_status_t *st, const char *name, const char *value)
 {
     hb_mp_pack_cstr(&st->pk, name);
@@ -134,6 +147,16 @@ s_now_us(void *ctx)
     (void)ctx;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* The statistics clock (hb_env_t.mono_us). */
+static uint64_t
+s_mono_us(void *ctx)
+{
+    (void)ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
@@ -420,6 +443,7 @@ hb_shell_main(int argc, char **argv, const hb_shell_ops_t *ops)
         .send = s_send,
         .send_client = s_send_client,
         .now_us = s_now_us,
+        .mono_us = s_mono_us,
         .timer = s_timer,
         .random = s_random,
     };

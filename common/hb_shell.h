@@ -19,6 +19,7 @@
 
 #include "hb_config.h"
 #include "hb_env.h"
+#include "hb_hist.h"
 #include "hb_wire.h"
 
 typedef struct hb_status hb_status_t;
@@ -26,6 +27,10 @@ typedef struct hb_status hb_status_t;
 /* Adds one integer / string entry to a STATUS answer. */
 void hb_status_int(hb_status_t *st, const char *name, int64_t value);
 void hb_status_str(hb_status_t *st, const char *name, const char *value);
+/* Adds a latency histogram as four integer entries: "stage_<name>_count",
+ * "_sum_us", "_p50_us" and "_p99_us" (a stage that saw nothing reports a
+ * count of 0). */
+void hb_status_hist(hb_status_t *st, const char *name, const hb_hist_t *h);
 
 typedef struct {
     const char *name; /* short identity: "seq", "sched", "stor" */

@@ -51,6 +51,8 @@ s_status(void *core, hb_status_t *st)
     hb_status_str(st, "policy", s.policy ? s.policy : "?");
     hb_status_int(st, "storage_ready", s.storage_ready);
     hb_status_int(st, "incarnation", (int64_t)s.incarnation);
+    hb_status_hist(st, "sched_merge_wait", sched_merge_wait(core));
+    hb_status_hist(st, "sched_lock_wait", sched_lock_wait(core));
     hb_status_int(st, "applied_epoch", (int64_t)s.applied_epoch);
     hb_status_int(st, "epoch", (int64_t)s.last_epoch);
     hb_status_int(st, "known_min", (int64_t)s.known_min);

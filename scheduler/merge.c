@@ -41,6 +41,7 @@ struct sched_merge {
     uint32_t nmin;          /* groups whose known[g] == kmin */
     uint64_t floor;         /* every epoch <= floor is released or has no batch */
     sched_merge_stats_t st; /* counters (queued/pending kept current) */
+    uint64_t clock_us;      /* stamped on added batches (statistics only) */
 };
 
 /* ---------------------------------------------------------------------------
@@ -80,6 +81,7 @@ s_batch_copy(sched_merge_t *self, uint16_t group, uint64_t epoch, uint64_t since
     b->group = group;
     b->epoch = epoch;
     b->since = since;
+    b->arrived_us = self->clock_us;
     b->txns = (sched_merge_txn_t *)(b + 1);
     b->ntxns = 0;
     uint8_t *p = (uint8_t *)b + head;
@@ -379,6 +381,12 @@ sched_merge_pop_epoch(sched_merge_t *self, uint64_t *epoch, sched_batch_t **out)
     self->floor = e;
     *epoch = e;
     return n;
+}
+
+void
+sched_merge_set_clock(sched_merge_t *self, uint64_t now_us)
+{
+    self->clock_us = now_us;
 }
 
 void

@@ -41,6 +41,7 @@ typedef struct {
     uint64_t since;          /* the group's previous batch epoch (0: none) */
     uint32_t ntxns;          /* transactions in txns */
     sched_merge_txn_t *txns; /* sorted by index, no duplicate index */
+    uint64_t arrived_us;     /* statistics clock when it arrived (merge wait) */
 } sched_batch_t;
 
 typedef enum {
@@ -88,6 +89,10 @@ sched_merge_result_t sched_merge_add(sched_merge_t *self, uint16_t group, uint64
  * Returns the number of batches (0 when nothing is releasable; then *epoch
  * = 0). The caller owns each batch (sched_batch_destroy). */
 uint32_t sched_merge_pop_epoch(sched_merge_t *self, uint64_t *epoch, sched_batch_t **out);
+
+/* Sets the statistics clock stamped on the batches added next (their
+ * arrived_us; only the merge-wait histogram reads it). */
+void sched_merge_set_clock(sched_merge_t *self, uint64_t now_us);
 
 /* Restart at applied: every known[g] = applied; batches with epoch <=
  * applied are dropped; queued batches beyond it are held again and

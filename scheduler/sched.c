@@ -34,6 +34,7 @@ struct s_inflight {
     s_inflight_t *prev;  /* neighbours in the in-flight list */
     s_inflight_t *next;
     bool dispatched;      /* the policy made it ready; DISPATCH sent */
+    uint64_t submit_us;   /* statistics clock at submit (lock wait) */
     sched_lock_t locks[]; /* this partition's locks (st.locks) */
 };
 
@@ -58,6 +59,8 @@ struct sched {
     uint32_t *replay_idle;  /* per group: stall ticks since the last REPLAY */
     msgpack_sbuffer sbuf;   /* reused encode buffer */
     sched_stats_t st;       /* counters and status */
+    hb_hist_t merge_wait;   /* batch arrival -> epoch released (us) */
+    hb_hist_t lock_wait;    /* submit -> locks granted (us) */
 };
 
 /* ---------------------------------------------------------------------------
@@ -260,6 +263,7 @@ s_on_ready(void *ctx, sched_txn_t *st)
     sched_t *self = ctx;
     s_inflight_t *f = st->user;
     f->dispatched = true;
+    hb_hist_add(&self->lock_wait, hb_env_since_us(&self->env, f->submit_us));
     hb_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = HB_MSG_DISPATCH;
@@ -312,8 +316,12 @@ s_release(sched_t *self)
     uint32_t nb;
     while ((nb = sched_merge_pop_epoch(self->merge, &epoch, self->batches)) > 0) {
         uint32_t n = 0;
+        uint64_t now = hb_env_mono_us(&self->env);
         for (uint32_t b = 0; b < nb; b++) {
             const sched_batch_t *batch = self->batches[b];
+            hb_hist_add_n(&self->merge_wait,
+                          now > batch->arrived_us ? now - batch->arrived_us : 0,
+                          batch->ntxns);
             for (uint32_t i = 0; i < batch->ntxns; i++) {
                 s_inflight_t *f =
                     s_inflight_make(self, epoch, batch->group, &batch->txns[i]);
@@ -336,6 +344,7 @@ s_release(sched_t *self)
         for (uint32_t i = 0; i < n; i++) {
             s_inflight_t *f = self->epochv[i];
             s_inflight_insert(self, f);
+            f->submit_us = hb_env_mono_us(&self->env);
             hb_rc_t rc = self->ops->submit(self->policy, &f->st);
             if (rc != HB_OK) {
                 /* A policy bug: storage now waits for a txn that will never
@@ -357,6 +366,7 @@ s_release(sched_t *self)
 static void
 s_on_batch(sched_t *self, const hb_msg_t *msg)
 {
+    sched_merge_set_clock(self->merge, hb_env_mono_us(&self->env));
     sched_merge_result_t r =
         sched_merge_add(self->merge, msg->u.batch.group, msg->u.batch.epoch,
                         msg->u.batch.since, msg->u.batch.txns, msg->u.batch.ntxns);
@@ -625,4 +635,16 @@ sched_stats(const sched_t *self, sched_stats_t *out)
     out->pending = ms.pending;
     out->duplicates = ms.duplicates;
     out->dropped = ms.overflows + ms.invalid;
+}
+
+const hb_hist_t *
+sched_merge_wait(const sched_t *self)
+{
+    return &self->merge_wait;
+}
+
+const hb_hist_t *
+sched_lock_wait(const sched_t *self)
+{
+    return &self->lock_wait;
 }

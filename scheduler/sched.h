@@ -24,6 +24,7 @@
 
 #include "hb_config.h"
 #include "hb_env.h"
+#include "hb_hist.h"
 #include "hb_wire.h"
 #include "policy.h"
 
@@ -84,5 +85,13 @@ void sched_on_timer(sched_t *self, uint64_t token);
 
 /* Fills *out with the core's status. */
 void sched_stats(const sched_t *self, sched_stats_t *out);
+
+/* The per-stage latency histograms (statistics only, docs/architecture.md
+ * section 8): sched_merge_wait, a group's batch arriving -> its epoch
+ * released (every group's batch of that epoch in), one value per local
+ * transaction; sched_lock_wait, a transaction submitted to the policy ->
+ * all its locks here granted (dispatched). */
+const hb_hist_t *sched_merge_wait(const sched_t *self);
+const hb_hist_t *sched_lock_wait(const sched_t *self);
 
 #endif

@@ -40,6 +40,7 @@
 #include "idmap.h"
 #include "paxos.h"
 #include "seqlog.h"
+#include "stages.h"
 
 /* A call this replica took and has not seen chosen yet. */
 typedef struct {
@@ -112,6 +113,7 @@ struct seq_batcher {
     uint64_t close_sent;     /* CLOSE hints sent to the other groups */
     uint64_t close_taken;    /* CLOSE hints that made this leader close */
     uint64_t tick_skips;     /* ticks that found a batch proposed since the last */
+    seq_stages_t *stages;    /* per-stage latencies (statistics only) */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -348,6 +350,7 @@ s_on_chosen(void *ctx, uint64_t slot, const void *value, size_t len)
         return;
     self->batches++;
     s_sample(self, e.proposed_epoch);
+    seq_stages_chosen(self->stages, e.proposed_epoch);
     for (uint32_t i = 0; i < e.ndups; i++) {
         const seq_log_dup_t *d = &e.dups[i];
         if (d->origin_replica != self->self.replica)
@@ -381,6 +384,7 @@ s_open_append(seq_batcher_t *self, const uint8_t *raw, size_t len)
     msgpack_sbuffer_write(&self->open, (const char *)raw, len);
     self->open_n++;
     s_arm_close(self);
+    seq_stages_arrive(self->stages);
     return true;
 }
 
@@ -502,6 +506,7 @@ seq_batcher_new(const hb_config_t *cfg, hb_node_t self_node, seq_log_t *log,
     self->self = self_node;
     self->env = env;
     self->leader = -1;
+    self->stages = seq_stages_new(env);
     msgpack_sbuffer_init(&self->open);
     msgpack_sbuffer_init(&self->scratch);
     seq_idmap_init(&self->pending);
@@ -565,6 +570,7 @@ seq_batcher_destroy(seq_batcher_t **self_p)
     hb_free(self->part);
     hb_free(self->part_n);
     hb_free(self->parts);
+    seq_stages_destroy(&self->stages);
     hb_free(self);
     *self_p = NULL;
 }
@@ -612,7 +618,9 @@ seq_batcher_close(seq_batcher_t *self)
     }
     self->props[(self->props_head + self->props_n++) % S_PROPS] =
         (s_prop_t){epoch, self->env->now_us(self->env->ctx)};
+    seq_stages_closing(self->stages, epoch);
     hb_rc_t rc = seq_paxos_propose(self->paxos, value.data, value.size);
+    seq_stages_closed(self->stages, rc == HB_OK);
     msgpack_sbuffer_destroy(&value);
     if (rc != HB_OK) {
         /* Keep the open batch: the next tick retries with a later epoch. */
@@ -964,6 +972,7 @@ seq_batcher_status(seq_batcher_t *self, hb_status_t *st)
     hb_status_int(st, "consensus_p99_us", n ? sorted[(n * 99) / 100] : 0);
     hb_free(sorted);
     seq_paxos_status(self->paxos, st);
+    seq_stages_status(self->stages, self->log, st);
 }
 
 uint64_t

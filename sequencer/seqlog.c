@@ -63,6 +63,7 @@ struct seq_log {
     s_pending_t cur;         /* the entry last taken (owns its buffers) */
     msgpack_sbuffer scratch; /* building filtered bodies */
     uint64_t syncs, sync_us, skipped_total;
+    hb_hist_t sync_hist; /* durations of the synced writes (us) */
 };
 
 /* ------------------------------------------------------------ keys */
@@ -484,7 +485,9 @@ s_sync(void *ctx)
     char *err = NULL;
     uint64_t t0 = s_mono_us();
     leveldb_write(self->db, self->wsync, self->batch, &err);
-    self->sync_us += s_mono_us() - t0;
+    uint64_t dt = s_mono_us() - t0;
+    self->sync_us += dt;
+    hb_hist_add(&self->sync_hist, dt);
     if (err) {
         hb_error("input log sync failed: %s", err);
         leveldb_free(err);
@@ -786,6 +789,12 @@ uint64_t
 seq_log_syncs(const seq_log_t *self)
 {
     return self->syncs;
+}
+
+const hb_hist_t *
+seq_log_sync_hist(const seq_log_t *self)
+{
+    return &self->sync_hist;
 }
 
 uint64_t

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hb_hist.h"
 #include "hb_rc.h"
 #include "paxos.h"
 
@@ -95,6 +96,8 @@ void seq_log_pack_value(msgpack_sbuffer *sb, uint64_t proposed_epoch, uint32_t n
  * skipped, live entries of the dedup table. */
 uint64_t seq_log_syncs(const seq_log_t *self);
 uint64_t seq_log_sync_us(const seq_log_t *self);
+/* The synced writes' durations, as a histogram (stage seq_log_fsync). */
+const hb_hist_t *seq_log_sync_hist(const seq_log_t *self);
 uint64_t seq_log_skipped(const seq_log_t *self);
 uint64_t seq_log_dedup_size(const seq_log_t *self);
 

@@ -69,6 +69,7 @@ typedef struct s_pend {
     s_reads_t *reads;     /* reads gathered: local and remote */
     uint32_t nreads;      /* reads used */
     uint32_t capreads;    /* reads allocated */
+    uint64_t start_us;    /* statistics clock at dispatch (remote-read wait) */
 } s_pend_t;
 
 struct stor_executor {
@@ -93,6 +94,12 @@ struct stor_executor {
     stor_ctx_t *ctx;         /* execution context, reused per transaction */
     msgpack_sbuffer sbuf;    /* scratch for outgoing frames */
     stor_exec_stats_t stats; /* counters */
+    /* Per-stage latencies (us; statistics only, never read by execution). */
+    hb_hist_t rread_wait; /* dispatched -> every participant's reads in */
+    hb_hist_t exec;       /* the procedure body over the gathered reads */
+    hb_hist_t apply;      /* its writes into the epoch's overlay */
+    hb_hist_t reply;      /* encoding and sending the REPLY */
+    hb_hist_t flush;      /* one flush of complete epochs to the engine */
 };
 
 /* ------------------------------------------------------------------ */
@@ -256,6 +263,7 @@ s_try_flush(stor_executor_t *ex)
         return;
     uint64_t epoch = ex->epochs[k - 1].epoch;
     stor_rrlog_stage(ex->rrlog, epoch);
+    uint64_t t0 = hb_env_mono_us(&ex->env);
     hb_rc_t rc = stor_engine_flush(ex->engine, epoch);
     if (rc != HB_OK) {
         ex->stats.flush_errors++;
@@ -268,6 +276,7 @@ s_try_flush(stor_executor_t *ex)
         return;
     }
     ex->stats.flushes++;
+    hb_hist_add(&ex->flush, hb_env_since_us(&ex->env, t0));
     for (size_t i = 0; i < k; i++)
         s_epoch_free(&ex->epochs[i]);
     memmove(ex->epochs, ex->epochs + k, (ex->nepochs - k) * sizeof *ex->epochs);
@@ -628,6 +637,8 @@ s_execute(stor_executor_t *ex, s_pend_t *p)
     uint64_t epoch = p->epoch;
     uint16_t group = p->group;
     uint32_t index = p->index;
+    uint64_t t0 = hb_env_mono_us(&ex->env);
+    hb_hist_add(&ex->rread_wait, t0 > p->start_us ? t0 - p->start_us : 0);
 
     hb_rc_t rc = stor_ctx_reset(ex->ctx, txn);
     for (uint32_t r = 0; rc == HB_OK && r < p->nreads; r++) {
@@ -642,15 +653,22 @@ s_execute(stor_executor_t *ex, s_pend_t *p)
     }
     if (rc == HB_OK)
         rc = s_run(ex, txn);
-    if (rc == HB_OK)
+    uint64_t t1 = hb_env_mono_us(&ex->env);
+    hb_hist_add(&ex->exec, t1 > t0 ? t1 - t0 : 0);
+    if (rc == HB_OK) {
         s_apply_writes(ex, epoch);
+        hb_hist_add(&ex->apply, hb_env_since_us(&ex->env, t1));
+    }
 
     if (rc == HB_OK)
         ex->stats.executed++;
     else
         ex->stats.aborted++;
-    if (s_reply_partition(txn) == ex->self.partition)
+    if (s_reply_partition(txn) == ex->self.partition) {
+        uint64_t t2 = hb_env_mono_us(&ex->env);
         s_reply(ex, txn, epoch);
+        hb_hist_add(&ex->reply, hb_env_since_us(&ex->env, t2));
+    }
     stor_ctx_reset(ex->ctx, NULL);
     s_pend_remove(ex, p);
     s_finish(ex, epoch, group, index);
@@ -681,6 +699,7 @@ s_start(stor_executor_t *ex, uint64_t epoch, uint16_t group, uint32_t index,
     ex->nearly -= p->nreads;
     ex->nparked++;
     p->txn = txn;
+    p->start_us = hb_env_mono_us(&ex->env);
     p->nparts = hb_txn_participants(txn, ex->partbuf, ex->nparts);
     p->parts = hb_memdup(ex->partbuf, p->nparts * sizeof *p->parts);
 
@@ -1067,6 +1086,11 @@ stor_executor_status(stor_executor_t *ex, hb_status_t *st)
     hb_status_int(st, "rreq_sent", (int64_t)ex->stats.rreq_sent);
     hb_status_int(st, "rreq_served", (int64_t)ex->stats.rreq_served);
     hb_status_int(st, "rreads_resent", (int64_t)ex->stats.rreads_resent);
+    hb_status_hist(st, "stor_rread_wait", &ex->rread_wait);
+    hb_status_hist(st, "stor_exec", &ex->exec);
+    hb_status_hist(st, "stor_apply", &ex->apply);
+    hb_status_hist(st, "stor_reply", &ex->reply);
+    hb_status_hist(st, "stor_flush", &ex->flush);
 }
 
 void

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "bench_hist.h"
+#include "bench_stages.h"
 #include "hb_util.h"
 #include "bench_plot.h"
 #include "bench_sql.h"
@@ -339,7 +340,8 @@ s_collect(s_run_t *run, s_client_t *cl, bench_hist_t *interval, s_stats_t *sum)
 }
 
 static void
-s_write_json(const s_run_t *run, const s_stats_t *sum, double tps)
+s_write_json(const s_run_t *run, const s_stats_t *sum, double tps,
+             const bench_stages_t *stages)
 {
     FILE *f = fopen(run->o.json, "w");
     if (!f) {
@@ -357,7 +359,7 @@ s_write_json(const s_run_t *run, const s_stats_t *sum, double tps)
             ",\n  \"aborted\": %" PRIu64 ",\n  \"errors\": %" PRIu64 ",\n"
             "  \"latency_us\": {\"micro.rmw\": {\"p50\": %" PRIu64 ", \"p95\": %" PRIu64
             ", \"p99\": %" PRIu64 ", \"p99.9\": %" PRIu64 ", \"max\": %" PRIu64
-            ", \"mean\": %.1f}}\n}\n",
+            ", \"mean\": %.1f}}",
             run->o.ceiling ? "ceiling" : "hobbes", run->o.clients, run->o.window,
             run->o.duration, run->o.warmup, run->o.records, run->o.hot, run->o.mp,
             run->o.partitions, run->o.seed, tps, sum->committed, sum->aborted,
@@ -366,6 +368,11 @@ s_write_json(const s_run_t *run, const s_stats_t *sum, double tps)
             bench_hist_quantile(&sum->total, 0.99),
             bench_hist_quantile(&sum->total, 0.999), sum->total.max,
             sum->total.count ? (double)sum->total.sum / (double)sum->total.count : 0.0);
+    if (stages) {
+        fprintf(f, ",\n  ");
+        bench_stages_json(f, stages, &sum->total);
+    }
+    fprintf(f, "\n}\n");
     fclose(f);
 }
 
@@ -445,8 +452,21 @@ s_micro(s_run_t *run)
            bench_hist_quantile(&sum.total, 0.99) / 1000.0,
            bench_hist_quantile(&sum.total, 0.999) / 1000.0,
            (double)sum.total.max / 1000.0);
+    /* Where the time went, from every process's STATUS (not for the
+     * in-process ceiling, which has no cluster). */
+    bench_stages_t *stages = NULL;
+    if (!o->ceiling) {
+        stages = calloc(1, sizeof *stages);
+        if (bench_stages_fetch(o->config, stages) > 0) {
+            bench_stages_print(stdout, stages, &sum.total);
+        } else {
+            free(stages);
+            stages = NULL;
+        }
+    }
     if (o->json)
-        s_write_json(run, &sum, tps);
+        s_write_json(run, &sum, tps, stages);
+    free(stages);
     if (run->dbs) {
         for (uint32_t p = 0; p < o->partitions; p++)
             leveldb_close(run->dbs[p]);

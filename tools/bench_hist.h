@@ -1,37 +1,21 @@
-/* bench_hist.h — a log-linear latency histogram for hobbes-bench, and the
- * two small helpers (clock, option parsing) every harness uses.
- *
- * Values are microseconds. Buckets are exact below 128 and then carry 7
- * bits of mantissa (under 1% relative error), up to 2^40 us. Adding is O(1)
- * and allocation-free; merging is a bucket-wise sum.
- */
+/* bench_hist.h — hobbes-bench's latency histogram (now common/hb_hist.h,
+ * under its old names) and the two small helpers (clock, option parsing)
+ * every harness uses. */
 #ifndef BENCH_HIST_H
 #define BENCH_HIST_H
 
 #include <stdint.h>
 #include <stdio.h>
 
-#define BENCH_HIST_BUCKETS (128 + 34 * 128)
+#include "hb_hist.h"
 
-typedef struct {
-    uint64_t count;                      /* values added */
-    uint64_t sum;                        /* their sum */
-    uint64_t max;                        /* largest value */
-    uint64_t bucket[BENCH_HIST_BUCKETS]; /* counts */
-} bench_hist_t;
-
-void bench_hist_reset(bench_hist_t *h);
-void bench_hist_add(bench_hist_t *h, uint64_t us);
-void bench_hist_merge(bench_hist_t *into, const bench_hist_t *from);
-/* Returns the value at quantile q (0..1), 0 when empty. */
-uint64_t bench_hist_quantile(const bench_hist_t *h, double q);
-
-/* Writes h's cumulative distribution to f as a JSON array of [us, fraction]
- * pairs, about 100 of them log-spaced between the smallest and the largest
- * value (plus the points where the fraction crosses 0.5, 0.9, 0.99 and
- * 0.999), us strictly ascending, fraction in (0, 1], the last one 1. An
- * empty histogram writes []. Returns 0, or -1 if writing to f failed. */
-int bench_hist_cdf_json(FILE *f, const bench_hist_t *h);
+#define BENCH_HIST_BUCKETS HB_HIST_BUCKETS
+typedef hb_hist_t bench_hist_t;
+#define bench_hist_reset    hb_hist_reset
+#define bench_hist_add      hb_hist_add
+#define bench_hist_merge    hb_hist_merge
+#define bench_hist_quantile hb_hist_quantile
+#define bench_hist_cdf_json hb_hist_cdf_json
 
 /* Returns a monotonic clock in microseconds (benchmarks only). */
 uint64_t bench_now_us(void);

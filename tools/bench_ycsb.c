@@ -54,6 +54,7 @@
 #include <time.h>
 
 #include "bench_hist.h"
+#include "bench_stages.h"
 #include "bench_ycsb_pg.h"
 #include "hb_alloc.h"
 #include "hb_config.h"
@@ -806,7 +807,8 @@ s_json_str(FILE *f, const char *s)
 /* timeline: ops/s of each measured second (n of them). */
 static void
 s_write_json(const s_run_t *run, const s_sum_t *sum, double ops, double secs,
-             const double *timeline, uint32_t n)
+             const double *timeline, uint32_t n, const bench_stages_t *stages,
+             const bench_hist_t *all)
 {
     const s_opts_t *o = &run->o;
     FILE *f = fopen(o->json, "w");
@@ -867,7 +869,12 @@ s_write_json(const s_run_t *run, const s_sum_t *sum, double ops, double secs,
         bench_hist_cdf_json(f, &sum->total[op]);
         first = 0;
     }
-    fprintf(f, "\n  }\n}\n");
+    fprintf(f, "\n  }");
+    if (stages) {
+        fprintf(f, ",\n  ");
+        bench_stages_json(f, stages, all);
+    }
+    fprintf(f, "\n}\n");
     if (ferror(f) | fclose(f))
         fprintf(stderr, "hobbes-bench: error writing %s\n", o->json);
 }
@@ -957,8 +964,25 @@ s_run(s_run_t *run, s_client_t *cl, pthread_t *th)
                bench_hist_quantile(h, 0.99) / 1000.0,
                bench_hist_quantile(h, 0.999) / 1000.0, (double)h->max / 1000.0);
     }
+    /* Where the time went, from every process's STATUS (hobbes only). */
+    bench_stages_t *stages = NULL;
+    bench_hist_t *all = calloc(1, sizeof *all);
+    for (int op = 0; op < YCSB_OP_COUNT_; op++)
+        bench_hist_merge(all, &sum->total[op]);
+    if (!o->pg_url) {
+        stages = calloc(1, sizeof *stages);
+        if (bench_stages_fetch(o->config, stages) > 0) {
+            bench_stages_print(stdout, stages, all);
+        } else {
+            free(stages);
+            stages = NULL;
+        }
+    }
     if (o->json)
-        s_write_json(run, sum, ops, secs, timeline, timeline ? o->duration : 0);
+        s_write_json(run, sum, ops, secs, timeline, timeline ? o->duration : 0, stages,
+                     all);
+    free(stages);
+    free(all);
     free(timeline);
     free(sum);
     return ok > 0 ? 0 : 1;

@@ -3,7 +3,8 @@
 # single- and multi-partition transactions, the ceiling, and YCSB A (reads
 # and updates), E (snapshot scans merged across partitions, inserts) and F
 # (read-modify-write) with --mp. Each run's JSON must report work done and
-# no errors; micro must not abort (it has no logical aborts).
+# no errors; micro must not abort (it has no logical aborts); micro's per-stage
+# breakdown (JSON and status --verbose) must show every stage.
 set -u
 BUILD=$1
 DIR=$(mktemp -d /tmp/hobbes-bench-it-XXXXXX)
@@ -37,6 +38,26 @@ check() { # check FILE THROUGHPUT_KEY [no-aborts]
 "$BENCH" micro --config "$CFG" --clients 4 --window 8 --duration 2 --warmup 0 --records 20000 \
     --json "$DIR/micro.json" >/dev/null || fail "micro"
 check "$DIR/micro.json" throughput_tps no-aborts
+# The per-stage breakdown: every stage seen, with p50 <= p99, in the JSON
+# and in hobbesctl status --verbose.
+python3 - "$DIR/micro.json" <<'PY' || fail "micro: stages"
+import json, sys
+st = json.load(open(sys.argv[1]))["stages"]
+want = ["seq_epoch_wait", "seq_durable", "seq_log_fsync", "sched_merge_wait",
+        "sched_lock_wait", "stor_rread_wait", "stor_exec", "stor_apply", "stor_reply",
+        "stor_flush", "client_total"]
+for name in want:
+    s = st.get(name)
+    if not s or s["count"] <= 0 or s["p50_us"] > s["p99_us"]:
+        sys.exit("stage %s: %r" % (name, s))
+PY
+"$CTL" status --verbose --config "$CFG" | python3 -c '
+import re, sys
+v = dict(re.findall(r"^\s+(stage_\w+)=(\d+)$", sys.stdin.read(), re.M))
+names = {k[6:-6] for k in v if k.endswith("_count")}
+ok = len(names) >= 10 and all(int(v["stage_%s_count" % n]) > 0 and
+    int(v["stage_%s_p50_us" % n]) <= int(v["stage_%s_p99_us" % n]) for n in names)
+sys.exit(0 if ok else "status --verbose stages: %r" % sorted(names))' || fail "status --verbose: stages"
 "$BENCH" micro --config "$CFG" --clients 4 --window 8 --duration 2 --warmup 0 --records 20000 \
     --mp 50 --json "$DIR/micro-mp.json" >/dev/null || fail "micro --mp 50"
 check "$DIR/micro-mp.json" throughput_tps no-aborts

@@ -119,7 +119,11 @@ s_random(void *ctx)
     return 4; /* never used in execution */
 }
 
-static const hb_env_t s_env = {NULL, s_send, s_send_client, s_now, s_timer, s_random};
+static const hb_env_t s_env = {.send = s_send,
+                               .send_client = s_send_client,
+                               .now_us = s_now,
+                               .timer = s_timer,
+                               .random = s_random};
 
 static void
 s_deliver(stor_executor_t *ex, const hb_msg_t *m)
